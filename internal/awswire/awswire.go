@@ -1,0 +1,227 @@
+// Package awswire implements the parts of the AWS restJson1 protocol that
+// both of Parley's APIs share: request ids, typed errors, JSON bodies,
+// timestamps and input-length checks. See shared/notes/participant-api.md §2.
+package awswire
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/parleychat/parley/internal/secret"
+)
+
+// Error is an error as the wire carries it: an HTTP status, the model's
+// exception shape name (sent as X-Amzn-ErrorType) and a message.
+type Error struct {
+	Status  int
+	Type    string
+	Message string
+	// Fields are extra members of the exception shape, e.g. ResourceId.
+	Fields map[string]string
+}
+
+func (e *Error) Error() string { return e.Type + ": " + e.Message }
+
+// Errorf builds an *Error.
+func Errorf(status int, typ, format string, args ...any) *Error {
+	return &Error{Status: status, Type: typ, Message: fmt.Sprintf(format, args...)}
+}
+
+// Validation is the participant API's ValidationException.
+func Validation(format string, args ...any) *Error {
+	return Errorf(http.StatusBadRequest, "ValidationException", format, args...)
+}
+
+// MaxBodyBytes bounds every JSON request body; the largest legal input (a
+// 16384-character Content, every character escaped) is well below it.
+const MaxBodyBytes = 1 << 20
+
+// TimeFormat is the participant service's ISO-8601 timestamp with milliseconds.
+const TimeFormat = "2006-01-02T15:04:05.000Z"
+
+// FormatTime formats t as the participant service does.
+func FormatTime(t time.Time) string { return t.UTC().Format(TimeFormat) }
+
+// EpochSeconds is a Connect API timestamp: restJson1 sends a JSON number of
+// seconds, with milliseconds as the fraction.
+type EpochSeconds time.Time
+
+func (t EpochSeconds) MarshalJSON() ([]byte, error) {
+	ms := time.Time(t).UnixMilli()
+	return fmt.Appendf(nil, "%d.%03d", ms/1000, ms%1000), nil
+}
+
+// RequestID sets and returns a fresh x-amzn-RequestId for the response.
+func RequestID(w http.ResponseWriter) string {
+	id := secret.NewUUID()
+	w.Header().Set("X-Amzn-RequestId", id)
+	return id
+}
+
+// WriteJSON writes a 200 response with v as its body.
+func WriteJSON(w http.ResponseWriter, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		WriteError(w, nil, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	w.Write(b)
+}
+
+// WriteError writes err in the AWS shape. An *Error in err's chain is sent as
+// it is; anything else is logged and sent as an internal error whose shape
+// name is internalType (InternalServerException or InternalServiceException).
+func WriteError(w http.ResponseWriter, log *slog.Logger, err error, internalType ...string) {
+	var e *Error
+	if !errors.As(err, &e) {
+		typ := "InternalServerException"
+		if len(internalType) > 0 {
+			typ = internalType[0]
+		}
+		if log != nil {
+			log.Error("internal error", "err", err)
+		}
+		e = Errorf(http.StatusInternalServerError, typ, "An internal error occurred; the request may be retried.")
+	}
+	body := map[string]string{"Message": e.Message}
+	for k, v := range e.Fields {
+		body[k] = v
+	}
+	b, _ := json.Marshal(body)
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("X-Amzn-ErrorType", e.Type)
+	w.WriteHeader(e.Status)
+	w.Write(b)
+}
+
+// DecodeJSON reads a JSON request body into v. An empty body decodes as {}.
+// Syntax and type errors become a ValidationException.
+func DecodeJSON(r *http.Request, v any) error {
+	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, MaxBodyBytes))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return Validation("Request body is larger than %d bytes.", MaxBodyBytes)
+		}
+		return Validation("Could not read the request body.")
+	}
+	return Unmarshal(body, v)
+}
+
+// Unmarshal decodes a JSON body (empty means {}) into v.
+func Unmarshal(body []byte, v any) error {
+	if len(strings.TrimSpace(string(body))) == 0 {
+		return nil
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		var typeErr *json.UnmarshalTypeError
+		if errors.As(err, &typeErr) && typeErr.Field != "" {
+			return Validation("Invalid value for %s: expected %s.", typeErr.Field, typeErr.Type)
+		}
+		return Validation("The request body is not valid JSON.")
+	}
+	return nil
+}
+
+// Checker collects the first constraint violation of a request, worded the
+// way AWS words them.
+type Checker struct{ err *Error }
+
+// Err returns the first violation, or nil.
+func (c *Checker) Err() error {
+	if c.err == nil {
+		return nil
+	}
+	return c.err
+}
+
+// Fail records a violation unless one is recorded already.
+func (c *Checker) Fail(format string, args ...any) {
+	if c.err == nil {
+		c.err = Validation(format, args...)
+	}
+}
+
+// Required checks that a required string member is present and within
+// [min, max] characters.
+func (c *Checker) Required(name string, v *string, min, max int) {
+	if v == nil {
+		c.Fail("1 validation error detected: Value null at '%s' failed to satisfy constraint: Member must not be null", name)
+		return
+	}
+	c.Length(name, v, min, max)
+}
+
+// Length checks an optional string member's length in characters.
+func (c *Checker) Length(name string, v *string, min, max int) {
+	if v == nil {
+		return
+	}
+	n := utf8.RuneCountInString(*v)
+	if n < min || n > max {
+		c.Fail("1 validation error detected: Value at '%s' failed to satisfy constraint: Member must have length between %d and %d", name, min, max)
+	}
+}
+
+// Range checks an optional integer member.
+func (c *Checker) Range(name string, v *int64, min, max int64) {
+	if v != nil && (*v < min || *v > max) {
+		c.Fail("1 validation error detected: Value '%d' at '%s' failed to satisfy constraint: Member must have value between %d and %d", *v, name, min, max)
+	}
+}
+
+// OneOf checks an optional enum member.
+func (c *Checker) OneOf(name string, v *string, allowed ...string) {
+	if v == nil {
+		return
+	}
+	for _, a := range allowed {
+		if *v == a {
+			return
+		}
+	}
+	c.Fail("1 validation error detected: Value '%s' at '%s' failed to satisfy constraint: Member must satisfy enum value set: [%s]", *v, name, strings.Join(allowed, ", "))
+}
+
+// Deref returns *p, or the zero value for nil.
+func Deref[T any](p *T) T {
+	var zero T
+	if p == nil {
+		return zero
+	}
+	return *p
+}
+
+// CORS lets browser pages on any origin call h, as ChatJS does from a
+// customer's site: authentication is the bearer token, never a cookie. It
+// answers preflights itself, allowing whatever headers the page asks for
+// (the AWS SDK sends Authorization, which a "*" would not cover), and exposes
+// the headers the SDKs read errors and request ids from.
+func CORS(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hd := w.Header()
+		hd.Set("Access-Control-Allow-Origin", "*")
+		hd.Set("Access-Control-Expose-Headers", "x-amzn-RequestId, x-amzn-ErrorType, x-amz-apigw-id, Content-Length, ETag")
+		if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
+			hd.Set("Access-Control-Allow-Methods", "GET, POST, PUT, OPTIONS")
+			if req := r.Header.Get("Access-Control-Request-Headers"); req != "" {
+				hd.Set("Access-Control-Allow-Headers", req)
+			}
+			hd.Set("Access-Control-Max-Age", "86400")
+			hd.Add("Vary", "Access-Control-Request-Headers")
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}

@@ -1,0 +1,47 @@
+package chat
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Kind classifies a domain error; each API maps kinds to its own exception
+// shapes (the participant API's AccessDeniedException, Connect's
+// ResourceNotFoundException, …).
+type Kind int
+
+const (
+	Invalid      Kind = iota + 1 // the request breaks a rule of the chat
+	NotFound                     // an instance, contact or item that does not exist
+	AccessDenied                 // bad or expired token, or a participant who has left
+	Ended                        // the chat has ended
+	Conflict                     // the request conflicts with the chat's state
+	QuotaExceeded                // a per-chat limit is reached
+)
+
+// Error is a domain error with a message fit for the API caller.
+type Error struct {
+	Kind    Kind
+	Message string
+}
+
+func (e *Error) Error() string { return e.Message }
+
+func errorf(k Kind, format string, args ...any) *Error {
+	return &Error{Kind: k, Message: fmt.Sprintf(format, args...)}
+}
+
+// KindOf returns the kind of err, or 0 for an unexpected error.
+func KindOf(err error) Kind {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Kind
+	}
+	return 0
+}
+
+var (
+	errAccessDenied = errorf(AccessDenied, "You do not have sufficient access to perform this action.")
+	errChatEnded    = errorf(Ended, "The chat has ended.")
+	errLeft         = errorf(AccessDenied, "The participant has left the chat.")
+)

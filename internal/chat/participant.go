@@ -1,0 +1,311 @@
+package chat
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"slices"
+	"time"
+
+	"github.com/parleychat/parley/internal/secret"
+	"github.com/parleychat/parley/internal/store"
+)
+
+// Session is an authenticated participant and its chat.
+type Session struct {
+	Participant store.Participant
+	Contact     store.Contact
+}
+
+// Usable reports why the session can no longer act (left, or the chat
+// ended), or nil.
+func (s *Service) Usable(ctx context.Context, sess *Session) error {
+	if sess.Participant.State == store.ParticipantLeft {
+		return errLeft
+	}
+	if _, err := s.activeContact(ctx, sess.Contact.ID); err != nil {
+		if KindOf(err) == Ended {
+			return errorf(AccessDenied, "The chat has ended.")
+		}
+		return err
+	}
+	return nil
+}
+
+// Authenticate resolves a ConnectionToken. It succeeds for a participant who
+// has left or whose chat ended, so that retries of their last requests can be
+// answered; each operation then refuses new work.
+func (s *Service) Authenticate(ctx context.Context, connectionToken string) (*Session, error) {
+	t, err := s.store.ConnectionToken(ctx, secret.Hash(connectionToken))
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, errAccessDenied
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !s.now().Before(t.Expires) {
+		return nil, errorf(AccessDenied, "The connection token has expired.")
+	}
+	return s.session(ctx, t.ParticipantID)
+}
+
+func (s *Service) session(ctx context.Context, participantID string) (*Session, error) {
+	p, err := s.store.Participant(ctx, participantID)
+	if err != nil {
+		return nil, err
+	}
+	c, err := s.store.Contact(ctx, p.ContactID)
+	if err != nil {
+		return nil, err
+	}
+	return &Session{Participant: p, Contact: c}, nil
+}
+
+// Connection is what CreateParticipantConnection returns.
+type Connection struct {
+	WebsocketURL    string // "" unless a websocket was asked for
+	WebsocketExpiry time.Time
+	ConnectionToken string // "" unless credentials were asked for
+	TokenExpiry     time.Time
+}
+
+// SocketGrant is what a websocket URL's token grants: the participant whose
+// socket it is, until when it may be opened, and until when it may live.
+type SocketGrant struct {
+	ParticipantID string    `json:"p"`
+	ContactID     string    `json:"c"`
+	OpenBy        time.Time `json:"o"`
+	Expires       time.Time `json:"e"`
+}
+
+// socketOpenWindow is how long a websocket URL may wait before it is opened.
+const socketOpenWindow = 100 * time.Second
+
+// Connect creates a participant connection. With acknowledge (ConnectParticipant)
+// the participant is marked connected.
+func (s *Service) Connect(ctx context.Context, participantToken string, websocket, credentials, acknowledge bool) (Connection, error) {
+	var out Connection
+	p, err := s.store.ParticipantByToken(ctx, secret.Hash(participantToken))
+	if errors.Is(err, store.ErrNotFound) {
+		return out, errAccessDenied
+	}
+	if err != nil {
+		return out, err
+	}
+	sess, err := s.session(ctx, p.ID)
+	if err != nil {
+		return out, err
+	}
+	if err := s.Usable(ctx, sess); err != nil {
+		return out, err
+	}
+	now := s.now()
+	expiry := now.Add(s.cfg.ConnectionTTL)
+	ch := &store.Change{RequireActive: p.ContactID}
+	if credentials {
+		out.ConnectionToken = secret.NewToken()
+		out.TokenExpiry = expiry
+		ch.Tokens = append(ch.Tokens, store.ConnectionToken{Hash: secret.Hash(out.ConnectionToken), ParticipantID: p.ID, Expires: expiry})
+	}
+	if websocket {
+		grant, _ := json.Marshal(SocketGrant{ParticipantID: p.ID, ContactID: p.ContactID, OpenBy: now.Add(socketOpenWindow), Expires: expiry})
+		out.WebsocketURL = s.cfg.WebsocketURL(s.sockets.Sign(grant))
+		out.WebsocketExpiry = expiry
+	}
+	if acknowledge && !p.Connected {
+		ch.Acknowledge = []string{p.ID}
+		ch.Items = []store.Item{{
+			ID: secret.NewUUID(), ContactID: p.ContactID, ParticipantID: p.ID, Type: TypeEvent,
+			ContentType: EventConnectionAck, DisplayName: p.DisplayName, Role: p.Role,
+		}}
+	}
+	if len(ch.Tokens) == 0 && len(ch.Items) == 0 {
+		return out, nil
+	}
+	if _, err := s.store.Apply(ctx, ch); err != nil {
+		if errors.Is(err, store.ErrEnded) {
+			return Connection{}, errorf(AccessDenied, "The chat has ended.")
+		}
+		return Connection{}, err
+	}
+	return out, nil
+}
+
+// VerifySocketToken checks a websocket URL's token and returns its grant.
+func (s *Service) VerifySocketToken(token string) (SocketGrant, error) {
+	var g SocketGrant
+	payload, err := s.sockets.Verify(token)
+	if err != nil || json.Unmarshal(payload, &g) != nil {
+		return g, errAccessDenied
+	}
+	return g, nil
+}
+
+// replay returns the item a participant already created with clientToken.
+func (s *Service) replay(ctx context.Context, sess *Session, clientToken string) (store.Item, bool, error) {
+	if clientToken == "" {
+		return store.Item{}, false, nil
+	}
+	it, err := s.store.ItemByClientToken(ctx, sess.Participant.ID, clientToken)
+	if errors.Is(err, store.ErrNotFound) {
+		return it, false, nil
+	}
+	return it, err == nil, err
+}
+
+// commitItem applies a change whose first item was created with a client
+// token, resolving a race with a concurrent retry of the same request.
+func (s *Service) commitItem(ctx context.Context, sess *Session, ch *store.Change) (store.Item, error) {
+	ch.RequireActive = sess.Contact.ID
+	items, err := s.store.Apply(ctx, ch)
+	switch {
+	case errors.Is(err, store.ErrDuplicate):
+		it, _, err := s.replay(ctx, sess, ch.Items[0].ClientToken)
+		return it, err
+	case errors.Is(err, store.ErrEnded):
+		return store.Item{}, errorf(AccessDenied, "The chat has ended.")
+	case err != nil:
+		return store.Item{}, err
+	}
+	return items[0], nil
+}
+
+func (s *Service) newItem(sess *Session, typ, contentType, content, clientToken string) store.Item {
+	p := sess.Participant
+	return store.Item{
+		ID: secret.NewUUID(), ContactID: p.ContactID, ParticipantID: p.ID, ClientToken: clientToken, Type: typ,
+		ContentType: contentType, Content: content, DisplayName: p.DisplayName, Role: p.Role,
+	}
+}
+
+// SendMessage adds a message to the chat.
+func (s *Service) SendMessage(ctx context.Context, sess *Session, contentType, content, clientToken string) (store.Item, error) {
+	if it, ok, err := s.replay(ctx, sess, clientToken); ok || err != nil {
+		return it, err
+	}
+	if err := s.Usable(ctx, sess); err != nil {
+		return store.Item{}, err
+	}
+	limit, ok := messageLimits[contentType]
+	if !ok {
+		return store.Item{}, errorf(Invalid, "Unsupported content type %s: use text/plain, text/markdown, application/json or %s.", contentType, ContentInteractiveResponse)
+	}
+	if !slices.Contains(sess.Contact.ContentTypes, contentType) {
+		return store.Item{}, errorf(Invalid, "Content type %s is not supported by this chat.", contentType)
+	}
+	if n := runeLen(content); n > limit {
+		return store.Item{}, errorf(Invalid, "Content of type %s must be at most %d characters; it has %d.", contentType, limit, n)
+	}
+	it := s.newItem(sess, TypeMessage, contentType, content, clientToken)
+	it.InTranscript = true
+	return s.commitItem(ctx, sess, &store.Change{Items: []store.Item{it}})
+}
+
+// receiptContent is the Content of a read or delivered event.
+type receiptContent struct {
+	MessageID string `json:"messageId"`
+}
+
+// SendEvent sends a typing event, a read or delivered receipt, or the
+// (deprecated) connection acknowledgement.
+func (s *Service) SendEvent(ctx context.Context, sess *Session, contentType, content, clientToken string) (store.Item, error) {
+	if it, ok, err := s.replay(ctx, sess, clientToken); ok || err != nil {
+		return it, err
+	}
+	if err := s.Usable(ctx, sess); err != nil {
+		return store.Item{}, err
+	}
+	if !sendableEvents[contentType] {
+		return store.Item{}, errorf(Invalid, "Unsupported event content type %s.", contentType)
+	}
+	ch := &store.Change{}
+	switch contentType {
+	case EventDelivered, EventRead:
+		var rc receiptContent
+		if json.Unmarshal([]byte(content), &rc) != nil || rc.MessageID == "" {
+			return store.Item{}, errorf(Invalid, `Content of a receipt must be {"messageId":"…"}.`)
+		}
+		msg, err := s.store.Item(ctx, sess.Contact.ID, rc.MessageID)
+		if errors.Is(err, store.ErrNotFound) || (err == nil && msg.Type != TypeMessage && msg.Type != TypeAttachment) {
+			return store.Item{}, errorf(Invalid, "Message %s not found in this chat.", rc.MessageID)
+		}
+		if err != nil {
+			return store.Item{}, err
+		}
+		ps, err := s.store.Participants(ctx, sess.Contact.ID)
+		if err != nil {
+			return store.Item{}, err
+		}
+		if active := countJoined(ps); active > 2 {
+			return store.Item{}, errorf(Conflict, "Message receipts are not supported when there are more than two active participants.")
+		}
+		rc2 := store.Receipt{MessageID: msg.ID, ContactID: sess.Contact.ID, RecipientID: sess.Participant.ID}
+		if contentType == EventRead {
+			rc2.Read = s.now()
+		} else {
+			rc2.Delivered = s.now()
+		}
+		it := s.newItem(sess, TypeMessageMetadata, contentType, content, clientToken)
+		it.MessageID, it.Receipts = msg.ID, []store.Receipt{rc2}
+		ch.Items, ch.Receipts = []store.Item{it}, []store.Receipt{rc2}
+	case EventConnectionAck:
+		ch.Items = []store.Item{s.newItem(sess, TypeEvent, contentType, content, clientToken)}
+		ch.Acknowledge = []string{sess.Participant.ID}
+	default: // typing: delivered live, not kept in the transcript
+		ch.Items = []store.Item{s.newItem(sess, TypeEvent, contentType, content, clientToken)}
+	}
+	return s.commitItem(ctx, sess, ch)
+}
+
+func countJoined(ps []store.Participant) int {
+	n := 0
+	for _, p := range ps {
+		if p.State == store.ParticipantJoined {
+			n++
+		}
+	}
+	return n
+}
+
+// Disconnect removes the participant from the chat. The chat ends when its
+// customer leaves, or when its last agent leaves.
+func (s *Service) Disconnect(ctx context.Context, sess *Session, clientToken string) error {
+	if _, ok, err := s.replay(ctx, sess, clientToken); ok || err != nil {
+		return err
+	}
+	if err := s.Usable(ctx, sess); err != nil {
+		return err
+	}
+	p := sess.Participant
+	left := s.newItem(sess, TypeEvent, EventParticipantLeft, "", clientToken)
+	left.InTranscript = true
+	ch := &store.Change{Leave: []store.Leave{{ParticipantID: p.ID, At: s.now()}}, Items: []store.Item{left}}
+
+	reason := ""
+	switch p.Role {
+	case RoleCustomer:
+		reason = ReasonCustomer
+	case RoleAgent:
+		ps, err := s.store.Participants(ctx, p.ContactID)
+		if err != nil {
+			return err
+		}
+		if !slices.ContainsFunc(ps, func(o store.Participant) bool {
+			return o.ID != p.ID && o.Role == RoleAgent && o.State == store.ParticipantJoined
+		}) {
+			reason = ReasonAgent
+		}
+	}
+	if reason != "" {
+		ch.Items = append(ch.Items, store.Item{
+			ID: secret.NewUUID(), ContactID: p.ContactID, Type: TypeEvent, ContentType: EventChatEnded,
+			Role: RoleSystem, InTranscript: true,
+		})
+		ch.End = &store.End{ContactID: p.ContactID, At: s.now(), Reason: reason}
+	}
+	_, err := s.commitItem(ctx, sess, ch)
+	if err == nil && reason != "" {
+		s.unschedule(p.ContactID)
+	}
+	return err
+}

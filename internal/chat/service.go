@@ -1,0 +1,385 @@
+// Package chat is Parley's chat domain: contacts, participants and items, and
+// the rules Amazon Connect applies to them. Handlers decode and validate the
+// wire shapes and call a Service; the Service decides and hands a
+// store.Change to the store.
+package chat
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/parleychat/parley/internal/secret"
+	"github.com/parleychat/parley/internal/store"
+)
+
+// Config holds what the domain needs to know about its deployment.
+type Config struct {
+	InstanceID string
+	QueueID    string
+	// WebsocketURL returns the URL a participant's websocket opens, for a
+	// signed socket token.
+	WebsocketURL func(token string) string
+	// ConnectionTTL is how long a ConnectionToken and websocket URL live.
+	ConnectionTTL time.Duration
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Service runs chats.
+type Service struct {
+	cfg     Config
+	store   store.Store
+	log     *slog.Logger
+	sealer  *secret.Sealer
+	sockets *secret.Signer
+	pages   *secret.Signer
+
+	mu     sync.Mutex
+	timers map[string]*time.Timer // contact id → duration timer
+	closed bool
+}
+
+// New returns a Service over st. key is the server's master secret.
+func New(cfg Config, st store.Store, key secret.Key, log *slog.Logger) *Service {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.ConnectionTTL == 0 {
+		cfg.ConnectionTTL = 24 * time.Hour
+	}
+	return &Service{
+		cfg:     cfg,
+		store:   st,
+		log:     log,
+		sealer:  secret.NewSealer(key, "idempotency"),
+		sockets: secret.NewSigner(key, "websocket"),
+		pages:   secret.NewSigner(key, "transcript-page"),
+		timers:  make(map[string]*time.Timer),
+	}
+}
+
+// Start schedules the end of every live chat, ending at once those whose
+// duration ran out while the server was down.
+func (s *Service) Start(ctx context.Context) error {
+	for c, err := range s.store.ActiveContacts(ctx) {
+		if err != nil {
+			return err
+		}
+		s.schedule(c.ID, c.Deadline)
+	}
+	return nil
+}
+
+// Close stops the duration timers.
+func (s *Service) Close() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closed = true
+	for id, t := range s.timers {
+		t.Stop()
+		delete(s.timers, id)
+	}
+}
+
+func (s *Service) now() time.Time { return s.cfg.Now().UTC() }
+
+func (s *Service) schedule(contactID string, deadline time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return
+	}
+	s.timers[contactID] = time.AfterFunc(deadline.Sub(s.now()), func() { s.expire(contactID) })
+}
+
+func (s *Service) unschedule(contactID string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if t, ok := s.timers[contactID]; ok {
+		t.Stop()
+		delete(s.timers, contactID)
+	}
+}
+
+// expire ends a chat whose duration ran out.
+func (s *Service) expire(contactID string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := s.end(ctx, contactID, ReasonExpired, nil); err != nil && KindOf(err) != Ended {
+		s.log.Error("ending expired chat", "contact", contactID, "err", err)
+	}
+}
+
+// end ends a chat, adding a chat.ended item after items.
+func (s *Service) end(ctx context.Context, contactID, reason string, items []store.Item) error {
+	ch := &store.Change{
+		Items: append(items, store.Item{
+			ID: secret.NewUUID(), ContactID: contactID, Type: TypeEvent, ContentType: EventChatEnded,
+			Role: RoleSystem, InTranscript: true,
+		}),
+		End: &store.End{ContactID: contactID, At: s.now(), Reason: reason},
+	}
+	_, err := s.store.Apply(ctx, ch)
+	if errors.Is(err, store.ErrEnded) {
+		return errChatEnded
+	}
+	if err == nil {
+		s.unschedule(contactID)
+	}
+	return err
+}
+
+// activeContact loads a contact and reports Ended if it is over, ending it
+// now if its duration ran out before its timer fired.
+func (s *Service) activeContact(ctx context.Context, id string) (store.Contact, error) {
+	c, err := s.store.Contact(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return c, errorf(NotFound, "Contact %s not found.", id)
+	}
+	if err != nil {
+		return c, err
+	}
+	if c.State == store.ContactEnded {
+		return c, errChatEnded
+	}
+	if c.Ended(s.now()) {
+		s.expire(id)
+		return c, errChatEnded
+	}
+	return c, nil
+}
+
+// idempotent returns the stored first response for (scope, clientToken) in
+// out, reporting whether there was one.
+func (s *Service) idempotent(ctx context.Context, scope, clientToken string, out any) (bool, error) {
+	if clientToken == "" {
+		return false, nil
+	}
+	sealed, err := s.store.Idempotency(ctx, scope, clientToken)
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	plain, err := s.sealer.Open(sealed, []byte(scope+"\x00"+clientToken))
+	if err != nil {
+		return false, fmt.Errorf("opening idempotency record: %w", err)
+	}
+	return true, json.Unmarshal(plain, out)
+}
+
+func (s *Service) idempotencyRecord(scope, clientToken string, response any) *store.Idempotency {
+	if clientToken == "" {
+		return nil
+	}
+	b, _ := json.Marshal(response)
+	return &store.Idempotency{Scope: scope, ClientToken: clientToken, Response: s.sealer.Seal(b, []byte(scope+"\x00"+clientToken))}
+}
+
+// StartChatInput is a StartChatContact request, already shape-validated.
+type StartChatInput struct {
+	InstanceID     string
+	FlowID         string
+	DisplayName    string
+	Attributes     map[string]string
+	InitialMessage *Message
+	ClientToken    string
+	DurationMins   int
+	ContentTypes   []string
+}
+
+// Message is a piece of content with its type.
+type Message struct {
+	ContentType string
+	Content     string
+}
+
+// StartChatOutput is what StartChatContact returns.
+type StartChatOutput struct {
+	ContactID        string
+	ParticipantID    string
+	ParticipantToken string
+}
+
+// StartChat starts a chat with its customer as first participant. The chat
+// waits in the instance's queue until an agent joins.
+func (s *Service) StartChat(ctx context.Context, in StartChatInput) (StartChatOutput, error) {
+	var out StartChatOutput
+	if err := s.checkInstance(in.InstanceID); err != nil {
+		return out, err
+	}
+	scope := "start-chat:" + in.InstanceID
+	if ok, err := s.idempotent(ctx, scope, in.ClientToken, &out); ok || err != nil {
+		return out, err
+	}
+	types := in.ContentTypes
+	if len(types) == 0 {
+		types = []string{ContentPlain}
+	}
+	if !slices.Contains(types, ContentPlain) {
+		return out, errorf(Invalid, "SupportedMessagingContentTypes must include text/plain.")
+	}
+	if in.InitialMessage != nil && !slices.Contains(types, in.InitialMessage.ContentType) {
+		return out, errorf(Invalid, "InitialMessage content type %s is not one of the SupportedMessagingContentTypes.", in.InitialMessage.ContentType)
+	}
+	duration := in.DurationMins
+	if duration == 0 {
+		duration = DefaultDurationMins
+	}
+	now := s.now()
+	contact := store.Contact{
+		ID: secret.NewUUID(), InstanceID: in.InstanceID, FlowID: in.FlowID, QueueID: s.cfg.QueueID,
+		State: store.ContactQueued, Attributes: in.Attributes, ContentTypes: types,
+		CreatedAt: now, Deadline: now.Add(time.Duration(duration) * time.Minute),
+	}
+	if contact.Attributes == nil {
+		contact.Attributes = map[string]string{}
+	}
+	contact.InitialContactID = contact.ID
+	token := secret.NewToken()
+	customer := store.Participant{
+		ID: secret.NewUUID(), ContactID: contact.ID, Role: RoleCustomer, DisplayName: in.DisplayName,
+		TokenHash: secret.Hash(token), State: store.ParticipantJoined, JoinedAt: now,
+	}
+	out = StartChatOutput{ContactID: contact.ID, ParticipantID: customer.ID, ParticipantToken: token}
+	items := []store.Item{joinedItem(customer)}
+	if m := in.InitialMessage; m != nil {
+		items = append(items, store.Item{
+			ID: secret.NewUUID(), ContactID: contact.ID, ParticipantID: customer.ID, Type: TypeMessage,
+			ContentType: m.ContentType, Content: m.Content, DisplayName: customer.DisplayName, Role: RoleCustomer,
+			InTranscript: true,
+		})
+	}
+	_, err := s.store.Apply(ctx, &store.Change{
+		Idempotency:     s.idempotencyRecord(scope, in.ClientToken, out),
+		NewContact:      &contact,
+		NewParticipants: []store.Participant{customer},
+		Items:           items,
+	})
+	if errors.Is(err, store.ErrDuplicate) { // a concurrent retry won
+		_, err = s.idempotent(ctx, scope, in.ClientToken, &out)
+		return out, err
+	}
+	if err != nil {
+		return StartChatOutput{}, err
+	}
+	s.schedule(contact.ID, contact.Deadline)
+	return out, nil
+}
+
+func joinedItem(p store.Participant) store.Item {
+	return store.Item{
+		ID: secret.NewUUID(), ContactID: p.ContactID, ParticipantID: p.ID, Type: TypeEvent,
+		ContentType: EventParticipantJoined, DisplayName: p.DisplayName, Role: p.Role, InTranscript: true,
+	}
+}
+
+func (s *Service) checkInstance(id string) error {
+	if id != s.cfg.InstanceID {
+		return errorf(NotFound, "Instance %s not found.", id)
+	}
+	return nil
+}
+
+// Contact returns a contact of the instance.
+func (s *Service) Contact(ctx context.Context, instanceID, contactID string) (store.Contact, []store.Participant, error) {
+	if err := s.checkInstance(instanceID); err != nil {
+		return store.Contact{}, nil, err
+	}
+	c, err := s.store.Contact(ctx, contactID)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && c.InstanceID != instanceID) {
+		return c, nil, errorf(NotFound, "Contact %s not found.", contactID)
+	}
+	if err != nil {
+		return c, nil, err
+	}
+	if c.State != store.ContactEnded && c.Ended(s.now()) {
+		s.expire(c.ID)
+		if c, err = s.store.Contact(ctx, contactID); err != nil {
+			return c, nil, err
+		}
+	}
+	ps, err := s.store.Participants(ctx, contactID)
+	return c, ps, err
+}
+
+// StopContact ends a chat.
+func (s *Service) StopContact(ctx context.Context, instanceID, contactID string) error {
+	if _, _, err := s.Contact(ctx, instanceID, contactID); err != nil {
+		return err
+	}
+	return s.end(ctx, contactID, ReasonAPI, nil)
+}
+
+// AddParticipantOutput is what CreateParticipant returns.
+type AddParticipantOutput struct {
+	ParticipantID    string
+	ParticipantToken string
+	Expiry           time.Time
+}
+
+// AddParticipant adds a bot or an agent to a chat. An agent joining a queued
+// chat accepts it.
+func (s *Service) AddParticipant(ctx context.Context, instanceID, contactID, role, displayName, clientToken string) (AddParticipantOutput, error) {
+	var out AddParticipantOutput
+	c, ps, err := s.Contact(ctx, instanceID, contactID)
+	if err != nil {
+		return out, err
+	}
+	scope := "add-participant:" + contactID
+	if ok, err := s.idempotent(ctx, scope, clientToken, &out); ok || err != nil {
+		return out, err
+	}
+	if c.State == store.ContactEnded {
+		return out, errChatEnded
+	}
+	if role != RoleCustomBot && role != RoleAgent {
+		return out, errorf(Invalid, "ParticipantRole %s cannot be added to a chat: use CUSTOM_BOT, or AGENT for an agent joining.", role)
+	}
+	active := 0
+	for _, p := range ps {
+		if p.State == store.ParticipantJoined {
+			active++
+		}
+	}
+	if active >= MaxParticipants {
+		return out, errorf(QuotaExceeded, "The chat already has %d participants.", MaxParticipants)
+	}
+	if displayName == "" {
+		displayName = map[string]string{RoleAgent: "Agent", RoleCustomBot: "Bot"}[role]
+	}
+	now := s.now()
+	token := secret.NewToken()
+	p := store.Participant{
+		ID: secret.NewUUID(), ContactID: contactID, Role: role, DisplayName: displayName,
+		TokenHash: secret.Hash(token), State: store.ParticipantJoined, JoinedAt: now,
+	}
+	out = AddParticipantOutput{ParticipantID: p.ID, ParticipantToken: token, Expiry: c.Deadline}
+	ch := &store.Change{
+		RequireActive:   contactID,
+		Idempotency:     s.idempotencyRecord(scope, clientToken, out),
+		NewParticipants: []store.Participant{p},
+		Items:           []store.Item{joinedItem(p)},
+	}
+	if role == RoleAgent && c.State == store.ContactQueued {
+		ch.ConnectAgent = &store.ConnectAgent{ContactID: contactID, AgentID: p.ID, At: now}
+	}
+	_, err = s.store.Apply(ctx, ch)
+	switch {
+	case errors.Is(err, store.ErrDuplicate):
+		_, err = s.idempotent(ctx, scope, clientToken, &out)
+		return out, err
+	case errors.Is(err, store.ErrEnded):
+		return AddParticipantOutput{}, errChatEnded
+	case err != nil:
+		return AddParticipantOutput{}, err
+	}
+	return out, nil
+}

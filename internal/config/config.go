@@ -1,0 +1,199 @@
+// Package config reads Parley's configuration from flags and the environment
+// and keeps the instance's generated identity (credentials, instance id,
+// master key) in the data directory, so that a plain `parley serve` needs no
+// setup and keeps the same identity across restarts.
+package config
+
+import (
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io/fs"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/parleychat/parley/internal/secret"
+)
+
+// Config is the server's configuration.
+type Config struct {
+	Addr      string // listen address
+	DataDir   string
+	PublicURL string // base of the URLs Parley hands out; "" means from the listen address
+	Region    string
+	AccountID string
+	ViewsDir  string
+
+	// Identity, from the environment or generated into DataDir.
+	AccessKeyID     string
+	SecretAccessKey string
+	InstanceID      string
+	QueueID         string
+	Key             secret.Key
+
+	// Generated lists what was generated on this start, to tell the user.
+	Generated []string
+}
+
+// Env is how the environment is read (os.Getenv outside tests).
+type Env func(string) string
+
+// Parse reads the serve flags, whose defaults come from the environment.
+func Parse(args []string, env Env) (*Config, error) {
+	c := &Config{}
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.StringVar(&c.Addr, "addr", or(env("PARLEY_ADDR"), "127.0.0.1:8080"), "listen address (PARLEY_ADDR)")
+	fs.StringVar(&c.DataDir, "data-dir", or(env("PARLEY_DATA_DIR"), "./parley-data"), "data directory (PARLEY_DATA_DIR)")
+	fs.StringVar(&c.PublicURL, "public-url", env("PARLEY_PUBLIC_URL"), "base URL for links and websocket URLs (PARLEY_PUBLIC_URL; default from -addr)")
+	fs.StringVar(&c.Region, "region", or(env("PARLEY_REGION"), "us-east-1"), "region the Connect API reports in ARNs (PARLEY_REGION)")
+	fs.StringVar(&c.AccountID, "account-id", or(env("PARLEY_ACCOUNT_ID"), "000000000000"), "account id the Connect API reports in ARNs (PARLEY_ACCOUNT_ID)")
+	fs.StringVar(&c.ViewsDir, "views-dir", env("PARLEY_VIEWS_DIR"), "folder of DescribeView views, one JSON file each (PARLEY_VIEWS_DIR; default DATA_DIR/views)")
+	fs.StringVar(&c.InstanceID, "instance-id", env("PARLEY_INSTANCE_ID"), "instance id the Connect API accepts (PARLEY_INSTANCE_ID; generated if empty)")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("serve: unexpected argument %q", fs.Arg(0))
+	}
+	c.AccessKeyID, c.SecretAccessKey = env("PARLEY_ACCESS_KEY_ID"), env("PARLEY_SECRET_ACCESS_KEY")
+	if (c.AccessKeyID == "") != (c.SecretAccessKey == "") {
+		return nil, errors.New("set both PARLEY_ACCESS_KEY_ID and PARLEY_SECRET_ACCESS_KEY, or neither")
+	}
+	if c.PublicURL != "" {
+		u, err := url.Parse(c.PublicURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, fmt.Errorf("PARLEY_PUBLIC_URL %q must be an http:// or https:// URL", c.PublicURL)
+		}
+		c.PublicURL = strings.TrimSuffix(c.PublicURL, "/")
+	}
+	if c.ViewsDir == "" {
+		c.ViewsDir = filepath.Join(c.DataDir, "views")
+	}
+	return c, nil
+}
+
+func or(v, def string) string {
+	if v != "" {
+		return v
+	}
+	return def
+}
+
+// identity is what the data dir keeps of a generated identity.
+type identity struct {
+	AccessKeyID     string `json:"access_key_id,omitempty"`
+	SecretAccessKey string `json:"secret_access_key,omitempty"`
+	InstanceID      string `json:"instance_id"`
+	QueueID         string `json:"queue_id"`
+	Key             string `json:"key"`
+}
+
+// LoadIdentity creates the data dir if needed and fills in whatever the
+// configuration leaves unset from DataDir/identity.json, generating and
+// saving it on first start.
+func (c *Config) LoadIdentity() error {
+	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
+		return err
+	}
+	path := filepath.Join(c.DataDir, "identity.json")
+	var id identity
+	b, err := os.ReadFile(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+	case err != nil:
+		return err
+	default:
+		if err := json.Unmarshal(b, &id); err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+	}
+	changed := false
+	if id.Key == "" {
+		k := secret.NewKey()
+		id.Key, changed = hex.EncodeToString(k[:]), true
+	}
+	if id.QueueID == "" {
+		id.QueueID, changed = secret.NewUUID(), true
+	}
+	if id.InstanceID == "" {
+		id.InstanceID, changed = secret.NewUUID(), true
+		if c.InstanceID == "" {
+			c.Generated = append(c.Generated, "instance id")
+		}
+	}
+	if id.AccessKeyID == "" && c.AccessKeyID == "" {
+		akid := secret.NewKey()
+		id.AccessKeyID = "PARLEY" + strings.ToUpper(hex.EncodeToString(akid[:7]))
+		id.SecretAccessKey, changed = secret.NewToken()[:40], true
+		c.Generated = append(c.Generated, "credentials")
+	}
+	if changed {
+		b, _ := json.MarshalIndent(id, "", "  ")
+		if err := writeFileAtomic(path, b, 0o600); err != nil {
+			return err
+		}
+	}
+	key, err := hex.DecodeString(id.Key)
+	if err != nil || len(key) != len(c.Key) {
+		return fmt.Errorf("%s: key must be %d hex bytes", path, len(c.Key))
+	}
+	copy(c.Key[:], key)
+	c.QueueID = id.QueueID
+	if c.InstanceID == "" {
+		c.InstanceID = id.InstanceID
+	}
+	if c.AccessKeyID == "" {
+		c.AccessKeyID, c.SecretAccessKey = id.AccessKeyID, id.SecretAccessKey
+	}
+	return nil
+}
+
+func writeFileAtomic(path string, b []byte, mode os.FileMode) error {
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, mode)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// BaseURL returns the public base URL: PublicURL, or one built from the
+// address the server listens on. A wildcard host becomes 127.0.0.1, the only
+// plain-ws host ChatJS accepts.
+func (c *Config) BaseURL(listen net.Addr) string {
+	if c.PublicURL != "" {
+		return c.PublicURL
+	}
+	host, port, err := net.SplitHostPort(listen.String())
+	if err != nil {
+		return "http://" + listen.String()
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "127.0.0.1"
+	}
+	return "http://" + net.JoinHostPort(host, port)
+}
+
+// WebsocketBase turns an http(s) base URL into the ws(s) one.
+func WebsocketBase(base string) string {
+	if rest, ok := strings.CutPrefix(base, "https://"); ok {
+		return "wss://" + rest
+	}
+	return "ws://" + strings.TrimPrefix(base, "http://")
+}

@@ -1,0 +1,380 @@
+// Package connectapi serves the chat operations of the Amazon Connect API
+// (restJson1, SigV4 with service name "connect", verified against the
+// instance's credentials).
+package connectapi
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"slices"
+
+	"github.com/parleychat/parley/internal/awswire"
+	"github.com/parleychat/parley/internal/chat"
+	"github.com/parleychat/parley/internal/sigv4"
+	"github.com/parleychat/parley/internal/store"
+)
+
+// Config describes the instance the API serves.
+type Config struct {
+	Region    string
+	AccountID string
+	// Verifier checks request signatures.
+	Verifier *sigv4.Verifier
+}
+
+// API is the Connect API.
+type API struct {
+	cfg  Config
+	chat *chat.Service
+	log  *slog.Logger
+}
+
+// New returns the Connect API over svc.
+func New(cfg Config, svc *chat.Service, log *slog.Logger) *API {
+	return &API{cfg: cfg, chat: svc, log: log}
+}
+
+// Register adds the Connect routes to mux.
+func (a *API) Register(mux *http.ServeMux) {
+	mux.Handle("PUT /contact/chat", a.op(a.startChatContact))
+	mux.Handle("POST /contact/stop", a.op(a.stopContact))
+	mux.Handle("POST /contact/create-participant", a.op(a.createParticipant))
+	mux.Handle("GET /contacts/{InstanceId}/{ContactId}", a.op(a.describeContact))
+}
+
+type handler func(w http.ResponseWriter, r *http.Request, body []byte) error
+
+func (a *API) op(h handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		awswire.RequestID(w)
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, awswire.MaxBodyBytes))
+		if err != nil {
+			awswire.WriteError(w, a.log, invalidParameter("Could not read the request body (at most %d bytes).", awswire.MaxBodyBytes))
+			return
+		}
+		if err := a.cfg.Verifier.Verify(r, body); err != nil {
+			awswire.WriteError(w, a.log, err)
+			return
+		}
+		if err := h(w, r, body); err != nil {
+			awswire.WriteError(w, a.log, toWire(err), "InternalServiceException")
+		}
+	})
+}
+
+func invalidParameter(format string, args ...any) *awswire.Error {
+	return awswire.Errorf(http.StatusBadRequest, "InvalidParameterException", format, args...)
+}
+
+func invalidRequest(format string, args ...any) *awswire.Error {
+	return awswire.Errorf(http.StatusBadRequest, "InvalidRequestException", format, args...)
+}
+
+// asConnect re-types a model-constraint violation as Connect reports it.
+func asConnect(err error) error {
+	var e *awswire.Error
+	if errors.As(err, &e) && e.Type == "ValidationException" {
+		return invalidParameter("%s", e.Message)
+	}
+	return err
+}
+
+// toWire maps domain errors to Connect's exception shapes.
+func toWire(err error) error {
+	var e *chat.Error
+	if !errors.As(err, &e) {
+		return err
+	}
+	switch e.Kind {
+	case chat.Invalid:
+		return invalidRequest("%s", e.Message)
+	case chat.NotFound:
+		return awswire.Errorf(http.StatusNotFound, "ResourceNotFoundException", "%s", e.Message)
+	case chat.Ended:
+		return invalidRequest("The contact is not active: %s", e.Message)
+	case chat.AccessDenied:
+		return awswire.Errorf(http.StatusForbidden, "AccessDeniedException", "%s", e.Message)
+	case chat.Conflict:
+		return awswire.Errorf(http.StatusConflict, "ConflictException", "%s", e.Message)
+	case chat.QuotaExceeded:
+		return awswire.Errorf(http.StatusPaymentRequired, "ServiceQuotaExceededException", "%s", e.Message)
+	}
+	return err
+}
+
+type chatMessage struct {
+	ContentType *string
+	Content     *string
+}
+
+type startChatInput struct {
+	InstanceId         *string
+	ContactFlowId      *string
+	Attributes         map[string]string
+	ParticipantDetails *struct{ DisplayName *string }
+	InitialMessage     *chatMessage
+	ClientToken        *string
+	// ChatDurationInMinutes is a pointer so that an explicit 0 is refused.
+	ChatDurationInMinutes          *int64
+	SupportedMessagingContentTypes []string
+	PersistentChat                 *struct {
+		RehydrationType *string
+		SourceContactId *string
+	}
+	RelatedContactId *string
+	// Accepted for compatibility; they change nothing in a Parley chat.
+	ParticipantConfiguration any
+	SegmentAttributes        any
+	CustomerId               *string
+	DisconnectOnCustomerExit []string
+}
+
+// maxAttributesBytes is Connect's limit on all of a contact's attributes.
+const maxAttributesBytes = 32768
+
+func decodeStartChat(body []byte) (in startChatInput, err error) {
+	if err = awswire.Unmarshal(body, &in); err != nil {
+		return in, asConnect(err)
+	}
+	var c awswire.Checker
+	c.Required("instanceId", in.InstanceId, 1, 100)
+	c.Required("contactFlowId", in.ContactFlowId, 0, 500)
+	if in.ParticipantDetails == nil {
+		c.Fail("1 validation error detected: Value null at 'participantDetails' failed to satisfy constraint: Member must not be null")
+	} else {
+		c.Required("participantDetails.displayName", in.ParticipantDetails.DisplayName, 1, 256)
+	}
+	size := 0
+	for k, v := range in.Attributes {
+		c.Length("attributes.key", &k, 1, 32767)
+		c.Length("attributes.value", &v, 0, 32767)
+		size += len(k) + len(v)
+	}
+	if size > maxAttributesBytes {
+		c.Fail("Attributes total %d bytes; at most %d are allowed.", size, maxAttributesBytes)
+	}
+	if m := in.InitialMessage; m != nil {
+		c.Required("initialMessage.contentType", m.ContentType, 1, 100)
+		c.Required("initialMessage.content", m.Content, 1, 16384)
+	}
+	c.Length("clientToken", in.ClientToken, 0, 500)
+	c.Range("chatDurationInMinutes", in.ChatDurationInMinutes, chat.MinDurationMins, chat.MaxDurationMins)
+	for _, t := range in.SupportedMessagingContentTypes {
+		c.Length("supportedMessagingContentTypes.member", &t, 1, 100)
+		c.OneOf("supportedMessagingContentTypes.member", &t, chat.ChatContentTypes...)
+	}
+	c.Length("relatedContactId", in.RelatedContactId, 1, 256)
+	c.Length("customerId", in.CustomerId, 1, 128)
+	if err := c.Err(); err != nil {
+		return in, asConnect(err)
+	}
+	if in.PersistentChat != nil {
+		return in, invalidParameter("PersistentChat is not supported by Parley: every chat starts a new transcript.")
+	}
+	if len(in.SupportedMessagingContentTypes) > 0 && !slices.Contains(in.SupportedMessagingContentTypes, chat.ContentPlain) {
+		return in, invalidParameter("SupportedMessagingContentTypes must include text/plain.")
+	}
+	return in, nil
+}
+
+type startChatOutput struct {
+	ContactId        string
+	ParticipantId    string
+	ParticipantToken string
+}
+
+func (a *API) startChatContact(w http.ResponseWriter, r *http.Request, body []byte) error {
+	in, err := decodeStartChat(body)
+	if err != nil {
+		return err
+	}
+	if in.RelatedContactId != nil {
+		if _, _, err := a.chat.Contact(r.Context(), *in.InstanceId, *in.RelatedContactId); err != nil {
+			return err
+		}
+	}
+	var initial *chat.Message
+	if m := in.InitialMessage; m != nil {
+		initial = &chat.Message{ContentType: *m.ContentType, Content: *m.Content}
+	}
+	out, err := a.chat.StartChat(r.Context(), chat.StartChatInput{
+		InstanceID:     *in.InstanceId,
+		FlowID:         *in.ContactFlowId,
+		DisplayName:    *in.ParticipantDetails.DisplayName,
+		Attributes:     in.Attributes,
+		InitialMessage: initial,
+		ClientToken:    awswire.Deref(in.ClientToken),
+		DurationMins:   int(awswire.Deref(in.ChatDurationInMinutes)),
+		ContentTypes:   in.SupportedMessagingContentTypes,
+	})
+	if err != nil {
+		return err
+	}
+	awswire.WriteJSON(w, startChatOutput{ContactId: out.ContactID, ParticipantId: out.ParticipantID, ParticipantToken: out.ParticipantToken})
+	return nil
+}
+
+type stopContactInput struct {
+	ContactId        *string
+	InstanceId       *string
+	DisconnectReason *struct{ Code *string }
+}
+
+func decodeStopContact(body []byte) (in stopContactInput, err error) {
+	if err = awswire.Unmarshal(body, &in); err != nil {
+		return in, asConnect(err)
+	}
+	var c awswire.Checker
+	c.Required("contactId", in.ContactId, 1, 256)
+	c.Required("instanceId", in.InstanceId, 1, 100)
+	return in, asConnect(c.Err())
+}
+
+func (a *API) stopContact(w http.ResponseWriter, r *http.Request, body []byte) error {
+	in, err := decodeStopContact(body)
+	if err != nil {
+		return err
+	}
+	err = a.chat.StopContact(r.Context(), *in.InstanceId, *in.ContactId)
+	if chat.KindOf(err) == chat.Ended {
+		return awswire.Errorf(http.StatusGone, "ContactNotFoundException", "Contact %s is not active.", *in.ContactId)
+	}
+	if err != nil {
+		return err
+	}
+	awswire.WriteJSON(w, struct{}{})
+	return nil
+}
+
+type createParticipantInput struct {
+	InstanceId         *string
+	ContactId          *string
+	ClientToken        *string
+	ParticipantDetails *struct {
+		ParticipantRole         *string
+		DisplayName             *string
+		ParticipantCapabilities any
+	}
+}
+
+func decodeCreateParticipant(body []byte) (in createParticipantInput, err error) {
+	if err = awswire.Unmarshal(body, &in); err != nil {
+		return in, asConnect(err)
+	}
+	var c awswire.Checker
+	c.Required("instanceId", in.InstanceId, 1, 100)
+	c.Required("contactId", in.ContactId, 1, 256)
+	c.Length("clientToken", in.ClientToken, 0, 500)
+	if d := in.ParticipantDetails; d == nil {
+		c.Fail("1 validation error detected: Value null at 'participantDetails' failed to satisfy constraint: Member must not be null")
+	} else {
+		c.OneOf("participantDetails.participantRole", d.ParticipantRole, "AGENT", "CUSTOMER", "SYSTEM", "CUSTOM_BOT", "SUPERVISOR")
+		c.Length("participantDetails.displayName", d.DisplayName, 1, 256)
+	}
+	if err := c.Err(); err != nil {
+		return in, asConnect(err)
+	}
+	if in.ParticipantDetails.ParticipantRole == nil {
+		return in, invalidRequest("ParticipantDetails.ParticipantRole is required: CUSTOM_BOT, or AGENT for an agent joining the chat.")
+	}
+	return in, nil
+}
+
+type createParticipantOutput struct {
+	ParticipantCredentials struct {
+		ParticipantToken string
+		Expiry           string
+	}
+	ParticipantId string
+}
+
+func (a *API) createParticipant(w http.ResponseWriter, r *http.Request, body []byte) error {
+	in, err := decodeCreateParticipant(body)
+	if err != nil {
+		return err
+	}
+	d := in.ParticipantDetails
+	p, err := a.chat.AddParticipant(r.Context(), *in.InstanceId, *in.ContactId, *d.ParticipantRole,
+		awswire.Deref(d.DisplayName), awswire.Deref(in.ClientToken))
+	if err != nil {
+		return err
+	}
+	var out createParticipantOutput
+	out.ParticipantId = p.ParticipantID
+	out.ParticipantCredentials.ParticipantToken = p.ParticipantToken
+	out.ParticipantCredentials.Expiry = awswire.FormatTime(p.Expiry)
+	awswire.WriteJSON(w, out)
+	return nil
+}
+
+type queueInfo struct {
+	Id               string
+	EnqueueTimestamp awswire.EpochSeconds
+}
+
+type agentInfo struct {
+	Id                        string
+	ConnectedToAgentTimestamp awswire.EpochSeconds
+	AcceptedByAgentTimestamp  awswire.EpochSeconds
+}
+
+type contactOut struct {
+	Arn                 string
+	Id                  string
+	InitialContactId    string
+	InitiationMethod    string
+	Channel             string
+	QueueInfo           *queueInfo `json:",omitempty"`
+	AgentInfo           *agentInfo `json:",omitempty"`
+	InitiationTimestamp awswire.EpochSeconds
+	DisconnectTimestamp *awswire.EpochSeconds `json:",omitempty"`
+	LastUpdateTimestamp awswire.EpochSeconds
+	DisconnectReason    string            `json:",omitempty"`
+	Attributes          map[string]string `json:",omitempty"`
+}
+
+func (a *API) describeContact(w http.ResponseWriter, r *http.Request, _ []byte) error {
+	instanceID, contactID := r.PathValue("InstanceId"), r.PathValue("ContactId")
+	var c awswire.Checker
+	c.Required("instanceId", &instanceID, 1, 100)
+	c.Required("contactId", &contactID, 1, 256)
+	if err := c.Err(); err != nil {
+		return asConnect(err)
+	}
+	k, _, err := a.chat.Contact(r.Context(), instanceID, contactID)
+	if err != nil {
+		return err
+	}
+	awswire.WriteJSON(w, struct{ Contact contactOut }{a.contactOut(k)})
+	return nil
+}
+
+func (a *API) contactOut(k store.Contact) contactOut {
+	out := contactOut{
+		Arn:                 fmt.Sprintf("arn:aws:connect:%s:%s:instance/%s/contact/%s", a.cfg.Region, a.cfg.AccountID, k.InstanceID, k.ID),
+		Id:                  k.ID,
+		InitialContactId:    k.InitialContactID,
+		InitiationMethod:    "API",
+		Channel:             "CHAT",
+		QueueInfo:           &queueInfo{Id: k.QueueID, EnqueueTimestamp: awswire.EpochSeconds(k.CreatedAt)},
+		InitiationTimestamp: awswire.EpochSeconds(k.CreatedAt),
+		DisconnectReason:    k.DisconnectReason,
+		Attributes:          k.Attributes,
+	}
+	last := k.CreatedAt
+	if !k.ConnectedAt.IsZero() {
+		out.AgentInfo = &agentInfo{Id: k.AgentID, ConnectedToAgentTimestamp: awswire.EpochSeconds(k.ConnectedAt),
+			AcceptedByAgentTimestamp: awswire.EpochSeconds(k.ConnectedAt)}
+		last = k.ConnectedAt
+	}
+	if !k.EndedAt.IsZero() {
+		t := awswire.EpochSeconds(k.EndedAt)
+		out.DisconnectTimestamp = &t
+		last = k.EndedAt
+	}
+	out.LastUpdateTimestamp = awswire.EpochSeconds(last)
+	return out
+}

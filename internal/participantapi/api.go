@@ -1,0 +1,333 @@
+// Package participantapi serves the Amazon Connect Participant Service API
+// (restJson1, authenticated by X-Amz-Bearer; any SigV4 signature is ignored,
+// as the real service ignores it).
+package participantapi
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"unicode/utf8"
+
+	"github.com/parleychat/parley/internal/awswire"
+	"github.com/parleychat/parley/internal/chat"
+	"github.com/parleychat/parley/internal/chatwire"
+	"github.com/parleychat/parley/internal/views"
+)
+
+// API is the participant service.
+type API struct {
+	chat  *chat.Service
+	views views.Catalog
+	log   *slog.Logger
+}
+
+// New returns the participant service over svc.
+func New(svc *chat.Service, catalog views.Catalog, log *slog.Logger) *API {
+	return &API{chat: svc, views: catalog, log: log}
+}
+
+// Register adds the participant routes to mux.
+func (a *API) Register(mux *http.ServeMux) {
+	mux.Handle("POST /participant/connection", a.op(a.createParticipantConnection))
+	mux.Handle("POST /participant/message", a.op(a.withSession(a.sendMessage)))
+	mux.Handle("POST /participant/event", a.op(a.withSession(a.sendEvent)))
+	mux.Handle("POST /participant/transcript", a.op(a.withSession(a.getTranscript)))
+	mux.Handle("POST /participant/disconnect", a.op(a.withSession(a.disconnectParticipant)))
+	mux.Handle("POST /participant/start-attachment-upload", a.op(a.withSession(a.startAttachmentUpload)))
+	mux.Handle("POST /participant/complete-attachment-upload", a.op(a.withSession(a.completeAttachmentUpload)))
+	mux.Handle("POST /participant/attachment", a.op(a.withSession(a.getAttachment)))
+	mux.Handle("GET /participant/views/{ViewToken}", a.op(a.withSession(a.describeView)))
+	mux.Handle("POST /participant/authentication-url", a.op(a.withSession(a.getAuthenticationURL)))
+	mux.Handle("POST /participant/cancel-authentication", a.op(a.withSession(a.cancelParticipantAuthentication)))
+	mux.Handle("OPTIONS /participant/", awswire.CORS(http.NotFoundHandler()))
+	mux.Handle("/participant/", awswire.CORS(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		awswire.RequestID(w)
+		awswire.WriteError(w, nil, awswire.Errorf(http.StatusNotFound, "UnknownOperationException", "No operation at %s %s.", r.Method, r.URL.EscapedPath()))
+	})))
+}
+
+type handler func(w http.ResponseWriter, r *http.Request, body []byte) error
+
+// op wraps a handler with what every operation shares: CORS, the request id,
+// reading the body, and writing errors in the service's shape.
+func (a *API) op(h handler) http.Handler {
+	return awswire.CORS(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		awswire.RequestID(w)
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, awswire.MaxBodyBytes))
+		if err != nil {
+			awswire.WriteError(w, a.log, awswire.Validation("Could not read the request body (at most %d bytes).", awswire.MaxBodyBytes))
+			return
+		}
+		if err := h(w, r, body); err != nil {
+			awswire.WriteError(w, a.log, toWire(err))
+		}
+	}))
+}
+
+// bearer returns the X-Amz-Bearer token, checked against the model's bounds.
+func bearer(r *http.Request) (string, error) {
+	t := r.Header.Get("X-Amz-Bearer")
+	if t == "" || utf8.RuneCountInString(t) > 1000 {
+		return "", awswire.Errorf(http.StatusForbidden, "AccessDeniedException", "A valid X-Amz-Bearer token is required.")
+	}
+	return t, nil
+}
+
+type sessionHandler func(w http.ResponseWriter, r *http.Request, body []byte, sess *chat.Session) error
+
+// withSession authenticates the ConnectionToken before the handler runs.
+func (a *API) withSession(h sessionHandler) handler {
+	return func(w http.ResponseWriter, r *http.Request, body []byte) error {
+		token, err := bearer(r)
+		if err != nil {
+			return err
+		}
+		sess, err := a.chat.Authenticate(r.Context(), token)
+		if err != nil {
+			return err
+		}
+		return h(w, r, body, sess)
+	}
+}
+
+// toWire maps domain errors to the participant service's exception shapes.
+func toWire(err error) error {
+	var e *chat.Error
+	if !errors.As(err, &e) {
+		return err
+	}
+	switch e.Kind {
+	case chat.Invalid:
+		return awswire.Validation("%s", e.Message)
+	case chat.NotFound:
+		return awswire.Errorf(http.StatusNotFound, "ResourceNotFoundException", "%s", e.Message)
+	case chat.AccessDenied, chat.Ended:
+		return awswire.Errorf(http.StatusForbidden, "AccessDeniedException", "%s", e.Message)
+	case chat.Conflict:
+		return awswire.Errorf(http.StatusConflict, "ConflictException", "%s", e.Message)
+	case chat.QuotaExceeded:
+		return awswire.Errorf(http.StatusPaymentRequired, "ServiceQuotaExceededException", "%s", e.Message)
+	}
+	return err
+}
+
+type websocketOut struct {
+	Url              string
+	ConnectionExpiry string
+}
+
+type credentialsOut struct {
+	ConnectionToken string
+	Expiry          string
+}
+
+type connectionOut struct {
+	Websocket             *websocketOut   `json:",omitempty"`
+	ConnectionCredentials *credentialsOut `json:",omitempty"`
+}
+
+func (a *API) createParticipantConnection(w http.ResponseWriter, r *http.Request, body []byte) error {
+	token, err := bearer(r)
+	if err != nil {
+		return err
+	}
+	in, err := decodeConnection(body)
+	if err != nil {
+		return err
+	}
+	var ws, creds bool
+	for _, t := range in.Type {
+		switch t {
+		case "WEBSOCKET":
+			ws = true
+		case "CONNECTION_CREDENTIALS":
+			creds = true
+		case "WEBRTC_CONNECTION":
+			return awswire.Validation("WEBRTC_CONNECTION is not available: Parley serves chat contacts only.")
+		}
+	}
+	conn, err := a.chat.Connect(r.Context(), token, ws, creds, awswire.Deref(in.ConnectParticipant))
+	if err != nil {
+		return err
+	}
+	var out connectionOut
+	if ws {
+		out.Websocket = &websocketOut{Url: conn.WebsocketURL, ConnectionExpiry: awswire.FormatTime(conn.WebsocketExpiry)}
+	}
+	if creds {
+		out.ConnectionCredentials = &credentialsOut{ConnectionToken: conn.ConnectionToken, Expiry: awswire.FormatTime(conn.TokenExpiry)}
+	}
+	awswire.WriteJSON(w, out)
+	return nil
+}
+
+type itemOut struct {
+	Id           string
+	AbsoluteTime string
+}
+
+func (a *API) sendMessage(w http.ResponseWriter, r *http.Request, body []byte, sess *chat.Session) error {
+	in, err := decodeSendMessage(body)
+	if err != nil {
+		return err
+	}
+	it, err := a.chat.SendMessage(r.Context(), sess, *in.ContentType, *in.Content, awswire.Deref(in.ClientToken))
+	if err != nil {
+		return err
+	}
+	awswire.WriteJSON(w, itemOut{Id: it.ID, AbsoluteTime: awswire.FormatTime(it.Time)})
+	return nil
+}
+
+func (a *API) sendEvent(w http.ResponseWriter, r *http.Request, body []byte, sess *chat.Session) error {
+	in, err := decodeSendEvent(body)
+	if err != nil {
+		return err
+	}
+	it, err := a.chat.SendEvent(r.Context(), sess, *in.ContentType, awswire.Deref(in.Content), awswire.Deref(in.ClientToken))
+	if err != nil {
+		return err
+	}
+	awswire.WriteJSON(w, itemOut{Id: it.ID, AbsoluteTime: awswire.FormatTime(it.Time)})
+	return nil
+}
+
+type transcriptOut struct {
+	InitialContactId string
+	Transcript       []chatwire.Item
+	NextToken        string `json:",omitempty"`
+}
+
+func (a *API) getTranscript(w http.ResponseWriter, r *http.Request, body []byte, sess *chat.Session) error {
+	in, err := decodeTranscript(body)
+	if err != nil {
+		return err
+	}
+	q := chat.TranscriptQuery{
+		ContactID:     awswire.Deref(in.ContactId),
+		MaxResults:    int(awswire.Deref(in.MaxResults)),
+		NextToken:     awswire.Deref(in.NextToken),
+		ScanDirection: awswire.Deref(in.ScanDirection),
+		SortOrder:     awswire.Deref(in.SortOrder),
+	}
+	if sp := in.StartPosition; sp != nil {
+		q.StartID = awswire.Deref(sp.Id)
+		q.StartTime = in.startTime
+		if sp.MostRecent != nil {
+			n := int(*sp.MostRecent)
+			q.MostRecent = &n
+		}
+	}
+	page, err := a.chat.Transcript(r.Context(), sess, q)
+	if err != nil {
+		return err
+	}
+	out := transcriptOut{InitialContactId: page.InitialContactID, Transcript: []chatwire.Item{}, NextToken: page.NextToken}
+	for _, it := range page.Items {
+		out.Transcript = append(out.Transcript, chatwire.FromStore(it))
+	}
+	awswire.WriteJSON(w, out)
+	return nil
+}
+
+func (a *API) disconnectParticipant(w http.ResponseWriter, r *http.Request, body []byte, sess *chat.Session) error {
+	in, err := decodeDisconnect(body)
+	if err != nil {
+		return err
+	}
+	if err := a.chat.Disconnect(r.Context(), sess, awswire.Deref(in.ClientToken)); err != nil {
+		return err
+	}
+	awswire.WriteJSON(w, struct{}{})
+	return nil
+}
+
+// errNoAttachments answers the attachment operations until attachment
+// storage is configured (the attachments issue builds it).
+var errNoAttachments = awswire.Validation("Attachments are not enabled on this Parley instance.")
+
+// requireActive refuses new work from a participant whose chat ended.
+func (a *API) requireActive(ctx context.Context, sess *chat.Session) error {
+	return a.chat.Usable(ctx, sess)
+}
+
+func (a *API) startAttachmentUpload(w http.ResponseWriter, r *http.Request, body []byte, sess *chat.Session) error {
+	if _, err := decodeStartUpload(body); err != nil {
+		return err
+	}
+	if err := a.requireActive(r.Context(), sess); err != nil {
+		return err
+	}
+	return errNoAttachments
+}
+
+func (a *API) completeAttachmentUpload(w http.ResponseWriter, r *http.Request, body []byte, sess *chat.Session) error {
+	if _, err := decodeCompleteUpload(body); err != nil {
+		return err
+	}
+	if err := a.requireActive(r.Context(), sess); err != nil {
+		return err
+	}
+	return errNoAttachments
+}
+
+func (a *API) getAttachment(w http.ResponseWriter, r *http.Request, body []byte, sess *chat.Session) error {
+	if _, err := decodeGetAttachment(body); err != nil {
+		return err
+	}
+	if err := a.requireActive(r.Context(), sess); err != nil {
+		return err
+	}
+	return errNoAttachments
+}
+
+func (a *API) describeView(w http.ResponseWriter, r *http.Request, _ []byte, sess *chat.Session) error {
+	token := r.PathValue("ViewToken")
+	var c awswire.Checker
+	c.Required("viewToken", &token, 1, 1000)
+	if err := c.Err(); err != nil {
+		return err
+	}
+	if err := a.requireActive(r.Context(), sess); err != nil {
+		return err
+	}
+	v, ok := a.views[token]
+	if !ok {
+		return awswire.Errorf(http.StatusNotFound, "ResourceNotFoundException", "View %s not found.", token)
+	}
+	awswire.WriteJSON(w, struct{ View views.View }{v})
+	return nil
+}
+
+// errNoAuthentication answers the participant-authentication operations:
+// they continue an authentication a flow's "Authenticate Customer" block
+// started through an identity provider, and Parley has neither, so no
+// SessionId can ever be valid.
+func errNoAuthentication(sessionID string) error {
+	return awswire.Validation("No participant authentication %s is in progress: this Parley instance has no identity provider configured.", sessionID)
+}
+
+func (a *API) getAuthenticationURL(w http.ResponseWriter, r *http.Request, body []byte, sess *chat.Session) error {
+	in, err := decodeAuthURL(body)
+	if err != nil {
+		return err
+	}
+	if err := a.requireActive(r.Context(), sess); err != nil {
+		return err
+	}
+	return errNoAuthentication(*in.SessionId)
+}
+
+func (a *API) cancelParticipantAuthentication(w http.ResponseWriter, r *http.Request, body []byte, sess *chat.Session) error {
+	in, err := decodeCancelAuth(body)
+	if err != nil {
+		return err
+	}
+	if err := a.requireActive(r.Context(), sess); err != nil {
+		return err
+	}
+	return errNoAuthentication(*in.SessionId)
+}

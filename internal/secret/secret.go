@@ -1,0 +1,130 @@
+// Package secret holds Parley's small cryptographic helpers: bearer tokens
+// (random, stored only as hashes), HMAC-signed compact tokens for URLs, and
+// sealing of stored responses that contain bearer tokens.
+package secret
+
+import (
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+)
+
+// NewToken returns a bearer token with 256 bits from crypto/rand.
+func NewToken() string {
+	var b [32]byte
+	rand.Read(b[:]) // never fails (crypto/rand panics rather than return an error)
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// Hash is how a bearer token is stored and looked up: the token itself is
+// never written anywhere.
+func Hash(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(sum[:])
+}
+
+// NewUUID returns a random (version 4) UUID, the id format Amazon Connect uses
+// for contacts, participants and items.
+func NewUUID() string {
+	var b [16]byte
+	rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	h := hex.EncodeToString(b[:])
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
+}
+
+// Key is the server's master secret. Purpose-specific keys are derived from
+// it so that a signature made for one purpose never verifies for another.
+type Key [32]byte
+
+// NewKey returns a fresh random key.
+func NewKey() Key {
+	var k Key
+	rand.Read(k[:])
+	return k
+}
+
+// Derive returns the sub-key for purpose.
+func (k Key) Derive(purpose string) Key {
+	m := hmac.New(sha256.New, k[:])
+	m.Write([]byte(purpose))
+	var d Key
+	copy(d[:], m.Sum(nil))
+	return d
+}
+
+// Signer makes and checks compact signed tokens: base64url(payload) "." base64url(mac).
+type Signer struct{ key Key }
+
+// NewSigner returns a signer for purpose derived from k.
+func NewSigner(k Key, purpose string) *Signer { return &Signer{key: k.Derive("sign:" + purpose)} }
+
+// Sign returns the token for payload.
+func (s *Signer) Sign(payload []byte) string {
+	return base64.RawURLEncoding.EncodeToString(payload) + "." + base64.RawURLEncoding.EncodeToString(s.mac(payload))
+}
+
+// ErrBadSignature is returned for a token that was not made by this signer.
+var ErrBadSignature = errors.New("secret: bad signature")
+
+// Verify returns the payload of a token made by Sign.
+func (s *Signer) Verify(token string) ([]byte, error) {
+	for i := 0; i < len(token); i++ {
+		if token[i] != '.' {
+			continue
+		}
+		payload, err1 := base64.RawURLEncoding.DecodeString(token[:i])
+		mac, err2 := base64.RawURLEncoding.DecodeString(token[i+1:])
+		if err1 != nil || err2 != nil || !hmac.Equal(mac, s.mac(payload)) {
+			return nil, ErrBadSignature
+		}
+		return payload, nil
+	}
+	return nil, ErrBadSignature
+}
+
+func (s *Signer) mac(payload []byte) []byte {
+	m := hmac.New(sha256.New, s.key[:])
+	m.Write(payload)
+	return m.Sum(nil)
+}
+
+// Sealer encrypts and authenticates small records at rest (AES-256-GCM).
+type Sealer struct{ aead cipher.AEAD }
+
+// NewSealer returns a sealer for purpose derived from k.
+func NewSealer(k Key, purpose string) *Sealer {
+	d := k.Derive("seal:" + purpose)
+	block, err := aes.NewCipher(d[:])
+	if err != nil {
+		panic(err) // a 32-byte key is always valid
+	}
+	aead, err := cipher.NewGCM(block)
+	if err != nil {
+		panic(err)
+	}
+	return &Sealer{aead: aead}
+}
+
+// Seal encrypts plaintext; additional binds it to a context (e.g. its row key).
+func (s *Sealer) Seal(plaintext, additional []byte) []byte {
+	nonce := make([]byte, s.aead.NonceSize(), s.aead.NonceSize()+len(plaintext)+s.aead.Overhead())
+	rand.Read(nonce)
+	return s.aead.Seal(nonce, nonce, plaintext, additional)
+}
+
+// Open reverses Seal.
+func (s *Sealer) Open(sealed, additional []byte) ([]byte, error) {
+	n := s.aead.NonceSize()
+	if len(sealed) < n {
+		return nil, fmt.Errorf("secret: sealed record too short")
+	}
+	return s.aead.Open(nil, sealed[:n], sealed[n:], additional)
+}

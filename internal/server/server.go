@@ -1,0 +1,145 @@
+// Package server assembles Parley: storage, the chat domain and the HTTP
+// APIs, and runs them until told to stop.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"path/filepath"
+	"time"
+
+	"github.com/parleychat/parley/internal/chat"
+	"github.com/parleychat/parley/internal/config"
+	"github.com/parleychat/parley/internal/connectapi"
+	"github.com/parleychat/parley/internal/participantapi"
+	"github.com/parleychat/parley/internal/sigv4"
+	"github.com/parleychat/parley/internal/store/sqlite"
+	"github.com/parleychat/parley/internal/views"
+)
+
+// Server is a running Parley.
+type Server struct {
+	cfg     *config.Config
+	log     *slog.Logger
+	ln      net.Listener
+	baseURL string
+	store   *sqlite.DB
+	chat    *chat.Service
+	http    *http.Server
+}
+
+// New opens the data dir, listens on cfg.Addr and wires everything together;
+// Serve then answers requests.
+func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, error) {
+	if err := cfg.LoadIdentity(); err != nil {
+		return nil, fmt.Errorf("data dir: %w", err)
+	}
+	catalog, err := views.Load(cfg.ViewsDir)
+	if err != nil {
+		return nil, fmt.Errorf("views: %w", err)
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, log: log, ln: ln, baseURL: cfg.BaseURL(ln.Addr())}
+	s.store, err = sqlite.Open(filepath.Join(cfg.DataDir, "parley.db"), nil)
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+	wsBase := config.WebsocketBase(s.baseURL)
+	s.chat = chat.New(chat.Config{
+		InstanceID:   cfg.InstanceID,
+		QueueID:      cfg.QueueID,
+		WebsocketURL: func(token string) string { return wsBase + "/ws/v1/connect?token=" + url.QueryEscape(token) },
+	}, s.store, cfg.Key, log)
+	if err := s.chat.Start(ctx); err != nil {
+		s.store.Close()
+		ln.Close()
+		return nil, err
+	}
+
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
+	participantapi.New(s.chat, catalog, log).Register(mux)
+	verifier := &sigv4.Verifier{Service: "connect", Secret: func(id string) (string, bool) {
+		return cfg.SecretAccessKey, id == cfg.AccessKeyID
+	}}
+	connectapi.New(connectapi.Config{Region: cfg.Region, AccountID: cfg.AccountID, Verifier: verifier}, s.chat, log).Register(mux)
+	s.http = &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	return s, nil
+}
+
+// URL is the public base URL.
+func (s *Server) URL() string { return s.baseURL }
+
+// Config is the configuration in force, with its generated identity.
+func (s *Server) Config() *config.Config { return s.cfg }
+
+// Serve answers requests until Shutdown.
+func (s *Server) Serve() error {
+	err := s.http.Serve(s.ln)
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+// Shutdown stops taking requests, waits for those in flight, then closes the
+// store so that everything acknowledged is on disk.
+func (s *Server) Shutdown(ctx context.Context) error {
+	err := s.http.Shutdown(ctx)
+	s.chat.Close()
+	return errors.Join(err, s.store.Close())
+}
+
+// Run serves until ctx is done, then shuts down gracefully.
+func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Writer) error {
+	s, err := New(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	s.printBanner(out)
+	errc := make(chan error, 1)
+	go func() { errc <- s.Serve() }()
+	select {
+	case err := <-errc:
+		s.Shutdown(context.Background())
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	return s.Shutdown(sctx)
+}
+
+func (s *Server) printBanner(out io.Writer) {
+	c := s.cfg
+	fmt.Fprintf(out, "Parley is listening on %s (data in %s)\n\n", s.baseURL, c.DataDir)
+	fmt.Fprintf(out, "Participant Service endpoint: %s\n", s.baseURL)
+	fmt.Fprintf(out, "Connect API endpoint:         %s (SigV4, service \"connect\", any region)\n", s.baseURL)
+	fmt.Fprintf(out, "Instance id:                  %s\n", c.InstanceID)
+	for _, g := range c.Generated {
+		if g == "credentials" {
+			fmt.Fprintf(out, "\nGenerated Connect API credentials (kept in %s):\n",
+				filepath.Join(c.DataDir, "identity.json"))
+			fmt.Fprintf(out, "  export AWS_ACCESS_KEY_ID=%s\n  export AWS_SECRET_ACCESS_KEY=%s\n", c.AccessKeyID, c.SecretAccessKey)
+			fmt.Fprintf(out, "  aws connect start-chat-contact --endpoint-url %s --region %s --instance-id %s \\\n"+
+				"    --contact-flow-id default --participant-details DisplayName=Ada\n", s.baseURL, c.Region, c.InstanceID)
+		}
+	}
+	fmt.Fprintln(out)
+}

@@ -1,0 +1,595 @@
+// Package sqlite is Parley's embedded storage backend: SQLite in WAL mode
+// through the pure-Go modernc.org/sqlite driver.
+//
+// Writes go through one goroutine that commits whatever has queued up while
+// the previous commit was being fsynced, so concurrent writers share fsyncs
+// and throughput grows with load (group commit). Each change runs inside its
+// own savepoint, so one failing change does not fail its batch. Reads use a
+// separate pool of connections, which WAL lets run beside the writer.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"iter"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/parleychat/parley/internal/store"
+	_ "modernc.org/sqlite"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// maxBatch bounds how many changes share one transaction, so that one
+// commit's latency stays bounded under heavy load.
+const maxBatch = 512
+
+// DB is the SQLite store.
+type DB struct {
+	w      *sql.DB // the single writer connection
+	r      *sql.DB // readers
+	hook   store.CommitHook
+	reqs   chan *writeReq
+	mu     sync.RWMutex // guards closed against sends on reqs
+	closed bool
+	done   chan struct{}
+
+	// Owned by the writer goroutine.
+	nextSeq  int64
+	lastTime int64
+}
+
+var _ store.Store = (*DB)(nil)
+
+type writeReq struct {
+	ctx    context.Context
+	change *store.Change
+	items  []store.Item
+	err    error
+	done   chan struct{}
+}
+
+// Open opens (creating if needed) the database file at path and migrates it.
+// hook, if not nil, is called after each commit with the committed items.
+func Open(path string, hook store.CommitHook) (*DB, error) {
+	if hook == nil {
+		hook = func([]store.Item) {}
+	}
+	dsn := "file:" + filepath.ToSlash(path) + "?_pragma=busy_timeout(10000)&_pragma=foreign_keys(ON)" +
+		"&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_txlock=immediate"
+	w, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, err
+	}
+	w.SetMaxOpenConns(1)
+	w.SetConnMaxIdleTime(0)
+	r, err := sql.Open("sqlite", dsn+"&_pragma=query_only(ON)")
+	if err != nil {
+		w.Close()
+		return nil, err
+	}
+	r.SetMaxOpenConns(8)
+	r.SetMaxIdleConns(8)
+	db := &DB{w: w, r: r, hook: hook, reqs: make(chan *writeReq, maxBatch), done: make(chan struct{})}
+	if err := db.migrate(); err != nil {
+		w.Close()
+		r.Close()
+		return nil, fmt.Errorf("sqlite: migrate %s: %w", path, err)
+	}
+	if err := w.QueryRow(`SELECT COALESCE(MAX(seq),0), COALESCE(MAX(at),0) FROM items`).Scan(&db.nextSeq, &db.lastTime); err != nil {
+		return nil, err
+	}
+	db.nextSeq++
+	go db.writer()
+	return db, nil
+}
+
+func (db *DB) migrate() error {
+	if _, err := db.w.Exec(`CREATE TABLE IF NOT EXISTS schema_migrations (version TEXT PRIMARY KEY)`); err != nil {
+		return err
+	}
+	names, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		return err
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		version := strings.TrimSuffix(filepath.Base(name), ".sql")
+		var n int
+		if err := db.w.QueryRow(`SELECT COUNT(*) FROM schema_migrations WHERE version = ?`, version).Scan(&n); err != nil {
+			return err
+		}
+		if n > 0 {
+			continue
+		}
+		body, err := migrations.ReadFile(name)
+		if err != nil {
+			return err
+		}
+		tx, err := db.w.Begin()
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(string(body)); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		if _, err := tx.Exec(`INSERT INTO schema_migrations (version) VALUES (?)`, version); err != nil {
+			tx.Rollback()
+			return err
+		}
+		if err := tx.Commit(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Close waits for queued writes and closes the database.
+func (db *DB) Close() error {
+	db.mu.Lock()
+	if !db.closed {
+		db.closed = true
+		close(db.reqs)
+	}
+	db.mu.Unlock()
+	<-db.done
+	return errors.Join(db.w.Close(), db.r.Close())
+}
+
+var errClosed = errors.New("sqlite: store is closed")
+
+// Apply queues c for the next group commit and waits until it is durable.
+func (db *DB) Apply(ctx context.Context, c *store.Change) ([]store.Item, error) {
+	req := &writeReq{ctx: ctx, change: c, done: make(chan struct{})}
+	db.mu.RLock()
+	if db.closed {
+		db.mu.RUnlock()
+		return nil, errClosed
+	}
+	select {
+	case db.reqs <- req:
+	case <-ctx.Done():
+		db.mu.RUnlock()
+		return nil, ctx.Err()
+	}
+	db.mu.RUnlock()
+	<-req.done // not abandoned on ctx: the caller must learn whether it committed
+	return req.items, req.err
+}
+
+func (db *DB) writer() {
+	defer close(db.done)
+	batch := make([]*writeReq, 0, maxBatch)
+	for first := range db.reqs {
+		batch = append(batch[:0], first)
+	drain:
+		for len(batch) < maxBatch {
+			select {
+			case r, ok := <-db.reqs:
+				if !ok {
+					break drain
+				}
+				batch = append(batch, r)
+			default:
+				break drain
+			}
+		}
+		db.commit(batch)
+	}
+}
+
+func (db *DB) commit(batch []*writeReq) {
+	seq0, time0 := db.nextSeq, db.lastTime
+	fail := func(err error) {
+		db.nextSeq, db.lastTime = seq0, time0
+		for _, r := range batch {
+			if r.err == nil {
+				r.err, r.items = err, nil
+			}
+			close(r.done)
+		}
+	}
+	ctx := context.Background()
+	tx, err := db.w.BeginTx(ctx, nil)
+	if err != nil {
+		fail(fmt.Errorf("sqlite: begin: %w", err))
+		return
+	}
+	for _, r := range batch {
+		if err := r.ctx.Err(); err != nil {
+			r.err = err
+			continue
+		}
+		seq, at := db.nextSeq, db.lastTime
+		if _, err := tx.Exec(`SAVEPOINT change`); err != nil {
+			tx.Rollback()
+			fail(err)
+			return
+		}
+		r.items, r.err = db.apply(tx, r.change)
+		if r.err != nil {
+			db.nextSeq, db.lastTime = seq, at
+			r.items = nil
+			if _, err := tx.Exec(`ROLLBACK TO change`); err != nil {
+				tx.Rollback()
+				fail(err)
+				return
+			}
+		}
+		if _, err := tx.Exec(`RELEASE change`); err != nil {
+			tx.Rollback()
+			fail(err)
+			return
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		fail(fmt.Errorf("sqlite: commit: %w", err))
+		return
+	}
+	var committed []store.Item
+	for _, r := range batch {
+		if r.err == nil {
+			committed = append(committed, r.items...)
+		}
+	}
+	if len(committed) > 0 {
+		db.hook(committed)
+	}
+	for _, r := range batch {
+		close(r.done)
+	}
+}
+
+func (db *DB) apply(tx *sql.Tx, c *store.Change) ([]store.Item, error) {
+	if c.RequireActive != "" {
+		var state string
+		err := tx.QueryRow(`SELECT state FROM contacts WHERE id = ?`, c.RequireActive).Scan(&state)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, store.ErrNotFound
+		}
+		if err != nil {
+			return nil, err
+		}
+		if state == store.ContactEnded {
+			return nil, store.ErrEnded
+		}
+	}
+	if i := c.Idempotency; i != nil {
+		res, err := tx.Exec(`INSERT INTO idempotency (scope, client_token, response, created_at) VALUES (?, ?, ?, ?)
+			ON CONFLICT DO NOTHING`, i.Scope, i.ClientToken, i.Response, time.Now().UnixMilli())
+		if err != nil {
+			return nil, err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return nil, store.ErrDuplicate
+		}
+	}
+	if k := c.NewContact; k != nil {
+		attrs, _ := json.Marshal(k.Attributes)
+		types, _ := json.Marshal(k.ContentTypes)
+		if _, err := tx.Exec(`INSERT INTO contacts (id, instance_id, initial_contact_id, flow_id, queue_id, state,
+			attributes, content_types, agent_id, created_at, connected_at, ended_at, deadline, disconnect_reason)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			k.ID, k.InstanceID, k.InitialContactID, k.FlowID, k.QueueID, k.State, string(attrs), string(types),
+			k.AgentID, ms(k.CreatedAt), ms(k.ConnectedAt), ms(k.EndedAt), ms(k.Deadline), k.DisconnectReason); err != nil {
+			return nil, err
+		}
+	}
+	for _, p := range c.NewParticipants {
+		if _, err := tx.Exec(`INSERT INTO participants (id, contact_id, role, display_name, token_hash, state, connected, joined_at, left_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			p.ID, p.ContactID, p.Role, p.DisplayName, p.TokenHash, p.State, p.Connected, ms(p.JoinedAt), ms(p.LeftAt)); err != nil {
+			return nil, err
+		}
+	}
+	if a := c.ConnectAgent; a != nil {
+		if _, err := tx.Exec(`UPDATE contacts SET state = ?, agent_id = ?, connected_at = ?
+			WHERE id = ? AND state = ?`, store.ContactConnected, a.AgentID, ms(a.At), a.ContactID, store.ContactQueued); err != nil {
+			return nil, err
+		}
+	}
+	for _, id := range c.Acknowledge {
+		if _, err := tx.Exec(`UPDATE participants SET connected = 1 WHERE id = ?`, id); err != nil {
+			return nil, err
+		}
+	}
+	for _, l := range c.Leave {
+		res, err := tx.Exec(`UPDATE participants SET state = ?, left_at = ? WHERE id = ? AND state != ?`,
+			store.ParticipantLeft, ms(l.At), l.ParticipantID, store.ParticipantLeft)
+		if err != nil {
+			return nil, err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return nil, store.ErrEnded
+		}
+	}
+	for _, t := range c.Tokens {
+		if _, err := tx.Exec(`INSERT INTO connection_tokens (hash, participant_id, expires_at) VALUES (?, ?, ?)`,
+			t.Hash, t.ParticipantID, ms(t.Expires)); err != nil {
+			return nil, err
+		}
+	}
+	items := make([]store.Item, 0, len(c.Items))
+	for _, it := range c.Items {
+		it.Seq = db.nextSeq
+		now := time.Now().UnixMilli()
+		if now < db.lastTime {
+			now = db.lastTime // keep AbsoluteTime in commit order even if the clock steps back
+		}
+		it.Time = time.UnixMilli(now).UTC()
+		var attachments, receipts string
+		if len(it.Attachments) > 0 {
+			b, _ := json.Marshal(it.Attachments)
+			attachments = string(b)
+		}
+		if len(it.Receipts) > 0 {
+			b, _ := json.Marshal(it.Receipts)
+			receipts = string(b)
+		}
+		_, err := tx.Exec(`INSERT INTO items (seq, id, contact_id, participant_id, client_token, type, content_type, content,
+			display_name, role, at, in_transcript, attachments, receipts, message_id)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			it.Seq, it.ID, it.ContactID, it.ParticipantID, it.ClientToken, it.Type, it.ContentType, it.Content,
+			it.DisplayName, it.Role, now, it.InTranscript, attachments, receipts, it.MessageID)
+		if err != nil {
+			if isUniqueViolation(err) && it.ClientToken != "" {
+				return nil, store.ErrDuplicate
+			}
+			return nil, err
+		}
+		db.nextSeq++
+		db.lastTime = now
+		items = append(items, it)
+	}
+	for _, rc := range c.Receipts {
+		if _, err := tx.Exec(`INSERT INTO receipts (message_id, recipient_id, contact_id, delivered_at, read_at) VALUES (?, ?, ?, ?, ?)
+			ON CONFLICT (message_id, recipient_id) DO UPDATE SET
+				delivered_at = CASE WHEN delivered_at = 0 THEN excluded.delivered_at ELSE delivered_at END,
+				read_at = CASE WHEN read_at = 0 THEN excluded.read_at ELSE read_at END`,
+			rc.MessageID, rc.RecipientID, rc.ContactID, ms(rc.Delivered), ms(rc.Read)); err != nil {
+			return nil, err
+		}
+	}
+	if e := c.End; e != nil {
+		res, err := tx.Exec(`UPDATE contacts SET state = ?, ended_at = ?, disconnect_reason = ? WHERE id = ? AND state != ?`,
+			store.ContactEnded, ms(e.At), e.Reason, e.ContactID, store.ContactEnded)
+		if err != nil {
+			return nil, err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return nil, store.ErrEnded
+		}
+	}
+	return items, nil
+}
+
+func isUniqueViolation(err error) bool {
+	return strings.Contains(err.Error(), "UNIQUE constraint failed")
+}
+
+func ms(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
+}
+
+func fromMS(v int64) time.Time {
+	if v == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(v).UTC()
+}
+
+func notFound(err error) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.ErrNotFound
+	}
+	return err
+}
+
+const contactCols = `id, instance_id, initial_contact_id, flow_id, queue_id, state, attributes, content_types, agent_id,
+	created_at, connected_at, ended_at, deadline, disconnect_reason`
+
+func scanContact(row interface{ Scan(...any) error }) (store.Contact, error) {
+	var c store.Contact
+	var attrs, types string
+	var created, connected, ended, deadline int64
+	if err := row.Scan(&c.ID, &c.InstanceID, &c.InitialContactID, &c.FlowID, &c.QueueID, &c.State, &attrs, &types,
+		&c.AgentID, &created, &connected, &ended, &deadline, &c.DisconnectReason); err != nil {
+		return c, notFound(err)
+	}
+	if err := json.Unmarshal([]byte(attrs), &c.Attributes); err != nil {
+		return c, err
+	}
+	if err := json.Unmarshal([]byte(types), &c.ContentTypes); err != nil {
+		return c, err
+	}
+	c.CreatedAt, c.ConnectedAt, c.EndedAt, c.Deadline = fromMS(created), fromMS(connected), fromMS(ended), fromMS(deadline)
+	return c, nil
+}
+
+func (db *DB) Contact(ctx context.Context, id string) (store.Contact, error) {
+	return scanContact(db.r.QueryRowContext(ctx, `SELECT `+contactCols+` FROM contacts WHERE id = ?`, id))
+}
+
+func (db *DB) ActiveContacts(ctx context.Context) iter.Seq2[store.Contact, error] {
+	return func(yield func(store.Contact, error) bool) {
+		rows, err := db.r.QueryContext(ctx, `SELECT `+contactCols+` FROM contacts WHERE state != ?`, store.ContactEnded)
+		if err != nil {
+			yield(store.Contact{}, err)
+			return
+		}
+		defer rows.Close()
+		for rows.Next() {
+			if !yield(scanContact(rows)) {
+				return
+			}
+		}
+		if err := rows.Err(); err != nil {
+			yield(store.Contact{}, err)
+		}
+	}
+}
+
+func (db *DB) Idempotency(ctx context.Context, scope, clientToken string) ([]byte, error) {
+	var b []byte
+	err := db.r.QueryRowContext(ctx, `SELECT response FROM idempotency WHERE scope = ? AND client_token = ?`, scope, clientToken).Scan(&b)
+	return b, notFound(err)
+}
+
+const participantCols = `id, contact_id, role, display_name, token_hash, state, connected, joined_at, left_at`
+
+func scanParticipant(row interface{ Scan(...any) error }) (store.Participant, error) {
+	var p store.Participant
+	var joined, left int64
+	err := row.Scan(&p.ID, &p.ContactID, &p.Role, &p.DisplayName, &p.TokenHash, &p.State, &p.Connected, &joined, &left)
+	p.JoinedAt, p.LeftAt = fromMS(joined), fromMS(left)
+	return p, notFound(err)
+}
+
+func (db *DB) Participant(ctx context.Context, id string) (store.Participant, error) {
+	return scanParticipant(db.r.QueryRowContext(ctx, `SELECT `+participantCols+` FROM participants WHERE id = ?`, id))
+}
+
+func (db *DB) ParticipantByToken(ctx context.Context, tokenHash string) (store.Participant, error) {
+	return scanParticipant(db.r.QueryRowContext(ctx, `SELECT `+participantCols+` FROM participants WHERE token_hash = ?`, tokenHash))
+}
+
+func (db *DB) Participants(ctx context.Context, contactID string) ([]store.Participant, error) {
+	rows, err := db.r.QueryContext(ctx, `SELECT `+participantCols+` FROM participants WHERE contact_id = ? ORDER BY joined_at, id`, contactID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var ps []store.Participant
+	for rows.Next() {
+		p, err := scanParticipant(rows)
+		if err != nil {
+			return nil, err
+		}
+		ps = append(ps, p)
+	}
+	return ps, rows.Err()
+}
+
+func (db *DB) ConnectionToken(ctx context.Context, hash string) (store.ConnectionToken, error) {
+	t := store.ConnectionToken{Hash: hash}
+	var exp int64
+	err := db.r.QueryRowContext(ctx, `SELECT participant_id, expires_at FROM connection_tokens WHERE hash = ?`, hash).Scan(&t.ParticipantID, &exp)
+	t.Expires = fromMS(exp)
+	return t, notFound(err)
+}
+
+const itemCols = `seq, id, contact_id, participant_id, client_token, type, content_type, content, display_name, role, at,
+	in_transcript, attachments, receipts, message_id`
+
+func scanItem(row interface{ Scan(...any) error }) (store.Item, error) {
+	var it store.Item
+	var at int64
+	var attachments, receipts string
+	if err := row.Scan(&it.Seq, &it.ID, &it.ContactID, &it.ParticipantID, &it.ClientToken, &it.Type, &it.ContentType,
+		&it.Content, &it.DisplayName, &it.Role, &at, &it.InTranscript, &attachments, &receipts, &it.MessageID); err != nil {
+		return it, notFound(err)
+	}
+	it.Time = fromMS(at)
+	if attachments != "" {
+		if err := json.Unmarshal([]byte(attachments), &it.Attachments); err != nil {
+			return it, err
+		}
+	}
+	if receipts != "" {
+		if err := json.Unmarshal([]byte(receipts), &it.Receipts); err != nil {
+			return it, err
+		}
+	}
+	return it, nil
+}
+
+func (db *DB) Item(ctx context.Context, contactID, id string) (store.Item, error) {
+	return scanItem(db.r.QueryRowContext(ctx, `SELECT `+itemCols+` FROM items WHERE id = ? AND contact_id = ?`, id, contactID))
+}
+
+func (db *DB) ItemByClientToken(ctx context.Context, participantID, clientToken string) (store.Item, error) {
+	return scanItem(db.r.QueryRowContext(ctx, `SELECT `+itemCols+` FROM items WHERE participant_id = ? AND client_token = ?`,
+		participantID, clientToken))
+}
+
+func (db *DB) Transcript(ctx context.Context, contactID string, from int64, forward bool, limit int) ([]store.Item, error) {
+	q := `SELECT ` + itemCols + ` FROM items WHERE contact_id = ? AND in_transcript AND seq <= ? ORDER BY seq DESC LIMIT ?`
+	if forward {
+		q = `SELECT ` + itemCols + ` FROM items WHERE contact_id = ? AND in_transcript AND seq >= ? ORDER BY seq ASC LIMIT ?`
+	}
+	rows, err := db.r.QueryContext(ctx, q, contactID, from, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []store.Item
+	for rows.Next() {
+		it, err := scanItem(rows)
+		if err != nil {
+			return nil, err
+		}
+		items = append(items, it)
+	}
+	return items, rows.Err()
+}
+
+func (db *DB) TranscriptSeqAt(ctx context.Context, contactID string, t time.Time, forward bool) (int64, error) {
+	q := `SELECT seq FROM items WHERE contact_id = ? AND in_transcript AND at <= ? ORDER BY at DESC, seq DESC LIMIT 1`
+	if forward {
+		q = `SELECT seq FROM items WHERE contact_id = ? AND in_transcript AND at >= ? ORDER BY at ASC, seq ASC LIMIT 1`
+	}
+	var seq int64
+	err := db.r.QueryRowContext(ctx, q, contactID, t.UnixMilli()).Scan(&seq)
+	return seq, notFound(err)
+}
+
+func (db *DB) TranscriptNewest(ctx context.Context, contactID string, n int) (int64, error) {
+	var seq int64
+	err := db.r.QueryRowContext(ctx, `SELECT MIN(seq) FROM (SELECT seq FROM items WHERE contact_id = ? AND in_transcript
+		ORDER BY seq DESC LIMIT ?)`, contactID, max(n, 1)).Scan(&seq)
+	if err == nil && seq == 0 {
+		return 0, store.ErrNotFound
+	}
+	return seq, notFound(err)
+}
+
+func (db *DB) Receipts(ctx context.Context, messageIDs []string) (map[string][]store.Receipt, error) {
+	out := make(map[string][]store.Receipt)
+	if len(messageIDs) == 0 {
+		return out, nil
+	}
+	args := make([]any, len(messageIDs))
+	for i, id := range messageIDs {
+		args[i] = id
+	}
+	rows, err := db.r.QueryContext(ctx, `SELECT message_id, recipient_id, contact_id, delivered_at, read_at FROM receipts
+		WHERE message_id IN (?`+strings.Repeat(",?", len(args)-1)+`) ORDER BY message_id, recipient_id`, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var rc store.Receipt
+		var delivered, read int64
+		if err := rows.Scan(&rc.MessageID, &rc.RecipientID, &rc.ContactID, &delivered, &read); err != nil {
+			return nil, err
+		}
+		rc.Delivered, rc.Read = fromMS(delivered), fromMS(read)
+		out[rc.MessageID] = append(out[rc.MessageID], rc)
+	}
+	return out, rows.Err()
+}

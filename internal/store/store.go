@@ -1,0 +1,199 @@
+// Package store defines Parley's data model and the interface every storage
+// backend implements. The chat domain decides what to write; a backend only
+// stores it, durably, and reports what it committed in commit order.
+package store
+
+import (
+	"context"
+	"errors"
+	"iter"
+	"time"
+)
+
+// Contact states.
+const (
+	ContactQueued    = "QUEUED"
+	ContactConnected = "CONNECTED"
+	ContactEnded     = "ENDED"
+)
+
+// Contact is one chat.
+type Contact struct {
+	ID               string
+	InstanceID       string
+	InitialContactID string
+	FlowID           string
+	QueueID          string
+	State            string
+	Attributes       map[string]string
+	ContentTypes     []string // SupportedMessagingContentTypes
+	AgentID          string   // the first agent participant to join
+	CreatedAt        time.Time
+	ConnectedAt      time.Time // zero until an agent joins
+	EndedAt          time.Time // zero while the chat lives
+	Deadline         time.Time // when ChatDurationInMinutes runs out
+	DisconnectReason string
+}
+
+// Ended reports whether the chat is over, by state or by its deadline.
+func (c *Contact) Ended(now time.Time) bool {
+	return c.State == ContactEnded || !now.Before(c.Deadline)
+}
+
+// Participant states.
+const (
+	ParticipantJoined = "JOINED"
+	ParticipantLeft   = "LEFT"
+)
+
+// Participant is a member of a chat.
+type Participant struct {
+	ID          string
+	ContactID   string
+	Role        string // CUSTOMER, AGENT, CUSTOM_BOT, SYSTEM
+	DisplayName string
+	TokenHash   string // hash of the ParticipantToken
+	State       string
+	Connected   bool // acknowledged with ConnectParticipant
+	JoinedAt    time.Time
+	LeftAt      time.Time
+}
+
+// ConnectionToken is a stored (hashed) ConnectionToken.
+type ConnectionToken struct {
+	Hash          string
+	ParticipantID string
+	Expires       time.Time
+}
+
+// Attachment is one file of an ATTACHMENT item.
+type Attachment struct {
+	ID          string
+	Name        string
+	ContentType string
+	Status      string // APPROVED, REJECTED, IN_PROGRESS
+}
+
+// Receipt records when a participant was delivered or read a message.
+type Receipt struct {
+	MessageID   string
+	ContactID   string
+	RecipientID string
+	Delivered   time.Time
+	Read        time.Time
+}
+
+// Item is one entry of a chat: a message, an event, an attachment or a
+// receipt. Seq and Time are assigned by the store at commit.
+type Item struct {
+	Seq           int64
+	ID            string
+	ContactID     string
+	ParticipantID string
+	ClientToken   string // "" when the request had none
+	Type          string
+	ContentType   string
+	Content       string
+	DisplayName   string
+	Role          string
+	Time          time.Time
+	InTranscript  bool         // false for typing, receipts and other ephemeral events
+	Attachments   []Attachment // ATTACHMENT items
+	Receipts      []Receipt    // MESSAGEMETADATA items: the receipts they announce
+	MessageID     string       // MESSAGEMETADATA items: the message they are about
+}
+
+// Idempotency is a stored first result of a request made with a ClientToken.
+type Idempotency struct {
+	Scope       string // what the token is unique within, e.g. the instance
+	ClientToken string
+	Response    []byte // sealed by the domain when it holds a bearer token
+}
+
+// Change is everything one domain operation writes, applied atomically.
+type Change struct {
+	// RequireActive names a contact that must not have ended; otherwise the
+	// change fails with ErrEnded. Checked inside the transaction.
+	RequireActive string
+	// Idempotency is inserted; if the key exists the change fails with
+	// ErrDuplicate.
+	Idempotency *Idempotency
+
+	NewContact      *Contact
+	NewParticipants []Participant
+	// ConnectAgent moves a queued contact to CONNECTED with this agent.
+	ConnectAgent *ConnectAgent
+	// Acknowledge marks participants as connected (ConnectParticipant).
+	Acknowledge []string
+	// Leave marks participants as having left.
+	Leave       []Leave
+	Tokens      []ConnectionToken
+	Items       []Item
+	Receipts    []Receipt
+	// End ends a contact; it fails with ErrEnded if it has ended already.
+	End *End
+}
+
+// ConnectAgent is a contact being accepted by an agent.
+type ConnectAgent struct {
+	ContactID string
+	AgentID   string
+	At        time.Time
+}
+
+// Leave is a participant leaving.
+type Leave struct {
+	ParticipantID string
+	At            time.Time
+}
+
+// End is a contact ending.
+type End struct {
+	ContactID string
+	At        time.Time
+	Reason    string
+}
+
+// Errors a backend returns. Backends wrap others with context.
+var (
+	ErrNotFound  = errors.New("store: not found")
+	ErrEnded     = errors.New("store: contact has ended")
+	ErrDuplicate = errors.New("store: duplicate client token")
+)
+
+// Store is a storage backend. Apply is durable when it returns nil: the data
+// survives a crash of the process and of the machine.
+type Store interface {
+	// Apply commits c and returns its items as stored (with Seq and Time).
+	Apply(ctx context.Context, c *Change) ([]Item, error)
+
+	Contact(ctx context.Context, id string) (Contact, error)
+	// ActiveContacts yields every contact that has not ended.
+	ActiveContacts(ctx context.Context) iter.Seq2[Contact, error]
+	Idempotency(ctx context.Context, scope, clientToken string) ([]byte, error)
+
+	Participant(ctx context.Context, id string) (Participant, error)
+	ParticipantByToken(ctx context.Context, tokenHash string) (Participant, error)
+	Participants(ctx context.Context, contactID string) ([]Participant, error)
+	ConnectionToken(ctx context.Context, hash string) (ConnectionToken, error)
+
+	Item(ctx context.Context, contactID, id string) (Item, error)
+	ItemByClientToken(ctx context.Context, participantID, clientToken string) (Item, error)
+	// Transcript returns up to limit transcript items of a contact starting
+	// at seq from (inclusive), newest first when backward.
+	Transcript(ctx context.Context, contactID string, from int64, forward bool, limit int) ([]Item, error)
+	// TranscriptSeqAt returns the seq of the first transcript item at or
+	// after t (forward) or the last at or before t (backward).
+	TranscriptSeqAt(ctx context.Context, contactID string, t time.Time, forward bool) (int64, error)
+	// TranscriptNewest returns the seq of the n-th newest transcript item
+	// (1 is the newest), or of the oldest when there are fewer.
+	TranscriptNewest(ctx context.Context, contactID string, n int) (int64, error)
+	// Receipts returns the receipts of the given messages, by message id.
+	Receipts(ctx context.Context, messageIDs []string) (map[string][]Receipt, error)
+
+	Close() error
+}
+
+// CommitHook is called by a backend after each commit with the items it
+// committed, in commit order, one call at a time.
+type CommitHook func(items []Item)
