@@ -1,0 +1,268 @@
+package e2e
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	"github.com/aws/aws-sdk-go-v2/service/connect"
+	ctypes "github.com/aws/aws-sdk-go-v2/service/connect/types"
+	"github.com/aws/smithy-go"
+)
+
+func TestConnectChatLifecycle(t *testing.T) {
+	ts := startServer(t)
+	ctx := context.Background()
+	cc := ts.connectClient()
+
+	chat := ts.startChat(t, &connect.StartChatContactInput{
+		Attributes:     map[string]string{"customerTier": "gold"},
+		InitialMessage: &ctypes.ChatMessage{ContentType: aws.String("text/plain"), Content: aws.String("Hello, I need help")},
+	})
+	before := time.Now().Add(-time.Minute)
+
+	d, err := cc.DescribeContact(ctx, &connect.DescribeContactInput{InstanceId: aws.String(ts.InstanceID), ContactId: aws.String(chat.ContactID)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := d.Contact
+	equal(t, "Id", *c.Id, chat.ContactID)
+	equal(t, "InitialContactId", *c.InitialContactId, chat.ContactID)
+	equal(t, "Channel", c.Channel, ctypes.ChannelChat)
+	equal(t, "InitiationMethod", c.InitiationMethod, ctypes.ContactInitiationMethodApi)
+	equal(t, "Attributes[customerTier]", c.Attributes["customerTier"], "gold")
+	if c.InitiationTimestamp == nil || c.InitiationTimestamp.Before(before) {
+		t.Errorf("InitiationTimestamp = %v", c.InitiationTimestamp)
+	}
+	if c.QueueInfo == nil || c.QueueInfo.Id == nil {
+		t.Errorf("a new chat waits in a queue; QueueInfo = %+v", c.QueueInfo)
+	}
+	if c.AgentInfo != nil || c.DisconnectTimestamp != nil {
+		t.Errorf("a new chat has no agent and is not disconnected: %+v %v", c.AgentInfo, c.DisconnectTimestamp)
+	}
+	if !strings.HasPrefix(*c.Arn, "arn:aws:connect:us-east-1:") || !strings.HasSuffix(*c.Arn, "/contact/"+chat.ContactID) {
+		t.Errorf("Arn = %s", *c.Arn)
+	}
+
+	bot, err := cc.CreateParticipant(ctx, &connect.CreateParticipantInput{
+		InstanceId: aws.String(ts.InstanceID), ContactId: aws.String(chat.ContactID),
+		ParticipantDetails: &ctypes.ParticipantDetailsToAdd{ParticipantRole: ctypes.ParticipantRoleCustomBot, DisplayName: aws.String("Helper bot")},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *bot.ParticipantId == "" || *bot.ParticipantCredentials.ParticipantToken == "" || *bot.ParticipantCredentials.Expiry == "" {
+		t.Errorf("CreateParticipant = %+v", bot)
+	}
+
+	agent := ts.addAgent(t, chat.ContactID)
+	d = must[*connect.DescribeContactOutput](t)(cc.DescribeContact(ctx, &connect.DescribeContactInput{InstanceId: aws.String(ts.InstanceID), ContactId: aws.String(chat.ContactID)}))
+	if d.Contact.AgentInfo == nil || *d.Contact.AgentInfo.Id != agent.ParticipantID || d.Contact.AgentInfo.ConnectedToAgentTimestamp == nil {
+		t.Errorf("after an agent joins, AgentInfo = %+v", d.Contact.AgentInfo)
+	}
+
+	if _, err := cc.StopContact(ctx, &connect.StopContactInput{InstanceId: aws.String(ts.InstanceID), ContactId: aws.String(chat.ContactID)}); err != nil {
+		t.Fatal(err)
+	}
+	d = must[*connect.DescribeContactOutput](t)(cc.DescribeContact(ctx, &connect.DescribeContactInput{InstanceId: aws.String(ts.InstanceID), ContactId: aws.String(chat.ContactID)}))
+	if d.Contact.DisconnectTimestamp == nil || *d.Contact.DisconnectReason != "API" {
+		t.Errorf("after StopContact: DisconnectTimestamp %v, reason %v", d.Contact.DisconnectTimestamp, d.Contact.DisconnectReason)
+	}
+
+	// A stopped chat cannot be stopped again, nor joined.
+	_, err = cc.StopContact(ctx, &connect.StopContactInput{InstanceId: aws.String(ts.InstanceID), ContactId: aws.String(chat.ContactID)})
+	var gone *ctypes.ContactNotFoundException
+	if !errors.As(err, &gone) {
+		t.Errorf("StopContact twice: %v, want ContactNotFoundException", err)
+	}
+	_, err = cc.CreateParticipant(ctx, &connect.CreateParticipantInput{
+		InstanceId: aws.String(ts.InstanceID), ContactId: aws.String(chat.ContactID),
+		ParticipantDetails: &ctypes.ParticipantDetailsToAdd{ParticipantRole: ctypes.ParticipantRoleCustomBot},
+	})
+	var invalid *ctypes.InvalidRequestException
+	if !errors.As(err, &invalid) {
+		t.Errorf("CreateParticipant on an ended chat: %v, want InvalidRequestException", err)
+	}
+}
+
+func TestConnectErrors(t *testing.T) {
+	ts := startServer(t)
+	ctx := context.Background()
+	cc := ts.connectClient()
+	chat := ts.startChat(t, nil)
+
+	tests := []struct {
+		name string
+		call func() error
+		want any
+	}{
+		{"unknown contact", func() error {
+			_, err := cc.DescribeContact(ctx, &connect.DescribeContactInput{InstanceId: aws.String(ts.InstanceID), ContactId: aws.String("no-such-contact")})
+			return err
+		}, &ctypes.ResourceNotFoundException{}},
+		{"unknown instance", func() error {
+			_, err := cc.StartChatContact(ctx, &connect.StartChatContactInput{InstanceId: aws.String("other"), ContactFlowId: aws.String("f"),
+				ParticipantDetails: &ctypes.ParticipantDetails{DisplayName: aws.String("x")}})
+			return err
+		}, &ctypes.ResourceNotFoundException{}},
+		{"duration out of range", func() error {
+			_, err := cc.StartChatContact(ctx, &connect.StartChatContactInput{InstanceId: aws.String(ts.InstanceID), ContactFlowId: aws.String("f"),
+				ParticipantDetails: &ctypes.ParticipantDetails{DisplayName: aws.String("x")}, ChatDurationInMinutes: aws.Int32(59)})
+			return err
+		}, &ctypes.InvalidParameterException{}},
+		{"content types without text/plain", func() error {
+			_, err := cc.StartChatContact(ctx, &connect.StartChatContactInput{InstanceId: aws.String(ts.InstanceID), ContactFlowId: aws.String("f"),
+				ParticipantDetails: &ctypes.ParticipantDetails{DisplayName: aws.String("x")}, SupportedMessagingContentTypes: []string{"text/markdown"}})
+			return err
+		}, &ctypes.InvalidParameterException{}},
+		{"initial message of an unsupported type", func() error {
+			_, err := cc.StartChatContact(ctx, &connect.StartChatContactInput{InstanceId: aws.String(ts.InstanceID), ContactFlowId: aws.String("f"),
+				ParticipantDetails: &ctypes.ParticipantDetails{DisplayName: aws.String("x")},
+				InitialMessage:     &ctypes.ChatMessage{ContentType: aws.String("text/markdown"), Content: aws.String("**hi**")}})
+			return err
+		}, &ctypes.InvalidRequestException{}},
+		{"customer role cannot be added", func() error {
+			_, err := cc.CreateParticipant(ctx, &connect.CreateParticipantInput{InstanceId: aws.String(ts.InstanceID), ContactId: aws.String(chat.ContactID),
+				ParticipantDetails: &ctypes.ParticipantDetailsToAdd{ParticipantRole: ctypes.ParticipantRoleCustomer}})
+			return err
+		}, &ctypes.InvalidRequestException{}},
+		{"stop unknown contact", func() error {
+			_, err := cc.StopContact(ctx, &connect.StopContactInput{InstanceId: aws.String(ts.InstanceID), ContactId: aws.String("nope")})
+			return err
+		}, &ctypes.ResourceNotFoundException{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.call()
+			if err == nil {
+				t.Fatal("no error")
+			}
+			switch want := tt.want.(type) {
+			case *ctypes.ResourceNotFoundException:
+				if !errors.As(err, &want) {
+					t.Errorf("got %v, want ResourceNotFoundException", err)
+				}
+			case *ctypes.InvalidParameterException:
+				if !errors.As(err, &want) {
+					t.Errorf("got %v, want InvalidParameterException", err)
+				}
+			case *ctypes.InvalidRequestException:
+				if !errors.As(err, &want) {
+					t.Errorf("got %v, want InvalidRequestException", err)
+				}
+			}
+		})
+	}
+}
+
+func TestConnectParticipantQuota(t *testing.T) {
+	ts := startServer(t)
+	chat := ts.startChat(t, nil)
+	for range 5 {
+		ts.addAgent(t, chat.ContactID)
+	}
+	_, err := ts.connectClient().CreateParticipant(context.Background(), &connect.CreateParticipantInput{
+		InstanceId: aws.String(ts.InstanceID), ContactId: aws.String(chat.ContactID),
+		ParticipantDetails: &ctypes.ParticipantDetailsToAdd{ParticipantRole: ctypes.ParticipantRoleCustomBot},
+	})
+	var quota *ctypes.ServiceQuotaExceededException
+	if !errors.As(err, &quota) {
+		t.Errorf("seventh participant: %v, want ServiceQuotaExceededException", err)
+	}
+}
+
+func TestConnectIdempotency(t *testing.T) {
+	ts := startServer(t)
+	ctx := context.Background()
+	cc := ts.connectClient()
+	in := func() *connect.StartChatContactInput {
+		return &connect.StartChatContactInput{InstanceId: aws.String(ts.InstanceID), ContactFlowId: aws.String("f"),
+			ParticipantDetails: &ctypes.ParticipantDetails{DisplayName: aws.String("x")}, ClientToken: aws.String("retry-1")}
+	}
+	a := must[*connect.StartChatContactOutput](t)(cc.StartChatContact(ctx, in()))
+	b := must[*connect.StartChatContactOutput](t)(cc.StartChatContact(ctx, in()))
+	equal(t, "ContactId of retry", *b.ContactId, *a.ContactId)
+	equal(t, "ParticipantToken of retry", *b.ParticipantToken, *a.ParticipantToken)
+
+	pin := func() *connect.CreateParticipantInput {
+		return &connect.CreateParticipantInput{InstanceId: aws.String(ts.InstanceID), ContactId: a.ContactId, ClientToken: aws.String("join-1"),
+			ParticipantDetails: &ctypes.ParticipantDetailsToAdd{ParticipantRole: ctypes.ParticipantRoleAgent}}
+	}
+	p1 := must[*connect.CreateParticipantOutput](t)(cc.CreateParticipant(ctx, pin()))
+	p2 := must[*connect.CreateParticipantOutput](t)(cc.CreateParticipant(ctx, pin()))
+	equal(t, "ParticipantId of retry", *p2.ParticipantId, *p1.ParticipantId)
+
+	// The retried chat still has one customer and one agent, and works.
+	ct := ts.connectionToken(t, *b.ParticipantToken)
+	if ct == "" {
+		t.Fatal("no connection token")
+	}
+}
+
+func TestConnectSignatureVerified(t *testing.T) {
+	ts := startServer(t)
+	ctx := context.Background()
+
+	// A wrong secret: the SDK signs correctly with a key the server does not have.
+	_, err := connectClientWith(ts.URL, testAKID, "wrong-secret").DescribeContact(ctx,
+		&connect.DescribeContactInput{InstanceId: aws.String(ts.InstanceID), ContactId: aws.String("x")})
+	assertAPIError(t, "wrong secret", err, "InvalidSignatureException", http.StatusForbidden)
+
+	_, err = connectClientWith(ts.URL, "UNKNOWNKEY", testSecret).DescribeContact(ctx,
+		&connect.DescribeContactInput{InstanceId: aws.String(ts.InstanceID), ContactId: aws.String("x")})
+	assertAPIError(t, "unknown key", err, "UnrecognizedClientException", http.StatusForbidden)
+
+	_, err = connect.New(connect.Options{Region: testRegion, Credentials: aws.AnonymousCredentials{}, BaseEndpoint: aws.String(ts.URL)}).
+		DescribeContact(ctx, &connect.DescribeContactInput{InstanceId: aws.String(ts.InstanceID), ContactId: aws.String("x")})
+	assertAPIError(t, "unsigned", err, "MissingAuthenticationTokenException", http.StatusForbidden)
+
+	// Hand-signed requests: a stale date, and a body changed after signing.
+	sign := func(body string, at time.Time) *http.Request {
+		req, _ := http.NewRequest("PUT", ts.URL+"/contact/chat", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		err := v4.NewSigner().SignHTTP(ctx, aws.Credentials{AccessKeyID: testAKID, SecretAccessKey: testSecret}, req,
+			sha256Hex(body), "connect", testRegion, at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return req
+	}
+	body := `{"InstanceId":"` + ts.InstanceID + `","ContactFlowId":"f","ParticipantDetails":{"DisplayName":"x"}}`
+	resp := do(t, sign(body, time.Now().Add(-10*time.Minute)))
+	equal(t, "stale date status", resp.StatusCode, http.StatusForbidden)
+	equal(t, "stale date type", resp.Header.Get("X-Amzn-ErrorType"), "InvalidSignatureException")
+
+	req := sign(body, time.Now())
+	tampered := strings.Replace(body, `"x"`, `"y"`, 1)
+	req.Body = readCloser(tampered)
+	resp = do(t, req)
+	equal(t, "tampered body status", resp.StatusCode, http.StatusForbidden)
+
+	resp = do(t, sign(body, time.Now()))
+	equal(t, "correctly hand-signed status", resp.StatusCode, http.StatusOK)
+
+	// Signed for another service.
+	req, _ = http.NewRequest("PUT", ts.URL+"/contact/chat", strings.NewReader(body))
+	v4.NewSigner().SignHTTP(ctx, aws.Credentials{AccessKeyID: testAKID, SecretAccessKey: testSecret}, req, sha256Hex(body), "execute-api", testRegion, time.Now())
+	resp = do(t, req)
+	equal(t, "wrong service status", resp.StatusCode, http.StatusForbidden)
+}
+
+func assertAPIError(t *testing.T, what string, err error, code string, status int) {
+	t.Helper()
+	var apiErr smithy.APIError
+	if !errors.As(err, &apiErr) {
+		t.Errorf("%s: %v, want API error %s", what, err, code)
+		return
+	}
+	equal(t, what+" code", apiErr.ErrorCode(), code)
+	var re interface{ HTTPStatusCode() int }
+	if errors.As(err, &re) {
+		equal(t, what+" status", re.HTTPStatusCode(), status)
+	}
+}
