@@ -11,12 +11,12 @@ import (
 type Kind int
 
 const (
-	Invalid      Kind = iota + 1 // the request breaks a rule of the chat
-	NotFound                     // an instance, contact or item that does not exist
-	AccessDenied                 // bad or expired token, or a participant who has left
-	Ended                        // the chat has ended
-	Conflict                     // the request conflicts with the chat's state
-	QuotaExceeded                // a per-chat limit is reached
+	Invalid       Kind = iota + 1 // the request breaks a rule of the chat
+	NotFound                      // an instance, contact or item that does not exist
+	AccessDenied                  // bad or expired token, or a participant who has left
+	Ended                         // the chat has ended
+	Conflict                      // the request conflicts with the chat's state
+	QuotaExceeded                 // a per-chat limit is reached
 )
 
 // Error is a domain error with a message fit for the API caller.

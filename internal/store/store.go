@@ -126,10 +126,10 @@ type Change struct {
 	// Acknowledge marks participants as connected (ConnectParticipant).
 	Acknowledge []string
 	// Leave marks participants as having left.
-	Leave       []Leave
-	Tokens      []ConnectionToken
-	Items       []Item
-	Receipts    []Receipt
+	Leave    []Leave
+	Tokens   []ConnectionToken
+	Items    []Item
+	Receipts []Receipt
 	// End ends a contact; it fails with ErrEnded if it has ended already.
 	End *End
 }

@@ -1,0 +1,40 @@
+# Parley's developer commands. `make test` is what CI runs (through .ci/run).
+
+GO        ?= go
+NPM       ?= npm
+JS_DIR    := e2e/js
+
+.PHONY: test test-go js-deps bench run fuzz build
+
+## test: install the npm clients the e2e tests drive, then run every test.
+test: js-deps test-go
+
+test-go:
+	$(GO) vet ./...
+	$(GO) test -count=1 -timeout 12m ./...
+
+## js-deps: the official JS clients, exactly as locked in e2e/js/package-lock.json.
+js-deps: $(JS_DIR)/node_modules/.package-lock.json
+
+$(JS_DIR)/node_modules/.package-lock.json: $(JS_DIR)/package.json $(JS_DIR)/package-lock.json
+	cd $(JS_DIR) && $(NPM) ci --no-audit --no-fund --loglevel=error
+
+## fuzz: run each fuzz target for a short while (FUZZTIME=30s for longer).
+FUZZTIME ?= 10s
+fuzz:
+	@for pkg in $$($(GO) list ./...); do \
+		for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+			echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+		done; \
+	done
+
+## bench: micro-benchmarks of the hot paths.
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+## run: start a local server with data in ./parley-data.
+run:
+	$(GO) run ./cmd/parley serve
+
+build:
+	$(GO) build -o parley ./cmd/parley

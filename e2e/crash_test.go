@@ -1,0 +1,210 @@
+package e2e
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	v1aws "github.com/aws/aws-sdk-go/aws"
+	cp "github.com/aws/aws-sdk-go/service/connectparticipant"
+)
+
+var parleyBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "parley-e2e-bin")
+	if err != nil {
+		panic(err)
+	}
+	parleyBin = filepath.Join(dir, "parley")
+	build := exec.Command("go", "build", "-o", parleyBin, "../cmd/parley")
+	build.Stdout, build.Stderr = os.Stdout, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building parley:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// process is a `parley serve` running as its own process.
+type process struct {
+	cmd *exec.Cmd
+	url string
+}
+
+var listening = regexp.MustCompile(`listening on (http://\S+)`)
+
+// startProcess runs the built binary on dataDir and waits until it listens.
+func startProcess(t *testing.T, dataDir string) *process {
+	t.Helper()
+	cmd := exec.Command(parleyBin, "serve")
+	cmd.Env = append(os.Environ(), "PARLEY_ADDR=127.0.0.1:0", "PARLEY_DATA_DIR="+dataDir,
+		"PARLEY_ACCESS_KEY_ID="+testAKID, "PARLEY_SECRET_ACCESS_KEY="+testSecret, "PARLEY_INSTANCE_ID=test-instance")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p := &process{cmd: cmd}
+	t.Cleanup(func() { p.kill() })
+	found := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if m := listening.FindStringSubmatch(sc.Text()); m != nil {
+				found <- m[1]
+			}
+		}
+	}()
+	select {
+	case p.url = <-found:
+	case <-time.After(30 * time.Second):
+		t.Fatal("parley did not start listening within 30s")
+	}
+	return p
+}
+
+// kill ends the process at once, as a crash would (SIGKILL).
+func (p *process) kill() {
+	if p.cmd.ProcessState == nil {
+		p.cmd.Process.Signal(syscall.SIGKILL)
+		p.cmd.Wait()
+	}
+}
+
+// TestCrashLosesNothingAcknowledged kills the server with SIGKILL during a
+// burst of concurrent SendMessage calls and restarts it on the same data:
+// every message that got a 200 is in the transcript, nothing is duplicated,
+// and retrying the unanswered requests with their ClientTokens adds each
+// message exactly once.
+func TestCrashLosesNothingAcknowledged(t *testing.T) {
+	dataDir := t.TempDir()
+	p := startProcess(t, dataDir)
+	ts := &testServer{URL: p.url, InstanceID: "test-instance"}
+
+	const chats, sendersPerChat = 8, 6
+	tokens := make([]string, chats)
+	for i := range tokens {
+		tokens[i] = ts.connectionToken(t, ts.startChat(t, nil).ParticipantToken)
+	}
+
+	type sent struct {
+		chat        int
+		clientToken string
+		id          string // "" if the server never answered
+	}
+	var (
+		mu      sync.Mutex
+		results []sent
+		wg      sync.WaitGroup
+	)
+	ctx, stop := context.WithCancel(context.Background())
+	pc := ts.participantClient()
+	for c := range chats {
+		for s := range sendersPerChat {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for n := 0; ctx.Err() == nil; n++ {
+					token := fmt.Sprintf("c%d-s%d-n%d", c, s, n)
+					out, err := pc.SendMessage(&cp.SendMessageInput{ConnectionToken: v1aws.String(tokens[c]),
+						ContentType: v1aws.String("text/plain"), Content: v1aws.String(token), ClientToken: v1aws.String(token)})
+					r := sent{chat: c, clientToken: token}
+					if err == nil {
+						r.id = *out.Id
+					}
+					mu.Lock()
+					results = append(results, r)
+					mu.Unlock()
+					if err != nil {
+						return // the server is gone
+					}
+				}
+			}()
+		}
+	}
+	time.Sleep(700 * time.Millisecond)
+	p.kill()
+	stop()
+	wg.Wait()
+
+	acked := 0
+	for _, r := range results {
+		if r.id != "" {
+			acked++
+		}
+	}
+	if acked < 100 {
+		t.Fatalf("only %d messages acknowledged before the kill; the burst was too small to test anything", acked)
+	}
+	t.Logf("%d messages acknowledged, %d unanswered at the kill", acked, len(results)-acked)
+
+	p = startProcess(t, dataDir)
+	ts.URL = p.url
+	pc = ts.participantClient()
+	transcript := func(chat int) map[string][]string {
+		t.Helper()
+		byContent := map[string][]string{}
+		err := pc.GetTranscriptPages(&cp.GetTranscriptInput{ConnectionToken: v1aws.String(tokens[chat]), MaxResults: v1aws.Int64(100)},
+			func(page *cp.GetTranscriptOutput, _ bool) bool {
+				for _, it := range page.Transcript {
+					if *it.Type == "MESSAGE" {
+						byContent[*it.Content] = append(byContent[*it.Content], *it.Id)
+					}
+				}
+				return true
+			})
+		if err != nil {
+			t.Fatalf("GetTranscript after restart (the connection token must survive too): %v", err)
+		}
+		return byContent
+	}
+
+	stored := make([]map[string][]string, chats)
+	for c := range chats {
+		stored[c] = transcript(c)
+		for content, ids := range stored[c] {
+			if len(ids) > 1 {
+				t.Errorf("chat %d: %q stored %d times", c, content, len(ids))
+			}
+		}
+	}
+	for _, r := range results {
+		ids := stored[r.chat][r.clientToken]
+		if r.id != "" && (len(ids) != 1 || ids[0] != r.id) {
+			t.Errorf("acknowledged message %s (%s) is missing after the crash: %v", r.clientToken, r.id, ids)
+		}
+	}
+
+	// Retry everything that went unanswered, as an SDK would.
+	for _, r := range results {
+		if r.id != "" {
+			continue
+		}
+		_, err := pc.SendMessage(&cp.SendMessageInput{ConnectionToken: v1aws.String(tokens[r.chat]),
+			ContentType: v1aws.String("text/plain"), Content: v1aws.String(r.clientToken), ClientToken: v1aws.String(r.clientToken)})
+		if err != nil {
+			t.Fatalf("retry of %s: %v", r.clientToken, err)
+		}
+	}
+	for c := range chats {
+		stored[c] = transcript(c)
+	}
+	for _, r := range results {
+		if got := len(stored[r.chat][r.clientToken]); got != 1 {
+			t.Errorf("%s: stored %d times after the retries, want exactly 1", r.clientToken, got)
+		}
+	}
+}
