@@ -180,6 +180,13 @@ func (c *Checker) Range(name string, v *int64, min, max int64) {
 	}
 }
 
+// Min checks an optional integer member that has only a lower bound.
+func (c *Checker) Min(name string, v *int64, min int64) {
+	if v != nil && *v < min {
+		c.Fail("1 validation error detected: Value '%d' at '%s' failed to satisfy constraint: Member must have value greater than or equal to %d", *v, name, min)
+	}
+}
+
 // OneOf checks an optional enum member.
 func (c *Checker) OneOf(name string, v *string, allowed ...string) {
 	if v == nil {

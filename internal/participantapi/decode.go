@@ -146,7 +146,7 @@ func decodeStartUpload(body []byte) (in startUploadInput, err error) {
 	if in.AttachmentSizeInBytes == nil {
 		c.Fail("1 validation error detected: Value null at 'attachmentSizeInBytes' failed to satisfy constraint: Member must not be null")
 	}
-	c.Range("attachmentSizeInBytes", in.AttachmentSizeInBytes, 1, 1<<62)
+	c.Min("attachmentSizeInBytes", in.AttachmentSizeInBytes, 1)
 	c.Required("attachmentName", in.AttachmentName, 1, 256)
 	c.Required("clientToken", in.ClientToken, 1, 500)
 	return in, c.Err()
