@@ -208,3 +208,39 @@ func TestCrashLosesNothingAcknowledged(t *testing.T) {
 		}
 	}
 }
+
+// TestGracefulShutdown: SIGTERM stops the server cleanly (exit status 0),
+// and what it acknowledged is there on the next start.
+func TestGracefulShutdown(t *testing.T) {
+	dataDir := t.TempDir()
+	p := startProcess(t, dataDir)
+	ts := &testServer{URL: p.url, InstanceID: "test-instance"}
+	chat := ts.startChat(t, nil)
+	tok := ts.connectionToken(t, chat.ParticipantToken)
+	if _, err := ts.participantClient().SendMessage(&cp.SendMessageInput{ConnectionToken: v1aws.String(tok),
+		ContentType: v1aws.String("text/plain"), Content: v1aws.String("kept")}); err != nil {
+		t.Fatal(err)
+	}
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- p.cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("parley exited with %v after SIGTERM, want status 0", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("parley did not exit within 20s of SIGTERM")
+	}
+
+	ts.URL = startProcess(t, dataDir).url
+	out, err := ts.participantClient().GetTranscript(&cp.GetTranscriptInput{ConnectionToken: v1aws.String(tok)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(out.Transcript); n == 0 || aws2str(out.Transcript[0].Content) != "kept" {
+		t.Errorf("after a restart the newest item is %v", out.Transcript)
+	}
+}
+
+func aws2str(s *string) string { return v1aws.StringValue(s) }

@@ -1,0 +1,77 @@
+package config
+
+import (
+	"net"
+	"testing"
+)
+
+func env(m map[string]string) Env { return func(k string) string { return m[k] } }
+
+func TestParseDefaultsAndEnv(t *testing.T) {
+	c, err := Parse(nil, env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Addr != "127.0.0.1:8080" || c.DataDir != "./parley-data" {
+		t.Errorf("defaults: %+v", c)
+	}
+	c, err = Parse([]string{"-addr", ":9000"}, env(map[string]string{"PARLEY_ADDR": "127.0.0.1:1", "PARLEY_PUBLIC_URL": "https://chat.example.com/"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Addr != ":9000" || c.PublicURL != "https://chat.example.com" {
+		t.Errorf("flag over env, trimmed URL: %+v", c)
+	}
+	for _, bad := range []map[string]string{
+		{"PARLEY_PUBLIC_URL": "ftp://x"},
+		{"PARLEY_ACCESS_KEY_ID": "only-half"},
+	} {
+		if _, err := Parse(nil, env(bad)); err == nil {
+			t.Errorf("accepted %v", bad)
+		}
+	}
+}
+
+func TestIdentityIsGeneratedOnceAndKept(t *testing.T) {
+	dir := t.TempDir()
+	a, _ := Parse(nil, env(map[string]string{"PARLEY_DATA_DIR": dir}))
+	if err := a.LoadIdentity(); err != nil {
+		t.Fatal(err)
+	}
+	if a.AccessKeyID == "" || len(a.SecretAccessKey) < 32 || a.InstanceID == "" || len(a.Generated) != 2 {
+		t.Fatalf("generated identity: %+v", a)
+	}
+	b, _ := Parse(nil, env(map[string]string{"PARLEY_DATA_DIR": dir}))
+	if err := b.LoadIdentity(); err != nil {
+		t.Fatal(err)
+	}
+	if b.AccessKeyID != a.AccessKeyID || b.SecretAccessKey != a.SecretAccessKey || b.InstanceID != a.InstanceID || b.Key != a.Key || len(b.Generated) != 0 {
+		t.Errorf("second start changed the identity: %+v vs %+v", b, a)
+	}
+	c, _ := Parse(nil, env(map[string]string{"PARLEY_DATA_DIR": dir, "PARLEY_ACCESS_KEY_ID": "K", "PARLEY_SECRET_ACCESS_KEY": "S", "PARLEY_INSTANCE_ID": "mine"}))
+	if err := c.LoadIdentity(); err != nil {
+		t.Fatal(err)
+	}
+	if c.AccessKeyID != "K" || c.InstanceID != "mine" || c.Key != a.Key {
+		t.Errorf("configured values must win, the key stays: %+v", c)
+	}
+}
+
+func TestBaseURL(t *testing.T) {
+	tests := []struct{ public, listen, want string }{
+		{"", "127.0.0.1:8080", "http://127.0.0.1:8080"},
+		{"", "0.0.0.0:8080", "http://127.0.0.1:8080"},
+		{"", "[::]:8080", "http://127.0.0.1:8080"},
+		{"https://chat.example.com", "0.0.0.0:8080", "https://chat.example.com"},
+	}
+	for _, tt := range tests {
+		addr, _ := net.ResolveTCPAddr("tcp", tt.listen)
+		c := &Config{PublicURL: tt.public}
+		if got := c.BaseURL(addr); got != tt.want {
+			t.Errorf("BaseURL(%s, %s) = %s, want %s", tt.public, tt.listen, got, tt.want)
+		}
+	}
+	if WebsocketBase("https://x.example") != "wss://x.example" || WebsocketBase("http://127.0.0.1:1") != "ws://127.0.0.1:1" {
+		t.Error("WebsocketBase")
+	}
+}

@@ -1,0 +1,104 @@
+package connectapi
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/parleychat/parley/internal/awswire"
+)
+
+func checkConnectError(t *testing.T, err error) {
+	t.Helper()
+	var e *awswire.Error
+	if !errors.As(err, &e) || e.Status != http.StatusBadRequest || e.Message == "" ||
+		(e.Type != "InvalidParameterException" && e.Type != "InvalidRequestException") {
+		t.Fatalf("decode error %#v is not a Connect 400", err)
+	}
+}
+
+func TestDecodeStartChat(t *testing.T) {
+	base := `"InstanceId":"i","ContactFlowId":"f","ParticipantDetails":{"DisplayName":"Ada"}`
+	tests := []struct {
+		body string
+		ok   bool
+	}{
+		{`{` + base + `}`, true},
+		{`{` + base + `,"ChatDurationInMinutes":60}`, true},
+		{`{` + base + `,"ChatDurationInMinutes":0}`, false},
+		{`{` + base + `,"ChatDurationInMinutes":10081}`, false},
+		{`{` + base + `,"SupportedMessagingContentTypes":["text/plain","text/markdown"]}`, true},
+		{`{` + base + `,"SupportedMessagingContentTypes":["text/markdown"]}`, false},
+		{`{` + base + `,"SupportedMessagingContentTypes":["image/png","text/plain"]}`, false},
+		{`{` + base + `,"Attributes":{"a":"` + strings.Repeat("v", 32767) + `"}}`, true},
+		{`{` + base + `,"Attributes":{"a":"` + strings.Repeat("v", 32767) + `","b":"c"}}`, false},
+		{`{` + base + `,"InitialMessage":{"ContentType":"text/plain"}}`, false},
+		{`{` + base + `,"PersistentChat":{"RehydrationType":"ENTIRE_PAST_SESSION","SourceContactId":"x"}}`, false},
+		{`{"InstanceId":"i","ParticipantDetails":{"DisplayName":"Ada"}}`, false},
+		{`{"InstanceId":"i","ContactFlowId":"f"}`, false},
+		{`{"InstanceId":"i","ContactFlowId":"f","ParticipantDetails":{}}`, false},
+	}
+	for _, tt := range tests {
+		_, err := decodeStartChat([]byte(tt.body))
+		if tt.ok && err != nil {
+			t.Errorf("%.80s: %v", tt.body, err)
+		}
+		if !tt.ok {
+			if err == nil {
+				t.Errorf("%.80s: accepted", tt.body)
+				continue
+			}
+			checkConnectError(t, err)
+		}
+	}
+}
+
+func FuzzDecodeStartChat(f *testing.F) {
+	f.Add([]byte(`{"InstanceId":"i","ContactFlowId":"f","ParticipantDetails":{"DisplayName":"Ada"},"InitialMessage":{"ContentType":"text/plain","Content":"hi"},"Attributes":{"k":"v"},"ChatDurationInMinutes":90}`))
+	f.Add([]byte(`{"InstanceId":"i","ContactFlowId":"f","ParticipantDetails":{"DisplayName":"Ada"},"SupportedMessagingContentTypes":["text/plain"]}`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		in, err := decodeStartChat(body)
+		if err != nil {
+			checkConnectError(t, err)
+			return
+		}
+		if in.InstanceId == nil || in.ContactFlowId == nil || in.ParticipantDetails == nil || in.ParticipantDetails.DisplayName == nil || *in.ParticipantDetails.DisplayName == "" {
+			t.Fatalf("accepted without a required member: %q", body)
+		}
+		if d := in.ChatDurationInMinutes; d != nil && (*d < 60 || *d > 10080) {
+			t.Fatalf("accepted duration %d", *d)
+		}
+		if m := in.InitialMessage; m != nil && (m.Content == nil || m.ContentType == nil) {
+			t.Fatalf("accepted an incomplete initial message: %q", body)
+		}
+	})
+}
+
+func FuzzDecodeCreateParticipant(f *testing.F) {
+	f.Add([]byte(`{"InstanceId":"i","ContactId":"c","ParticipantDetails":{"ParticipantRole":"AGENT","DisplayName":"Grace"}}`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		in, err := decodeCreateParticipant(body)
+		if err != nil {
+			checkConnectError(t, err)
+			return
+		}
+		if in.InstanceId == nil || in.ContactId == nil || in.ParticipantDetails == nil || in.ParticipantDetails.ParticipantRole == nil {
+			t.Fatalf("accepted without a required member: %q", body)
+		}
+	})
+}
+
+func FuzzDecodeStopContact(f *testing.F) {
+	f.Add([]byte(`{"InstanceId":"i","ContactId":"c"}`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		in, err := decodeStopContact(body)
+		if err != nil {
+			checkConnectError(t, err)
+			return
+		}
+		if in.InstanceId == nil || in.ContactId == nil || *in.InstanceId == "" || *in.ContactId == "" {
+			t.Fatalf("accepted without a required member: %q", body)
+		}
+	})
+}

@@ -1,0 +1,132 @@
+package sigv4
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	"github.com/parleychat/parley/internal/awswire"
+)
+
+var verifier = &Verifier{Service: "connect", Secret: func(id string) (string, bool) { return "s3cret", id == "AKID" }}
+
+func hash(b string) string {
+	s := sha256.Sum256([]byte(b))
+	return hex.EncodeToString(s[:])
+}
+
+// signed builds a server-side request signed as a client would sign it.
+func signed(t *testing.T, method, target, body string, prepare func(*http.Request), secret string, at time.Time) *http.Request {
+	t.Helper()
+	client, _ := http.NewRequest(method, "http://127.0.0.1:8080"+target, strings.NewReader(body))
+	client.Header.Set("Content-Type", "application/json")
+	if prepare != nil {
+		prepare(client)
+	}
+	if err := v4.NewSigner().SignHTTP(context.Background(), aws.Credentials{AccessKeyID: "AKID", SecretAccessKey: secret},
+		client, hash(body), "connect", "eu-west-2", at); err != nil {
+		t.Fatal(err)
+	}
+	server := httptest.NewRequest(method, target, strings.NewReader(body))
+	server.Host = "127.0.0.1:8080"
+	server.Header = client.Header.Clone()
+	if client.ContentLength > 0 {
+		server.Header.Set("Content-Length", client.Header.Get("Content-Length"))
+	}
+	return server
+}
+
+func errType(err error) string {
+	var e *awswire.Error
+	if errors.As(err, &e) {
+		return e.Type
+	}
+	return ""
+}
+
+func TestVerify(t *testing.T) {
+	now := time.Now()
+	body := `{"InstanceId":"i"}`
+	jsStyle := func(r *http.Request) { // JS v3 sends and signs the payload hash
+		r.Header.Set("X-Amz-Content-Sha256", hash(body))
+		r.Header.Set("X-Amz-User-Agent", "aws-sdk-js/3")
+	}
+	tests := []struct {
+		name string
+		req  *http.Request
+		want string // "" for valid
+	}{
+		{"go style", signed(t, "PUT", "/contact/chat", body, nil, "s3cret", now), ""},
+		{"js style", signed(t, "PUT", "/contact/chat", body, jsStyle, "s3cret", now), ""},
+		{"escaped path and query", signed(t, "GET", "/contacts/i%2Fx/c%20d?a=1&b=x%20y", "", nil, "s3cret", now), ""},
+		{"wrong secret", signed(t, "PUT", "/contact/chat", body, nil, "other", now), "InvalidSignatureException"},
+		{"stale", signed(t, "PUT", "/contact/chat", body, nil, "s3cret", now.Add(-6*time.Minute)), "InvalidSignatureException"},
+		{"from the future", signed(t, "PUT", "/contact/chat", body, nil, "s3cret", now.Add(6*time.Minute)), "InvalidSignatureException"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := body
+			if tt.req.Method == "GET" {
+				b = ""
+			}
+			err := verifier.Verify(tt.req, []byte(b))
+			if got := errType(err); got != tt.want {
+				t.Errorf("Verify = %v, want %q", err, tt.want)
+			}
+		})
+	}
+
+	r := signed(t, "PUT", "/contact/chat", body, nil, "s3cret", now)
+	if err := verifier.Verify(r, []byte(`{"InstanceId":"j"}`)); errType(err) != "InvalidSignatureException" {
+		t.Errorf("changed body: %v", err)
+	}
+	r = signed(t, "PUT", "/contact/chat", body, jsStyle, "s3cret", now)
+	if err := verifier.Verify(r, []byte(`{"InstanceId":"j"}`)); errType(err) != "InvalidSignatureException" {
+		t.Errorf("changed body under a signed payload hash: %v", err)
+	}
+	r = signed(t, "PUT", "/contact/chat", body, nil, "s3cret", now)
+	r.Header.Set("Content-Type", "text/plain")
+	if err := verifier.Verify(r, []byte(body)); errType(err) != "InvalidSignatureException" {
+		t.Errorf("changed signed header: %v", err)
+	}
+	r = signed(t, "PUT", "/contact/chat", body, nil, "s3cret", now)
+	r.URL.Path, r.URL.RawPath = "/contact/stop", ""
+	if err := verifier.Verify(r, []byte(body)); errType(err) != "InvalidSignatureException" {
+		t.Errorf("changed path: %v", err)
+	}
+	r = signed(t, "PUT", "/contact/chat", body, nil, "s3cret", now)
+	r.Header.Set("Authorization", strings.Replace(r.Header.Get("Authorization"), "AKID", "NOPE", 1))
+	if err := verifier.Verify(r, []byte(body)); errType(err) != "UnrecognizedClientException" {
+		t.Errorf("unknown key: %v", err)
+	}
+	r.Header.Del("Authorization")
+	if err := verifier.Verify(r, []byte(body)); errType(err) != "MissingAuthenticationTokenException" {
+		t.Errorf("no Authorization: %v", err)
+	}
+}
+
+func FuzzParseAuthorization(f *testing.F) {
+	f.Add("AWS4-HMAC-SHA256 Credential=AKID/20261123/us-east-1/connect/aws4_request, SignedHeaders=host;x-amz-date, Signature=abc")
+	f.Add("AWS4-HMAC-SHA256 Credential=/20261123/us-east-1/execute-api/aws4_request,SignedHeaders=,Signature=")
+	f.Add("Bearer x")
+	f.Fuzz(func(t *testing.T, h string) {
+		c, err := ParseAuthorization(h)
+		if err != nil {
+			if errType(err) != "IncompleteSignatureException" {
+				t.Fatalf("error %v is not IncompleteSignatureException", err)
+			}
+			return
+		}
+		if c.AccessKeyID == "" || c.Signature == "" || len(c.SignedHeaders) == 0 {
+			t.Fatalf("accepted an incomplete header %q: %+v", h, c)
+		}
+	})
+}

@@ -1,0 +1,189 @@
+package sqlite
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/parleychat/parley/internal/store"
+)
+
+func open(t testing.TB, hook store.CommitHook) *DB {
+	t.Helper()
+	db, err := Open(filepath.Join(t.TempDir(), "parley.db"), hook)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+func newContact(t testing.TB, db *DB, id string) {
+	t.Helper()
+	now := time.Now()
+	_, err := db.Apply(context.Background(), &store.Change{NewContact: &store.Contact{
+		ID: id, InstanceID: "i", InitialContactID: id, State: store.ContactQueued, Attributes: map[string]string{},
+		ContentTypes: []string{"text/plain"}, CreatedAt: now, Deadline: now.Add(time.Hour),
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func item(contact, token string) store.Item {
+	return store.Item{ID: contact + "/" + token, ContactID: contact, ParticipantID: "p-" + contact, ClientToken: token,
+		Type: "MESSAGE", ContentType: "text/plain", Content: token, InTranscript: true}
+}
+
+// TestGroupCommit: many concurrent writers all commit, share transactions,
+// get unique gap-free seqs, and the hook sees them in commit order.
+func TestGroupCommit(t *testing.T) {
+	var (
+		mu      sync.Mutex
+		hooked  []int64
+		batches int
+	)
+	db := open(t, func(items []store.Item) {
+		mu.Lock()
+		defer mu.Unlock()
+		batches++
+		for _, it := range items {
+			hooked = append(hooked, it.Seq)
+		}
+	})
+	newContact(t, db, "c")
+	const writers = 200
+	var wg sync.WaitGroup
+	for i := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := db.Apply(context.Background(), &store.Change{RequireActive: "c", Items: []store.Item{item("c", fmt.Sprint(i))}}); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if len(hooked) != writers {
+		t.Fatalf("hook saw %d items, want %d", len(hooked), writers)
+	}
+	for i := 1; i < len(hooked); i++ {
+		if hooked[i] != hooked[i-1]+1 {
+			t.Fatalf("seqs out of commit order or with gaps: %v", hooked)
+		}
+	}
+	if batches >= writers {
+		t.Errorf("%d commits for %d concurrent writers: no group commit", batches, writers)
+	}
+	t.Logf("%d writers committed in %d transactions", writers, batches)
+
+	items, err := db.Transcript(context.Background(), "c", 0, true, 1000)
+	if err != nil || len(items) != writers {
+		t.Fatalf("transcript: %d items, %v", len(items), err)
+	}
+	for i := 1; i < len(items); i++ {
+		if items[i].Time.Before(items[i-1].Time) {
+			t.Fatal("AbsoluteTime goes backward in commit order")
+		}
+	}
+}
+
+// TestFailingChangeLeavesBatchIntact: one change failing inside a batch
+// (a duplicate client token, an ended contact) fails alone and writes nothing.
+func TestFailingChangeLeavesBatchIntact(t *testing.T) {
+	db := open(t, nil)
+	ctx := context.Background()
+	newContact(t, db, "c")
+	newContact(t, db, "ended")
+	if _, err := db.Apply(ctx, &store.Change{End: &store.End{ContactID: "ended", At: time.Now(), Reason: "API"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Apply(ctx, &store.Change{Items: []store.Item{item("c", "dup")}}); err != nil {
+		t.Fatal(err)
+	}
+
+	var wg sync.WaitGroup
+	errs := make([]error, 30)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ch := &store.Change{RequireActive: "c", Items: []store.Item{item("c", fmt.Sprint("ok", i))}}
+			switch i % 3 {
+			case 1: // a duplicate client token, plus an item that must not be written with it
+				d := item("c", "dup")
+				d.ID = fmt.Sprint("dup-", i)
+				ch.Items = append([]store.Item{item("c", fmt.Sprint("partial", i))}, d)
+			case 2:
+				ch.RequireActive = "ended"
+			}
+			_, errs[i] = db.Apply(ctx, ch)
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		want := []error{nil, store.ErrDuplicate, store.ErrEnded}[i%3]
+		if !errors.Is(err, want) {
+			t.Errorf("change %d: %v, want %v", i, err, want)
+		}
+	}
+	items, _ := db.Transcript(ctx, "c", 0, true, 1000)
+	if len(items) != 11 { // "dup" and the ten good ones
+		t.Errorf("%d items stored, want 11 (nothing of a failed change)", len(items))
+	}
+	if _, err := db.Apply(ctx, &store.Change{End: &store.End{ContactID: "ended", At: time.Now()}}); !errors.Is(err, store.ErrEnded) {
+		t.Errorf("ending an ended contact: %v", err)
+	}
+}
+
+func TestReopenKeepsSequence(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "parley.db")
+	db, err := Open(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	newContact(t, db, "c")
+	first, err := db.Apply(context.Background(), &store.Change{Items: []store.Item{item("c", "a")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	db, err = Open(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	second, err := db.Apply(context.Background(), &store.Change{Items: []store.Item{item("c", "b")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if second[0].Seq <= first[0].Seq || second[0].Time.Before(first[0].Time) {
+		t.Errorf("after reopening, seq %d/time %v does not follow %d/%v", second[0].Seq, second[0].Time, first[0].Seq, first[0].Time)
+	}
+}
+
+// BenchmarkApplyConcurrent measures durable single-message writes with many
+// concurrent writers, the shape of SendMessage under load.
+func BenchmarkApplyConcurrent(b *testing.B) {
+	db := open(b, nil)
+	newContact(b, db, "c")
+	var n int64
+	var mu sync.Mutex
+	b.SetParallelism(64)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			mu.Lock()
+			n++
+			tok := fmt.Sprint(n)
+			mu.Unlock()
+			if _, err := db.Apply(context.Background(), &store.Change{RequireActive: "c", Items: []store.Item{item("c", tok)}}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
