@@ -141,6 +141,22 @@ func (s *Service) VerifySocketToken(token string) (SocketGrant, error) {
 	return g, nil
 }
 
+// SocketSession returns the session a websocket grant is for, if the
+// participant may still receive the chat.
+func (s *Service) SocketSession(ctx context.Context, g SocketGrant) (*Session, error) {
+	sess, err := s.session(ctx, g.ParticipantID)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && sess.Contact.ID != g.ContactID) {
+		return nil, errAccessDenied
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := s.Usable(ctx, sess); err != nil {
+		return nil, err
+	}
+	return sess, nil
+}
+
 // replay returns the item a participant already created with clientToken.
 func (s *Service) replay(ctx context.Context, sess *Session, clientToken string) (store.Item, bool, error) {
 	if clientToken == "" {

@@ -14,9 +14,11 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/parleychat/parley/internal/broker"
 	"github.com/parleychat/parley/internal/chat"
 	"github.com/parleychat/parley/internal/config"
 	"github.com/parleychat/parley/internal/connectapi"
+	"github.com/parleychat/parley/internal/gateway"
 	"github.com/parleychat/parley/internal/participantapi"
 	"github.com/parleychat/parley/internal/sigv4"
 	"github.com/parleychat/parley/internal/store/sqlite"
@@ -31,6 +33,7 @@ type Server struct {
 	baseURL string
 	store   *sqlite.DB
 	chat    *chat.Service
+	gateway *gateway.Gateway
 	http    *http.Server
 }
 
@@ -49,7 +52,8 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 		return nil, err
 	}
 	s := &Server{cfg: cfg, log: log, ln: ln, baseURL: cfg.BaseURL(ln.Addr())}
-	s.store, err = sqlite.Open(filepath.Join(cfg.DataDir, "parley.db"), nil)
+	fanout := broker.NewMemory()
+	s.store, err = sqlite.Open(filepath.Join(cfg.DataDir, "parley.db"), fanout.Publish)
 	if err != nil {
 		ln.Close()
 		return nil, err
@@ -69,6 +73,8 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
 	participantapi.New(s.chat, catalog, log).Register(mux)
+	s.gateway = gateway.New(s.chat, fanout, log)
+	mux.Handle("GET /ws/v1/connect", s.gateway)
 	verifier := &sigv4.Verifier{Service: "connect", Secret: func(id string) (string, bool) {
 		return cfg.SecretAccessKey, id == cfg.AccessKeyID
 	}}
@@ -101,6 +107,7 @@ func (s *Server) Serve() error {
 // store so that everything acknowledged is on disk.
 func (s *Server) Shutdown(ctx context.Context) error {
 	err := s.http.Shutdown(ctx)
+	s.gateway.Shutdown() // hijacked connections are not Shutdown's to close
 	s.chat.Close()
 	return errors.Join(err, s.store.Close())
 }
