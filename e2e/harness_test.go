@@ -69,14 +69,15 @@ func startServerIn(t testing.TB, dataDir string) *testServer {
 		t.Fatal(err)
 	}
 	go srv.Serve()
+	ts := &testServer{URL: srv.URL(), InstanceID: cfg.InstanceID, DataDir: dataDir, srv: srv}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		if err := srv.Shutdown(ctx); err != nil {
+		if err := ts.srv.Shutdown(ctx); err != nil {
 			t.Errorf("shutdown: %v", err)
 		}
 	})
-	return &testServer{URL: srv.URL(), InstanceID: cfg.InstanceID, DataDir: dataDir, srv: srv}
+	return ts
 }
 
 // connectClient is the official Go Connect client pointed at the server.
@@ -215,4 +216,44 @@ func do(t testing.TB, req *http.Request) *http.Response {
 	io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
 	return resp
+}
+
+// handover restarts the server on the same address and data without a gap:
+// the successor listens before the old server drops its websockets, as a
+// rolling restart would. Clients must reconnect by themselves.
+func (ts *testServer) handover(t testing.TB) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	old := ts.srv
+	if err := old.StopAccepting(ctx); err != nil {
+		t.Fatal(err)
+	}
+	addr := strings.TrimPrefix(ts.URL, "http://")
+	env := map[string]string{
+		"PARLEY_ADDR": addr, "PARLEY_DATA_DIR": ts.DataDir, "PARLEY_ACCESS_KEY_ID": testAKID,
+		"PARLEY_SECRET_ACCESS_KEY": testSecret, "PARLEY_INSTANCE_ID": ts.InstanceID,
+	}
+	cfg, err := config.Parse(nil, func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	next, err := server.New(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	go next.Serve()
+	ts.srv = next
+	if err := old.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func stopInput(ts *testServer, contactID string) *connect.StopContactInput {
+	return &connect.StopContactInput{InstanceId: aws.String(ts.InstanceID), ContactId: aws.String(contactID)}
+}
+
+func sendInput(connectionToken, text string) *connectparticipant.SendMessageInput {
+	return &connectparticipant.SendMessageInput{ConnectionToken: v1aws.String(connectionToken),
+		ContentType: v1aws.String("text/plain"), Content: v1aws.String(text)}
 }

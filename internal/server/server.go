@@ -103,13 +103,27 @@ func (s *Server) Serve() error {
 	return err
 }
 
-// Shutdown stops taking requests, waits for those in flight, then closes the
-// store so that everything acknowledged is on disk.
+// Shutdown stops taking requests, waits for those in flight, closes the
+// websockets, then closes the store so that everything acknowledged is on
+// disk.
 func (s *Server) Shutdown(ctx context.Context) error {
-	err := s.http.Shutdown(ctx)
-	s.gateway.Shutdown() // hijacked connections are not Shutdown's to close
-	s.chat.Close()
-	return errors.Join(err, s.store.Close())
+	return errors.Join(s.StopAccepting(ctx), s.Close())
+}
+
+// StopAccepting is the first half of Shutdown: the listener closes and HTTP
+// requests in flight finish, while websockets stay open. A successor can
+// then take over the address before Close drops the sockets, so that clients
+// reconnect to it without a gap (a handover restart).
+func (s *Server) StopAccepting(ctx context.Context) error {
+	s.chat.Close() // no more duration timers: the successor schedules them
+	return s.http.Shutdown(ctx)
+}
+
+// Close is the second half of Shutdown: websockets close with 1001 (going
+// away) and the store closes.
+func (s *Server) Close() error {
+	s.gateway.Shutdown() // hijacked connections are not http.Server's to close
+	return s.store.Close()
 }
 
 // Run serves until ctx is done, then shuts down gracefully.
