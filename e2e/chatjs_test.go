@@ -206,7 +206,9 @@ func TestChatJSReconnectsAfterServerDropsSocket(t *testing.T) {
 		return ev.Event == "onMessage" && str(ev.Data, "Id") == want[2]
 	})
 	res := customer.mustCall("getTranscript", map[string]any{"maxResults": 100, "sortOrder": "ASCENDING"})
-	var page struct{ Data struct{ Transcript []map[string]any } }
+	var page struct {
+		Data struct{ Transcript []map[string]any }
+	}
 	json.Unmarshal(res, &page)
 	for _, it := range page.Data.Transcript {
 		seen[str(it, "Id")] = true
