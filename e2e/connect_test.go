@@ -266,3 +266,36 @@ func assertAPIError(t *testing.T, what string, err error, code string, status in
 		equal(t, what+" status", re.HTTPStatusCode(), status)
 	}
 }
+
+func TestConnectUpdateParticipantRoleConfig(t *testing.T) {
+	ts := startServer(t)
+	ctx := context.Background()
+	cc := ts.connectClient()
+	chat := ts.startChat(t, nil)
+	timer := func(role ctypes.TimerEligibleParticipantRoles, typ ctypes.ParticipantTimerType, v ctypes.ParticipantTimerValue) ctypes.ParticipantTimerConfiguration {
+		return ctypes.ParticipantTimerConfiguration{ParticipantRole: role, TimerType: typ, TimerValue: v}
+	}
+	update := func(contactID string, timers ...ctypes.ParticipantTimerConfiguration) error {
+		_, err := cc.UpdateParticipantRoleConfig(ctx, &connect.UpdateParticipantRoleConfigInput{
+			InstanceId: aws.String(ts.InstanceID), ContactId: aws.String(contactID),
+			ChannelConfiguration: &ctypes.UpdateParticipantRoleConfigChannelInfoMemberChat{Value: ctypes.ChatParticipantRoleConfig{ParticipantTimerConfigList: timers}},
+		})
+		return err
+	}
+	err := update(chat.ContactID,
+		timer(ctypes.TimerEligibleParticipantRolesCustomer, ctypes.ParticipantTimerTypeIdle, &ctypes.ParticipantTimerValueMemberParticipantTimerDurationInMinutes{Value: 5}),
+		timer(ctypes.TimerEligibleParticipantRolesAgent, ctypes.ParticipantTimerTypeDisconnectNoncustomer, &ctypes.ParticipantTimerValueMemberParticipantTimerAction{Value: ctypes.ParticipantTimerActionUnset}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = update(chat.ContactID, timer(ctypes.TimerEligibleParticipantRolesCustomer, ctypes.ParticipantTimerTypeIdle, &ctypes.ParticipantTimerValueMemberParticipantTimerDurationInMinutes{Value: 1}))
+	var invalid *ctypes.InvalidParameterException
+	if !errors.As(err, &invalid) {
+		t.Errorf("a 1-minute timer: %v, want InvalidParameterException", err)
+	}
+	err = update("nope", timer(ctypes.TimerEligibleParticipantRolesCustomer, ctypes.ParticipantTimerTypeIdle, &ctypes.ParticipantTimerValueMemberParticipantTimerDurationInMinutes{Value: 5}))
+	var notFound *ctypes.ResourceNotFoundException
+	if !errors.As(err, &notFound) {
+		t.Errorf("unknown contact: %v, want ResourceNotFoundException", err)
+	}
+}

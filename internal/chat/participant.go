@@ -214,6 +214,7 @@ func (s *Service) SendMessage(ctx context.Context, sess *Session, contentType, c
 	}
 	it := s.newItem(sess, TypeMessage, contentType, content, clientToken)
 	it.InTranscript = true
+	s.active(ctx, sess)
 	return s.commitItem(ctx, sess, &store.Change{Items: []store.Item{it}})
 }
 
@@ -320,8 +321,12 @@ func (s *Service) Disconnect(ctx context.Context, sess *Session, clientToken str
 		ch.End = &store.End{ContactID: p.ContactID, At: s.now(), Reason: reason}
 	}
 	_, err := s.commitItem(ctx, sess, ch)
-	if err == nil && reason != "" {
-		s.unschedule(p.ContactID)
+	if err == nil {
+		s.unwatch(p.ID)
+		if reason != "" {
+			s.unschedule(p.ContactID)
+			s.unwatchContact(p.ContactID)
+		}
 	}
 	return err
 }

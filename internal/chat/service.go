@@ -29,6 +29,8 @@ type Config struct {
 	ConnectionTTL time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// AfterFunc schedules the chat's timers; nil means time.AfterFunc.
+	AfterFunc func(d time.Duration, f func()) Stopper
 }
 
 // Service runs chats.
@@ -40,9 +42,10 @@ type Service struct {
 	sockets *secret.Signer
 	pages   *secret.Signer
 
-	mu     sync.Mutex
-	timers map[string]*time.Timer // contact id → duration timer
-	closed bool
+	mu      sync.Mutex
+	timers  map[string]Stopper     // contact id → end of its duration
+	watches map[string]*idleWatch // participant id → idle timer
+	closed  bool
 }
 
 // New returns a Service over st. key is the server's master secret.
@@ -53,6 +56,9 @@ func New(cfg Config, st store.Store, key secret.Key, log *slog.Logger) *Service 
 	if cfg.ConnectionTTL == 0 {
 		cfg.ConnectionTTL = 24 * time.Hour
 	}
+	if cfg.AfterFunc == nil {
+		cfg.AfterFunc = func(d time.Duration, f func()) Stopper { return time.AfterFunc(d, f) }
+	}
 	return &Service{
 		cfg:     cfg,
 		store:   st,
@@ -60,23 +66,40 @@ func New(cfg Config, st store.Store, key secret.Key, log *slog.Logger) *Service 
 		sealer:  secret.NewSealer(key, "idempotency"),
 		sockets: secret.NewSigner(key, "websocket"),
 		pages:   secret.NewSigner(key, "transcript-page"),
-		timers:  make(map[string]*time.Timer),
+		timers:  make(map[string]Stopper),
+		watches: make(map[string]*idleWatch),
 	}
 }
 
 // Start schedules the end of every live chat, ending at once those whose
-// duration ran out while the server was down.
+// duration ran out while the server was down, and starts its participants'
+// idle timers.
 func (s *Service) Start(ctx context.Context) error {
+	var timed []store.Contact
 	for c, err := range s.store.ActiveContacts(ctx) {
 		if err != nil {
 			return err
 		}
 		s.schedule(c.ID, c.Deadline)
+		if len(c.Timers) > 0 {
+			timed = append(timed, c)
+		}
+	}
+	for _, c := range timed {
+		ps, err := s.store.Participants(ctx, c.ID)
+		if err != nil {
+			return err
+		}
+		for _, p := range ps {
+			if p.State == store.ParticipantJoined {
+				s.watch(c.ID, c.Timers, p)
+			}
+		}
 	}
 	return nil
 }
 
-// Close stops the duration timers.
+// Close stops every timer.
 func (s *Service) Close() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -84,6 +107,12 @@ func (s *Service) Close() {
 	for id, t := range s.timers {
 		t.Stop()
 		delete(s.timers, id)
+	}
+	for id, w := range s.watches {
+		if w.timer != nil {
+			w.timer.Stop()
+		}
+		delete(s.watches, id)
 	}
 }
 
@@ -95,7 +124,7 @@ func (s *Service) schedule(contactID string, deadline time.Time) {
 	if s.closed {
 		return
 	}
-	s.timers[contactID] = time.AfterFunc(deadline.Sub(s.now()), func() { s.expire(contactID) })
+	s.timers[contactID] = s.cfg.AfterFunc(deadline.Sub(s.now()), func() { s.expire(contactID) })
 }
 
 func (s *Service) unschedule(contactID string) {
@@ -131,6 +160,7 @@ func (s *Service) end(ctx context.Context, contactID, reason string, items []sto
 	}
 	if err == nil {
 		s.unschedule(contactID)
+		s.unwatchContact(contactID)
 	}
 	return err
 }
@@ -381,5 +411,6 @@ func (s *Service) AddParticipant(ctx context.Context, instanceID, contactID, rol
 	case err != nil:
 		return AddParticipantOutput{}, err
 	}
+	s.watch(contactID, c.Timers, p)
 	return out, nil
 }

@@ -38,7 +38,6 @@ const (
 	EventParticipantLeft    = eventPrefix + "participant.left"
 	EventChatEnded          = eventPrefix + "chat.ended"
 	EventParticipantIdle    = eventPrefix + "participant.idle"
-	EventParticipantReturns = eventPrefix + "participant.returned"
 )
 
 // Disconnect reasons, as DescribeContact reports them.

@@ -43,6 +43,7 @@ func (a *API) Register(mux *http.ServeMux) {
 	mux.Handle("POST /contact/stop", a.op(a.stopContact))
 	mux.Handle("POST /contact/create-participant", a.op(a.createParticipant))
 	mux.Handle("GET /contacts/{InstanceId}/{ContactId}", a.op(a.describeContact))
+	mux.Handle("PUT /contact/participant-role-config/{InstanceId}/{ContactId}", a.op(a.updateParticipantRoleConfig))
 }
 
 type handler func(w http.ResponseWriter, r *http.Request, body []byte) error
@@ -377,4 +378,72 @@ func (a *API) contactOut(k store.Contact) contactOut {
 	}
 	out.LastUpdateTimestamp = awswire.EpochSeconds(last)
 	return out
+}
+
+type roleConfigInput struct {
+	ChannelConfiguration *struct {
+		Chat *struct {
+			ParticipantTimerConfigList []struct {
+				ParticipantRole *string
+				TimerType       *string
+				TimerValue      *struct {
+					ParticipantTimerAction            *string
+					ParticipantTimerDurationInMinutes *int64
+				}
+			}
+		}
+	}
+}
+
+func decodeRoleConfig(body []byte) ([]chat.TimerUpdate, error) {
+	var in roleConfigInput
+	if err := awswire.Unmarshal(body, &in); err != nil {
+		return nil, asConnect(err)
+	}
+	if in.ChannelConfiguration == nil || in.ChannelConfiguration.Chat == nil {
+		return nil, invalidParameter("ChannelConfiguration.Chat is required.")
+	}
+	list := in.ChannelConfiguration.Chat.ParticipantTimerConfigList
+	var c awswire.Checker
+	if len(list) < 1 || len(list) > 6 {
+		c.Fail("1 validation error detected: Value at 'channelConfiguration.chat.participantTimerConfigList' failed to satisfy constraint: Member must have length between 1 and 6")
+	}
+	var updates []chat.TimerUpdate
+	for _, e := range list {
+		if e.ParticipantRole == nil || e.TimerType == nil || e.TimerValue == nil {
+			c.Fail("Each participant timer needs ParticipantRole, TimerType and TimerValue.")
+			continue
+		}
+		c.OneOf("participantTimerConfigList.member.participantRole", e.ParticipantRole, chat.RoleCustomer, chat.RoleAgent)
+		c.OneOf("participantTimerConfigList.member.timerType", e.TimerType, chat.TimerIdle, chat.TimerDisconnect)
+		v := e.TimerValue
+		if (v.ParticipantTimerAction == nil) == (v.ParticipantTimerDurationInMinutes == nil) {
+			c.Fail("TimerValue takes exactly one of ParticipantTimerAction and ParticipantTimerDurationInMinutes.")
+			continue
+		}
+		c.OneOf("participantTimerConfigList.member.timerValue.participantTimerAction", v.ParticipantTimerAction, chat.TimerUnset)
+		c.Range("participantTimerConfigList.member.timerValue.participantTimerDurationInMinutes", v.ParticipantTimerDurationInMinutes, 2, 480)
+		updates = append(updates, chat.TimerUpdate{Role: *e.ParticipantRole, Type: *e.TimerType,
+			Minutes: int(awswire.Deref(v.ParticipantTimerDurationInMinutes)), Unset: v.ParticipantTimerAction != nil})
+	}
+	return updates, asConnect(c.Err())
+}
+
+func (a *API) updateParticipantRoleConfig(w http.ResponseWriter, r *http.Request, body []byte) error {
+	instanceID, contactID := r.PathValue("InstanceId"), r.PathValue("ContactId")
+	var c awswire.Checker
+	c.Required("instanceId", &instanceID, 1, 100)
+	c.Required("contactId", &contactID, 1, 256)
+	if err := c.Err(); err != nil {
+		return asConnect(err)
+	}
+	updates, err := decodeRoleConfig(body)
+	if err != nil {
+		return err
+	}
+	if err := a.chat.UpdateTimers(r.Context(), instanceID, contactID, updates); err != nil {
+		return err
+	}
+	awswire.WriteJSON(w, struct{}{})
+	return nil
 }

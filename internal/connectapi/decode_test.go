@@ -102,3 +102,23 @@ func FuzzDecodeStopContact(f *testing.F) {
 		}
 	})
 }
+
+func FuzzDecodeRoleConfig(f *testing.F) {
+	f.Add([]byte(`{"ChannelConfiguration":{"Chat":{"ParticipantTimerConfigList":[{"ParticipantRole":"CUSTOMER","TimerType":"IDLE","TimerValue":{"ParticipantTimerDurationInMinutes":5}}]}}}`))
+	f.Add([]byte(`{"ChannelConfiguration":{"Chat":{"ParticipantTimerConfigList":[{"ParticipantRole":"AGENT","TimerType":"DISCONNECT_NONCUSTOMER","TimerValue":{"ParticipantTimerAction":"Unset"}}]}}}`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		updates, err := decodeRoleConfig(body)
+		if err != nil {
+			checkConnectError(t, err)
+			return
+		}
+		if len(updates) < 1 || len(updates) > 6 {
+			t.Fatalf("accepted %d timers", len(updates))
+		}
+		for _, u := range updates {
+			if u.Unset != (u.Minutes == 0) || (!u.Unset && (u.Minutes < 2 || u.Minutes > 480)) {
+				t.Fatalf("accepted timer %+v", u)
+			}
+		}
+	})
+}

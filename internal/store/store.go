@@ -33,6 +33,13 @@ type Contact struct {
 	EndedAt          time.Time // zero while the chat lives
 	Deadline         time.Time // when ChatDurationInMinutes runs out
 	DisconnectReason string
+	Timers           map[string]ParticipantTimers // by role, from UpdateParticipantRoleConfig
+}
+
+// ParticipantTimers are the idle and auto-disconnect timeouts of a role.
+type ParticipantTimers struct {
+	IdleMinutes       int `json:"idle,omitempty"`
+	DisconnectMinutes int `json:"disconnect,omitempty"`
 }
 
 // Ended reports whether the chat is over, by state or by its deadline.
@@ -132,6 +139,14 @@ type Change struct {
 	Receipts []Receipt
 	// End ends a contact; it fails with ErrEnded if it has ended already.
 	End *End
+	// Timers replaces a contact's participant timers.
+	Timers *SetTimers
+}
+
+// SetTimers is a contact's new participant timers.
+type SetTimers struct {
+	ContactID string
+	Timers    map[string]ParticipantTimers
 }
 
 // ConnectAgent is a contact being accepted by an agent.

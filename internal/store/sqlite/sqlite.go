@@ -361,6 +361,12 @@ func (db *DB) apply(tx *sql.Tx, c *store.Change) ([]store.Item, error) {
 			return nil, err
 		}
 	}
+	if st := c.Timers; st != nil {
+		b, _ := json.Marshal(st.Timers)
+		if _, err := tx.Exec(`UPDATE contacts SET timers = ? WHERE id = ?`, string(b), st.ContactID); err != nil {
+			return nil, err
+		}
+	}
 	if e := c.End; e != nil {
 		res, err := tx.Exec(`UPDATE contacts SET state = ?, ended_at = ?, disconnect_reason = ? WHERE id = ? AND state != ?`,
 			store.ContactEnded, ms(e.At), e.Reason, e.ContactID, store.ContactEnded)
@@ -400,15 +406,20 @@ func notFound(err error) error {
 }
 
 const contactCols = `id, instance_id, initial_contact_id, flow_id, queue_id, state, attributes, content_types, agent_id,
-	created_at, connected_at, ended_at, deadline, disconnect_reason`
+	created_at, connected_at, ended_at, deadline, disconnect_reason, timers`
 
 func scanContact(row interface{ Scan(...any) error }) (store.Contact, error) {
 	var c store.Contact
-	var attrs, types string
+	var attrs, types, timers string
 	var created, connected, ended, deadline int64
 	if err := row.Scan(&c.ID, &c.InstanceID, &c.InitialContactID, &c.FlowID, &c.QueueID, &c.State, &attrs, &types,
-		&c.AgentID, &created, &connected, &ended, &deadline, &c.DisconnectReason); err != nil {
+		&c.AgentID, &created, &connected, &ended, &deadline, &c.DisconnectReason, &timers); err != nil {
 		return c, notFound(err)
+	}
+	if timers != "" {
+		if err := json.Unmarshal([]byte(timers), &c.Timers); err != nil {
+			return c, err
+		}
 	}
 	if err := json.Unmarshal([]byte(attrs), &c.Attributes); err != nil {
 		return c, err
