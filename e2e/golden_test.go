@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -84,10 +83,7 @@ func TestGolden(t *testing.T) {
 
 // goldenSetup starts a chat with a customer and an agent, and one agent message.
 func goldenSetup(t *testing.T, ts *testServer) map[string]string {
-	chat := ts.startChat(t, nil)
-	agent := ts.addAgent(t, chat.ContactID)
-	cust := ts.connectionToken(t, chat.ParticipantToken)
-	agentTok := ts.connectionToken(t, agent.ParticipantToken)
+	chat, agent, cust, agentTok := ts.withAgent(t)
 	msg, err := ts.participantClient().SendMessage(&cp.SendMessageInput{ConnectionToken: v1aws.String(agentTok),
 		ContentType: v1aws.String("text/plain"), Content: v1aws.String("Hello, how can I help?")})
 	if err != nil {
@@ -132,15 +128,7 @@ func goldenDo(t *testing.T, ts *testServer, gr goldenRequest, vars map[string]st
 			t.Fatal(err)
 		}
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
+	resp, raw := send(t, req)
 	out := goldenResponse{Status: resp.StatusCode, Headers: map[string]string{}}
 	for _, h := range goldenHeaders {
 		if v := resp.Header.Get(h); v != "" {

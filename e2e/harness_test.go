@@ -171,6 +171,12 @@ func rawRequest(t testing.TB, method, url string, header map[string]string, body
 	for k, v := range header {
 		req.Header.Set(k, v)
 	}
+	return send(t, req)
+}
+
+// send does req and reads the whole response.
+func send(t testing.TB, req *http.Request) (*http.Response, []byte) {
+	t.Helper()
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -181,6 +187,14 @@ func rawRequest(t testing.TB, method, url string, header map[string]string, body
 		t.Fatal(err)
 	}
 	return resp, b
+}
+
+// withAgent starts a chat, joins an agent, and connects both.
+func (ts *testServer) withAgent(t testing.TB) (chat, agent chatDetails, customerToken, agentToken string) {
+	t.Helper()
+	chat = ts.startChat(t, nil)
+	agent = ts.addAgent(t, chat.ContactID)
+	return chat, agent, ts.connectionToken(t, chat.ParticipantToken), ts.connectionToken(t, agent.ParticipantToken)
 }
 
 func equal[T comparable](t testing.TB, what string, got, want T) {

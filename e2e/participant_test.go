@@ -155,10 +155,7 @@ func TestParticipantMessages(t *testing.T) {
 func TestParticipantEventsAndReceipts(t *testing.T) {
 	ts := startServer(t)
 	pc := ts.participantClient()
-	chat := ts.startChat(t, nil)
-	agent := ts.addAgent(t, chat.ContactID)
-	custTok := ts.connectionToken(t, chat.ParticipantToken)
-	agentTok := ts.connectionToken(t, agent.ParticipantToken)
+	chat, _, custTok, agentTok := ts.withAgent(t)
 
 	msg := must[*cp.SendMessageOutput](t)(pc.SendMessage(&cp.SendMessageInput{ConnectionToken: v1aws.String(agentTok),
 		ContentType: v1aws.String("text/plain"), Content: v1aws.String("How can I help?")}))
@@ -320,10 +317,7 @@ func TestTranscriptPaging(t *testing.T) {
 func TestDisconnectEndsChat(t *testing.T) {
 	ts := startServer(t)
 	pc := ts.participantClient()
-	chat := ts.startChat(t, nil)
-	agent := ts.addAgent(t, chat.ContactID)
-	custTok := ts.connectionToken(t, chat.ParticipantToken)
-	agentTok := ts.connectionToken(t, agent.ParticipantToken)
+	chat, agent, custTok, agentTok := ts.withAgent(t)
 
 	if _, err := pc.DisconnectParticipant(&cp.DisconnectParticipantInput{ConnectionToken: v1aws.String(custTok), ClientToken: v1aws.String("bye-1")}); err != nil {
 		t.Fatal(err)

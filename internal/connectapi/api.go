@@ -311,6 +311,15 @@ func (a *API) createParticipant(w http.ResponseWriter, r *http.Request, body []b
 	return nil
 }
 
+// contactPath returns the {InstanceId} and {ContactId} labels of the path.
+func contactPath(r *http.Request) (instanceID, contactID string, err error) {
+	instanceID, contactID = r.PathValue("InstanceId"), r.PathValue("ContactId")
+	var c awswire.Checker
+	c.Required("instanceId", &instanceID, 1, 100)
+	c.Required("contactId", &contactID, 1, 256)
+	return instanceID, contactID, asConnect(c.Err())
+}
+
 type queueInfo struct {
 	Id               string
 	EnqueueTimestamp awswire.EpochSeconds
@@ -338,12 +347,9 @@ type contactOut struct {
 }
 
 func (a *API) describeContact(w http.ResponseWriter, r *http.Request, _ []byte) error {
-	instanceID, contactID := r.PathValue("InstanceId"), r.PathValue("ContactId")
-	var c awswire.Checker
-	c.Required("instanceId", &instanceID, 1, 100)
-	c.Required("contactId", &contactID, 1, 256)
-	if err := c.Err(); err != nil {
-		return asConnect(err)
+	instanceID, contactID, err := contactPath(r)
+	if err != nil {
+		return err
 	}
 	k, _, err := a.chat.Contact(r.Context(), instanceID, contactID)
 	if err != nil {
@@ -430,12 +436,9 @@ func decodeRoleConfig(body []byte) ([]chat.TimerUpdate, error) {
 }
 
 func (a *API) updateParticipantRoleConfig(w http.ResponseWriter, r *http.Request, body []byte) error {
-	instanceID, contactID := r.PathValue("InstanceId"), r.PathValue("ContactId")
-	var c awswire.Checker
-	c.Required("instanceId", &instanceID, 1, 100)
-	c.Required("contactId", &contactID, 1, 256)
-	if err := c.Err(); err != nil {
-		return asConnect(err)
+	instanceID, contactID, err := contactPath(r)
+	if err != nil {
+		return err
 	}
 	updates, err := decodeRoleConfig(body)
 	if err != nil {
