@@ -1,0 +1,194 @@
+package attach
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"mime"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/parleychat/parley/internal/testfiles"
+)
+
+func inspect(t *testing.T, name, declared string, data []byte, s Scanner) Verdict {
+	t.Helper()
+	v, err := Inspect(context.Background(), bytes.NewReader(data), int64(len(data)), name, declared, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+func TestEveryDefaultKindIsAccepted(t *testing.T) {
+	l := DefaultLimits()
+	for _, f := range testfiles.All() {
+		if err := l.CheckDeclared(f.Name, f.Type, int64(len(f.Data))); err != nil {
+			t.Errorf("%s declared as %s: %v", f.Name, f.Type, err)
+		}
+		if v := inspect(t, f.Name, f.Type, f.Data, nil); !v.Approved {
+			t.Errorf("%s: rejected: %s", f.Name, v.Reason)
+		}
+	}
+}
+
+func TestCheckDeclared(t *testing.T) {
+	l := DefaultLimits()
+	tests := []struct {
+		name, typ string
+		size      int64
+		ok        bool
+	}{
+		{"a.pdf", "application/pdf", 1, true},
+		{"A.PDF", "application/pdf", 1, true},
+		{"a.csv", "application/vnd.ms-excel", 1, true}, // what Windows browsers declare
+		{"a.png", "application/octet-stream", 1, true}, // unknown to the browser: the bytes decide
+		{"a.png", "image/png; charset=binary", 1, true},
+		{"a.pdf", "application/pdf", DefaultMaxBytes, true},
+		{"a.pdf", "application/pdf", DefaultMaxBytes + 1, false},
+		{"a.exe", "application/vnd.microsoft.portable-executable", 1, false},
+		{"a.svg", "image/svg+xml", 1, false},
+		{"a.html", "text/html", 1, false},
+		{"noextension", "text/plain", 1, false},
+		{"a.pdf", "text/html", 1, false},
+		{"a.png", "image/jpeg", 1, false},
+		{"a.pdf", "not a type", 1, false},
+	}
+	for _, tt := range tests {
+		err := l.CheckDeclared(tt.name, tt.typ, tt.size)
+		if (err == nil) != tt.ok {
+			t.Errorf("CheckDeclared(%q, %q, %d) = %v, want ok=%v", tt.name, tt.typ, tt.size, err, tt.ok)
+		}
+		var r *Rejection
+		if err != nil && (!errors.As(err, &r) || r.Reason == "") {
+			t.Errorf("%v is not a Rejection with a reason", err)
+		}
+	}
+}
+
+func TestInspectRejectsSpoofsAndBombs(t *testing.T) {
+	tests := []struct {
+		name, declared string
+		data           []byte
+		reason         string
+	}{
+		{"report.pdf", "application/pdf", testfiles.ELF(), "not what a .pdf file holds"},
+		{"photo.png", "image/png", testfiles.JPEG(8, 8), "image/jpeg"},
+		{"notes.txt", "text/plain", testfiles.PNG(4, 4), "image/png"},
+		{"sheet.xlsx", xlsx, testfiles.OOXML("word"), "wordprocessingml"},
+		{"sheet.xlsx", xlsx, testfiles.Zip(map[string][]byte{"a.txt": []byte("x")}, "a.txt"), "application/zip"},
+		{"bomb.png", "image/png", testfiles.PNGBomb(100000, 100000), "pixels"},
+		{"broken.png", "image/png", corruptHeader(testfiles.PNG(8, 8)), "damaged"},
+	}
+	for _, tt := range tests {
+		v := inspect(t, tt.name, tt.declared, tt.data, nil)
+		if v.Approved || !strings.Contains(v.Reason, tt.reason) {
+			t.Errorf("%s: %+v, want rejected mentioning %q", tt.name, v, tt.reason)
+		}
+	}
+}
+
+func TestInspectServesTheDeclaredOrSniffedType(t *testing.T) {
+	if v := inspect(t, "a.png", "application/octet-stream", testfiles.PNG(2, 2), nil); v.Type != "image/png" {
+		t.Errorf("unknown declared type: served as %q, want the sniffed image/png", v.Type)
+	}
+	if v := inspect(t, "a.csv", "text/csv", []byte("a,b\n1,2\n"), nil); v.Type != "text/csv" {
+		t.Errorf("served as %q", v.Type)
+	}
+}
+
+func TestContentDisposition(t *testing.T) {
+	tests := []struct{ name, want string }{
+		{"report.pdf", `attachment; filename="report.pdf"; filename*=UTF-8''report.pdf`},
+		{`say "hi".txt`, `attachment; filename="say _hi_.txt"; filename*=UTF-8''say%20%22hi%22.txt`},
+		{"../../etc/passwd", `attachment; filename="_.._etc_passwd"; filename*=UTF-8''_.._etc_passwd`},
+		{"a\r\nSet-Cookie: x.txt", `attachment; filename="a__Set-Cookie: x.txt"; filename*=UTF-8''a__Set-Cookie%3A%20x.txt`},
+		{"résumé 📎.pdf", `attachment; filename="r_sum_ _.pdf"; filename*=UTF-8''r%C3%A9sum%C3%A9%20%F0%9F%93%8E.pdf`},
+		{"...", `attachment; filename="attachment"; filename*=UTF-8''attachment`},
+	}
+	for _, tt := range tests {
+		if got := ContentDisposition(tt.name); got != tt.want {
+			t.Errorf("ContentDisposition(%q)\n got %s\nwant %s", tt.name, got, tt.want)
+		}
+	}
+}
+
+// FuzzContentDisposition: whatever the name, the header parses, says
+// attachment, carries no control characters, and its filename* decodes to a
+// name without path separators.
+func FuzzContentDisposition(f *testing.F) {
+	for _, s := range []string{"report.pdf", `a"b\c`, "../x", "é📎", "\x00\x7f", "%41", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, name string) {
+		h := ContentDisposition(name)
+		for _, r := range h {
+			if r < 0x20 || r == 0x7f || r > 0x7e {
+				t.Fatalf("header %q has a character %U", h, r)
+			}
+		}
+		disp, params, err := mime.ParseMediaType(h)
+		if err != nil || disp != "attachment" {
+			t.Fatalf("header %q does not parse: %v", h, err)
+		}
+		got := params["filename"] // mime decodes filename* into filename
+		if got == "" || strings.ContainsAny(got, "/\\") || strings.HasPrefix(got, ".") {
+			t.Fatalf("name %q gives filename %q", name, got)
+		}
+	})
+}
+
+// startClamd runs clamd on 127.0.0.1 with a database holding only the EICAR
+// signature. It skips when clamd is not installed, unless CI is set.
+func startClamd(t *testing.T) *Clamd {
+	t.Helper()
+	bin := testfiles.ClamdBinary()
+	if bin == "" {
+		if os.Getenv("CI") != "" {
+			t.Fatal("clamd is not installed (.ci/run installs clamav-daemon)")
+		}
+		t.Skip("clamd is not installed (apt-get install clamav-daemon)")
+	}
+	addr, stop, err := testfiles.StartClamd(bin, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(stop)
+	return &Clamd{Addr: addr}
+}
+
+func TestClamdFindsEICAR(t *testing.T) {
+	c := startClamd(t)
+	ctx := context.Background()
+	if err := c.Ping(ctx); err != nil {
+		t.Fatal(err)
+	}
+	found, err := c.Scan(ctx, bytes.NewReader(testfiles.EICAR()))
+	if err != nil || !strings.Contains(found, "Eicar") {
+		t.Errorf("EICAR: found %q, %v", found, err)
+	}
+	zipped := testfiles.Zip(map[string][]byte{"readme.txt": []byte("hello"), "eicar.com": testfiles.EICAR()}, "readme.txt", "eicar.com")
+	if found, err := c.Scan(ctx, bytes.NewReader(zipped)); err != nil || found == "" {
+		t.Errorf("EICAR in a zip: found %q, %v", found, err)
+	}
+	big := bytes.Repeat([]byte("clean bytes "), 300000) // several chunks
+	if found, err := c.Scan(ctx, bytes.NewReader(big)); err != nil || found != "" {
+		t.Errorf("clean file: found %q, %v", found, err)
+	}
+	v := inspect(t, "notes.txt", "text/plain", testfiles.EICAR(), c)
+	if v.Approved || !strings.Contains(v.Reason, "malware") {
+		t.Errorf("Inspect with clamd: %+v", v)
+	}
+	down := &Clamd{Addr: "127.0.0.1:1", Timeout: time.Second}
+	if _, err := down.Scan(ctx, bytes.NewReader([]byte("x"))); !errors.Is(err, ErrScannerUnavailable) {
+		t.Errorf("unreachable clamd: %v", err)
+	}
+}
+
+// corruptHeader flips a bit of a PNG's IHDR, so that its checksum fails.
+func corruptHeader(b []byte) []byte {
+	b[19] ^= 1
+	return b
+}
