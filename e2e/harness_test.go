@@ -47,7 +47,7 @@ func startServer(t testing.TB) *testServer {
 	return startServerIn(t, t.TempDir())
 }
 
-func startServerIn(t testing.TB, dataDir string) *testServer {
+func startServerIn(t testing.TB, dataDir string, extraEnv ...string) *testServer {
 	t.Helper()
 	env := map[string]string{
 		"PARLEY_ADDR":              "127.0.0.1:0",
@@ -55,6 +55,9 @@ func startServerIn(t testing.TB, dataDir string) *testServer {
 		"PARLEY_ACCESS_KEY_ID":     testAKID,
 		"PARLEY_SECRET_ACCESS_KEY": testSecret,
 		"PARLEY_INSTANCE_ID":       "test-instance",
+	}
+	for i := 0; i+1 < len(extraEnv); i += 2 {
+		env[extraEnv[i]] = extraEnv[i+1]
 	}
 	cfg, err := config.Parse(nil, func(k string) string { return env[k] })
 	if err != nil {

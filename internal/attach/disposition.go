@@ -9,7 +9,7 @@ import (
 
 // ContentDisposition returns an RFC 6266 "attachment" header for a file
 // name: an ASCII fallback in filename= for old clients, and the exact name
-// in filename*=UTF-8''… (RFC 8187 percent-encoding). Control characters and
+// in filename*=UTF-8”… (RFC 8187 percent-encoding). Control characters and
 // path separators become "_", so that no client can be led to write outside
 // its download folder or break the header.
 func ContentDisposition(name string) string {

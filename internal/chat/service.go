@@ -14,6 +14,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/parleychat/parley/internal/attach"
+	"github.com/parleychat/parley/internal/blob"
 	"github.com/parleychat/parley/internal/secret"
 	"github.com/parleychat/parley/internal/store"
 )
@@ -31,6 +33,22 @@ type Config struct {
 	Now func() time.Time
 	// AfterFunc schedules the chat's timers; nil means time.AfterFunc.
 	AfterFunc func(d time.Duration, f func()) Stopper
+
+	// Blobs holds attachment bytes; nil disables attachments.
+	Blobs blob.Store
+	// Scanner, if set, scans every attachment for malware.
+	Scanner attach.Scanner
+	// Limits are the attachment limits while the instance has none stored;
+	// zero means Connect's defaults.
+	Limits attach.Limits
+	// FileURL returns the URL of an attachment's upload or download, for a
+	// signed token.
+	FileURL func(fileID, token string) string
+	// VerdictWait is how long CompleteAttachmentUpload waits for a verdict
+	// before announcing the attachment IN_PROGRESS; zero means 1 s.
+	VerdictWait time.Duration
+	// Retention, if set, deletes attachments this long after their chat ended.
+	Retention time.Duration
 }
 
 // Service runs chats.
@@ -41,11 +59,18 @@ type Service struct {
 	sealer  *secret.Sealer
 	sockets *secret.Signer
 	pages   *secret.Signer
+	files   *secret.Signer
+
+	background context.Context // cancelled by Close
+	stop       context.CancelFunc
 
 	mu      sync.Mutex
-	timers  map[string]Stopper     // contact id → end of its duration
+	timers  map[string]Stopper    // contact id → end of its duration
 	watches map[string]*idleWatch // participant id → idle timer
-	closed  bool
+	// uploading holds the files whose bytes are arriving, so that one
+	// upload URL cannot be used by two requests at once.
+	uploading map[string]bool
+	closed    bool
 }
 
 // New returns a Service over st. key is the server's master secret.
@@ -56,18 +81,26 @@ func New(cfg Config, st store.Store, key secret.Key, log *slog.Logger) *Service 
 	if cfg.ConnectionTTL == 0 {
 		cfg.ConnectionTTL = 24 * time.Hour
 	}
+	if cfg.VerdictWait == 0 {
+		cfg.VerdictWait = time.Second
+	}
 	if cfg.AfterFunc == nil {
 		cfg.AfterFunc = func(d time.Duration, f func()) Stopper { return time.AfterFunc(d, f) }
 	}
+	background, stop := context.WithCancel(context.Background())
 	return &Service{
-		cfg:     cfg,
-		store:   st,
-		log:     log,
-		sealer:  secret.NewSealer(key, "idempotency"),
-		sockets: secret.NewSigner(key, "websocket"),
-		pages:   secret.NewSigner(key, "transcript-page"),
-		timers:  make(map[string]Stopper),
-		watches: make(map[string]*idleWatch),
+		cfg:        cfg,
+		store:      st,
+		log:        log,
+		sealer:     secret.NewSealer(key, "idempotency"),
+		sockets:    secret.NewSigner(key, "websocket"),
+		pages:      secret.NewSigner(key, "transcript-page"),
+		files:      secret.NewSigner(key, "file"),
+		background: background,
+		stop:       stop,
+		timers:     make(map[string]Stopper),
+		watches:    make(map[string]*idleWatch),
+		uploading:  make(map[string]bool),
 	}
 }
 
@@ -96,11 +129,18 @@ func (s *Service) Start(ctx context.Context) error {
 			}
 		}
 	}
+	if err := s.resumeVerdicts(ctx); err != nil {
+		return err
+	}
+	if s.cfg.Retention > 0 && s.cfg.Blobs != nil {
+		go s.runRetention(s.background)
+	}
 	return nil
 }
 
-// Close stops every timer.
+// Close stops every timer and background task.
 func (s *Service) Close() {
+	s.stop()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.closed = true
@@ -310,6 +350,9 @@ func joinedItem(p store.Participant) store.Item {
 		ContentType: EventParticipantJoined, DisplayName: p.DisplayName, Role: p.Role, InTranscript: true,
 	}
 }
+
+// InstanceID is the instance the service runs.
+func (s *Service) InstanceID() string { return s.cfg.InstanceID }
 
 func (s *Service) checkInstance(id string) error {
 	if id != s.cfg.InstanceID {

@@ -29,15 +29,15 @@ const (
 
 // Event content types.
 const (
-	eventPrefix             = "application/vnd.amazonaws.connect.event."
-	EventTyping             = eventPrefix + "typing"
-	EventDelivered          = eventPrefix + "message.delivered"
-	EventRead               = eventPrefix + "message.read"
-	EventConnectionAck      = eventPrefix + "connection.acknowledged"
-	EventParticipantJoined  = eventPrefix + "participant.joined"
-	EventParticipantLeft    = eventPrefix + "participant.left"
-	EventChatEnded          = eventPrefix + "chat.ended"
-	EventParticipantIdle    = eventPrefix + "participant.idle"
+	eventPrefix            = "application/vnd.amazonaws.connect.event."
+	EventTyping            = eventPrefix + "typing"
+	EventDelivered         = eventPrefix + "message.delivered"
+	EventRead              = eventPrefix + "message.read"
+	EventConnectionAck     = eventPrefix + "connection.acknowledged"
+	EventParticipantJoined = eventPrefix + "participant.joined"
+	EventParticipantLeft   = eventPrefix + "participant.left"
+	EventChatEnded         = eventPrefix + "chat.ended"
+	EventParticipantIdle   = eventPrefix + "participant.idle"
 )
 
 // Disconnect reasons, as DescribeContact reports them.

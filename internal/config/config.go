@@ -15,8 +15,11 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"time"
 
+	"github.com/parleychat/parley/internal/attach"
 	"github.com/parleychat/parley/internal/secret"
 )
 
@@ -28,6 +31,11 @@ type Config struct {
 	Region    string
 	AccountID string
 	ViewsDir  string
+
+	// Attachments.
+	ClamdAddr           string        // "" means no virus scanning
+	AttachmentMaxBytes  int64         // default limit until set over the Connect API
+	AttachmentRetention time.Duration // 0 keeps attachments forever
 
 	// Identity, from the environment or generated into DataDir.
 	AccessKeyID     string
@@ -54,8 +62,16 @@ func Parse(args []string, env Env) (*Config, error) {
 	fs.StringVar(&c.AccountID, "account-id", or(env("PARLEY_ACCOUNT_ID"), "000000000000"), "account id the Connect API reports in ARNs (PARLEY_ACCOUNT_ID)")
 	fs.StringVar(&c.ViewsDir, "views-dir", env("PARLEY_VIEWS_DIR"), "folder of DescribeView views, one JSON file each (PARLEY_VIEWS_DIR; default DATA_DIR/views)")
 	fs.StringVar(&c.InstanceID, "instance-id", env("PARLEY_INSTANCE_ID"), "instance id the Connect API accepts (PARLEY_INSTANCE_ID; generated if empty)")
+	fs.StringVar(&c.ClamdAddr, "clamd", env("PARLEY_CLAMD"), "clamd address, host:port or unix:/path, to scan attachments (PARLEY_CLAMD)")
+	fs.Int64Var(&c.AttachmentMaxBytes, "attachment-max-bytes", envInt(env("PARLEY_ATTACHMENT_MAX_BYTES"), attach.DefaultMaxBytes),
+		"largest attachment until UpdateAttachedFilesConfiguration sets one (PARLEY_ATTACHMENT_MAX_BYTES)")
+	fs.DurationVar(&c.AttachmentRetention, "attachment-retention", envDuration(env("PARLEY_ATTACHMENT_RETENTION")),
+		"delete attachments this long after their chat ended, e.g. 720h; 0 keeps them (PARLEY_ATTACHMENT_RETENTION)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
+	}
+	if c.AttachmentMaxBytes < 1 || c.AttachmentMaxBytes > attach.MaxBytesCeiling {
+		return nil, fmt.Errorf("the attachment size limit must be 1 to %d bytes", attach.MaxBytesCeiling)
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("serve: unexpected argument %q", fs.Arg(0))
@@ -75,6 +91,24 @@ func Parse(args []string, env Env) (*Config, error) {
 		c.ViewsDir = filepath.Join(c.DataDir, "views")
 	}
 	return c, nil
+}
+
+// envInt and envDuration read a default from the environment; a malformed
+// value is left for flag parsing to report, by returning a value that fails.
+func envInt(v string, def int64) int64 {
+	if v == "" {
+		return def
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		return -1
+	}
+	return n
+}
+
+func envDuration(v string) time.Duration {
+	d, _ := time.ParseDuration(v)
+	return d
 }
 
 func or(v, def string) string {

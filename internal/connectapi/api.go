@@ -10,7 +10,9 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
+	"time"
 
+	"github.com/parleychat/parley/internal/attach"
 	"github.com/parleychat/parley/internal/awswire"
 	"github.com/parleychat/parley/internal/chat"
 	"github.com/parleychat/parley/internal/sigv4"
@@ -44,6 +46,8 @@ func (a *API) Register(mux *http.ServeMux) {
 	mux.Handle("POST /contact/create-participant", a.op(a.createParticipant))
 	mux.Handle("GET /contacts/{InstanceId}/{ContactId}", a.op(a.describeContact))
 	mux.Handle("PUT /contact/participant-role-config/{InstanceId}/{ContactId}", a.op(a.updateParticipantRoleConfig))
+	mux.Handle("GET /attached-files-configurations/{InstanceId}/{AttachmentScope}", a.op(a.describeAttachedFilesConfiguration))
+	mux.Handle("POST /attached-files-configurations/{InstanceId}/{AttachmentScope}", a.op(a.updateAttachedFilesConfiguration))
 }
 
 type handler func(w http.ResponseWriter, r *http.Request, body []byte) error
@@ -448,5 +452,100 @@ func (a *API) updateParticipantRoleConfig(w http.ResponseWriter, r *http.Request
 		return err
 	}
 	awswire.WriteJSON(w, struct{}{})
+	return nil
+}
+
+type extensionOut struct{ Extension string }
+
+type attachedFilesConfiguration struct {
+	InstanceId              string
+	AttachmentScope         string
+	MaximumSizeLimitInBytes int64
+	ExtensionConfiguration  struct{ AllowedExtensions []extensionOut }
+	LastModifiedTime        *awswire.EpochSeconds `json:",omitempty"`
+}
+
+func filesConfigOut(instanceID, scope string, l attach.Limits, modified time.Time) attachedFilesConfiguration {
+	out := attachedFilesConfiguration{InstanceId: instanceID, AttachmentScope: scope, MaximumSizeLimitInBytes: l.MaxBytes}
+	out.ExtensionConfiguration.AllowedExtensions = []extensionOut{}
+	for _, e := range l.Extensions {
+		out.ExtensionConfiguration.AllowedExtensions = append(out.ExtensionConfiguration.AllowedExtensions, extensionOut{e})
+	}
+	if !modified.IsZero() {
+		t := awswire.EpochSeconds(modified)
+		out.LastModifiedTime = &t
+	}
+	return out
+}
+
+// scopePath returns the {InstanceId} and {AttachmentScope} labels.
+func scopePath(r *http.Request) (instanceID, scope string, err error) {
+	instanceID, scope = r.PathValue("InstanceId"), r.PathValue("AttachmentScope")
+	var c awswire.Checker
+	c.Required("instanceId", &instanceID, 1, 100)
+	c.OneOf("attachmentScope", &scope, "EMAIL", "CHAT", "CASE", "TASK")
+	return instanceID, scope, asConnect(c.Err())
+}
+
+func (a *API) describeAttachedFilesConfiguration(w http.ResponseWriter, r *http.Request, _ []byte) error {
+	instanceID, scope, err := scopePath(r)
+	if err != nil {
+		return err
+	}
+	if instanceID != a.chat.InstanceID() {
+		return awswire.Errorf(http.StatusNotFound, "ResourceNotFoundException", "Instance %s not found.", instanceID)
+	}
+	l, modified, err := a.chat.Limits(r.Context(), instanceID, scope)
+	if err != nil {
+		return err
+	}
+	awswire.WriteJSON(w, struct{ AttachedFilesConfiguration attachedFilesConfiguration }{filesConfigOut(instanceID, scope, l, modified)})
+	return nil
+}
+
+type filesConfigInput struct {
+	MaximumSizeLimitInBytes *int64
+	ExtensionConfiguration  *struct {
+		AllowedExtensions []struct{ Extension *string }
+	}
+}
+
+func decodeFilesConfig(body []byte) (maxBytes *int64, extensions []string, err error) {
+	var in filesConfigInput
+	if err := awswire.Unmarshal(body, &in); err != nil {
+		return nil, nil, asConnect(err)
+	}
+	var c awswire.Checker
+	c.Range("maximumSizeLimitInBytes", in.MaximumSizeLimitInBytes, 1, attach.MaxBytesCeiling)
+	if ec := in.ExtensionConfiguration; ec != nil {
+		if ec.AllowedExtensions == nil {
+			c.Fail("ExtensionConfiguration.AllowedExtensions is required.")
+		}
+		extensions = []string{}
+		for _, e := range ec.AllowedExtensions {
+			if e.Extension == nil || !attach.ValidExtension(*e.Extension) {
+				c.Fail("Each allowed Extension must be 1 to 10 characters of letters, digits, '-' or '_'.")
+				break
+			}
+			extensions = append(extensions, *e.Extension)
+		}
+	}
+	return in.MaximumSizeLimitInBytes, extensions, asConnect(c.Err())
+}
+
+func (a *API) updateAttachedFilesConfiguration(w http.ResponseWriter, r *http.Request, body []byte) error {
+	instanceID, scope, err := scopePath(r)
+	if err != nil {
+		return err
+	}
+	maxBytes, extensions, err := decodeFilesConfig(body)
+	if err != nil {
+		return err
+	}
+	l, modified, err := a.chat.UpdateLimits(r.Context(), instanceID, scope, maxBytes, extensions)
+	if err != nil {
+		return err
+	}
+	awswire.WriteJSON(w, filesConfigOut(instanceID, scope, l, modified))
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"time"
 	"unicode/utf8"
 
 	"github.com/parleychat/parley/internal/awswire"
@@ -245,43 +246,60 @@ func (a *API) disconnectParticipant(w http.ResponseWriter, r *http.Request, body
 	return nil
 }
 
-// errNoAttachments answers the attachment operations until attachment
-// storage is configured (the attachments issue builds it).
-var errNoAttachments = awswire.Validation("Attachments are not enabled on this Parley instance.")
-
 // requireActive refuses new work from a participant whose chat ended.
 func (a *API) requireActive(ctx context.Context, sess *chat.Session) error {
 	return a.chat.Usable(ctx, sess)
 }
 
+type uploadMetadataOut struct {
+	Url              string
+	UrlExpiry        string
+	HeadersToInclude map[string]string
+}
+
 func (a *API) startAttachmentUpload(w http.ResponseWriter, r *http.Request, body []byte, sess *chat.Session) error {
-	if _, err := decodeStartUpload(body); err != nil {
+	in, err := decodeStartUpload(body)
+	if err != nil {
 		return err
 	}
-	if err := a.requireActive(r.Context(), sess); err != nil {
+	t, err := a.chat.StartUpload(r.Context(), sess, *in.AttachmentName, *in.ContentType, *in.AttachmentSizeInBytes, *in.ClientToken)
+	if err != nil {
 		return err
 	}
-	return errNoAttachments
+	awswire.WriteJSON(w, struct {
+		AttachmentId   string
+		UploadMetadata uploadMetadataOut
+	}{t.AttachmentID, uploadMetadataOut{Url: t.URL, UrlExpiry: awswire.FormatTime(t.Expiry), HeadersToInclude: t.Headers}})
+	return nil
 }
 
 func (a *API) completeAttachmentUpload(w http.ResponseWriter, r *http.Request, body []byte, sess *chat.Session) error {
-	if _, err := decodeCompleteUpload(body); err != nil {
+	in, err := decodeCompleteUpload(body)
+	if err != nil {
 		return err
 	}
-	if err := a.requireActive(r.Context(), sess); err != nil {
+	if err := a.chat.CompleteUpload(r.Context(), sess, in.AttachmentIds[0], *in.ClientToken); err != nil {
 		return err
 	}
-	return errNoAttachments
+	awswire.WriteJSON(w, struct{}{})
+	return nil
 }
 
 func (a *API) getAttachment(w http.ResponseWriter, r *http.Request, body []byte, sess *chat.Session) error {
-	if _, err := decodeGetAttachment(body); err != nil {
+	in, err := decodeGetAttachment(body)
+	if err != nil {
 		return err
 	}
-	if err := a.requireActive(r.Context(), sess); err != nil {
+	url, expires, size, err := a.chat.GetAttachment(r.Context(), sess, *in.AttachmentId, time.Duration(awswire.Deref(in.UrlExpiryInSeconds))*time.Second)
+	if err != nil {
 		return err
 	}
-	return errNoAttachments
+	awswire.WriteJSON(w, struct {
+		Url                   string
+		UrlExpiry             string
+		AttachmentSizeInBytes int64
+	}{url, awswire.FormatTime(expires), size})
+	return nil
 }
 
 func (a *API) describeView(w http.ResponseWriter, r *http.Request, _ []byte, sess *chat.Session) error {

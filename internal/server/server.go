@@ -14,10 +14,13 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/parleychat/parley/internal/attach"
+	"github.com/parleychat/parley/internal/blob"
 	"github.com/parleychat/parley/internal/broker"
 	"github.com/parleychat/parley/internal/chat"
 	"github.com/parleychat/parley/internal/config"
 	"github.com/parleychat/parley/internal/connectapi"
+	"github.com/parleychat/parley/internal/fileapi"
 	"github.com/parleychat/parley/internal/gateway"
 	"github.com/parleychat/parley/internal/participantapi"
 	"github.com/parleychat/parley/internal/sigv4"
@@ -32,6 +35,7 @@ type Server struct {
 	ln      net.Listener
 	baseURL string
 	store   *sqlite.DB
+	blobs   *blob.Local
 	chat    *chat.Service
 	gateway *gateway.Gateway
 	http    *http.Server
@@ -58,11 +62,32 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 		ln.Close()
 		return nil, err
 	}
+	s.blobs, err = blob.OpenLocal(filepath.Join(cfg.DataDir, "attachments"))
+	if err != nil {
+		s.store.Close()
+		ln.Close()
+		return nil, err
+	}
+	var scanner attach.Scanner
+	if cfg.ClamdAddr != "" {
+		clamd := &attach.Clamd{Addr: cfg.ClamdAddr}
+		if err := clamd.Ping(ctx); err != nil {
+			log.Warn("clamd does not answer; attachments will be rejected until it does", "addr", cfg.ClamdAddr, "err", err)
+		}
+		scanner = clamd
+	}
 	wsBase := config.WebsocketBase(s.baseURL)
 	s.chat = chat.New(chat.Config{
 		InstanceID:   cfg.InstanceID,
 		QueueID:      cfg.QueueID,
 		WebsocketURL: func(token string) string { return wsBase + "/ws/v1/connect?token=" + url.QueryEscape(token) },
+		Blobs:        s.blobs,
+		Scanner:      scanner,
+		Limits:       attach.Limits{MaxBytes: cfg.AttachmentMaxBytes, Extensions: attach.DefaultExtensions},
+		FileURL: func(id, token string) string {
+			return s.baseURL + fileapi.Path + url.PathEscape(id) + "?token=" + url.QueryEscape(token)
+		},
+		Retention: cfg.AttachmentRetention,
 	}, s.store, cfg.Key, log)
 	if err := s.chat.Start(ctx); err != nil {
 		s.store.Close()
@@ -73,6 +98,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
 	participantapi.New(s.chat, catalog, log).Register(mux)
+	fileapi.New(s.chat, log).Register(mux)
 	s.gateway = gateway.New(s.chat, fanout, log)
 	mux.Handle("GET /ws/v1/connect", s.gateway)
 	verifier := &sigv4.Verifier{Service: "connect", Secret: func(id string) (string, bool) {
@@ -123,7 +149,7 @@ func (s *Server) StopAccepting(ctx context.Context) error {
 // away) and the store closes.
 func (s *Server) Close() error {
 	s.gateway.Shutdown() // hijacked connections are not http.Server's to close
-	return s.store.Close()
+	return errors.Join(s.store.Close(), s.blobs.Close())
 }
 
 // Run serves until ctx is done, then shuts down gracefully.

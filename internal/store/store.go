@@ -110,6 +110,54 @@ type Item struct {
 	MessageID     string       // MESSAGEMETADATA items: the message they are about
 }
 
+// File states.
+const (
+	FilePending    = "PENDING"
+	FileUploaded   = "UPLOADED"
+	FileInProgress = "IN_PROGRESS"
+	FileApproved   = "APPROVED"
+	FileRejected   = "REJECTED"
+	FileDeleted    = "DELETED"
+)
+
+// File is an attachment's upload: its declared name, type and size, where
+// it is in its checks, and the verdict.
+type File struct {
+	ID            string
+	ContactID     string
+	ParticipantID string
+	Name          string
+	ContentType   string // as declared
+	Size          int64
+	State         string
+	SHA256        string // hex, once uploaded
+	ServeType     string // the content type downloads are served with
+	Reason        string // why it was rejected
+	ItemID        string // the ATTACHMENT item announcing it
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+}
+
+// FileUpdate moves a file from one state to another; it fails with
+// ErrConflict if the file is no longer in From.
+type FileUpdate struct {
+	ID, From, To string
+	SHA256       string
+	ServeType    string
+	Reason       string
+	ItemID       string
+	At           time.Time
+}
+
+// FilesConfig is an instance's attachment limits for one scope.
+type FilesConfig struct {
+	InstanceID string
+	Scope      string
+	MaxBytes   int64
+	Extensions []string
+	ModifiedAt time.Time
+}
+
 // Idempotency is a stored first result of a request made with a ClientToken.
 type Idempotency struct {
 	Scope       string // what the token is unique within, e.g. the instance
@@ -141,6 +189,15 @@ type Change struct {
 	End *End
 	// Timers replaces a contact's participant timers.
 	Timers *SetTimers
+	// NewFile records an attachment whose upload starts.
+	NewFile *File
+	// FileUpdates move files between states, conditionally.
+	FileUpdates []FileUpdate
+	// ItemAttachments replaces the attachments of existing items (a verdict
+	// updating the transcript's ATTACHMENT item).
+	ItemAttachments map[string][]Attachment
+	// FilesConfig replaces an instance's attachment limits.
+	FilesConfig *FilesConfig
 }
 
 // SetTimers is a contact's new participant timers.
@@ -174,6 +231,7 @@ var (
 	ErrNotFound  = errors.New("store: not found")
 	ErrEnded     = errors.New("store: contact has ended")
 	ErrDuplicate = errors.New("store: duplicate client token")
+	ErrConflict  = errors.New("store: state changed")
 )
 
 // Store is a storage backend. Apply is durable when it returns nil: the data
@@ -205,6 +263,15 @@ type Store interface {
 	TranscriptNewest(ctx context.Context, contactID string, n int) (int64, error)
 	// Receipts returns the receipts of the given messages, by message id.
 	Receipts(ctx context.Context, messageIDs []string) (map[string][]Receipt, error)
+
+	File(ctx context.Context, id string) (File, error)
+	// CountFiles counts a contact's files that were not rejected.
+	CountFiles(ctx context.Context, contactID string) (int, error)
+	// UnfinishedFiles yields files uploaded but without a verdict yet.
+	UnfinishedFiles(ctx context.Context) ([]File, error)
+	// ExpiredFiles returns approved files of contacts that ended before t.
+	ExpiredFiles(ctx context.Context, endedBefore time.Time, limit int) ([]File, error)
+	FilesConfig(ctx context.Context, instanceID, scope string) (FilesConfig, error)
 
 	Close() error
 }

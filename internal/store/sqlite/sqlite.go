@@ -367,6 +367,42 @@ func (db *DB) apply(tx *sql.Tx, c *store.Change) ([]store.Item, error) {
 			return nil, err
 		}
 	}
+	if f := c.NewFile; f != nil {
+		if _, err := tx.Exec(`INSERT INTO files (id, contact_id, participant_id, name, content_type, size, state, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, f.ID, f.ContactID, f.ParticipantID, f.Name, f.ContentType, f.Size, f.State,
+			ms(f.CreatedAt), ms(f.CreatedAt)); err != nil {
+			return nil, err
+		}
+	}
+	for _, u := range c.FileUpdates {
+		res, err := tx.Exec(`UPDATE files SET state = ?, updated_at = ?,
+				sha256 = CASE WHEN ? != '' THEN ? ELSE sha256 END,
+				serve_type = CASE WHEN ? != '' THEN ? ELSE serve_type END,
+				reason = CASE WHEN ? != '' THEN ? ELSE reason END,
+				item_id = CASE WHEN ? != '' THEN ? ELSE item_id END
+			WHERE id = ? AND state = ?`,
+			u.To, ms(u.At), u.SHA256, u.SHA256, u.ServeType, u.ServeType, u.Reason, u.Reason, u.ItemID, u.ItemID, u.ID, u.From)
+		if err != nil {
+			return nil, err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return nil, store.ErrConflict
+		}
+	}
+	for itemID, atts := range c.ItemAttachments {
+		b, _ := json.Marshal(atts)
+		if _, err := tx.Exec(`UPDATE items SET attachments = ? WHERE id = ?`, string(b), itemID); err != nil {
+			return nil, err
+		}
+	}
+	if fc := c.FilesConfig; fc != nil {
+		exts, _ := json.Marshal(fc.Extensions)
+		if _, err := tx.Exec(`INSERT INTO attached_files_config (instance_id, scope, max_bytes, extensions, modified_at) VALUES (?, ?, ?, ?, ?)
+			ON CONFLICT (instance_id, scope) DO UPDATE SET max_bytes = excluded.max_bytes, extensions = excluded.extensions,
+				modified_at = excluded.modified_at`, fc.InstanceID, fc.Scope, fc.MaxBytes, string(exts), ms(fc.ModifiedAt)); err != nil {
+			return nil, err
+		}
+	}
 	if e := c.End; e != nil {
 		res, err := tx.Exec(`UPDATE contacts SET state = ?, ended_at = ?, disconnect_reason = ? WHERE id = ? AND state != ?`,
 			store.ContactEnded, ms(e.At), e.Reason, e.ContactID, store.ContactEnded)
@@ -603,4 +639,66 @@ func (db *DB) Receipts(ctx context.Context, messageIDs []string) (map[string][]s
 		out[rc.MessageID] = append(out[rc.MessageID], rc)
 	}
 	return out, rows.Err()
+}
+
+const fileCols = `id, contact_id, participant_id, name, content_type, size, state, sha256, serve_type, reason, item_id,
+	created_at, updated_at`
+
+func scanFile(row interface{ Scan(...any) error }) (store.File, error) {
+	var f store.File
+	var created, updated int64
+	err := row.Scan(&f.ID, &f.ContactID, &f.ParticipantID, &f.Name, &f.ContentType, &f.Size, &f.State, &f.SHA256,
+		&f.ServeType, &f.Reason, &f.ItemID, &created, &updated)
+	f.CreatedAt, f.UpdatedAt = fromMS(created), fromMS(updated)
+	return f, notFound(err)
+}
+
+func (db *DB) queryFiles(ctx context.Context, q string, args ...any) ([]store.File, error) {
+	rows, err := db.r.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var fs []store.File
+	for rows.Next() {
+		f, err := scanFile(rows)
+		if err != nil {
+			return nil, err
+		}
+		fs = append(fs, f)
+	}
+	return fs, rows.Err()
+}
+
+func (db *DB) File(ctx context.Context, id string) (store.File, error) {
+	return scanFile(db.r.QueryRowContext(ctx, `SELECT `+fileCols+` FROM files WHERE id = ?`, id))
+}
+
+func (db *DB) CountFiles(ctx context.Context, contactID string) (int, error) {
+	var n int
+	err := db.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM files WHERE contact_id = ? AND state != ?`, contactID, store.FileRejected).Scan(&n)
+	return n, err
+}
+
+func (db *DB) UnfinishedFiles(ctx context.Context) ([]store.File, error) {
+	return db.queryFiles(ctx, `SELECT `+fileCols+` FROM files WHERE state IN (?, ?) ORDER BY created_at`, store.FileUploaded, store.FileInProgress)
+}
+
+func (db *DB) ExpiredFiles(ctx context.Context, endedBefore time.Time, limit int) ([]store.File, error) {
+	return db.queryFiles(ctx, `SELECT `+fileCols+` FROM files WHERE state = ? AND contact_id IN
+		(SELECT id FROM contacts WHERE state = ? AND ended_at < ?) LIMIT ?`,
+		store.FileApproved, store.ContactEnded, endedBefore.UnixMilli(), limit)
+}
+
+func (db *DB) FilesConfig(ctx context.Context, instanceID, scope string) (store.FilesConfig, error) {
+	fc := store.FilesConfig{InstanceID: instanceID, Scope: scope}
+	var exts string
+	var modified int64
+	err := db.r.QueryRowContext(ctx, `SELECT max_bytes, extensions, modified_at FROM attached_files_config
+		WHERE instance_id = ? AND scope = ?`, instanceID, scope).Scan(&fc.MaxBytes, &exts, &modified)
+	if err != nil {
+		return fc, notFound(err)
+	}
+	fc.ModifiedAt = fromMS(modified)
+	return fc, json.Unmarshal([]byte(exts), &fc.Extensions)
 }

@@ -1,0 +1,528 @@
+package chat
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"time"
+
+	"github.com/parleychat/parley/internal/attach"
+	"github.com/parleychat/parley/internal/blob"
+	"github.com/parleychat/parley/internal/secret"
+	"github.com/parleychat/parley/internal/store"
+)
+
+// Attachment flow, as on Amazon Connect: StartAttachmentUpload hands out a
+// signed upload URL; the client PUTs the bytes there; CompleteAttachmentUpload
+// starts the checks; an ATTACHMENT item carries the verdict (APPROVED or
+// REJECTED), preceded by an IN_PROGRESS item when the checks take longer
+// than VerdictWait; GetAttachment hands approved files out by signed,
+// expiring download URLs.
+
+// Attachment statuses on items.
+const (
+	StatusApproved   = "APPROVED"
+	StatusRejected   = "REJECTED"
+	StatusInProgress = "IN_PROGRESS"
+)
+
+// ScopeChat is the attached-files scope chats use.
+const ScopeChat = "CHAT"
+
+const (
+	uploadURLLifetime       = 10 * time.Minute
+	defaultDownloadLifetime = 300 * time.Second
+	verdictTimeout          = 90 * time.Second // Connect gives its scanner 60 s
+)
+
+// UploadTicket is StartAttachmentUpload's answer.
+type UploadTicket struct {
+	AttachmentID string
+	URL          string
+	Expiry       time.Time
+	Headers      map[string]string
+}
+
+// fileGrant is what a signed file URL grants.
+type fileGrant struct {
+	FileID  string    `json:"a"`
+	Upload  bool      `json:"u,omitempty"`
+	Size    int64     `json:"n,omitempty"`
+	Type    string    `json:"t,omitempty"`
+	Expires time.Time `json:"e"`
+}
+
+func (s *Service) attachmentsEnabled() error {
+	if s.cfg.Blobs == nil {
+		return errorf(Invalid, "Attachments are not enabled on this Parley instance.")
+	}
+	return nil
+}
+
+// Limits returns the instance's attachment limits for a scope.
+func (s *Service) Limits(ctx context.Context, instanceID, scope string) (attach.Limits, time.Time, error) {
+	fc, err := s.store.FilesConfig(ctx, instanceID, scope)
+	if errors.Is(err, store.ErrNotFound) {
+		return s.defaultLimits(), time.Time{}, nil
+	}
+	if err != nil {
+		return attach.Limits{}, time.Time{}, err
+	}
+	return attach.Limits{MaxBytes: fc.MaxBytes, Extensions: fc.Extensions}, fc.ModifiedAt, nil
+}
+
+func (s *Service) defaultLimits() attach.Limits {
+	if s.cfg.Limits.MaxBytes == 0 {
+		return attach.DefaultLimits()
+	}
+	return s.cfg.Limits
+}
+
+// UpdateLimits changes an instance's attachment limits; nil leaves a part
+// as it is.
+func (s *Service) UpdateLimits(ctx context.Context, instanceID, scope string, maxBytes *int64, extensions []string) (attach.Limits, time.Time, error) {
+	if err := s.checkInstance(instanceID); err != nil {
+		return attach.Limits{}, time.Time{}, err
+	}
+	l, _, err := s.Limits(ctx, instanceID, scope)
+	if err != nil {
+		return l, time.Time{}, err
+	}
+	if maxBytes != nil {
+		l.MaxBytes = *maxBytes
+	}
+	if extensions != nil {
+		l.Extensions = nil
+		for _, e := range extensions {
+			if e = attach.Extension("." + e); !slices.Contains(l.Extensions, e) {
+				l.Extensions = append(l.Extensions, e)
+			}
+		}
+	}
+	now := s.now()
+	_, err = s.store.Apply(ctx, &store.Change{FilesConfig: &store.FilesConfig{
+		InstanceID: instanceID, Scope: scope, MaxBytes: l.MaxBytes, Extensions: l.Extensions, ModifiedAt: now}})
+	return l, now, err
+}
+
+// StartUpload checks a declared attachment and hands out its upload URL.
+func (s *Service) StartUpload(ctx context.Context, sess *Session, name, contentType string, size int64, clientToken string) (UploadTicket, error) {
+	var t UploadTicket
+	if err := s.attachmentsEnabled(); err != nil {
+		return t, err
+	}
+	scope := "start-upload:" + sess.Participant.ID
+	if ok, err := s.idempotent(ctx, scope, clientToken, &t); ok || err != nil {
+		return t, err
+	}
+	if err := s.Usable(ctx, sess); err != nil {
+		return t, err
+	}
+	limits, _, err := s.Limits(ctx, sess.Contact.InstanceID, ScopeChat)
+	if err != nil {
+		return t, err
+	}
+	if size > limits.MaxBytes {
+		return t, errorf(QuotaExceeded, "The file is %d bytes; this chat accepts files up to %d bytes.", size, limits.MaxBytes)
+	}
+	if err := limits.CheckDeclared(name, contentType, size); err != nil {
+		return t, errorf(Invalid, "%s", err.Error())
+	}
+	n, err := s.store.CountFiles(ctx, sess.Contact.ID)
+	if err != nil {
+		return t, err
+	}
+	if n >= attach.MaxPerChat {
+		return t, errorf(QuotaExceeded, "A chat can have at most %d attachments.", attach.MaxPerChat)
+	}
+	now := s.now()
+	f := store.File{
+		ID: secret.NewUUID(), ContactID: sess.Contact.ID, ParticipantID: sess.Participant.ID, Name: name,
+		ContentType: contentType, Size: size, State: store.FilePending, CreatedAt: now,
+	}
+	t.AttachmentID = f.ID
+	t.Expiry = now.Add(uploadURLLifetime)
+	grant, _ := json.Marshal(fileGrant{FileID: f.ID, Upload: true, Size: size, Type: contentType, Expires: t.Expiry})
+	t.URL = s.cfg.FileURL(f.ID, s.files.Sign(grant))
+	t.Headers = map[string]string{"Content-Type": contentType}
+	_, err = s.store.Apply(ctx, &store.Change{
+		RequireActive: sess.Contact.ID,
+		Idempotency:   s.idempotencyRecord(scope, clientToken, t),
+		NewFile:       &f,
+	})
+	switch {
+	case errors.Is(err, store.ErrDuplicate):
+		_, err = s.idempotent(ctx, scope, clientToken, &t)
+		return t, err
+	case errors.Is(err, store.ErrEnded):
+		return UploadTicket{}, errorf(AccessDenied, "The chat has ended.")
+	}
+	return t, err
+}
+
+func (s *Service) verifyFileToken(token, fileID string, upload bool) (fileGrant, error) {
+	var g fileGrant
+	payload, err := s.files.Verify(token)
+	if err != nil || json.Unmarshal(payload, &g) != nil || g.FileID != fileID || g.Upload != upload {
+		return g, errorf(AccessDenied, "The URL is not valid.")
+	}
+	if !s.now().Before(g.Expires) {
+		return g, errorf(AccessDenied, "The URL has expired.")
+	}
+	return g, nil
+}
+
+// ErrTooLarge is returned by ReceiveUpload when more bytes arrive than were
+// declared.
+var ErrTooLarge = errorf(QuotaExceeded, "More bytes arrived than the declared AttachmentSizeInBytes.")
+
+// ReceiveUpload stores the bytes PUT to an upload URL. It streams them to a
+// temporary blob, hashing on the way, refuses the moment more bytes arrive
+// than were declared, and commits the blob only when exactly the declared
+// size arrived. A URL works once.
+func (s *Service) ReceiveUpload(ctx context.Context, fileID, token, contentType string, body io.Reader) (sha string, err error) {
+	if err := s.attachmentsEnabled(); err != nil {
+		return "", err
+	}
+	g, err := s.verifyFileToken(token, fileID, true)
+	if err != nil {
+		return "", err
+	}
+	if contentType != g.Type {
+		return "", errorf(AccessDenied, "The request's Content-Type must be the one in HeadersToInclude, %s.", g.Type)
+	}
+	if !s.claimUpload(fileID) {
+		return "", errorf(Conflict, "This attachment is already being uploaded.")
+	}
+	defer s.releaseUpload(fileID)
+	f, err := s.store.File(ctx, fileID)
+	if err != nil {
+		return "", err
+	}
+	if f.State != store.FilePending {
+		return "", errorf(AccessDenied, "This upload URL has been used.")
+	}
+	w, err := s.cfg.Blobs.Create(ctx)
+	if err != nil {
+		return "", err
+	}
+	defer w.Abort() // a no-op once committed
+	h := sha256.New()
+	n, err := io.Copy(io.MultiWriter(w, h), io.LimitReader(body, g.Size+1))
+	if err != nil {
+		return "", errorf(Invalid, "The upload was interrupted: %v", err)
+	}
+	if n > g.Size {
+		return "", ErrTooLarge
+	}
+	if n < g.Size {
+		return "", errorf(Invalid, "The upload has %d bytes; %d were declared.", n, g.Size)
+	}
+	if err := w.Commit(fileID); err != nil {
+		return "", err
+	}
+	sha = hex.EncodeToString(h.Sum(nil))
+	_, err = s.store.Apply(ctx, &store.Change{
+		RequireActive: f.ContactID,
+		FileUpdates:   []store.FileUpdate{{ID: fileID, From: store.FilePending, To: store.FileUploaded, SHA256: sha, At: s.now()}},
+	})
+	if err != nil {
+		s.cfg.Blobs.Delete(context.WithoutCancel(ctx), fileID)
+		if errors.Is(err, store.ErrEnded) {
+			return "", errorf(AccessDenied, "The chat has ended.")
+		}
+		if errors.Is(err, store.ErrConflict) {
+			return "", errorf(AccessDenied, "This upload URL has been used.")
+		}
+		return "", err
+	}
+	return sha, nil
+}
+
+func (s *Service) claimUpload(id string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.uploading[id] {
+		return false
+	}
+	s.uploading[id] = true
+	return true
+}
+
+func (s *Service) releaseUpload(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.uploading, id)
+}
+
+// CompleteUpload starts the checks of an uploaded attachment. It returns
+// when the verdict is out, or after VerdictWait with the attachment
+// announced as IN_PROGRESS and the verdict to follow.
+func (s *Service) CompleteUpload(ctx context.Context, sess *Session, fileID, clientToken string) error {
+	if err := s.attachmentsEnabled(); err != nil {
+		return err
+	}
+	scope := "complete-upload:" + sess.Participant.ID
+	var done struct{}
+	if ok, err := s.idempotent(ctx, scope, clientToken, &done); ok || err != nil {
+		return err
+	}
+	if err := s.Usable(ctx, sess); err != nil {
+		return err
+	}
+	f, err := s.store.File(ctx, fileID)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && f.ContactID != sess.Contact.ID) {
+		return errorf(Invalid, "Attachment %s not found in this chat.", fileID)
+	}
+	if err != nil {
+		return err
+	}
+	if f.ParticipantID != sess.Participant.ID {
+		return errorf(AccessDenied, "Only the participant who uploaded an attachment can complete it.")
+	}
+	switch f.State {
+	case store.FilePending:
+		return errorf(Conflict, "The attachment has not been uploaded completely.")
+	case store.FileUploaded:
+	default:
+		return errorf(Conflict, "The attachment upload was completed already.")
+	}
+	_, err = s.store.Apply(ctx, &store.Change{
+		RequireActive: sess.Contact.ID,
+		Idempotency:   s.idempotencyRecord(scope, clientToken, done),
+		FileUpdates:   []store.FileUpdate{{ID: fileID, From: store.FileUploaded, To: store.FileInProgress, At: s.now()}},
+	})
+	switch {
+	case errors.Is(err, store.ErrDuplicate):
+		return nil
+	case errors.Is(err, store.ErrConflict):
+		return errorf(Conflict, "The attachment upload was completed already.")
+	case errors.Is(err, store.ErrEnded):
+		return errorf(AccessDenied, "The chat has ended.")
+	case err != nil:
+		return err
+	}
+	f.State = store.FileInProgress
+	s.judge(f, sess.Participant, s.cfg.VerdictWait)
+	return nil
+}
+
+// judge checks a file and announces the verdict. It waits up to wait for
+// the verdict; past that it announces the file as IN_PROGRESS and lets the
+// verdict follow on its own.
+func (s *Service) judge(f store.File, uploader store.Participant, wait time.Duration) {
+	result := make(chan attach.Verdict, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), verdictTimeout)
+		defer cancel()
+		result <- s.inspect(ctx, f)
+	}()
+	item := store.Item{
+		ID: secret.NewUUID(), ContactID: f.ContactID, ParticipantID: uploader.ID, Type: TypeAttachment,
+		DisplayName: uploader.DisplayName, Role: uploader.Role, InTranscript: true,
+	}
+	if f.ItemID != "" { // resumed after a restart: the IN_PROGRESS item exists
+		s.announce(f, item, <-result, f.ItemID)
+		return
+	}
+	select {
+	case v := <-result:
+		s.announce(f, item, v, "")
+		return
+	case <-time.After(wait):
+	}
+	item.Attachments = []store.Attachment{{ID: f.ID, Name: f.Name, ContentType: f.ContentType, Status: StatusInProgress}}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	_, err := s.store.Apply(ctx, &store.Change{
+		Items:       []store.Item{item},
+		FileUpdates: []store.FileUpdate{{ID: f.ID, From: store.FileInProgress, To: store.FileInProgress, ItemID: item.ID, At: s.now()}},
+	})
+	cancel()
+	if err != nil {
+		s.log.Error("announcing an attachment in progress", "attachment", f.ID, "err", err)
+	}
+	go func() {
+		v := <-result
+		next := item
+		next.ID = secret.NewUUID()
+		next.InTranscript = false // the transcript's item is updated in place
+		s.announce(f, next, v, item.ID)
+	}()
+}
+
+// inspect runs the checks; a failure to check is a rejection, as Connect
+// rejects what its scanner could not judge.
+func (s *Service) inspect(ctx context.Context, f store.File) attach.Verdict {
+	b, err := s.cfg.Blobs.Open(ctx, f.ID)
+	if err != nil {
+		return attach.Verdict{Reason: "The uploaded file is missing."}
+	}
+	defer b.Close()
+	v, err := attach.Inspect(ctx, b, b.Size(), f.Name, f.ContentType, s.cfg.Scanner)
+	if err != nil {
+		s.log.Warn("checking an attachment", "attachment", f.ID, "err", err)
+		return attach.Verdict{Reason: "The file could not be checked: " + err.Error()}
+	}
+	return v
+}
+
+// announce records a verdict and pushes it in item. When inProgressItem is
+// set, the transcript's IN_PROGRESS item is updated to the verdict too.
+func (s *Service) announce(f store.File, item store.Item, v attach.Verdict, inProgressItem string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	status, to := StatusApproved, store.FileApproved
+	if !v.Approved {
+		status, to = StatusRejected, store.FileRejected
+	}
+	att := []store.Attachment{{ID: f.ID, Name: f.Name, ContentType: f.ContentType, Status: status}}
+	item.Attachments = att
+	ch := &store.Change{
+		Items:       []store.Item{item},
+		FileUpdates: []store.FileUpdate{{ID: f.ID, From: store.FileInProgress, To: to, ServeType: v.Type, Reason: v.Reason, At: s.now()}},
+	}
+	if inProgressItem != "" {
+		ch.ItemAttachments = map[string][]store.Attachment{inProgressItem: att}
+	} else {
+		ch.FileUpdates[0].ItemID = item.ID
+	}
+	if !v.Approved {
+		// Rejected bytes go first: a crash after this leaves the file
+		// IN_PROGRESS with no bytes, which judges as rejected again.
+		if err := s.cfg.Blobs.Delete(ctx, f.ID); err != nil {
+			s.log.Error("deleting a rejected attachment", "attachment", f.ID, "err", err)
+		}
+	}
+	if _, err := s.store.Apply(ctx, ch); err != nil {
+		s.log.Error("recording an attachment verdict", "attachment", f.ID, "err", err)
+	}
+}
+
+// resumeVerdicts judges files whose checks a restart interrupted.
+func (s *Service) resumeVerdicts(ctx context.Context) error {
+	if s.cfg.Blobs == nil {
+		return nil
+	}
+	files, err := s.store.UnfinishedFiles(ctx)
+	if err != nil {
+		return err
+	}
+	for _, f := range files {
+		if f.State != store.FileInProgress {
+			continue // uploaded but never completed: it waits for its Complete
+		}
+		p, err := s.store.Participant(ctx, f.ParticipantID)
+		if err != nil {
+			return err
+		}
+		go s.judge(f, p, 0)
+	}
+	return nil
+}
+
+// Download is an approved attachment, opened.
+type Download struct {
+	File store.File
+	Blob blob.File
+}
+
+// GetAttachment returns a signed, expiring download URL for an approved
+// attachment of the session's chat.
+func (s *Service) GetAttachment(ctx context.Context, sess *Session, fileID string, expiry time.Duration) (url string, expires time.Time, size int64, err error) {
+	if err := s.attachmentsEnabled(); err != nil {
+		return "", time.Time{}, 0, err
+	}
+	if err := s.Usable(ctx, sess); err != nil {
+		return "", time.Time{}, 0, err
+	}
+	f, err := s.store.File(ctx, fileID)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && f.ContactID != sess.Contact.ID) {
+		return "", time.Time{}, 0, errorf(AccessDenied, "Attachment %s is not part of this chat.", fileID)
+	}
+	if err != nil {
+		return "", time.Time{}, 0, err
+	}
+	if sess.Participant.Role == RoleCustomBot {
+		// As on Connect: bots do not get what customers upload.
+		if up, err := s.store.Participant(ctx, f.ParticipantID); err == nil && up.Role == RoleCustomer {
+			return "", time.Time{}, 0, errorf(AccessDenied, "Custom bots cannot download attachments customers upload.")
+		}
+	}
+	switch f.State {
+	case store.FileApproved:
+	case store.FileRejected:
+		return "", time.Time{}, 0, errorf(Invalid, "The attachment was rejected: %s", f.Reason)
+	case store.FileDeleted:
+		return "", time.Time{}, 0, errorf(Invalid, "The attachment was deleted under the retention policy.")
+	default:
+		return "", time.Time{}, 0, errorf(Invalid, "The attachment is not approved yet (%s).", f.State)
+	}
+	if expiry == 0 {
+		expiry = defaultDownloadLifetime
+	}
+	expires = s.now().Add(expiry)
+	grant, _ := json.Marshal(fileGrant{FileID: f.ID, Expires: expires})
+	return s.cfg.FileURL(f.ID, s.files.Sign(grant)), expires, f.Size, nil
+}
+
+// OpenDownload opens the file a download URL names. The caller closes it.
+func (s *Service) OpenDownload(ctx context.Context, fileID, token string) (Download, error) {
+	if err := s.attachmentsEnabled(); err != nil {
+		return Download{}, err
+	}
+	if _, err := s.verifyFileToken(token, fileID, false); err != nil {
+		return Download{}, err
+	}
+	f, err := s.store.File(ctx, fileID)
+	if err != nil || f.State != store.FileApproved {
+		return Download{}, errorf(NotFound, "The attachment is not available.")
+	}
+	b, err := s.cfg.Blobs.Open(ctx, f.ID)
+	if errors.Is(err, blob.ErrNotFound) {
+		return Download{}, errorf(NotFound, "The attachment is not available.")
+	}
+	if err != nil {
+		return Download{}, err
+	}
+	return Download{File: f, Blob: b}, nil
+}
+
+// runRetention deletes the bytes of attachments of chats that ended more
+// than Retention ago, until ctx is done.
+func (s *Service) runRetention(ctx context.Context) {
+	every := min(s.cfg.Retention/10, time.Hour)
+	for {
+		if err := s.expireFiles(ctx); err != nil && ctx.Err() == nil {
+			s.log.Error("attachment retention", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(every):
+		}
+	}
+}
+
+// expireFiles deletes attachments past retention, in batches.
+func (s *Service) expireFiles(ctx context.Context) error {
+	for {
+		files, err := s.store.ExpiredFiles(ctx, s.now().Add(-s.cfg.Retention), 100)
+		if err != nil || len(files) == 0 {
+			return err
+		}
+		for _, f := range files {
+			if err := s.cfg.Blobs.Delete(ctx, f.ID); err != nil {
+				return fmt.Errorf("deleting %s: %w", f.ID, err)
+			}
+			if _, err := s.store.Apply(ctx, &store.Change{FileUpdates: []store.FileUpdate{
+				{ID: f.ID, From: store.FileApproved, To: store.FileDeleted, At: s.now()}}}); err != nil && !errors.Is(err, store.ErrConflict) {
+				return err
+			}
+		}
+	}
+}

@@ -1,0 +1,93 @@
+// Package fileapi serves the URLs StartAttachmentUpload and GetAttachment
+// hand out: the upload PUT, streamed to storage, and the download GET, with
+// Range support and the headers that keep a hostile file from running in a
+// browser. Both are authorised by their signed, expiring URL alone, as an S3
+// presigned URL is, and allow any origin, since ChatJS fetches them from
+// the customer's page.
+package fileapi
+
+import (
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+
+	"github.com/parleychat/parley/internal/attach"
+	"github.com/parleychat/parley/internal/awswire"
+	"github.com/parleychat/parley/internal/chat"
+)
+
+// API serves attachment bytes.
+type API struct {
+	chat *chat.Service
+	log  *slog.Logger
+}
+
+// New returns the file endpoints.
+func New(svc *chat.Service, log *slog.Logger) *API { return &API{chat: svc, log: log} }
+
+// Path is where the file endpoints live; FileURL builds on it.
+const Path = "/attachments/"
+
+// Register adds the routes to mux.
+func (a *API) Register(mux *http.ServeMux) {
+	mux.Handle("PUT "+Path+"{id}", awswire.CORS(http.HandlerFunc(a.upload)))
+	mux.Handle("GET "+Path+"{id}", awswire.CORS(http.HandlerFunc(a.download)))
+	mux.Handle("OPTIONS "+Path+"{id}", awswire.CORS(http.NotFoundHandler()))
+}
+
+// fail answers as S3 would with a status, but in JSON with a message a
+// person can read.
+func (a *API) fail(w http.ResponseWriter, err error) {
+	status := http.StatusInternalServerError
+	msg := "An internal error occurred."
+	var e *chat.Error
+	if errors.As(err, &e) {
+		msg = e.Message
+		status = map[chat.Kind]int{
+			chat.Invalid: http.StatusBadRequest, chat.AccessDenied: http.StatusForbidden, chat.Ended: http.StatusForbidden,
+			chat.Conflict: http.StatusConflict, chat.QuotaExceeded: http.StatusRequestEntityTooLarge, chat.NotFound: http.StatusNotFound,
+		}[e.Kind]
+	} else {
+		a.log.Error("attachment request", "err", err)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(map[string]string{"Message": msg})
+}
+
+func (a *API) upload(w http.ResponseWriter, r *http.Request) {
+	id, token := r.PathValue("id"), r.URL.Query().Get("token")
+	sha, err := a.chat.ReceiveUpload(r.Context(), id, token, r.Header.Get("Content-Type"), r.Body)
+	if err != nil {
+		if errors.Is(err, chat.ErrTooLarge) {
+			w.Header().Set("Connection", "close") // stop reading the rest
+		}
+		a.fail(w, err)
+		return
+	}
+	w.Header().Set("ETag", `"`+sha+`"`)
+	w.WriteHeader(http.StatusOK)
+}
+
+func (a *API) download(w http.ResponseWriter, r *http.Request) {
+	id, token := r.PathValue("id"), r.URL.Query().Get("token")
+	d, err := a.chat.OpenDownload(r.Context(), id, token)
+	if err != nil {
+		a.fail(w, err)
+		return
+	}
+	defer d.Blob.Close()
+	h := w.Header()
+	h.Set("Content-Type", d.File.ServeType)
+	h.Set("Content-Disposition", attach.ContentDisposition(d.File.Name))
+	h.Set("ETag", `"`+d.File.SHA256+`"`)
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Content-Security-Policy", "default-src 'none'; sandbox")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Cache-Control", "private, max-age=300")
+	h.Set("Access-Control-Expose-Headers", "Content-Disposition, Content-Length, Content-Type, ETag")
+	// ServeContent handles Range, If-Range and If-None-Match against the ETag.
+	http.ServeContent(w, r, "", d.Blob.ModTime(), d.Blob)
+}
