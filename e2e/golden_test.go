@@ -148,6 +148,7 @@ var (
 	timeRe  = regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$`)
 	tokenRe = regexp.MustCompile(`^[A-Za-z0-9_\-]{40,}(\.[A-Za-z0-9_\-]+)?$`)
 	wsRe    = regexp.MustCompile(`^ws://127\.0\.0\.1:\d+/ws/v1/connect\?token=\S+$`)
+	fileRe  = regexp.MustCompile(`^http://127\.0\.0\.1:\d+/attachments/[0-9a-f-]{36}\?token=\S+$`)
 )
 
 // normalise replaces what differs between runs with stable placeholders.
@@ -186,6 +187,8 @@ func normalise(v any, vars map[string]string) any {
 			return "<time>"
 		case wsRe.MatchString(v):
 			return "ws://127.0.0.1:<port>/ws/v1/connect?token=<signed>"
+		case fileRe.MatchString(v):
+			return "http://127.0.0.1:<port>/attachments/<uuid>?token=<signed>"
 		case tokenRe.MatchString(v):
 			return "<token>"
 		}

@@ -7,6 +7,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
@@ -273,4 +274,11 @@ func stopInput(ts *testServer, contactID string) *connect.StopContactInput {
 func sendInput(connectionToken, text string) *connectparticipant.SendMessageInput {
 	return &connectparticipant.SendMessageInput{ConnectionToken: v1aws.String(connectionToken),
 		ContentType: v1aws.String("text/plain"), Content: v1aws.String(text)}
+}
+
+func jsonUnmarshal(t testing.TB, b []byte, v any) {
+	t.Helper()
+	if err := json.Unmarshal(b, v); err != nil {
+		t.Fatalf("%v: %s", err, b)
+	}
 }

@@ -1,0 +1,157 @@
+package chat
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/parleychat/parley/internal/blob"
+	"github.com/parleychat/parley/internal/secret"
+	"github.com/parleychat/parley/internal/store"
+	"github.com/parleychat/parley/internal/store/sqlite"
+)
+
+func fileService(t *testing.T, dir string, clk *clock, retention time.Duration) (*Service, *sqlite.DB, *blob.Local) {
+	t.Helper()
+	st, err := sqlite.Open(filepath.Join(dir, "parley.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	blobs, err := blob.OpenLocal(filepath.Join(dir, "attachments"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := New(Config{InstanceID: "i", QueueID: "q", Now: clk.Now, Blobs: blobs, Retention: retention,
+		WebsocketURL: func(string) string { return "" }, FileURL: func(id, tok string) string { return id + "?token=" + tok }},
+		st, secret.Key{9}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	return svc, st, blobs
+}
+
+func tokenOf(url string) string {
+	_, tok, _ := bytes.Cut([]byte(url), []byte("?token="))
+	return string(tok)
+}
+
+// uploaded starts a chat and uploads one text file to it, up to the point
+// where CompleteAttachmentUpload would run.
+func uploaded(t *testing.T, svc *Service) (*Session, string) {
+	t.Helper()
+	ctx := context.Background()
+	chat, err := svc.StartChat(ctx, StartChatInput{InstanceID: "i", FlowID: "f", DisplayName: "Ada"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, _ := svc.Connect(ctx, chat.ParticipantToken, false, true, false)
+	sess, _ := svc.Authenticate(ctx, conn.ConnectionToken)
+	tk, err := svc.StartUpload(ctx, sess, "notes.txt", "text/plain", 5, "c1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.ReceiveUpload(ctx, tk.AttachmentID, tokenOf(tk.URL), "text/plain", bytes.NewReader([]byte("hello"))); err != nil {
+		t.Fatal(err)
+	}
+	return sess, tk.AttachmentID
+}
+
+// TestVerdictResumesAfterRestart: a file whose checks were interrupted by a
+// crash (IN_PROGRESS in the store) is judged when the server starts again.
+func TestVerdictResumesAfterRestart(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	clk := &clock{t: time.Now()}
+	svc, st, blobs := fileService(t, dir, clk, 0)
+	_, id := uploaded(t, svc)
+	// As if CompleteAttachmentUpload committed and the process died before
+	// the verdict.
+	if _, err := st.Apply(ctx, &store.Change{FileUpdates: []store.FileUpdate{{ID: id, From: store.FileUploaded, To: store.FileInProgress, At: clk.Now()}}}); err != nil {
+		t.Fatal(err)
+	}
+	svc.Close()
+	st.Close()
+	blobs.Close()
+
+	svc, st, blobs = fileService(t, dir, clk, 0)
+	defer func() { svc.Close(); st.Close(); blobs.Close() }()
+	if err := svc.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		f, _ := st.File(ctx, id)
+		if f.State == store.FileApproved {
+			if f.ItemID == "" {
+				t.Error("the verdict was recorded without its ATTACHMENT item")
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("file still %s after a restart", f.State)
+		}
+	}
+}
+
+func TestRetentionDeletesAttachmentsOfEndedChats(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	clk := &clock{t: time.Now()}
+	svc, st, blobs := fileService(t, dir, clk, time.Hour)
+	defer func() { svc.Close(); st.Close(); blobs.Close() }()
+	sess, id := uploaded(t, svc)
+	if err := svc.CompleteUpload(ctx, sess, id, "c2"); err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.expireFiles(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if f, _ := st.File(ctx, id); f.State != store.FileApproved {
+		t.Fatalf("a live chat's attachment was expired: %s", f.State)
+	}
+	if err := svc.StopContact(ctx, "i", sess.Contact.ID); err != nil {
+		t.Fatal(err)
+	}
+	clk.Add(59 * time.Minute)
+	svc.expireFiles(ctx)
+	if f, _ := st.File(ctx, id); f.State != store.FileApproved {
+		t.Fatalf("expired before the retention period: %s", f.State)
+	}
+	clk.Add(2 * time.Minute)
+	if err := svc.expireFiles(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if f, _ := st.File(ctx, id); f.State != store.FileDeleted {
+		t.Errorf("after the retention period: %s", f.State)
+	}
+	if _, err := blobs.Open(ctx, id); err == nil {
+		t.Error("the bytes are still there")
+	}
+}
+
+// FuzzVerifyFileToken: only a token the service signed, for that file and
+// that direction, unexpired, opens an upload or download.
+func FuzzVerifyFileToken(f *testing.F) {
+	// A fixed clock, so that every fuzzing process makes the same token.
+	clk := &clock{t: time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)}
+	svc := New(Config{InstanceID: "i", Now: clk.Now}, nil, secret.Key{5}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	grant, _ := json.Marshal(fileGrant{FileID: "file-1", Upload: true, Size: 10, Type: "text/plain", Expires: clk.Now().Add(time.Minute)})
+	valid := svc.files.Sign(grant)
+	f.Add(valid, "file-1", true)
+	f.Add(valid, "file-2", true)
+	f.Add(valid, "file-1", false)
+	f.Add("eyJhIjoiZmlsZS0xIn0.AAAA", "file-1", false)
+	f.Fuzz(func(t *testing.T, token, fileID string, upload bool) {
+		g, err := svc.verifyFileToken(token, fileID, upload)
+		if err != nil {
+			if KindOf(err) != AccessDenied {
+				t.Fatalf("error %v is not AccessDenied", err)
+			}
+			return
+		}
+		if token != valid || fileID != "file-1" || !upload || g.Size != 10 {
+			t.Fatalf("verified token %q for %q (upload %v)", token, fileID, upload)
+		}
+	})
+}
