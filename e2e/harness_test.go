@@ -282,3 +282,8 @@ func jsonUnmarshal(t testing.TB, b []byte, v any) {
 		t.Fatalf("%v: %s", err, b)
 	}
 }
+
+func startInput(ts *testServer) *connect.StartChatContactInput {
+	return &connect.StartChatContactInput{InstanceId: aws.String(ts.InstanceID), ContactFlowId: aws.String("flow"),
+		ParticipantDetails: &ctypes.ParticipantDetails{DisplayName: aws.String("Ada")}}
+}

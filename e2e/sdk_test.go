@@ -1,0 +1,325 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/connect/types"
+
+	"github.com/parleychat/parley"
+	"github.com/parleychat/parley/internal/testfiles"
+)
+
+// sdkSession connects a Go SDK session for a participant.
+func sdkSession(t *testing.T, ts *testServer, d chatDetails) *parley.Session {
+	t.Helper()
+	s := parley.NewSession(parley.Details{ContactID: d.ContactID, ParticipantID: d.ParticipantID, ParticipantToken: d.ParticipantToken},
+		parley.Options{Endpoint: ts.URL})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.Connect(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// nextEvent returns the first event for which match is true.
+func nextEvent(t *testing.T, s *parley.Session, what string, match func(parley.Event) bool) parley.Event {
+	t.Helper()
+	timeout := time.After(20 * time.Second)
+	for {
+		select {
+		case e, ok := <-s.Events():
+			if !ok {
+				t.Fatalf("events closed while waiting for %s", what)
+			}
+			if match(e) {
+				return e
+			}
+		case <-timeout:
+			t.Fatalf("no %s within 20s", what)
+		}
+	}
+}
+
+func TestSDKCustomerAndChatJSAgentConverse(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t)
+	ctx := context.Background()
+	customer, err := parley.StartChat(ctx, ts.connectClient(), startInput(ts))
+	if err != nil {
+		t.Fatal(err)
+	}
+	agentDetails, err := parley.JoinChat(ctx, ts.connectClient(), ts.InstanceID, customer.ContactID, types.ParticipantRoleAgent, "Grace")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := sdkSession(t, ts, chatDetails{customer.ContactID, customer.ParticipantID, customer.ParticipantToken})
+	agent := newPeer(t, "agent", ts.URL, chatDetails{agentDetails.ContactID, agentDetails.ParticipantID, agentDetails.ParticipantToken})
+	agent.mustCall("connect", nil)
+	agent.waitFor("the agent's socket", 10*time.Second, func(ev peerEvent) bool {
+		return ev.Event == "onConnectionEstablished" && ev.Data != nil
+	})
+
+	// Go → ChatJS.
+	sent, err := s.SendText(ctx, "Hello from Go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	agent.waitFor("the Go message", 10*time.Second, isItem("MESSAGE", "Id", sent.ID))
+	// ChatJS → Go.
+	agent.mustCall("sendMessage", map[string]string{"contentType": "text/plain", "message": "Hello from ChatJS"})
+	m := nextEvent(t, s, "the agent's message", func(e parley.Event) bool {
+		m, ok := e.(*parley.Message)
+		return ok && m.ParticipantRole == "AGENT"
+	}).(*parley.Message)
+	equal(t, "agent message", m.Content, "Hello from ChatJS")
+	// Typing and receipts reach Go as typed events.
+	agent.mustCall("sendEvent", map[string]string{"contentType": parley.EventTyping})
+	nextEvent(t, s, "typing", func(e parley.Event) bool { _, ok := e.(*parley.Typing); return ok })
+	agent.mustCall("sendEvent", map[string]string{"contentType": parley.EventRead, "content": fmt.Sprintf(`{"messageId":%q}`, sent.ID)})
+	r := nextEvent(t, s, "read receipt", func(e parley.Event) bool { _, ok := e.(*parley.Receipt); return ok }).(*parley.Receipt)
+	if r.MessageID != sent.ID || !r.Read || r.Reader != agentDetails.ParticipantID {
+		t.Errorf("receipt %+v", r)
+	}
+
+	// A file from Go, with progress, downloaded by ChatJS.
+	pdf := testfiles.PDF("from Go")
+	var progress []int64
+	id, err := s.SendAttachment(ctx, "from-go.pdf", "application/pdf", bytes.NewReader(pdf), int64(len(pdf)),
+		func(done, total int64) { progress = append(progress, done) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(progress) == 0 || progress[len(progress)-1] != int64(len(pdf)) {
+		t.Errorf("progress %v, want it to reach %d", progress, len(pdf))
+	}
+	a := attachmentItem(agent, "from-go.pdf", "APPROVED")
+	equal(t, "attachment id", a["AttachmentId"], any(id))
+	if got := download(t, agent, id); !bytes.Equal(got, pdf) {
+		t.Error("ChatJS downloaded other bytes than Go sent")
+	}
+	nextEvent(t, s, "own attachment approved", func(e parley.Event) bool {
+		a, ok := e.(*parley.AttachmentEvent)
+		return ok && a.Attachment.ID == id && a.Attachment.Status == "APPROVED"
+	})
+
+	// A file from ChatJS, downloaded by Go.
+	png := testfiles.PNG(20, 10)
+	agent.mustCall("sendAttachment", map[string]string{"name": "from-chatjs.png", "type": "image/png", "base64": base64.StdEncoding.EncodeToString(png)})
+	got := nextEvent(t, s, "the agent's attachment", func(e parley.Event) bool {
+		a, ok := e.(*parley.AttachmentEvent)
+		return ok && a.Attachment.Name == "from-chatjs.png" && a.Attachment.Status == "APPROVED"
+	}).(*parley.AttachmentEvent)
+	rc, info, err := s.DownloadAttachment(ctx, got.Attachment.ID, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(rc)
+	rc.Close()
+	if !bytes.Equal(b, png) || info.Name != "from-chatjs.png" || info.ContentType != "image/png" || info.Size != int64(len(png)) {
+		t.Errorf("downloaded %d bytes, %+v", len(b), info)
+	}
+
+	// The Go customer leaves: the chat ends for both, and Events closes.
+	if err := s.Disconnect(ctx); err != nil {
+		t.Fatal(err)
+	}
+	nextEvent(t, s, "ChatEnded", func(e parley.Event) bool { _, ok := e.(*parley.ChatEnded); return ok })
+	agent.waitFor("onEnded", 10*time.Second, isEvent("onEnded"))
+	select {
+	case _, ok := <-s.Events():
+		if ok {
+			t.Error("an event after ChatEnded")
+		}
+	case <-time.After(5 * time.Second):
+		t.Error("Events is still open after the chat ended")
+	}
+}
+
+// TestSDKReconnectsAndDeliversEverythingOnce: the server drops the socket
+// (a handover restart) while the other side keeps talking; the SDK
+// reconnects and delivers every message once, in order.
+func TestSDKReconnectsAndDeliversEverythingOnce(t *testing.T) {
+	ts := startServer(t)
+	chat, _, _, agentTok := ts.withAgent(t)
+	s := sdkSession(t, ts, chat)
+	pc := ts.participantClient()
+
+	const total = 60
+	var want []string
+	var mu sync.Mutex
+	sendDone := make(chan struct{})
+	go func() {
+		defer close(sendDone)
+		for i := range total {
+			if i == total/3 {
+				ts.handover(t)
+				pc = ts.participantClient()
+			}
+			out, err := pc.SendMessage(sendInput(agentTok, fmt.Sprint("message ", i)))
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			mu.Lock()
+			want = append(want, *out.Id)
+			mu.Unlock()
+			time.Sleep(5 * time.Millisecond)
+		}
+	}()
+	var got []string
+	var lost, restored bool
+	timeout := time.After(60 * time.Second)
+	for len(got) < total {
+		select {
+		case e := <-s.Events():
+			switch e := e.(type) {
+			case *parley.Message:
+				got = append(got, e.ID)
+			case *parley.ConnectionLost:
+				lost = true
+			case *parley.ConnectionRestored:
+				restored = true
+			}
+		case <-timeout:
+			t.Fatalf("got %d of %d messages", len(got), total)
+		}
+	}
+	<-sendDone
+	for !restored { // the last messages may have come before the catch-up ended
+		select {
+		case e := <-s.Events():
+			switch e := e.(type) {
+			case *parley.ConnectionRestored:
+				restored = true
+			case *parley.Message:
+				t.Errorf("a message delivered twice: %s", e.ID)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("no ConnectionRestored")
+		}
+	}
+	if !lost || !restored {
+		t.Errorf("ConnectionLost %v, ConnectionRestored %v: the drop went unnoticed", lost, restored)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	sameOrder(t, "messages through a reconnect", got, want)
+	select {
+	case e := <-s.Events():
+		if m, ok := e.(*parley.Message); ok {
+			t.Errorf("a message delivered twice: %s", m.ID)
+		}
+	case <-time.After(time.Second):
+	}
+}
+
+// slowReader gives its bytes slowly, so that an upload can be cancelled
+// half way.
+type slowReader struct{ left int }
+
+func (r *slowReader) Read(p []byte) (int, error) {
+	if r.left == 0 {
+		return 0, io.EOF
+	}
+	time.Sleep(20 * time.Millisecond)
+	n := min(len(p), r.left, 4096)
+	for i := range n {
+		p[i] = 'x'
+	}
+	r.left -= n
+	return n, nil
+}
+
+func TestSDKCancelledUploadLeavesNothing(t *testing.T) {
+	ts := startServer(t)
+	s := sdkSession(t, ts, ts.startChat(t, nil))
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	_, err := s.SendAttachment(ctx, "big.txt", "text/plain", &slowReader{left: 1 << 20}, 1<<20, nil)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("cancelled upload: %v", err)
+	}
+	time.Sleep(200 * time.Millisecond) // the server notices the cut connection
+	if blobs, tmp := blobFiles(t, ts.DataDir); len(blobs)+len(tmp) != 0 {
+		t.Errorf("a cancelled upload left %v %v", blobs, tmp)
+	}
+}
+
+func TestSDKTypedErrors(t *testing.T) {
+	ts := startServer(t)
+	ctx := context.Background()
+	s := sdkSession(t, ts, ts.startChat(t, nil))
+
+	_, err := s.SendText(ctx, strings.Repeat("x", 1025))
+	var invalid *parley.ValidationException
+	if !errors.As(err, &invalid) || invalid.StatusCode != 400 || invalid.Message == "" || invalid.RequestID == "" {
+		t.Errorf("too long a message: %#v", err)
+	}
+	_, err = s.SendAttachment(ctx, "huge.pdf", "application/pdf", strings.NewReader(""), 200<<20, nil)
+	var quota *parley.ServiceQuotaExceededException
+	if !errors.As(err, &quota) {
+		t.Errorf("too large a file: %v", err)
+	}
+	var apiErr *parley.APIError
+	if !errors.As(err, &apiErr) || apiErr.Code != "ServiceQuotaExceededException" {
+		t.Errorf("errors.As to *APIError: %v", err)
+	}
+	forged := parley.NewSession(parley.Details{ParticipantToken: "forged"}, parley.Options{Endpoint: ts.URL})
+	err = forged.Connect(ctx)
+	var denied *parley.AccessDeniedException
+	if !errors.As(err, &denied) || denied.StatusCode != 403 {
+		t.Errorf("forged token: %v", err)
+	}
+}
+
+func TestSDKTranscriptPages(t *testing.T) {
+	ts := startServer(t)
+	ctx := context.Background()
+	chat := ts.startChat(t, nil)
+	s := sdkSession(t, ts, chat)
+	var want []string
+	for i := range 230 {
+		sent, err := s.SendText(ctx, fmt.Sprint(i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, sent.ID)
+	}
+	var got []string
+	for it, err := range s.Transcript(ctx, parley.TranscriptOptions{Ascending: true, PageSize: 50}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if it.Type == "MESSAGE" {
+			got = append(got, it.ID)
+		}
+	}
+	sameOrder(t, "transcript, oldest first", got, want)
+	var newest []string
+	for it, err := range s.Transcript(ctx, parley.TranscriptOptions{Limit: 3}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		newest = append(newest, it.ID)
+	}
+	sameOrder(t, "the three newest", newest, []string{want[229], want[228], want[227]})
+	var after []string
+	for it, err := range s.Transcript(ctx, parley.TranscriptOptions{After: want[225]}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		after = append(after, it.ID)
+	}
+	sameOrder(t, "after an item", after, want[226:])
+}

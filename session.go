@@ -1,0 +1,459 @@
+// Package parley is a Go client for chats on Amazon Connect and on Parley:
+// what amazon-connect-chatjs is for browsers, for Go programs that take part
+// in chats — bots, relays from other channels, load tools.
+//
+// A Session joins a chat as one participant. Connect opens the participant
+// connection and its websocket (with the subscribe, heartbeat and ping rules
+// ChatJS follows); Events delivers what happens in the chat. The session
+// reconnects by itself with backoff and jitter, refreshes its connection
+// token before it expires, and after a reconnect reads the transcript to
+// deliver what it missed, de-duplicated by item, so that every item reaches
+// the caller once and in order.
+//
+// Events is a channel rather than a set of callbacks, so that a caller
+// handles events in its own goroutine, in order, and can select on them
+// together with its context, timers and other channels. The channel closes
+// after the chat ends or the session is closed.
+//
+// The endpoint defaults to Amazon Connect's participant service for the
+// region; point it at a Parley server with Options.Endpoint.
+package parley
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+)
+
+// Details identify a participant of a chat, as StartChatContact and
+// CreateParticipant return them.
+type Details struct {
+	ContactID        string
+	ParticipantID    string
+	ParticipantToken string
+}
+
+// Options configure a Session. The zero value talks to Amazon Connect in
+// us-east-1.
+type Options struct {
+	// Endpoint is the participant service's base URL; "" means
+	// https://participant.connect.<Region>.amazonaws.com.
+	Endpoint string
+	Region   string
+	// HTTPClient makes the API calls and uploads; nil means a client with
+	// no overall timeout (uploads may be long) that honours contexts.
+	HTTPClient *http.Client
+	Logger     *slog.Logger
+	// EventBuffer is the capacity of the Events channel; 0 means 256.
+	EventBuffer int
+}
+
+// Session is one participant's connection to a chat. Its methods are safe
+// for concurrent use.
+type Session struct {
+	details  Details
+	endpoint string
+	http     *http.Client
+	log      *slog.Logger
+	events   chan Event
+
+	mu          sync.Mutex
+	token       string // ConnectionToken
+	tokenExpiry time.Time
+	seen        map[string]bool
+	lastItem    string // the newest transcript item delivered, to catch up from
+	connected   bool
+	closed      bool
+
+	stop context.CancelFunc
+	done chan struct{}
+}
+
+// NewSession prepares a session; Connect starts it.
+func NewSession(d Details, o Options) *Session {
+	if o.Region == "" {
+		o.Region = "us-east-1"
+	}
+	if o.Endpoint == "" {
+		o.Endpoint = "https://participant.connect." + o.Region + ".amazonaws.com"
+	}
+	if o.HTTPClient == nil {
+		o.HTTPClient = &http.Client{}
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.EventBuffer == 0 {
+		o.EventBuffer = 256
+	}
+	return &Session{
+		details:  d,
+		endpoint: strings.TrimSuffix(o.Endpoint, "/"),
+		http:     o.HTTPClient,
+		log:      o.Logger,
+		events:   make(chan Event, o.EventBuffer),
+		seen:     make(map[string]bool),
+		done:     make(chan struct{}),
+	}
+}
+
+// Details returns the participant the session is for.
+func (s *Session) Details() Details { return s.details }
+
+// Events delivers the chat's events in order. It is closed after a
+// *ChatEnded, or when the session is closed.
+func (s *Session) Events() <-chan Event { return s.events }
+
+type connectionOut struct {
+	Websocket *struct {
+		Url              string
+		ConnectionExpiry string
+	}
+	ConnectionCredentials *struct {
+		ConnectionToken string
+		Expiry          string
+	}
+}
+
+// createConnection trades the participant token for a connection token and,
+// with websocket, a websocket URL.
+func (s *Session) createConnection(ctx context.Context, websocket bool) (wsURL string, err error) {
+	types := []string{"CONNECTION_CREDENTIALS"}
+	if websocket {
+		types = append(types, "WEBSOCKET")
+	}
+	var out connectionOut
+	in := map[string]any{"Type": types, "ConnectParticipant": true}
+	if err := s.call(ctx, "POST", "/participant/connection", s.details.ParticipantToken, in, &out); err != nil {
+		return "", err
+	}
+	if out.ConnectionCredentials == nil || (websocket && out.Websocket == nil) {
+		return "", errors.New("parley: CreateParticipantConnection returned no connection")
+	}
+	s.mu.Lock()
+	s.token = out.ConnectionCredentials.ConnectionToken
+	s.tokenExpiry = parseTime(out.ConnectionCredentials.Expiry)
+	s.mu.Unlock()
+	if websocket {
+		return out.Websocket.Url, nil
+	}
+	return "", nil
+}
+
+func (s *Session) connectionToken() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.token
+}
+
+// Connect opens the participant connection and its websocket, and starts
+// delivering events. It returns once the socket is subscribed.
+func (s *Session) Connect(ctx context.Context) error {
+	s.mu.Lock()
+	if s.connected || s.closed {
+		s.mu.Unlock()
+		return errors.New("parley: Connect called twice")
+	}
+	s.connected = true
+	s.mu.Unlock()
+	conn, err := s.open(ctx)
+	if err != nil {
+		return err
+	}
+	// Catch-ups start after what is in the transcript now: events are what
+	// happens from the connection on, as with ChatJS.
+	for it, err := range s.Transcript(ctx, TranscriptOptions{Limit: 1}) {
+		if err != nil {
+			conn.CloseNow()
+			return err
+		}
+		s.lastItem = it.ID
+	}
+	bg, stop := context.WithCancel(context.Background())
+	s.stop = stop
+	go s.run(bg, conn)
+	return nil
+}
+
+// open makes a participant connection and subscribes its websocket.
+func (s *Session) open(ctx context.Context) (*websocket.Conn, error) {
+	url, err := s.createConnection(ctx, true)
+	if err != nil {
+		return nil, err
+	}
+	conn, _, err := websocket.Dial(ctx, url, &websocket.DialOptions{HTTPClient: s.http})
+	if err != nil {
+		return nil, fmt.Errorf("parley: opening the websocket: %w", err)
+	}
+	conn.SetReadLimit(1 << 20)
+	if err := writeFrame(ctx, conn, `{"topic":"aws/subscribe","content":{"topics":["aws/chat"]}}`); err != nil {
+		conn.CloseNow()
+		return nil, err
+	}
+	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	for {
+		f, err := readFrame(rctx, conn)
+		if err != nil {
+			conn.CloseNow()
+			return nil, fmt.Errorf("parley: subscribing: %w", err)
+		}
+		if f.Topic == "aws/subscribe" {
+			if !strings.Contains(string(f.Content), `"success"`) {
+				conn.CloseNow()
+				return nil, fmt.Errorf("parley: subscription refused: %s", f.Content)
+			}
+			return conn, nil
+		}
+	}
+}
+
+type frame struct {
+	Topic   string          `json:"topic"`
+	Content json.RawMessage `json:"content"`
+	Message string          `json:"message"`
+}
+
+func writeFrame(ctx context.Context, conn *websocket.Conn, f string) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	return conn.Write(ctx, websocket.MessageText, []byte(f))
+}
+
+func readFrame(ctx context.Context, conn *websocket.Conn) (frame, error) {
+	_, b, err := conn.Read(ctx)
+	if err != nil {
+		return frame{}, err
+	}
+	var f frame
+	if err := json.Unmarshal(b, &f); err != nil {
+		return frame{}, fmt.Errorf("parley: a frame that is not JSON: %w", err)
+	}
+	return f, nil
+}
+
+// Heartbeats, as ChatJS sends them; a socket silent for deadAfter is dead.
+const (
+	heartbeatEvery = 10 * time.Second
+	deadAfter      = 30 * time.Second
+)
+
+var errChatEnded = errors.New("parley: the chat has ended")
+
+// run keeps the session connected until the chat ends or it is closed.
+func (s *Session) run(ctx context.Context, conn *websocket.Conn) {
+	defer close(s.done)
+	defer close(s.events)
+	for {
+		err := s.serve(ctx, conn)
+		conn.CloseNow()
+		if errors.Is(err, errChatEnded) || ctx.Err() != nil {
+			return
+		}
+		s.log.Info("connection lost; reconnecting", "err", err)
+		if !s.emit(ctx, &ConnectionLost{Err: err}) {
+			return
+		}
+		conn = s.reconnect(ctx)
+		if conn == nil {
+			return
+		}
+		if err := s.catchUp(ctx); errors.Is(err, errChatEnded) {
+			conn.CloseNow()
+			return
+		}
+		if !s.emit(ctx, &ConnectionRestored{}) {
+			conn.CloseNow()
+			return
+		}
+	}
+}
+
+// reconnect opens a new connection, backing off with jitter. It returns nil
+// when the chat is over (the service refuses the participant) or ctx ends.
+func (s *Session) reconnect(ctx context.Context) *websocket.Conn {
+	for attempt := 1; ; attempt++ {
+		if sleep(ctx, backoff(attempt, 500*time.Millisecond, 30*time.Second)) != nil {
+			return nil
+		}
+		conn, err := s.open(ctx)
+		if err == nil {
+			return conn
+		}
+		if isAccessDenied(err) {
+			// As ChatJS does: a refused reconnect means the chat ended.
+			s.emit(ctx, &ChatEnded{})
+			return nil
+		}
+		s.log.Info("reconnect failed", "attempt", attempt, "err", err)
+	}
+}
+
+// backoff is exponential from base up to limit, with ±30% jitter.
+func backoff(attempt int, base, limit time.Duration) time.Duration {
+	d := base << min(attempt-1, 16)
+	d = min(d, limit)
+	return time.Duration(float64(d) * (0.7 + 0.6*rand.Float64()))
+}
+
+// serve reads one socket until it fails, answering nothing itself but
+// sending heartbeats and refreshing the connection token on time.
+func (s *Session) serve(ctx context.Context, conn *websocket.Conn) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go s.heartbeat(ctx, conn)
+	for {
+		rctx, rcancel := context.WithTimeout(ctx, deadAfter)
+		f, err := readFrame(rctx, conn)
+		rcancel()
+		if err != nil {
+			return err
+		}
+		if f.Topic != "aws/chat" {
+			continue
+		}
+		var content string
+		if json.Unmarshal(f.Content, &content) != nil {
+			continue
+		}
+		var w wireItem
+		if json.Unmarshal([]byte(content), &w) != nil {
+			continue
+		}
+		if !s.deliver(ctx, w.item()) {
+			return ctx.Err()
+		}
+		if w.ContentType == eventPrefix+"chat.ended" {
+			return errChatEnded
+		}
+	}
+}
+
+func (s *Session) heartbeat(ctx context.Context, conn *websocket.Conn) {
+	tick := time.NewTicker(heartbeatEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		if writeFrame(ctx, conn, `{"topic":"aws/heartbeat"}`) != nil || writeFrame(ctx, conn, `{"topic":"aws/ping"}`) != nil {
+			conn.CloseNow() // the reader fails and the session reconnects
+			return
+		}
+		s.mu.Lock()
+		refresh := !s.tokenExpiry.IsZero() && time.Until(s.tokenExpiry) < time.Minute
+		s.mu.Unlock()
+		if refresh {
+			// As ChatJS does a minute before expiry: a new token, same socket.
+			if _, err := s.createConnection(ctx, false); err != nil {
+				s.log.Warn("refreshing the connection token", "err", err)
+			}
+		}
+	}
+}
+
+// inTranscript reports whether the service keeps an item in the
+// transcript, which is where a catch-up can find it again.
+func inTranscript(it Item) bool {
+	switch it.Type {
+	case "MESSAGE", "ATTACHMENT":
+		return true
+	case "EVENT":
+		for _, kept := range []string{"participant.joined", "participant.left", "chat.ended", "participant.invited", "transfer."} {
+			if strings.HasPrefix(it.ContentType, eventPrefix+kept) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// deliver passes an item on unless it was delivered already. It reports
+// false when the session is closing.
+func (s *Session) deliver(ctx context.Context, it Item) bool {
+	key := dedupKey(it)
+	s.mu.Lock()
+	if s.seen[key] {
+		s.mu.Unlock()
+		return true
+	}
+	s.seen[key] = true
+	if inTranscript(it) {
+		s.lastItem = it.ID
+	}
+	s.mu.Unlock()
+	return s.emit(ctx, classify(it))
+}
+
+func (s *Session) emit(ctx context.Context, e Event) bool {
+	select {
+	case s.events <- e:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// catchUp delivers the transcript items after the last one delivered.
+func (s *Session) catchUp(ctx context.Context) error {
+	s.mu.Lock()
+	from := s.lastItem
+	s.mu.Unlock()
+	opts := TranscriptOptions{Ascending: true}
+	if from != "" {
+		opts.After = from
+	}
+	for it, err := range s.Transcript(ctx, opts) {
+		if err != nil {
+			if isAccessDenied(err) {
+				s.emit(ctx, &ChatEnded{})
+				return errChatEnded
+			}
+			return err
+		}
+		if !s.deliver(ctx, it) {
+			return ctx.Err()
+		}
+		if it.ContentType == eventPrefix+"chat.ended" {
+			return errChatEnded
+		}
+	}
+	return nil
+}
+
+// Close stops the session without leaving the chat: the participant can
+// connect again later. Events closes.
+func (s *Session) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	s.mu.Unlock()
+	if s.stop == nil {
+		close(s.events)
+		return nil
+	}
+	s.stop()
+	<-s.done
+	return nil
+}
+
+// Disconnect leaves the chat (DisconnectParticipant). For a customer, or the
+// last agent, that ends the chat; the session's Events then delivers the
+// ChatEnded and closes.
+func (s *Session) Disconnect(ctx context.Context) error {
+	return s.call(ctx, "POST", "/participant/disconnect", s.connectionToken(), map[string]string{"ClientToken": newClientToken()}, nil)
+}
