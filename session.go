@@ -155,6 +155,14 @@ func (s *Session) connectionToken() string {
 	return s.token
 }
 
+// Authenticate gets a connection token without opening a websocket, for a
+// program that only sends, downloads or reads the transcript. Connect does
+// it too.
+func (s *Session) Authenticate(ctx context.Context) error {
+	_, err := s.createConnection(ctx, false)
+	return err
+}
+
 // Connect opens the participant connection and its websocket, and starts
 // delivering events. It returns once the socket is subscribed.
 func (s *Session) Connect(ctx context.Context) error {

@@ -12,6 +12,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/parleychat/parley/internal/chatcli"
 	"github.com/parleychat/parley/internal/config"
 	"github.com/parleychat/parley/internal/server"
 )
@@ -20,7 +21,8 @@ const usage = `Parley: a self-hostable chat server that speaks the Amazon Connec
 Participant Service and Connect chat APIs.
 
 Usage:
-  parley serve [flags]    run the server (parley serve -h lists the flags)
+  parley serve [flags]       run the server (parley serve -h lists the flags)
+  parley chat COMMAND ...    start, join and talk in a chat (parley chat help)
 `
 
 func main() {
@@ -47,6 +49,10 @@ func run(args []string, env config.Env, stdout, stderr io.Writer) error {
 		defer stop()
 		log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 		return server.Run(ctx, cfg, log, stdout)
+	case "chat":
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		return chatcli.Run(ctx, args[1:], stdout, stderr, env)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -1,0 +1,394 @@
+// Package chatcli is `parley chat`: a command line on the Go client SDK to
+// start or join a chat, talk, send and download files, and read or follow
+// the transcript, against Parley or Amazon Connect. Output is for people by
+// default and JSON with --json.
+package chatcli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/connect"
+	"github.com/aws/aws-sdk-go-v2/service/connect/types"
+
+	"github.com/parleychat/parley"
+)
+
+const usage = `Usage: parley chat COMMAND [flags]
+
+Commands:
+  start [--name NAME] [--message TEXT]   start a chat as a customer
+  join --contact-id ID [--name NAME]     join a chat as an agent
+  send TEXT                              send a message
+  send-file PATH                         send a file, with a progress bar
+  download ATTACHMENT_ID [-o PATH]       download an attachment, with a progress bar
+  transcript [--follow]                  print the transcript; --follow prints what comes next
+  end                                    leave the chat (a customer leaving ends it)
+
+Flags for every command:
+  --session FILE   where start and join keep the chat (default ./parley-session.json)
+  --json           print JSON instead of text
+
+start and join use the Connect API: --endpoint (default http://127.0.0.1:8080),
+--instance-id, and credentials from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY,
+or else from --data-dir (default ./parley-data), where 'parley serve' keeps them.
+`
+
+// savedSession is what start and join write for the other commands.
+type savedSession struct {
+	Endpoint         string `json:"endpoint"`
+	ContactID        string `json:"contactId"`
+	ParticipantID    string `json:"participantId"`
+	ParticipantToken string `json:"participantToken"`
+	Role             string `json:"role"`
+}
+
+type cli struct {
+	stdout, stderr io.Writer
+	env            func(string) string
+	json           bool
+	sessionFile    string
+}
+
+// Run runs `parley chat` with args (after "chat").
+func Run(ctx context.Context, args []string, stdout, stderr io.Writer, env func(string) string) error {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	c := &cli{stdout: stdout, stderr: stderr, env: env}
+	cmd, rest := args[0], args[1:]
+	fs := flag.NewFlagSet("parley chat "+cmd, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&c.sessionFile, "session", "parley-session.json", "the chat's session file")
+	fs.BoolVar(&c.json, "json", false, "print JSON")
+	switch cmd {
+	case "start", "join":
+		endpoint := fs.String("endpoint", or(env("PARLEY_ENDPOINT"), "http://127.0.0.1:8080"), "Parley's (or Connect's) endpoint")
+		instance := fs.String("instance-id", env("PARLEY_INSTANCE_ID"), "instance id")
+		dataDir := fs.String("data-dir", or(env("PARLEY_DATA_DIR"), "parley-data"), "a Parley data dir to read credentials from")
+		name := fs.String("name", "", "display name")
+		message := fs.String("message", "", "first message (start)")
+		contact := fs.String("contact-id", "", "the chat to join (join)")
+		if err := parse(fs, rest, 0); err != nil {
+			return err
+		}
+		return c.startOrJoin(ctx, cmd, *endpoint, *instance, *dataDir, *name, *message, *contact)
+	case "send":
+		if err := parse(fs, rest, 1); err != nil {
+			return err
+		}
+		return c.send(ctx, strings.Join(fs.Args(), " "))
+	case "send-file":
+		if err := parse(fs, rest, 1); err != nil {
+			return err
+		}
+		return c.sendFile(ctx, fs.Arg(0))
+	case "download":
+		out := fs.String("o", "", "where to write the file (default: its name, in this folder)")
+		if err := parse(fs, rest, 1); err != nil {
+			return err
+		}
+		return c.download(ctx, fs.Arg(0), *out)
+	case "transcript":
+		follow := fs.Bool("follow", false, "keep printing what comes next, until the chat ends")
+		if err := parse(fs, rest, 0); err != nil {
+			return err
+		}
+		return c.transcript(ctx, *follow)
+	case "end":
+		if err := parse(fs, rest, 0); err != nil {
+			return err
+		}
+		return c.end(ctx)
+	}
+	fmt.Fprint(stderr, usage)
+	return fmt.Errorf("unknown chat command %q", cmd)
+}
+
+// parse parses flags that may come before or after the arguments, and
+// checks that at least min arguments are left.
+func parse(fs *flag.FlagSet, args []string, min int) error {
+	var positional []string
+	for len(args) > 0 {
+		if err := fs.Parse(args); err != nil {
+			return err
+		}
+		args = fs.Args()
+		if len(args) > 0 {
+			positional = append(positional, args[0])
+			args = args[1:]
+		}
+	}
+	fs.Parse(append([]string{"--"}, positional...)) // leaves them as fs.Args()
+	if fs.NArg() < min {
+		return fmt.Errorf("%s needs %d argument(s)", fs.Name(), min)
+	}
+	return nil
+}
+
+func or(v, def string) string {
+	if v != "" {
+		return v
+	}
+	return def
+}
+
+// identity is the part of a Parley data dir's identity.json this needs.
+type identity struct {
+	AccessKeyID     string `json:"access_key_id"`
+	SecretAccessKey string `json:"secret_access_key"`
+	InstanceID      string `json:"instance_id"`
+}
+
+func (c *cli) connectClient(endpoint, instanceID, dataDir string) (*connect.Client, string, error) {
+	akid, secret := c.env("AWS_ACCESS_KEY_ID"), c.env("AWS_SECRET_ACCESS_KEY")
+	if akid == "" || instanceID == "" {
+		var id identity
+		if b, err := os.ReadFile(filepath.Join(dataDir, "identity.json")); err == nil && json.Unmarshal(b, &id) == nil {
+			if akid == "" {
+				akid, secret = id.AccessKeyID, id.SecretAccessKey
+			}
+			instanceID = or(instanceID, id.InstanceID)
+		}
+	}
+	if akid == "" || instanceID == "" {
+		return nil, "", errors.New("no Connect API credentials or instance id: set AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and --instance-id, or point --data-dir at Parley's data")
+	}
+	region := or(c.env("AWS_REGION"), "us-east-1")
+	return connect.New(connect.Options{Region: region, BaseEndpoint: aws.String(endpoint),
+		Credentials: credentials.NewStaticCredentialsProvider(akid, secret, "")}), instanceID, nil
+}
+
+func (c *cli) startOrJoin(ctx context.Context, cmd, endpoint, instanceID, dataDir, name, message, contactID string) error {
+	cc, instanceID, err := c.connectClient(endpoint, instanceID, dataDir)
+	if err != nil {
+		return err
+	}
+	var d parley.Details
+	role := "CUSTOMER"
+	if cmd == "start" {
+		in := &connect.StartChatContactInput{InstanceId: aws.String(instanceID), ContactFlowId: aws.String("default"),
+			ParticipantDetails:             &types.ParticipantDetails{DisplayName: aws.String(or(name, "Customer"))},
+			SupportedMessagingContentTypes: []string{"text/plain", "text/markdown"}}
+		if message != "" {
+			in.InitialMessage = &types.ChatMessage{ContentType: aws.String("text/plain"), Content: aws.String(message)}
+		}
+		d, err = parley.StartChat(ctx, cc, in)
+	} else {
+		if contactID == "" {
+			return errors.New("join needs --contact-id")
+		}
+		role = "AGENT"
+		d, err = parley.JoinChat(ctx, cc, instanceID, contactID, types.ParticipantRoleAgent, or(name, "Agent"))
+	}
+	if err != nil {
+		return err
+	}
+	saved := savedSession{Endpoint: endpoint, ContactID: d.ContactID, ParticipantID: d.ParticipantID, ParticipantToken: d.ParticipantToken, Role: role}
+	b, _ := json.MarshalIndent(saved, "", "  ")
+	if err := os.WriteFile(c.sessionFile, append(b, '\n'), 0o600); err != nil { // it holds a bearer token
+		return err
+	}
+	if c.json {
+		return c.printJSON(map[string]string{"contactId": d.ContactID, "participantId": d.ParticipantID, "role": role, "session": c.sessionFile})
+	}
+	verb := map[string]string{"start": "Started", "join": "Joined"}[cmd]
+	fmt.Fprintf(c.stdout, "%s chat %s as %s (session saved in %s)\n", verb, d.ContactID, strings.ToLower(role), c.sessionFile)
+	return nil
+}
+
+func (c *cli) printJSON(v any) error {
+	return json.NewEncoder(c.stdout).Encode(v)
+}
+
+// session opens the saved session for a one-off command.
+func (c *cli) session(ctx context.Context) (*parley.Session, error) {
+	b, err := os.ReadFile(c.sessionFile)
+	if err != nil {
+		return nil, fmt.Errorf("no chat session (run 'parley chat start' or 'join' first): %w", err)
+	}
+	var saved savedSession
+	if err := json.Unmarshal(b, &saved); err != nil {
+		return nil, fmt.Errorf("%s: %w", c.sessionFile, err)
+	}
+	s := parley.NewSession(parley.Details{ContactID: saved.ContactID, ParticipantID: saved.ParticipantID, ParticipantToken: saved.ParticipantToken},
+		parley.Options{Endpoint: saved.Endpoint})
+	return s, nil
+}
+
+func (c *cli) send(ctx context.Context, text string) error {
+	s, err := c.session(ctx)
+	if err != nil {
+		return err
+	}
+	if err := s.Authenticate(ctx); err != nil {
+		return err
+	}
+	sent, err := s.SendText(ctx, text)
+	if err != nil {
+		return err
+	}
+	if c.json {
+		return c.printJSON(map[string]string{"id": sent.ID, "time": sent.Time.Format(time.RFC3339Nano)})
+	}
+	fmt.Fprintf(c.stdout, "Sent %s\n", sent.ID)
+	return nil
+}
+
+func (c *cli) sendFile(ctx context.Context, path string) error {
+	s, err := c.session(ctx)
+	if err != nil {
+		return err
+	}
+	if err := s.Authenticate(ctx); err != nil {
+		return err
+	}
+	bar := c.progressBar("Uploading " + filepath.Base(path))
+	id, err := s.SendFile(ctx, path, bar.update)
+	bar.finish(err)
+	if err != nil {
+		return err
+	}
+	if c.json {
+		return c.printJSON(map[string]string{"attachmentId": id, "name": filepath.Base(path)})
+	}
+	fmt.Fprintf(c.stdout, "Sent %s as attachment %s\n", filepath.Base(path), id)
+	return nil
+}
+
+func (c *cli) download(ctx context.Context, id, out string) error {
+	s, err := c.session(ctx)
+	if err != nil {
+		return err
+	}
+	if err := s.Authenticate(ctx); err != nil {
+		return err
+	}
+	bar := c.progressBar("Downloading")
+	body, info, err := s.DownloadAttachment(ctx, id, bar.update)
+	if err != nil {
+		bar.finish(err)
+		return err
+	}
+	defer body.Close()
+	if out == "" {
+		// The server's name is already free of path separators; Base is a
+		// second guard, since a file name must not choose where it goes.
+		out = filepath.Base(or(info.Name, id))
+	}
+	f, err := os.OpenFile(out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		bar.finish(err)
+		return err
+	}
+	_, err = io.Copy(f, body)
+	err = errors.Join(err, f.Close())
+	bar.finish(err)
+	if err != nil {
+		os.Remove(out)
+		return err
+	}
+	if c.json {
+		return c.printJSON(map[string]any{"path": out, "name": info.Name, "contentType": info.ContentType, "size": info.Size})
+	}
+	fmt.Fprintf(c.stdout, "Saved %s (%s, %d bytes)\n", out, info.ContentType, info.Size)
+	return nil
+}
+
+func (c *cli) transcript(ctx context.Context, follow bool) error {
+	s, err := c.session(ctx)
+	if err != nil {
+		return err
+	}
+	if follow {
+		// Connect first, so that nothing falls between the transcript and
+		// the live events.
+		if err := s.Connect(ctx); err != nil {
+			return err
+		}
+		defer s.Close()
+	} else if err := s.Authenticate(ctx); err != nil {
+		return err
+	}
+	for it, err := range s.Transcript(ctx, parley.TranscriptOptions{Ascending: true}) {
+		if err != nil {
+			return err
+		}
+		c.printItem(it)
+	}
+	if !follow {
+		return nil
+	}
+	for e := range s.Events() {
+		switch e := e.(type) {
+		case *parley.Message:
+			c.printItem(e.Item)
+		case *parley.AttachmentEvent:
+			c.printItem(e.Item)
+		case *parley.ParticipantEvent:
+			c.printItem(e.Item)
+		case *parley.Typing:
+			if !c.json {
+				fmt.Fprintf(c.stderr, "%s is typing…\n", e.DisplayName)
+			}
+		case *parley.ChatEnded:
+			c.printItem(e.Item)
+			return nil
+		case *parley.ConnectionLost:
+			fmt.Fprintf(c.stderr, "connection lost (%v); reconnecting…\n", e.Err)
+		}
+	}
+	return nil
+}
+
+func (c *cli) printItem(it parley.Item) {
+	if c.json {
+		c.printJSON(it)
+		return
+	}
+	at := it.Time.Local().Format("15:04:05")
+	who := or(it.DisplayName, strings.ToLower(it.ParticipantRole))
+	switch {
+	case it.Type == "MESSAGE":
+		fmt.Fprintf(c.stdout, "%s %s: %s\n", at, who, it.Content)
+	case len(it.Attachments) > 0:
+		a := it.Attachments[0]
+		fmt.Fprintf(c.stdout, "%s %s sent %s [%s, %s] id %s\n", at, who, a.Name, a.ContentType, a.Status, a.ID)
+	case it.ContentType != "":
+		event := strings.TrimPrefix(it.ContentType, "application/vnd.amazonaws.connect.event.")
+		if who == "" || it.ParticipantRole == "SYSTEM" {
+			fmt.Fprintf(c.stdout, "%s — %s\n", at, event)
+		} else {
+			fmt.Fprintf(c.stdout, "%s — %s: %s\n", at, who, event)
+		}
+	}
+}
+
+func (c *cli) end(ctx context.Context) error {
+	s, err := c.session(ctx)
+	if err != nil {
+		return err
+	}
+	if err := s.Authenticate(ctx); err != nil {
+		return err
+	}
+	if err := s.Disconnect(ctx); err != nil {
+		return err
+	}
+	if c.json {
+		return c.printJSON(map[string]bool{"left": true})
+	}
+	fmt.Fprintln(c.stdout, "Left the chat.")
+	return nil
+}
