@@ -23,6 +23,7 @@ Participant Service and Connect chat APIs.
 Usage:
   parley serve [flags]       run the server (parley serve -h lists the flags)
   parley chat COMMAND ...    start, join and talk in a chat (parley chat help)
+  parley agent add NAME      create an agent for the console at /agent
 `
 
 func main() {
@@ -53,6 +54,20 @@ func run(args []string, env config.Env, stdout, stderr io.Writer) error {
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
 		return chatcli.Run(ctx, args[1:], stdout, stderr, env)
+	case "agent":
+		if len(args) < 3 || args[1] != "add" {
+			return errors.New("usage: parley agent add NAME [-data-dir DIR]")
+		}
+		cfg, err := config.Parse(args[3:], env)
+		if err != nil {
+			return err
+		}
+		key, err := server.AddAgent(context.Background(), cfg, args[2])
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "Agent %s added. Their sign-in key (shown only now):\n\n  %s\n\nSign in at the console, /agent, with the name and this key.\n", args[2], key)
+		return nil
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

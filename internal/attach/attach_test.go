@@ -2,6 +2,7 @@ package attach
 
 import (
 	"bytes"
+	"image"
 	"context"
 	"errors"
 	"mime"
@@ -191,4 +192,46 @@ func TestClamdFindsEICAR(t *testing.T) {
 func corruptHeader(b []byte) []byte {
 	b[19] ^= 1
 	return b
+}
+
+func TestThumbnail(t *testing.T) {
+	png := testfiles.PNG(1000, 500)
+	b, typ, err := Thumbnail(bytes.NewReader(png), int64(len(png)), "image/png")
+	if err != nil || typ != "image/png" {
+		t.Fatal(typ, err)
+	}
+	cfg, _, err := image.DecodeConfig(bytes.NewReader(b))
+	if err != nil || cfg.Width != ThumbSize || cfg.Height != ThumbSize/2 {
+		t.Errorf("thumbnail %dx%d, %v", cfg.Width, cfg.Height, err)
+	}
+	// A JPEG whose EXIF says "rotate 90°" (orientation 6) comes out upright:
+	// width and height swap.
+	jpg := withOrientation(testfiles.JPEG(400, 200), 6)
+	b, typ, err = Thumbnail(bytes.NewReader(jpg), int64(len(jpg)), "image/jpeg")
+	if err != nil || typ != "image/jpeg" {
+		t.Fatal(typ, err)
+	}
+	cfg, _, _ = image.DecodeConfig(bytes.NewReader(b))
+	if cfg.Width != 160 || cfg.Height != 320 {
+		t.Errorf("rotated thumbnail %dx%d, want 160x320", cfg.Width, cfg.Height)
+	}
+	bomb := testfiles.PNGBomb(20000, 20000)
+	if _, _, err := Thumbnail(bytes.NewReader(bomb), int64(len(bomb)), "image/png"); !errors.Is(err, ErrNoThumbnail) {
+		t.Errorf("a 400-megapixel header: %v, want no thumbnail (and nothing decoded)", err)
+	}
+	if _, _, err := Thumbnail(bytes.NewReader([]byte("%PDF")), 4, "application/pdf"); !errors.Is(err, ErrNoThumbnail) {
+		t.Errorf("a PDF: %v", err)
+	}
+}
+
+// withOrientation inserts an Exif APP1 segment with an Orientation tag
+// after a JPEG's SOI marker.
+func withOrientation(jpg []byte, o uint16) []byte {
+	tiff := []byte{'M', 'M', 0, 42, 0, 0, 0, 8, 0, 1, 0x01, 0x12, 0, 3, 0, 0, 0, 1, byte(o >> 8), byte(o), 0, 0, 0, 0, 0, 0}
+	payload := append([]byte("Exif\x00\x00"), tiff...)
+	seg := []byte{0xFF, 0xE1, byte((len(payload) + 2) >> 8), byte(len(payload) + 2)}
+	out := append([]byte{}, jpg[:2]...)
+	out = append(out, seg...)
+	out = append(out, payload...)
+	return append(out, jpg[2:]...)
 }

@@ -382,12 +382,15 @@ func (s *Service) announce(f store.File, item store.Item, v attach.Verdict, inPr
 	}
 	att := []store.Attachment{{ID: f.ID, Name: f.Name, ContentType: f.ContentType, Status: status}}
 	item.Attachments = att
+	// A rejection's reason rides in the item's Content (a field of the
+	// model's Item), so that every participant can say why.
+	item.Content = v.Reason
 	ch := &store.Change{
 		Items:       []store.Item{item},
 		FileUpdates: []store.FileUpdate{{ID: f.ID, From: store.FileInProgress, To: to, ServeType: v.Type, Reason: v.Reason, At: s.now()}},
 	}
 	if inProgressItem != "" {
-		ch.ItemAttachments = map[string][]store.Attachment{inProgressItem: att}
+		ch.ItemUpdates = map[string]store.ItemUpdate{inProgressItem: {Attachments: att, Content: v.Reason}}
 	} else {
 		ch.FileUpdates[0].ItemID = item.ID
 	}
@@ -516,6 +519,7 @@ func (s *Service) expireFiles(ctx context.Context) error {
 			return err
 		}
 		for _, f := range files {
+			s.cfg.Blobs.Delete(ctx, thumbKey(f.ID))
 			if err := s.cfg.Blobs.Delete(ctx, f.ID); err != nil {
 				return fmt.Errorf("deleting %s: %w", f.ID, err)
 			}
@@ -525,4 +529,57 @@ func (s *Service) expireFiles(ctx context.Context) error {
 			}
 		}
 	}
+}
+
+// thumbKey is where an attachment's preview is cached.
+func thumbKey(fileID string) string { return fileID + "-thumb" }
+
+// OpenThumbnail opens the preview of an approved image, made on first use
+// and kept. The URL GetAttachment gave for the file authorises it.
+func (s *Service) OpenThumbnail(ctx context.Context, fileID, token string) (Download, error) {
+	d, err := s.OpenDownload(ctx, fileID, token)
+	if err != nil {
+		return d, err
+	}
+	d.Blob.Close()
+	noPreview := errorf(NotFound, "This attachment has no preview.")
+	if d.File.ServeType != "image/png" && d.File.ServeType != "image/jpeg" {
+		return Download{}, noPreview
+	}
+	key := thumbKey(fileID)
+	if b, err := s.cfg.Blobs.Open(ctx, key); err == nil {
+		d.Blob = b
+		return d, nil
+	}
+	s.thumbMu.Lock() // one at a time: previews are made once, and bound memory
+	defer s.thumbMu.Unlock()
+	if b, err := s.cfg.Blobs.Open(ctx, key); err == nil {
+		d.Blob = b
+		return d, nil
+	}
+	src, err := s.cfg.Blobs.Open(ctx, fileID)
+	if err != nil {
+		return Download{}, err
+	}
+	thumb, _, err := attach.Thumbnail(src, src.Size(), d.File.ServeType)
+	src.Close()
+	if errors.Is(err, attach.ErrNoThumbnail) {
+		return Download{}, noPreview
+	}
+	if err != nil {
+		return Download{}, err
+	}
+	w, err := s.cfg.Blobs.Create(ctx)
+	if err != nil {
+		return Download{}, err
+	}
+	if _, err := w.Write(thumb); err != nil {
+		w.Abort()
+		return Download{}, err
+	}
+	if err := w.Commit(key); err != nil {
+		return Download{}, err
+	}
+	d.Blob, err = s.cfg.Blobs.Open(ctx, key)
+	return d, err
 }

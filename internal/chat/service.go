@@ -70,6 +70,7 @@ type Service struct {
 	// uploading holds the files whose bytes are arriving, so that one
 	// upload URL cannot be used by two requests at once.
 	uploading map[string]bool
+	thumbMu   sync.Mutex
 	closed    bool
 }
 
@@ -401,6 +402,12 @@ type AddParticipantOutput struct {
 // AddParticipant adds a bot or an agent to a chat. An agent joining a queued
 // chat accepts it.
 func (s *Service) AddParticipant(ctx context.Context, instanceID, contactID, role, displayName, clientToken string) (AddParticipantOutput, error) {
+	return s.addParticipant(ctx, instanceID, contactID, role, displayName, clientToken, "")
+}
+
+// addParticipant adds a participant; with consoleAgent, an agent of the
+// console accepts a queued chat, which only one agent can.
+func (s *Service) addParticipant(ctx context.Context, instanceID, contactID, role, displayName, clientToken, consoleAgent string) (AddParticipantOutput, error) {
 	var out AddParticipantOutput
 	c, ps, err := s.Contact(ctx, instanceID, contactID)
 	if err != nil {
@@ -432,7 +439,7 @@ func (s *Service) AddParticipant(ctx context.Context, instanceID, contactID, rol
 	token := secret.NewToken()
 	p := store.Participant{
 		ID: secret.NewUUID(), ContactID: contactID, Role: role, DisplayName: displayName,
-		TokenHash: secret.Hash(token), State: store.ParticipantJoined, JoinedAt: now,
+		TokenHash: secret.Hash(token), State: store.ParticipantJoined, JoinedAt: now, AgentID: consoleAgent,
 	}
 	out = AddParticipantOutput{ParticipantID: p.ID, ParticipantToken: token, Expiry: c.Deadline}
 	ch := &store.Change{
@@ -441,8 +448,8 @@ func (s *Service) AddParticipant(ctx context.Context, instanceID, contactID, rol
 		NewParticipants: []store.Participant{p},
 		Items:           []store.Item{joinedItem(p)},
 	}
-	if role == RoleAgent && c.State == store.ContactQueued {
-		ch.ConnectAgent = &store.ConnectAgent{ContactID: contactID, AgentID: p.ID, At: now}
+	if role == RoleAgent && (c.State == store.ContactQueued || consoleAgent != "") {
+		ch.ConnectAgent = &store.ConnectAgent{ContactID: contactID, AgentID: p.ID, At: now, Exclusive: consoleAgent != ""}
 	}
 	_, err = s.store.Apply(ctx, ch)
 	switch {
@@ -451,6 +458,8 @@ func (s *Service) AddParticipant(ctx context.Context, instanceID, contactID, rol
 		return out, err
 	case errors.Is(err, store.ErrEnded):
 		return AddParticipantOutput{}, errChatEnded
+	case errors.Is(err, store.ErrConflict):
+		return AddParticipantOutput{}, errorf(Conflict, "Another agent accepted this chat.")
 	case err != nil:
 		return AddParticipantOutput{}, err
 	}

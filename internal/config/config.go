@@ -37,6 +37,11 @@ type Config struct {
 	AttachmentMaxBytes  int64         // default limit until set over the Connect API
 	AttachmentRetention time.Duration // 0 keeps attachments forever
 
+	// The web widget's start-chat endpoint.
+	WidgetEnabled   bool
+	WidgetOrigins   []string
+	WidgetPerMinute int
+
 	// Identity, from the environment or generated into DataDir.
 	AccessKeyID     string
 	SecretAccessKey string
@@ -67,8 +72,23 @@ func Parse(args []string, env Env) (*Config, error) {
 		"largest attachment until UpdateAttachedFilesConfiguration sets one (PARLEY_ATTACHMENT_MAX_BYTES)")
 	fs.DurationVar(&c.AttachmentRetention, "attachment-retention", envDuration(env("PARLEY_ATTACHMENT_RETENTION")),
 		"delete attachments this long after their chat ended, e.g. 720h; 0 keeps them (PARLEY_ATTACHMENT_RETENTION)")
+	widget := fs.String("widget", or(env("PARLEY_WIDGET"), "on"), "the web widget's start-chat endpoint: on or off (PARLEY_WIDGET)")
+	origins := fs.String("widget-origins", or(env("PARLEY_WIDGET_ORIGINS"), "*"), "origins whose pages may start chats, comma-separated, or * (PARLEY_WIDGET_ORIGINS)")
+	fs.IntVar(&c.WidgetPerMinute, "widget-rate", int(envInt(env("PARLEY_WIDGET_RATE"), 30)), "chats one address may start per minute (PARLEY_WIDGET_RATE)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
+	}
+	switch *widget {
+	case "on", "true", "1":
+		c.WidgetEnabled = true
+	case "off", "false", "0":
+	default:
+		return nil, fmt.Errorf("PARLEY_WIDGET must be on or off, not %q", *widget)
+	}
+	for _, o := range strings.Split(*origins, ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			c.WidgetOrigins = append(c.WidgetOrigins, strings.TrimSuffix(o, "/"))
+		}
 	}
 	if c.AttachmentMaxBytes < 1 || c.AttachmentMaxBytes > attach.MaxBytesCeiling {
 		return nil, fmt.Errorf("the attachment size limit must be 1 to %d bytes", attach.MaxBytesCeiling)

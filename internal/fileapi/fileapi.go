@@ -34,6 +34,7 @@ func (a *API) Register(mux *http.ServeMux) {
 	mux.Handle("PUT "+Path+"{id}", awswire.CORS(http.HandlerFunc(a.upload)))
 	mux.Handle("GET "+Path+"{id}", awswire.CORS(http.HandlerFunc(a.download)))
 	mux.Handle("OPTIONS "+Path+"{id}", awswire.CORS(http.NotFoundHandler()))
+	mux.Handle("GET "+Path+"{id}/thumbnail", awswire.CORS(http.HandlerFunc(a.thumbnail)))
 }
 
 // fail answers as S3 would with a status, but in JSON with a message a
@@ -79,10 +80,27 @@ func (a *API) download(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer d.Blob.Close()
+	w.Header().Set("Content-Disposition", attach.ContentDisposition(d.File.Name))
+	serve(w, r, d, `"`+d.File.SHA256+`"`)
+}
+
+// thumbnail serves an image's preview, inline, for the web UI's <img>.
+func (a *API) thumbnail(w http.ResponseWriter, r *http.Request) {
+	d, err := a.chat.OpenThumbnail(r.Context(), r.PathValue("id"), r.URL.Query().Get("token"))
+	if err != nil {
+		a.fail(w, err)
+		return
+	}
+	defer d.Blob.Close()
+	w.Header().Set("Content-Disposition", "inline")
+	serve(w, r, d, `"thumb-`+d.File.SHA256+`"`)
+}
+
+// serve sends a file with the headers that keep it from running as a page.
+func serve(w http.ResponseWriter, r *http.Request, d chat.Download, etag string) {
 	h := w.Header()
 	h.Set("Content-Type", d.File.ServeType)
-	h.Set("Content-Disposition", attach.ContentDisposition(d.File.Name))
-	h.Set("ETag", `"`+d.File.SHA256+`"`)
+	h.Set("ETag", etag)
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Content-Security-Policy", "default-src 'none'; sandbox")
 	h.Set("X-Frame-Options", "DENY")

@@ -198,11 +198,31 @@ func (s *socket) run(ctx context.Context) {
 			if err := s.push(ctx, it); err != nil {
 				return
 			}
-			if it.ContentType == chat.EventChatEnded ||
-				(it.ContentType == chat.EventParticipantLeft && it.ParticipantID == s.grant.ParticipantID) {
+			if it.ContentType == chat.EventParticipantLeft && it.ParticipantID == s.grant.ParticipantID {
+				// What was committed with the leave (a chat.ended, when the
+				// leave ends the chat) is queued already: send it too.
+				s.flush(ctx, items)
+				s.conn.Close(websocket.StatusNormalClosure, "The participant has left.")
+				return
+			}
+			if it.ContentType == chat.EventChatEnded {
 				s.conn.Close(websocket.StatusNormalClosure, "The chat has ended.")
 				return
 			}
+		}
+	}
+}
+
+// flush pushes the items already queued, without waiting for more.
+func (s *socket) flush(ctx context.Context, items <-chan store.Item) {
+	for {
+		select {
+		case it := <-items:
+			if s.push(ctx, it) != nil {
+				return
+			}
+		default:
+			return
 		}
 	}
 }

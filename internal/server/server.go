@@ -26,6 +26,8 @@ import (
 	"github.com/parleychat/parley/internal/sigv4"
 	"github.com/parleychat/parley/internal/store/sqlite"
 	"github.com/parleychat/parley/internal/views"
+	"github.com/parleychat/parley/internal/webapi"
+	"github.com/parleychat/parley/internal/webui"
 )
 
 // Server is a running Parley.
@@ -99,6 +101,8 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
 	participantapi.New(s.chat, catalog, log).Register(mux)
 	fileapi.New(s.chat, log).Register(mux)
+	webapi.New(webapi.Config{Enabled: cfg.WidgetEnabled, Origins: cfg.WidgetOrigins, PerMinute: cfg.WidgetPerMinute}, s.chat, log).Register(mux)
+	webui.Register(mux)
 	s.gateway = gateway.New(s.chat, fanout, log)
 	mux.Handle("GET /ws/v1/connect", s.gateway)
 	verifier := &sigv4.Verifier{Service: "connect", Secret: func(id string) (string, bool) {
@@ -176,6 +180,8 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Write
 func (s *Server) printBanner(out io.Writer) {
 	c := s.cfg
 	fmt.Fprintf(out, "Parley is listening on %s (data in %s)\n\n", s.baseURL, c.DataDir)
+	fmt.Fprintf(out, "Customer chat widget:         %s/\n", s.baseURL)
+	fmt.Fprintf(out, "Agent console:                %s/agent (add an agent: parley agent add NAME)\n", s.baseURL)
 	fmt.Fprintf(out, "Participant Service endpoint: %s\n", s.baseURL)
 	fmt.Fprintf(out, "Connect API endpoint:         %s (SigV4, service \"connect\", any region)\n", s.baseURL)
 	fmt.Fprintf(out, "Instance id:                  %s\n", c.InstanceID)
@@ -189,4 +195,20 @@ func (s *Server) printBanner(out io.Writer) {
 		}
 	}
 	fmt.Fprintln(out)
+}
+
+// AddAgent creates a console agent in the data dir's database and returns
+// its sign-in key. It works while a server runs on the same data dir.
+func AddAgent(ctx context.Context, cfg *config.Config, name string) (string, error) {
+	if err := cfg.LoadIdentity(); err != nil {
+		return "", err
+	}
+	st, err := sqlite.Open(filepath.Join(cfg.DataDir, "parley.db"), nil)
+	if err != nil {
+		return "", err
+	}
+	defer st.Close()
+	svc := chat.New(chat.Config{InstanceID: cfg.InstanceID}, st, cfg.Key, slog.New(slog.DiscardHandler))
+	defer svc.Close()
+	return svc.AddAgent(ctx, name)
 }

@@ -64,6 +64,15 @@ type Participant struct {
 	Connected   bool // acknowledged with ConnectParticipant
 	JoinedAt    time.Time
 	LeftAt      time.Time
+	AgentID     string // the console agent an AGENT participant is, if any
+}
+
+// Agent is a person who signs in to the agent console.
+type Agent struct {
+	ID        string
+	Name      string
+	KeyHash   string
+	CreatedAt time.Time
 }
 
 // ConnectionToken is a stored (hashed) ConnectionToken.
@@ -193,11 +202,13 @@ type Change struct {
 	NewFile *File
 	// FileUpdates move files between states, conditionally.
 	FileUpdates []FileUpdate
-	// ItemAttachments replaces the attachments of existing items (a verdict
-	// updating the transcript's ATTACHMENT item).
-	ItemAttachments map[string][]Attachment
+	// ItemUpdates replace the attachments and content of existing items (a
+	// verdict updating the transcript's ATTACHMENT item).
+	ItemUpdates map[string]ItemUpdate
 	// FilesConfig replaces an instance's attachment limits.
 	FilesConfig *FilesConfig
+	// NewAgent adds a console agent; a taken name fails with ErrDuplicate.
+	NewAgent *Agent
 }
 
 // SetTimers is a contact's new participant timers.
@@ -206,11 +217,20 @@ type SetTimers struct {
 	Timers    map[string]ParticipantTimers
 }
 
+// ItemUpdate is the new state of an ATTACHMENT item.
+type ItemUpdate struct {
+	Attachments []Attachment
+	Content     string
+}
+
 // ConnectAgent is a contact being accepted by an agent.
 type ConnectAgent struct {
 	ContactID string
 	AgentID   string
 	At        time.Time
+	// Exclusive fails the change with ErrConflict unless the contact was
+	// still queued: two agents accepting at once cannot both have it.
+	Exclusive bool
 }
 
 // Leave is a participant leaving.
@@ -272,6 +292,13 @@ type Store interface {
 	// ExpiredFiles returns approved files of contacts that ended before t.
 	ExpiredFiles(ctx context.Context, endedBefore time.Time, limit int) ([]File, error)
 	FilesConfig(ctx context.Context, instanceID, scope string) (FilesConfig, error)
+
+	AgentByKey(ctx context.Context, keyHash string) (Agent, error)
+	// QueuedContacts returns the contacts waiting for an agent, oldest first.
+	QueuedContacts(ctx context.Context, limit int) ([]Contact, error)
+	// AgentParticipants returns the joined participants of an agent in
+	// chats that have not ended.
+	AgentParticipants(ctx context.Context, agentID string) ([]Participant, error)
 
 	Close() error
 }

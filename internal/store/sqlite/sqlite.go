@@ -287,16 +287,20 @@ func (db *DB) apply(tx *sql.Tx, c *store.Change) ([]store.Item, error) {
 		}
 	}
 	for _, p := range c.NewParticipants {
-		if _, err := tx.Exec(`INSERT INTO participants (id, contact_id, role, display_name, token_hash, state, connected, joined_at, left_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			p.ID, p.ContactID, p.Role, p.DisplayName, p.TokenHash, p.State, p.Connected, ms(p.JoinedAt), ms(p.LeftAt)); err != nil {
+		if _, err := tx.Exec(`INSERT INTO participants (id, contact_id, role, display_name, token_hash, state, connected, joined_at, left_at, agent_id)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			p.ID, p.ContactID, p.Role, p.DisplayName, p.TokenHash, p.State, p.Connected, ms(p.JoinedAt), ms(p.LeftAt), p.AgentID); err != nil {
 			return nil, err
 		}
 	}
 	if a := c.ConnectAgent; a != nil {
-		if _, err := tx.Exec(`UPDATE contacts SET state = ?, agent_id = ?, connected_at = ?
-			WHERE id = ? AND state = ?`, store.ContactConnected, a.AgentID, ms(a.At), a.ContactID, store.ContactQueued); err != nil {
+		res, err := tx.Exec(`UPDATE contacts SET state = ?, agent_id = ?, connected_at = ?
+			WHERE id = ? AND state = ?`, store.ContactConnected, a.AgentID, ms(a.At), a.ContactID, store.ContactQueued)
+		if err != nil {
 			return nil, err
+		}
+		if n, _ := res.RowsAffected(); n == 0 && a.Exclusive {
+			return nil, store.ErrConflict
 		}
 	}
 	for _, id := range c.Acknowledge {
@@ -389,9 +393,9 @@ func (db *DB) apply(tx *sql.Tx, c *store.Change) ([]store.Item, error) {
 			return nil, store.ErrConflict
 		}
 	}
-	for itemID, atts := range c.ItemAttachments {
-		b, _ := json.Marshal(atts)
-		if _, err := tx.Exec(`UPDATE items SET attachments = ? WHERE id = ?`, string(b), itemID); err != nil {
+	for itemID, u := range c.ItemUpdates {
+		b, _ := json.Marshal(u.Attachments)
+		if _, err := tx.Exec(`UPDATE items SET attachments = ?, content = ? WHERE id = ?`, string(b), u.Content, itemID); err != nil {
 			return nil, err
 		}
 	}
@@ -400,6 +404,15 @@ func (db *DB) apply(tx *sql.Tx, c *store.Change) ([]store.Item, error) {
 		if _, err := tx.Exec(`INSERT INTO attached_files_config (instance_id, scope, max_bytes, extensions, modified_at) VALUES (?, ?, ?, ?, ?)
 			ON CONFLICT (instance_id, scope) DO UPDATE SET max_bytes = excluded.max_bytes, extensions = excluded.extensions,
 				modified_at = excluded.modified_at`, fc.InstanceID, fc.Scope, fc.MaxBytes, string(exts), ms(fc.ModifiedAt)); err != nil {
+			return nil, err
+		}
+	}
+	if a := c.NewAgent; a != nil {
+		if _, err := tx.Exec(`INSERT INTO agents (id, name, key_hash, created_at) VALUES (?, ?, ?, ?)`,
+			a.ID, a.Name, a.KeyHash, ms(a.CreatedAt)); err != nil {
+			if isUniqueViolation(err) {
+				return nil, store.ErrDuplicate
+			}
 			return nil, err
 		}
 	}
@@ -496,12 +509,12 @@ func (db *DB) Idempotency(ctx context.Context, scope, clientToken string) ([]byt
 	return b, notFound(err)
 }
 
-const participantCols = `id, contact_id, role, display_name, token_hash, state, connected, joined_at, left_at`
+const participantCols = `id, contact_id, role, display_name, token_hash, state, connected, joined_at, left_at, agent_id`
 
 func scanParticipant(row interface{ Scan(...any) error }) (store.Participant, error) {
 	var p store.Participant
 	var joined, left int64
-	err := row.Scan(&p.ID, &p.ContactID, &p.Role, &p.DisplayName, &p.TokenHash, &p.State, &p.Connected, &joined, &left)
+	err := row.Scan(&p.ID, &p.ContactID, &p.Role, &p.DisplayName, &p.TokenHash, &p.State, &p.Connected, &joined, &left, &p.AgentID)
 	p.JoinedAt, p.LeftAt = fromMS(joined), fromMS(left)
 	return p, notFound(err)
 }
@@ -515,7 +528,16 @@ func (db *DB) ParticipantByToken(ctx context.Context, tokenHash string) (store.P
 }
 
 func (db *DB) Participants(ctx context.Context, contactID string) ([]store.Participant, error) {
-	rows, err := db.r.QueryContext(ctx, `SELECT `+participantCols+` FROM participants WHERE contact_id = ? ORDER BY joined_at, id`, contactID)
+	return db.queryParticipants(ctx, `SELECT `+participantCols+` FROM participants WHERE contact_id = ? ORDER BY joined_at, id`, contactID)
+}
+
+func (db *DB) AgentParticipants(ctx context.Context, agentID string) ([]store.Participant, error) {
+	return db.queryParticipants(ctx, `SELECT `+participantCols+` FROM participants WHERE agent_id = ? AND state = ?
+		AND contact_id IN (SELECT id FROM contacts WHERE state != ?) ORDER BY joined_at`, agentID, store.ParticipantJoined, store.ContactEnded)
+}
+
+func (db *DB) queryParticipants(ctx context.Context, q string, args ...any) ([]store.Participant, error) {
+	rows, err := db.r.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -701,4 +723,30 @@ func (db *DB) FilesConfig(ctx context.Context, instanceID, scope string) (store.
 	}
 	fc.ModifiedAt = fromMS(modified)
 	return fc, json.Unmarshal([]byte(exts), &fc.Extensions)
+}
+
+func (db *DB) AgentByKey(ctx context.Context, keyHash string) (store.Agent, error) {
+	var a store.Agent
+	var created int64
+	err := db.r.QueryRowContext(ctx, `SELECT id, name, key_hash, created_at FROM agents WHERE key_hash = ?`, keyHash).
+		Scan(&a.ID, &a.Name, &a.KeyHash, &created)
+	a.CreatedAt = fromMS(created)
+	return a, notFound(err)
+}
+
+func (db *DB) QueuedContacts(ctx context.Context, limit int) ([]store.Contact, error) {
+	rows, err := db.r.QueryContext(ctx, `SELECT `+contactCols+` FROM contacts WHERE state = ? ORDER BY created_at LIMIT ?`, store.ContactQueued, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var cs []store.Contact
+	for rows.Next() {
+		c, err := scanContact(rows)
+		if err != nil {
+			return nil, err
+		}
+		cs = append(cs, c)
+	}
+	return cs, rows.Err()
 }

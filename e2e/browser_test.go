@@ -1,0 +1,129 @@
+package e2e
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/parleychat/parley/internal/config"
+	"github.com/parleychat/parley/internal/server"
+	"github.com/parleychat/parley/internal/testfiles"
+)
+
+// chromiumPath finds Debian's Chromium. Without it the browser tests skip,
+// saying so, unless CI is set, where that is a failure.
+func chromiumPath(t *testing.T) string {
+	t.Helper()
+	for _, p := range []string{os.Getenv("PARLEY_CHROMIUM"), "/usr/bin/chromium"} {
+		if p != "" {
+			if _, err := os.Stat(p); err == nil {
+				return p
+			}
+		}
+	}
+	if os.Getenv("CI") != "" {
+		t.Fatal("Chromium is not installed (.ci/run installs Debian's chromium); the browser tests cannot run")
+	}
+	t.Skip("SKIPPING the browser tests: Chromium is not installed (apt-get install chromium, or set PARLEY_CHROMIUM)")
+	return ""
+}
+
+// addConsoleAgent creates an agent for the console and returns its key.
+func (ts *testServer) addConsoleAgent(t *testing.T, name string) string {
+	t.Helper()
+	env := map[string]string{"PARLEY_DATA_DIR": ts.DataDir, "PARLEY_INSTANCE_ID": ts.InstanceID,
+		"PARLEY_ACCESS_KEY_ID": testAKID, "PARLEY_SECRET_ACCESS_KEY": testSecret}
+	cfg, err := config.Parse(nil, func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := server.AddAgent(context.Background(), cfg, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return key
+}
+
+// otherOrigin serves pages from another origin than Parley's: a page that
+// embeds the widget with one script tag, and one that runs the official
+// ChatJS bundle from npm.
+func otherOrigin(t *testing.T, parleyURL string) string {
+	t.Helper()
+	bundle := filepath.Join(nodeModules(t), "amazon-connect-chatjs", "dist", "amazon-connect-chat.js")
+	mux := http.NewServeMux()
+	mux.HandleFunc("/embed.html", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		w.Write([]byte(`<!doctype html><html lang="en"><head><title>A shop</title><link rel="icon" href="data:,"></head><body><h1>A shop</h1>` +
+			`<script src="` + parleyURL + `/embed.js" async></script></body></html>`))
+	})
+	mux.HandleFunc("/amazon-connect-chat.js", func(w http.ResponseWriter, r *http.Request) { http.ServeFile(w, r, bundle) })
+	mux.HandleFunc("/chatjs.html", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		w.Write([]byte(chatjsPage))
+	})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: mux}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return "http://" + ln.Addr().String()
+}
+
+// chatjsPage runs ChatJS as a customer's page would, against Parley: connect,
+// sendAttachment, wait for the verdict, downloadAttachment, compare.
+const chatjsPage = `<!doctype html><html lang="en"><head><title>ChatJS</title><link rel="icon" href="data:,">
+<script src="/amazon-connect-chat.js"></script></head><body><script>
+(async () => {
+  try {
+    const { endpoint, details } = JSON.parse(decodeURIComponent(location.hash.slice(1)));
+    connect.ChatSession.setGlobalConfig({ region: "us-east-1", endpoint, loggerConfig: { useDefaultLogger: false } });
+    const session = connect.ChatSession.create({ type: "CUSTOMER", disableCSM: true, chatDetails: details, options: { region: "us-east-1" } });
+    const content = "order,amount\n1234,19.99\n";
+    const verdict = new Promise((resolve) => session.onMessage((e) => {
+      const a = e.data.Type === "ATTACHMENT" && e.data.Attachments && e.data.Attachments[0];
+      if (a && a.Status !== "IN_PROGRESS") resolve(a);
+    }));
+    await session.connect();
+    await session.sendAttachment({ attachment: new File([content], "orders.csv", { type: "text/csv" }) });
+    const a = await verdict;
+    const blob = await session.downloadAttachment({ attachmentId: a.AttachmentId });
+    window.__result = { status: a.Status, type: blob.type, same: (await blob.text()) === content };
+  } catch (e) {
+    window.__result = { error: String(e && (e.message || e.type) || e) };
+  }
+})();
+</script></body></html>`
+
+func TestBrowser(t *testing.T) {
+	chromium := chromiumPath(t)
+	nodeModules(t)
+	ts := startServer(t)
+	key := ts.addConsoleAgent(t, "Grace")
+
+	dir := t.TempDir()
+	files := map[string][]byte{
+		"png": testfiles.PNG(640, 480), "pdf": testfiles.PDF("Invoice 1234"),
+		"exe": testfiles.ELF(), "spoofed": testfiles.ELF(),
+	}
+	names := map[string]string{"png": "photo.png", "pdf": "invoice.pdf", "exe": "setup.exe", "spoofed": "report.pdf"}
+	paths := map[string]string{}
+	for k, b := range files {
+		paths[k] = filepath.Join(dir, names[k])
+		if err := os.WriteFile(paths[k], b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	screenshots, _ := filepath.Abs(filepath.Join("js", "screenshots"))
+	chatjsChat := ts.startChat(t, nil)
+	runNodeTest(t, "browser.test.mjs", map[string]any{
+		"url": ts.URL, "chromium": chromium, "agentName": "Grace", "agentKey": key, "files": paths,
+		"screenshots": screenshots, "otherOrigin": otherOrigin(t, ts.URL),
+		"chatjsChat": map[string]string{"ContactId": chatjsChat.ContactID, "ParticipantId": chatjsChat.ParticipantID, "ParticipantToken": chatjsChat.ParticipantToken},
+	})
+	t.Logf("screenshots in %s", screenshots)
+}

@@ -1,0 +1,127 @@
+// Parley's web pages and the official ChatJS, in a real browser (Debian's
+// Chromium through playwright-core). The Go test TestBrowser starts the
+// server and passes what it set up in PARLEY_FIXTURE.
+import { test, after } from "node:test";
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import path from "node:path";
+import { chromium } from "playwright-core";
+
+const fx = JSON.parse(process.env.PARLEY_FIXTURE);
+const browser = await chromium.launch({
+  executablePath: fx.chromium,
+  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"],
+});
+after(() => browser.close());
+
+// watch collects a page's console errors and uncaught exceptions.
+function watch(page, errors) {
+  page.on("console", (m) => { if (m.type() === "error") errors.push(`${page.url()}: ${m.text()}`); });
+  page.on("pageerror", (e) => errors.push(`${page.url()}: ${e.message}`));
+  page.on("response", (r) => { if (r.status() >= 400) errors.push(`  ${r.request().method()} ${r.url()} → ${r.status()}`); });
+}
+
+const b64 = (p) => fs.readFileSync(p).toString("base64");
+
+test("a customer and an agent converse, with files, in the widget and the console", async () => {
+  const errors = [];
+  const customerCtx = await browser.newContext({ viewport: { width: 390, height: 740 } }); // a phone-sized screen
+  const agentCtx = await browser.newContext({ viewport: { width: 1200, height: 800 }, acceptDownloads: true });
+  const customer = await customerCtx.newPage();
+  const agent = await agentCtx.newPage();
+  watch(customer, errors);
+  watch(agent, errors);
+
+  // The customer starts a chat from the widget and writes.
+  await customer.goto(fx.url + "/");
+  await customer.getByLabel("Your name").fill("Ada");
+  await customer.getByRole("button", { name: "Start chat" }).click();
+  await customer.getByRole("textbox", { name: "Message" }).fill("Hello, my order 1234 has not arrived");
+  await customer.keyboard.press("Enter");
+  await customer.locator(".message.mine", { hasText: "order 1234" }).waitFor();
+
+  // The agent signs in, sees the waiting chat live, accepts it.
+  await agent.goto(fx.url + "/agent");
+  await agent.getByLabel("Name").fill(fx.agentName);
+  await agent.getByLabel("Key").fill(fx.agentKey);
+  await agent.getByRole("button", { name: "Sign in" }).click();
+  await agent.getByRole("button", { name: "Accept the chat with Ada" }).click();
+  await agent.getByText("Hello, my order 1234 has not arrived").waitFor();
+  await agent.locator(".attributes dt", { hasText: "page" }).waitFor(); // the customer's attributes show
+
+  // Typing shows on the other side; markdown renders; receipts come back.
+  await agent.getByRole("textbox", { name: "Message" }).pressSequentially("Sorry to hear that, **Ada**. Let me check.");
+  await customer.getByText("Grace is typing…").waitFor();
+  await agent.getByRole("button", { name: "Send" }).click();
+  await customer.locator(".message strong", { hasText: "Ada" }).waitFor();
+  await customer.locator(".message.mine .receipt", { hasText: "Read" }).waitFor();
+
+  // The customer drops a PNG and a PDF onto the chat.
+  const dt = await customer.evaluateHandle(({ png, pdf }) => {
+    const bytes = (s) => Uint8Array.from(atob(s), (c) => c.charCodeAt(0));
+    const d = new DataTransfer();
+    d.items.add(new File([bytes(png)], "photo.png", { type: "image/png" }));
+    d.items.add(new File([bytes(pdf)], "invoice.pdf", { type: "application/pdf" }));
+    return d;
+  }, { png: b64(fx.files.png), pdf: b64(fx.files.pdf) });
+  await customer.dispatchEvent(".chat", "dragover", { dataTransfer: dt });
+  await customer.dispatchEvent(".chat", "drop", { dataTransfer: dt });
+
+  // The agent sees the image's preview and downloads the exact PDF.
+  await agent.waitForFunction(() => {
+    const img = document.querySelector("img.preview");
+    return img && img.complete && img.naturalWidth > 0;
+  });
+  const [download] = await Promise.all([
+    agent.waitForEvent("download"),
+    agent.getByRole("button", { name: "Download invoice.pdf" }).click(),
+  ]);
+  assert.equal(download.suggestedFilename(), "invoice.pdf");
+  assert.ok(fs.readFileSync(await download.path()).equals(fs.readFileSync(fx.files.pdf)), "downloaded PDF differs");
+  await customer.locator("img.preview").waitFor(); // the sender sees the preview too
+
+  // A refused file and a rejected one each say why.
+  await customer.locator("input[type=file]").setInputFiles(fx.files.exe);
+  await customer.getByText(/setup\.exe was not sent: Files of type \.exe are not accepted/).waitFor();
+  await customer.locator("input[type=file]").setInputFiles(fx.files.spoofed);
+  await customer.getByText(/report\.pdf was rejected\. .*not what a \.pdf file holds/).waitFor();
+
+  fs.mkdirSync(fx.screenshots, { recursive: true });
+  await customer.screenshot({ path: path.join(fx.screenshots, "customer-widget.png") });
+  await agent.screenshot({ path: path.join(fx.screenshots, "agent-console.png") });
+
+  // The agent ends the chat; the customer sees it.
+  await agent.getByRole("button", { name: "End chat" }).click();
+  await customer.getByText("This chat has ended.").first().waitFor();
+  await agent.getByRole("button", { name: "Close" }).waitFor();
+  assert.deepEqual(errors, [], "console errors");
+});
+
+test("the widget embeds on another site with one script tag", async () => {
+  const errors = [];
+  const page = await browser.newPage();
+  watch(page, errors);
+  await page.goto(fx.otherOrigin + "/embed.html");
+  await page.getByRole("button", { name: "Chat with us" }).click();
+  const frame = page.frameLocator("iframe[title=Chat]");
+  await frame.getByLabel("Your name").fill("Bo");
+  await frame.getByRole("button", { name: "Start chat" }).click();
+  await frame.getByRole("textbox", { name: "Message" }).waitFor();
+  assert.deepEqual(errors, [], "console errors");
+  await page.close();
+});
+
+test("the official amazon-connect-chatjs in a browser sends and downloads an attachment", async () => {
+  const page = await browser.newPage();
+  const errors = [];
+  watch(page, errors);
+  const d = fx.chatjsChat;
+  await page.goto(`${fx.otherOrigin}/chatjs.html#${encodeURIComponent(JSON.stringify({ endpoint: fx.url, details: d }))}`);
+  const result = await page.waitForFunction(() => window.__result, null, { timeout: 30000 }).then((h) => h.jsonValue());
+  assert.equal(result.error, undefined, result.error);
+  assert.equal(result.status, "APPROVED");
+  assert.equal(result.same, true, "ChatJS downloaded other bytes than it sent");
+  assert.equal(result.type, "text/csv");
+  await page.close();
+});

@@ -1,0 +1,183 @@
+// A participant's connection to a chat, for Parley's web pages: the
+// Participant Service API and the websocket protocol, exactly as ChatJS
+// speaks them (subscribe, heartbeat, ping; items on topic aws/chat), with
+// reconnection and catch-up from the transcript.
+
+export class ApiError extends Error {
+  constructor(type, message, status) {
+    super(message);
+    this.type = type;
+    this.status = status;
+  }
+}
+
+const EVENT = "application/vnd.amazonaws.connect.event.";
+
+export class ChatConnection {
+  // details: {ContactId, ParticipantId, ParticipantToken}; onItem(item) gets
+  // every chat item; onState(state) gets "connecting", "connected",
+  // "reconnecting" or "ended".
+  constructor({ endpoint = location.origin, details, onItem, onState }) {
+    this.endpoint = endpoint;
+    this.details = details;
+    this.onItem = onItem;
+    this.onState = onState || (() => {});
+    this.token = null;
+    this.ws = null;
+    this.ended = false;
+    this.attempt = 0;
+    this.lastTyping = 0;
+    this.heartbeat = null;
+  }
+
+  async api(path, body, bearer = this.token) {
+    const resp = await fetch(this.endpoint + path, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", "X-Amz-Bearer": bearer },
+      body: JSON.stringify(body || {}),
+    });
+    const data = await resp.json().catch(() => ({}));
+    if (!resp.ok) {
+      const type = (resp.headers.get("x-amzn-errortype") || String(resp.status)).split(":")[0];
+      throw new ApiError(type, data.Message || data.message || resp.statusText, resp.status);
+    }
+    return data;
+  }
+
+  async connect() {
+    this.onState("connecting");
+    await this.open();
+  }
+
+  async open() {
+    const out = await this.api("/participant/connection",
+      { Type: ["WEBSOCKET", "CONNECTION_CREDENTIALS"], ConnectParticipant: true }, this.details.ParticipantToken);
+    this.token = out.ConnectionCredentials.ConnectionToken;
+    await new Promise((resolve, reject) => {
+      const ws = new WebSocket(out.Websocket.Url);
+      this.ws = ws;
+      let subscribed = false;
+      ws.onopen = () => ws.send(JSON.stringify({ topic: "aws/subscribe", content: { topics: ["aws/chat"] } }));
+      ws.onmessage = (m) => {
+        let frame;
+        try { frame = JSON.parse(m.data); } catch { return; }
+        if (frame.topic === "aws/subscribe") {
+          subscribed = true;
+          this.attempt = 0;
+          this.onState("connected");
+          resolve();
+        } else if (frame.topic === "aws/chat") {
+          let item;
+          try { item = JSON.parse(frame.content); } catch { return; }
+          this.onItem(item);
+          if (item.ContentType === EVENT + "chat.ended") this.end();
+        }
+      };
+      ws.onclose = () => {
+        clearInterval(this.heartbeat);
+        if (!subscribed) reject(new Error("the websocket closed before subscribing"));
+        if (ws === this.ws && !this.ended) this.reconnect();
+      };
+      clearInterval(this.heartbeat);
+      this.heartbeat = setInterval(() => {
+        if (ws.readyState === WebSocket.OPEN) {
+          ws.send(JSON.stringify({ topic: "aws/heartbeat" }));
+          ws.send(JSON.stringify({ topic: "aws/ping" }));
+        }
+      }, 10000);
+    });
+  }
+
+  async reconnect() {
+    this.onState("reconnecting");
+    while (!this.ended) {
+      this.attempt++;
+      const delay = Math.min(30000, 500 * 2 ** (this.attempt - 1)) * (0.7 + 0.6 * Math.random());
+      await new Promise((r) => setTimeout(r, delay));
+      try {
+        await this.open();
+        // What came while the socket was down is in the transcript; the
+        // page de-duplicates by item.
+        for (const item of await this.transcript()) this.onItem(item);
+        return;
+      } catch (e) {
+        if (e instanceof ApiError && e.status === 403) { this.end(); return; }
+      }
+    }
+  }
+
+  end() {
+    if (this.ended) return;
+    this.ended = true;
+    clearInterval(this.heartbeat);
+    if (this.ws) this.ws.close(1000);
+    this.onState("ended");
+  }
+
+  sendMessage(content, contentType = "text/plain") {
+    return this.api("/participant/message", { ContentType: contentType, Content: content, ClientToken: crypto.randomUUID() });
+  }
+
+  sendEvent(contentType, content) {
+    const body = { ContentType: contentType, ClientToken: crypto.randomUUID() };
+    if (content) body.Content = content;
+    return this.api("/participant/event", body);
+  }
+
+  // typing sends a typing event at most every 5 seconds.
+  typing() {
+    if (Date.now() - this.lastTyping < 5000) return;
+    this.lastTyping = Date.now();
+    this.sendEvent(EVENT + "typing").catch(() => {});
+  }
+
+  sendRead(messageId) {
+    return this.sendEvent(EVENT + "message.read", JSON.stringify({ messageId })).catch(() => {});
+  }
+
+  // sendAttachment uploads a File, reporting progress(done, total); it
+  // checks the upload's status, which ChatJS does not.
+  async sendAttachment(file, progress) {
+    const start = await this.api("/participant/start-attachment-upload", {
+      AttachmentName: file.name, AttachmentSizeInBytes: file.size,
+      ContentType: file.type || "application/octet-stream", ClientToken: crypto.randomUUID(),
+    });
+    await new Promise((resolve, reject) => {
+      const xhr = new XMLHttpRequest();
+      xhr.open("PUT", start.UploadMetadata.Url);
+      for (const [k, v] of Object.entries(start.UploadMetadata.HeadersToInclude || {})) xhr.setRequestHeader(k, v);
+      xhr.upload.onprogress = (e) => progress && progress(e.loaded, e.total || file.size);
+      xhr.onload = () => {
+        if (xhr.status >= 200 && xhr.status < 300) return resolve();
+        let msg = xhr.statusText;
+        try { msg = JSON.parse(xhr.responseText).Message || msg; } catch {}
+        reject(new ApiError("UploadFailed", msg, xhr.status));
+      };
+      xhr.onerror = () => reject(new ApiError("UploadFailed", "The upload was interrupted.", 0));
+      xhr.send(file);
+    });
+    await this.api("/participant/complete-attachment-upload", { AttachmentIds: [start.AttachmentId], ClientToken: crypto.randomUUID() });
+    return start.AttachmentId;
+  }
+
+  // attachment returns {Url, AttachmentSizeInBytes} of an approved file.
+  attachment(id) {
+    return this.api("/participant/attachment", { AttachmentId: id });
+  }
+
+  // transcript returns every item, oldest first.
+  async transcript() {
+    const items = [];
+    let NextToken;
+    do {
+      const page = await this.api("/participant/transcript", { MaxResults: 100, ScanDirection: "BACKWARD", SortOrder: "ASCENDING", NextToken });
+      items.unshift(...page.Transcript);
+      NextToken = page.NextToken;
+    } while (NextToken);
+    return items;
+  }
+
+  disconnect() {
+    return this.api("/participant/disconnect", { ClientToken: crypto.randomUUID() });
+  }
+}

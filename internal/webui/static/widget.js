@@ -1,0 +1,63 @@
+// The customer widget: start a chat through Parley's start-chat endpoint,
+// then talk in it over the participant API, as a ChatJS page would.
+import { ChatConnection } from "./parley.js";
+import { ChatView } from "./chatview.js";
+
+const app = document.getElementById("app");
+const startForm = document.getElementById("start");
+const actions = document.querySelector(".actions");
+const KEY = "parley.widget.chat";
+
+async function startChat(name) {
+  const resp = await fetch("/widget/v1/chats", {
+    method: "POST", headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ DisplayName: name, Attributes: { page: document.referrer || location.href } }),
+  });
+  const data = await resp.json().catch(() => ({}));
+  if (!resp.ok) throw new Error(data.Message || resp.statusText);
+  return data;
+}
+
+async function open(details) {
+  startForm.hidden = true;
+  actions.hidden = false;
+  let view;
+  const conn = new ChatConnection({
+    details,
+    onItem: (item) => view.add(item),
+    onState: (state) => view && view.setState(state),
+  });
+  view = new ChatView(app, conn, {
+    me: details.ParticipantId, title: "Chat",
+    onEnded: () => {
+      sessionStorage.removeItem(KEY);
+      document.getElementById("end").hidden = true;
+    },
+  });
+  document.getElementById("end").onclick = () => conn.disconnect().catch(() => conn.end());
+  document.getElementById("transcript").onclick = () => view.downloadTranscript();
+  try {
+    await conn.connect();
+    for (const item of await conn.transcript()) view.add(item);
+    view.text.focus();
+  } catch (e) {
+    if (e.status === 403) { view.setState("ended"); conn.end(); return; }
+    view.notice(`Could not connect: ${e.message}`, "error");
+  }
+}
+
+startForm.addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const err = document.getElementById("start-error");
+  err.textContent = "";
+  try {
+    const details = await startChat(document.getElementById("name").value.trim());
+    sessionStorage.setItem(KEY, JSON.stringify(details));
+    await open(details);
+  } catch (ex) {
+    err.textContent = ex.message;
+  }
+});
+
+const saved = sessionStorage.getItem(KEY);
+if (saved) open(JSON.parse(saved));
