@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/parleychat/parley/internal/config"
@@ -126,4 +127,66 @@ func TestBrowser(t *testing.T) {
 		"chatjsChat": map[string]string{"ContactId": chatjsChat.ContactID, "ParticipantId": chatjsChat.ParticipantID, "ParticipantToken": chatjsChat.ParticipantToken},
 	})
 	t.Logf("screenshots in %s", screenshots)
+}
+
+// TestWidgetStartChatEndpoint: the public start-chat endpoint honours its
+// allowed origins and its rate limit, and can be turned off.
+func TestWidgetStartChatEndpoint(t *testing.T) {
+	ts := startServerIn(t, t.TempDir(), "PARLEY_WIDGET_ORIGINS", "https://shop.example", "PARLEY_WIDGET_RATE", "2")
+	body := `{"DisplayName":"Ada","Attributes":{"plan":"pro"}}`
+	resp, b := rawRequest(t, "POST", ts.URL+"/widget/v1/chats", map[string]string{"Origin": "https://shop.example"}, body)
+	equal(t, "allowed origin", resp.StatusCode, 200)
+	equal(t, "CORS", resp.Header.Get("Access-Control-Allow-Origin"), "https://shop.example")
+	var chat struct{ ContactId, ParticipantToken string }
+	jsonUnmarshal(t, b, &chat)
+	if chat.ContactId == "" || chat.ParticipantToken == "" {
+		t.Fatalf("start-chat answered %s", b)
+	}
+	resp, _ = rawRequest(t, "POST", ts.URL+"/widget/v1/chats", map[string]string{"Origin": "https://evil.example"}, body)
+	equal(t, "other origin", resp.StatusCode, 403)
+	resp, _ = rawRequest(t, "POST", ts.URL+"/widget/v1/chats", nil, `{"DisplayName":""}`)
+	equal(t, "empty name", resp.StatusCode, 400)
+	resp, _ = rawRequest(t, "POST", ts.URL+"/widget/v1/chats", nil, body)
+	equal(t, "third chat a minute from one address", resp.StatusCode, 429)
+
+	off := startServerIn(t, t.TempDir(), "PARLEY_WIDGET", "off")
+	resp, _ = rawRequest(t, "POST", off.URL+"/widget/v1/chats", nil, body)
+	equal(t, "turned off", resp.StatusCode, 404)
+}
+
+// TestAgentConsoleAPI: agents sign in with their key; accepting is for one
+// agent only; a forged key gets nothing.
+func TestAgentConsoleAPI(t *testing.T) {
+	ts := startServer(t)
+	grace, alan := ts.addConsoleAgent(t, "Grace"), ts.addConsoleAgent(t, "Alan")
+	chat := ts.startChat(t, nil)
+	as := func(key string) map[string]string { return map[string]string{"Authorization": "Bearer " + key} }
+
+	resp, b := rawRequest(t, "GET", ts.URL+"/agent/v1/queue", as(grace), "")
+	equal(t, "queue status", resp.StatusCode, 200)
+	if !strings.Contains(string(b), chat.ContactID) {
+		t.Errorf("the queue lacks the new chat: %s", b)
+	}
+	resp, _ = rawRequest(t, "GET", ts.URL+"/agent/v1/queue", as("forged"), "")
+	equal(t, "forged key", resp.StatusCode, 403)
+	resp, _ = rawRequest(t, "GET", ts.URL+"/agent/v1/queue", nil, "")
+	equal(t, "no key", resp.StatusCode, 401)
+
+	resp, b = rawRequest(t, "POST", ts.URL+"/agent/v1/chats/"+chat.ContactID+"/accept", as(grace), "")
+	equal(t, "accept", resp.StatusCode, 200)
+	var accepted struct{ ParticipantToken string }
+	jsonUnmarshal(t, b, &accepted)
+	if accepted.ParticipantToken == "" {
+		t.Fatalf("accept answered %s", b)
+	}
+	resp, _ = rawRequest(t, "POST", ts.URL+"/agent/v1/chats/"+chat.ContactID+"/accept", as(alan), "")
+	equal(t, "a second agent accepting", resp.StatusCode, 409)
+	resp, _ = rawRequest(t, "GET", ts.URL+"/agent/v1/chats/"+chat.ContactID, as(alan), "")
+	equal(t, "another agent's chat", resp.StatusCode, 403)
+	resp, b = rawRequest(t, "GET", ts.URL+"/agent/v1/queue", as(grace), "")
+	if strings.Contains(string(b), chat.ContactID) {
+		t.Errorf("an accepted chat is still waiting: %s", b)
+	}
+	// The agent's token works on the participant API like any other.
+	ts.connectionToken(t, accepted.ParticipantToken)
 }

@@ -2,9 +2,9 @@ package attach
 
 import (
 	"bytes"
-	"image"
 	"context"
 	"errors"
+	"image"
 	"mime"
 	"os"
 	"strings"
