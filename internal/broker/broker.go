@@ -21,24 +21,58 @@ type Broker interface {
 	// Publish delivers items, in order, to the subscribers of their chats.
 	// It never blocks on a subscriber.
 	Publish(items []store.Item)
-	// Subscribe follows one chat. The subscription's queue holds up to
-	// queue items.
-	Subscribe(contactID string, queue int) *Subscription
+	// Subscribe follows one chat. At most limit items wait for the
+	// subscriber; one more drops it.
+	Subscribe(contactID string, limit int) *Subscription
 }
 
-// Subscription is one follower of a chat.
+// Subscription is one follower of a chat. Its queue is a slice that grows
+// only while items wait, so an idle subscription costs a few hundred bytes
+// whatever its limit.
 type Subscription struct {
-	// C delivers the chat's items in commit order.
-	C <-chan store.Item
+	// Ready receives a signal when items are waiting; Take returns them.
+	Ready <-chan struct{}
 	// Dropped is closed when the subscriber fell too far behind and was
-	// dropped; C then receives nothing more.
+	// dropped; nothing is queued for it after that.
 	Dropped <-chan struct{}
 
-	c         chan store.Item
+	mu        sync.Mutex
+	queue     []store.Item
+	limit     int
+	ready     chan struct{}
 	dropped   chan struct{}
+	isDropped bool
 	contactID string
 	cancel    func(*Subscription)
 	once      sync.Once
+}
+
+// Take returns the waiting items, oldest first, and empties the queue.
+func (s *Subscription) Take() []store.Item {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	items := s.queue
+	s.queue = nil
+	return items
+}
+
+// offer queues an item, reporting false when the queue is full.
+func (s *Subscription) offer(it store.Item) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.isDropped {
+		return true // already dropped: nothing more for it, and no second close
+	}
+	if len(s.queue) >= s.limit {
+		s.isDropped = true
+		return false
+	}
+	s.queue = append(s.queue, it)
+	select {
+	case s.ready <- struct{}{}:
+	default: // a signal is pending already
+	}
+	return true
 }
 
 // Close ends the subscription.
@@ -57,14 +91,15 @@ func NewMemory() *Memory {
 	return &Memory{subs: make(map[string]map[*Subscription]struct{})}
 }
 
-func (m *Memory) Subscribe(contactID string, queue int) *Subscription {
+func (m *Memory) Subscribe(contactID string, limit int) *Subscription {
 	s := &Subscription{
-		c:         make(chan store.Item, queue),
+		limit:     limit,
+		ready:     make(chan struct{}, 1),
 		dropped:   make(chan struct{}),
 		contactID: contactID,
 		cancel:    m.remove,
 	}
-	s.C, s.Dropped = s.c, s.dropped
+	s.Ready, s.Dropped = s.ready, s.dropped
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	set := m.subs[contactID]
@@ -88,27 +123,19 @@ func (m *Memory) remove(s *Subscription) {
 }
 
 func (m *Memory) Publish(items []store.Item) {
-	// A subscriber that missed an item gets nothing after it: what it has
-	// queued stays a gap-free prefix of the chat.
-	var lagging map[*Subscription]bool
+	// A subscriber that missed an item gets nothing after it (offer refuses
+	// once it overflowed): what it has queued stays a gap-free prefix.
+	var lagging []*Subscription
 	m.mu.RLock()
 	for _, it := range items {
 		for s := range m.subs[it.ContactID] {
-			if lagging[s] {
-				continue
-			}
-			select {
-			case s.c <- it:
-			default:
-				if lagging == nil {
-					lagging = make(map[*Subscription]bool)
-				}
-				lagging[s] = true
+			if !s.offer(it) {
+				lagging = append(lagging, s)
 			}
 		}
 	}
 	m.mu.RUnlock()
-	for s := range lagging {
+	for _, s := range lagging {
 		s.once.Do(func() {
 			m.remove(s)
 			close(s.dropped)

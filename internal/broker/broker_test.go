@@ -23,13 +23,15 @@ func TestPublishDeliversInOrderToTheChatOnly(t *testing.T) {
 	defer b.Close()
 	m.Publish(append(items("a", 1, 3), items("b", 1, 2)...))
 	m.Publish(items("a", 4, 2))
-	for want := int64(1); want <= 5; want++ {
-		if it := <-a.C; it.Seq != want || it.ContactID != "a" {
-			t.Fatalf("a got %+v, want seq %d", it, want)
+	<-a.Ready
+	got := a.Take()
+	for i, it := range got {
+		if it.Seq != int64(i+1) || it.ContactID != "a" {
+			t.Fatalf("a got %+v at %d", it, i)
 		}
 	}
-	if len(b.C) != 2 || len(a.C) != 0 {
-		t.Errorf("b has %d items queued, a has %d", len(b.C), len(a.C))
+	if len(got) != 5 || len(b.Take()) != 2 || len(a.Take()) != 0 {
+		t.Errorf("a got %d items; want 5, and b 2", len(got))
 	}
 }
 
@@ -38,7 +40,7 @@ func TestSlowSubscriberIsDroppedWithoutAGap(t *testing.T) {
 	slow := m.Subscribe("c", 4)
 	fast := m.Subscribe("c", 100)
 	m.Publish(items("c", 1, 3))
-	<-slow.C // frees one place mid-way; nothing after the overflow may use it
+	first := slow.Take() // frees the queue mid-way; nothing after the overflow may use it
 	m.Publish(items("c", 4, 6))
 	select {
 	case <-slow.Dropped:
@@ -46,16 +48,19 @@ func TestSlowSubscriberIsDroppedWithoutAGap(t *testing.T) {
 		t.Fatal("an overflowing subscriber was not dropped")
 	}
 	var got []int64
-	for len(slow.C) > 0 {
-		got = append(got, (<-slow.C).Seq)
+	for _, it := range append(first, slow.Take()...) {
+		got = append(got, it.Seq)
 	}
 	for i, s := range got {
-		if s != int64(i+2) {
-			t.Fatalf("dropped subscriber holds %v: not a gap-free run from 2", got)
+		if s != int64(i+1) {
+			t.Fatalf("dropped subscriber holds %v: not a gap-free run from 1", got)
 		}
 	}
-	if len(fast.C) != 9 {
-		t.Errorf("the fast subscriber has %d items, want all 9", len(fast.C))
+	if len(got) != 7 {
+		t.Errorf("dropped subscriber holds %v, want 1–7 (3 taken, then 4 queued)", got)
+	}
+	if n := len(fast.Take()); n != 9 {
+		t.Errorf("the fast subscriber has %d items, want all 9", n)
 	}
 	if m.Subscribers("c") != 1 {
 		t.Errorf("%d subscribers left, want only the fast one", m.Subscribers("c"))

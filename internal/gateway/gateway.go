@@ -178,7 +178,7 @@ func (s *socket) run(ctx context.Context) {
 
 	expiry := time.NewTimer(s.grant.Expires.Sub(s.g.now()))
 	defer expiry.Stop()
-	var items <-chan store.Item // nil, so nothing is pushed, until the client subscribes
+	var ready <-chan struct{} // nil, so nothing is pushed, until the client subscribes
 	for {
 		select {
 		case <-ctx.Done():
@@ -187,42 +187,30 @@ func (s *socket) run(ctx context.Context) {
 			s.conn.Close(websocket.StatusGoingAway, "The server is shutting down.")
 			return
 		case <-subscribe:
-			subscribe, items = nil, sub.C
+			subscribe, ready = nil, sub.Ready
 		case <-sub.Dropped:
 			s.conn.Close(closeLagging, "Fell behind; reconnect and read the transcript.")
 			return
 		case <-expiry.C:
 			s.conn.Close(websocket.StatusNormalClosure, "The connection has expired.")
 			return
-		case it := <-items:
-			if err := s.push(ctx, it); err != nil {
+		case <-ready:
+			// Items committed together (a leave and the chat.ended it
+			// causes) are queued together, so they all go before a close.
+			closing := ""
+			for _, it := range sub.Take() {
+				if err := s.push(ctx, it); err != nil {
+					return
+				}
+				if it.ContentType == chat.EventChatEnded ||
+					(it.ContentType == chat.EventParticipantLeft && it.ParticipantID == s.grant.ParticipantID) {
+					closing = "The chat has ended."
+				}
+			}
+			if closing != "" {
+				s.conn.Close(websocket.StatusNormalClosure, closing)
 				return
 			}
-			if it.ContentType == chat.EventParticipantLeft && it.ParticipantID == s.grant.ParticipantID {
-				// What was committed with the leave (a chat.ended, when the
-				// leave ends the chat) is queued already: send it too.
-				s.flush(ctx, items)
-				s.conn.Close(websocket.StatusNormalClosure, "The participant has left.")
-				return
-			}
-			if it.ContentType == chat.EventChatEnded {
-				s.conn.Close(websocket.StatusNormalClosure, "The chat has ended.")
-				return
-			}
-		}
-	}
-}
-
-// flush pushes the items already queued, without waiting for more.
-func (s *socket) flush(ctx context.Context, items <-chan store.Item) {
-	for {
-		select {
-		case it := <-items:
-			if s.push(ctx, it) != nil {
-				return
-			}
-		default:
-			return
 		}
 	}
 }
