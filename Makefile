@@ -28,9 +28,12 @@ fuzz:
 		done; \
 	done
 
-## bench: micro-benchmarks of the hot paths.
-bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./...
+## bench: Parley against baselines measured in the same run (a Parley
+## server and a baseline server, each its own process), then the
+## micro-benchmarks of the hot paths.
+bench: build
+	./parley bench
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2000x ./internal/...
 
 ## run: start a local server with data in ./parley-data.
 run:

@@ -12,6 +12,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/parleychat/parley/internal/bench"
 	"github.com/parleychat/parley/internal/chatcli"
 	"github.com/parleychat/parley/internal/config"
 	"github.com/parleychat/parley/internal/server"
@@ -24,6 +25,7 @@ Usage:
   parley serve [flags]       run the server (parley serve -h lists the flags)
   parley chat COMMAND ...    start, join and talk in a chat (parley chat help)
   parley agent add NAME      create an agent for the console at /agent
+  parley bench [flags]       measure Parley against baselines (parley bench -h)
 `
 
 func main() {
@@ -68,6 +70,25 @@ func run(args []string, env config.Env, stdout, stderr io.Writer) error {
 		}
 		fmt.Fprintf(stdout, "Agent %s added. Their sign-in key (shown only now):\n\n  %s\n\nSign in at the console, /agent, with the name and this key.\n", args[2], key)
 		return nil
+	case "bench":
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		if len(args) > 1 && args[1] == "baseline" { // the baseline server bench starts
+			return bench.ServeBaseline(ctx, env("PARLEY_BENCH_DIR"), stdout)
+		}
+		o := bench.DefaultOptions()
+		fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+		fs.IntVar(&o.UploadMB, "upload-mb", o.UploadMB, "attachment size, MB")
+		fs.IntVar(&o.Rounds, "rounds", o.Rounds, "uploads and downloads timed")
+		fs.IntVar(&o.Senders, "senders", o.Senders, "concurrent SendMessage callers")
+		fs.DurationVar(&o.Duration, "duration", o.Duration, "how long throughput and latency load runs")
+		fs.IntVar(&o.LatencyChats, "latency-chats", o.LatencyChats, "chats the latency load is spread over")
+		fs.IntVar(&o.LatencyRate, "latency-rate", o.LatencyRate, "messages a second offered for latency")
+		fs.IntVar(&o.IdleSockets, "idle", o.IdleSockets, "idle connections for the memory figure")
+		if err := fs.Parse(args[1:]); err != nil {
+			return err
+		}
+		return bench.Run(ctx, o, stdout)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -37,6 +37,9 @@ type Config struct {
 	AttachmentMaxBytes  int64         // default limit until set over the Connect API
 	AttachmentRetention time.Duration // 0 keeps attachments forever
 
+	// PprofAddr, if set, serves net/http/pprof there (keep it on loopback).
+	PprofAddr string
+
 	// The web widget's start-chat endpoint.
 	WidgetEnabled   bool
 	WidgetOrigins   []string
@@ -72,6 +75,7 @@ func Parse(args []string, env Env) (*Config, error) {
 		"largest attachment until UpdateAttachedFilesConfiguration sets one (PARLEY_ATTACHMENT_MAX_BYTES)")
 	fs.DurationVar(&c.AttachmentRetention, "attachment-retention", envDuration(env("PARLEY_ATTACHMENT_RETENTION")),
 		"delete attachments this long after their chat ended, e.g. 720h; 0 keeps them (PARLEY_ATTACHMENT_RETENTION)")
+	fs.StringVar(&c.PprofAddr, "pprof", env("PARLEY_PPROF"), "serve Go's profiler on this address, e.g. 127.0.0.1:6060 (PARLEY_PPROF)")
 	widget := fs.String("widget", or(env("PARLEY_WIDGET"), "on"), "the web widget's start-chat endpoint: on or off (PARLEY_WIDGET)")
 	origins := fs.String("widget-origins", or(env("PARLEY_WIDGET_ORIGINS"), "*"), "origins whose pages may start chats, comma-separated, or * (PARLEY_WIDGET_ORIGINS)")
 	fs.IntVar(&c.WidgetPerMinute, "widget-rate", int(envInt(env("PARLEY_WIDGET_RATE"), 30)), "chats one address may start per minute (PARLEY_WIDGET_RATE)")

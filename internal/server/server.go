@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"net/url"
 	"path/filepath"
 	"time"
@@ -163,6 +164,10 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Write
 		return err
 	}
 	s.printBanner(out)
+	if cfg.PprofAddr != "" {
+		// The profiler has its own listener, never the public one.
+		go func() { log.Warn("pprof", "err", http.ListenAndServe(cfg.PprofAddr, pprofMux())) }()
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- s.Serve() }()
 	select {
@@ -211,4 +216,12 @@ func AddAgent(ctx context.Context, cfg *config.Config, name string) (string, err
 	svc := chat.New(chat.Config{InstanceID: cfg.InstanceID}, st, cfg.Key, slog.New(slog.DiscardHandler))
 	defer svc.Close()
 	return svc.AddAgent(ctx, name)
+}
+
+func pprofMux() *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	return mux
 }

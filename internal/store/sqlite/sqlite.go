@@ -591,8 +591,10 @@ func (db *DB) Item(ctx context.Context, contactID, id string) (store.Item, error
 }
 
 func (db *DB) ItemByClientToken(ctx context.Context, participantID, clientToken string) (store.Item, error) {
-	return scanItem(db.r.QueryRowContext(ctx, `SELECT `+itemCols+` FROM items WHERE participant_id = ? AND client_token = ?`,
-		participantID, clientToken))
+	// "client_token != ''" lets SQLite use the partial index, which holds
+	// only items with a token; without it every lookup scans the table.
+	return scanItem(db.r.QueryRowContext(ctx, `SELECT `+itemCols+` FROM items
+		WHERE participant_id = ? AND client_token = ? AND client_token != ''`, participantID, clientToken))
 }
 
 func (db *DB) Transcript(ctx context.Context, contactID string, from int64, forward bool, limit int) ([]store.Item, error) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -186,4 +187,39 @@ func BenchmarkApplyConcurrent(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestHotQueriesUseIndexes guards against a lookup that scans a table: each
+// costs nothing on a new database and everything on a busy one.
+func TestHotQueriesUseIndexes(t *testing.T) {
+	db := open(t, nil)
+	queries := map[string]string{
+		"item by client token": `SELECT seq FROM items WHERE participant_id = 'p' AND client_token = 't' AND client_token != ''`,
+		"item by id":           `SELECT seq FROM items WHERE id = 'x' AND contact_id = 'c'`,
+		"transcript backward":  `SELECT seq FROM items WHERE contact_id = 'c' AND in_transcript AND seq <= 5 ORDER BY seq DESC LIMIT 10`,
+		"transcript by time":   `SELECT seq FROM items WHERE contact_id = 'c' AND in_transcript AND at >= 5 ORDER BY at ASC, seq ASC LIMIT 1`,
+		"connection token":     `SELECT participant_id FROM connection_tokens WHERE hash = 'h'`,
+		"participant by token": `SELECT id FROM participants WHERE token_hash = 'h'`,
+		"participants of chat": `SELECT id FROM participants WHERE contact_id = 'c'`,
+		"files of chat":        `SELECT COUNT(*) FROM files WHERE contact_id = 'c' AND state != 'REJECTED'`,
+	}
+	for name, q := range queries {
+		rows, err := db.r.Query(`EXPLAIN QUERY PLAN ` + q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var plan []string
+		for rows.Next() {
+			var id, parent, notused int
+			var detail string
+			rows.Scan(&id, &parent, &notused, &detail)
+			plan = append(plan, detail)
+		}
+		rows.Close()
+		for _, step := range plan {
+			if strings.HasPrefix(step, "SCAN ") && !strings.Contains(step, "USING") {
+				t.Errorf("%s scans a table: %v", name, plan)
+			}
+		}
+	}
 }

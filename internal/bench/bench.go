@@ -1,0 +1,275 @@
+// Package bench is `parley bench`: a load generator that starts a Parley
+// server and a baseline server, each as its own process with a fresh data
+// dir, measures Parley's figures and their baselines in the same run, and
+// prints figure, Parley, baseline, ratio and target.
+package bench
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"regexp"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/connect"
+	ctypes "github.com/aws/aws-sdk-go-v2/service/connect/types"
+)
+
+// Options scale the run.
+type Options struct {
+	UploadMB      int           // size of the upload and download files
+	Rounds        int           // uploads and downloads timed per figure
+	Senders       int           // concurrent senders for throughput
+	Duration      time.Duration // how long throughput and latency load runs
+	LatencyChats  int
+	LatencyRate   int // messages a second offered
+	IdleSockets   int
+	ParleyBinary  string // the parley executable; "" means this one
+	KeepDataDirs  bool
+	ReportVerbose bool
+}
+
+// DefaultOptions are the figures of issue 7's table.
+func DefaultOptions() Options {
+	return Options{UploadMB: 20, Rounds: 5, Senders: 256, Duration: 10 * time.Second,
+		LatencyChats: 1000, LatencyRate: 2000, IdleSockets: 10000}
+}
+
+// Row is one figure of the table.
+type Row struct {
+	Figure   string
+	Parley   string
+	Baseline string
+	Ratio    string
+	Target   string
+	Met      bool
+}
+
+const (
+	akid   = "BENCHKEY"
+	secret = "bench-secret-key"
+	inst   = "bench"
+)
+
+// process is a server the bench started.
+type process struct {
+	cmd *exec.Cmd
+	url string
+	dir string
+}
+
+var listening = regexp.MustCompile(`listening on (http://\S+)`)
+
+func start(bin string, args []string, env []string) (*process, error) {
+	dir, err := os.MkdirTemp("", "parley-bench")
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), append(env, "PARLEY_DATA_DIR="+dir, "PARLEY_BENCH_DIR="+dir)...)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	cmd.Stderr = io.Discard
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	p := &process{cmd: cmd, dir: dir}
+	found := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if m := listening.FindStringSubmatch(sc.Text()); m != nil {
+				found <- m[1]
+			}
+		}
+	}()
+	select {
+	case p.url = <-found:
+		return p, nil
+	case <-time.After(30 * time.Second):
+		p.stop(false)
+		return nil, fmt.Errorf("%s %v did not start", bin, args)
+	}
+}
+
+func (p *process) stop(keep bool) {
+	p.cmd.Process.Kill()
+	p.cmd.Wait()
+	if !keep {
+		os.RemoveAll(p.dir)
+	}
+}
+
+// rssKB reads the server's resident memory.
+func (p *process) rssKB(field string) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, field+":"); ok {
+			n, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+			return n
+		}
+	}
+	return 0
+}
+
+// Run measures every figure and writes the table to out.
+func Run(ctx context.Context, o Options, out io.Writer) error {
+	bin := o.ParleyBinary
+	if bin == "" {
+		var err error
+		if bin, err = os.Executable(); err != nil {
+			return err
+		}
+	}
+	parley, err := start(bin, []string{"serve"}, []string{"PARLEY_ADDR=127.0.0.1:0", "PARLEY_PPROF=" + os.Getenv("PARLEY_PPROF"), "PARLEY_ACCESS_KEY_ID=" + akid,
+		"PARLEY_SECRET_ACCESS_KEY=" + secret, "PARLEY_INSTANCE_ID=" + inst, "PARLEY_ATTACHMENT_MAX_BYTES=" + strconv.Itoa(100<<20)})
+	if err != nil {
+		return err
+	}
+	defer parley.stop(o.KeepDataDirs)
+	baseline, err := start(bin, []string{"bench", "baseline"}, nil)
+	if err != nil {
+		return err
+	}
+	defer baseline.stop(false)
+
+	b := &bench{o: o, parley: parley, baseline: baseline, http: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1024}},
+		cc: connect.New(connect.Options{Region: "us-east-1", BaseEndpoint: aws.String(parley.url),
+			Credentials: credentials.NewStaticCredentialsProvider(akid, secret, "")})}
+	fmt.Fprintf(out, "Parley %s and baseline %s on %d CPUs, %s/%s\n\n", parley.url, baseline.url, runtime.NumCPU(), runtime.GOOS, runtime.GOARCH)
+	steps := []struct {
+		name string
+		run  func(context.Context) ([]Row, error)
+	}{
+		{"upload and download", b.transfers},
+		{"memory during uploads", b.uploadMemory},
+		{"SendMessage throughput", b.throughput},
+		{"delivery latency", b.latency},
+		{"idle connections", b.idleMemory},
+	}
+	var rows []Row
+	for _, s := range steps {
+		fmt.Fprintf(out, "measuring %s…\n", s.name)
+		r, err := s.run(ctx)
+		if err != nil {
+			return fmt.Errorf("%s: %w", s.name, err)
+		}
+		rows = append(rows, r...)
+	}
+	fmt.Fprintln(out)
+	WriteTable(out, rows)
+	return nil
+}
+
+// WriteTable prints rows as a Markdown table.
+func WriteTable(out io.Writer, rows []Row) {
+	fmt.Fprintln(out, "| figure | Parley | baseline | ratio | target | met |")
+	fmt.Fprintln(out, "|---|---|---|---|---|---|")
+	for _, r := range rows {
+		met := "yes"
+		if !r.Met {
+			met = "**no**"
+		}
+		fmt.Fprintf(out, "| %s | %s | %s | %s | %s | %s |\n", r.Figure, r.Parley, r.Baseline, r.Ratio, r.Target, met)
+	}
+}
+
+type bench struct {
+	o        Options
+	parley   *process
+	baseline *process
+	http     *http.Client
+	cc       *connect.Client
+}
+
+// chat is a customer's connection, and optionally an agent's.
+type chat struct {
+	contactID, customerToken, customerPID string
+	agentParticipantToken                 string
+}
+
+func (b *bench) newChat(ctx context.Context, withAgent bool) (chat, error) {
+	out, err := b.cc.StartChatContact(ctx, &connect.StartChatContactInput{InstanceId: aws.String(inst), ContactFlowId: aws.String("bench"),
+		ParticipantDetails: &ctypes.ParticipantDetails{DisplayName: aws.String("Customer")}})
+	if err != nil {
+		return chat{}, err
+	}
+	c := chat{contactID: *out.ContactId, customerPID: *out.ParticipantId}
+	if c.customerToken, _, err = b.connection(ctx, *out.ParticipantToken, false); err != nil {
+		return c, err
+	}
+	if withAgent {
+		p, err := b.cc.CreateParticipant(ctx, &connect.CreateParticipantInput{InstanceId: aws.String(inst), ContactId: out.ContactId,
+			ParticipantDetails: &ctypes.ParticipantDetailsToAdd{ParticipantRole: ctypes.ParticipantRoleAgent}})
+		if err != nil {
+			return c, err
+		}
+		c.agentParticipantToken = *p.ParticipantCredentials.ParticipantToken
+	}
+	return c, nil
+}
+
+// call is one participant-API request.
+func (b *bench) call(ctx context.Context, path, bearer string, in, out any) error {
+	body, _ := json.Marshal(in)
+	req, _ := http.NewRequestWithContext(ctx, "POST", b.parley.url+path, bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-Amz-Bearer", bearer)
+	resp, err := b.http.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		return fmt.Errorf("%s: %d %s", path, resp.StatusCode, raw)
+	}
+	if out != nil {
+		return json.Unmarshal(raw, out)
+	}
+	return nil
+}
+
+func (b *bench) connection(ctx context.Context, participantToken string, websocket bool) (token, wsURL string, err error) {
+	types := []string{"CONNECTION_CREDENTIALS"}
+	if websocket {
+		types = append(types, "WEBSOCKET")
+	}
+	var out struct {
+		Websocket             struct{ Url string }
+		ConnectionCredentials struct{ ConnectionToken string }
+	}
+	err = b.call(ctx, "/participant/connection", participantToken, map[string]any{"Type": types}, &out)
+	return out.ConnectionCredentials.ConnectionToken, out.Websocket.Url, err
+}
+
+func ratio(parley, baseline float64) string {
+	if baseline == 0 {
+		return "—"
+	}
+	return fmt.Sprintf("%.2f×", parley/baseline)
+}
+
+// settle lets the server's memory come back to rest before a reading.
+func settle() { time.Sleep(2 * time.Second) }
+
+func startInput() *connect.StartChatContactInput {
+	return &connect.StartChatContactInput{InstanceId: aws.String(inst), ContactFlowId: aws.String("bench"),
+		ParticipantDetails: &ctypes.ParticipantDetails{DisplayName: aws.String("Idle customer")}}
+}

@@ -1,0 +1,524 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/coder/websocket"
+)
+
+// socket is a subscribed participant websocket.
+type socket struct{ conn *websocket.Conn }
+
+func dial(ctx context.Context, url string) (*socket, error) {
+	c, _, err := websocket.Dial(ctx, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	c.SetReadLimit(1 << 20)
+	if err := c.Write(ctx, websocket.MessageText, []byte(`{"topic":"aws/subscribe","content":{"topics":["aws/chat"]}}`)); err != nil {
+		return nil, err
+	}
+	for {
+		_, b, err := c.Read(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if bytes.Contains(b, []byte(`"aws/subscribe"`)) {
+			return &socket{conn: c}, nil
+		}
+	}
+}
+
+// item reads the next chat item.
+func (s *socket) item(ctx context.Context) (map[string]any, error) {
+	for {
+		_, b, err := s.conn.Read(ctx)
+		if err != nil {
+			return nil, err
+		}
+		var f struct{ Topic, Content string }
+		if json.Unmarshal(b, &f) != nil || f.Topic != "aws/chat" {
+			continue
+		}
+		var it map[string]any
+		json.Unmarshal([]byte(f.Content), &it)
+		return it, nil
+	}
+}
+
+func mbps(bytes int64, d time.Duration) float64 { return float64(bytes) / (1 << 20) / d.Seconds() }
+
+// pattern is the bytes uploaded: text, so that it passes the content checks.
+func pattern(size int) []byte {
+	line := []byte("parley benchmark payload line, checked as text/plain\n")
+	b := bytes.Repeat(line, size/len(line)+1)
+	return b[:size]
+}
+
+// upload runs StartAttachmentUpload, the PUT and CompleteAttachmentUpload.
+func (b *bench) upload(ctx context.Context, token, name string, data []byte) (string, error) {
+	var start struct {
+		AttachmentId   string
+		UploadMetadata struct {
+			Url              string
+			HeadersToInclude map[string]string
+		}
+	}
+	if err := b.call(ctx, "/participant/start-attachment-upload", token, map[string]any{"AttachmentName": name,
+		"ContentType": "text/plain", "AttachmentSizeInBytes": len(data), "ClientToken": name}, &start); err != nil {
+		return "", err
+	}
+	req, _ := http.NewRequestWithContext(ctx, "PUT", start.UploadMetadata.Url, bytes.NewReader(data))
+	for k, v := range start.UploadMetadata.HeadersToInclude {
+		req.Header.Set(k, v)
+	}
+	resp, err := b.http.Do(req)
+	if err != nil {
+		return "", err
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		return "", fmt.Errorf("PUT: %d", resp.StatusCode)
+	}
+	return start.AttachmentId, b.call(ctx, "/participant/complete-attachment-upload", token,
+		map[string]any{"AttachmentIds": []string{start.AttachmentId}, "ClientToken": "c-" + name}, nil)
+}
+
+func (b *bench) put(ctx context.Context, url string, data []byte) error {
+	req, _ := http.NewRequestWithContext(ctx, "PUT", url, bytes.NewReader(data))
+	resp, err := b.http.Do(req)
+	if err != nil {
+		return err
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		return fmt.Errorf("PUT %s: %d", url, resp.StatusCode)
+	}
+	return nil
+}
+
+func (b *bench) get(ctx context.Context, url string) (int64, error) {
+	req, _ := http.NewRequestWithContext(ctx, "GET", url, nil)
+	resp, err := b.http.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	n, err := io.Copy(io.Discard, resp.Body)
+	if resp.StatusCode != 200 {
+		return n, fmt.Errorf("GET %s: %d", url, resp.StatusCode)
+	}
+	return n, err
+}
+
+// transfers: a 20 MB attachment end to end (Start → PUT → Complete → the
+// other participant receives APPROVED) against a bare PUT into a fsynced
+// file; and its download (GetAttachment → GET) against ServeContent.
+func (b *bench) transfers(ctx context.Context) ([]Row, error) {
+	c, err := b.newChat(ctx, true)
+	if err != nil {
+		return nil, err
+	}
+	_, agentWS, err := b.connection(ctx, c.agentParticipantToken, true)
+	if err != nil {
+		return nil, err
+	}
+	agent, err := dial(ctx, agentWS)
+	if err != nil {
+		return nil, err
+	}
+	defer agent.conn.CloseNow()
+	data := pattern(b.o.UploadMB << 20)
+	size := int64(len(data))
+
+	var up, base time.Duration
+	var ids []string
+	for i := range b.o.Rounds {
+		t0 := time.Now()
+		id, err := b.upload(ctx, c.customerToken, fmt.Sprintf("export-%d.txt", i), data)
+		if err != nil {
+			return nil, err
+		}
+		for approved := false; !approved; {
+			it, err := agent.item(ctx)
+			if err != nil {
+				return nil, err
+			}
+			if atts, _ := it["Attachments"].([]any); len(atts) > 0 {
+				a := atts[0].(map[string]any)
+				approved = a["AttachmentId"] == id && a["Status"] == "APPROVED"
+				if a["AttachmentId"] == id && a["Status"] == "REJECTED" {
+					return nil, fmt.Errorf("upload %d was rejected", i)
+				}
+			}
+		}
+		up += time.Since(t0)
+		ids = append(ids, id)
+
+		t0 = time.Now()
+		if err := b.put(ctx, fmt.Sprintf("%s/upload/f%d", b.baseline.url, i), data); err != nil {
+			return nil, err
+		}
+		base += time.Since(t0)
+	}
+
+	var down, baseDown time.Duration
+	for i, id := range ids {
+		t0 := time.Now()
+		var att struct{ Url string }
+		if err := b.call(ctx, "/participant/attachment", c.customerToken, map[string]any{"AttachmentId": id}, &att); err != nil {
+			return nil, err
+		}
+		if n, err := b.get(ctx, att.Url); err != nil || n != size {
+			return nil, fmt.Errorf("download %d: %d bytes, %v", i, n, err)
+		}
+		down += time.Since(t0)
+		t0 = time.Now()
+		if n, err := b.get(ctx, fmt.Sprintf("%s/download/f%d", b.baseline.url, i)); err != nil || n != size {
+			return nil, fmt.Errorf("baseline download %d: %d bytes, %v", i, n, err)
+		}
+		baseDown += time.Since(t0)
+	}
+	total := size * int64(b.o.Rounds)
+	pu, bu, pd, bd := mbps(total, up), mbps(total, base), mbps(total, down), mbps(total, baseDown)
+	return []Row{
+		{Figure: fmt.Sprintf("attachment upload, %d MB, end to end (MB/s)", b.o.UploadMB), Parley: fmt.Sprintf("%.0f", pu),
+			Baseline: fmt.Sprintf("%.0f (bare PUT, fsync)", bu), Ratio: ratio(pu, bu), Target: "≥ 0.8× baseline", Met: pu >= 0.8*bu},
+		{Figure: "attachment download (MB/s)", Parley: fmt.Sprintf("%.0f", pd),
+			Baseline: fmt.Sprintf("%.0f (ServeContent)", bd), Ratio: ratio(pd, bd), Target: "≥ 0.9× baseline", Met: pd >= 0.9*bd},
+	}, nil
+}
+
+// uploadMemory: the server's resident memory during 20 concurrent uploads,
+// above what it holds at rest.
+func (b *bench) uploadMemory(ctx context.Context) ([]Row, error) {
+	c, err := b.newChat(ctx, false)
+	if err != nil {
+		return nil, err
+	}
+	data := pattern(b.o.UploadMB << 20)
+	settle()
+	idle := b.parley.rssKB("VmRSS")
+	var peak atomic.Int64
+	stop := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(5 * time.Millisecond):
+				if r := b.parley.rssKB("VmRSS"); r > peak.Load() {
+					peak.Store(r)
+				}
+			}
+		}
+	}()
+	var wg sync.WaitGroup
+	errs := make(chan error, 20)
+	for i := range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := b.upload(ctx, c.customerToken, fmt.Sprintf("parallel-%d.txt", i), data); err != nil {
+				errs <- err
+			}
+		}()
+	}
+	wg.Wait()
+	close(stop)
+	close(errs)
+	if err := <-errs; err != nil {
+		return nil, err
+	}
+	growth := float64(peak.Load()-idle) / 1024
+	return []Row{{Figure: fmt.Sprintf("server memory during 20 concurrent %d MB uploads, above idle", b.o.UploadMB),
+		Parley: fmt.Sprintf("%.1f MB (idle %d MB)", growth, idle>>10), Baseline: "—", Ratio: "—", Target: "≤ 64 MB", Met: growth <= 64}}, nil
+}
+
+// throughput: durable SendMessage calls a second from many concurrent
+// senders over many chats; every 200 is committed with fsync.
+func (b *bench) throughput(ctx context.Context) ([]Row, error) {
+	const chats = 64
+	tokens := make([]string, chats)
+	for i := range tokens {
+		c, err := b.newChat(ctx, false)
+		if err != nil {
+			return nil, err
+		}
+		tokens[i] = c.customerToken
+	}
+	var sent, failed atomic.Int64
+	deadline := time.Now().Add(b.o.Duration)
+	var wg sync.WaitGroup
+	for g := range b.o.Senders {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			tok := tokens[g%chats]
+			body := []byte(`{"ContentType":"text/plain","Content":"load","ClientToken":"`)
+			for n := 0; time.Now().Before(deadline); n++ {
+				req, _ := http.NewRequestWithContext(ctx, "POST", b.parley.url+"/participant/message",
+					bytes.NewReader(append(append(slices.Clip(body), strconv.Itoa(g)+"-"+strconv.Itoa(n)...), `"}`...)))
+				req.Header.Set("X-Amz-Bearer", tok)
+				resp, err := b.http.Do(req)
+				if err != nil {
+					failed.Add(1)
+					continue
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode == 200 {
+					sent.Add(1)
+				} else {
+					failed.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	rate := float64(sent.Load()) / b.o.Duration.Seconds()
+	return []Row{{Figure: fmt.Sprintf("durable SendMessage throughput, %d concurrent senders (msgs/s)", b.o.Senders),
+		Parley: fmt.Sprintf("%.0f (%d failed)", rate, failed.Load()), Baseline: "— (Connect allows 10/s)", Ratio: "—",
+		Target: "≥ 10,000", Met: rate >= 10000 && failed.Load() == 0}}, nil
+}
+
+// latency: SendMessage → the other participant's websocket, at a fixed
+// offered load spread over many chats, against a bare relay.
+func (b *bench) latency(ctx context.Context) ([]Row, error) {
+	n := b.o.LatencyChats
+	type target struct {
+		send func(ctx context.Context, seq int) error
+		ws   *socket
+	}
+	parleyTargets := make([]target, n)
+	baseTargets := make([]target, n)
+	for i := range n {
+		c, err := b.newChat(ctx, true)
+		if err != nil {
+			return nil, err
+		}
+		_, wsURL, err := b.connection(ctx, c.agentParticipantToken, true)
+		if err != nil {
+			return nil, err
+		}
+		ws, err := dial(ctx, wsURL)
+		if err != nil {
+			return nil, err
+		}
+		tok := c.customerToken
+		parleyTargets[i] = target{ws: ws, send: func(ctx context.Context, seq int) error {
+			return b.call(ctx, "/participant/message", tok, map[string]string{"ContentType": "text/plain",
+				"Content": strconv.Itoa(seq), "ClientToken": "l" + strconv.Itoa(seq)}, nil)
+		}}
+		bws, err := dialRaw(ctx, fmt.Sprintf("ws%s/relay/c%d/ws", strings.TrimPrefix(b.baseline.url, "http"), i))
+		if err != nil {
+			return nil, err
+		}
+		url := fmt.Sprintf("%s/relay/c%d", b.baseline.url, i)
+		baseTargets[i] = target{ws: bws, send: func(ctx context.Context, seq int) error {
+			req, _ := http.NewRequestWithContext(ctx, "POST", url, strings.NewReader(`{"Content":"`+strconv.Itoa(seq)+`"}`))
+			resp, err := b.http.Do(req)
+			if err != nil {
+				return err
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			return nil
+		}}
+	}
+	defer func() {
+		for i := range n {
+			parleyTargets[i].ws.conn.CloseNow()
+			baseTargets[i].ws.conn.CloseNow()
+		}
+	}()
+	measure := func(targets []target, parse func([]byte) (int, bool)) (p50, p99 time.Duration, err error) {
+		total := int(float64(b.o.LatencyRate) * b.o.Duration.Seconds())
+		sentAt := make([]time.Time, total)
+		got := make([]time.Duration, total)
+		var received atomic.Int64
+		done := make(chan struct{})
+		rctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		for _, t := range targets {
+			go func() {
+				for {
+					_, raw, err := t.ws.conn.Read(rctx)
+					if err != nil {
+						return
+					}
+					if seq, ok := parse(raw); ok && seq < total {
+						got[seq] = time.Since(sentAt[seq])
+						if received.Add(1) == int64(total) {
+							close(done)
+						}
+					}
+				}
+			}()
+		}
+		// A fixed offered load: one message every interval, whatever the
+		// server's speed, handed to a pool of senders.
+		jobs := make(chan int, total)
+		var wg sync.WaitGroup
+		for range 128 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for seq := range jobs {
+					if err := targets[seq%len(targets)].send(ctx, seq); err != nil {
+						cancel()
+						return
+					}
+				}
+			}()
+		}
+		interval := time.Second / time.Duration(b.o.LatencyRate)
+		start := time.Now()
+		for seq := range total {
+			time.Sleep(time.Until(start.Add(time.Duration(seq) * interval)))
+			sentAt[seq] = time.Now()
+			jobs <- seq
+		}
+		close(jobs)
+		wg.Wait()
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			return 0, 0, fmt.Errorf("only %d of %d messages arrived", received.Load(), total)
+		}
+		slices.Sort(got)
+		return got[total/2], got[total*99/100], nil
+	}
+	parseParley := func(raw []byte) (int, bool) {
+		var f struct{ Topic, Content string }
+		if json.Unmarshal(raw, &f) != nil || f.Topic != "aws/chat" {
+			return 0, false
+		}
+		var it struct{ Type, Content string }
+		json.Unmarshal([]byte(f.Content), &it)
+		if it.Type != "MESSAGE" {
+			return 0, false
+		}
+		n, err := strconv.Atoi(it.Content)
+		return n, err == nil
+	}
+	parseBase := func(raw []byte) (int, bool) {
+		var m struct{ Content string }
+		if json.Unmarshal(raw, &m) != nil {
+			return 0, false
+		}
+		n, err := strconv.Atoi(m.Content)
+		return n, err == nil
+	}
+	bp50, bp99, err := measure(baseTargets, parseBase)
+	if err != nil {
+		return nil, fmt.Errorf("baseline: %w", err)
+	}
+	pp50, pp99, err := measure(parleyTargets, parseParley)
+	if err != nil {
+		return nil, err
+	}
+	ms := func(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d)/float64(time.Millisecond)) }
+	return []Row{
+		{Figure: fmt.Sprintf("delivery latency p50, %d msg/s over %d chats", b.o.LatencyRate, n), Parley: ms(pp50),
+			Baseline: ms(bp50) + " (bare relay)", Ratio: ratio(float64(pp50), float64(bp50)), Target: "—", Met: true},
+		{Figure: fmt.Sprintf("delivery latency p99, %d msg/s over %d chats", b.o.LatencyRate, n), Parley: ms(pp99),
+			Baseline: ms(bp99) + " (bare relay)", Ratio: ratio(float64(pp99), float64(bp99)), Target: "≤ 2× baseline", Met: pp99 <= 2*bp99},
+	}, nil
+}
+
+func dialRaw(ctx context.Context, url string) (*socket, error) {
+	c, _, err := websocket.Dial(ctx, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	return &socket{conn: c}, nil
+}
+
+// idleMemory: the server's memory per connected, idle participant.
+func (b *bench) idleMemory(ctx context.Context) ([]Row, error) {
+	n := b.o.IdleSockets
+	urls := make([]string, n)
+	var mu sync.Mutex
+	var firstErr error
+	var wg sync.WaitGroup
+	work := make(chan int)
+	for range 32 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range work {
+				out, err := b.cc.StartChatContact(ctx, startInput())
+				if err == nil {
+					_, urls[i], err = b.connection(ctx, *out.ParticipantToken, true)
+				}
+				if err != nil {
+					mu.Lock()
+					firstErr = err
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	for i := range n {
+		work <- i
+	}
+	close(work)
+	wg.Wait()
+	if firstErr != nil {
+		return nil, firstErr
+	}
+	settle()
+	before := b.parley.rssKB("VmRSS")
+	sockets := make([]*socket, n)
+	work = make(chan int)
+	for range 32 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range work {
+				s, err := dial(ctx, urls[i])
+				if err != nil {
+					mu.Lock()
+					firstErr = err
+					mu.Unlock()
+					continue
+				}
+				sockets[i] = s
+			}
+		}()
+	}
+	for i := range n {
+		work <- i
+	}
+	close(work)
+	wg.Wait()
+	defer func() {
+		for _, s := range sockets {
+			if s != nil {
+				s.conn.CloseNow()
+			}
+		}
+	}()
+	if firstErr != nil {
+		return nil, firstErr
+	}
+	settle()
+	after := b.parley.rssKB("VmRSS")
+	per := float64(after-before) / float64(n)
+	return []Row{{Figure: fmt.Sprintf("memory per idle connected participant, %d connections", n),
+		Parley: fmt.Sprintf("%.1f KB", per), Baseline: "—", Ratio: "—", Target: "≤ 16 KB", Met: per <= 16}}, nil
+}
