@@ -157,6 +157,21 @@ func (s *Service) SocketSession(ctx context.Context, g SocketGrant) (*Session, e
 	return sess, nil
 }
 
+// notUsable returns the error for a session that can no longer act, unless
+// the request is a retry of one that took effect before: then its first
+// result is the answer. Checking for a retry only here (and when an insert
+// collides, in commitItem) keeps a lookup off every request.
+func (s *Service) notUsable(ctx context.Context, sess *Session, clientToken string) (store.Item, bool, error) {
+	err := s.Usable(ctx, sess)
+	if err == nil {
+		return store.Item{}, false, nil
+	}
+	if it, ok, rerr := s.replay(ctx, sess, clientToken); ok || rerr != nil {
+		return it, true, rerr
+	}
+	return store.Item{}, true, err
+}
+
 // replay returns the item a participant already created with clientToken.
 func (s *Service) replay(ctx context.Context, sess *Session, clientToken string) (store.Item, bool, error) {
 	if clientToken == "" {
@@ -196,11 +211,8 @@ func (s *Service) newItem(sess *Session, typ, contentType, content, clientToken 
 
 // SendMessage adds a message to the chat.
 func (s *Service) SendMessage(ctx context.Context, sess *Session, contentType, content, clientToken string) (store.Item, error) {
-	if it, ok, err := s.replay(ctx, sess, clientToken); ok || err != nil {
+	if it, stop, err := s.notUsable(ctx, sess, clientToken); stop {
 		return it, err
-	}
-	if err := s.Usable(ctx, sess); err != nil {
-		return store.Item{}, err
 	}
 	limit, ok := messageLimits[contentType]
 	if !ok {
@@ -226,11 +238,8 @@ type receiptContent struct {
 // SendEvent sends a typing event, a read or delivered receipt, or the
 // (deprecated) connection acknowledgement.
 func (s *Service) SendEvent(ctx context.Context, sess *Session, contentType, content, clientToken string) (store.Item, error) {
-	if it, ok, err := s.replay(ctx, sess, clientToken); ok || err != nil {
+	if it, stop, err := s.notUsable(ctx, sess, clientToken); stop {
 		return it, err
-	}
-	if err := s.Usable(ctx, sess); err != nil {
-		return store.Item{}, err
 	}
 	if !sendableEvents[contentType] {
 		return store.Item{}, errorf(Invalid, "Unsupported event content type %s.", contentType)
@@ -287,10 +296,7 @@ func countJoined(ps []store.Participant) int {
 // Disconnect removes the participant from the chat. The chat ends when its
 // customer leaves, or when its last agent leaves.
 func (s *Service) Disconnect(ctx context.Context, sess *Session, clientToken string) error {
-	if _, ok, err := s.replay(ctx, sess, clientToken); ok || err != nil {
-		return err
-	}
-	if err := s.Usable(ctx, sess); err != nil {
+	if _, stop, err := s.notUsable(ctx, sess, clientToken); stop {
 		return err
 	}
 	p := sess.Participant

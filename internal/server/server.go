@@ -25,6 +25,7 @@ import (
 	"github.com/parleychat/parley/internal/gateway"
 	"github.com/parleychat/parley/internal/participantapi"
 	"github.com/parleychat/parley/internal/sigv4"
+	"github.com/parleychat/parley/internal/store/cache"
 	"github.com/parleychat/parley/internal/store/sqlite"
 	"github.com/parleychat/parley/internal/views"
 	"github.com/parleychat/parley/internal/webapi"
@@ -80,6 +81,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 		scanner = clamd
 	}
 	wsBase := config.WebsocketBase(s.baseURL)
+	cached := cache.New(s.store) // one server per database: see package cache
 	s.chat = chat.New(chat.Config{
 		InstanceID:   cfg.InstanceID,
 		QueueID:      cfg.QueueID,
@@ -91,7 +93,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 			return s.baseURL + fileapi.Path + url.PathEscape(id) + "?token=" + url.QueryEscape(token)
 		},
 		Retention: cfg.AttachmentRetention,
-	}, s.store, cfg.Key, log)
+	}, cached, cfg.Key, log)
 	if err := s.chat.Start(ctx); err != nil {
 		s.store.Close()
 		ln.Close()

@@ -44,10 +44,94 @@ type DB struct {
 	closed bool
 	done   chan struct{}
 
+	// Prepared statements by query text: compiling SQL was a third of the
+	// CPU of a SendMessage before they were kept.
+	rstmts sync.Map // on r
+	wstmts sync.Map // on w
+
 	// Owned by the writer goroutine.
 	nextSeq  int64
 	lastTime int64
+	missed   []string // statements to prepare after the transaction
 }
+
+func prepared(pool *sql.DB, cache *sync.Map, q string) (*sql.Stmt, error) {
+	if st, ok := cache.Load(q); ok {
+		return st.(*sql.Stmt), nil
+	}
+	st, err := pool.Prepare(q)
+	if err != nil {
+		return nil, err
+	}
+	if prev, loaded := cache.LoadOrStore(q, st); loaded {
+		st.Close()
+		return prev.(*sql.Stmt), nil
+	}
+	return st, nil
+}
+
+// row runs a one-row read.
+func (db *DB) row(ctx context.Context, q string, args ...any) rowScanner {
+	st, err := prepared(db.r, &db.rstmts, q)
+	if err != nil {
+		return errRow{err}
+	}
+	return st.QueryRowContext(ctx, args...)
+}
+
+// rows runs a read.
+func (db *DB) rows(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	st, err := prepared(db.r, &db.rstmts, q)
+	if err != nil {
+		return nil, err
+	}
+	return st.QueryContext(ctx, args...)
+}
+
+// writerStmt returns the writer's prepared statement for q, bound to tx.
+// The writer has one connection, which tx holds, so a statement not
+// prepared yet is prepared in tx for this use, and on the connection once
+// tx has ended (prepareMissed).
+func (db *DB) writerStmt(tx *sql.Tx, q string) (*sql.Stmt, error) {
+	if st, ok := db.wstmts.Load(q); ok {
+		return tx.Stmt(st.(*sql.Stmt)), nil
+	}
+	db.missed = append(db.missed, q)
+	return tx.Prepare(q)
+}
+
+// prepareMissed prepares what writerStmt missed; the writer goroutine calls
+// it between transactions.
+func (db *DB) prepareMissed() {
+	for _, q := range db.missed {
+		prepared(db.w, &db.wstmts, q)
+	}
+	db.missed = db.missed[:0]
+}
+
+// exec runs a statement in the writer's transaction.
+func (db *DB) exec(tx *sql.Tx, q string, args ...any) (sql.Result, error) {
+	st, err := db.writerStmt(tx, q)
+	if err != nil {
+		return nil, err
+	}
+	return st.Exec(args...)
+}
+
+// txRow runs a one-row read in the writer's transaction.
+func (db *DB) txRow(tx *sql.Tx, q string, args ...any) rowScanner {
+	st, err := db.writerStmt(tx, q)
+	if err != nil {
+		return errRow{err}
+	}
+	return st.QueryRow(args...)
+}
+
+type rowScanner interface{ Scan(...any) error }
+
+type errRow struct{ err error }
+
+func (r errRow) Scan(...any) error { return r.err }
 
 var _ store.Store = (*DB)(nil)
 
@@ -144,6 +228,9 @@ func (db *DB) Close() error {
 	}
 	db.mu.Unlock()
 	<-db.done
+	for _, cache := range []*sync.Map{&db.rstmts, &db.wstmts} {
+		cache.Range(func(_, st any) bool { st.(*sql.Stmt).Close(); return true })
+	}
 	return errors.Join(db.w.Close(), db.r.Close())
 }
 
@@ -186,6 +273,7 @@ func (db *DB) writer() {
 			}
 		}
 		db.commit(batch)
+		db.prepareMissed()
 	}
 }
 
@@ -212,7 +300,7 @@ func (db *DB) commit(batch []*writeReq) {
 			continue
 		}
 		seq, at := db.nextSeq, db.lastTime
-		if _, err := tx.Exec(`SAVEPOINT change`); err != nil {
+		if _, err := db.exec(tx, `SAVEPOINT change`); err != nil {
 			tx.Rollback()
 			fail(err)
 			return
@@ -221,13 +309,13 @@ func (db *DB) commit(batch []*writeReq) {
 		if r.err != nil {
 			db.nextSeq, db.lastTime = seq, at
 			r.items = nil
-			if _, err := tx.Exec(`ROLLBACK TO change`); err != nil {
+			if _, err := db.exec(tx, `ROLLBACK TO change`); err != nil {
 				tx.Rollback()
 				fail(err)
 				return
 			}
 		}
-		if _, err := tx.Exec(`RELEASE change`); err != nil {
+		if _, err := db.exec(tx, `RELEASE change`); err != nil {
 			tx.Rollback()
 			fail(err)
 			return
@@ -254,7 +342,7 @@ func (db *DB) commit(batch []*writeReq) {
 func (db *DB) apply(tx *sql.Tx, c *store.Change) ([]store.Item, error) {
 	if c.RequireActive != "" {
 		var state string
-		err := tx.QueryRow(`SELECT state FROM contacts WHERE id = ?`, c.RequireActive).Scan(&state)
+		err := db.txRow(tx, `SELECT state FROM contacts WHERE id = ?`, c.RequireActive).Scan(&state)
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, store.ErrNotFound
 		}
@@ -266,7 +354,7 @@ func (db *DB) apply(tx *sql.Tx, c *store.Change) ([]store.Item, error) {
 		}
 	}
 	if i := c.Idempotency; i != nil {
-		res, err := tx.Exec(`INSERT INTO idempotency (scope, client_token, response, created_at) VALUES (?, ?, ?, ?)
+		res, err := db.exec(tx, `INSERT INTO idempotency (scope, client_token, response, created_at) VALUES (?, ?, ?, ?)
 			ON CONFLICT DO NOTHING`, i.Scope, i.ClientToken, i.Response, time.Now().UnixMilli())
 		if err != nil {
 			return nil, err
@@ -278,7 +366,7 @@ func (db *DB) apply(tx *sql.Tx, c *store.Change) ([]store.Item, error) {
 	if k := c.NewContact; k != nil {
 		attrs, _ := json.Marshal(k.Attributes)
 		types, _ := json.Marshal(k.ContentTypes)
-		if _, err := tx.Exec(`INSERT INTO contacts (id, instance_id, initial_contact_id, flow_id, queue_id, state,
+		if _, err := db.exec(tx, `INSERT INTO contacts (id, instance_id, initial_contact_id, flow_id, queue_id, state,
 			attributes, content_types, agent_id, created_at, connected_at, ended_at, deadline, disconnect_reason)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			k.ID, k.InstanceID, k.InitialContactID, k.FlowID, k.QueueID, k.State, string(attrs), string(types),
@@ -287,14 +375,14 @@ func (db *DB) apply(tx *sql.Tx, c *store.Change) ([]store.Item, error) {
 		}
 	}
 	for _, p := range c.NewParticipants {
-		if _, err := tx.Exec(`INSERT INTO participants (id, contact_id, role, display_name, token_hash, state, connected, joined_at, left_at, agent_id)
+		if _, err := db.exec(tx, `INSERT INTO participants (id, contact_id, role, display_name, token_hash, state, connected, joined_at, left_at, agent_id)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			p.ID, p.ContactID, p.Role, p.DisplayName, p.TokenHash, p.State, p.Connected, ms(p.JoinedAt), ms(p.LeftAt), p.AgentID); err != nil {
 			return nil, err
 		}
 	}
 	if a := c.ConnectAgent; a != nil {
-		res, err := tx.Exec(`UPDATE contacts SET state = ?, agent_id = ?, connected_at = ?
+		res, err := db.exec(tx, `UPDATE contacts SET state = ?, agent_id = ?, connected_at = ?
 			WHERE id = ? AND state = ?`, store.ContactConnected, a.AgentID, ms(a.At), a.ContactID, store.ContactQueued)
 		if err != nil {
 			return nil, err
@@ -304,12 +392,12 @@ func (db *DB) apply(tx *sql.Tx, c *store.Change) ([]store.Item, error) {
 		}
 	}
 	for _, id := range c.Acknowledge {
-		if _, err := tx.Exec(`UPDATE participants SET connected = 1 WHERE id = ?`, id); err != nil {
+		if _, err := db.exec(tx, `UPDATE participants SET connected = 1 WHERE id = ?`, id); err != nil {
 			return nil, err
 		}
 	}
 	for _, l := range c.Leave {
-		res, err := tx.Exec(`UPDATE participants SET state = ?, left_at = ? WHERE id = ? AND state != ?`,
+		res, err := db.exec(tx, `UPDATE participants SET state = ?, left_at = ? WHERE id = ? AND state != ?`,
 			store.ParticipantLeft, ms(l.At), l.ParticipantID, store.ParticipantLeft)
 		if err != nil {
 			return nil, err
@@ -319,7 +407,7 @@ func (db *DB) apply(tx *sql.Tx, c *store.Change) ([]store.Item, error) {
 		}
 	}
 	for _, t := range c.Tokens {
-		if _, err := tx.Exec(`INSERT INTO connection_tokens (hash, participant_id, expires_at) VALUES (?, ?, ?)`,
+		if _, err := db.exec(tx, `INSERT INTO connection_tokens (hash, participant_id, expires_at) VALUES (?, ?, ?)`,
 			t.Hash, t.ParticipantID, ms(t.Expires)); err != nil {
 			return nil, err
 		}
@@ -341,7 +429,7 @@ func (db *DB) apply(tx *sql.Tx, c *store.Change) ([]store.Item, error) {
 			b, _ := json.Marshal(it.Receipts)
 			receipts = string(b)
 		}
-		_, err := tx.Exec(`INSERT INTO items (seq, id, contact_id, participant_id, client_token, type, content_type, content,
+		_, err := db.exec(tx, `INSERT INTO items (seq, id, contact_id, participant_id, client_token, type, content_type, content,
 			display_name, role, at, in_transcript, attachments, receipts, message_id)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			it.Seq, it.ID, it.ContactID, it.ParticipantID, it.ClientToken, it.Type, it.ContentType, it.Content,
@@ -357,7 +445,7 @@ func (db *DB) apply(tx *sql.Tx, c *store.Change) ([]store.Item, error) {
 		items = append(items, it)
 	}
 	for _, rc := range c.Receipts {
-		if _, err := tx.Exec(`INSERT INTO receipts (message_id, recipient_id, contact_id, delivered_at, read_at) VALUES (?, ?, ?, ?, ?)
+		if _, err := db.exec(tx, `INSERT INTO receipts (message_id, recipient_id, contact_id, delivered_at, read_at) VALUES (?, ?, ?, ?, ?)
 			ON CONFLICT (message_id, recipient_id) DO UPDATE SET
 				delivered_at = CASE WHEN delivered_at = 0 THEN excluded.delivered_at ELSE delivered_at END,
 				read_at = CASE WHEN read_at = 0 THEN excluded.read_at ELSE read_at END`,
@@ -367,19 +455,19 @@ func (db *DB) apply(tx *sql.Tx, c *store.Change) ([]store.Item, error) {
 	}
 	if st := c.Timers; st != nil {
 		b, _ := json.Marshal(st.Timers)
-		if _, err := tx.Exec(`UPDATE contacts SET timers = ? WHERE id = ?`, string(b), st.ContactID); err != nil {
+		if _, err := db.exec(tx, `UPDATE contacts SET timers = ? WHERE id = ?`, string(b), st.ContactID); err != nil {
 			return nil, err
 		}
 	}
 	if f := c.NewFile; f != nil {
-		if _, err := tx.Exec(`INSERT INTO files (id, contact_id, participant_id, name, content_type, size, state, created_at, updated_at)
+		if _, err := db.exec(tx, `INSERT INTO files (id, contact_id, participant_id, name, content_type, size, state, created_at, updated_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, f.ID, f.ContactID, f.ParticipantID, f.Name, f.ContentType, f.Size, f.State,
 			ms(f.CreatedAt), ms(f.CreatedAt)); err != nil {
 			return nil, err
 		}
 	}
 	for _, u := range c.FileUpdates {
-		res, err := tx.Exec(`UPDATE files SET state = ?, updated_at = ?,
+		res, err := db.exec(tx, `UPDATE files SET state = ?, updated_at = ?,
 				sha256 = CASE WHEN ? != '' THEN ? ELSE sha256 END,
 				serve_type = CASE WHEN ? != '' THEN ? ELSE serve_type END,
 				reason = CASE WHEN ? != '' THEN ? ELSE reason END,
@@ -395,20 +483,20 @@ func (db *DB) apply(tx *sql.Tx, c *store.Change) ([]store.Item, error) {
 	}
 	for itemID, u := range c.ItemUpdates {
 		b, _ := json.Marshal(u.Attachments)
-		if _, err := tx.Exec(`UPDATE items SET attachments = ?, content = ? WHERE id = ?`, string(b), u.Content, itemID); err != nil {
+		if _, err := db.exec(tx, `UPDATE items SET attachments = ?, content = ? WHERE id = ?`, string(b), u.Content, itemID); err != nil {
 			return nil, err
 		}
 	}
 	if fc := c.FilesConfig; fc != nil {
 		exts, _ := json.Marshal(fc.Extensions)
-		if _, err := tx.Exec(`INSERT INTO attached_files_config (instance_id, scope, max_bytes, extensions, modified_at) VALUES (?, ?, ?, ?, ?)
+		if _, err := db.exec(tx, `INSERT INTO attached_files_config (instance_id, scope, max_bytes, extensions, modified_at) VALUES (?, ?, ?, ?, ?)
 			ON CONFLICT (instance_id, scope) DO UPDATE SET max_bytes = excluded.max_bytes, extensions = excluded.extensions,
 				modified_at = excluded.modified_at`, fc.InstanceID, fc.Scope, fc.MaxBytes, string(exts), ms(fc.ModifiedAt)); err != nil {
 			return nil, err
 		}
 	}
 	if a := c.NewAgent; a != nil {
-		if _, err := tx.Exec(`INSERT INTO agents (id, name, key_hash, created_at) VALUES (?, ?, ?, ?)`,
+		if _, err := db.exec(tx, `INSERT INTO agents (id, name, key_hash, created_at) VALUES (?, ?, ?, ?)`,
 			a.ID, a.Name, a.KeyHash, ms(a.CreatedAt)); err != nil {
 			if isUniqueViolation(err) {
 				return nil, store.ErrDuplicate
@@ -417,7 +505,7 @@ func (db *DB) apply(tx *sql.Tx, c *store.Change) ([]store.Item, error) {
 		}
 	}
 	if e := c.End; e != nil {
-		res, err := tx.Exec(`UPDATE contacts SET state = ?, ended_at = ?, disconnect_reason = ? WHERE id = ? AND state != ?`,
+		res, err := db.exec(tx, `UPDATE contacts SET state = ?, ended_at = ?, disconnect_reason = ? WHERE id = ? AND state != ?`,
 			store.ContactEnded, ms(e.At), e.Reason, e.ContactID, store.ContactEnded)
 		if err != nil {
 			return nil, err
@@ -457,7 +545,7 @@ func notFound(err error) error {
 const contactCols = `id, instance_id, initial_contact_id, flow_id, queue_id, state, attributes, content_types, agent_id,
 	created_at, connected_at, ended_at, deadline, disconnect_reason, timers`
 
-func scanContact(row interface{ Scan(...any) error }) (store.Contact, error) {
+func scanContact(row rowScanner) (store.Contact, error) {
 	var c store.Contact
 	var attrs, types, timers string
 	var created, connected, ended, deadline int64
@@ -481,12 +569,12 @@ func scanContact(row interface{ Scan(...any) error }) (store.Contact, error) {
 }
 
 func (db *DB) Contact(ctx context.Context, id string) (store.Contact, error) {
-	return scanContact(db.r.QueryRowContext(ctx, `SELECT `+contactCols+` FROM contacts WHERE id = ?`, id))
+	return scanContact(db.row(ctx, `SELECT `+contactCols+` FROM contacts WHERE id = ?`, id))
 }
 
 func (db *DB) ActiveContacts(ctx context.Context) iter.Seq2[store.Contact, error] {
 	return func(yield func(store.Contact, error) bool) {
-		rows, err := db.r.QueryContext(ctx, `SELECT `+contactCols+` FROM contacts WHERE state != ?`, store.ContactEnded)
+		rows, err := db.rows(ctx, `SELECT `+contactCols+` FROM contacts WHERE state != ?`, store.ContactEnded)
 		if err != nil {
 			yield(store.Contact{}, err)
 			return
@@ -505,13 +593,13 @@ func (db *DB) ActiveContacts(ctx context.Context) iter.Seq2[store.Contact, error
 
 func (db *DB) Idempotency(ctx context.Context, scope, clientToken string) ([]byte, error) {
 	var b []byte
-	err := db.r.QueryRowContext(ctx, `SELECT response FROM idempotency WHERE scope = ? AND client_token = ?`, scope, clientToken).Scan(&b)
+	err := db.row(ctx, `SELECT response FROM idempotency WHERE scope = ? AND client_token = ?`, scope, clientToken).Scan(&b)
 	return b, notFound(err)
 }
 
 const participantCols = `id, contact_id, role, display_name, token_hash, state, connected, joined_at, left_at, agent_id`
 
-func scanParticipant(row interface{ Scan(...any) error }) (store.Participant, error) {
+func scanParticipant(row rowScanner) (store.Participant, error) {
 	var p store.Participant
 	var joined, left int64
 	err := row.Scan(&p.ID, &p.ContactID, &p.Role, &p.DisplayName, &p.TokenHash, &p.State, &p.Connected, &joined, &left, &p.AgentID)
@@ -520,11 +608,11 @@ func scanParticipant(row interface{ Scan(...any) error }) (store.Participant, er
 }
 
 func (db *DB) Participant(ctx context.Context, id string) (store.Participant, error) {
-	return scanParticipant(db.r.QueryRowContext(ctx, `SELECT `+participantCols+` FROM participants WHERE id = ?`, id))
+	return scanParticipant(db.row(ctx, `SELECT `+participantCols+` FROM participants WHERE id = ?`, id))
 }
 
 func (db *DB) ParticipantByToken(ctx context.Context, tokenHash string) (store.Participant, error) {
-	return scanParticipant(db.r.QueryRowContext(ctx, `SELECT `+participantCols+` FROM participants WHERE token_hash = ?`, tokenHash))
+	return scanParticipant(db.row(ctx, `SELECT `+participantCols+` FROM participants WHERE token_hash = ?`, tokenHash))
 }
 
 func (db *DB) Participants(ctx context.Context, contactID string) ([]store.Participant, error) {
@@ -537,7 +625,7 @@ func (db *DB) AgentParticipants(ctx context.Context, agentID string) ([]store.Pa
 }
 
 func (db *DB) queryParticipants(ctx context.Context, q string, args ...any) ([]store.Participant, error) {
-	rows, err := db.r.QueryContext(ctx, q, args...)
+	rows, err := db.rows(ctx, q, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -556,7 +644,7 @@ func (db *DB) queryParticipants(ctx context.Context, q string, args ...any) ([]s
 func (db *DB) ConnectionToken(ctx context.Context, hash string) (store.ConnectionToken, error) {
 	t := store.ConnectionToken{Hash: hash}
 	var exp int64
-	err := db.r.QueryRowContext(ctx, `SELECT participant_id, expires_at FROM connection_tokens WHERE hash = ?`, hash).Scan(&t.ParticipantID, &exp)
+	err := db.row(ctx, `SELECT participant_id, expires_at FROM connection_tokens WHERE hash = ?`, hash).Scan(&t.ParticipantID, &exp)
 	t.Expires = fromMS(exp)
 	return t, notFound(err)
 }
@@ -564,7 +652,7 @@ func (db *DB) ConnectionToken(ctx context.Context, hash string) (store.Connectio
 const itemCols = `seq, id, contact_id, participant_id, client_token, type, content_type, content, display_name, role, at,
 	in_transcript, attachments, receipts, message_id`
 
-func scanItem(row interface{ Scan(...any) error }) (store.Item, error) {
+func scanItem(row rowScanner) (store.Item, error) {
 	var it store.Item
 	var at int64
 	var attachments, receipts string
@@ -587,13 +675,13 @@ func scanItem(row interface{ Scan(...any) error }) (store.Item, error) {
 }
 
 func (db *DB) Item(ctx context.Context, contactID, id string) (store.Item, error) {
-	return scanItem(db.r.QueryRowContext(ctx, `SELECT `+itemCols+` FROM items WHERE id = ? AND contact_id = ?`, id, contactID))
+	return scanItem(db.row(ctx, `SELECT `+itemCols+` FROM items WHERE id = ? AND contact_id = ?`, id, contactID))
 }
 
 func (db *DB) ItemByClientToken(ctx context.Context, participantID, clientToken string) (store.Item, error) {
 	// "client_token != ''" lets SQLite use the partial index, which holds
 	// only items with a token; without it every lookup scans the table.
-	return scanItem(db.r.QueryRowContext(ctx, `SELECT `+itemCols+` FROM items
+	return scanItem(db.row(ctx, `SELECT `+itemCols+` FROM items
 		WHERE participant_id = ? AND client_token = ? AND client_token != ''`, participantID, clientToken))
 }
 
@@ -602,7 +690,7 @@ func (db *DB) Transcript(ctx context.Context, contactID string, from int64, forw
 	if forward {
 		q = `SELECT ` + itemCols + ` FROM items WHERE contact_id = ? AND in_transcript AND seq >= ? ORDER BY seq ASC LIMIT ?`
 	}
-	rows, err := db.r.QueryContext(ctx, q, contactID, from, limit)
+	rows, err := db.rows(ctx, q, contactID, from, limit)
 	if err != nil {
 		return nil, err
 	}
@@ -624,13 +712,13 @@ func (db *DB) TranscriptSeqAt(ctx context.Context, contactID string, t time.Time
 		q = `SELECT seq FROM items WHERE contact_id = ? AND in_transcript AND at >= ? ORDER BY at ASC, seq ASC LIMIT 1`
 	}
 	var seq int64
-	err := db.r.QueryRowContext(ctx, q, contactID, t.UnixMilli()).Scan(&seq)
+	err := db.row(ctx, q, contactID, t.UnixMilli()).Scan(&seq)
 	return seq, notFound(err)
 }
 
 func (db *DB) TranscriptNewest(ctx context.Context, contactID string, n int) (int64, error) {
 	var seq int64
-	err := db.r.QueryRowContext(ctx, `SELECT MIN(seq) FROM (SELECT seq FROM items WHERE contact_id = ? AND in_transcript
+	err := db.row(ctx, `SELECT MIN(seq) FROM (SELECT seq FROM items WHERE contact_id = ? AND in_transcript
 		ORDER BY seq DESC LIMIT ?)`, contactID, max(n, 1)).Scan(&seq)
 	if err == nil && seq == 0 {
 		return 0, store.ErrNotFound
@@ -647,7 +735,7 @@ func (db *DB) Receipts(ctx context.Context, messageIDs []string) (map[string][]s
 	for i, id := range messageIDs {
 		args[i] = id
 	}
-	rows, err := db.r.QueryContext(ctx, `SELECT message_id, recipient_id, contact_id, delivered_at, read_at FROM receipts
+	rows, err := db.rows(ctx, `SELECT message_id, recipient_id, contact_id, delivered_at, read_at FROM receipts
 		WHERE message_id IN (?`+strings.Repeat(",?", len(args)-1)+`) ORDER BY message_id, recipient_id`, args...)
 	if err != nil {
 		return nil, err
@@ -668,7 +756,7 @@ func (db *DB) Receipts(ctx context.Context, messageIDs []string) (map[string][]s
 const fileCols = `id, contact_id, participant_id, name, content_type, size, state, sha256, serve_type, reason, item_id,
 	created_at, updated_at`
 
-func scanFile(row interface{ Scan(...any) error }) (store.File, error) {
+func scanFile(row rowScanner) (store.File, error) {
 	var f store.File
 	var created, updated int64
 	err := row.Scan(&f.ID, &f.ContactID, &f.ParticipantID, &f.Name, &f.ContentType, &f.Size, &f.State, &f.SHA256,
@@ -678,7 +766,7 @@ func scanFile(row interface{ Scan(...any) error }) (store.File, error) {
 }
 
 func (db *DB) queryFiles(ctx context.Context, q string, args ...any) ([]store.File, error) {
-	rows, err := db.r.QueryContext(ctx, q, args...)
+	rows, err := db.rows(ctx, q, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -695,12 +783,12 @@ func (db *DB) queryFiles(ctx context.Context, q string, args ...any) ([]store.Fi
 }
 
 func (db *DB) File(ctx context.Context, id string) (store.File, error) {
-	return scanFile(db.r.QueryRowContext(ctx, `SELECT `+fileCols+` FROM files WHERE id = ?`, id))
+	return scanFile(db.row(ctx, `SELECT `+fileCols+` FROM files WHERE id = ?`, id))
 }
 
 func (db *DB) CountFiles(ctx context.Context, contactID string) (int, error) {
 	var n int
-	err := db.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM files WHERE contact_id = ? AND state != ?`, contactID, store.FileRejected).Scan(&n)
+	err := db.row(ctx, `SELECT COUNT(*) FROM files WHERE contact_id = ? AND state != ?`, contactID, store.FileRejected).Scan(&n)
 	return n, err
 }
 
@@ -718,7 +806,7 @@ func (db *DB) FilesConfig(ctx context.Context, instanceID, scope string) (store.
 	fc := store.FilesConfig{InstanceID: instanceID, Scope: scope}
 	var exts string
 	var modified int64
-	err := db.r.QueryRowContext(ctx, `SELECT max_bytes, extensions, modified_at FROM attached_files_config
+	err := db.row(ctx, `SELECT max_bytes, extensions, modified_at FROM attached_files_config
 		WHERE instance_id = ? AND scope = ?`, instanceID, scope).Scan(&fc.MaxBytes, &exts, &modified)
 	if err != nil {
 		return fc, notFound(err)
@@ -730,14 +818,14 @@ func (db *DB) FilesConfig(ctx context.Context, instanceID, scope string) (store.
 func (db *DB) AgentByKey(ctx context.Context, keyHash string) (store.Agent, error) {
 	var a store.Agent
 	var created int64
-	err := db.r.QueryRowContext(ctx, `SELECT id, name, key_hash, created_at FROM agents WHERE key_hash = ?`, keyHash).
+	err := db.row(ctx, `SELECT id, name, key_hash, created_at FROM agents WHERE key_hash = ?`, keyHash).
 		Scan(&a.ID, &a.Name, &a.KeyHash, &created)
 	a.CreatedAt = fromMS(created)
 	return a, notFound(err)
 }
 
 func (db *DB) QueuedContacts(ctx context.Context, limit int) ([]store.Contact, error) {
-	rows, err := db.r.QueryContext(ctx, `SELECT `+contactCols+` FROM contacts WHERE state = ? ORDER BY created_at LIMIT ?`, store.ContactQueued, limit)
+	rows, err := db.rows(ctx, `SELECT `+contactCols+` FROM contacts WHERE state = ? ORDER BY created_at LIMIT ?`, store.ContactQueued, limit)
 	if err != nil {
 		return nil, err
 	}
