@@ -3,8 +3,11 @@ package attach
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"image"
+	"io"
 	"mime"
 	"os"
 	"strings"
@@ -234,4 +237,35 @@ func withOrientation(jpg []byte, o uint16) []byte {
 	out = append(out, seg...)
 	out = append(out, payload...)
 	return append(out, jpg[2:]...)
+}
+
+func TestCopyHashed(t *testing.T) {
+	data := bytes.Repeat([]byte("0123456789abcdef"), 100_000) // several chunks, not a whole number of them
+	var dst bytes.Buffer
+	n, sum, err := CopyHashed(&dst, bytes.NewReader(data), int64(len(data))+1)
+	want := sha256.Sum256(data)
+	if err != nil || n != int64(len(data)) || sum != hex.EncodeToString(want[:]) || !bytes.Equal(dst.Bytes(), data) {
+		t.Fatalf("n %d, sum %s, err %v", n, sum, err)
+	}
+	n, _, _ = CopyHashed(io.Discard, bytes.NewReader(data), 1000)
+	if n != 1000 {
+		t.Errorf("limit: copied %d", n)
+	}
+}
+
+// BenchmarkUploadPipeline is the upload path's copy: into a file, hashing.
+func BenchmarkUploadPipeline(b *testing.B) {
+	data := bytes.Repeat([]byte("x"), 20<<20)
+	f, err := os.CreateTemp(b.TempDir(), "upload")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		f.Seek(0, 0)
+		if _, _, err := CopyHashed(f, bytes.NewReader(data), int64(len(data))+1); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

@@ -2,8 +2,6 @@ package chat
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -212,8 +210,7 @@ func (s *Service) ReceiveUpload(ctx context.Context, fileID, token, contentType 
 		return "", err
 	}
 	defer w.Abort() // a no-op once committed
-	h := sha256.New()
-	n, err := io.Copy(io.MultiWriter(w, h), io.LimitReader(body, g.Size+1))
+	n, sha, err := attach.CopyHashed(w, body, g.Size+1)
 	if err != nil {
 		return "", errorf(Invalid, "The upload was interrupted: %v", err)
 	}
@@ -226,7 +223,6 @@ func (s *Service) ReceiveUpload(ctx context.Context, fileID, token, contentType 
 	if err := w.Commit(fileID); err != nil {
 		return "", err
 	}
-	sha = hex.EncodeToString(h.Sum(nil))
 	_, err = s.store.Apply(ctx, &store.Change{
 		RequireActive: f.ContactID,
 		FileUpdates:   []store.FileUpdate{{ID: fileID, From: store.FilePending, To: store.FileUploaded, SHA256: sha, At: s.now()}},

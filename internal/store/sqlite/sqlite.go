@@ -36,13 +36,15 @@ const maxBatch = 512
 
 // DB is the SQLite store.
 type DB struct {
-	w      *sql.DB // the single writer connection
-	r      *sql.DB // readers
-	hook   store.CommitHook
-	reqs   chan *writeReq
-	mu     sync.RWMutex // guards closed against sends on reqs
-	closed bool
-	done   chan struct{}
+	w        *sql.DB // the single writer connection
+	r        *sql.DB // readers
+	ckpt     *sql.DB // the checkpointer's connection
+	ckptDone chan struct{}
+	hook     store.CommitHook
+	reqs     chan *writeReq
+	mu       sync.RWMutex // guards closed against sends on reqs
+	closed   bool
+	done     chan struct{}
 
 	// Prepared statements by query text: compiling SQL was a third of the
 	// CPU of a SendMessage before they were kept.
@@ -149,8 +151,11 @@ func Open(path string, hook store.CommitHook) (*DB, error) {
 	if hook == nil {
 		hook = func([]store.Item) {}
 	}
+	// Checkpoints run on their own connection (checkpointer), not inside
+	// the writer's commits.
 	dsn := "file:" + filepath.ToSlash(path) + "?_pragma=busy_timeout(10000)&_pragma=foreign_keys(ON)" +
-		"&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_txlock=immediate"
+		"&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=wal_autocheckpoint(0)" +
+		"&_pragma=journal_size_limit(67108864)&_txlock=immediate"
 	w, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, err
@@ -174,8 +179,34 @@ func Open(path string, hook store.CommitHook) (*DB, error) {
 		return nil, err
 	}
 	db.nextSeq++
+	ckpt, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, err
+	}
+	ckpt.SetMaxOpenConns(1)
+	db.ckpt, db.ckptDone = ckpt, make(chan struct{})
 	go db.writer()
+	go db.checkpointer()
 	return db, nil
+}
+
+// checkpointer copies the WAL into the database file in the background,
+// every 200 ms while there are writes, so that commits only append to the
+// WAL and the WAL stays small.
+func (db *DB) checkpointer() {
+	defer close(db.ckptDone)
+	t := time.NewTicker(200 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-db.done:
+			db.ckpt.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`)
+			db.ckpt.Close()
+			return
+		case <-t.C:
+			db.ckpt.Exec(`PRAGMA wal_checkpoint(PASSIVE)`)
+		}
+	}
 }
 
 func (db *DB) migrate() error {
@@ -228,6 +259,7 @@ func (db *DB) Close() error {
 	}
 	db.mu.Unlock()
 	<-db.done
+	<-db.ckptDone
 	for _, cache := range []*sync.Map{&db.rstmts, &db.wstmts} {
 		cache.Range(func(_, st any) bool { st.(*sql.Stmt).Close(); return true })
 	}
@@ -707,9 +739,10 @@ func (db *DB) Transcript(ctx context.Context, contactID string, from int64, forw
 }
 
 func (db *DB) TranscriptSeqAt(ctx context.Context, contactID string, t time.Time, forward bool) (int64, error) {
-	q := `SELECT seq FROM items WHERE contact_id = ? AND in_transcript AND at <= ? ORDER BY at DESC, seq DESC LIMIT 1`
+	// at rises with seq, so the first match in seq order is the answer.
+	q := `SELECT seq FROM items WHERE contact_id = ? AND in_transcript AND at <= ? ORDER BY seq DESC LIMIT 1`
 	if forward {
-		q = `SELECT seq FROM items WHERE contact_id = ? AND in_transcript AND at >= ? ORDER BY at ASC, seq ASC LIMIT 1`
+		q = `SELECT seq FROM items WHERE contact_id = ? AND in_transcript AND at >= ? ORDER BY seq ASC LIMIT 1`
 	}
 	var seq int64
 	err := db.row(ctx, q, contactID, t.UnixMilli()).Scan(&seq)

@@ -197,7 +197,7 @@ func TestHotQueriesUseIndexes(t *testing.T) {
 		"item by client token": `SELECT seq FROM items WHERE participant_id = 'p' AND client_token = 't' AND client_token != ''`,
 		"item by id":           `SELECT seq FROM items WHERE id = 'x' AND contact_id = 'c'`,
 		"transcript backward":  `SELECT seq FROM items WHERE contact_id = 'c' AND in_transcript AND seq <= 5 ORDER BY seq DESC LIMIT 10`,
-		"transcript by time":   `SELECT seq FROM items WHERE contact_id = 'c' AND in_transcript AND at >= 5 ORDER BY at ASC, seq ASC LIMIT 1`,
+		"transcript by time":   `SELECT seq FROM items WHERE contact_id = 'c' AND in_transcript AND at >= 5 ORDER BY seq ASC LIMIT 1`,
 		"connection token":     `SELECT participant_id FROM connection_tokens WHERE hash = 'h'`,
 		"participant by token": `SELECT id FROM participants WHERE token_hash = 'h'`,
 		"participants of chat": `SELECT id FROM participants WHERE contact_id = 'c'`,
