@@ -140,7 +140,7 @@ func (s *Service) StartUpload(ctx context.Context, sess *Session, name, contentT
 	}
 	now := s.now()
 	f := store.File{
-		ID: secret.NewUUID(), ContactID: sess.Contact.ID, ParticipantID: sess.Participant.ID, Name: name,
+		ID: secret.NewTimeUUID(), ContactID: sess.Contact.ID, ParticipantID: sess.Participant.ID, Name: name,
 		ContentType: contentType, Size: size, State: store.FilePending, CreatedAt: now,
 	}
 	t.AttachmentID = f.ID
@@ -319,7 +319,7 @@ func (s *Service) judge(f store.File, uploader store.Participant, wait time.Dura
 		result <- s.inspect(ctx, f)
 	}()
 	item := store.Item{
-		ID: secret.NewUUID(), ContactID: f.ContactID, ParticipantID: uploader.ID, Type: TypeAttachment,
+		ID: secret.NewTimeUUID(), ContactID: f.ContactID, ParticipantID: uploader.ID, Type: TypeAttachment,
 		DisplayName: uploader.DisplayName, Role: uploader.Role, InTranscript: true,
 	}
 	if f.ItemID != "" { // resumed after a restart: the IN_PROGRESS item exists
@@ -345,7 +345,7 @@ func (s *Service) judge(f store.File, uploader store.Participant, wait time.Dura
 	go func() {
 		v := <-result
 		next := item
-		next.ID = secret.NewUUID()
+		next.ID = secret.NewTimeUUID()
 		next.InTranscript = false // the transcript's item is updated in place
 		s.announce(f, next, v, item.ID)
 	}()

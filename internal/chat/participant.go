@@ -115,7 +115,7 @@ func (s *Service) Connect(ctx context.Context, participantToken string, websocke
 	if acknowledge && !p.Connected {
 		ch.Acknowledge = []string{p.ID}
 		ch.Items = []store.Item{{
-			ID: secret.NewUUID(), ContactID: p.ContactID, ParticipantID: p.ID, Type: TypeEvent,
+			ID: secret.NewTimeUUID(), ContactID: p.ContactID, ParticipantID: p.ID, Type: TypeEvent,
 			ContentType: EventConnectionAck, DisplayName: p.DisplayName, Role: p.Role,
 		}}
 	}
@@ -204,7 +204,7 @@ func (s *Service) commitItem(ctx context.Context, sess *Session, ch *store.Chang
 func (s *Service) newItem(sess *Session, typ, contentType, content, clientToken string) store.Item {
 	p := sess.Participant
 	return store.Item{
-		ID: secret.NewUUID(), ContactID: p.ContactID, ParticipantID: p.ID, ClientToken: clientToken, Type: typ,
+		ID: secret.NewTimeUUID(), ContactID: p.ContactID, ParticipantID: p.ID, ClientToken: clientToken, Type: typ,
 		ContentType: contentType, Content: content, DisplayName: p.DisplayName, Role: p.Role,
 	}
 }
@@ -321,7 +321,7 @@ func (s *Service) Disconnect(ctx context.Context, sess *Session, clientToken str
 	}
 	if reason != "" {
 		ch.Items = append(ch.Items, store.Item{
-			ID: secret.NewUUID(), ContactID: p.ContactID, Type: TypeEvent, ContentType: EventChatEnded,
+			ID: secret.NewTimeUUID(), ContactID: p.ContactID, Type: TypeEvent, ContentType: EventChatEnded,
 			Role: RoleSystem, InTranscript: true,
 		})
 		ch.End = &store.End{ContactID: p.ContactID, At: s.now(), Reason: reason}

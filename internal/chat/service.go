@@ -190,7 +190,7 @@ func (s *Service) expire(contactID string) {
 func (s *Service) end(ctx context.Context, contactID, reason string, items []store.Item) error {
 	ch := &store.Change{
 		Items: append(items, store.Item{
-			ID: secret.NewUUID(), ContactID: contactID, Type: TypeEvent, ContentType: EventChatEnded,
+			ID: secret.NewTimeUUID(), ContactID: contactID, Type: TypeEvent, ContentType: EventChatEnded,
 			Role: RoleSystem, InTranscript: true,
 		}),
 		End: &store.End{ContactID: contactID, At: s.now(), Reason: reason},
@@ -316,14 +316,14 @@ func (s *Service) StartChat(ctx context.Context, in StartChatInput) (StartChatOu
 	contact.InitialContactID = contact.ID
 	token := secret.NewToken()
 	customer := store.Participant{
-		ID: secret.NewUUID(), ContactID: contact.ID, Role: RoleCustomer, DisplayName: in.DisplayName,
+		ID: secret.NewTimeUUID(), ContactID: contact.ID, Role: RoleCustomer, DisplayName: in.DisplayName,
 		TokenHash: secret.Hash(token), State: store.ParticipantJoined, JoinedAt: now,
 	}
 	out = StartChatOutput{ContactID: contact.ID, ParticipantID: customer.ID, ParticipantToken: token}
 	items := []store.Item{joinedItem(customer)}
 	if m := in.InitialMessage; m != nil {
 		items = append(items, store.Item{
-			ID: secret.NewUUID(), ContactID: contact.ID, ParticipantID: customer.ID, Type: TypeMessage,
+			ID: secret.NewTimeUUID(), ContactID: contact.ID, ParticipantID: customer.ID, Type: TypeMessage,
 			ContentType: m.ContentType, Content: m.Content, DisplayName: customer.DisplayName, Role: RoleCustomer,
 			InTranscript: true,
 		})
@@ -347,7 +347,7 @@ func (s *Service) StartChat(ctx context.Context, in StartChatInput) (StartChatOu
 
 func joinedItem(p store.Participant) store.Item {
 	return store.Item{
-		ID: secret.NewUUID(), ContactID: p.ContactID, ParticipantID: p.ID, Type: TypeEvent,
+		ID: secret.NewTimeUUID(), ContactID: p.ContactID, ParticipantID: p.ID, Type: TypeEvent,
 		ContentType: EventParticipantJoined, DisplayName: p.DisplayName, Role: p.Role, InTranscript: true,
 	}
 }
@@ -438,7 +438,7 @@ func (s *Service) addParticipant(ctx context.Context, instanceID, contactID, rol
 	now := s.now()
 	token := secret.NewToken()
 	p := store.Participant{
-		ID: secret.NewUUID(), ContactID: contactID, Role: role, DisplayName: displayName,
+		ID: secret.NewTimeUUID(), ContactID: contactID, Role: role, DisplayName: displayName,
 		TokenHash: secret.Hash(token), State: store.ParticipantJoined, JoinedAt: now, AgentID: consoleAgent,
 	}
 	out = AddParticipantOutput{ParticipantID: p.ID, ParticipantToken: token, Expiry: c.Deadline}

@@ -212,7 +212,7 @@ func (s *Service) autoDisconnect(participantID string, gen int) {
 // emitPresence sends a live-only event about a participant.
 func (s *Service) emitPresence(ctx context.Context, p store.Participant, contentType string) {
 	_, err := s.store.Apply(ctx, &store.Change{RequireActive: p.ContactID, Items: []store.Item{{
-		ID: secret.NewUUID(), ContactID: p.ContactID, ParticipantID: p.ID, Type: TypeEvent,
+		ID: secret.NewTimeUUID(), ContactID: p.ContactID, ParticipantID: p.ID, Type: TypeEvent,
 		ContentType: contentType, DisplayName: p.DisplayName, Role: p.Role,
 	}}})
 	if err != nil && !errors.Is(err, store.ErrEnded) {

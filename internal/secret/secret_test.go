@@ -79,3 +79,18 @@ func TestSealer(t *testing.T) {
 		t.Error("a truncated record opened")
 	}
 }
+
+func TestNewTimeUUID(t *testing.T) {
+	re := regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
+	prev := ""
+	for range 100 {
+		id := NewTimeUUID()
+		if !re.MatchString(id) {
+			t.Fatalf("%q is not a version 7 UUID", id)
+		}
+		if id[:13] < prev[:min(13, len(prev))] {
+			t.Fatalf("%s sorts before the earlier %s", id, prev)
+		}
+		prev = id
+	}
+}

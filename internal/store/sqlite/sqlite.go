@@ -310,8 +310,20 @@ func (db *DB) writer() {
 }
 
 func (db *DB) commit(batch []*writeReq) {
+	// Most batches have no failing change, and run without a savepoint per
+	// change; if one fails, the batch runs again with savepoints, so that it
+	// fails alone.
+	if db.tryCommit(batch, false) {
+		return
+	}
+	db.tryCommit(batch, true)
+}
+
+// tryCommit runs batch in one transaction and reports whether it is done:
+// false means a change failed without savepoints, and nothing was written.
+func (db *DB) tryCommit(batch []*writeReq, savepoints bool) bool {
 	seq0, time0 := db.nextSeq, db.lastTime
-	fail := func(err error) {
+	fail := func(err error) bool {
 		db.nextSeq, db.lastTime = seq0, time0
 		for _, r := range batch {
 			if r.err == nil {
@@ -319,43 +331,54 @@ func (db *DB) commit(batch []*writeReq) {
 			}
 			close(r.done)
 		}
+		return true
 	}
 	ctx := context.Background()
 	tx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {
-		fail(fmt.Errorf("sqlite: begin: %w", err))
-		return
+		return fail(fmt.Errorf("sqlite: begin: %w", err))
 	}
 	for _, r := range batch {
+		r.err, r.items = nil, nil
 		if err := r.ctx.Err(); err != nil {
 			r.err = err
 			continue
 		}
 		seq, at := db.nextSeq, db.lastTime
-		if _, err := db.exec(tx, `SAVEPOINT change`); err != nil {
-			tx.Rollback()
-			fail(err)
-			return
+		if savepoints {
+			if _, err := db.exec(tx, `SAVEPOINT change`); err != nil {
+				tx.Rollback()
+				return fail(err)
+			}
 		}
 		r.items, r.err = db.apply(tx, r.change)
-		if r.err != nil {
-			db.nextSeq, db.lastTime = seq, at
-			r.items = nil
-			if _, err := db.exec(tx, `ROLLBACK TO change`); err != nil {
-				tx.Rollback()
-				fail(err)
-				return
+		if r.err == nil {
+			if savepoints {
+				if _, err := db.exec(tx, `RELEASE change`); err != nil {
+					tx.Rollback()
+					return fail(err)
+				}
 			}
+			continue
+		}
+		db.nextSeq, db.lastTime = seq, at
+		r.items = nil
+		if !savepoints {
+			tx.Rollback()
+			db.nextSeq, db.lastTime = seq0, time0
+			return false
+		}
+		if _, err := db.exec(tx, `ROLLBACK TO change`); err != nil {
+			tx.Rollback()
+			return fail(err)
 		}
 		if _, err := db.exec(tx, `RELEASE change`); err != nil {
 			tx.Rollback()
-			fail(err)
-			return
+			return fail(err)
 		}
 	}
 	if err := tx.Commit(); err != nil {
-		fail(fmt.Errorf("sqlite: commit: %w", err))
-		return
+		return fail(fmt.Errorf("sqlite: commit: %w", err))
 	}
 	var committed []store.Item
 	for _, r := range batch {
@@ -369,6 +392,7 @@ func (db *DB) commit(batch []*writeReq) {
 	for _, r := range batch {
 		close(r.done)
 	}
+	return true
 }
 
 func (db *DB) apply(tx *sql.Tx, c *store.Change) ([]store.Item, error) {
