@@ -33,7 +33,7 @@ fuzz:
 ## micro-benchmarks of the hot paths.
 bench: build
 	./parley bench
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2000x ./internal/...
+	$(GO) test -run '^$$' -bench . -benchmem ./internal/...
 
 ## run: start a local server with data in ./parley-data.
 run:

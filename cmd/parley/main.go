@@ -85,6 +85,8 @@ func run(args []string, env config.Env, stdout, stderr io.Writer) error {
 		fs.IntVar(&o.LatencyChats, "latency-chats", o.LatencyChats, "chats the latency load is spread over")
 		fs.IntVar(&o.LatencyRate, "latency-rate", o.LatencyRate, "messages a second offered for latency")
 		fs.IntVar(&o.IdleSockets, "idle", o.IdleSockets, "idle connections for the memory figure")
+		fs.StringVar(&o.Only, "only", "", "run only the figures whose step name contains this")
+		fs.DurationVar(&o.Hold, "hold", 0, "keep the idle connections open this long (for profiling)")
 		if err := fs.Parse(args[1:]); err != nil {
 			return err
 		}

@@ -37,7 +37,10 @@ type Options struct {
 	IdleSockets   int
 	ParleyBinary  string // the parley executable; "" means this one
 	KeepDataDirs  bool
-	ReportVerbose bool
+	// Only runs the steps whose names contain it ("" runs all).
+	Only string
+	// Hold keeps the idle connections open this long, for profiling.
+	Hold time.Duration
 }
 
 // DefaultOptions are the figures of issue 7's table.
@@ -165,6 +168,9 @@ func Run(ctx context.Context, o Options, out io.Writer) error {
 	}
 	var rows []Row
 	for _, s := range steps {
+		if !strings.Contains(s.name, o.Only) {
+			continue
+		}
 		fmt.Fprintf(out, "measuring %s…\n", s.name)
 		r, err := s.run(ctx)
 		if err != nil {

@@ -11,6 +11,7 @@
 package broker
 
 import (
+	"slices"
 	"sync"
 
 	"github.com/parleychat/parley/internal/store"
@@ -24,6 +25,9 @@ type Broker interface {
 	// Subscribe follows one chat. At most limit items wait for the
 	// subscriber; one more drops it.
 	Subscribe(contactID string, limit int) *Subscription
+	// SubscribeFunc also calls notify, without blocking, when items were
+	// queued for the subscriber or it was dropped.
+	SubscribeFunc(contactID string, limit int, notify func()) *Subscription
 }
 
 // Subscription is one follower of a chat. Its queue is a slice that grows
@@ -42,6 +46,7 @@ type Subscription struct {
 	ready     chan struct{}
 	dropped   chan struct{}
 	isDropped bool
+	notify    func() // called after items are queued, and on a drop
 	contactID string
 	cancel    func(*Subscription)
 	once      sync.Once
@@ -75,6 +80,20 @@ func (s *Subscription) offer(it store.Item) bool {
 	return true
 }
 
+// Pending reports how many items wait.
+func (s *Subscription) Pending() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.queue)
+}
+
+// IsDropped reports whether the subscriber fell behind and was dropped.
+func (s *Subscription) IsDropped() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.isDropped
+}
+
 // Close ends the subscription.
 func (s *Subscription) Close() { s.once.Do(func() { s.cancel(s) }) }
 
@@ -92,7 +111,15 @@ func NewMemory() *Memory {
 }
 
 func (m *Memory) Subscribe(contactID string, limit int) *Subscription {
+	return m.SubscribeFunc(contactID, limit, nil)
+}
+
+// SubscribeFunc is Subscribe with a callback that Publish calls, without
+// blocking, whenever it queued items for the subscriber or dropped it: a
+// subscriber can then run a goroutine only while it has something to do.
+func (m *Memory) SubscribeFunc(contactID string, limit int, notify func()) *Subscription {
 	s := &Subscription{
+		notify:    notify,
 		limit:     limit,
 		ready:     make(chan struct{}, 1),
 		dropped:   make(chan struct{}),
@@ -125,12 +152,15 @@ func (m *Memory) remove(s *Subscription) {
 func (m *Memory) Publish(items []store.Item) {
 	// A subscriber that missed an item gets nothing after it (offer refuses
 	// once it overflowed): what it has queued stays a gap-free prefix.
-	var lagging []*Subscription
+	var lagging, notified []*Subscription
 	m.mu.RLock()
 	for _, it := range items {
 		for s := range m.subs[it.ContactID] {
 			if !s.offer(it) {
 				lagging = append(lagging, s)
+			}
+			if !slices.Contains(notified, s) {
+				notified = append(notified, s)
 			}
 		}
 	}
@@ -140,6 +170,11 @@ func (m *Memory) Publish(items []store.Item) {
 			m.remove(s)
 			close(s.dropped)
 		})
+	}
+	for _, s := range notified {
+		if s.notify != nil {
+			s.notify()
+		}
 	}
 }
 

@@ -72,3 +72,21 @@ func TestSlowSubscriberIsDroppedWithoutAGap(t *testing.T) {
 		t.Error("subscriptions not removed on Close")
 	}
 }
+
+// BenchmarkPublish is the fan-out of one committed batch of 16 items to a
+// chat's 5 sockets, as the store's commit hook does it.
+func BenchmarkPublish(b *testing.B) {
+	m := NewMemory()
+	var subs []*Subscription
+	for range 5 {
+		subs = append(subs, m.Subscribe("c", 1<<30))
+	}
+	batch := items("c", 1, 16)
+	b.ReportAllocs()
+	for b.Loop() {
+		m.Publish(batch)
+		for _, s := range subs {
+			s.Take()
+		}
+	}
+}

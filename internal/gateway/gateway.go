@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -50,24 +51,31 @@ type Gateway struct {
 	now    func() time.Time
 
 	mu      sync.Mutex
-	sockets map[string]int // participant id → open sockets
-	closing chan struct{}  // closed by Shutdown
+	sockets map[string]int       // participant id → open sockets
+	live    map[*socket]struct{} // every open socket, for Shutdown
+	closing bool
+	stop    chan struct{} // ends sweepIdle
 	open    sync.WaitGroup
 }
 
 // New returns a gateway.
 func New(svc *chat.Service, b broker.Broker, log *slog.Logger) *Gateway {
-	return &Gateway{chat: svc, broker: b, log: log, now: time.Now, sockets: make(map[string]int), closing: make(chan struct{})}
+	g := &Gateway{chat: svc, broker: b, log: log, now: time.Now, sockets: make(map[string]int), live: make(map[*socket]struct{}),
+		stop: make(chan struct{})}
+	go g.sweepIdle()
+	return g
 }
 
 // Shutdown closes every socket with 1001 (going away), so that clients
 // reconnect to another server or after the restart, and waits for them.
 func (g *Gateway) Shutdown() {
 	g.mu.Lock()
-	select {
-	case <-g.closing:
-	default:
-		close(g.closing)
+	if !g.closing {
+		close(g.stop)
+	}
+	g.closing = true
+	for s := range g.live {
+		go s.close(websocket.StatusGoingAway, "The server is shutting down.")
 	}
 	g.mu.Unlock()
 	g.open.Wait()
@@ -80,22 +88,30 @@ func forbidden(w http.ResponseWriter, status int, msg string) {
 	json.NewEncoder(w).Encode(map[string]string{"message": msg})
 }
 
-func (g *Gateway) acquire(participantID string) bool {
+// admit counts a new socket of a participant, refusing a sixth and any
+// during shutdown.
+func (g *Gateway) admit(participantID string) (status int, msg string) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	if g.closing {
+		return http.StatusServiceUnavailable, "The server is shutting down."
+	}
 	if g.sockets[participantID] >= MaxSocketsPerParticipant {
-		return false
+		return http.StatusTooManyRequests, "A participant may have at most 5 open websockets."
 	}
 	g.sockets[participantID]++
-	return true
+	g.open.Add(1)
+	return 0, ""
 }
 
-func (g *Gateway) release(participantID string) {
+func (g *Gateway) release(s *socket) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if g.sockets[participantID]--; g.sockets[participantID] <= 0 {
-		delete(g.sockets, participantID)
+	delete(g.live, s)
+	if g.sockets[s.grant.ParticipantID]--; g.sockets[s.grant.ParticipantID] <= 0 {
+		delete(g.sockets, s.grant.ParticipantID)
 	}
+	g.open.Done()
 }
 
 // ServeHTTP upgrades an authorised request to a participant websocket.
@@ -115,38 +131,79 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		forbidden(w, http.StatusForbidden, "Forbidden")
 		return
 	}
-	select {
-	case <-g.closing:
-		forbidden(w, http.StatusServiceUnavailable, "The server is shutting down.")
-		return
-	default:
-	}
-	if !g.acquire(grant.ParticipantID) {
-		forbidden(w, http.StatusTooManyRequests, "A participant may have at most 5 open websockets.")
+	if status, msg := g.admit(grant.ParticipantID); status != 0 {
+		forbidden(w, status, msg)
 		return
 	}
-	defer g.release(grant.ParticipantID)
-	g.open.Add(1)
-	defer g.open.Done()
+	s := &socket{g: g, grant: grant, initialContactID: sess.Contact.InitialContactID}
 
 	// Authentication is the token in the URL, so pages of any origin may
 	// connect, as ChatJS on a customer's site does.
 	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{InsecureSkipVerify: true})
 	if err != nil {
+		g.release(s)
 		return
 	}
 	conn.SetReadLimit(maxFrame)
-	s := &socket{g: g, conn: conn, grant: grant, initialContactID: sess.Contact.InitialContactID}
-	s.run(r.Context())
+	s.conn = conn
+	s.touch()
+	g.mu.Lock()
+	g.live[s] = struct{}{}
+	closing := g.closing
+	g.mu.Unlock()
+	if closing {
+		conn.Close(websocket.StatusGoingAway, "The server is shutting down.")
+		g.release(s)
+		return
+	}
+	// The handler returns, so that the request and what net/http holds for
+	// it become garbage; the socket lives on in its own goroutine. Its
+	// context is not the request's, which ends with the handler.
+	go func() {
+		defer g.release(s)
+		s.run(context.Background())
+	}()
 }
 
-// socket is one open participant websocket.
+// sweepIdle closes, every IdleTimeout/4, the sockets that sent nothing for
+// IdleTimeout: one timer for all sockets rather than one per read.
+func (g *Gateway) sweepIdle() {
+	t := time.NewTicker(IdleTimeout / 4)
+	defer t.Stop()
+	for {
+		select {
+		case <-g.stop:
+			return
+		case <-t.C:
+		}
+		cutoff := time.Now().Add(-IdleTimeout).UnixNano()
+		g.mu.Lock()
+		for s := range g.live {
+			if s.lastRead.Load() < cutoff {
+				go s.close(websocket.StatusPolicyViolation, "No heartbeat.")
+			}
+		}
+		g.mu.Unlock()
+	}
+}
+
+// socket is one open participant websocket. It holds one goroutine, the
+// reader; a writer goroutine exists only while items wait to be sent, so an
+// idle socket costs one goroutine and its buffers.
 type socket struct {
 	g                *Gateway
 	conn             *websocket.Conn
 	grant            chat.SocketGrant
 	initialContactID string
+	sub              atomic.Pointer[broker.Subscription] // set before the first wake can matter
+
+	subscribed atomic.Bool  // the client sent aws/subscribe
+	writing    atomic.Bool  // a writer goroutine is running
+	lastRead   atomic.Int64 // when the client last sent a frame, Unix ns
+	closeOnce  sync.Once
 }
+
+func (s *socket) touch() { s.lastRead.Store(time.Now().UnixNano()) }
 
 type frame struct {
 	Topic   string          `json:"topic"`
@@ -159,72 +216,37 @@ var (
 	pong       = []byte(`{"topic":"aws/ping","statusCode":200,"statusContent":"OK"}`)
 )
 
-func (s *socket) run(ctx context.Context) {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	defer s.conn.CloseNow()
+// close closes the socket once; its reader then returns.
+func (s *socket) close(code websocket.StatusCode, reason string) {
+	s.closeOnce.Do(func() { s.conn.Close(code, reason) })
+}
 
-	sub := s.g.broker.Subscribe(s.grant.ContactID, QueueLength)
+func (s *socket) run(ctx context.Context) {
+	defer s.conn.CloseNow()
+	sub := s.g.broker.SubscribeFunc(s.grant.ContactID, QueueLength, s.wake)
+	s.sub.Store(sub)
 	defer sub.Close()
-	// The chat may have ended between the checks above and Subscribe, with
+	// The chat may have ended between the checks and the subscription, with
 	// its chat.ended published to nobody: look again now that we follow it.
 	if _, err := s.g.chat.SocketSession(ctx, s.grant); err != nil {
-		s.conn.Close(websocket.StatusNormalClosure, "The chat has ended.")
+		s.close(websocket.StatusNormalClosure, "The chat has ended.")
 		return
 	}
-
-	subscribe := make(chan struct{})
-	go s.read(ctx, cancel, subscribe)
-
-	expiry := time.NewTimer(s.grant.Expires.Sub(s.g.now()))
+	expiry := time.AfterFunc(s.grant.Expires.Sub(s.g.now()), func() {
+		s.close(websocket.StatusNormalClosure, "The connection has expired.")
+	})
 	defer expiry.Stop()
-	var ready <-chan struct{} // nil, so nothing is pushed, until the client subscribes
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-s.g.closing:
-			s.conn.Close(websocket.StatusGoingAway, "The server is shutting down.")
-			return
-		case <-subscribe:
-			subscribe, ready = nil, sub.Ready
-		case <-sub.Dropped:
-			s.conn.Close(closeLagging, "Fell behind; reconnect and read the transcript.")
-			return
-		case <-expiry.C:
-			s.conn.Close(websocket.StatusNormalClosure, "The connection has expired.")
-			return
-		case <-ready:
-			// Items committed together (a leave and the chat.ended it
-			// causes) are queued together, so they all go before a close.
-			closing := ""
-			for _, it := range sub.Take() {
-				if err := s.push(ctx, it); err != nil {
-					return
-				}
-				if it.ContentType == chat.EventChatEnded ||
-					(it.ContentType == chat.EventParticipantLeft && it.ParticipantID == s.grant.ParticipantID) {
-					closing = "The chat has ended."
-				}
-			}
-			if closing != "" {
-				s.conn.Close(websocket.StatusNormalClosure, closing)
-				return
-			}
-		}
-	}
+	s.read(ctx)
 }
 
 // read answers the client's control frames until the socket closes.
-func (s *socket) read(ctx context.Context, cancel func(), subscribe chan struct{}) {
-	defer cancel()
+func (s *socket) read(ctx context.Context) {
 	for {
-		rctx, rcancel := context.WithTimeout(ctx, IdleTimeout)
-		_, data, err := s.conn.Read(rctx)
-		rcancel()
+		_, data, err := s.conn.Read(ctx) // sweepIdle closes a silent socket
 		if err != nil {
 			return
 		}
+		s.touch()
 		var f frame
 		if json.Unmarshal(data, &f) != nil {
 			continue // ChatJS ignores what it cannot parse; so do we
@@ -233,10 +255,6 @@ func (s *socket) read(ctx context.Context, cancel func(), subscribe chan struct{
 		switch f.Topic {
 		case "aws/subscribe":
 			reply = subscribed
-			if subscribe != nil {
-				close(subscribe)
-				subscribe = nil
-			}
 		case "aws/heartbeat":
 			reply = heartbeat
 		case "aws/ping":
@@ -245,6 +263,60 @@ func (s *socket) read(ctx context.Context, cancel func(), subscribe chan struct{
 			continue
 		}
 		if err := s.write(ctx, reply); err != nil {
+			return
+		}
+		if f.Topic == "aws/subscribe" && !s.subscribed.Swap(true) {
+			s.wake() // items may have queued before the subscription
+		}
+	}
+}
+
+// wake starts the writer, unless it runs already or the client has not
+// subscribed yet. The broker calls it after queueing items.
+func (s *socket) wake() {
+	sub := s.sub.Load()
+	if sub == nil {
+		return // not stored yet; the subscribe frame wakes the writer
+	}
+	if sub.IsDropped() {
+		go s.close(closeLagging, "Fell behind; reconnect and read the transcript.")
+		return
+	}
+	if s.subscribed.Load() && s.writing.CompareAndSwap(false, true) {
+		go s.drain()
+	}
+}
+
+// drain sends what is queued, then stops. Items committed together (a leave
+// and the chat.ended it causes) are queued together, so they all go before
+// a close.
+func (s *socket) drain() {
+	ctx := context.Background()
+	sub := s.sub.Load()
+	for {
+		items := sub.Take()
+		if len(items) == 0 {
+			s.writing.Store(false)
+			// An item queued between Take and Store found the writer
+			// running and did not start one: look once more.
+			if sub.Pending() == 0 || !s.writing.CompareAndSwap(false, true) {
+				return
+			}
+			continue
+		}
+		closing := ""
+		for _, it := range items {
+			if err := s.push(ctx, it); err != nil {
+				s.conn.CloseNow()
+				return
+			}
+			if it.ContentType == chat.EventChatEnded ||
+				(it.ContentType == chat.EventParticipantLeft && it.ParticipantID == s.grant.ParticipantID) {
+				closing = "The chat has ended."
+			}
+		}
+		if closing != "" {
+			s.close(websocket.StatusNormalClosure, closing)
 			return
 		}
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/parleychat/parley/internal/broker"
 	"github.com/parleychat/parley/internal/chat"
 	"github.com/parleychat/parley/internal/secret"
+	"github.com/parleychat/parley/internal/store"
 	"github.com/parleychat/parley/internal/store/sqlite"
 )
 
@@ -112,5 +113,18 @@ func TestSocketClosesAtExpiryAndAfterEnd(t *testing.T) {
 	}
 	if got := dialStatus(url); got != http.StatusForbidden {
 		t.Errorf("a URL of an ended chat: %d, want 403", got)
+	}
+}
+
+// BenchmarkEncodeItem is the work of pushing one item to one socket.
+func BenchmarkEncodeItem(b *testing.B) {
+	it := store.Item{Seq: 1, ID: secret.NewTimeUUID(), ContactID: secret.NewUUID(), ParticipantID: secret.NewUUID(),
+		Type: "MESSAGE", ContentType: "text/plain", Content: "Hello, I have a question about my order 1234.",
+		DisplayName: "Ada", Role: "CUSTOMER", Time: time.Now(), InTranscript: true}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := EncodeItem(it, it.ContactID); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
