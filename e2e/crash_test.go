@@ -94,7 +94,9 @@ func TestCrashLosesNothingAcknowledged(t *testing.T) {
 	p := startProcess(t, dataDir)
 	ts := &testServer{URL: p.url, InstanceID: "test-instance"}
 
-	const chats, sendersPerChat = 8, 6
+	// 256 concurrent senders, as in the throughput benchmark: durability is
+	// not traded for speed.
+	const chats, sendersPerChat = 8, 32
 	tokens := make([]string, chats)
 	for i := range tokens {
 		tokens[i] = ts.connectionToken(t, ts.startChat(t, nil).ParticipantToken)
