@@ -22,20 +22,7 @@ import (
 // withClamd starts clamd with the EICAR signature for a test and returns the
 // server environment that points Parley at it.
 func withClamd(t *testing.T) []string {
-	t.Helper()
-	bin := testfiles.ClamdBinary()
-	if bin == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatal("clamd is not installed (.ci/run installs clamav-daemon)")
-		}
-		t.Skip("clamd is not installed (apt-get install clamav-daemon)")
-	}
-	addr, stop, err := testfiles.StartClamd(bin, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(stop)
-	return []string{"PARLEY_CLAMD", addr}
+	return []string{"PARLEY_CLAMD", testfiles.Clamd(t)}
 }
 
 // attachmentItem waits for an ATTACHMENT item about a file name and returns

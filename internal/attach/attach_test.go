@@ -145,22 +145,9 @@ func FuzzContentDisposition(f *testing.F) {
 }
 
 // startClamd runs clamd on 127.0.0.1 with a database holding only the EICAR
-// signature. It skips when clamd is not installed, unless CI is set.
+// signature.
 func startClamd(t *testing.T) *Clamd {
-	t.Helper()
-	bin := testfiles.ClamdBinary()
-	if bin == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatal("clamd is not installed (.ci/run installs clamav-daemon)")
-		}
-		t.Skip("clamd is not installed (apt-get install clamav-daemon)")
-	}
-	addr, stop, err := testfiles.StartClamd(bin, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(stop)
-	return &Clamd{Addr: addr}
+	return &Clamd{Addr: testfiles.Clamd(t)}
 }
 
 func TestClamdFindsEICAR(t *testing.T) {

@@ -28,15 +28,15 @@ import (
 
 // Options scale the run.
 type Options struct {
-	UploadMB      int           // size of the upload and download files
-	Rounds        int           // uploads and downloads timed per figure
-	Senders       int           // concurrent senders for throughput
-	Duration      time.Duration // how long throughput and latency load runs
-	LatencyChats  int
-	LatencyRate   int // messages a second offered
-	IdleSockets   int
-	ParleyBinary  string // the parley executable; "" means this one
-	KeepDataDirs  bool
+	UploadMB     int           // size of the upload and download files
+	Rounds       int           // uploads and downloads timed per figure
+	Senders      int           // concurrent senders for throughput
+	Duration     time.Duration // how long throughput and latency load runs
+	LatencyChats int
+	LatencyRate  int // messages a second offered
+	IdleSockets  int
+	ParleyBinary string // the parley executable; "" means this one
+	KeepDataDirs bool
 	// Only runs the steps whose names contain it ("" runs all).
 	Only string
 	// Hold keeps the idle connections open this long, for profiling.

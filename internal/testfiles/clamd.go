@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"testing"
 	"time"
 )
 
@@ -74,4 +75,24 @@ func StartClamd(bin, dir string) (addr string, stop func(), err error) {
 	stop()
 	log, _ := os.ReadFile(filepath.Join(dir, "clamd.log"))
 	return "", nil, fmt.Errorf("clamd did not answer within 30s; its log:\n%s", log)
+}
+
+// Clamd starts clamd for a test and returns its address. Without clamd
+// installed the test is skipped, saying so, unless CI is set: there that is
+// a failure, since .ci/run installs it.
+func Clamd(t testing.TB) string {
+	t.Helper()
+	bin := ClamdBinary()
+	if bin == "" {
+		if os.Getenv("CI") != "" {
+			t.Fatal("clamd is not installed (.ci/run installs clamav-daemon)")
+		}
+		t.Skip("clamd is not installed (apt-get install clamav-daemon)")
+	}
+	addr, stop, err := StartClamd(bin, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(stop)
+	return addr
 }
