@@ -37,6 +37,9 @@ type Config struct {
 	AttachmentMaxBytes  int64         // default limit until set over the Connect API
 	AttachmentRetention time.Duration // 0 keeps attachments forever
 
+	// ConnectionTTL is how long connection tokens and websocket URLs live.
+	ConnectionTTL time.Duration
+
 	// PprofAddr, if set, serves net/http/pprof there (keep it on loopback).
 	PprofAddr string
 
@@ -75,6 +78,8 @@ func Parse(args []string, env Env) (*Config, error) {
 		"largest attachment until UpdateAttachedFilesConfiguration sets one (PARLEY_ATTACHMENT_MAX_BYTES)")
 	fs.DurationVar(&c.AttachmentRetention, "attachment-retention", envDuration(env("PARLEY_ATTACHMENT_RETENTION")),
 		"delete attachments this long after their chat ended, e.g. 720h; 0 keeps them (PARLEY_ATTACHMENT_RETENTION)")
+	fs.DurationVar(&c.ConnectionTTL, "connection-ttl", envDurationOr(env("PARLEY_CONNECTION_TTL"), 24*time.Hour),
+		"how long a ConnectionToken lives, as on Connect a day (PARLEY_CONNECTION_TTL)")
 	fs.StringVar(&c.PprofAddr, "pprof", env("PARLEY_PPROF"), "serve Go's profiler on this address, e.g. 127.0.0.1:6060 (PARLEY_PPROF)")
 	widget := fs.String("widget", or(env("PARLEY_WIDGET"), "on"), "the web widget's start-chat endpoint: on or off (PARLEY_WIDGET)")
 	origins := fs.String("widget-origins", or(env("PARLEY_WIDGET_ORIGINS"), "*"), "origins whose pages may start chats, comma-separated, or * (PARLEY_WIDGET_ORIGINS)")
@@ -93,6 +98,9 @@ func Parse(args []string, env Env) (*Config, error) {
 		if o = strings.TrimSpace(o); o != "" {
 			c.WidgetOrigins = append(c.WidgetOrigins, strings.TrimSuffix(o, "/"))
 		}
+	}
+	if c.ConnectionTTL < time.Minute+5*time.Second {
+		return nil, errors.New("the connection lifetime must be at least 65s: clients refresh a minute before expiry")
 	}
 	if c.AttachmentMaxBytes < 1 || c.AttachmentMaxBytes > attach.MaxBytesCeiling {
 		return nil, fmt.Errorf("the attachment size limit must be 1 to %d bytes", attach.MaxBytesCeiling)
@@ -128,6 +136,13 @@ func envInt(v string, def int64) int64 {
 		return -1
 	}
 	return n
+}
+
+func envDurationOr(v string, def time.Duration) time.Duration {
+	if v == "" {
+		return def
+	}
+	return envDuration(v)
 }
 
 func envDuration(v string) time.Duration {

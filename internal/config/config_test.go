@@ -25,6 +25,8 @@ func TestParseDefaultsAndEnv(t *testing.T) {
 	for _, bad := range []map[string]string{
 		{"PARLEY_PUBLIC_URL": "ftp://x"},
 		{"PARLEY_ACCESS_KEY_ID": "only-half"},
+		{"PARLEY_CONNECTION_TTL": "30s"},
+		{"PARLEY_WIDGET": "maybe"},
 	} {
 		if _, err := Parse(nil, env(bad)); err == nil {
 			t.Errorf("accepted %v", bad)

@@ -83,12 +83,13 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 	wsBase := config.WebsocketBase(s.baseURL)
 	cached := cache.New(s.store) // one server per database: see package cache
 	s.chat = chat.New(chat.Config{
-		InstanceID:   cfg.InstanceID,
-		QueueID:      cfg.QueueID,
-		WebsocketURL: func(token string) string { return wsBase + "/ws/v1/connect?token=" + url.QueryEscape(token) },
-		Blobs:        s.blobs,
-		Scanner:      scanner,
-		Limits:       attach.Limits{MaxBytes: cfg.AttachmentMaxBytes, Extensions: attach.DefaultExtensions},
+		InstanceID:    cfg.InstanceID,
+		QueueID:       cfg.QueueID,
+		WebsocketURL:  func(token string) string { return wsBase + "/ws/v1/connect?token=" + url.QueryEscape(token) },
+		ConnectionTTL: cfg.ConnectionTTL,
+		Blobs:         s.blobs,
+		Scanner:       scanner,
+		Limits:        attach.Limits{MaxBytes: cfg.AttachmentMaxBytes, Extensions: attach.DefaultExtensions},
 		FileURL: func(id, token string) string {
 			return s.baseURL + fileapi.Path + url.PathEscape(id) + "?token=" + url.QueryEscape(token)
 		},
