@@ -321,11 +321,24 @@ func (c *cli) transcript(ctx context.Context, follow bool) error {
 	} else if err := s.Authenticate(ctx); err != nil {
 		return err
 	}
+	// An item that arrives between connecting and reading the transcript is
+	// in both: print each once (an attachment once per status).
+	printed := map[string]bool{}
+	show := func(it parley.Item) {
+		key := it.ID
+		if len(it.Attachments) > 0 {
+			key = it.Attachments[0].ID + "/" + it.Attachments[0].Status
+		}
+		if !printed[key] {
+			printed[key] = true
+			c.printItem(it)
+		}
+	}
 	for it, err := range s.Transcript(ctx, parley.TranscriptOptions{Ascending: true}) {
 		if err != nil {
 			return err
 		}
-		c.printItem(it)
+		show(it)
 	}
 	if !follow {
 		return nil
@@ -333,17 +346,17 @@ func (c *cli) transcript(ctx context.Context, follow bool) error {
 	for e := range s.Events() {
 		switch e := e.(type) {
 		case *parley.Message:
-			c.printItem(e.Item)
+			show(e.Item)
 		case *parley.AttachmentEvent:
-			c.printItem(e.Item)
+			show(e.Item)
 		case *parley.ParticipantEvent:
-			c.printItem(e.Item)
+			show(e.Item)
 		case *parley.Typing:
 			if !c.json {
 				fmt.Fprintf(c.stderr, "%s is typing…\n", e.DisplayName)
 			}
 		case *parley.ChatEnded:
-			c.printItem(e.Item)
+			show(e.Item)
 			return nil
 		case *parley.ConnectionLost:
 			fmt.Fprintf(c.stderr, "connection lost (%v); reconnecting…\n", e.Err)
