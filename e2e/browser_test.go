@@ -183,7 +183,7 @@ func TestAgentConsoleAPI(t *testing.T) {
 	equal(t, "a second agent accepting", resp.StatusCode, 409)
 	resp, _ = rawRequest(t, "GET", ts.URL+"/agent/v1/chats/"+chat.ContactID, as(alan), "")
 	equal(t, "another agent's chat", resp.StatusCode, 403)
-	resp, b = rawRequest(t, "GET", ts.URL+"/agent/v1/queue", as(grace), "")
+	_, b = rawRequest(t, "GET", ts.URL+"/agent/v1/queue", as(grace), "")
 	if strings.Contains(string(b), chat.ContactID) {
 		t.Errorf("an accepted chat is still waiting: %s", b)
 	}

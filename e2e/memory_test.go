@@ -7,8 +7,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -16,6 +14,8 @@ import (
 
 	v1aws "github.com/aws/aws-sdk-go/aws"
 	cp "github.com/aws/aws-sdk-go/service/connectparticipant"
+
+	"github.com/parleychat/parley/internal/bench"
 )
 
 // textStream produces n bytes of numbered text lines without holding them.
@@ -46,18 +46,11 @@ func (s *textStream) Read(p []byte) (int, error) {
 // rssKB reads a /proc/PID/status field in kB.
 func rssKB(t *testing.T, pid int, field string) int64 {
 	t.Helper()
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		t.Fatal(err)
+	kb := bench.StatusKB(pid, field)
+	if kb == 0 {
+		t.Fatalf("no %s in /proc/%d/status", field, pid)
 	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, field+":"); ok {
-			n, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
-			return n
-		}
-	}
-	t.Fatalf("no %s in /proc/%d/status", field, pid)
-	return 0
+	return kb
 }
 
 // TestConcurrentLargeUploadsKeepMemoryFlat: twenty concurrent 20 MB uploads

@@ -378,7 +378,7 @@ func TestAttachmentOperationsValidate(t *testing.T) {
 	tok := ts.connectionToken(t, ts.startChat(t, nil).ParticipantToken)
 
 	// aws-sdk-go v1 checks minimums itself, so a zero size goes raw.
-	resp, body := rawRequest(t, "POST", ts.URL+"/participant/start-attachment-upload", map[string]string{"X-Amz-Bearer": tok},
+	resp, _ := rawRequest(t, "POST", ts.URL+"/participant/start-attachment-upload", map[string]string{"X-Amz-Bearer": tok},
 		`{"AttachmentName":"a.txt","AttachmentSizeInBytes":0,"ContentType":"text/plain","ClientToken":"c"}`)
 	equal(t, "zero size", resp.Header.Get("X-Amzn-ErrorType"), "ValidationException")
 	_, err := pc.StartAttachmentUpload(&cp.StartAttachmentUploadInput{ConnectionToken: v1aws.String(tok), AttachmentName: v1aws.String(strings.Repeat("n", 257)),
@@ -387,7 +387,7 @@ func TestAttachmentOperationsValidate(t *testing.T) {
 	_, err = pc.CompleteAttachmentUpload(&cp.CompleteAttachmentUploadInput{ConnectionToken: v1aws.String(tok), AttachmentIds: v1aws.StringSlice([]string{"a", "b"}), ClientToken: v1aws.String("c")})
 	wantCode(t, "two ids", err, "ValidationException", http.StatusBadRequest)
 	// The v1 SDK predates UrlExpiryInSeconds; send it raw.
-	resp, body = rawRequest(t, "POST", ts.URL+"/participant/attachment", map[string]string{"X-Amz-Bearer": tok, "Content-Type": "application/json"},
+	resp, body := rawRequest(t, "POST", ts.URL+"/participant/attachment", map[string]string{"X-Amz-Bearer": tok, "Content-Type": "application/json"},
 		`{"AttachmentId":"a","UrlExpiryInSeconds":301}`)
 	equal(t, "expiry over 300: status", resp.StatusCode, http.StatusBadRequest)
 	equal(t, "expiry over 300: type", resp.Header.Get("X-Amzn-ErrorType"), "ValidationException")

@@ -36,7 +36,6 @@ type Options struct {
 	LatencyRate  int // messages a second offered
 	IdleSockets  int
 	ParleyBinary string // the parley executable; "" means this one
-	KeepDataDirs bool
 	// Only runs the steps whose names contain it ("" runs all).
 	Only string
 	// Hold keeps the idle connections open this long, for profiling.
@@ -103,22 +102,24 @@ func start(bin string, args []string, env []string) (*process, error) {
 	case p.url = <-found:
 		return p, nil
 	case <-time.After(30 * time.Second):
-		p.stop(false)
+		p.stop()
 		return nil, fmt.Errorf("%s %v did not start", bin, args)
 	}
 }
 
-func (p *process) stop(keep bool) {
+func (p *process) stop() {
 	p.cmd.Process.Kill()
 	p.cmd.Wait()
-	if !keep {
-		os.RemoveAll(p.dir)
-	}
+	os.RemoveAll(p.dir)
 }
 
 // rssKB reads the server's resident memory.
-func (p *process) rssKB(field string) int64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
+func (p *process) rssKB(field string) int64 { return StatusKB(p.cmd.Process.Pid, field) }
+
+// StatusKB reads a field in kB (VmRSS, VmHWM) of /proc/PID/status; 0 if
+// the process or the field is gone.
+func StatusKB(pid int, field string) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return 0
 	}
@@ -145,12 +146,12 @@ func Run(ctx context.Context, o Options, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	defer parley.stop(o.KeepDataDirs)
+	defer parley.stop()
 	baseline, err := start(bin, []string{"bench", "baseline"}, nil)
 	if err != nil {
 		return err
 	}
-	defer baseline.stop(false)
+	defer baseline.stop()
 
 	b := &bench{o: o, parley: parley, baseline: baseline, http: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1024}},
 		cc: connect.New(connect.Options{Region: "us-east-1", BaseEndpoint: aws.String(parley.url),

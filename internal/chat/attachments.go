@@ -158,7 +158,7 @@ func (s *Service) StartUpload(ctx context.Context, sess *Session, name, contentT
 		_, err = s.idempotent(ctx, scope, clientToken, &t)
 		return t, err
 	case errors.Is(err, store.ErrEnded):
-		return UploadTicket{}, errorf(AccessDenied, "The chat has ended.")
+		return UploadTicket{}, errParticipantEnded
 	}
 	return t, err
 }
@@ -230,7 +230,7 @@ func (s *Service) ReceiveUpload(ctx context.Context, fileID, token, contentType 
 	if err != nil {
 		s.cfg.Blobs.Delete(context.WithoutCancel(ctx), fileID)
 		if errors.Is(err, store.ErrEnded) {
-			return "", errorf(AccessDenied, "The chat has ended.")
+			return "", errParticipantEnded
 		}
 		if errors.Is(err, store.ErrConflict) {
 			return "", errorf(AccessDenied, "This upload URL has been used.")
@@ -299,7 +299,7 @@ func (s *Service) CompleteUpload(ctx context.Context, sess *Session, fileID, cli
 	case errors.Is(err, store.ErrConflict):
 		return errorf(Conflict, "The attachment upload was completed already.")
 	case errors.Is(err, store.ErrEnded):
-		return errorf(AccessDenied, "The chat has ended.")
+		return errParticipantEnded
 	case err != nil:
 		return err
 	}

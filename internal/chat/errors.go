@@ -43,5 +43,8 @@ func KindOf(err error) Kind {
 var (
 	errAccessDenied = errorf(AccessDenied, "You do not have sufficient access to perform this action.")
 	errChatEnded    = errorf(Ended, "The chat has ended.")
-	errLeft         = errorf(AccessDenied, "The participant has left the chat.")
+	// errParticipantEnded is how the participant API answers a participant
+	// whose chat ended: AccessDenied, as on Connect.
+	errParticipantEnded = errorf(AccessDenied, "The chat has ended.")
+	errLeft             = errorf(AccessDenied, "The participant has left the chat.")
 )

@@ -25,7 +25,7 @@ func (s *Service) Usable(ctx context.Context, sess *Session) error {
 	}
 	if _, err := s.activeContact(ctx, sess.Contact.ID); err != nil {
 		if KindOf(err) == Ended {
-			return errorf(AccessDenied, "The chat has ended.")
+			return errParticipantEnded
 		}
 		return err
 	}
@@ -124,7 +124,7 @@ func (s *Service) Connect(ctx context.Context, participantToken string, websocke
 	}
 	if _, err := s.store.Apply(ctx, ch); err != nil {
 		if errors.Is(err, store.ErrEnded) {
-			return Connection{}, errorf(AccessDenied, "The chat has ended.")
+			return Connection{}, errParticipantEnded
 		}
 		return Connection{}, err
 	}
@@ -194,7 +194,7 @@ func (s *Service) commitItem(ctx context.Context, sess *Session, ch *store.Chang
 		it, _, err := s.replay(ctx, sess, ch.Items[0].ClientToken)
 		return it, err
 	case errors.Is(err, store.ErrEnded):
-		return store.Item{}, errorf(AccessDenied, "The chat has ended.")
+		return store.Item{}, errParticipantEnded
 	case err != nil:
 		return store.Item{}, err
 	}

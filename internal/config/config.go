@@ -73,19 +73,26 @@ func Parse(args []string, env Env) (*Config, error) {
 	fs.StringVar(&c.AccountID, "account-id", or(env("PARLEY_ACCOUNT_ID"), "000000000000"), "account id the Connect API reports in ARNs (PARLEY_ACCOUNT_ID)")
 	fs.StringVar(&c.ViewsDir, "views-dir", env("PARLEY_VIEWS_DIR"), "folder of DescribeView views, one JSON file each (PARLEY_VIEWS_DIR; default DATA_DIR/views)")
 	fs.StringVar(&c.InstanceID, "instance-id", env("PARLEY_INSTANCE_ID"), "instance id the Connect API accepts (PARLEY_INSTANCE_ID; generated if empty)")
+	ev := &envReader{env: env}
 	fs.StringVar(&c.ClamdAddr, "clamd", env("PARLEY_CLAMD"), "clamd address, host:port or unix:/path, to scan attachments (PARLEY_CLAMD)")
-	fs.Int64Var(&c.AttachmentMaxBytes, "attachment-max-bytes", envInt(env("PARLEY_ATTACHMENT_MAX_BYTES"), attach.DefaultMaxBytes),
+	fs.Int64Var(&c.AttachmentMaxBytes, "attachment-max-bytes", ev.int("PARLEY_ATTACHMENT_MAX_BYTES", attach.DefaultMaxBytes),
 		"largest attachment until UpdateAttachedFilesConfiguration sets one (PARLEY_ATTACHMENT_MAX_BYTES)")
-	fs.DurationVar(&c.AttachmentRetention, "attachment-retention", envDuration(env("PARLEY_ATTACHMENT_RETENTION")),
+	fs.DurationVar(&c.AttachmentRetention, "attachment-retention", ev.duration("PARLEY_ATTACHMENT_RETENTION", 0),
 		"delete attachments this long after their chat ended, e.g. 720h; 0 keeps them (PARLEY_ATTACHMENT_RETENTION)")
-	fs.DurationVar(&c.ConnectionTTL, "connection-ttl", envDurationOr(env("PARLEY_CONNECTION_TTL"), 24*time.Hour),
+	fs.DurationVar(&c.ConnectionTTL, "connection-ttl", ev.duration("PARLEY_CONNECTION_TTL", 24*time.Hour),
 		"how long a ConnectionToken lives, as on Connect a day (PARLEY_CONNECTION_TTL)")
 	fs.StringVar(&c.PprofAddr, "pprof", env("PARLEY_PPROF"), "serve Go's profiler on this address, e.g. 127.0.0.1:6060 (PARLEY_PPROF)")
 	widget := fs.String("widget", or(env("PARLEY_WIDGET"), "on"), "the web widget's start-chat endpoint: on or off (PARLEY_WIDGET)")
 	origins := fs.String("widget-origins", or(env("PARLEY_WIDGET_ORIGINS"), "*"), "origins whose pages may start chats, comma-separated, or * (PARLEY_WIDGET_ORIGINS)")
-	fs.IntVar(&c.WidgetPerMinute, "widget-rate", int(envInt(env("PARLEY_WIDGET_RATE"), 30)), "chats one address may start per minute (PARLEY_WIDGET_RATE)")
+	fs.IntVar(&c.WidgetPerMinute, "widget-rate", int(ev.int("PARLEY_WIDGET_RATE", 30)), "chats one address may start per minute (PARLEY_WIDGET_RATE)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
+	}
+	if ev.err != nil {
+		return nil, ev.err
+	}
+	if c.WidgetPerMinute < 0 || c.AttachmentRetention < 0 {
+		return nil, errors.New("the widget rate and the attachment retention cannot be negative")
 	}
 	switch *widget {
 	case "on", "true", "1":
@@ -125,28 +132,34 @@ func Parse(args []string, env Env) (*Config, error) {
 	return c, nil
 }
 
-// envInt and envDuration read a default from the environment; a malformed
-// value is left for flag parsing to report, by returning a value that fails.
-func envInt(v string, def int64) int64 {
+// envReader reads typed defaults from the environment, remembering the
+// first malformed value so that Parse can refuse it.
+type envReader struct {
+	env Env
+	err error
+}
+
+func (r *envReader) int(name string, def int64) int64 {
+	v := r.env(name)
 	if v == "" {
 		return def
 	}
 	n, err := strconv.ParseInt(v, 10, 64)
-	if err != nil {
-		return -1
+	if err != nil && r.err == nil {
+		r.err = fmt.Errorf("%s=%q is not a whole number", name, v)
 	}
 	return n
 }
 
-func envDurationOr(v string, def time.Duration) time.Duration {
+func (r *envReader) duration(name string, def time.Duration) time.Duration {
+	v := r.env(name)
 	if v == "" {
 		return def
 	}
-	return envDuration(v)
-}
-
-func envDuration(v string) time.Duration {
-	d, _ := time.ParseDuration(v)
+	d, err := time.ParseDuration(v)
+	if err != nil && r.err == nil {
+		r.err = fmt.Errorf("%s=%q is not a duration such as 720h", name, v)
+	}
 	return d
 }
 

@@ -27,6 +27,10 @@ func TestParseDefaultsAndEnv(t *testing.T) {
 		{"PARLEY_ACCESS_KEY_ID": "only-half"},
 		{"PARLEY_CONNECTION_TTL": "30s"},
 		{"PARLEY_WIDGET": "maybe"},
+		{"PARLEY_WIDGET_RATE": "lots"},
+		{"PARLEY_WIDGET_RATE": "-1"},
+		{"PARLEY_ATTACHMENT_RETENTION": "a month"},
+		{"PARLEY_ATTACHMENT_MAX_BYTES": "20MB"},
 	} {
 		if _, err := Parse(nil, env(bad)); err == nil {
 			t.Errorf("accepted %v", bad)

@@ -4,7 +4,6 @@
 package participantapi
 
 import (
-	"context"
 	"errors"
 	"io"
 	"log/slog"
@@ -246,11 +245,6 @@ func (a *API) disconnectParticipant(w http.ResponseWriter, r *http.Request, body
 	return nil
 }
 
-// requireActive refuses new work from a participant whose chat ended.
-func (a *API) requireActive(ctx context.Context, sess *chat.Session) error {
-	return a.chat.Usable(ctx, sess)
-}
-
 type uploadMetadataOut struct {
 	Url              string
 	UrlExpiry        string
@@ -309,7 +303,7 @@ func (a *API) describeView(w http.ResponseWriter, r *http.Request, _ []byte, ses
 	if err := c.Err(); err != nil {
 		return err
 	}
-	if err := a.requireActive(r.Context(), sess); err != nil {
+	if err := a.chat.Usable(r.Context(), sess); err != nil {
 		return err
 	}
 	v, ok := a.views[token]
@@ -333,7 +327,7 @@ func (a *API) getAuthenticationURL(w http.ResponseWriter, r *http.Request, body 
 	if err != nil {
 		return err
 	}
-	if err := a.requireActive(r.Context(), sess); err != nil {
+	if err := a.chat.Usable(r.Context(), sess); err != nil {
 		return err
 	}
 	return errNoAuthentication(*in.SessionId)
@@ -344,7 +338,7 @@ func (a *API) cancelParticipantAuthentication(w http.ResponseWriter, r *http.Req
 	if err != nil {
 		return err
 	}
-	if err := a.requireActive(r.Context(), sess); err != nil {
+	if err := a.chat.Usable(r.Context(), sess); err != nil {
 		return err
 	}
 	return errNoAuthentication(*in.SessionId)
