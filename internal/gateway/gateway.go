@@ -6,6 +6,7 @@
 package gateway
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"log/slog"
@@ -75,7 +76,7 @@ func (g *Gateway) Shutdown() {
 	}
 	g.closing = true
 	for s := range g.live {
-		go s.close(websocket.StatusGoingAway, "The server is shutting down.")
+		s.close(websocket.StatusGoingAway, "The server is shutting down.")
 	}
 	g.mu.Unlock()
 	g.open.Wait()
@@ -139,30 +140,34 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	// Authentication is the token in the URL, so pages of any origin may
 	// connect, as ChatJS on a customer's site does.
-	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{InsecureSkipVerify: true})
+	hw := &hijackWriter{ResponseWriter: w}
+	conn, err := websocket.Accept(hw, r, &websocket.AcceptOptions{InsecureSkipVerify: true})
 	if err != nil {
 		g.release(s)
 		return
 	}
 	conn.SetReadLimit(maxFrame)
-	s.conn = conn
+	s.conn, s.netConn, s.br = conn, hw.conn, hw.br
 	s.touch()
+	s.sub.Store(g.broker.SubscribeFunc(grant.ContactID, QueueLength, s.wake))
+	s.expiry = time.AfterFunc(grant.Expires.Sub(g.now()), func() {
+		s.close(websocket.StatusNormalClosure, "The connection has expired.")
+	})
 	g.mu.Lock()
 	g.live[s] = struct{}{}
 	closing := g.closing
 	g.mu.Unlock()
 	if closing {
-		conn.Close(websocket.StatusGoingAway, "The server is shutting down.")
-		g.release(s)
-		return
+		s.close(websocket.StatusGoingAway, "The server is shutting down.")
+	} else if _, err := g.chat.SocketSession(r.Context(), grant); err != nil {
+		// The chat may have ended between the checks and the subscription,
+		// with its chat.ended published to nobody: look again now that the
+		// socket follows it.
+		s.close(websocket.StatusNormalClosure, "The chat has ended.")
 	}
 	// The handler returns, so that the request and what net/http holds for
-	// it become garbage; the socket lives on in its own goroutine. Its
-	// context is not the request's, which ends with the handler.
-	go func() {
-		defer g.release(s)
-		s.run(context.Background())
-	}()
+	// it become garbage; the socket lives on in the goroutines it starts.
+	go s.await()
 }
 
 // sweepIdle closes, every IdleTimeout/4, the sockets that sent nothing for
@@ -180,27 +185,36 @@ func (g *Gateway) sweepIdle() {
 		g.mu.Lock()
 		for s := range g.live {
 			if s.lastRead.Load() < cutoff {
-				go s.close(websocket.StatusPolicyViolation, "No heartbeat.")
+				s.close(websocket.StatusPolicyViolation, "No heartbeat.")
 			}
 		}
 		g.mu.Unlock()
 	}
 }
 
-// socket is one open participant websocket. It holds one goroutine, the
-// reader; a writer goroutine exists only while items wait to be sent, so an
-// idle socket costs one goroutine and its buffers.
+// socket is one open participant websocket. It holds one goroutine, parked
+// on a shallow stack until the client sends (see await); a writer goroutine
+// exists only while items wait to be sent. An idle socket costs that one
+// small stack and its small buffers.
 type socket struct {
 	g                *Gateway
 	conn             *websocket.Conn
+	netConn          *trackedConn
+	br               *bufio.Reader // the socket's read buffer, inside conn
 	grant            chat.SocketGrant
 	initialContactID string
 	sub              atomic.Pointer[broker.Subscription] // set before the first wake can matter
+	expiry           *time.Timer
 
 	subscribed atomic.Bool  // the client sent aws/subscribe
 	writing    atomic.Bool  // a writer goroutine is running
 	lastRead   atomic.Int64 // when the client last sent a frame, Unix ns
-	closeOnce  sync.Once
+	closeReq   atomic.Pointer[closeRequest]
+}
+
+type closeRequest struct {
+	code   websocket.StatusCode
+	reason string
 }
 
 func (s *socket) touch() { s.lastRead.Store(time.Now().UnixNano()) }
@@ -216,59 +230,85 @@ var (
 	pong       = []byte(`{"topic":"aws/ping","statusCode":200,"statusContent":"OK"}`)
 )
 
-// close closes the socket once; its reader then returns.
+// close asks the socket's reader to close it with a close handshake. It
+// returns at once: the reader, woken by a read deadline in the past, does
+// the handshake, so that only the reader ever reads the connection.
 func (s *socket) close(code websocket.StatusCode, reason string) {
-	s.closeOnce.Do(func() { s.conn.Close(code, reason) })
+	if s.closeReq.CompareAndSwap(nil, &closeRequest{code, reason}) {
+		s.netConn.SetReadDeadline(time.Unix(1, 0))
+	}
 }
 
-func (s *socket) run(ctx context.Context) {
-	defer s.conn.CloseNow()
-	sub := s.g.broker.SubscribeFunc(s.grant.ContactID, QueueLength, s.wake)
-	s.sub.Store(sub)
-	defer sub.Close()
-	// The chat may have ended between the checks and the subscription, with
-	// its chat.ended published to nobody: look again now that we follow it.
-	if _, err := s.g.chat.SocketSession(ctx, s.grant); err != nil {
-		s.close(websocket.StatusNormalClosure, "The chat has ended.")
+// await waits for the client's next frame and answers it. It runs on a new
+// goroutine for every frame: the wait parks on a shallow stack, and the
+// stack that reading, decoding and answering grew is freed with the
+// goroutine that grew it, rather than held by an idle socket for its life.
+func (s *socket) await() {
+	if !s.unread() {
+		s.waitReadable() // a closed connection or a close request shows below
+	}
+	if s.closeRequested() {
 		return
 	}
-	expiry := time.AfterFunc(s.grant.Expires.Sub(s.g.now()), func() {
-		s.close(websocket.StatusNormalClosure, "The connection has expired.")
-	})
-	defer expiry.Stop()
-	s.read(ctx)
+	_, data, err := s.conn.Read(context.Background()) // sweepIdle closes a silent socket
+	if err != nil {
+		if !s.closeRequested() { // one that came during the read
+			s.finish()
+		}
+		return
+	}
+	s.touch()
+	if err := s.answer(data); err != nil {
+		s.finish()
+		return
+	}
+	go s.await()
 }
 
-// read answers the client's control frames until the socket closes.
-func (s *socket) read(ctx context.Context) {
-	for {
-		_, data, err := s.conn.Read(ctx) // sweepIdle closes a silent socket
-		if err != nil {
-			return
-		}
-		s.touch()
-		var f frame
-		if json.Unmarshal(data, &f) != nil {
-			continue // ChatJS ignores what it cannot parse; so do we
-		}
-		var reply []byte
-		switch f.Topic {
-		case "aws/subscribe":
-			reply = subscribed
-		case "aws/heartbeat":
-			reply = heartbeat
-		case "aws/ping":
-			reply = pong
-		default:
-			continue
-		}
-		if err := s.write(ctx, reply); err != nil {
-			return
-		}
-		if f.Topic == "aws/subscribe" && !s.subscribed.Swap(true) {
-			s.wake() // items may have queued before the subscription
-		}
+// closeRequested closes the socket, if asked to, and reports whether it did.
+func (s *socket) closeRequested() bool {
+	req := s.closeReq.Load()
+	if req == nil {
+		return false
 	}
+	s.netConn.SetReadDeadline(time.Time{}) // Close reads the client's close frame
+	s.conn.Close(req.code, req.reason)
+	s.finish()
+	return true
+}
+
+// finish releases what the socket holds; only its reader calls it, once.
+func (s *socket) finish() {
+	s.expiry.Stop()
+	s.sub.Load().Close()
+	s.conn.CloseNow()
+	s.g.release(s)
+}
+
+// answer replies to one of the client's control frames.
+func (s *socket) answer(data []byte) error {
+	var f frame
+	if json.Unmarshal(data, &f) != nil {
+		return nil // ChatJS ignores what it cannot parse; so do we
+	}
+	var reply []byte
+	switch f.Topic {
+	case "aws/subscribe":
+		reply = subscribed
+	case "aws/heartbeat":
+		reply = heartbeat
+	case "aws/ping":
+		reply = pong
+	default:
+		return nil
+	}
+	if err := s.write(context.Background(), reply); err != nil {
+		return err
+	}
+	if f.Topic == "aws/subscribe" && !s.subscribed.Swap(true) {
+		s.wake() // items may have queued before the subscription
+	}
+	return nil
 }
 
 // wake starts the writer, unless it runs already or the client has not
@@ -279,7 +319,7 @@ func (s *socket) wake() {
 		return // not stored yet; the subscribe frame wakes the writer
 	}
 	if sub.IsDropped() {
-		go s.close(closeLagging, "Fell behind; reconnect and read the transcript.")
+		s.close(closeLagging, "Fell behind; reconnect and read the transcript.")
 		return
 	}
 	if s.subscribed.Load() && s.writing.CompareAndSwap(false, true) {
