@@ -267,20 +267,15 @@ func (b *bench) throughput(ctx context.Context) ([]Row, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			tok := tokens[g%chats]
-			body := []byte(`{"ContentType":"text/plain","Content":"load","ClientToken":"`)
+			p, _ := newPoster(b.parley.url)
+			defer p.close()
+			bearer := "X-Amz-Bearer: " + tokens[g%chats]
+			prefix := []byte(`{"ContentType":"text/plain","Content":"load","ClientToken":"`)
+			var body []byte
 			for n := 0; time.Now().Before(deadline); n++ {
-				req, _ := http.NewRequestWithContext(ctx, "POST", b.parley.url+"/participant/message",
-					bytes.NewReader(append(append(slices.Clip(body), strconv.Itoa(g)+"-"+strconv.Itoa(n)...), `"}`...)))
-				req.Header.Set("X-Amz-Bearer", tok)
-				resp, err := b.http.Do(req)
-				if err != nil {
-					failed.Add(1)
-					continue
-				}
-				io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				if resp.StatusCode == 200 {
+				body = append(append(append(append(append(body[:0], prefix...), strconv.Itoa(g)...), '-'), strconv.Itoa(n)...), `"}`...)
+				status, err := p.post(ctx, "/participant/message", body, bearer)
+				if err == nil && status == 200 {
 					sent.Add(1)
 				} else {
 					failed.Add(1)
