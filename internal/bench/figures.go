@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -294,9 +295,12 @@ func (b *bench) throughput(ctx context.Context) ([]Row, error) {
 // offered load spread over many chats, against a bare relay.
 func (b *bench) latency(ctx context.Context) ([]Row, error) {
 	n := b.o.LatencyChats
+	// A target is where one chat's messages go, and the socket they arrive on.
 	type target struct {
-		send func(ctx context.Context, seq int) error
-		ws   *socket
+		path   string
+		header []string
+		body   func(seq int) []byte
+		ws     *socket
 	}
 	parleyTargets := make([]target, n)
 	baseTargets := make([]target, n)
@@ -313,26 +317,16 @@ func (b *bench) latency(ctx context.Context) ([]Row, error) {
 		if err != nil {
 			return nil, err
 		}
-		tok := c.customerToken
-		parleyTargets[i] = target{ws: ws, send: func(ctx context.Context, seq int) error {
-			return b.call(ctx, "/participant/message", tok, map[string]string{"ContentType": "text/plain",
-				"Content": strconv.Itoa(seq), "ClientToken": "l" + strconv.Itoa(seq)}, nil)
-		}}
+		parleyTargets[i] = target{ws: ws, path: "/participant/message", header: []string{"X-Amz-Bearer: " + c.customerToken},
+			body: func(seq int) []byte {
+				return fmt.Appendf(nil, `{"ContentType":"text/plain","Content":"%d","ClientToken":"l%d"}`, seq, seq)
+			}}
 		bws, err := dialRaw(ctx, fmt.Sprintf("ws%s/relay/c%d/ws", strings.TrimPrefix(b.baseline.url, "http"), i))
 		if err != nil {
 			return nil, err
 		}
-		url := fmt.Sprintf("%s/relay/c%d", b.baseline.url, i)
-		baseTargets[i] = target{ws: bws, send: func(ctx context.Context, seq int) error {
-			req, _ := http.NewRequestWithContext(ctx, "POST", url, strings.NewReader(`{"Content":"`+strconv.Itoa(seq)+`"}`))
-			resp, err := b.http.Do(req)
-			if err != nil {
-				return err
-			}
-			io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			return nil
-		}}
+		baseTargets[i] = target{ws: bws, path: fmt.Sprintf("/relay/c%d", i),
+			body: func(seq int) []byte { return fmt.Appendf(nil, `{"Content":"%d"}`, seq) }}
 	}
 	defer func() {
 		for i := range n {
@@ -340,7 +334,7 @@ func (b *bench) latency(ctx context.Context) ([]Row, error) {
 			baseTargets[i].ws.conn.CloseNow()
 		}
 	}()
-	measure := func(targets []target, parse func([]byte) (int, bool)) (p50, p99 time.Duration, err error) {
+	measure := func(baseURL string, targets []target, parse func([]byte) (int, bool)) (p50, p99 time.Duration, err error) {
 		total := int(float64(b.o.LatencyRate) * b.o.Duration.Seconds())
 		sentAt := make([]time.Time, total)
 		got := make([]time.Duration, total)
@@ -368,12 +362,17 @@ func (b *bench) latency(ctx context.Context) ([]Row, error) {
 		// server's speed, handed to a pool of senders.
 		jobs := make(chan int, total)
 		var wg sync.WaitGroup
+		var failed atomic.Bool
 		for range 128 {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
+				p, _ := newPoster(baseURL)
+				defer p.close()
 				for seq := range jobs {
-					if err := targets[seq%len(targets)].send(ctx, seq); err != nil {
+					t := targets[seq%len(targets)]
+					if status, err := p.post(ctx, t.path, t.body(seq), t.header...); err != nil || status != 200 {
+						failed.Store(true)
 						cancel()
 						return
 					}
@@ -389,6 +388,9 @@ func (b *bench) latency(ctx context.Context) ([]Row, error) {
 		}
 		close(jobs)
 		wg.Wait()
+		if failed.Load() {
+			return 0, 0, errors.New("a message was refused")
+		}
 		select {
 		case <-done:
 		case <-time.After(30 * time.Second):
@@ -418,11 +420,11 @@ func (b *bench) latency(ctx context.Context) ([]Row, error) {
 		n, err := strconv.Atoi(m.Content)
 		return n, err == nil
 	}
-	bp50, bp99, err := measure(baseTargets, parseBase)
+	bp50, bp99, err := measure(b.baseline.url, baseTargets, parseBase)
 	if err != nil {
 		return nil, fmt.Errorf("baseline: %w", err)
 	}
-	pp50, pp99, err := measure(parleyTargets, parseParley)
+	pp50, pp99, err := measure(b.parley.url, parleyTargets, parseParley)
 	if err != nil {
 		return nil, err
 	}
