@@ -191,7 +191,10 @@ func WriteTable(out io.Writer, rows []Row) {
 	fmt.Fprintln(out, "|---|---|---|---|---|---|")
 	for _, r := range rows {
 		met := "yes"
-		if !r.Met {
+		switch {
+		case r.Target == "—":
+			met = "—" // a figure shown for context
+		case !r.Met:
 			met = "**no**"
 		}
 		fmt.Fprintf(out, "| %s | %s | %s | %s | %s | %s |\n", r.Figure, r.Parley, r.Baseline, r.Ratio, r.Target, met)
