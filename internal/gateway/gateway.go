@@ -181,14 +181,19 @@ func (g *Gateway) sweepIdle() {
 			return
 		case <-t.C:
 		}
-		cutoff := time.Now().Add(-IdleTimeout).UnixNano()
-		g.mu.Lock()
-		for s := range g.live {
-			if s.lastRead.Load() < cutoff {
-				s.close(websocket.StatusPolicyViolation, "No heartbeat.")
-			}
+		g.closeSilent(time.Now().Add(-IdleTimeout))
+	}
+}
+
+// closeSilent closes the sockets whose client has sent nothing since t.
+func (g *Gateway) closeSilent(t time.Time) {
+	cutoff := t.UnixNano()
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for s := range g.live {
+		if s.lastRead.Load() < cutoff {
+			s.close(websocket.StatusPolicyViolation, "No heartbeat.")
 		}
-		g.mu.Unlock()
 	}
 }
 

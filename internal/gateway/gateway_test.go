@@ -120,6 +120,45 @@ func TestSocketClosesAtExpiryAndAfterEnd(t *testing.T) {
 	}
 }
 
+// TestSilentSocketIsClosed: a socket whose client stops sending is closed
+// with a close handshake (1008), while one that keeps sending stays open.
+func TestSilentSocketIsClosed(t *testing.T) {
+	g, _, newURL := setup(t)
+	ctx := context.Background()
+	dial := func() *websocket.Conn {
+		url, _, _ := newURL()
+		c, _, err := websocket.Dial(ctx, url, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.CloseNow() })
+		return c
+	}
+	silent, talking := dial(), dial()
+	time.Sleep(20 * time.Millisecond)
+	mark := time.Now()
+	if err := talking.Write(ctx, websocket.MessageText, []byte(`{"topic":"aws/heartbeat"}`)); err != nil {
+		t.Fatal(err)
+	}
+	rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if _, got, err := talking.Read(rctx); err != nil || string(got) != string(heartbeat) {
+		t.Fatalf("heartbeat reply %s, %v", got, err)
+	}
+	g.closeSilent(mark)
+
+	_, _, err := silent.Read(rctx)
+	if websocket.CloseStatus(err) != websocket.StatusPolicyViolation {
+		t.Errorf("silent socket: %v, want closed with 1008", err)
+	}
+	if err := talking.Write(ctx, websocket.MessageText, []byte(`{"topic":"aws/ping"}`)); err != nil {
+		t.Fatal(err)
+	}
+	if _, got, err := talking.Read(rctx); err != nil || string(got) != string(pong) {
+		t.Errorf("the socket that sent: %s, %v; want it open and answering", got, err)
+	}
+}
+
 // rawSocket opens a participant websocket over plain TCP, so that the
 // client's own cost is a few hundred bytes, and sends early (masked frame
 // bytes) in the same write as the upgrade request.
