@@ -170,6 +170,10 @@ type localFile struct {
 func (f localFile) Size() int64        { return f.info.Size() }
 func (f localFile) ModTime() time.Time { return f.info.ModTime() }
 
+// OSFile returns the open file itself: net/http sends an *os.File to a
+// socket with sendfile(2), and anything wrapping it through user space.
+func (f localFile) OSFile() *os.File { return f.File }
+
 func (l *Local) Open(ctx context.Context, key string) (File, error) {
 	_, name, err := keyPath(key)
 	if err != nil {

@@ -38,6 +38,11 @@ func TestLocalCommitIsAtomic(t *testing.T) {
 		t.Fatal(err)
 	}
 	b, _ := io.ReadAll(f)
+	// Downloads hand the *os.File to net/http, which sends it with
+	// sendfile(2); a wrapper would be copied through user space.
+	if of, ok := f.(interface{ OSFile() *os.File }); !ok || of.OSFile() == nil {
+		t.Error("a local blob does not expose its *os.File")
+	}
 	f.Close()
 	if string(b) != "hello world" || f.Size() != 11 {
 		t.Errorf("read %q (size %d)", b, f.Size())

@@ -9,8 +9,10 @@ package fileapi
 import (
 	"encoding/json"
 	"errors"
+	"io"
 	"log/slog"
 	"net/http"
+	"os"
 
 	"github.com/parleychat/parley/internal/attach"
 	"github.com/parleychat/parley/internal/awswire"
@@ -107,5 +109,9 @@ func serve(w http.ResponseWriter, r *http.Request, d chat.Download, etag string)
 	h.Set("Cache-Control", "private, max-age=300")
 	h.Set("Access-Control-Expose-Headers", "Content-Disposition, Content-Length, Content-Type, ETag")
 	// ServeContent handles Range, If-Range and If-None-Match against the ETag.
-	http.ServeContent(w, r, "", d.Blob.ModTime(), d.Blob)
+	var content io.ReadSeeker = d.Blob
+	if f, ok := d.Blob.(interface{ OSFile() *os.File }); ok {
+		content = f.OSFile() // sent with sendfile(2), not copied through user space
+	}
+	http.ServeContent(w, r, "", d.Blob.ModTime(), content)
 }
