@@ -3,9 +3,10 @@
 //
 // Writes go through one goroutine that commits whatever has queued up while
 // the previous commit was being fsynced, so concurrent writers share fsyncs
-// and throughput grows with load (group commit). Each change runs inside its
-// own savepoint, so one failing change does not fail its batch. Reads use a
-// separate pool of connections, which WAL lets run beside the writer.
+// and throughput grows with load (group commit). A batch in which a change
+// fails runs again with a savepoint per change, so that the change fails
+// alone. Reads use a separate pool of connections, which WAL lets run beside
+// the writer.
 package sqlite
 
 import (
