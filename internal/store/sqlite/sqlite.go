@@ -20,6 +20,7 @@ import (
 	"iter"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -157,7 +158,7 @@ func Open(path string, hook store.CommitHook) (*DB, error) {
 	}
 	// Checkpoints run on their own connection (checkpointer), not inside
 	// the writer's commits.
-	dsn := "file:" + filepath.ToSlash(path) + "?_pragma=busy_timeout(10000)&_pragma=foreign_keys(ON)" +
+	dsn := "file:" + filepath.ToSlash(path) + "?_pragma=busy_timeout(" + strconv.Itoa(busyTimeoutMS) + ")&_pragma=foreign_keys(ON)" +
 		"&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=wal_autocheckpoint(0)" +
 		"&_pragma=journal_size_limit(67108864)&_txlock=immediate"
 	w, err := sql.Open("sqlite", dsn)
@@ -213,6 +214,9 @@ func (db *DB) checkpointer() {
 	}
 }
 
+// busyTimeoutMS is how long a connection waits for a lock.
+const busyTimeoutMS = 10_000
+
 // walRestartFrames: a WAL this long starts over from its beginning.
 const walRestartFrames = 4096 // 16 MB of 4 KB pages
 
@@ -238,10 +242,15 @@ func (db *DB) checkpoint() {
 
 // restartWAL, run by the writer between batches, copies the rest of a long
 // WAL into the database so that the next commit writes the WAL from its
-// start.
+// start. A RESTART waits for readers still using the WAL; the writer must
+// not, as a reader may itself be waiting for a write (or be slow), so it
+// tries without a busy timeout and leaves the restart to a later batch if
+// it is refused.
 func (db *DB) restartWAL() {
 	if db.walLong.Swap(false) {
+		db.w.Exec(`PRAGMA busy_timeout = 0`)
 		db.w.Exec(`PRAGMA wal_checkpoint(RESTART)`)
+		db.w.Exec(`PRAGMA busy_timeout = ` + strconv.Itoa(busyTimeoutMS))
 	}
 }
 
