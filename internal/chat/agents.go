@@ -82,8 +82,8 @@ func (s *Service) Accept(ctx context.Context, agent store.Agent, contactID strin
 	if err != nil {
 		return AddParticipantOutput{}, err
 	}
-	if len(active) >= MaxAgentChats {
-		return AddParticipantOutput{}, errorf(QuotaExceeded, "An agent can hold at most %d chats at once.", MaxAgentChats)
+	if len(active) >= MaxAgentChats { // a quick refusal; addParticipant's change holds the limit
+		return AddParticipantOutput{}, errAgentQuota
 	}
 	return s.addParticipant(ctx, s.cfg.InstanceID, contactID, RoleAgent, agent.Name, "", agent.ID)
 }

@@ -131,12 +131,13 @@ func (s *Service) StartUpload(ctx context.Context, sess *Session, name, contentT
 	if err := limits.CheckDeclared(name, contentType, size); err != nil {
 		return t, errorf(Invalid, "%s", err.Error())
 	}
+	// A quick refusal; the quota itself is a Limit of the change below.
 	n, err := s.store.CountFiles(ctx, sess.Contact.ID)
 	if err != nil {
 		return t, err
 	}
 	if n >= attach.MaxPerChat {
-		return t, errorf(QuotaExceeded, "A chat can have at most %d attachments.", attach.MaxPerChat)
+		return t, errFileQuota
 	}
 	now := s.now()
 	f := store.File{
@@ -152,6 +153,7 @@ func (s *Service) StartUpload(ctx context.Context, sess *Session, name, contentT
 		RequireActive: sess.Contact.ID,
 		Idempotency:   s.idempotencyRecord(scope, clientToken, t),
 		NewFile:       &f,
+		Limits:        []store.Limit{{Count: store.CountFiles, Key: sess.Contact.ID, Max: attach.MaxPerChat}},
 	})
 	switch {
 	case errors.Is(err, store.ErrDuplicate):
@@ -159,8 +161,12 @@ func (s *Service) StartUpload(ctx context.Context, sess *Session, name, contentT
 		return t, err
 	case errors.Is(err, store.ErrEnded):
 		return UploadTicket{}, errParticipantEnded
+	case errors.Is(err, store.ErrLimit):
+		return UploadTicket{}, limitError(err)
+	case err != nil:
+		return UploadTicket{}, err
 	}
-	return t, err
+	return t, nil
 }
 
 func (s *Service) verifyFileToken(token, fileID string, upload bool) (fileGrant, error) {

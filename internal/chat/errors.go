@@ -3,6 +3,9 @@ package chat
 import (
 	"errors"
 	"fmt"
+
+	"github.com/parleychat/parley/internal/attach"
+	"github.com/parleychat/parley/internal/store"
 )
 
 // Kind classifies a domain error; each API maps kinds to its own exception
@@ -47,4 +50,25 @@ var (
 	// whose chat ended: AccessDenied, as on Connect.
 	errParticipantEnded = errorf(AccessDenied, "The chat has ended.")
 	errLeft             = errorf(AccessDenied, "The participant has left the chat.")
+
+	errParticipantQuota = errorf(QuotaExceeded, "The chat already has %d participants.", MaxParticipants)
+	errAgentQuota       = errorf(QuotaExceeded, "An agent can hold at most %d chats at once.", MaxAgentChats)
+	errFileQuota        = errorf(QuotaExceeded, "A chat can have at most %d attachments.", attach.MaxPerChat)
 )
+
+// limitError is the domain error for a store.Limit a change exceeded.
+func limitError(err error) error {
+	var le *store.LimitError
+	if !errors.As(err, &le) {
+		return err
+	}
+	switch le.Limit.Count {
+	case store.CountParticipants:
+		return errParticipantQuota
+	case store.CountAgentChats:
+		return errAgentQuota
+	case store.CountFiles:
+		return errFileQuota
+	}
+	return err
+}

@@ -423,14 +423,10 @@ func (s *Service) addParticipant(ctx context.Context, instanceID, contactID, rol
 	if role != RoleCustomBot && role != RoleAgent {
 		return out, errorf(Invalid, "ParticipantRole %s cannot be added to a chat: use CUSTOM_BOT, or AGENT for an agent joining.", role)
 	}
-	active := 0
-	for _, p := range ps {
-		if p.State == store.ParticipantJoined {
-			active++
-		}
-	}
-	if active >= MaxParticipants {
-		return out, errorf(QuotaExceeded, "The chat already has %d participants.", MaxParticipants)
+	// A quick refusal; the limit itself is checked in Apply's transaction,
+	// which concurrent requests cannot get round.
+	if countJoined(ps) >= MaxParticipants {
+		return out, errParticipantQuota
 	}
 	if displayName == "" {
 		displayName = map[string]string{RoleAgent: "Agent", RoleCustomBot: "Bot"}[role]
@@ -447,6 +443,10 @@ func (s *Service) addParticipant(ctx context.Context, instanceID, contactID, rol
 		Idempotency:     s.idempotencyRecord(scope, clientToken, out),
 		NewParticipants: []store.Participant{p},
 		Items:           []store.Item{joinedItem(p)},
+		Limits:          []store.Limit{{Count: store.CountParticipants, Key: contactID, Max: MaxParticipants}},
+	}
+	if consoleAgent != "" {
+		ch.Limits = append(ch.Limits, store.Limit{Count: store.CountAgentChats, Key: consoleAgent, Max: MaxAgentChats})
 	}
 	if role == RoleAgent && (c.State == store.ContactQueued || consoleAgent != "") {
 		ch.ConnectAgent = &store.ConnectAgent{ContactID: contactID, AgentID: p.ID, At: now, Exclusive: consoleAgent != ""}
@@ -460,6 +460,8 @@ func (s *Service) addParticipant(ctx context.Context, instanceID, contactID, rol
 		return AddParticipantOutput{}, errChatEnded
 	case errors.Is(err, store.ErrConflict):
 		return AddParticipantOutput{}, errorf(Conflict, "Another agent accepted this chat.")
+	case errors.Is(err, store.ErrLimit):
+		return AddParticipantOutput{}, limitError(err)
 	case err != nil:
 		return AddParticipantOutput{}, err
 	}

@@ -6,6 +6,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"iter"
 	"time"
 )
@@ -209,7 +210,51 @@ type Change struct {
 	FilesConfig *FilesConfig
 	// NewAgent adds a console agent; a taken name fails with ErrDuplicate.
 	NewAgent *Agent
+
+	// Limits are checked in the transaction that commits the change, after
+	// its writes: if any count then exceeds its maximum, the whole change
+	// fails with a *LimitError (errors.Is ErrLimit) and writes nothing.
+	// Checks made before Apply race with concurrent changes; these do not.
+	Limits []Limit
 }
+
+// What a Limit counts.
+const (
+	// CountFiles counts the files of contact Key that were not rejected
+	// (as CountFiles does).
+	CountFiles = "files"
+	// CountParticipants counts the JOINED participants of contact Key.
+	CountParticipants = "participants"
+	// CountAgentChats counts the JOINED participants whose AgentID is Key,
+	// in contacts that have not ENDED.
+	CountAgentChats = "agent-chats"
+)
+
+// Limit bounds how many rows of a kind a change may leave behind. It is
+// data, not code, so that every backend checks it the same way inside its
+// transaction: SQLite's single writer serialises changes, so counting in
+// the transaction is enough; a backend with concurrent writers (PostgreSQL)
+// first locks the row Key names (SELECT … FOR UPDATE on contacts for
+// CountFiles and CountParticipants, on agents for CountAgentChats), so that
+// two changes under the same limit take turns, then writes, then counts.
+type Limit struct {
+	Count string // CountFiles, CountParticipants or CountAgentChats
+	Key   string // the contact or agent id counted within
+	Max   int    // the most there may be once the change is written
+}
+
+// LimitError is how a change fails a Limit.
+type LimitError struct {
+	Limit Limit
+	Found int // the count with the change written
+}
+
+func (e *LimitError) Error() string {
+	return fmt.Sprintf("store: limit of %d %s for %s exceeded (%d)", e.Limit.Max, e.Limit.Count, e.Limit.Key, e.Found)
+}
+
+// Is makes errors.Is(err, ErrLimit) true for every LimitError.
+func (e *LimitError) Is(target error) bool { return target == ErrLimit }
 
 // SetTimers is a contact's new participant timers.
 type SetTimers struct {
@@ -252,6 +297,7 @@ var (
 	ErrEnded     = errors.New("store: contact has ended")
 	ErrDuplicate = errors.New("store: duplicate client token")
 	ErrConflict  = errors.New("store: state changed")
+	ErrLimit     = errors.New("store: limit exceeded") // see LimitError
 )
 
 // Store is a storage backend. Apply is durable when it returns nil: the data

@@ -616,7 +616,30 @@ func (db *DB) apply(tx *sql.Tx, c *store.Change) ([]store.Item, error) {
 			return nil, store.ErrEnded
 		}
 	}
+	// The single writer serialises changes, so a count here sees every
+	// change committed before this one and none after.
+	for _, l := range c.Limits {
+		q, ok := limitQueries[l.Count]
+		if !ok {
+			return nil, fmt.Errorf("sqlite: unknown limit %q", l.Count)
+		}
+		var n int
+		if err := db.txRow(tx, q, l.Key).Scan(&n); err != nil {
+			return nil, err
+		}
+		if n > l.Max {
+			return nil, &store.LimitError{Limit: l, Found: n}
+		}
+	}
 	return items, nil
+}
+
+// limitQueries count what a store.Limit bounds, for its Key.
+var limitQueries = map[string]string{
+	store.CountFiles:        `SELECT COUNT(*) FROM files WHERE contact_id = ? AND state != '` + store.FileRejected + `'`,
+	store.CountParticipants: `SELECT COUNT(*) FROM participants WHERE contact_id = ? AND state = '` + store.ParticipantJoined + `'`,
+	store.CountAgentChats: `SELECT COUNT(*) FROM participants WHERE agent_id = ? AND state = '` + store.ParticipantJoined + `'
+		AND contact_id IN (SELECT id FROM contacts WHERE state != '` + store.ContactEnded + `')`,
 }
 
 func isUniqueViolation(err error) bool {
