@@ -4,6 +4,12 @@
 // dropped from the cache by the writes that change them, which all go
 // through Apply. That holds for one server: servers sharing a database
 // must not cache (or must hear of each other's writes).
+//
+// A read that misses goes to the store and then fills the cache; a write
+// may commit and invalidate between the two, and the read would then put
+// back the record as it was before the write. So every invalidation
+// advances a generation, and a read fills the cache only if the
+// generation it started under is still current.
 package cache
 
 import (
@@ -24,6 +30,7 @@ type Store struct {
 	tokens       map[string]store.ConnectionToken
 	participants map[string]store.Participant
 	contacts     map[string]store.Contact
+	gen          uint64 // advanced by every invalidation; under mu
 }
 
 var _ store.Store = (*Store)(nil)
@@ -34,16 +41,22 @@ func New(s store.Store) *Store {
 		participants: map[string]store.Participant{}, contacts: map[string]store.Contact{}}
 }
 
-func get[V any](c *Store, m map[string]V, key string) (V, bool) {
+// get returns a cached value, or the generation a miss starts under.
+func get[V any](c *Store, m map[string]V, key string) (V, uint64, bool) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	v, ok := m[key]
-	return v, ok
+	return v, c.gen, ok
 }
 
-func put[V any](c *Store, m *map[string]V, key string, v V) {
+// put caches v, read from the store under generation gen, unless a write
+// has invalidated since: v may then predate it.
+func put[V any](c *Store, m *map[string]V, key string, v V, gen uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if gen != c.gen {
+		return
+	}
 	if len(*m) >= maxEntries {
 		*m = map[string]V{}
 	}
@@ -51,34 +64,37 @@ func put[V any](c *Store, m *map[string]V, key string, v V) {
 }
 
 func (c *Store) ConnectionToken(ctx context.Context, hash string) (store.ConnectionToken, error) {
-	if t, ok := get(c, c.tokens, hash); ok {
+	t, gen, ok := get(c, c.tokens, hash)
+	if ok {
 		return t, nil
 	}
 	t, err := c.Store.ConnectionToken(ctx, hash)
 	if err == nil {
-		put(c, &c.tokens, hash, t)
+		put(c, &c.tokens, hash, t, gen)
 	}
 	return t, err
 }
 
 func (c *Store) Participant(ctx context.Context, id string) (store.Participant, error) {
-	if p, ok := get(c, c.participants, id); ok {
+	p, gen, ok := get(c, c.participants, id)
+	if ok {
 		return p, nil
 	}
 	p, err := c.Store.Participant(ctx, id)
 	if err == nil {
-		put(c, &c.participants, id, p)
+		put(c, &c.participants, id, p, gen)
 	}
 	return p, err
 }
 
 func (c *Store) Contact(ctx context.Context, id string) (store.Contact, error) {
-	if k, ok := get(c, c.contacts, id); ok {
+	k, gen, ok := get(c, c.contacts, id)
+	if ok {
 		return k, nil
 	}
 	k, err := c.Store.Contact(ctx, id)
 	if err == nil {
-		put(c, &c.contacts, id, k)
+		put(c, &c.contacts, id, k, gen)
 	}
 	return k, err
 }
@@ -91,8 +107,12 @@ func (c *Store) Apply(ctx context.Context, ch *store.Change) ([]store.Item, erro
 }
 
 func (c *Store) forget(ch *store.Change) {
+	if len(ch.Acknowledge) == 0 && len(ch.Leave) == 0 && ch.End == nil && ch.ConnectAgent == nil && ch.Timers == nil {
+		return // nothing cached changed: reads in flight may fill the cache
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.gen++
 	for _, id := range ch.Acknowledge {
 		delete(c.participants, id)
 	}

@@ -48,3 +48,62 @@ func TestWritesInvalidate(t *testing.T) {
 		t.Error("a missing contact was found")
 	}
 }
+
+// slowReads lets a test hold a Contact read between the moment it read the
+// store and the moment it returns, which is where a write racing it lands.
+type slowReads struct {
+	store.Store
+	read    chan struct{} // a read has its (old) record
+	proceed chan struct{} // let it return
+}
+
+func (s *slowReads) Contact(ctx context.Context, id string) (store.Contact, error) {
+	k, err := s.Store.Contact(ctx, id)
+	s.read <- struct{}{}
+	<-s.proceed
+	return k, err
+}
+
+// TestReadRacingAWriteDoesNotRefillTheOldRecord forces the interleaving of
+// a StopContact racing a read: the read loads the live contact, the write
+// commits and invalidates, then the read returns. The cache must not keep
+// the live contact that the read brought back.
+func TestReadRacingAWriteDoesNotRefillTheOldRecord(t *testing.T) {
+	ctx := context.Background()
+	db, err := sqlite.Open(filepath.Join(t.TempDir(), "p.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	slow := &slowReads{Store: db, read: make(chan struct{}), proceed: make(chan struct{})}
+	c := New(slow)
+	now := time.Now()
+	if _, err := c.Apply(ctx, &store.Change{NewContact: &store.Contact{ID: "c", InstanceID: "i", InitialContactID: "c",
+		State: store.ContactQueued, Attributes: map[string]string{}, ContentTypes: []string{"text/plain"},
+		CreatedAt: now, Deadline: now.Add(time.Hour)}}); err != nil {
+		t.Fatal(err)
+	}
+
+	stale := make(chan store.Contact)
+	go func() {
+		k, _ := c.Contact(ctx, "c")
+		stale <- k
+	}()
+	<-slow.read // the read has the queued contact
+	if _, err := c.Apply(ctx, &store.Change{End: &store.End{ContactID: "c", At: now, Reason: "API"}}); err != nil {
+		t.Fatal(err)
+	}
+	close(slow.proceed)
+	if k := <-stale; k.State != store.ContactQueued {
+		t.Fatalf("the racing read saw %s; the test did not force the race", k.State)
+	}
+
+	go func() {
+		for range slow.read { // later reads go straight through
+		}
+	}()
+	defer close(slow.read)
+	if k, _ := c.Contact(ctx, "c"); k.State != store.ContactEnded {
+		t.Errorf("contact after StopContact: %s, want %s (a read that began before the write refilled the cache)", k.State, store.ContactEnded)
+	}
+}
