@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"io/fs"
 	"iter"
+	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -156,6 +157,9 @@ func Open(path string, hook store.CommitHook) (*DB, error) {
 	if hook == nil {
 		hook = func([]store.Item) {}
 	}
+	if err := restrictMode(path); err != nil {
+		return nil, fmt.Errorf("sqlite: %w", err)
+	}
 	// Checkpoints run on their own connection (checkpointer), not inside
 	// the writer's commits.
 	dsn := "file:" + filepath.ToSlash(path) + "?_pragma=busy_timeout(" + strconv.Itoa(busyTimeoutMS) + ")&_pragma=foreign_keys(ON)" +
@@ -193,6 +197,25 @@ func Open(path string, hook store.CommitHook) (*DB, error) {
 	go db.writer()
 	go db.checkpointer()
 	return db, nil
+}
+
+// restrictMode makes the database readable by its owner only. SQLite
+// creates a new database 0644 (less the umask), and its WAL and
+// shared-memory files with the database's mode: so the database is created
+// 0600 before SQLite opens it, and files left by an earlier version are
+// narrowed to 0600.
+func restrictMode(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return err
+	}
+	f.Close()
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		if err := os.Chmod(p, 0o600); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+	}
+	return nil
 }
 
 // checkpointer copies the WAL into the database file in the background,
