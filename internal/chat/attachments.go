@@ -29,6 +29,10 @@ const (
 	StatusInProgress = "IN_PROGRESS"
 )
 
+// ReasonNotScanned is the rejection reason of a file whose checks failed
+// (the scanner down, a read error).
+const ReasonNotScanned = "The file could not be scanned."
+
 // ScopeChat is the attached-files scope chats use.
 const ScopeChat = "CHAT"
 
@@ -367,8 +371,10 @@ func (s *Service) inspect(ctx context.Context, f store.File) attach.Verdict {
 	defer b.Close()
 	v, err := attach.Inspect(ctx, b, b.Size(), f.Name, f.ContentType, s.cfg.Scanner)
 	if err != nil {
-		s.log.Warn("checking an attachment", "attachment", f.ID, "err", err)
-		return attach.Verdict{Reason: "The file could not be checked: " + err.Error()}
+		// The reason is shown to every participant: the detail (clamd's
+		// address, a path) is for the log only.
+		s.log.Error("checking an attachment", "attachment", f.ID, "err", err)
+		return attach.Verdict{Reason: ReasonNotScanned}
 	}
 	return v
 }

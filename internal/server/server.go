@@ -32,6 +32,9 @@ import (
 	"github.com/parleychat/parley/internal/webui"
 )
 
+// clamdPingTimeout bounds the start-up check of clamd.
+const clamdPingTimeout = 2 * time.Second
+
 // Server is a running Parley.
 type Server struct {
 	cfg     *config.Config
@@ -75,7 +78,12 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 	var scanner attach.Scanner
 	if cfg.ClamdAddr != "" {
 		clamd := &attach.Clamd{Addr: cfg.ClamdAddr}
-		if err := clamd.Ping(ctx); err != nil {
+		// Only a hint for the operator: start-up must not wait a scan's
+		// timeout for a clamd that accepts and never answers.
+		pctx, cancel := context.WithTimeout(ctx, clamdPingTimeout)
+		err := clamd.Ping(pctx)
+		cancel()
+		if err != nil {
 			log.Warn("clamd does not answer; attachments will be rejected until it does", "addr", cfg.ClamdAddr, "err", err)
 		}
 		scanner = clamd
