@@ -55,6 +55,7 @@ var validKey = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9-]{7,127}$`)
 // reach outside it.
 type Local struct {
 	root *os.Root
+	dir  string
 }
 
 // OpenLocal opens (creating) the folder dir.
@@ -72,7 +73,7 @@ func OpenLocal(dir string) (*Local, error) {
 			return nil, err
 		}
 	}
-	l := &Local{root: root}
+	l := &Local{root: root, dir: dir}
 	l.sweepTemp()
 	return l, nil
 }

@@ -143,6 +143,9 @@ func (s *Service) StartUpload(ctx context.Context, sess *Session, name, contentT
 	if n >= attach.MaxPerChat {
 		return t, errFileQuota
 	}
+	if err := s.checkSpace(size); err != nil {
+		return t, err
+	}
 	now := s.now()
 	f := store.File{
 		ID: secret.NewTimeUUID(), ContactID: sess.Contact.ID, ParticipantID: sess.Participant.ID, Name: name,
@@ -215,12 +218,24 @@ func (s *Service) ReceiveUpload(ctx context.Context, fileID, token, contentType 
 	if f.State != store.FilePending {
 		return "", errorf(AccessDenied, "This upload URL has been used.")
 	}
+	if err := s.checkSpace(g.Size); err != nil {
+		return "", err
+	}
 	w, err := s.cfg.Blobs.Create(ctx)
 	if err != nil {
 		return "", err
 	}
 	defer w.Abort() // a no-op once committed
-	n, sha, err := attach.CopyHashed(w, body, g.Size+1)
+	sw := &spaceWriter{w: w, s: s}
+	n, sha, err := attach.CopyHashed(sw, body, g.Size+1)
+	if sw.err != nil {
+		if errors.Is(sw.err, ErrStorageFull) {
+			return "", ErrStorageFull
+		}
+		// The server's fault (a full or failing disk): a 5xx, and the
+		// detail, which names the server's paths, for the log only.
+		return "", fmt.Errorf("writing upload %s: %w", fileID, sw.err)
+	}
 	if err != nil {
 		return "", errorf(Invalid, "The upload was interrupted: %v", err)
 	}
@@ -248,6 +263,57 @@ func (s *Service) ReceiveUpload(ctx context.Context, fileID, token, contentType 
 		return "", err
 	}
 	return sha, nil
+}
+
+// ErrStorageFull refuses an upload that would leave less free space than
+// Config.MinFreeBytes where attachments are kept.
+var ErrStorageFull = errorf(QuotaExceeded, "The server is short of storage space and cannot take files now.")
+
+// checkSpace refuses a file of size bytes that would leave less than the
+// free-space floor. A failure to measure lets the upload through: the
+// write then fails on its own if the disk is really full.
+func (s *Service) checkSpace(size int64) error {
+	if s.cfg.FreeSpace == nil || s.cfg.MinFreeBytes <= 0 {
+		return nil
+	}
+	free, err := s.cfg.FreeSpace()
+	if err != nil {
+		return nil
+	}
+	if free-size < s.cfg.MinFreeBytes {
+		s.log.Warn("refusing an upload: free space under the floor", "free", free, "size", size, "floor", s.cfg.MinFreeBytes)
+		return ErrStorageFull
+	}
+	return nil
+}
+
+// spaceCheckEvery is how many bytes an upload writes between two checks of
+// the free space: other uploads and the database use the disk too.
+const spaceCheckEvery = 4 << 20
+
+// spaceWriter writes an upload to its blob, keeps the write error apart
+// from the client's read errors, and stops when free space runs under the
+// floor.
+type spaceWriter struct {
+	w     io.Writer
+	s     *Service
+	since int
+	err   error
+}
+
+func (sw *spaceWriter) Write(p []byte) (int, error) {
+	if sw.since += len(p); sw.since >= spaceCheckEvery {
+		sw.since = 0
+		if err := sw.s.checkSpace(0); err != nil {
+			sw.err = err
+			return 0, err
+		}
+	}
+	n, err := sw.w.Write(p)
+	if err != nil {
+		sw.err = err
+	}
+	return n, err
 }
 
 func (s *Service) claimUpload(id string) bool {

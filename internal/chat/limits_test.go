@@ -117,3 +117,23 @@ func TestLimitsHoldUnderConcurrency(t *testing.T) {
 		}
 	})
 }
+
+// TestStartUploadRefusedUnderTheFreeSpaceFloor: a file that would leave
+// less free space than the floor is refused before its upload starts.
+func TestStartUploadRefusedUnderTheFreeSpaceFloor(t *testing.T) {
+	ctx := context.Background()
+	svc, st, _ := fileService(t, t.TempDir(), &clock{t: time.Now()}, 0)
+	defer st.Close()
+	defer svc.Close()
+	svc.cfg.MinFreeBytes = 1 << 30
+	svc.cfg.FreeSpace = func() (int64, error) { return 1<<30 + 100, nil }
+	chat, _ := svc.StartChat(ctx, StartChatInput{InstanceID: "i", FlowID: "f", DisplayName: "Ada"})
+	conn, _ := svc.Connect(ctx, chat.ParticipantToken, false, true, false)
+	sess, _ := svc.Authenticate(ctx, conn.ConnectionToken)
+	if _, err := svc.StartUpload(ctx, sess, "small.txt", "text/plain", 100, ""); err != nil {
+		t.Fatalf("a file that fits: %v", err)
+	}
+	if _, err := svc.StartUpload(ctx, sess, "big.txt", "text/plain", 101, ""); err != ErrStorageFull {
+		t.Fatalf("a file that would cross the floor: %v, want ErrStorageFull", err)
+	}
+}

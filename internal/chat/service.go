@@ -49,6 +49,12 @@ type Config struct {
 	VerdictWait time.Duration
 	// Retention, if set, deletes attachments this long after their chat ended.
 	Retention time.Duration
+	// FreeSpace reports the bytes free where Blobs keeps files; nil, or an
+	// error, skips the free-space floor.
+	FreeSpace func() (int64, error)
+	// MinFreeBytes is the free space uploads must leave: StartUpload and
+	// the upload itself are refused (ErrStorageFull) below it.
+	MinFreeBytes int64
 }
 
 // Service runs chats.

@@ -36,6 +36,7 @@ type Config struct {
 	ClamdAddr           string        // "" means no virus scanning
 	AttachmentMaxBytes  int64         // default limit until set over the Connect API
 	AttachmentRetention time.Duration // 0 keeps attachments forever
+	AttachmentMinFree   int64         // uploads are refused when they would leave less free space
 
 	// ConnectionTTL is how long connection tokens and websocket URLs live.
 	ConnectionTTL time.Duration
@@ -79,6 +80,8 @@ func Parse(args []string, env Env) (*Config, error) {
 		"largest attachment until UpdateAttachedFilesConfiguration sets one (PARLEY_ATTACHMENT_MAX_BYTES)")
 	fs.DurationVar(&c.AttachmentRetention, "attachment-retention", ev.duration("PARLEY_ATTACHMENT_RETENTION", 0),
 		"delete attachments this long after their chat ended, e.g. 720h; 0 keeps them (PARLEY_ATTACHMENT_RETENTION)")
+	fs.Int64Var(&c.AttachmentMinFree, "attachment-min-free", ev.int("PARLEY_ATTACHMENT_MIN_FREE", 1<<30),
+		"free bytes uploads must leave on the attachments' disk; 0 turns the check off (PARLEY_ATTACHMENT_MIN_FREE)")
 	fs.DurationVar(&c.ConnectionTTL, "connection-ttl", ev.duration("PARLEY_CONNECTION_TTL", 24*time.Hour),
 		"how long a ConnectionToken lives, as on Connect a day (PARLEY_CONNECTION_TTL)")
 	fs.StringVar(&c.PprofAddr, "pprof", env("PARLEY_PPROF"), "serve Go's profiler on this address, e.g. 127.0.0.1:6060 (PARLEY_PPROF)")
@@ -91,8 +94,8 @@ func Parse(args []string, env Env) (*Config, error) {
 	if ev.err != nil {
 		return nil, ev.err
 	}
-	if c.WidgetPerMinute < 0 || c.AttachmentRetention < 0 {
-		return nil, errors.New("the widget rate and the attachment retention cannot be negative")
+	if c.WidgetPerMinute < 0 || c.AttachmentRetention < 0 || c.AttachmentMinFree < 0 {
+		return nil, errors.New("the widget rate, the attachment retention and the free-space floor cannot be negative")
 	}
 	switch *widget {
 	case "on", "true", "1":

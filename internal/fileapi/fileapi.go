@@ -45,7 +45,9 @@ func (a *API) fail(w http.ResponseWriter, err error) {
 	status := http.StatusInternalServerError
 	msg := "An internal error occurred."
 	var e *chat.Error
-	if errors.As(err, &e) {
+	if errors.Is(err, chat.ErrStorageFull) {
+		status, msg = http.StatusInsufficientStorage, chat.ErrStorageFull.Message
+	} else if errors.As(err, &e) {
 		msg = e.Message
 		status = map[chat.Kind]int{
 			chat.Invalid: http.StatusBadRequest, chat.AccessDenied: http.StatusForbidden, chat.Ended: http.StatusForbidden,

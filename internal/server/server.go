@@ -101,7 +101,9 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 		FileURL: func(id, token string) string {
 			return s.baseURL + fileapi.Path + url.PathEscape(id) + "?token=" + url.QueryEscape(token)
 		},
-		Retention: cfg.AttachmentRetention,
+		Retention:    cfg.AttachmentRetention,
+		FreeSpace:    s.blobs.Free,
+		MinFreeBytes: cfg.AttachmentMinFree,
 	}, cached, cfg.Key, log)
 	if err := s.chat.Start(ctx); err != nil {
 		s.store.Close()
