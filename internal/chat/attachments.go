@@ -585,7 +585,9 @@ func (s *Service) runRetention(ctx context.Context) {
 	}
 }
 
-// expireFiles deletes attachments past retention, in batches.
+// expireFiles deletes the attachments of chats that ended longer than
+// Retention ago, whatever their state (approved, rejected, or never
+// uploaded or completed), in batches.
 func (s *Service) expireFiles(ctx context.Context) error {
 	for {
 		files, err := s.store.ExpiredFiles(ctx, s.now().Add(-s.cfg.Retention), 100)
@@ -598,8 +600,42 @@ func (s *Service) expireFiles(ctx context.Context) error {
 				return fmt.Errorf("deleting %s: %w", f.ID, err)
 			}
 			if _, err := s.store.Apply(ctx, &store.Change{FileUpdates: []store.FileUpdate{
-				{ID: f.ID, From: store.FileApproved, To: store.FileDeleted, At: s.now()}}}); err != nil && !errors.Is(err, store.ErrConflict) {
+				{ID: f.ID, From: f.State, To: store.FileDeleted, At: s.now()}}}); err != nil && !errors.Is(err, store.ErrConflict) {
 				return err
+			}
+		}
+	}
+}
+
+// abandonAfter is how long after StartAttachmentUpload an upload that was
+// not completed is deleted: its URL's life, and as long again for a PUT
+// that began in time to finish and be completed.
+const abandonAfter = 2 * uploadURLLifetime
+
+// ReasonAbandoned is why a file whose upload was never completed is gone.
+const ReasonAbandoned = "The upload was not completed in time."
+
+// dropAbandoned deletes the files whose upload was started and never
+// completed. The state moves first, conditionally: a PUT or Complete
+// racing it then fails (and a PUT deletes its own bytes), so no bytes are
+// deleted under a file that goes on.
+func (s *Service) dropAbandoned(ctx context.Context) error {
+	for {
+		files, err := s.store.AbandonedFiles(ctx, s.now().Add(-abandonAfter), 100)
+		if err != nil || len(files) == 0 {
+			return err
+		}
+		for _, f := range files {
+			_, err := s.store.Apply(ctx, &store.Change{FileUpdates: []store.FileUpdate{
+				{ID: f.ID, From: f.State, To: store.FileDeleted, Reason: ReasonAbandoned, At: s.now()}}})
+			if errors.Is(err, store.ErrConflict) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			if err := s.cfg.Blobs.Delete(ctx, f.ID); err != nil {
+				return fmt.Errorf("deleting %s: %w", f.ID, err)
 			}
 		}
 	}

@@ -69,6 +69,7 @@ type Service struct {
 
 	background context.Context // cancelled by Close
 	stop       context.CancelFunc
+	tasks      sync.WaitGroup // the background loops, waited for by Close
 
 	mu      sync.Mutex
 	timers  map[string]Stopper    // contact id → end of its duration
@@ -140,14 +141,16 @@ func (s *Service) Start(ctx context.Context) error {
 		return err
 	}
 	if s.cfg.Retention > 0 && s.cfg.Blobs != nil {
-		go s.runRetention(s.background)
+		s.tasks.Go(func() { s.runRetention(s.background) })
 	}
+	s.tasks.Go(func() { s.runHousekeeping(s.background) })
 	return nil
 }
 
-// Close stops every timer and background task.
+// Close stops every timer and background task, and waits for the tasks.
 func (s *Service) Close() {
 	s.stop()
+	s.tasks.Wait()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.closed = true

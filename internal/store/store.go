@@ -114,10 +114,14 @@ type Item struct {
 	DisplayName   string
 	Role          string
 	Time          time.Time
-	InTranscript  bool         // false for typing, receipts and other ephemeral events
-	Attachments   []Attachment // ATTACHMENT items
-	Receipts      []Receipt    // MESSAGEMETADATA items: the receipts they announce
-	MessageID     string       // MESSAGEMETADATA items: the message they are about
+	// InTranscript is false for typing, receipts and other ephemeral
+	// events: the commit hook delivers them whole, but a backend stores
+	// them without their Content, and Prune deletes them after a while
+	// (they are kept only so that a retry of their request is answered).
+	InTranscript bool
+	Attachments  []Attachment // ATTACHMENT items
+	Receipts     []Receipt    // MESSAGEMETADATA items: the receipts they announce
+	MessageID    string       // MESSAGEMETADATA items: the message they are about
 }
 
 // File states.
@@ -335,8 +339,12 @@ type Store interface {
 	CountFiles(ctx context.Context, contactID string) (int, error)
 	// UnfinishedFiles yields files uploaded but without a verdict yet.
 	UnfinishedFiles(ctx context.Context) ([]File, error)
-	// ExpiredFiles returns approved files of contacts that ended before t.
+	// ExpiredFiles returns files not yet DELETED, in any other state, of
+	// contacts that ended before endedBefore.
 	ExpiredFiles(ctx context.Context, endedBefore time.Time, limit int) ([]File, error)
+	// AbandonedFiles returns PENDING and UPLOADED files created before
+	// createdBefore: uploads never completed.
+	AbandonedFiles(ctx context.Context, createdBefore time.Time, limit int) ([]File, error)
 	FilesConfig(ctx context.Context, instanceID, scope string) (FilesConfig, error)
 
 	AgentByKey(ctx context.Context, keyHash string) (Agent, error)
@@ -346,7 +354,19 @@ type Store interface {
 	// chats that have not ended.
 	AgentParticipants(ctx context.Context, agentID string) ([]Participant, error)
 
+	// Prune deletes what no request needs any more, at most p.Limit rows
+	// of each kind, and reports how many rows it deleted in all.
+	Prune(ctx context.Context, p Prune) (int, error)
+
 	Close() error
+}
+
+// Prune is what Store.Prune deletes; a zero time deletes nothing of its kind.
+type Prune struct {
+	TokensExpiredBefore time.Time // connection tokens that expired before
+	IdempotencyBefore   time.Time // idempotency records created before
+	EphemeralBefore     time.Time // items not in the transcript committed before (but never the newest item)
+	Limit               int
 }
 
 // CommitHook is called by a backend after each commit with the items it

@@ -146,6 +146,8 @@ var _ store.Store = (*DB)(nil)
 type writeReq struct {
 	ctx    context.Context
 	change *store.Change
+	prune  *store.Prune // instead of change
+	pruned int
 	items  []store.Item
 	err    error
 	done   chan struct{}
@@ -339,20 +341,32 @@ var errClosed = errors.New("sqlite: store is closed")
 // Apply queues c for the next group commit and waits until it is durable.
 func (db *DB) Apply(ctx context.Context, c *store.Change) ([]store.Item, error) {
 	req := &writeReq{ctx: ctx, change: c, done: make(chan struct{})}
+	return req.items, db.write(ctx, req)
+}
+
+// Prune deletes through the writer, in a batch like any change, so that it
+// holds the write lock no longer than a bounded batch does.
+func (db *DB) Prune(ctx context.Context, p store.Prune) (int, error) {
+	req := &writeReq{ctx: ctx, prune: &p, done: make(chan struct{})}
+	err := db.write(ctx, req)
+	return req.pruned, err
+}
+
+func (db *DB) write(ctx context.Context, req *writeReq) error {
 	db.mu.RLock()
 	if db.closed {
 		db.mu.RUnlock()
-		return nil, errClosed
+		return errClosed
 	}
 	select {
 	case db.reqs <- req:
 	case <-ctx.Done():
 		db.mu.RUnlock()
-		return nil, ctx.Err()
+		return ctx.Err()
 	}
 	db.mu.RUnlock()
 	<-req.done // not abandoned on ctx: the caller must learn whether it committed
-	return req.items, req.err
+	return req.err
 }
 
 func (db *DB) writer() {
@@ -408,7 +422,7 @@ func (db *DB) tryCommit(batch []*writeReq, savepoints bool) bool {
 		return fail(fmt.Errorf("sqlite: begin: %w", err))
 	}
 	for _, r := range batch {
-		r.err, r.items = nil, nil
+		r.err, r.items, r.pruned = nil, nil, 0
 		if err := r.ctx.Err(); err != nil {
 			r.err = err
 			continue
@@ -420,7 +434,11 @@ func (db *DB) tryCommit(batch []*writeReq, savepoints bool) bool {
 				return fail(err)
 			}
 		}
-		r.items, r.err = db.apply(tx, r.change)
+		if r.prune != nil {
+			r.pruned, r.err = db.pruneTx(tx, r.prune)
+		} else {
+			r.items, r.err = db.apply(tx, r.change)
+		}
 		if r.err == nil {
 			if savepoints {
 				if _, err := db.exec(tx, `RELEASE change`); err != nil {
@@ -554,10 +572,14 @@ func (db *DB) apply(tx *sql.Tx, c *store.Change) ([]store.Item, error) {
 			b, _ := json.Marshal(it.Receipts)
 			receipts = string(b)
 		}
+		content := it.Content
+		if !it.InTranscript {
+			content = "" // delivered by the hook, never read back (store.Item)
+		}
 		_, err := db.exec(tx, `INSERT INTO items (seq, id, contact_id, participant_id, client_token, type, content_type, content,
 			display_name, role, at, in_transcript, attachments, receipts, message_id)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			it.Seq, it.ID, it.ContactID, it.ParticipantID, it.ClientToken, it.Type, it.ContentType, it.Content,
+			it.Seq, it.ID, it.ContactID, it.ParticipantID, it.ClientToken, it.Type, it.ContentType, content,
 			it.DisplayName, it.Role, now, it.InTranscript, attachments, receipts, it.MessageID)
 		if err != nil {
 			if isUniqueViolation(err) && it.ClientToken != "" {
@@ -663,6 +685,32 @@ var limitQueries = map[string]string{
 	store.CountParticipants: `SELECT COUNT(*) FROM participants WHERE contact_id = ? AND state = '` + store.ParticipantJoined + `'`,
 	store.CountAgentChats: `SELECT COUNT(*) FROM participants WHERE agent_id = ? AND state = '` + store.ParticipantJoined + `'
 		AND contact_id IN (SELECT id FROM contacts WHERE state != '` + store.ContactEnded + `')`,
+}
+
+// pruneQueries delete up to a limit of rows older than a time. The newest
+// item is never deleted: the writer's next seq comes from it at start.
+var pruneQueries = []string{
+	`DELETE FROM connection_tokens WHERE hash IN (SELECT hash FROM connection_tokens WHERE expires_at < ? LIMIT ?)`,
+	`DELETE FROM idempotency WHERE (scope, client_token) IN
+		(SELECT scope, client_token FROM idempotency WHERE created_at < ? LIMIT ?)`,
+	`DELETE FROM items WHERE seq IN (SELECT seq FROM items WHERE NOT in_transcript AND at < ?
+		AND seq < (SELECT MAX(seq) FROM items) LIMIT ?)`,
+}
+
+func (db *DB) pruneTx(tx *sql.Tx, p *store.Prune) (int, error) {
+	n := 0
+	for i, before := range []time.Time{p.TokensExpiredBefore, p.IdempotencyBefore, p.EphemeralBefore} {
+		if before.IsZero() {
+			continue
+		}
+		res, err := db.exec(tx, pruneQueries[i], before.UnixMilli(), p.Limit)
+		if err != nil {
+			return 0, err
+		}
+		k, _ := res.RowsAffected()
+		n += int(k)
+	}
+	return n, nil
 }
 
 func isUniqueViolation(err error) bool {
@@ -946,9 +994,15 @@ func (db *DB) UnfinishedFiles(ctx context.Context) ([]store.File, error) {
 }
 
 func (db *DB) ExpiredFiles(ctx context.Context, endedBefore time.Time, limit int) ([]store.File, error) {
-	return db.queryFiles(ctx, `SELECT `+fileCols+` FROM files WHERE state = ? AND contact_id IN
+	return db.queryFiles(ctx, `SELECT `+fileCols+` FROM files WHERE state != ? AND contact_id IN
 		(SELECT id FROM contacts WHERE state = ? AND ended_at < ?) LIMIT ?`,
-		store.FileApproved, store.ContactEnded, endedBefore.UnixMilli(), limit)
+		store.FileDeleted, store.ContactEnded, endedBefore.UnixMilli(), limit)
+}
+
+func (db *DB) AbandonedFiles(ctx context.Context, createdBefore time.Time, limit int) ([]store.File, error) {
+	// The literal states let SQLite use the partial index files_abandoned.
+	return db.queryFiles(ctx, `SELECT `+fileCols+` FROM files WHERE state IN ('PENDING', 'UPLOADED') AND created_at < ?
+		ORDER BY created_at LIMIT ?`, createdBefore.UnixMilli(), limit)
 }
 
 func (db *DB) FilesConfig(ctx context.Context, instanceID, scope string) (store.FilesConfig, error) {

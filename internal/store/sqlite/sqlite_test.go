@@ -356,3 +356,40 @@ func TestWALRestartDoesNotWaitForReaders(t *testing.T) {
 		t.Errorf("two commits took %v beside a reader", d)
 	}
 }
+
+// TestEphemeralItems: an item not in the transcript reaches the commit hook
+// whole but is stored without its content, and Prune deletes it once old,
+// except the newest item, whose seq the writer counts on at start.
+func TestEphemeralItems(t *testing.T) {
+	ctx := context.Background()
+	var hooked []store.Item
+	db := open(t, func(items []store.Item) { hooked = append(hooked, items...) })
+	newContact(t, db, "c")
+	typing := store.Item{ID: "typing", ContactID: "c", ParticipantID: "p", ClientToken: "t1", Type: "EVENT",
+		ContentType: "application/vnd.amazonaws.connect.event.typing", Content: strings.Repeat("x", 1000)}
+	last := typing
+	last.ID, last.ClientToken = "last", "t2"
+	if _, err := db.Apply(ctx, &store.Change{Items: []store.Item{typing, last}}); err != nil {
+		t.Fatal(err)
+	}
+	if len(hooked) != 2 || hooked[0].Content != typing.Content {
+		t.Fatalf("the hook got %+v, want the typing event with its content", hooked)
+	}
+	stored, err := db.ItemByClientToken(ctx, "p", "t1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stored.Content != "" {
+		t.Errorf("an ephemeral item's content was stored (%d bytes)", len(stored.Content))
+	}
+	n, err := db.Prune(ctx, store.Prune{EphemeralBefore: time.Now().Add(time.Hour), Limit: 10})
+	if err != nil || n != 1 {
+		t.Fatalf("Prune: %d, %v; want 1 item", n, err)
+	}
+	if _, err := db.ItemByClientToken(ctx, "p", "t1"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("old ephemeral item: %v, want pruned", err)
+	}
+	if _, err := db.ItemByClientToken(ctx, "p", "t2"); err != nil {
+		t.Errorf("the newest item was pruned: %v", err)
+	}
+}

@@ -1,0 +1,170 @@
+package chat
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/parleychat/parley/internal/secret"
+	"github.com/parleychat/parley/internal/store"
+)
+
+// TestPruneKeepsRetriesWithinTheirWindow: expired connection tokens,
+// idempotency records past IdempotencyWindow and ephemeral items past
+// EphemeralWindow are pruned; within the windows a retry still returns the
+// first result, and transcript items are never pruned.
+func TestPruneKeepsRetriesWithinTheirWindow(t *testing.T) {
+	ctx := context.Background()
+	clk := &clock{t: time.Now()}
+	svc, st, blobs := fileService(t, t.TempDir(), clk, 0)
+	defer func() { svc.Close(); st.Close(); blobs.Close() }()
+	chat, err := svc.StartChat(ctx, StartChatInput{InstanceID: "i", FlowID: "f", DisplayName: "Ada", ClientToken: "start"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, _ := svc.Connect(ctx, chat.ParticipantToken, false, true, false)
+	sess, _ := svc.Authenticate(ctx, conn.ConnectionToken)
+	typing, err := svc.SendEvent(ctx, sess, EventTyping, "", "typing-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg, err := svc.SendMessage(ctx, sess, ContentPlain, "hello", "message-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ticket, err := svc.StartUpload(ctx, sess, "notes.txt", "text/plain", 5, "upload-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	retries := func() {
+		t.Helper()
+		if again, err := svc.StartChat(ctx, StartChatInput{InstanceID: "i", FlowID: "f", DisplayName: "Ada", ClientToken: "start"}); err != nil || again.ContactID != chat.ContactID {
+			t.Errorf("StartChat retry: %v, %v; want contact %s", again.ContactID, err, chat.ContactID)
+		}
+		if again, err := svc.SendEvent(ctx, sess, EventTyping, "", "typing-1"); err != nil || again.ID != typing.ID {
+			t.Errorf("SendEvent retry: %v, %v; want item %s", again.ID, err, typing.ID)
+		}
+		if again, err := svc.StartUpload(ctx, sess, "notes.txt", "text/plain", 5, "upload-1"); err != nil || again.AttachmentID != ticket.AttachmentID {
+			t.Errorf("StartUpload retry: %v, %v; want %s", again.AttachmentID, err, ticket.AttachmentID)
+		}
+	}
+	clk.Add(EphemeralWindow - time.Minute)
+	if err := svc.prune(ctx); err != nil {
+		t.Fatal(err)
+	}
+	retries()
+
+	// Past every window (the store's times are the wall clock's; the
+	// service's clock moves on).
+	clk.Add(IdempotencyWindow + 48*time.Hour)
+	if err := svc.prune(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.ConnectionToken(ctx, secret.Hash(conn.ConnectionToken)); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("expired connection token: %v, want pruned", err)
+	}
+	if _, err := st.Idempotency(ctx, "start-chat:i", "start"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("old idempotency record: %v, want pruned", err)
+	}
+	if _, err := st.ItemByClientToken(ctx, sess.Participant.ID, "typing-1"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("old typing event: %v, want pruned", err)
+	}
+	if it, err := st.ItemByClientToken(ctx, sess.Participant.ID, "message-1"); err != nil || it.ID != msg.ID {
+		t.Errorf("a message was pruned: %v", err)
+	}
+}
+
+// TestUploadsNeverCompletedAreDeleted: a file whose upload was started and
+// not completed within its URL's life (and as long again) is deleted, row
+// and bytes; a completed one stays.
+func TestUploadsNeverCompletedAreDeleted(t *testing.T) {
+	ctx := context.Background()
+	clk := &clock{t: time.Now()}
+	svc, st, blobs := fileService(t, t.TempDir(), clk, 0)
+	defer func() { svc.Close(); st.Close(); blobs.Close() }()
+	sess, uploadedOnly := uploaded(t, svc) // PUT, never completed
+	pending, err := svc.StartUpload(ctx, sess, "never.txt", "text/plain", 5, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done, err := svc.StartUpload(ctx, sess, "done.txt", "text/plain", 5, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.ReceiveUpload(ctx, done.AttachmentID, tokenOf(done.URL), "text/plain", bytes.NewReader([]byte("hello"))); err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.CompleteUpload(ctx, sess, done.AttachmentID, ""); err != nil {
+		t.Fatal(err)
+	}
+
+	clk.Add(abandonAfter - time.Minute)
+	if err := svc.housekeeping(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if f, _ := st.File(ctx, uploadedOnly); f.State != store.FileUploaded {
+		t.Fatalf("deleted within the upload's time: %s", f.State)
+	}
+	clk.Add(2 * time.Minute)
+	if err := svc.housekeeping(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{uploadedOnly, pending.AttachmentID} {
+		if f, _ := st.File(ctx, id); f.State != store.FileDeleted {
+			t.Errorf("upload never completed: %s, want DELETED", f.State)
+		}
+		if b, err := blobs.Open(ctx, id); err == nil {
+			b.Close()
+			t.Errorf("the bytes of an upload never completed are still there")
+		}
+	}
+	if f, _ := st.File(ctx, done.AttachmentID); f.State != store.FileApproved {
+		t.Errorf("a completed upload: %s, want APPROVED", f.State)
+	}
+}
+
+// TestRetentionDeletesFilesInEveryState: rejected and pending files of an
+// ended chat follow the retention as approved ones do.
+func TestRetentionDeletesFilesInEveryState(t *testing.T) {
+	ctx := context.Background()
+	clk := &clock{t: time.Now()}
+	svc, st, blobs := fileService(t, t.TempDir(), clk, time.Hour)
+	defer func() { svc.Close(); st.Close(); blobs.Close() }()
+	sess, uploadedOnly := uploaded(t, svc)
+	pending, err := svc.StartUpload(ctx, sess, "never.txt", "text/plain", 5, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad, err := svc.StartUpload(ctx, sess, "bad.pdf", "application/pdf", 5, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.ReceiveUpload(ctx, bad.AttachmentID, tokenOf(bad.URL), "application/pdf", bytes.NewReader([]byte("hello"))); err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.CompleteUpload(ctx, sess, bad.AttachmentID, ""); err != nil {
+		t.Fatal(err)
+	}
+	if f, _ := st.File(ctx, bad.AttachmentID); f.State != store.FileRejected {
+		t.Fatalf("text named .pdf: %s, want REJECTED", f.State)
+	}
+	if err := svc.StopContact(ctx, "i", sess.Contact.ID); err != nil {
+		t.Fatal(err)
+	}
+	clk.Add(61 * time.Minute)
+	if err := svc.expireFiles(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{uploadedOnly, pending.AttachmentID, bad.AttachmentID} {
+		if f, _ := st.File(ctx, id); f.State != store.FileDeleted {
+			t.Errorf("%s file after the retention: %s, want DELETED", id, f.State)
+		}
+	}
+	if b, err := blobs.Open(ctx, uploadedOnly); err == nil {
+		b.Close()
+		t.Error("the bytes are still there")
+	}
+}
