@@ -535,6 +535,9 @@ func (s *Service) GetAttachment(ctx context.Context, sess *Session, fileID strin
 	case store.FileRejected:
 		return "", time.Time{}, 0, errorf(Invalid, "The attachment was rejected: %s", f.Reason)
 	case store.FileDeleted:
+		if f.Reason == ReasonAbandoned {
+			return "", time.Time{}, 0, errorf(Invalid, "%s", ReasonAbandoned)
+		}
 		return "", time.Time{}, 0, errorf(Invalid, "The attachment was deleted under the retention policy.")
 	default:
 		return "", time.Time{}, 0, errorf(Invalid, "The attachment is not approved yet (%s).", f.State)
