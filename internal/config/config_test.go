@@ -12,7 +12,7 @@ func TestParseDefaultsAndEnv(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Addr != "127.0.0.1:8080" || c.DataDir != "./parley-data" {
+	if c.Addr != "127.0.0.1:8080" || c.DataDir != "./parley-data" || c.AttachmentMinFree != 1<<30 {
 		t.Errorf("defaults: %+v", c)
 	}
 	c, err = Parse([]string{"-addr", ":9000"}, env(map[string]string{"PARLEY_ADDR": "127.0.0.1:1", "PARLEY_PUBLIC_URL": "https://chat.example.com/"}))
@@ -31,6 +31,7 @@ func TestParseDefaultsAndEnv(t *testing.T) {
 		{"PARLEY_WIDGET_RATE": "-1"},
 		{"PARLEY_ATTACHMENT_RETENTION": "a month"},
 		{"PARLEY_ATTACHMENT_MAX_BYTES": "20MB"},
+		{"PARLEY_ATTACHMENT_MIN_FREE": "-1"},
 	} {
 		if _, err := Parse(nil, env(bad)); err == nil {
 			t.Errorf("accepted %v", bad)
