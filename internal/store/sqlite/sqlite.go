@@ -467,8 +467,9 @@ func (db *DB) apply(tx *sql.Tx, c *store.Change) ([]store.Item, error) {
 	}
 	if q := c.QueueCeiling; q != nil {
 		var n int
-		if err := db.txRow(tx, `SELECT COUNT(*) FROM contacts WHERE state = ? AND flow_id = ?`,
-			store.ContactQueued, q.FlowID).Scan(&n); err != nil {
+		// 'QUEUED' is written out, not bound: only then can SQLite use
+		// the partial index rather than scan every contact ever kept.
+		if err := db.txRow(tx, `SELECT COUNT(*) FROM contacts WHERE state = 'QUEUED' AND flow_id = ?`, q.FlowID).Scan(&n); err != nil {
 			return nil, err
 		}
 		if n >= q.Max {
@@ -995,9 +996,10 @@ func (db *DB) Agents(ctx context.Context) ([]store.Agent, error) {
 func (db *DB) QueuedContacts(ctx context.Context, q store.QueueQuery) ([]store.Contact, error) {
 	// (created_at, id) orders the queue totally, so a page continues
 	// exactly after the last contact of the one before.
-	rows, err := db.rows(ctx, `SELECT `+contactCols+` FROM contacts WHERE state = ? AND (? = '' OR flow_id = ?)
+	// state is a literal so that the partial index contacts_queued serves.
+	rows, err := db.rows(ctx, `SELECT `+contactCols+` FROM contacts WHERE state = 'QUEUED' AND (? = '' OR flow_id = ?)
 		AND (created_at > ? OR (created_at = ? AND id > ?)) ORDER BY created_at, id LIMIT ?`,
-		store.ContactQueued, q.FlowID, q.FlowID, ms(q.AfterCreated), ms(q.AfterCreated), q.AfterID, q.Limit)
+		q.FlowID, q.FlowID, ms(q.AfterCreated), ms(q.AfterCreated), q.AfterID, q.Limit)
 	if err != nil {
 		return nil, err
 	}
@@ -1015,7 +1017,6 @@ func (db *DB) QueuedContacts(ctx context.Context, q store.QueueQuery) ([]store.C
 
 func (db *DB) CountQueued(ctx context.Context, flowID string) (int, error) {
 	var n int
-	err := db.row(ctx, `SELECT COUNT(*) FROM contacts WHERE state = ? AND (? = '' OR flow_id = ?)`,
-		store.ContactQueued, flowID, flowID).Scan(&n)
+	err := db.row(ctx, `SELECT COUNT(*) FROM contacts WHERE state = 'QUEUED' AND (? = '' OR flow_id = ?)`, flowID, flowID).Scan(&n)
 	return n, err
 }
