@@ -10,7 +10,9 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
+	"time"
 
 	"github.com/parleychat/parley/internal/bench"
 	"github.com/parleychat/parley/internal/chatcli"
@@ -25,6 +27,9 @@ Usage:
   parley serve [flags]       run the server (parley serve -h lists the flags)
   parley chat COMMAND ...    start, join and talk in a chat (parley chat help)
   parley agent add NAME      create an agent for the console at /agent
+  parley agent list          list the console's agents
+  parley agent remove NAME   delete an agent; its key stops working at once
+  parley agent rotate-key NAME  give an agent a new key; the old one stops working
   parley bench [flags]       measure Parley against baselines (parley bench -h)
 `
 
@@ -57,19 +62,7 @@ func run(args []string, env config.Env, stdout, stderr io.Writer) error {
 		defer stop()
 		return chatcli.Run(ctx, args[1:], stdout, stderr, env)
 	case "agent":
-		if len(args) < 3 || args[1] != "add" {
-			return errors.New("usage: parley agent add NAME [-data-dir DIR]")
-		}
-		cfg, err := config.Parse(args[3:], env)
-		if err != nil {
-			return err
-		}
-		key, err := server.AddAgent(context.Background(), cfg, args[2])
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "Agent %s added. Their sign-in key (shown only now):\n\n  %s\n\nSign in at the console, /agent, with the name and this key.\n", args[2], key)
-		return nil
+		return agentCommand(args[1:], env, stdout)
 	case "bench":
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
@@ -97,4 +90,61 @@ func run(args []string, env config.Env, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprint(stderr, usage)
 	return fmt.Errorf("unknown command %q", args[0])
+}
+
+const agentUsage = `usage: parley agent add NAME | list | remove NAME | rotate-key NAME  [-data-dir DIR]`
+
+// agentCommand manages the console's agents in the data dir; it works
+// while the server runs, and a removed or rotated key stops working there
+// at once.
+func agentCommand(args []string, env config.Env, stdout io.Writer) error {
+	if len(args) == 0 {
+		return errors.New(agentUsage)
+	}
+	verb, rest := args[0], args[1:]
+	var name string
+	if verb != "list" {
+		if len(rest) == 0 || strings.HasPrefix(rest[0], "-") {
+			return errors.New(agentUsage)
+		}
+		name, rest = rest[0], rest[1:]
+	}
+	cfg, err := config.Parse(rest, env)
+	if err != nil {
+		return err
+	}
+	ctx := context.Background()
+	switch verb {
+	case "add":
+		key, err := server.AddAgent(ctx, cfg, name)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "Agent %s added. Their sign-in key (shown only now):\n\n  %s\n\nSign in at the console, /agent, with the name and this key.\n", name, key)
+	case "list":
+		agents, err := server.ListAgents(ctx, cfg)
+		if err != nil {
+			return err
+		}
+		if len(agents) == 0 {
+			fmt.Fprintln(stdout, "No agents yet: parley agent add NAME creates one.")
+		}
+		for _, a := range agents {
+			fmt.Fprintf(stdout, "%s\tadded %s\n", a.Name, a.CreatedAt.Format(time.RFC3339))
+		}
+	case "remove":
+		if err := server.RemoveAgent(ctx, cfg, name); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "Agent %s removed; their key no longer signs in.\n", name)
+	case "rotate-key":
+		key, err := server.RotateAgentKey(ctx, cfg, name)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "%s has a new sign-in key (shown only now); the old one no longer works:\n\n  %s\n", name, key)
+	default:
+		return errors.New(agentUsage)
+	}
+	return nil
 }

@@ -46,9 +46,13 @@ test("a customer and an agent converse, with files, in the widget and the consol
   await agent.getByLabel("Name").fill(fx.agentName);
   await agent.getByLabel("Key").fill(fx.agentKey);
   await agent.getByRole("button", { name: "Sign in" }).click();
+  await agent.locator("#queue-total", { hasText: /^\(\d+\)$/ }).waitFor(); // how many wait, in all
   await agent.getByRole("button", { name: "Accept the chat with Ada" }).click();
   await agent.getByText("Hello, my order 1234 has not arrived").waitFor();
-  await agent.locator(".attributes dt", { hasText: "page" }).waitFor(); // the customer's attributes show
+  // What the widget's page sent shows, labelled as the customer's word.
+  await agent.locator(".customer-attributes dt", { hasText: "page" }).waitFor();
+  await agent.getByText("Supplied by the customer (unverified)").waitFor();
+  assert.equal(await agent.getByRole("definition").filter({ hasText: "page" }).count(), 0);
 
   // Typing shows on the other side; markdown renders; receipts come back.
   await agent.getByRole("textbox", { name: "Message" }).pressSequentially("Sorry to hear that, **Ada**. Let me check.");

@@ -29,6 +29,33 @@ func (s *Service) AddAgent(ctx context.Context, name string) (key string, err er
 	return key, err
 }
 
+// Agents lists the console agents, by name.
+func (s *Service) Agents(ctx context.Context) ([]store.Agent, error) {
+	return s.store.Agents(ctx)
+}
+
+// RemoveAgent deletes a console agent: its key stops working at once, on a
+// running server too (keys are looked up on every request, never cached).
+// The chats it holds go on; their participant tokens are the chats'.
+func (s *Service) RemoveAgent(ctx context.Context, name string) error {
+	_, err := s.store.Apply(ctx, &store.Change{RemoveAgent: strings.TrimSpace(name)})
+	if errors.Is(err, store.ErrNotFound) {
+		return errorf(NotFound, "There is no agent named %s.", name)
+	}
+	return err
+}
+
+// RotateAgentKey gives an agent a new key, shown this once; the old one
+// stops working at once.
+func (s *Service) RotateAgentKey(ctx context.Context, name string) (key string, err error) {
+	key = secret.NewToken()
+	_, err = s.store.Apply(ctx, &store.Change{AgentKey: &store.AgentKey{Name: strings.TrimSpace(name), KeyHash: secret.Hash(key)}})
+	if errors.Is(err, store.ErrNotFound) {
+		return "", errorf(NotFound, "There is no agent named %s.", name)
+	}
+	return key, err
+}
+
 // AuthenticateAgent resolves an agent's key.
 func (s *Service) AuthenticateAgent(ctx context.Context, key string) (store.Agent, error) {
 	a, err := s.store.AgentByKey(ctx, secret.Hash(key))
@@ -36,38 +63,6 @@ func (s *Service) AuthenticateAgent(ctx context.Context, key string) (store.Agen
 		return a, errorf(AccessDenied, "Unknown agent key.")
 	}
 	return a, err
-}
-
-// QueuedChat is a chat waiting for an agent.
-type QueuedChat struct {
-	Contact  store.Contact
-	Customer store.Participant
-}
-
-// Queue lists the chats waiting for an agent, oldest first.
-func (s *Service) Queue(ctx context.Context) ([]QueuedChat, error) {
-	contacts, err := s.store.QueuedContacts(ctx, 100)
-	if err != nil {
-		return nil, err
-	}
-	var q []QueuedChat
-	now := s.now()
-	for _, c := range contacts {
-		if c.Ended(now) {
-			continue
-		}
-		ps, err := s.store.Participants(ctx, c.ID)
-		if err != nil {
-			return nil, err
-		}
-		for _, p := range ps {
-			if p.Role == RoleCustomer {
-				q = append(q, QueuedChat{Contact: c, Customer: p})
-				break
-			}
-		}
-	}
-	return q, nil
 }
 
 // AgentChats returns the agent's participants in live chats.

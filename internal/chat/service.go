@@ -265,10 +265,16 @@ func (s *Service) idempotencyRecord(scope, clientToken string, response any) *st
 
 // StartChatInput is a StartChatContact request, already shape-validated.
 type StartChatInput struct {
-	InstanceID     string
-	FlowID         string
-	DisplayName    string
-	Attributes     map[string]string
+	InstanceID  string
+	FlowID      string
+	DisplayName string
+	Attributes  map[string]string
+	// CustomerAttributes are what a browser supplied (the widget), kept
+	// apart from Attributes.
+	CustomerAttributes map[string]string
+	// MaxQueued, if set, refuses the chat with ErrQueueFull when as many
+	// chats of its flow wait for an agent already.
+	MaxQueued      int
 	InitialMessage *Message
 	ClientToken    string
 	DurationMins   int
@@ -316,7 +322,7 @@ func (s *Service) StartChat(ctx context.Context, in StartChatInput) (StartChatOu
 	now := s.now()
 	contact := store.Contact{
 		ID: secret.NewUUID(), InstanceID: in.InstanceID, FlowID: in.FlowID, QueueID: s.cfg.QueueID,
-		State: store.ContactQueued, Attributes: in.Attributes, ContentTypes: types,
+		State: store.ContactQueued, Attributes: in.Attributes, CustomerAttributes: in.CustomerAttributes, ContentTypes: types,
 		CreatedAt: now, Deadline: now.Add(time.Duration(duration) * time.Minute),
 	}
 	if contact.Attributes == nil {
@@ -337,12 +343,19 @@ func (s *Service) StartChat(ctx context.Context, in StartChatInput) (StartChatOu
 			InTranscript: true,
 		})
 	}
-	_, err := s.store.Apply(ctx, &store.Change{
+	ch := &store.Change{
 		Idempotency:     s.idempotencyRecord(scope, in.ClientToken, out),
 		NewContact:      &contact,
 		NewParticipants: []store.Participant{customer},
 		Items:           items,
-	})
+	}
+	if in.MaxQueued > 0 {
+		ch.QueueCeiling = &store.QueueCeiling{FlowID: in.FlowID, Max: in.MaxQueued}
+	}
+	_, err := s.store.Apply(ctx, ch)
+	if errors.Is(err, store.ErrQueueFull) {
+		return StartChatOutput{}, ErrQueueFull
+	}
 	if errors.Is(err, store.ErrDuplicate) { // a concurrent retry won
 		_, err = s.idempotent(ctx, scope, in.ClientToken, &out)
 		return out, err

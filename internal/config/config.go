@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -20,6 +21,7 @@ import (
 	"time"
 
 	"github.com/parleychat/parley/internal/attach"
+	"github.com/parleychat/parley/internal/realip"
 	"github.com/parleychat/parley/internal/secret"
 )
 
@@ -41,13 +43,23 @@ type Config struct {
 	// ConnectionTTL is how long connection tokens and websocket URLs live.
 	ConnectionTTL time.Duration
 
-	// PprofAddr, if set, serves net/http/pprof there (keep it on loopback).
+	// PprofAddr, if set, serves net/http/pprof there; only a loopback
+	// address is accepted.
 	PprofAddr string
+
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For names
+	// the client (see package realip).
+	TrustedProxies []netip.Prefix
 
 	// The web widget's start-chat endpoint.
 	WidgetEnabled   bool
 	WidgetOrigins   []string
-	WidgetPerMinute int
+	WidgetPerMinute int // at least 1
+	// WidgetMaxQueued is how many widget chats may wait for an agent at once.
+	WidgetMaxQueued int
+	// WidgetAbandon ends a queued widget chat whose customer has had no
+	// websocket open for this long.
+	WidgetAbandon time.Duration
 
 	// Identity, from the environment or generated into DataDir.
 	AccessKeyID     string
@@ -87,15 +99,42 @@ func Parse(args []string, env Env) (*Config, error) {
 	fs.StringVar(&c.PprofAddr, "pprof", env("PARLEY_PPROF"), "serve Go's profiler on this address, e.g. 127.0.0.1:6060 (PARLEY_PPROF)")
 	widget := fs.String("widget", or(env("PARLEY_WIDGET"), "on"), "the web widget's start-chat endpoint: on or off (PARLEY_WIDGET)")
 	origins := fs.String("widget-origins", or(env("PARLEY_WIDGET_ORIGINS"), "*"), "origins whose pages may start chats, comma-separated, or * (PARLEY_WIDGET_ORIGINS)")
-	fs.IntVar(&c.WidgetPerMinute, "widget-rate", int(ev.int("PARLEY_WIDGET_RATE", 30)), "chats one address may start per minute (PARLEY_WIDGET_RATE)")
+	fs.IntVar(&c.WidgetPerMinute, "widget-rate", int(ev.int("PARLEY_WIDGET_RATE", 30)),
+		"chats one address (an IPv6 /64) may start per minute, at least 1 (PARLEY_WIDGET_RATE)")
+	fs.IntVar(&c.WidgetMaxQueued, "widget-max-queued", int(ev.int("PARLEY_WIDGET_MAX_QUEUED", 200)),
+		"widget chats that may wait for an agent at once (PARLEY_WIDGET_MAX_QUEUED)")
+	fs.DurationVar(&c.WidgetAbandon, "widget-abandon", ev.duration("PARLEY_WIDGET_ABANDON", 2*time.Minute),
+		"end a queued widget chat whose customer has had no websocket this long (PARLEY_WIDGET_ABANDON)")
+	proxies := fs.String("trusted-proxies", env("PARLEY_TRUSTED_PROXIES"),
+		"reverse proxies whose X-Forwarded-For is believed, comma-separated CIDRs (PARLEY_TRUSTED_PROXIES)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
 	if ev.err != nil {
 		return nil, ev.err
 	}
-	if c.WidgetPerMinute < 0 || c.AttachmentRetention < 0 || c.AttachmentMinFree < 0 {
-		return nil, errors.New("the widget rate, the attachment retention and the free-space floor cannot be negative")
+	if c.AttachmentRetention < 0 || c.AttachmentMinFree < 0 {
+		return nil, errors.New("the attachment retention and the free-space floor cannot be negative")
+	}
+	// A rate of 0 once meant "no limit"; now every widget chat is limited,
+	// and PARLEY_WIDGET=off is how to have none.
+	if c.WidgetPerMinute < 1 {
+		return nil, fmt.Errorf("PARLEY_WIDGET_RATE must be at least 1 chat a minute, not %d (PARLEY_WIDGET=off turns the endpoint off)", c.WidgetPerMinute)
+	}
+	if c.WidgetMaxQueued < 1 {
+		return nil, fmt.Errorf("PARLEY_WIDGET_MAX_QUEUED must be at least 1, not %d", c.WidgetMaxQueued)
+	}
+	if c.WidgetAbandon < time.Second {
+		return nil, fmt.Errorf("PARLEY_WIDGET_ABANDON must be at least 1s, not %s: a customer's page needs time to reconnect", c.WidgetAbandon)
+	}
+	var err error
+	if c.TrustedProxies, err = realip.ParsePrefixes(*proxies); err != nil {
+		return nil, fmt.Errorf("PARLEY_TRUSTED_PROXIES: %w", err)
+	}
+	if c.PprofAddr != "" {
+		if err := checkLoopback(c.PprofAddr); err != nil {
+			return nil, fmt.Errorf("PARLEY_PPROF %q: %w", c.PprofAddr, err)
+		}
 	}
 	switch *widget {
 	case "on", "true", "1":
@@ -133,6 +172,22 @@ func Parse(args []string, env Env) (*Config, error) {
 		c.ViewsDir = filepath.Join(c.DataDir, "views")
 	}
 	return c, nil
+}
+
+// checkLoopback accepts host:port addresses that only this machine can
+// reach: the profiler shows memory and must never be public.
+func checkLoopback(addr string) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return errors.New("must be host:port, e.g. 127.0.0.1:6060")
+	}
+	if host == "localhost" {
+		return nil
+	}
+	if a, err := netip.ParseAddr(host); err == nil && a.Unmap().IsLoopback() {
+		return nil
+	}
+	return errors.New("the profiler listens only on a loopback address, e.g. 127.0.0.1:6060 or [::1]:6060")
 }
 
 // envReader reads typed defaults from the environment, remembering the

@@ -2,6 +2,7 @@ package config
 
 import (
 	"net"
+	"strings"
 	"testing"
 )
 
@@ -29,6 +30,14 @@ func TestParseDefaultsAndEnv(t *testing.T) {
 		{"PARLEY_WIDGET": "maybe"},
 		{"PARLEY_WIDGET_RATE": "lots"},
 		{"PARLEY_WIDGET_RATE": "-1"},
+		{"PARLEY_WIDGET_RATE": "0"},
+		{"PARLEY_WIDGET_MAX_QUEUED": "0"},
+		{"PARLEY_WIDGET_ABANDON": "500ms"},
+		{"PARLEY_TRUSTED_PROXIES": "10.0.0.0/8,proxy.example"},
+		{"PARLEY_PPROF": "0.0.0.0:6060"},
+		{"PARLEY_PPROF": ":6060"},
+		{"PARLEY_PPROF": "192.0.2.1:6060"},
+		{"PARLEY_PPROF": "example.com:6060"},
 		{"PARLEY_ATTACHMENT_RETENTION": "a month"},
 		{"PARLEY_ATTACHMENT_MAX_BYTES": "20MB"},
 		{"PARLEY_ATTACHMENT_MIN_FREE": "-1"},
@@ -36,6 +45,25 @@ func TestParseDefaultsAndEnv(t *testing.T) {
 		if _, err := Parse(nil, env(bad)); err == nil {
 			t.Errorf("accepted %v", bad)
 		}
+	}
+}
+
+func TestParseSecurityOptions(t *testing.T) {
+	c, err := Parse(nil, env(map[string]string{"PARLEY_TRUSTED_PROXIES": "10.0.0.0/8, 2001:db8::1", "PARLEY_PPROF": "[::1]:6060"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.TrustedProxies) != 2 || c.TrustedProxies[1].Bits() != 128 {
+		t.Errorf("trusted proxies: %v", c.TrustedProxies)
+	}
+	for _, ok := range []string{"127.0.0.1:6060", "localhost:6060", "127.0.0.2:1"} {
+		if _, err := Parse(nil, env(map[string]string{"PARLEY_PPROF": ok})); err != nil {
+			t.Errorf("refused PARLEY_PPROF=%s: %v", ok, err)
+		}
+	}
+	_, err = Parse(nil, env(map[string]string{"PARLEY_WIDGET_RATE": "0"}))
+	if err == nil || !strings.Contains(err.Error(), "PARLEY_WIDGET_RATE") {
+		t.Errorf("a zero widget rate: %v", err)
 	}
 }
 

@@ -82,6 +82,13 @@ func (g *Gateway) Shutdown() {
 	g.open.Wait()
 }
 
+// Connected reports whether a participant has a websocket open.
+func (g *Gateway) Connected(participantID string) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.sockets[participantID] > 0
+}
+
 // forbidden answers as API Gateway does for a refused websocket.
 func forbidden(w http.ResponseWriter, status int, msg string) {
 	w.Header().Set("Content-Type", "application/json")

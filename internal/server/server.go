@@ -25,6 +25,7 @@ import (
 	"github.com/parleychat/parley/internal/gateway"
 	"github.com/parleychat/parley/internal/participantapi"
 	"github.com/parleychat/parley/internal/sigv4"
+	"github.com/parleychat/parley/internal/store"
 	"github.com/parleychat/parley/internal/store/cache"
 	"github.com/parleychat/parley/internal/store/sqlite"
 	"github.com/parleychat/parley/internal/views"
@@ -46,6 +47,9 @@ type Server struct {
 	chat    *chat.Service
 	gateway *gateway.Gateway
 	http    *http.Server
+
+	stopWatch context.CancelFunc // ends the abandoned-chat watch
+	watchDone chan struct{}
 }
 
 // New opens the data dir, listens on cfg.Addr and wires everything together;
@@ -115,9 +119,19 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
 	participantapi.New(s.chat, catalog, log).Register(mux)
 	fileapi.New(s.chat, log).Register(mux)
-	webapi.New(webapi.Config{Enabled: cfg.WidgetEnabled, Origins: cfg.WidgetOrigins, PerMinute: cfg.WidgetPerMinute}, s.chat, log).Register(mux)
+	webapi.New(webapi.Config{Enabled: cfg.WidgetEnabled, PublicURL: s.baseURL, Origins: cfg.WidgetOrigins,
+		PerMinute: cfg.WidgetPerMinute, MaxQueued: cfg.WidgetMaxQueued, TrustedProxies: cfg.TrustedProxies}, s.chat, log).Register(mux)
 	webui.Register(mux)
 	s.gateway = gateway.New(s.chat, fanout, log)
+	watch := &chat.AbandonWatch{FlowID: webapi.FlowID, After: cfg.WidgetAbandon,
+		Sweep: max(cfg.WidgetAbandon/4, 250*time.Millisecond), Present: s.gateway.Connected}
+	var watchCtx context.Context
+	watchCtx, s.stopWatch = context.WithCancel(context.Background())
+	s.watchDone = make(chan struct{})
+	go func() {
+		defer close(s.watchDone)
+		watch.Run(watchCtx, s.chat)
+	}()
 	mux.Handle("GET /ws/v1/connect", s.gateway)
 	verifier := &sigv4.Verifier{Service: "connect", Secret: func(id string) (string, bool) {
 		return cfg.SecretAccessKey, id == cfg.AccessKeyID
@@ -159,6 +173,8 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // then take over the address before Close drops the sockets, so that clients
 // reconnect to it without a gap (a handover restart).
 func (s *Server) StopAccepting(ctx context.Context) error {
+	s.stopWatch()
+	<-s.watchDone
 	s.chat.Close() // no more duration timers: the successor schedules them
 	return s.http.Shutdown(ctx)
 }
@@ -216,19 +232,55 @@ func (s *Server) printBanner(out io.Writer) {
 }
 
 // AddAgent creates a console agent in the data dir's database and returns
-// its sign-in key. It works while a server runs on the same data dir.
-func AddAgent(ctx context.Context, cfg *config.Config, name string) (string, error) {
+// its sign-in key. It works while a server runs on the same data dir, as do
+// the other agent functions: a running server looks keys up on every
+// request, so a removed or rotated key stops working at once.
+func AddAgent(ctx context.Context, cfg *config.Config, name string) (key string, err error) {
+	err = withAgents(cfg, func(svc *chat.Service) error {
+		key, err = svc.AddAgent(ctx, name)
+		return err
+	})
+	return key, err
+}
+
+// ListAgents returns the console agents, by name (their keys are only
+// hashes and are not shown).
+func ListAgents(ctx context.Context, cfg *config.Config) (agents []store.Agent, err error) {
+	err = withAgents(cfg, func(svc *chat.Service) error {
+		agents, err = svc.Agents(ctx)
+		return err
+	})
+	return agents, err
+}
+
+// RemoveAgent deletes a console agent; its key stops working.
+func RemoveAgent(ctx context.Context, cfg *config.Config, name string) error {
+	return withAgents(cfg, func(svc *chat.Service) error { return svc.RemoveAgent(ctx, name) })
+}
+
+// RotateAgentKey gives a console agent a new key and returns it; the old
+// key stops working.
+func RotateAgentKey(ctx context.Context, cfg *config.Config, name string) (key string, err error) {
+	err = withAgents(cfg, func(svc *chat.Service) error {
+		key, err = svc.RotateAgentKey(ctx, name)
+		return err
+	})
+	return key, err
+}
+
+// withAgents opens the data dir's database for f.
+func withAgents(cfg *config.Config, f func(*chat.Service) error) error {
 	if err := cfg.LoadIdentity(); err != nil {
-		return "", err
+		return err
 	}
 	st, err := sqlite.Open(filepath.Join(cfg.DataDir, "parley.db"), nil)
 	if err != nil {
-		return "", err
+		return err
 	}
 	defer st.Close()
 	svc := chat.New(chat.Config{InstanceID: cfg.InstanceID}, st, cfg.Key, slog.New(slog.DiscardHandler))
 	defer svc.Close()
-	return svc.AddAgent(ctx, name)
+	return f(svc)
 }
 
 func pprofMux() *http.ServeMux {

@@ -26,15 +26,18 @@ type Contact struct {
 	FlowID           string
 	QueueID          string
 	State            string
-	Attributes       map[string]string
-	ContentTypes     []string // SupportedMessagingContentTypes
-	AgentID          string   // the first agent participant to join
-	CreatedAt        time.Time
-	ConnectedAt      time.Time // zero until an agent joins
-	EndedAt          time.Time // zero while the chat lives
-	Deadline         time.Time // when ChatDurationInMinutes runs out
-	DisconnectReason string
-	Timers           map[string]ParticipantTimers // by role, from UpdateParticipantRoleConfig
+	Attributes       map[string]string // set through the Connect API
+	// CustomerAttributes are what a browser supplied through the widget:
+	// unverified, and never mixed with Attributes.
+	CustomerAttributes map[string]string
+	ContentTypes       []string // SupportedMessagingContentTypes
+	AgentID            string   // the first agent participant to join
+	CreatedAt          time.Time
+	ConnectedAt        time.Time // zero until an agent joins
+	EndedAt            time.Time // zero while the chat lives
+	Deadline           time.Time // when ChatDurationInMinutes runs out
+	DisconnectReason   string
+	Timers             map[string]ParticipantTimers // by role, from UpdateParticipantRoleConfig
 }
 
 // ParticipantTimers are the idle and auto-disconnect timeouts of a role.
@@ -220,6 +223,36 @@ type Change struct {
 	// fails with a *LimitError (errors.Is ErrLimit) and writes nothing.
 	// Checks made before Apply race with concurrent changes; these do not.
 	Limits []Limit
+	// RemoveAgent deletes the console agent of this name; none fails with
+	// ErrNotFound.
+	RemoveAgent string
+	// AgentKey replaces a console agent's key; no such agent fails with
+	// ErrNotFound.
+	AgentKey *AgentKey
+	// QueueCeiling fails the change with ErrQueueFull when as many contacts
+	// of its flow are queued already; checked before NewContact is added.
+	QueueCeiling *QueueCeiling
+}
+
+// AgentKey is a console agent's new key.
+type AgentKey struct {
+	Name    string
+	KeyHash string
+}
+
+// QueueCeiling bounds the queued contacts of one flow.
+type QueueCeiling struct {
+	FlowID string
+	Max    int
+}
+
+// QueueQuery selects a page of the queue, oldest first: the contacts queued
+// after the position (CreatedAt, ID), of FlowID if set.
+type QueueQuery struct {
+	FlowID       string
+	AfterCreated time.Time
+	AfterID      string
+	Limit        int
 }
 
 // What a Limit counts.
@@ -293,6 +326,9 @@ type End struct {
 	ContactID string
 	At        time.Time
 	Reason    string
+	// OnlyQueued ends the contact only if no agent has joined it; otherwise
+	// the change fails with ErrConflict.
+	OnlyQueued bool
 }
 
 // Errors a backend returns. Backends wrap others with context.
@@ -303,6 +339,9 @@ var (
 	ErrConflict  = errors.New("store: state changed")
 	ErrLimit     = errors.New("store: limit exceeded") // see LimitError
 )
+
+// ErrQueueFull is a change refused by its QueueCeiling.
+var ErrQueueFull = errors.New("store: queue is full")
 
 // Store is a storage backend. Apply is durable when it returns nil: the data
 // survives a crash of the process and of the machine.
@@ -348,8 +387,13 @@ type Store interface {
 	FilesConfig(ctx context.Context, instanceID, scope string) (FilesConfig, error)
 
 	AgentByKey(ctx context.Context, keyHash string) (Agent, error)
-	// QueuedContacts returns the contacts waiting for an agent, oldest first.
-	QueuedContacts(ctx context.Context, limit int) ([]Contact, error)
+	// Agents returns every console agent, by name.
+	Agents(ctx context.Context) ([]Agent, error)
+	// QueuedContacts returns a page of the contacts waiting for an agent,
+	// oldest first.
+	QueuedContacts(ctx context.Context, q QueueQuery) ([]Contact, error)
+	// CountQueued counts the contacts waiting for an agent, of flowID if set.
+	CountQueued(ctx context.Context, flowID string) (int, error)
 	// AgentParticipants returns the joined participants of an agent in
 	// chats that have not ended.
 	AgentParticipants(ctx context.Context, agentID string) ([]Participant, error)

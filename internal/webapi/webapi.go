@@ -9,9 +9,11 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
-	"net"
 	"net/http"
+	"net/netip"
+	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -19,30 +21,78 @@ import (
 
 	"github.com/parleychat/parley/internal/awswire"
 	"github.com/parleychat/parley/internal/chat"
+	"github.com/parleychat/parley/internal/realip"
 	"github.com/parleychat/parley/internal/store"
+)
+
+// FlowID is the flow of the chats the widget starts: the ceiling on waiting
+// chats and the end of abandoned ones apply to these only, never to chats
+// started through the Connect API.
+const FlowID = "web-widget"
+
+// Defaults for a Config left zero.
+const (
+	DefaultPerMinute = 30
+	DefaultMaxQueued = 200
+	// DefaultQueuePage is how many waiting chats the console gets at once.
+	DefaultQueuePage = 25
 )
 
 // Config configures the public start-chat endpoint.
 type Config struct {
 	// Enabled turns the endpoint on (it is, by default, for a local serve).
 	Enabled bool
+	// PublicURL is the server's public base URL: pages of its origin are
+	// Parley's own. The request's Host header is never trusted for this, as
+	// DNS rebinding lets any page send its own name there.
+	PublicURL string
 	// Origins may call it from a browser; "*" allows any.
 	Origins []string
-	// PerMinute is how many chats one client address may start a minute.
+	// PerMinute is how many chats one client (an IPv4 address, an IPv6 /64)
+	// may start a minute; zero means DefaultPerMinute, never "no limit".
 	PerMinute int
+	// MaxQueued is how many widget chats may wait for an agent at once;
+	// zero means DefaultMaxQueued.
+	MaxQueued int
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For names
+	// the client.
+	TrustedProxies []netip.Prefix
 }
 
 // API is the web UI's API.
 type API struct {
-	cfg     Config
-	chat    *chat.Service
-	log     *slog.Logger
-	limiter *limiter
+	cfg       Config
+	ownOrigin string
+	chat      *chat.Service
+	log       *slog.Logger
+	limiter   *limiter
+	signins   *logLimiter
 }
 
 // New returns the API.
 func New(cfg Config, svc *chat.Service, log *slog.Logger) *API {
-	return &API{cfg: cfg, chat: svc, log: log, limiter: newLimiter(cfg.PerMinute)}
+	if cfg.PerMinute < 1 {
+		cfg.PerMinute = DefaultPerMinute
+	}
+	if cfg.MaxQueued < 1 {
+		cfg.MaxQueued = DefaultMaxQueued
+	}
+	return &API{cfg: cfg, ownOrigin: originOf(cfg.PublicURL), chat: svc, log: log, limiter: newLimiter(cfg.PerMinute),
+		signins: &logLimiter{perMinute: 10}}
+}
+
+// originOf returns the origin a browser sends for pages under base, "" if
+// base is no http(s) URL.
+func originOf(base string) string {
+	u, err := url.Parse(base)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return ""
+	}
+	host := strings.ToLower(u.Host)
+	if p := u.Port(); (u.Scheme == "http" && p == "80") || (u.Scheme == "https" && p == "443") {
+		host = strings.TrimSuffix(host, ":"+p)
+	}
+	return u.Scheme + "://" + host
 }
 
 // Register adds the routes to mux.
@@ -76,10 +126,11 @@ func fail(w http.ResponseWriter, log *slog.Logger, err error) {
 }
 
 // allowOrigin applies the origin rule; a request without Origin comes from
-// no browser page (or from Parley's own, same-origin) and passes.
+// no browser page and passes, as does one from Parley's own pages (the
+// public URL's origin).
 func (a *API) allowOrigin(w http.ResponseWriter, r *http.Request) bool {
 	origin := r.Header.Get("Origin")
-	if origin == "" || sameOrigin(r, origin) {
+	if origin == "" || (a.ownOrigin != "" && strings.EqualFold(origin, a.ownOrigin)) {
 		return true
 	}
 	if !slices.Contains(a.cfg.Origins, "*") && !slices.Contains(a.cfg.Origins, origin) {
@@ -88,11 +139,6 @@ func (a *API) allowOrigin(w http.ResponseWriter, r *http.Request) bool {
 	w.Header().Set("Access-Control-Allow-Origin", origin)
 	w.Header().Add("Vary", "Origin")
 	return true
-}
-
-func sameOrigin(r *http.Request, origin string) bool {
-	_, host, ok := strings.Cut(origin, "://")
-	return ok && host == r.Host
 }
 
 type startChatIn struct {
@@ -115,7 +161,7 @@ func (a *API) startChat(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusNoContent)
 		return
 	}
-	if !a.limiter.allow(clientAddr(r), time.Now()) {
+	if !a.limiter.allow(realip.Key(a.client(r)), time.Now()) {
 		w.Header().Set("Retry-After", "60")
 		writeJSON(w, http.StatusTooManyRequests, map[string]string{"Message": "Too many chats started from this address; try again in a minute."})
 		return
@@ -138,10 +184,19 @@ func (a *API) startChat(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, map[string]string{"Message": "Attributes may hold at most 50 entries and 32 KB."})
 		return
 	}
+	// What a browser sends is the customer's word: it is kept apart from
+	// the attributes the Connect API sets, and the console labels it so.
 	out, err := a.chat.StartChat(r.Context(), chat.StartChatInput{
-		InstanceID: a.chat.InstanceID(), FlowID: "web-widget", DisplayName: in.DisplayName, Attributes: in.Attributes,
-		ContentTypes: []string{chat.ContentPlain, chat.ContentMarkdown},
+		InstanceID: a.chat.InstanceID(), FlowID: FlowID, DisplayName: in.DisplayName, CustomerAttributes: in.Attributes,
+		ContentTypes: []string{chat.ContentPlain, chat.ContentMarkdown}, MaxQueued: a.cfg.MaxQueued,
 	})
+	if errors.Is(err, chat.ErrQueueFull) {
+		// The server's capacity, not this client's rate: 503, and the
+		// message is plain words the widget shows as they are.
+		w.Header().Set("Retry-After", "120")
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"Message": chat.ErrQueueFull.Message})
+		return
+	}
 	if err != nil {
 		fail(w, a.log, err)
 		return
@@ -160,13 +215,9 @@ func (a *API) attachmentLimits(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"MaximumSizeLimitInBytes": l.MaxBytes, "AllowedExtensions": l.Extensions})
 }
 
-// clientAddr is the address a rate limit applies to.
-func clientAddr(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
+// client is the address of the client behind r, through trusted proxies.
+func (a *API) client(r *http.Request) netip.Addr {
+	return realip.From(r, a.cfg.TrustedProxies)
 }
 
 type agentHandler func(w http.ResponseWriter, r *http.Request, agent store.Agent)
@@ -177,11 +228,15 @@ func (a *API) agent(h agentHandler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		key, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		if !ok || key == "" {
+			a.signinFailed(r, "no key")
 			writeJSON(w, http.StatusUnauthorized, map[string]string{"Message": "Sign in with your agent key."})
 			return
 		}
 		agent, err := a.chat.AuthenticateAgent(r.Context(), key)
 		if err != nil {
+			if chat.KindOf(err) == chat.AccessDenied {
+				a.signinFailed(r, "unknown key")
+			}
 			fail(w, a.log, err)
 			return
 		}
@@ -189,27 +244,70 @@ func (a *API) agent(h agentHandler) http.HandlerFunc {
 	}
 }
 
+// signinFailed logs a refused console request: who (the client address)
+// and why, never the key. A guessing attack would fill the log, so at most
+// a few lines a minute are written, and then how many were left out.
+func (a *API) signinFailed(r *http.Request, why string) {
+	if ok, skipped := a.signins.allow(time.Now()); ok {
+		if skipped > 0 {
+			a.log.Warn("console sign-in failures not logged", "count", skipped)
+		}
+		a.log.Warn("console sign-in failed", "reason", why, "client", a.client(r).String(), "path", r.URL.Path)
+	}
+}
+
 func (a *API) me(w http.ResponseWriter, r *http.Request, agent store.Agent) {
 	writeJSON(w, http.StatusOK, map[string]string{"Name": agent.Name})
 }
 
+// waiting is a chat as the console shows it. Attributes were set through
+// the Connect API; CustomerAttributes are what the customer's browser sent,
+// unverified, and the console labels them so.
 type waiting struct {
-	ContactId    string
-	CustomerName string
-	Attributes   map[string]string
-	WaitingSince string
+	ContactId          string
+	CustomerName       string
+	Attributes         map[string]string
+	CustomerAttributes map[string]string
+	WaitingSince       string
 }
 
+func newWaiting(c store.Contact, customerName string) waiting {
+	w := waiting{ContactId: c.ID, CustomerName: customerName, Attributes: c.Attributes,
+		CustomerAttributes: c.CustomerAttributes, WaitingSince: awswire.FormatTime(c.CreatedAt)}
+	if w.Attributes == nil {
+		w.Attributes = map[string]string{}
+	}
+	if w.CustomerAttributes == nil {
+		w.CustomerAttributes = map[string]string{}
+	}
+	return w
+}
+
+// queue answers a page of the waiting chats, oldest first, with how many
+// wait in all and the NextToken of the next page (absent on the last).
+// ?limit= sets the page size (1–100, default 25), ?next= continues.
 func (a *API) queue(w http.ResponseWriter, r *http.Request, agent store.Agent) {
-	q, err := a.chat.Queue(r.Context())
+	limit := DefaultQueuePage
+	if v := r.URL.Query().Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"Message": "limit must be a whole number."})
+			return
+		}
+		limit = n
+	}
+	page, err := a.chat.Queue(r.Context(), r.URL.Query().Get("next"), limit)
 	if err != nil {
 		fail(w, a.log, err)
 		return
 	}
-	out := struct{ Waiting []waiting }{Waiting: []waiting{}}
-	for _, c := range q {
-		out.Waiting = append(out.Waiting, waiting{ContactId: c.Contact.ID, CustomerName: c.Customer.DisplayName,
-			Attributes: c.Contact.Attributes, WaitingSince: awswire.FormatTime(c.Contact.CreatedAt)})
+	out := struct {
+		Waiting   []waiting
+		Total     int
+		NextToken string `json:",omitempty"`
+	}{Waiting: []waiting{}, Total: page.Total, NextToken: page.NextToken}
+	for _, c := range page.Chats {
+		out.Waiting = append(out.Waiting, newWaiting(c.Contact, c.Customer.DisplayName))
 	}
 	writeJSON(w, http.StatusOK, out)
 }
@@ -227,7 +325,8 @@ func (a *API) accept(w http.ResponseWriter, r *http.Request, agent store.Agent) 
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"ContactId": contactID, "ParticipantId": p.ParticipantID,
-		"ParticipantToken": p.ParticipantToken, "CustomerName": info.CustomerName, "Attributes": info.Attributes})
+		"ParticipantToken": p.ParticipantToken, "CustomerName": info.CustomerName, "Attributes": info.Attributes,
+		"CustomerAttributes": info.CustomerAttributes})
 }
 
 // info is what the console shows of a chat the agent is in.
@@ -243,7 +342,7 @@ func (a *API) info(r *http.Request, agent store.Agent, contactID string) (waitin
 	if err != nil {
 		return waiting{}, err
 	}
-	out := waiting{ContactId: c.ID, Attributes: c.Attributes, WaitingSince: awswire.FormatTime(c.CreatedAt)}
+	out := newWaiting(c, "")
 	for _, p := range ps {
 		if p.Role == chat.RoleCustomer {
 			out.CustomerName = p.DisplayName
@@ -279,9 +378,6 @@ func newLimiter(perMinute int) *limiter {
 }
 
 func (l *limiter) allow(addr string, now time.Time) bool {
-	if l.perMinute <= 0 {
-		return true
-	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if len(l.buckets) > 10000 { // forget full buckets, so memory stays bounded
@@ -303,4 +399,30 @@ func (l *limiter) allow(addr string, now time.Time) bool {
 	}
 	b.tokens--
 	return true
+}
+
+// logLimiter lets perMinute lines through a minute and counts the rest.
+type logLimiter struct {
+	mu        sync.Mutex
+	perMinute int
+	window    time.Time
+	n         int
+	skipped   int
+}
+
+// allow reports whether a line may be written now, and how many were left
+// out since the last one written.
+func (l *logLimiter) allow(now time.Time) (ok bool, skipped int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if now.Sub(l.window) >= time.Minute {
+		l.window, l.n = now, 0
+	}
+	if l.n >= l.perMinute {
+		l.skipped++
+		return false, 0
+	}
+	l.n++
+	skipped, l.skipped = l.skipped, 0
+	return true, skipped
 }

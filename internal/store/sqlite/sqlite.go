@@ -506,14 +506,29 @@ func (db *DB) apply(tx *sql.Tx, c *store.Change) ([]store.Item, error) {
 			return nil, store.ErrDuplicate
 		}
 	}
+	if q := c.QueueCeiling; q != nil {
+		var n int
+		// 'QUEUED' is written out, not bound: only then can SQLite use
+		// the partial index rather than scan every contact ever kept.
+		if err := db.txRow(tx, `SELECT COUNT(*) FROM contacts WHERE state = 'QUEUED' AND flow_id = ?`, q.FlowID).Scan(&n); err != nil {
+			return nil, err
+		}
+		if n >= q.Max {
+			return nil, store.ErrQueueFull
+		}
+	}
 	if k := c.NewContact; k != nil {
 		attrs, _ := json.Marshal(k.Attributes)
 		types, _ := json.Marshal(k.ContentTypes)
+		var customer []byte
+		if len(k.CustomerAttributes) > 0 {
+			customer, _ = json.Marshal(k.CustomerAttributes)
+		}
 		if _, err := db.exec(tx, `INSERT INTO contacts (id, instance_id, initial_contact_id, flow_id, queue_id, state,
-			attributes, content_types, agent_id, created_at, connected_at, ended_at, deadline, disconnect_reason)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			attributes, content_types, agent_id, created_at, connected_at, ended_at, deadline, disconnect_reason, customer_attributes)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			k.ID, k.InstanceID, k.InitialContactID, k.FlowID, k.QueueID, k.State, string(attrs), string(types),
-			k.AgentID, ms(k.CreatedAt), ms(k.ConnectedAt), ms(k.EndedAt), ms(k.Deadline), k.DisconnectReason); err != nil {
+			k.AgentID, ms(k.CreatedAt), ms(k.ConnectedAt), ms(k.EndedAt), ms(k.Deadline), k.DisconnectReason, string(customer)); err != nil {
 			return nil, err
 		}
 	}
@@ -651,7 +666,34 @@ func (db *DB) apply(tx *sql.Tx, c *store.Change) ([]store.Item, error) {
 			return nil, err
 		}
 	}
+	if name := c.RemoveAgent; name != "" {
+		res, err := db.exec(tx, `DELETE FROM agents WHERE name = ?`, name)
+		if err != nil {
+			return nil, err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return nil, store.ErrNotFound
+		}
+	}
+	if k := c.AgentKey; k != nil {
+		res, err := db.exec(tx, `UPDATE agents SET key_hash = ? WHERE name = ?`, k.KeyHash, k.Name)
+		if err != nil {
+			return nil, err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return nil, store.ErrNotFound
+		}
+	}
 	if e := c.End; e != nil {
+		if e.OnlyQueued {
+			var state string
+			if err := db.txRow(tx, `SELECT state FROM contacts WHERE id = ?`, e.ContactID).Scan(&state); err != nil {
+				return nil, notFound(err)
+			}
+			if state != store.ContactQueued {
+				return nil, store.ErrConflict
+			}
+		}
 		res, err := db.exec(tx, `UPDATE contacts SET state = ?, ended_at = ?, disconnect_reason = ? WHERE id = ? AND state != ?`,
 			store.ContactEnded, ms(e.At), e.Reason, e.ContactID, store.ContactEnded)
 		if err != nil {
@@ -739,15 +781,20 @@ func notFound(err error) error {
 }
 
 const contactCols = `id, instance_id, initial_contact_id, flow_id, queue_id, state, attributes, content_types, agent_id,
-	created_at, connected_at, ended_at, deadline, disconnect_reason, timers`
+	created_at, connected_at, ended_at, deadline, disconnect_reason, timers, customer_attributes`
 
 func scanContact(row rowScanner) (store.Contact, error) {
 	var c store.Contact
-	var attrs, types, timers string
+	var attrs, types, timers, customer string
 	var created, connected, ended, deadline int64
 	if err := row.Scan(&c.ID, &c.InstanceID, &c.InitialContactID, &c.FlowID, &c.QueueID, &c.State, &attrs, &types,
-		&c.AgentID, &created, &connected, &ended, &deadline, &c.DisconnectReason, &timers); err != nil {
+		&c.AgentID, &created, &connected, &ended, &deadline, &c.DisconnectReason, &timers, &customer); err != nil {
 		return c, notFound(err)
+	}
+	if customer != "" {
+		if err := json.Unmarshal([]byte(customer), &c.CustomerAttributes); err != nil {
+			return c, err
+		}
 	}
 	if timers != "" {
 		if err := json.Unmarshal([]byte(timers), &c.Timers); err != nil {
@@ -1027,8 +1074,32 @@ func (db *DB) AgentByKey(ctx context.Context, keyHash string) (store.Agent, erro
 	return a, notFound(err)
 }
 
-func (db *DB) QueuedContacts(ctx context.Context, limit int) ([]store.Contact, error) {
-	rows, err := db.rows(ctx, `SELECT `+contactCols+` FROM contacts WHERE state = ? ORDER BY created_at LIMIT ?`, store.ContactQueued, limit)
+func (db *DB) Agents(ctx context.Context) ([]store.Agent, error) {
+	rows, err := db.rows(ctx, `SELECT id, name, key_hash, created_at FROM agents ORDER BY name`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var as []store.Agent
+	for rows.Next() {
+		var a store.Agent
+		var created int64
+		if err := rows.Scan(&a.ID, &a.Name, &a.KeyHash, &created); err != nil {
+			return nil, err
+		}
+		a.CreatedAt = fromMS(created)
+		as = append(as, a)
+	}
+	return as, rows.Err()
+}
+
+func (db *DB) QueuedContacts(ctx context.Context, q store.QueueQuery) ([]store.Contact, error) {
+	// (created_at, id) orders the queue totally, so a page continues
+	// exactly after the last contact of the one before.
+	// state is a literal so that the partial index contacts_queued serves.
+	rows, err := db.rows(ctx, `SELECT `+contactCols+` FROM contacts WHERE state = 'QUEUED' AND (? = '' OR flow_id = ?)
+		AND (created_at > ? OR (created_at = ? AND id > ?)) ORDER BY created_at, id LIMIT ?`,
+		q.FlowID, q.FlowID, ms(q.AfterCreated), ms(q.AfterCreated), q.AfterID, q.Limit)
 	if err != nil {
 		return nil, err
 	}
@@ -1042,4 +1113,10 @@ func (db *DB) QueuedContacts(ctx context.Context, limit int) ([]store.Contact, e
 		cs = append(cs, c)
 	}
 	return cs, rows.Err()
+}
+
+func (db *DB) CountQueued(ctx context.Context, flowID string) (int, error) {
+	var n int
+	err := db.row(ctx, `SELECT COUNT(*) FROM contacts WHERE state = 'QUEUED' AND (? = '' OR flow_id = ?)`, flowID, flowID).Scan(&n)
+	return n, err
 }

@@ -44,9 +44,35 @@ function start(me) {
   setInterval(pollQueue, 1500);
 }
 
+// The queue comes a page at a time, so that no number of waiting chats can
+// hide one: the heading says how many wait, and the pager walks them all.
+// pages holds the token of each page seen so far ("" is the first).
+const PAGE = 25;
+const pages = [""];
+let page = 0;
+let polls = 0; // only the latest poll's answer is shown
+
+function turnPage(by) {
+  page = Math.max(0, Math.min(pages.length - 1, page + by));
+  pollQueue();
+}
+document.getElementById("queue-prev").addEventListener("click", () => turnPage(-1));
+document.getElementById("queue-next").addEventListener("click", () => turnPage(1));
+
 async function pollQueue() {
+  const mine = ++polls;
   let q;
-  try { q = await agentAPI("GET", "/agent/v1/queue"); } catch { return; }
+  try { q = await agentAPI("GET", `/agent/v1/queue?limit=${PAGE}&next=${encodeURIComponent(pages[page])}`); } catch { return; }
+  if (mine !== polls) return;
+  if (!q.Waiting.length && page > 0) { page--; return pollQueue(); } // the page emptied: step back
+  pages.length = page + 1;
+  if (q.NextToken) pages.push(q.NextToken);
+  document.getElementById("queue-total").textContent = q.Total ? `(${q.Total})` : "";
+  const pager = document.getElementById("queue-pager");
+  pager.hidden = page === 0 && !q.NextToken;
+  document.getElementById("queue-page").textContent = `Page ${page + 1} of ${Math.max(1, Math.ceil(q.Total / PAGE))}`;
+  document.getElementById("queue-prev").disabled = page === 0;
+  document.getElementById("queue-next").disabled = !q.NextToken;
   const list = document.getElementById("queue");
   list.replaceChildren(...q.Waiting.map((w) => {
     const since = Math.max(0, Math.round((Date.now() - Date.parse(w.WaitingSince)) / 1000));
@@ -93,8 +119,17 @@ function forget(contactId) {
 async function openChat(chat) {
   if (open.has(chat.ContactId)) return select(chat.ContactId);
   const tab = el("li", { role: "tab", tabindex: "0", "aria-selected": "false" }, chat.CustomerName);
-  const attrs = el("dl", { class: "attributes", "aria-label": "Customer attributes" });
-  for (const [k, v] of Object.entries(chat.Attributes || {})) attrs.append(el("dt", {}, k), el("dd", {}, v));
+  // Attributes set through the Connect API are the operator's; those the
+  // customer's browser sent are only the customer's word, and say so.
+  const attrs = el("div", { class: "chat-attributes" });
+  const list = (entries, cls, label) => {
+    if (!entries.length) return;
+    const dl = el("dl", { class: cls, "aria-label": label });
+    for (const [k, v] of entries) dl.append(el("dt", {}, k), el("dd", {}, v));
+    attrs.append(el("p", { class: "attributes-label" }, label), dl);
+  };
+  list(Object.entries(chat.Attributes || {}), "attributes", "Contact attributes");
+  list(Object.entries(chat.CustomerAttributes || {}), "attributes customer-attributes", "Supplied by the customer (unverified)");
   const end = el("button", { type: "button", class: "danger" }, "End chat");
   const close = el("button", { type: "button", hidden: "" }, "Close");
   const panel = el("section", { class: "chat-panel", role: "tabpanel", "aria-label": `Chat with ${chat.CustomerName}` },

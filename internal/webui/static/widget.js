@@ -14,7 +14,9 @@ async function startChat(name) {
     body: JSON.stringify({ DisplayName: name, Attributes: { page: document.referrer || location.href } }),
   });
   const data = await resp.json().catch(() => ({}));
-  if (!resp.ok) throw new Error(data.Message || resp.statusText);
+  // The server's Message is written for the customer (a full queue, too
+  // many chats from one address); without one, say it plainly.
+  if (!resp.ok) throw new Error(data.Message || "The chat could not start just now. Please try again in a few minutes.");
   return data;
 }
 

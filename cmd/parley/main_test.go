@@ -1,0 +1,49 @@
+package main
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+)
+
+// TestAgentCommands: add, list, rotate-key and remove, as an operator runs
+// them; list never prints a key.
+func TestAgentCommands(t *testing.T) {
+	dir := t.TempDir()
+	env := func(k string) string { return map[string]string{"PARLEY_DATA_DIR": dir}[k] }
+	cmd := func(args ...string) (string, error) {
+		var out bytes.Buffer
+		err := run(append([]string{"agent"}, args...), env, &out, &out)
+		return out.String(), err
+	}
+	added, err := cmd("add", "Grace")
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := strings.TrimSpace(strings.SplitN(strings.SplitN(added, "\n\n", 3)[1], "\n", 2)[0])
+	if len(key) < 40 {
+		t.Fatalf("add printed %q", added)
+	}
+	if _, err := cmd("add", "Alan", "-data-dir", dir); err != nil {
+		t.Fatal(err)
+	}
+	list, err := cmd("list")
+	if err != nil || !strings.HasPrefix(list, "Alan\t") || !strings.Contains(list, "\nGrace\t") || strings.Contains(list, key) {
+		t.Errorf("list: %q, %v", list, err)
+	}
+	rotated, err := cmd("rotate-key", "Grace")
+	if err != nil || strings.Contains(rotated, key) || !strings.Contains(rotated, "new sign-in key") {
+		t.Errorf("rotate-key: %q, %v", rotated, err)
+	}
+	if out, err := cmd("remove", "Grace"); err != nil || !strings.Contains(out, "removed") {
+		t.Errorf("remove: %q, %v", out, err)
+	}
+	if list, _ := cmd("list"); strings.Contains(list, "Grace") {
+		t.Errorf("a removed agent is listed: %q", list)
+	}
+	for _, bad := range [][]string{{}, {"remove"}, {"rotate-key", "-data-dir", dir}, {"fire", "Alan"}, {"remove", "Nobody"}} {
+		if _, err := cmd(bad...); err == nil {
+			t.Errorf("agent %v succeeded", bad)
+		}
+	}
+}
