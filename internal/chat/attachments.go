@@ -205,7 +205,7 @@ func (s *Service) ReceiveUpload(ctx context.Context, fileID, token, contentType 
 	if f.State != store.FilePending {
 		return "", errorf(AccessDenied, "This upload URL has been used.")
 	}
-	w, err := s.cfg.Blobs.Create(ctx)
+	w, err := s.cfg.Blobs.Create(ctx, fileID)
 	if err != nil {
 		return "", err
 	}
@@ -220,7 +220,7 @@ func (s *Service) ReceiveUpload(ctx context.Context, fileID, token, contentType 
 	if n < g.Size {
 		return "", errorf(Invalid, "The upload has %d bytes; %d were declared.", n, g.Size)
 	}
-	if err := w.Commit(fileID); err != nil {
+	if err := w.Commit(); err != nil {
 		return "", err
 	}
 	_, err = s.store.Apply(ctx, &store.Change{
@@ -565,7 +565,7 @@ func (s *Service) OpenThumbnail(ctx context.Context, fileID, token string) (Down
 	if err != nil {
 		return Download{}, err
 	}
-	w, err := s.cfg.Blobs.Create(ctx)
+	w, err := s.cfg.Blobs.Create(ctx, key)
 	if err != nil {
 		return Download{}, err
 	}
@@ -573,7 +573,7 @@ func (s *Service) OpenThumbnail(ctx context.Context, fileID, token string) (Down
 		w.Abort()
 		return Download{}, err
 	}
-	if err := w.Commit(key); err != nil {
+	if err := w.Commit(); err != nil {
 		return Download{}, err
 	}
 	d.Blob, err = s.cfg.Blobs.Open(ctx, key)

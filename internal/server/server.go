@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"time"
 
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/parleychat/parley/internal/attach"
 	"github.com/parleychat/parley/internal/blob"
 	"github.com/parleychat/parley/internal/broker"
@@ -39,7 +40,7 @@ type Server struct {
 	ln      net.Listener
 	baseURL string
 	store   *sqlite.DB
-	blobs   *blob.Local
+	blobs   blob.Store
 	chat    *chat.Service
 	gateway *gateway.Gateway
 	http    *http.Server
@@ -66,7 +67,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 		ln.Close()
 		return nil, err
 	}
-	s.blobs, err = blob.OpenLocal(filepath.Join(cfg.DataDir, "attachments"))
+	s.blobs, err = openBlobs(ctx, cfg)
 	if err != nil {
 		s.store.Close()
 		ln.Close()
@@ -120,6 +121,21 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	return s, nil
+}
+
+// openBlobs opens the attachment store: the S3 bucket when one is set,
+// otherwise a folder in the data dir.
+func openBlobs(ctx context.Context, cfg *config.Config) (blob.Store, error) {
+	if cfg.S3Bucket == "" {
+		return blob.OpenLocal(filepath.Join(cfg.DataDir, "attachments"))
+	}
+	aws, err := awsconfig.LoadDefaultConfig(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("S3: %w", err)
+	}
+	cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	return blob.OpenS3(cctx, blob.S3Config{Bucket: cfg.S3Bucket, Prefix: blob.ParseS3Prefix(cfg.S3Prefix), PathStyle: cfg.S3PathStyle, AWS: aws})
 }
 
 // URL is the public base URL.
