@@ -145,9 +145,19 @@ func (s *Service) StartUpload(ctx context.Context, sess *Session, name, contentT
 	}
 	t.AttachmentID = f.ID
 	t.Expiry = now.Add(uploadURLLifetime)
-	grant, _ := json.Marshal(fileGrant{FileID: f.ID, Upload: true, Size: size, Type: contentType, Expires: t.Expiry})
-	t.URL = s.cfg.FileURL(f.ID, s.files.Sign(grant))
-	t.Headers = map[string]string{"Content-Type": contentType}
+	if s.cfg.Direct != nil {
+		p, err := s.cfg.Direct.PresignPut(ctx, f.ID, size, contentType, uploadURLLifetime)
+		if err != nil {
+			return t, err
+		}
+		// As on Connect, the headers include Content-Length: a browser's
+		// fetch drops it and sends the body's own, which is the same.
+		t.URL, t.Headers = p.URL, p.Headers
+	} else {
+		grant, _ := json.Marshal(fileGrant{FileID: f.ID, Upload: true, Size: size, Type: contentType, Expires: t.Expiry})
+		t.URL = s.cfg.FileURL(f.ID, s.files.Sign(grant))
+		t.Headers = map[string]string{"Content-Type": contentType}
+	}
 	_, err = s.store.Apply(ctx, &store.Change{
 		RequireActive: sess.Contact.ID,
 		Idempotency:   s.idempotencyRecord(scope, clientToken, t),
@@ -256,6 +266,30 @@ func (s *Service) releaseUpload(id string) {
 	delete(s.uploading, id)
 }
 
+// directUploaded checks, in direct mode, that the client's PUT to the
+// presigned URL arrived whole: S3 has the object, of the declared size and
+// type. Through Parley's own URL, a pending file has not arrived.
+func (s *Service) directUploaded(ctx context.Context, f store.File) error {
+	notYet := errorf(Conflict, "The attachment has not been uploaded completely.")
+	if s.cfg.Direct == nil {
+		return notYet
+	}
+	size, typ, err := s.cfg.Direct.Stat(ctx, f.ID)
+	if errors.Is(err, blob.ErrNotFound) {
+		return notYet
+	}
+	if err != nil {
+		return err
+	}
+	if size != f.Size || typ != f.ContentType {
+		// The presigned URL's signature covers both, so a bucket that
+		// let this through does not enforce signed headers.
+		s.log.Error("an object in S3 differs from its presigned upload", "attachment", f.ID, "size", size, "type", typ)
+		return errorf(Invalid, "The uploaded file is not the one declared.")
+	}
+	return nil
+}
+
 // CompleteUpload starts the checks of an uploaded attachment. It returns
 // when the verdict is out, or after VerdictWait with the attachment
 // announced as IN_PROGRESS and the verdict to follow.
@@ -281,9 +315,13 @@ func (s *Service) CompleteUpload(ctx context.Context, sess *Session, fileID, cli
 	if f.ParticipantID != sess.Participant.ID {
 		return errorf(AccessDenied, "Only the participant who uploaded an attachment can complete it.")
 	}
+	from := store.FileUploaded
 	switch f.State {
 	case store.FilePending:
-		return errorf(Conflict, "The attachment has not been uploaded completely.")
+		if err := s.directUploaded(ctx, f); err != nil {
+			return err
+		}
+		from = store.FilePending
 	case store.FileUploaded:
 	default:
 		return errorf(Conflict, "The attachment upload was completed already.")
@@ -291,7 +329,7 @@ func (s *Service) CompleteUpload(ctx context.Context, sess *Session, fileID, cli
 	_, err = s.store.Apply(ctx, &store.Change{
 		RequireActive: sess.Contact.ID,
 		Idempotency:   s.idempotencyRecord(scope, clientToken, done),
-		FileUpdates:   []store.FileUpdate{{ID: fileID, From: store.FileUploaded, To: store.FileInProgress, At: s.now()}},
+		FileUpdates:   []store.FileUpdate{{ID: fileID, From: from, To: store.FileInProgress, At: s.now()}},
 	})
 	switch {
 	case errors.Is(err, store.ErrDuplicate):
@@ -465,6 +503,10 @@ func (s *Service) GetAttachment(ctx context.Context, sess *Session, fileID strin
 		expiry = defaultDownloadLifetime
 	}
 	expires = s.now().Add(expiry)
+	if s.cfg.Direct != nil {
+		url, err = s.cfg.Direct.PresignGet(ctx, f.ID, attach.ContentDisposition(f.Name), f.ServeType, expiry)
+		return url, expires, f.Size, err
+	}
 	grant, _ := json.Marshal(fileGrant{FileID: f.ID, Expires: expires})
 	return s.cfg.FileURL(f.ID, s.files.Sign(grant)), expires, f.Size, nil
 }

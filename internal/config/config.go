@@ -45,6 +45,7 @@ type Config struct {
 	S3Bucket    string
 	S3Prefix    string
 	S3PathStyle bool
+	S3Direct    bool // hand out presigned S3 URLs, as Connect does
 
 	// PprofAddr, if set, serves net/http/pprof there (keep it on loopback).
 	PprofAddr string
@@ -91,6 +92,7 @@ func Parse(args []string, env Env) (*Config, error) {
 	fs.StringVar(&c.S3Bucket, "s3-bucket", env("PARLEY_S3_BUCKET"), "keep attachment bytes in this S3 bucket; endpoint and credentials from AWS_ENDPOINT_URL_S3, AWS_REGION, AWS_ACCESS_KEY_ID... (PARLEY_S3_BUCKET)")
 	fs.StringVar(&c.S3Prefix, "s3-prefix", env("PARLEY_S3_PREFIX"), "key prefix in the S3 bucket (PARLEY_S3_PREFIX)")
 	fs.BoolVar(&c.S3PathStyle, "s3-path-style", ev.bool("PARLEY_S3_PATH_STYLE", false), "address the bucket in the URL path, as most self-hosted S3 servers want (PARLEY_S3_PATH_STYLE)")
+	direct := fs.String("s3-direct", or(env("PARLEY_S3_DIRECT"), "off"), "hand clients presigned S3 URLs so that attachment bytes bypass Parley: on or off (PARLEY_S3_DIRECT)")
 	widget := fs.String("widget", or(env("PARLEY_WIDGET"), "on"), "the web widget's start-chat endpoint: on or off (PARLEY_WIDGET)")
 	origins := fs.String("widget-origins", or(env("PARLEY_WIDGET_ORIGINS"), "*"), "origins whose pages may start chats, comma-separated, or * (PARLEY_WIDGET_ORIGINS)")
 	fs.IntVar(&c.WidgetPerMinute, "widget-rate", int(ev.int("PARLEY_WIDGET_RATE", 30)), "chats one address may start per minute (PARLEY_WIDGET_RATE)")
@@ -102,6 +104,16 @@ func Parse(args []string, env Env) (*Config, error) {
 	}
 	if c.WidgetPerMinute < 0 || c.AttachmentRetention < 0 {
 		return nil, errors.New("the widget rate and the attachment retention cannot be negative")
+	}
+	switch *direct {
+	case "on", "true", "1":
+		if c.S3Bucket == "" {
+			return nil, errors.New("PARLEY_S3_DIRECT=on needs PARLEY_S3_BUCKET")
+		}
+		c.S3Direct = true
+	case "off", "false", "0":
+	default:
+		return nil, fmt.Errorf("PARLEY_S3_DIRECT must be on or off, not %q", *direct)
 	}
 	switch *widget {
 	case "on", "true", "1":

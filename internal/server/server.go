@@ -73,6 +73,20 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 		ln.Close()
 		return nil, err
 	}
+	var direct chat.DirectBlobs
+	if cfg.S3Direct {
+		s3 := s.blobs.(*blob.S3)
+		cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+		err := s3.CheckDirect(cctx, http.DefaultClient)
+		cancel()
+		if err != nil {
+			s.blobs.Close()
+			s.store.Close()
+			ln.Close()
+			return nil, fmt.Errorf("PARLEY_S3_DIRECT: the bucket fails a check: %w", err)
+		}
+		direct = s3
+	}
 	var scanner attach.Scanner
 	if cfg.ClamdAddr != "" {
 		clamd := &attach.Clamd{Addr: cfg.ClamdAddr}
@@ -95,6 +109,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 			return s.baseURL + fileapi.Path + url.PathEscape(id) + "?token=" + url.QueryEscape(token)
 		},
 		Retention: cfg.AttachmentRetention,
+		Direct:    direct,
 	}, cached, cfg.Key, log)
 	if err := s.chat.Start(ctx); err != nil {
 		s.store.Close()
