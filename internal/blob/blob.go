@@ -17,24 +17,36 @@ import (
 	"github.com/parleychat/parley/internal/secret"
 )
 
-// Store holds blobs. An S3-compatible implementation can replace Local.
+// Store holds blobs: Local in a folder, S3 in a bucket. Every
+// implementation passes the suite in package blobtest.
 type Store interface {
-	// Create starts a new blob; nothing is visible until Commit.
-	Create(ctx context.Context) (Writer, error)
+	// Create starts a new blob under key; nothing is visible under key
+	// until Commit. The key is known before the first byte, so that a
+	// backend can stream the bytes to their final place (an S3 multipart
+	// upload) instead of staging them.
+	Create(ctx context.Context, key string) (Writer, error)
 	// Open returns a committed blob.
 	Open(ctx context.Context, key string) (File, error)
 	// Delete removes a committed blob; a missing one is not an error.
 	Delete(ctx context.Context, key string) error
+	// Close releases the backend.
+	Close() error
 }
 
 // Writer is a blob being written.
 type Writer interface {
 	io.Writer
-	// Commit makes the bytes durable and visible under key.
-	Commit(key string) error
+	// Commit makes the bytes durable and visible under the key.
+	Commit() error
 	// Abort discards the bytes; it is a no-op after Commit.
 	Abort() error
 }
+
+// Interface guards.
+var (
+	_ Store = (*Local)(nil)
+	_ Store = (*S3)(nil)
+)
 
 // File is a committed blob, readable at any offset (for Range requests and
 // for scanners that need to look at the file more than once).
@@ -102,29 +114,30 @@ func keyPath(key string) (dir, name string, err error) {
 }
 
 type localWriter struct {
-	l    *Local
-	f    *os.File
-	tmp  string
-	done bool
+	l         *Local
+	f         *os.File
+	tmp       string
+	dir, name string
+	done      bool
 }
 
-func (l *Local) Create(ctx context.Context) (Writer, error) {
+func (l *Local) Create(ctx context.Context, key string) (Writer, error) {
+	dir, name, err := keyPath(key)
+	if err != nil {
+		return nil, err
+	}
 	tmp := path.Join("tmp", secret.NewUUID())
 	f, err := l.root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return nil, err
 	}
-	return &localWriter{l: l, f: f, tmp: tmp}, nil
+	return &localWriter{l: l, f: f, tmp: tmp, dir: dir, name: name}, nil
 }
 
 func (w *localWriter) Write(p []byte) (int, error) { return w.f.Write(p) }
 
-func (w *localWriter) Commit(key string) error {
-	dir, name, err := keyPath(key)
-	if err != nil {
-		w.Abort()
-		return err
-	}
+func (w *localWriter) Commit() error {
+	dir, name := w.dir, w.name
 	if err := w.f.Sync(); err != nil {
 		w.Abort()
 		return err

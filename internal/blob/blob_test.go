@@ -21,7 +21,7 @@ func TestLocalCommitIsAtomic(t *testing.T) {
 	ctx := context.Background()
 	key := secret.NewUUID()
 
-	w, err := l.Create(ctx)
+	w, err := l.Create(ctx, key)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -30,7 +30,7 @@ func TestLocalCommitIsAtomic(t *testing.T) {
 		t.Fatalf("a blob is visible before Commit: %v", err)
 	}
 	w.Write([]byte("world"))
-	if err := w.Commit(key); err != nil {
+	if err := w.Commit(); err != nil {
 		t.Fatal(err)
 	}
 	f, err := l.Open(ctx, key)
@@ -63,16 +63,15 @@ func TestLocalAbortAndBadKeys(t *testing.T) {
 	l, _ := OpenLocal(dir)
 	defer l.Close()
 	ctx := context.Background()
-	w, _ := l.Create(ctx)
+	w, _ := l.Create(ctx, secret.NewUUID())
 	w.Write([]byte("partial"))
 	w.Abort()
 	if tmp, _ := os.ReadDir(filepath.Join(dir, "tmp")); len(tmp) != 0 {
 		t.Errorf("Abort left %v", tmp)
 	}
 	for _, key := range []string{"../../etc/passwd", "a/b", "", "..", "/abs", "short"} {
-		w, _ := l.Create(ctx)
-		if err := w.Commit(key); err == nil {
-			t.Errorf("committed under key %q", key)
+		if _, err := l.Create(ctx, key); err == nil {
+			t.Errorf("Create took key %q", key)
 		}
 		if _, err := l.Open(ctx, key); !errors.Is(err, ErrNotFound) {
 			t.Errorf("Open(%q) = %v", key, err)
@@ -83,7 +82,7 @@ func TestLocalAbortAndBadKeys(t *testing.T) {
 func TestLocalSweepsTempAfterCrash(t *testing.T) {
 	dir := t.TempDir()
 	l, _ := OpenLocal(dir)
-	w, _ := l.Create(context.Background())
+	w, _ := l.Create(context.Background(), secret.NewUUID())
 	w.Write([]byte("interrupted upload"))
 	l.Close() // no Commit or Abort: as if the process died
 	l, _ = OpenLocal(dir)

@@ -153,9 +153,19 @@ func (s *Service) StartUpload(ctx context.Context, sess *Session, name, contentT
 	}
 	t.AttachmentID = f.ID
 	t.Expiry = now.Add(uploadURLLifetime)
-	grant, _ := json.Marshal(fileGrant{FileID: f.ID, Upload: true, Size: size, Type: contentType, Expires: t.Expiry})
-	t.URL = s.cfg.FileURL(f.ID, s.files.Sign(grant))
-	t.Headers = map[string]string{"Content-Type": contentType}
+	if s.cfg.Direct != nil {
+		p, err := s.cfg.Direct.PresignPut(ctx, f.ID, size, contentType, uploadURLLifetime)
+		if err != nil {
+			return t, err
+		}
+		// As on Connect, the headers include Content-Length: a browser's
+		// fetch drops it and sends the body's own, which is the same.
+		t.URL, t.Headers = p.URL, p.Headers
+	} else {
+		grant, _ := json.Marshal(fileGrant{FileID: f.ID, Upload: true, Size: size, Type: contentType, Expires: t.Expiry})
+		t.URL = s.cfg.FileURL(f.ID, s.files.Sign(grant))
+		t.Headers = map[string]string{"Content-Type": contentType}
+	}
 	_, err = s.store.Apply(ctx, &store.Change{
 		RequireActive: sess.Contact.ID,
 		Idempotency:   s.idempotencyRecord(scope, clientToken, t),
@@ -221,7 +231,7 @@ func (s *Service) ReceiveUpload(ctx context.Context, fileID, token, contentType 
 	if err := s.checkSpace(g.Size); err != nil {
 		return "", err
 	}
-	w, err := s.cfg.Blobs.Create(ctx)
+	w, err := s.cfg.Blobs.Create(ctx, fileID)
 	if err != nil {
 		return "", err
 	}
@@ -245,7 +255,7 @@ func (s *Service) ReceiveUpload(ctx context.Context, fileID, token, contentType 
 	if n < g.Size {
 		return "", errorf(Invalid, "The upload has %d bytes; %d were declared.", n, g.Size)
 	}
-	if err := w.Commit(fileID); err != nil {
+	if err := w.Commit(); err != nil {
 		return "", err
 	}
 	_, err = s.store.Apply(ctx, &store.Change{
@@ -332,6 +342,30 @@ func (s *Service) releaseUpload(id string) {
 	delete(s.uploading, id)
 }
 
+// directUploaded checks, in direct mode, that the client's PUT to the
+// presigned URL arrived whole: S3 has the object, of the declared size and
+// type. Through Parley's own URL, a pending file has not arrived.
+func (s *Service) directUploaded(ctx context.Context, f store.File) error {
+	notYet := errorf(Conflict, "The attachment has not been uploaded completely.")
+	if s.cfg.Direct == nil {
+		return notYet
+	}
+	size, typ, err := s.cfg.Direct.Stat(ctx, f.ID)
+	if errors.Is(err, blob.ErrNotFound) {
+		return notYet
+	}
+	if err != nil {
+		return err
+	}
+	if size != f.Size || typ != f.ContentType {
+		// The presigned URL's signature covers both, so a bucket that
+		// let this through does not enforce signed headers.
+		s.log.Error("an object in S3 differs from its presigned upload", "attachment", f.ID, "size", size, "type", typ)
+		return errorf(Invalid, "The uploaded file is not the one declared.")
+	}
+	return nil
+}
+
 // CompleteUpload starts the checks of an uploaded attachment. It returns
 // when the verdict is out, or after VerdictWait with the attachment
 // announced as IN_PROGRESS and the verdict to follow.
@@ -357,9 +391,13 @@ func (s *Service) CompleteUpload(ctx context.Context, sess *Session, fileID, cli
 	if f.ParticipantID != sess.Participant.ID {
 		return errorf(AccessDenied, "Only the participant who uploaded an attachment can complete it.")
 	}
+	from := store.FileUploaded
 	switch f.State {
 	case store.FilePending:
-		return errorf(Conflict, "The attachment has not been uploaded completely.")
+		if err := s.directUploaded(ctx, f); err != nil {
+			return err
+		}
+		from = store.FilePending
 	case store.FileUploaded:
 	default:
 		return errorf(Conflict, "The attachment upload was completed already.")
@@ -367,7 +405,7 @@ func (s *Service) CompleteUpload(ctx context.Context, sess *Session, fileID, cli
 	_, err = s.store.Apply(ctx, &store.Change{
 		RequireActive: sess.Contact.ID,
 		Idempotency:   s.idempotencyRecord(scope, clientToken, done),
-		FileUpdates:   []store.FileUpdate{{ID: fileID, From: store.FileUploaded, To: store.FileInProgress, At: s.now()}},
+		FileUpdates:   []store.FileUpdate{{ID: fileID, From: from, To: store.FileInProgress, At: s.now()}},
 	})
 	switch {
 	case errors.Is(err, store.ErrDuplicate):
@@ -546,6 +584,10 @@ func (s *Service) GetAttachment(ctx context.Context, sess *Session, fileID strin
 		expiry = defaultDownloadLifetime
 	}
 	expires = s.now().Add(expiry)
+	if s.cfg.Direct != nil {
+		url, err = s.cfg.Direct.PresignGet(ctx, f.ID, attach.ContentDisposition(f.Name), f.ServeType, expiry)
+		return url, expires, f.Size, err
+	}
 	grant, _ := json.Marshal(fileGrant{FileID: f.ID, Expires: expires})
 	return s.cfg.FileURL(f.ID, s.files.Sign(grant)), expires, f.Size, nil
 }
@@ -682,7 +724,7 @@ func (s *Service) OpenThumbnail(ctx context.Context, fileID, token string) (Down
 	if err != nil {
 		return Download{}, err
 	}
-	w, err := s.cfg.Blobs.Create(ctx)
+	w, err := s.cfg.Blobs.Create(ctx, key)
 	if err != nil {
 		return Download{}, err
 	}
@@ -690,7 +732,7 @@ func (s *Service) OpenThumbnail(ctx context.Context, fileID, token string) (Down
 		w.Abort()
 		return Download{}, err
 	}
-	if err := w.Commit(key); err != nil {
+	if err := w.Commit(); err != nil {
 		return Download{}, err
 	}
 	d.Blob, err = s.cfg.Blobs.Open(ctx, key)

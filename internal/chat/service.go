@@ -55,6 +55,17 @@ type Config struct {
 	// MinFreeBytes is the free space uploads must leave: StartUpload and
 	// the upload itself are refused (ErrStorageFull) below it.
 	MinFreeBytes int64
+	// Direct, if set, hands out URLs on the blob store itself (presigned S3
+	// URLs, as Amazon Connect does) instead of Parley's own, so that bytes
+	// bypass Parley.
+	Direct DirectBlobs
+}
+
+// DirectBlobs is a blob store clients read and write directly.
+type DirectBlobs interface {
+	PresignPut(ctx context.Context, key string, size int64, contentType string, ttl time.Duration) (blob.Presigned, error)
+	PresignGet(ctx context.Context, key, disposition, contentType string, ttl time.Duration) (string, error)
+	Stat(ctx context.Context, key string) (size int64, contentType string, err error)
 }
 
 // Service runs chats.

@@ -43,6 +43,13 @@ type Config struct {
 	// ConnectionTTL is how long connection tokens and websocket URLs live.
 	ConnectionTTL time.Duration
 
+	// S3: attachment bytes in a bucket instead of DataDir. The endpoint,
+	// region and credentials come from the AWS SDK's own environment.
+	S3Bucket    string
+	S3Prefix    string
+	S3PathStyle bool
+	S3Direct    bool // hand out presigned S3 URLs, as Connect does
+
 	// PprofAddr, if set, serves net/http/pprof there; only a loopback
 	// address is accepted.
 	PprofAddr string
@@ -97,6 +104,10 @@ func Parse(args []string, env Env) (*Config, error) {
 	fs.DurationVar(&c.ConnectionTTL, "connection-ttl", ev.duration("PARLEY_CONNECTION_TTL", 24*time.Hour),
 		"how long a ConnectionToken lives, as on Connect a day (PARLEY_CONNECTION_TTL)")
 	fs.StringVar(&c.PprofAddr, "pprof", env("PARLEY_PPROF"), "serve Go's profiler on this address, e.g. 127.0.0.1:6060 (PARLEY_PPROF)")
+	fs.StringVar(&c.S3Bucket, "s3-bucket", env("PARLEY_S3_BUCKET"), "keep attachment bytes in this S3 bucket; endpoint and credentials from AWS_ENDPOINT_URL_S3, AWS_REGION, AWS_ACCESS_KEY_ID... (PARLEY_S3_BUCKET)")
+	fs.StringVar(&c.S3Prefix, "s3-prefix", env("PARLEY_S3_PREFIX"), "key prefix in the S3 bucket (PARLEY_S3_PREFIX)")
+	fs.BoolVar(&c.S3PathStyle, "s3-path-style", ev.bool("PARLEY_S3_PATH_STYLE", false), "address the bucket in the URL path, as most self-hosted S3 servers want (PARLEY_S3_PATH_STYLE)")
+	direct := fs.String("s3-direct", or(env("PARLEY_S3_DIRECT"), "off"), "hand clients presigned S3 URLs so that attachment bytes bypass Parley: on or off (PARLEY_S3_DIRECT)")
 	widget := fs.String("widget", or(env("PARLEY_WIDGET"), "on"), "the web widget's start-chat endpoint: on or off (PARLEY_WIDGET)")
 	origins := fs.String("widget-origins", or(env("PARLEY_WIDGET_ORIGINS"), "*"), "origins whose pages may start chats, comma-separated, or * (PARLEY_WIDGET_ORIGINS)")
 	fs.IntVar(&c.WidgetPerMinute, "widget-rate", int(ev.int("PARLEY_WIDGET_RATE", 30)),
@@ -135,6 +146,16 @@ func Parse(args []string, env Env) (*Config, error) {
 		if err := checkLoopback(c.PprofAddr); err != nil {
 			return nil, fmt.Errorf("PARLEY_PPROF %q: %w", c.PprofAddr, err)
 		}
+	}
+	switch *direct {
+	case "on", "true", "1":
+		if c.S3Bucket == "" {
+			return nil, errors.New("PARLEY_S3_DIRECT=on needs PARLEY_S3_BUCKET")
+		}
+		c.S3Direct = true
+	case "off", "false", "0":
+	default:
+		return nil, fmt.Errorf("PARLEY_S3_DIRECT must be on or off, not %q", *direct)
 	}
 	switch *widget {
 	case "on", "true", "1":
@@ -219,6 +240,18 @@ func (r *envReader) duration(name string, def time.Duration) time.Duration {
 		r.err = fmt.Errorf("%s=%q is not a duration such as 720h", name, v)
 	}
 	return d
+}
+
+func (r *envReader) bool(name string, def bool) bool {
+	v := r.env(name)
+	if v == "" {
+		return def
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil && r.err == nil {
+		r.err = fmt.Errorf("%s=%q is not true or false", name, v)
+	}
+	return b
 }
 
 func or(v, def string) string {

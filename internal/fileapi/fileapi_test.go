@@ -25,8 +25,8 @@ import (
 // error naming the server's path.
 type fullDisk struct{ blob.Store }
 
-func (d fullDisk) Create(ctx context.Context) (blob.Writer, error) {
-	w, err := d.Store.Create(ctx)
+func (d fullDisk) Create(ctx context.Context, key string) (blob.Writer, error) {
+	w, err := d.Store.Create(ctx, key)
 	return failingWriter{w}, err
 }
 

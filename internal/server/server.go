@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"time"
 
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/parleychat/parley/internal/attach"
 	"github.com/parleychat/parley/internal/blob"
 	"github.com/parleychat/parley/internal/broker"
@@ -43,7 +44,7 @@ type Server struct {
 	ln      net.Listener
 	baseURL string
 	store   *sqlite.DB
-	blobs   *blob.Local
+	blobs   blob.Store
 	chat    *chat.Service
 	gateway *gateway.Gateway
 	http    *http.Server
@@ -73,11 +74,25 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 		ln.Close()
 		return nil, err
 	}
-	s.blobs, err = blob.OpenLocal(filepath.Join(cfg.DataDir, "attachments"))
+	s.blobs, err = openBlobs(ctx, cfg)
 	if err != nil {
 		s.store.Close()
 		ln.Close()
 		return nil, err
+	}
+	var direct chat.DirectBlobs
+	if cfg.S3Direct {
+		s3 := s.blobs.(*blob.S3)
+		cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+		err := s3.CheckDirect(cctx, http.DefaultClient)
+		cancel()
+		if err != nil {
+			s.blobs.Close()
+			s.store.Close()
+			ln.Close()
+			return nil, fmt.Errorf("PARLEY_S3_DIRECT: the bucket fails a check: %w", err)
+		}
+		direct = s3
 	}
 	var scanner attach.Scanner
 	if cfg.ClamdAddr != "" {
@@ -106,8 +121,9 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 			return s.baseURL + fileapi.Path + url.PathEscape(id) + "?token=" + url.QueryEscape(token)
 		},
 		Retention:    cfg.AttachmentRetention,
-		FreeSpace:    s.blobs.Free,
+		FreeSpace:    freeSpace(s.blobs),
 		MinFreeBytes: cfg.AttachmentMinFree,
+		Direct:       direct,
 	}, cached, cfg.Key, log)
 	if err := s.chat.Start(ctx); err != nil {
 		s.store.Close()
@@ -144,6 +160,30 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	return s, nil
+}
+
+// openBlobs opens the attachment store: the S3 bucket when one is set,
+// otherwise a folder in the data dir.
+func openBlobs(ctx context.Context, cfg *config.Config) (blob.Store, error) {
+	if cfg.S3Bucket == "" {
+		return blob.OpenLocal(filepath.Join(cfg.DataDir, "attachments"))
+	}
+	aws, err := awsconfig.LoadDefaultConfig(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("S3: %w", err)
+	}
+	cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	return blob.OpenS3(cctx, blob.S3Config{Bucket: cfg.S3Bucket, Prefix: blob.ParseS3Prefix(cfg.S3Prefix), PathStyle: cfg.S3PathStyle, AWS: aws})
+}
+
+// freeSpace is the free-space probe of a local attachment folder; a bucket
+// has none (nil skips the floor).
+func freeSpace(b blob.Store) func() (int64, error) {
+	if l, ok := b.(*blob.Local); ok {
+		return l.Free
+	}
+	return nil
 }
 
 // URL is the public base URL.
