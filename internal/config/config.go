@@ -48,6 +48,10 @@ type Config struct {
 	WidgetOrigins   []string
 	WidgetPerMinute int
 
+	// ThrottleConnect applies Amazon Connect's documented API request rates
+	// (PARLEY_THROTTLE=connect), for testing clients' retries.
+	ThrottleConnect bool
+
 	// Identity, from the environment or generated into DataDir.
 	AccessKeyID     string
 	SecretAccessKey string
@@ -85,8 +89,16 @@ func Parse(args []string, env Env) (*Config, error) {
 	widget := fs.String("widget", or(env("PARLEY_WIDGET"), "on"), "the web widget's start-chat endpoint: on or off (PARLEY_WIDGET)")
 	origins := fs.String("widget-origins", or(env("PARLEY_WIDGET_ORIGINS"), "*"), "origins whose pages may start chats, comma-separated, or * (PARLEY_WIDGET_ORIGINS)")
 	fs.IntVar(&c.WidgetPerMinute, "widget-rate", int(ev.int("PARLEY_WIDGET_RATE", 30)), "chats one address may start per minute (PARLEY_WIDGET_RATE)")
+	throttle := fs.String("throttle", or(env("PARLEY_THROTTLE"), "off"), "connect applies Amazon Connect's API request rates; off does not (PARLEY_THROTTLE)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
+	}
+	switch *throttle {
+	case "connect":
+		c.ThrottleConnect = true
+	case "off", "":
+	default:
+		return nil, fmt.Errorf("PARLEY_THROTTLE must be connect or off, not %q", *throttle)
 	}
 	if ev.err != nil {
 		return nil, ev.err
