@@ -94,7 +94,22 @@ async function openChat(chat) {
   if (open.has(chat.ContactId)) return select(chat.ContactId);
   const tab = el("li", { role: "tab", tabindex: "0", "aria-selected": "false" }, chat.CustomerName);
   const attrs = el("dl", { class: "attributes", "aria-label": "Customer attributes" });
-  for (const [k, v] of Object.entries(chat.Attributes || {})) attrs.append(el("dt", {}, k), el("dd", {}, v));
+  let shown = "";
+  const showAttributes = (a) => {
+    const key = JSON.stringify(Object.entries(a || {}).sort());
+    if (key === shown) return;
+    shown = key;
+    attrs.replaceChildren(...Object.entries(a || {}).flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, v)]));
+  };
+  showAttributes(chat.Attributes);
+  // UpdateContactAttributes can change them at any time: follow them while the chat lasts.
+  const attrPoll = setInterval(async () => {
+    try {
+      showAttributes((await agentAPI("GET", `/agent/v1/chats/${encodeURIComponent(chat.ContactId)}`)).Attributes);
+    } catch (e) {
+      if (e.status === 403 || e.status === 404) clearInterval(attrPoll);
+    }
+  }, 2000);
   const end = el("button", { type: "button", class: "danger" }, "End chat");
   const close = el("button", { type: "button", hidden: "" }, "Close");
   const panel = el("section", { class: "chat-panel", role: "tabpanel", "aria-label": `Chat with ${chat.CustomerName}` },
@@ -112,14 +127,14 @@ async function openChat(chat) {
   });
   view = new ChatView(panel, conn, {
     me: chat.ParticipantId, title: `Chat with ${chat.CustomerName}`,
-    onEnded: () => { end.hidden = true; close.hidden = false; tab.classList.add("ended"); forget(chat.ContactId); },
+    onEnded: () => { clearInterval(attrPoll); end.hidden = true; close.hidden = false; tab.classList.add("ended"); forget(chat.ContactId); },
   });
   open.set(chat.ContactId, { tab, panel, conn, view });
   const choose = () => select(chat.ContactId);
   tab.addEventListener("click", choose);
   tab.addEventListener("keydown", (e) => { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); choose(); } });
   end.addEventListener("click", () => conn.disconnect().catch(() => conn.end()));
-  close.addEventListener("click", () => { tab.remove(); panel.remove(); open.delete(chat.ContactId); });
+  close.addEventListener("click", () => { clearInterval(attrPoll); tab.remove(); panel.remove(); open.delete(chat.ContactId); });
   select(chat.ContactId);
   try {
     await conn.connect();
