@@ -4,10 +4,14 @@ import (
 	"context"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/connect"
 
 	"github.com/parleychat/parley/internal/config"
 	"github.com/parleychat/parley/internal/server"
@@ -122,11 +126,30 @@ func TestBrowser(t *testing.T) {
 	screenshots, _ := filepath.Abs(filepath.Join("js", "screenshots"))
 	chatjsChat := ts.startChat(t, nil)
 	runNodeTest(t, "browser.test.mjs", map[string]any{
-		"url": ts.URL, "chromium": chromium, "agentName": "Grace", "agentKey": key, "files": paths,
+		"url": ts.URL, "updateAttributes": attributesUpdater(t, ts), "chromium": chromium, "agentName": "Grace", "agentKey": key, "files": paths,
 		"screenshots": screenshots, "otherOrigin": otherOrigin(t, ts.URL),
 		"chatjsChat": map[string]string{"ContactId": chatjsChat.ContactID, "ParticipantId": chatjsChat.ParticipantID, "ParticipantToken": chatjsChat.ParticipantToken},
 	})
 	t.Logf("screenshots in %s", screenshots)
+}
+
+// attributesUpdater serves POST ?contact=ID, which sets the contact's
+// attribute priority=urgent through the signed Connect API, for the browser
+// test (which has no SigV4 keys).
+func attributesUpdater(t *testing.T, ts *testServer) string {
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, err := ts.connectClient().UpdateContactAttributes(r.Context(), &connect.UpdateContactAttributesInput{
+			InstanceId: aws.String(ts.InstanceID), InitialContactId: aws.String(r.URL.Query().Get("contact")),
+			Attributes: map[string]string{"priority": "urgent"}})
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return srv.URL
 }
 
 // TestWidgetStartChatEndpoint: the public start-chat endpoint honours its

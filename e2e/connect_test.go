@@ -168,7 +168,7 @@ func TestConnectParticipantQuota(t *testing.T) {
 	}
 	_, err := ts.connectClient().CreateParticipant(context.Background(), &connect.CreateParticipantInput{
 		InstanceId: aws.String(ts.InstanceID), ContactId: aws.String(chat.ContactID),
-		ParticipantDetails: &ctypes.ParticipantDetailsToAdd{ParticipantRole: ctypes.ParticipantRoleCustomBot},
+		ParticipantDetails: &ctypes.ParticipantDetailsToAdd{ParticipantRole: ctypes.ParticipantRoleAgent},
 	})
 	var quota *ctypes.ServiceQuotaExceededException
 	if !errors.As(err, &quota) {

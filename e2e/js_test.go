@@ -57,9 +57,10 @@ func TestJSParticipantClient(t *testing.T) {
 	ts.addAgent(t, group.ContactID)
 	ts.addAgent(t, group.ContactID)
 	ending := ts.startChat(t, nil)
+	files := ts.startChat(t, nil)
 	type details struct{ ContactId, ParticipantId, ParticipantToken string }
 	d := func(c chatDetails) details { return details{c.ContactID, c.ParticipantID, c.ParticipantToken} }
 	runNodeTest(t, "participant.test.mjs", map[string]any{
-		"url": ts.URL, "chat": d(chat), "agent": d(agent), "group": d(group), "ending": d(ending),
+		"url": ts.URL, "chat": d(chat), "agent": d(agent), "group": d(group), "ending": d(ending), "files": d(files),
 	})
 }

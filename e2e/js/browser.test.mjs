@@ -53,6 +53,11 @@ test("a customer and an agent converse, with files, in the widget and the consol
   await agent.locator(".customer-attributes dt", { hasText: "page" }).waitFor();
   await agent.getByText("Supplied by the customer (unverified)").waitFor();
   assert.equal(await agent.getByRole("definition").filter({ hasText: "page" }).count(), 0);
+  // UpdateContactAttributes (signed by the Go test's helper) shows live.
+  const contactId = await agent.evaluate(() => JSON.parse(sessionStorage.getItem("parley.agent.chats"))[0].ContactId);
+  const updated = await fetch(`${fx.updateAttributes}?contact=${encodeURIComponent(contactId)}`, { method: "POST" });
+  assert.equal(updated.status, 204);
+  await agent.locator(".attributes dd", { hasText: "urgent" }).waitFor({ timeout: 10000 });
 
   // Typing shows on the other side; markdown renders; receipts come back.
   await agent.getByRole("textbox", { name: "Message" }).pressSequentially("Sorry to hear that, **Ada**. Let me check.");

@@ -137,3 +137,41 @@ test("DisconnectParticipant ends the chat; later calls are AccessDenied", async 
   await rejects(client.send(new GetTranscriptCommand({ ConnectionToken: tok })), AccessDeniedException, 403);
   await rejects(connect(fx.ending.ParticipantToken), AccessDeniedException, 403);
 });
+
+test("CompleteAttachmentUpload answers before the verdict's ATTACHMENT item arrives, as on Connect", async () => {
+  const { default: WebSocket } = await import("ws");
+  const conn = await connect(fx.files.ParticipantToken);
+  const tok = conn.ConnectionCredentials.ConnectionToken;
+  const order = [];
+  const ws = new WebSocket(conn.Websocket.Url);
+  let approved;
+  const verdict = new Promise((resolve) => { approved = resolve; });
+  const subscribed = new Promise((resolve, reject) => {
+    ws.on("error", reject);
+    ws.on("message", (data) => {
+      const frame = JSON.parse(data);
+      if (frame.topic === "aws/subscribe") return resolve();
+      if (frame.topic !== "aws/chat") return;
+      const item = JSON.parse(frame.content);
+      if (item.Type !== "ATTACHMENT") return;
+      order.push(`item ${item.Attachments[0].Status}`);
+      if (item.Attachments[0].Status !== "IN_PROGRESS") approved(item);
+    });
+  });
+  await new Promise((resolve) => ws.on("open", resolve));
+  ws.send(JSON.stringify({ topic: "aws/subscribe", content: { topics: ["aws/chat"] } }));
+  await subscribed;
+
+  const body = "order,amount\n1234,19.99\n";
+  const up = await client.send(new StartAttachmentUploadCommand({
+    ConnectionToken: tok, ContentType: "text/csv", AttachmentSizeInBytes: body.length, AttachmentName: "orders.csv", ClientToken: "up-1",
+  }));
+  const put = await fetch(up.UploadMetadata.Url, { method: "PUT", headers: up.UploadMetadata.HeadersToInclude, body });
+  assert.equal(put.status, 200);
+  await client.send(new CompleteAttachmentUploadCommand({ ConnectionToken: tok, AttachmentIds: [up.AttachmentId], ClientToken: "done-1" }));
+  order.push("answer");
+  const item = await verdict;
+  ws.close();
+  assert.equal(item.Attachments[0].Status, "APPROVED");
+  assert.deepEqual(order, ["answer", "item APPROVED"], "the answer first, then the verdict");
+});

@@ -104,6 +104,22 @@ func WriteError(w http.ResponseWriter, log *slog.Logger, err error, internalType
 	w.Write(b)
 }
 
+// UnknownRoute answers a request that matches no operation, as both of
+// Connect's APIs answer it. They sit behind Amazon API Gateway (their
+// answers carry x-amz-apigw-id), and API Gateway answers a path or method
+// that matches no deployed resource with 403 and the error type
+// MissingAuthenticationTokenException, "Missing Authentication Token",
+// before it checks any credentials (AWS Knowledge Center, "How do I
+// troubleshoot API Gateway REST API endpoint 403 Missing Authentication
+// Token errors?": "The API request is made to a method or resource that
+// doesn't exist"). UnknownOperationException is the answer of the awsJson
+// services that route by X-Amz-Target, which these are not. Every SDK
+// decodes the shape: a generic service error with that code and status.
+func UnknownRoute(w http.ResponseWriter, r *http.Request) {
+	RequestID(w)
+	WriteError(w, nil, Errorf(http.StatusForbidden, "MissingAuthenticationTokenException", "Missing Authentication Token"))
+}
+
 // DecodeJSON reads a JSON request body into v. An empty body decodes as {}.
 // Syntax and type errors become a ValidationException.
 func DecodeJSON(r *http.Request, v any) error {

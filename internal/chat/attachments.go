@@ -366,10 +366,12 @@ func (s *Service) directUploaded(ctx context.Context, f store.File) error {
 	return nil
 }
 
-// CompleteUpload starts the checks of an uploaded attachment. It returns
-// when the verdict is out, or after VerdictWait with the attachment
-// announced as IN_PROGRESS and the verdict to follow.
-func (s *Service) CompleteUpload(ctx context.Context, sess *Session, fileID, clientToken string) error {
+// CompleteUpload starts the checks of an uploaded attachment and returns.
+// Nothing is announced before answered is closed (the caller closes it once
+// its answer is written: on Connect the answer comes first); then the
+// verdict, or after VerdictWait an IN_PROGRESS item with the verdict to
+// follow.
+func (s *Service) CompleteUpload(ctx context.Context, sess *Session, fileID, clientToken string, answered <-chan struct{}) error {
 	if err := s.attachmentsEnabled(); err != nil {
 		return err
 	}
@@ -418,14 +420,15 @@ func (s *Service) CompleteUpload(ctx context.Context, sess *Session, fileID, cli
 		return err
 	}
 	f.State = store.FileInProgress
-	s.judge(f, sess.Participant, s.cfg.VerdictWait)
+	go s.judge(f, sess.Participant, s.cfg.VerdictWait, answered)
 	return nil
 }
 
 // judge checks a file and announces the verdict. It waits up to wait for
 // the verdict; past that it announces the file as IN_PROGRESS and lets the
 // verdict follow on its own.
-func (s *Service) judge(f store.File, uploader store.Participant, wait time.Duration) {
+func (s *Service) judge(f store.File, uploader store.Participant, wait time.Duration, answered <-chan struct{}) {
+	deadline := time.Now().Add(wait)
 	result := make(chan attach.Verdict, 1)
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), verdictTimeout)
@@ -440,11 +443,15 @@ func (s *Service) judge(f store.File, uploader store.Participant, wait time.Dura
 		s.announce(f, item, <-result, f.ItemID)
 		return
 	}
+	select { // bounded, should the caller never close answered
+	case <-answered:
+	case <-time.After(wait):
+	}
 	select {
 	case v := <-result:
 		s.announce(f, item, v, "")
 		return
-	case <-time.After(wait):
+	case <-time.After(time.Until(deadline)):
 	}
 	item.Attachments = []store.Attachment{{ID: f.ID, Name: f.Name, ContentType: f.ContentType, Status: StatusInProgress}}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -535,7 +542,7 @@ func (s *Service) resumeVerdicts(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		go s.judge(f, p, 0)
+		go s.judge(f, p, 0, nil)
 	}
 	return nil
 }

@@ -101,8 +101,18 @@ func TestRetentionDeletesAttachmentsOfEndedChats(t *testing.T) {
 	svc, st, blobs := fileService(t, dir, clk, time.Hour)
 	defer func() { svc.Close(); st.Close(); blobs.Close() }()
 	sess, id := uploaded(t, svc)
-	if err := svc.CompleteUpload(ctx, sess, id, "c2"); err != nil {
+	answered := make(chan struct{})
+	close(answered)
+	if err := svc.CompleteUpload(ctx, sess, id, "c2", answered); err != nil {
 		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if f, _ := st.File(ctx, id); f.State == store.FileApproved {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no verdict")
+		}
 	}
 	if err := svc.expireFiles(ctx); err != nil {
 		t.Fatal(err)

@@ -97,7 +97,7 @@ func TestUploadsNeverCompletedAreDeleted(t *testing.T) {
 	if _, err := svc.ReceiveUpload(ctx, done.AttachmentID, tokenOf(done.URL), "text/plain", bytes.NewReader([]byte("hello"))); err != nil {
 		t.Fatal(err)
 	}
-	if err := svc.CompleteUpload(ctx, sess, done.AttachmentID, ""); err != nil {
+	if err := svc.CompleteUpload(ctx, sess, done.AttachmentID, "", answeredAlready()); err != nil {
 		t.Fatal(err)
 	}
 
@@ -145,7 +145,7 @@ func TestRetentionDeletesFilesInEveryState(t *testing.T) {
 	if _, err := svc.ReceiveUpload(ctx, bad.AttachmentID, tokenOf(bad.URL), "application/pdf", bytes.NewReader([]byte("hello"))); err != nil {
 		t.Fatal(err)
 	}
-	if err := svc.CompleteUpload(ctx, sess, bad.AttachmentID, ""); err != nil {
+	if err := svc.CompleteUpload(ctx, sess, bad.AttachmentID, "", answeredAlready()); err != nil {
 		t.Fatal(err)
 	}
 	if f, _ := st.File(ctx, bad.AttachmentID); f.State != store.FileRejected {
@@ -167,4 +167,11 @@ func TestRetentionDeletesFilesInEveryState(t *testing.T) {
 		b.Close()
 		t.Error("the bytes are still there")
 	}
+}
+
+// answeredAlready is the answered channel of a caller that wrote its answer.
+func answeredAlready() <-chan struct{} {
+	c := make(chan struct{})
+	close(c)
+	return c
 }

@@ -440,7 +440,29 @@ func (s *Service) AddParticipant(ctx context.Context, instanceID, contactID, rol
 
 // addParticipant adds a participant; with consoleAgent, an agent of the
 // console accepts a queued chat, which only one agent can.
+//
+// Custom bots follow the admin guide's rules for custom participants
+// ("Customize chat flow experiences by integrating custom participants"):
+// one can be added only while no agent is present, only one can be present
+// at a time, and it is disconnected when an agent joins.
 func (s *Service) addParticipant(ctx context.Context, instanceID, contactID, role, displayName, clientToken, consoleAgent string) (AddParticipantOutput, error) {
+	for attempt := 0; ; attempt++ {
+		out, err := s.tryAddParticipant(ctx, instanceID, contactID, role, displayName, clientToken, consoleAgent)
+		// A bot the agent's change would disconnect left meanwhile: the
+		// change failed whole, so it is safe to try again with fresh state.
+		if errors.Is(err, errBotLeftMeanwhile) && attempt < 3 {
+			continue
+		}
+		if errors.Is(err, errBotLeftMeanwhile) {
+			err = errorf(Conflict, "The chat changed while the agent joined; try again.")
+		}
+		return out, err
+	}
+}
+
+var errBotLeftMeanwhile = errors.New("a custom bot left while an agent joined")
+
+func (s *Service) tryAddParticipant(ctx context.Context, instanceID, contactID, role, displayName, clientToken, consoleAgent string) (AddParticipantOutput, error) {
 	var out AddParticipantOutput
 	c, ps, err := s.Contact(ctx, instanceID, contactID)
 	if err != nil {
@@ -456,9 +478,26 @@ func (s *Service) addParticipant(ctx context.Context, instanceID, contactID, rol
 	if role != RoleCustomBot && role != RoleAgent {
 		return out, errorf(Invalid, "ParticipantRole %s cannot be added to a chat: use CUSTOM_BOT, or AGENT for an agent joining.", role)
 	}
-	// A quick refusal; the limit itself is checked in Apply's transaction,
-	// which concurrent requests cannot get round.
-	if countJoined(ps) >= MaxParticipants {
+	active := 0
+	var bots []store.Participant
+	for _, p := range ps {
+		if p.State != store.ParticipantJoined {
+			continue
+		}
+		active++
+		switch {
+		case p.Role == RoleCustomBot:
+			bots = append(bots, p)
+		case p.Role == RoleAgent && role == RoleCustomBot:
+			return out, errorf(Conflict, "A custom participant cannot be added to a chat when an agent is already present on the contact.")
+		}
+	}
+	if role == RoleCustomBot && len(bots) > 0 {
+		return out, errorf(QuotaExceeded, "Only one custom participant can be present on a contact.")
+	}
+	if active >= MaxParticipants {
+		// A quick refusal; the limit itself is checked in Apply's
+		// transaction, which concurrent requests cannot get round.
 		return out, errParticipantQuota
 	}
 	if displayName == "" {
@@ -475,12 +514,26 @@ func (s *Service) addParticipant(ctx context.Context, instanceID, contactID, rol
 		RequireActive:   contactID,
 		Idempotency:     s.idempotencyRecord(scope, clientToken, out),
 		NewParticipants: []store.Participant{p},
-		Items:           []store.Item{joinedItem(p)},
 		Limits:          []store.Limit{{Count: store.CountParticipants, Key: contactID, Max: MaxParticipants}},
 	}
 	if consoleAgent != "" {
 		ch.Limits = append(ch.Limits, store.Limit{Count: store.CountAgentChats, Key: consoleAgent, Max: MaxAgentChats})
 	}
+	if role == RoleCustomBot {
+		// Checked again in the transaction: two bots, or a bot and an agent,
+		// added at once cannot both pass.
+		ch.RequireNoJoined = &store.RoleCheck{ContactID: contactID, Roles: []string{RoleAgent, RoleCustomBot}}
+	} else {
+		// An agent joining disconnects the custom bot, which leaves first.
+		for _, b := range bots {
+			ch.Leave = append(ch.Leave, store.Leave{ParticipantID: b.ID, At: now})
+			ch.Items = append(ch.Items, store.Item{
+				ID: secret.NewTimeUUID(), ContactID: contactID, ParticipantID: b.ID, Type: TypeEvent,
+				ContentType: EventParticipantLeft, DisplayName: b.DisplayName, Role: b.Role, InTranscript: true,
+			})
+		}
+	}
+	ch.Items = append(ch.Items, joinedItem(p))
 	if role == RoleAgent && (c.State == store.ContactQueued || consoleAgent != "") {
 		ch.ConnectAgent = &store.ConnectAgent{ContactID: contactID, AgentID: p.ID, At: now, Exclusive: consoleAgent != ""}
 	}
@@ -489,14 +542,24 @@ func (s *Service) addParticipant(ctx context.Context, instanceID, contactID, rol
 	case errors.Is(err, store.ErrDuplicate):
 		_, err = s.idempotent(ctx, scope, clientToken, &out)
 		return out, err
+	case errors.Is(err, store.ErrEnded) && len(ch.Leave) > 0:
+		if k, err := s.store.Contact(ctx, contactID); err == nil && k.State != store.ContactEnded {
+			return AddParticipantOutput{}, errBotLeftMeanwhile
+		}
+		return AddParticipantOutput{}, errChatEnded
 	case errors.Is(err, store.ErrEnded):
 		return AddParticipantOutput{}, errChatEnded
+	case errors.Is(err, store.ErrConflict) && role == RoleCustomBot:
+		return AddParticipantOutput{}, errorf(Conflict, "An agent or another custom participant joined the chat meanwhile.")
 	case errors.Is(err, store.ErrConflict):
 		return AddParticipantOutput{}, errorf(Conflict, "Another agent accepted this chat.")
 	case errors.Is(err, store.ErrLimit):
 		return AddParticipantOutput{}, limitError(err)
 	case err != nil:
 		return AddParticipantOutput{}, err
+	}
+	for _, b := range bots {
+		s.unwatch(b.ID)
 	}
 	s.watch(contactID, c.Timers, p)
 	return out, nil

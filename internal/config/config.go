@@ -68,6 +68,10 @@ type Config struct {
 	// websocket open for this long.
 	WidgetAbandon time.Duration
 
+	// ThrottleConnect applies Amazon Connect's documented API request rates
+	// (PARLEY_THROTTLE=connect), for testing clients' retries.
+	ThrottleConnect bool
+
 	// Identity, from the environment or generated into DataDir.
 	AccessKeyID     string
 	SecretAccessKey string
@@ -118,8 +122,16 @@ func Parse(args []string, env Env) (*Config, error) {
 		"end a queued widget chat whose customer has had no websocket this long (PARLEY_WIDGET_ABANDON)")
 	proxies := fs.String("trusted-proxies", env("PARLEY_TRUSTED_PROXIES"),
 		"reverse proxies whose X-Forwarded-For is believed, comma-separated CIDRs (PARLEY_TRUSTED_PROXIES)")
+	throttle := fs.String("throttle", or(env("PARLEY_THROTTLE"), "off"), "connect applies Amazon Connect's API request rates; off does not (PARLEY_THROTTLE)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
+	}
+	switch *throttle {
+	case "connect":
+		c.ThrottleConnect = true
+	case "off", "":
+	default:
+		return nil, fmt.Errorf("PARLEY_THROTTLE must be connect or off, not %q", *throttle)
 	}
 	if ev.err != nil {
 		return nil, ev.err

@@ -23,6 +23,12 @@ func TestParseDefaultsAndEnv(t *testing.T) {
 	if c.Addr != ":9000" || c.PublicURL != "https://chat.example.com" {
 		t.Errorf("flag over env, trimmed URL: %+v", c)
 	}
+	if c.ThrottleConnect {
+		t.Error("throttling is on by default")
+	}
+	if c, err := Parse(nil, env(map[string]string{"PARLEY_THROTTLE": "connect"})); err != nil || !c.ThrottleConnect {
+		t.Errorf("PARLEY_THROTTLE=connect: %v, %v", c, err)
+	}
 	for _, bad := range []map[string]string{
 		{"PARLEY_PUBLIC_URL": "ftp://x"},
 		{"PARLEY_ACCESS_KEY_ID": "only-half"},
@@ -41,6 +47,7 @@ func TestParseDefaultsAndEnv(t *testing.T) {
 		{"PARLEY_ATTACHMENT_RETENTION": "a month"},
 		{"PARLEY_ATTACHMENT_MAX_BYTES": "20MB"},
 		{"PARLEY_ATTACHMENT_MIN_FREE": "-1"},
+		{"PARLEY_THROTTLE": "aws"},
 	} {
 		if _, err := Parse(nil, env(bad)); err == nil {
 			t.Errorf("accepted %v", bad)

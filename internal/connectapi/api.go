@@ -10,11 +10,13 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/parleychat/parley/internal/attach"
 	"github.com/parleychat/parley/internal/awswire"
 	"github.com/parleychat/parley/internal/chat"
+	"github.com/parleychat/parley/internal/quota"
 	"github.com/parleychat/parley/internal/sigv4"
 	"github.com/parleychat/parley/internal/store"
 )
@@ -25,6 +27,8 @@ type Config struct {
 	AccountID string
 	// Verifier checks request signatures.
 	Verifier *sigv4.Verifier
+	// Throttle, if not nil, applies Connect's request rates per operation.
+	Throttle *quota.Limiter
 }
 
 // API is the Connect API.
@@ -39,20 +43,45 @@ func New(cfg Config, svc *chat.Service, log *slog.Logger) *API {
 	return &API{cfg: cfg, chat: svc, log: log}
 }
 
-// Register adds the Connect routes to mux.
+// Register adds the Connect routes to mux. The Connect API sits at the
+// root, so it also answers every path no other part of Parley serves.
 func (a *API) Register(mux *http.ServeMux) {
-	mux.Handle("PUT /contact/chat", a.op(a.startChatContact))
-	mux.Handle("POST /contact/stop", a.op(a.stopContact))
-	mux.Handle("POST /contact/create-participant", a.op(a.createParticipant))
-	mux.Handle("GET /contacts/{InstanceId}/{ContactId}", a.op(a.describeContact))
-	mux.Handle("PUT /contact/participant-role-config/{InstanceId}/{ContactId}", a.op(a.updateParticipantRoleConfig))
-	mux.Handle("GET /attached-files-configurations/{InstanceId}/{AttachmentScope}", a.op(a.describeAttachedFilesConfiguration))
-	mux.Handle("POST /attached-files-configurations/{InstanceId}/{AttachmentScope}", a.op(a.updateAttachedFilesConfiguration))
+	mux.Handle("PUT /contact/chat", a.op("StartChatContact", a.startChatContact))
+	mux.Handle("POST /contact/stop", a.op("StopContact", a.stopContact))
+	mux.Handle("POST /contact/create-participant", a.op("CreateParticipant", a.createParticipant))
+	mux.Handle("GET /contacts/{InstanceId}/{ContactId}", a.op("DescribeContact", a.describeContact))
+	mux.Handle("PUT /contact/participant-role-config/{InstanceId}/{ContactId}", a.op("UpdateParticipantRoleConfig", a.updateParticipantRoleConfig))
+	mux.Handle("GET /attached-files-configurations/{InstanceId}/{AttachmentScope}", a.op("DescribeAttachedFilesConfiguration", a.describeAttachedFilesConfiguration))
+	mux.Handle("POST /attached-files-configurations/{InstanceId}/{AttachmentScope}", a.op("UpdateAttachedFilesConfiguration", a.updateAttachedFilesConfiguration))
+	mux.Handle("GET /contact/attributes/{InstanceId}/{InitialContactId}", a.op("GetContactAttributes", a.getContactAttributes))
+	mux.Handle("POST /contact/attributes", a.op("UpdateContactAttributes", a.updateContactAttributes))
+	for op, route := range unsupported {
+		mux.Handle(route.pattern, a.op(op, a.notSupported(op, route.why)))
+	}
+	mux.Handle("/", http.HandlerFunc(awswire.UnknownRoute))
+}
+
+// unsupported are the chat operations of the Connect API that Parley does
+// not offer. They answer InvalidRequestException, the error every one of
+// them declares for a request Connect cannot carry out ("The request is not
+// valid"), after the signature check, so that clients see a typed error.
+var unsupported = map[string]struct{ pattern, why string }{
+	"MonitorContact":                     {"POST /contact/monitor", "Parley has no supervisors"},
+	"StartContactStreaming":              {"POST /contact/start-streaming", "Parley does not stream chat messages"},
+	"StopContactStreaming":               {"POST /contact/stop-streaming", "Parley does not stream chat messages"},
+	"TransferContact":                    {"POST /contact/transfer", "Parley does not transfer contacts"},
+	"CreatePersistentContactAssociation": {"POST /contact/persistent-contact-association/{InstanceId}/{InitialContactId}", "Parley has no persistent chat"},
+}
+
+func (a *API) notSupported(op, why string) handler {
+	return func(w http.ResponseWriter, r *http.Request, body []byte) error {
+		return invalidRequest("%s is not supported: %s.", op, why)
+	}
 }
 
 type handler func(w http.ResponseWriter, r *http.Request, body []byte) error
 
-func (a *API) op(h handler) http.Handler {
+func (a *API) op(name string, h handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		awswire.RequestID(w)
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, awswire.MaxBodyBytes))
@@ -64,10 +93,26 @@ func (a *API) op(h handler) http.Handler {
 			awswire.WriteError(w, a.log, err)
 			return
 		}
+		if !a.cfg.Throttle.Allow(a.chat.InstanceID(), name) {
+			awswire.WriteError(w, a.log, throttled(name))
+			return
+		}
 		if err := h(w, r, body); err != nil {
 			awswire.WriteError(w, a.log, toWire(err), "InternalServiceException")
 		}
 	})
+}
+
+// throttled is the answer past an operation's request rate: 429
+// ThrottlingException, which the SDKs retry with backoff. StartChatContact's
+// reference says its "API TPS throttling returns a TooManyRequests
+// exception" instead; the SDKs retry that code as well.
+func throttled(op string) error {
+	typ := "ThrottlingException"
+	if op == "StartChatContact" {
+		typ = "TooManyRequestsException"
+	}
+	return awswire.Errorf(http.StatusTooManyRequests, typ, "Rate exceeded")
 }
 
 func invalidParameter(format string, args ...any) *awswire.Error {
@@ -137,9 +182,6 @@ type startChatInput struct {
 	DisconnectOnCustomerExit []string
 }
 
-// maxAttributesBytes is Connect's limit on all of a contact's attributes.
-const maxAttributesBytes = 32768
-
 func decodeStartChat(body []byte) (in startChatInput, err error) {
 	if err = awswire.Unmarshal(body, &in); err != nil {
 		return in, asConnect(err)
@@ -152,15 +194,7 @@ func decodeStartChat(body []byte) (in startChatInput, err error) {
 	} else {
 		c.Required("participantDetails.displayName", in.ParticipantDetails.DisplayName, 1, 256)
 	}
-	size := 0
-	for k, v := range in.Attributes {
-		c.Length("attributes.key", &k, 1, 32767)
-		c.Length("attributes.value", &v, 0, 32767)
-		size += len(k) + len(v)
-	}
-	if size > maxAttributesBytes {
-		c.Fail("Attributes total %d bytes; at most %d are allowed.", size, maxAttributesBytes)
-	}
+	checkAttributes(&c, in.Attributes)
 	if m := in.InitialMessage; m != nil {
 		c.Required("initialMessage.contentType", m.ContentType, 1, 100)
 		c.Required("initialMessage.content", m.Content, 1, 16384)
@@ -547,5 +581,74 @@ func (a *API) updateAttachedFilesConfiguration(w http.ResponseWriter, r *http.Re
 		return err
 	}
 	awswire.WriteJSON(w, filesConfigOut(instanceID, scope, l, modified))
+	return nil
+}
+
+// checkAttributes applies the model's and the API reference's rules for
+// attributes: keys of 1 to 32767 characters that are "only alphanumeric,
+// dash, and underscore characters", values of up to 32767, and "up to
+// 32,768 UTF-8 bytes across all attributes for a contact".
+func checkAttributes(c *awswire.Checker, attrs map[string]string) {
+	for k, v := range attrs {
+		c.Length("attributes.key", &k, 1, 32767)
+		c.Length("attributes.value", &v, 0, 32767)
+		if strings.TrimFunc(k, attributeKeyRune) != "" {
+			c.Fail("Attribute key %q is not valid: keys can include only alphanumeric, dash, and underscore characters.", k)
+		}
+	}
+	if n := store.AttributesSize(attrs); n > chat.MaxAttributesBytes {
+		c.Fail("Attributes total %d bytes; at most %d UTF-8 bytes are allowed across all attributes.", n, chat.MaxAttributesBytes)
+	}
+}
+
+func attributeKeyRune(r rune) bool {
+	return r == '-' || r == '_' || ('a' <= r && r <= 'z') || ('A' <= r && r <= 'Z') || ('0' <= r && r <= '9')
+}
+
+type updateAttributesInput struct {
+	InitialContactId *string
+	InstanceId       *string
+	Attributes       map[string]string
+}
+
+func decodeUpdateAttributes(body []byte) (in updateAttributesInput, err error) {
+	if err = awswire.Unmarshal(body, &in); err != nil {
+		return in, asConnect(err)
+	}
+	var c awswire.Checker
+	c.Required("initialContactId", in.InitialContactId, 1, 256)
+	c.Required("instanceId", in.InstanceId, 1, 100)
+	if in.Attributes == nil {
+		c.Fail("1 validation error detected: Value null at 'attributes' failed to satisfy constraint: Member must not be null")
+	}
+	checkAttributes(&c, in.Attributes)
+	return in, asConnect(c.Err())
+}
+
+func (a *API) updateContactAttributes(w http.ResponseWriter, r *http.Request, body []byte) error {
+	in, err := decodeUpdateAttributes(body)
+	if err != nil {
+		return err
+	}
+	if err := a.chat.UpdateAttributes(r.Context(), *in.InstanceId, *in.InitialContactId, in.Attributes); err != nil {
+		return err
+	}
+	awswire.WriteJSON(w, struct{}{})
+	return nil
+}
+
+func (a *API) getContactAttributes(w http.ResponseWriter, r *http.Request, _ []byte) error {
+	instanceID, contactID := r.PathValue("InstanceId"), r.PathValue("InitialContactId")
+	var c awswire.Checker
+	c.Required("instanceId", &instanceID, 1, 100)
+	c.Required("initialContactId", &contactID, 1, 256)
+	if err := asConnect(c.Err()); err != nil {
+		return err
+	}
+	attrs, err := a.chat.ContactAttributes(r.Context(), instanceID, contactID)
+	if err != nil {
+		return err
+	}
+	awswire.WriteJSON(w, struct{ Attributes map[string]string }{attrs})
 	return nil
 }

@@ -14,14 +14,38 @@ import (
 	"github.com/parleychat/parley/internal/awswire"
 	"github.com/parleychat/parley/internal/chat"
 	"github.com/parleychat/parley/internal/chatwire"
+	"github.com/parleychat/parley/internal/quota"
 	"github.com/parleychat/parley/internal/views"
 )
 
 // API is the participant service.
 type API struct {
-	chat  *chat.Service
-	views views.Catalog
-	log   *slog.Logger
+	chat     *chat.Service
+	views    views.Catalog
+	log      *slog.Logger
+	throttle *quota.Limiter
+}
+
+// Throttled makes the service apply Connect's request rates per operation
+// (PARLEY_THROTTLE=connect); l may be nil for none.
+func (a *API) Throttled(l *quota.Limiter) *API {
+	a.throttle = l
+	return a
+}
+
+// operations names the operation of each route, for the request rates.
+var operations = map[string]string{
+	"POST /participant/connection":                 "CreateParticipantConnection",
+	"POST /participant/message":                    "SendMessage",
+	"POST /participant/event":                      "SendEvent",
+	"POST /participant/transcript":                 "GetTranscript",
+	"POST /participant/disconnect":                 "DisconnectParticipant",
+	"POST /participant/start-attachment-upload":    "StartAttachmentUpload",
+	"POST /participant/complete-attachment-upload": "CompleteAttachmentUpload",
+	"POST /participant/attachment":                 "GetAttachment",
+	"GET /participant/views/{ViewToken}":           "DescribeView",
+	"POST /participant/authentication-url":         "GetAuthenticationUrl",
+	"POST /participant/cancel-authentication":      "CancelParticipantAuthentication",
 }
 
 // New returns the participant service over svc.
@@ -43,10 +67,7 @@ func (a *API) Register(mux *http.ServeMux) {
 	mux.Handle("POST /participant/authentication-url", a.op(a.withSession(a.getAuthenticationURL)))
 	mux.Handle("POST /participant/cancel-authentication", a.op(a.withSession(a.cancelParticipantAuthentication)))
 	mux.Handle("OPTIONS /participant/", awswire.CORS(http.NotFoundHandler()))
-	mux.Handle("/participant/", awswire.CORS(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		awswire.RequestID(w)
-		awswire.WriteError(w, nil, awswire.Errorf(http.StatusNotFound, "UnknownOperationException", "No operation at %s %s.", r.Method, r.URL.EscapedPath()))
-	})))
+	mux.Handle("/participant/", awswire.CORS(http.HandlerFunc(awswire.UnknownRoute)))
 }
 
 type handler func(w http.ResponseWriter, r *http.Request, body []byte) error
@@ -59,6 +80,11 @@ func (a *API) op(h handler) http.Handler {
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, awswire.MaxBodyBytes))
 		if err != nil {
 			awswire.WriteError(w, a.log, awswire.Validation("Could not read the request body (at most %d bytes).", awswire.MaxBodyBytes))
+			return
+		}
+		if !a.throttle.Allow(a.chat.InstanceID(), operations[r.Pattern]) {
+			// As the participant service answers it; the SDKs retry it.
+			awswire.WriteError(w, a.log, awswire.Errorf(http.StatusTooManyRequests, "ThrottlingException", "Rate exceeded"))
 			return
 		}
 		if err := h(w, r, body); err != nil {
@@ -272,10 +298,16 @@ func (a *API) completeAttachmentUpload(w http.ResponseWriter, r *http.Request, b
 	if err != nil {
 		return err
 	}
-	if err := a.chat.CompleteUpload(r.Context(), sess, in.AttachmentIds[0], *in.ClientToken); err != nil {
+	// As on Connect, the answer comes before the verdict's ATTACHMENT item:
+	// the checks announce nothing until answered is closed, once the answer
+	// is on the wire (ChatJS's widget otherwise keeps a stale "Sending" copy).
+	answered := make(chan struct{})
+	defer close(answered)
+	if err := a.chat.CompleteUpload(r.Context(), sess, in.AttachmentIds[0], *in.ClientToken, answered); err != nil {
 		return err
 	}
 	awswire.WriteJSON(w, struct{}{})
+	http.NewResponseController(w).Flush()
 	return nil
 }
 

@@ -25,6 +25,7 @@ import (
 	"github.com/parleychat/parley/internal/fileapi"
 	"github.com/parleychat/parley/internal/gateway"
 	"github.com/parleychat/parley/internal/participantapi"
+	"github.com/parleychat/parley/internal/quota"
 	"github.com/parleychat/parley/internal/sigv4"
 	"github.com/parleychat/parley/internal/store"
 	"github.com/parleychat/parley/internal/store/cache"
@@ -133,7 +134,11 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
-	participantapi.New(s.chat, catalog, log).Register(mux)
+	var connectRates, participantRates *quota.Limiter
+	if cfg.ThrottleConnect {
+		connectRates, participantRates = quota.New(quota.Connect, &quota.ConnectDefault), quota.New(quota.Participant, nil)
+	}
+	participantapi.New(s.chat, catalog, log).Throttled(participantRates).Register(mux)
 	fileapi.New(s.chat, log).Register(mux)
 	webapi.New(webapi.Config{Enabled: cfg.WidgetEnabled, PublicURL: s.baseURL, Origins: cfg.WidgetOrigins,
 		PerMinute: cfg.WidgetPerMinute, MaxQueued: cfg.WidgetMaxQueued, TrustedProxies: cfg.TrustedProxies}, s.chat, log).Register(mux)
@@ -152,7 +157,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 	verifier := &sigv4.Verifier{Service: "connect", Secret: func(id string) (string, bool) {
 		return cfg.SecretAccessKey, id == cfg.AccessKeyID
 	}}
-	connectapi.New(connectapi.Config{Region: cfg.Region, AccountID: cfg.AccountID, Verifier: verifier}, s.chat, log).Register(mux)
+	connectapi.New(connectapi.Config{Region: cfg.Region, AccountID: cfg.AccountID, Verifier: verifier, Throttle: connectRates}, s.chat, log).Register(mux)
 	s.http = &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: 10 * time.Second,

@@ -232,6 +232,40 @@ type Change struct {
 	// QueueCeiling fails the change with ErrQueueFull when as many contacts
 	// of its flow are queued already; checked before NewContact is added.
 	QueueCeiling *QueueCeiling
+	// Attributes merges attributes into a contact's, ended or not
+	// (UpdateContactAttributes). Inside the transaction the backend reads the
+	// contact's attributes, sets every key of Set (keys not in Set keep
+	// their values), and stores the result; if the result's keys and values
+	// total more than MaxBytes UTF-8 bytes the change fails with
+	// ErrTooLarge, and an unknown contact fails it with ErrNotFound.
+	Attributes *MergeAttributes
+	// RequireNoJoined fails the change with ErrConflict if the contact has
+	// a joined participant (state JOINED) in one of the roles. Checked
+	// inside the transaction, before anything is written.
+	RequireNoJoined *RoleCheck
+}
+
+// MergeAttributes is an update of a contact's attributes.
+type MergeAttributes struct {
+	ContactID string
+	Set       map[string]string
+	MaxBytes  int
+}
+
+// RoleCheck names roles that must not be joined in a contact.
+type RoleCheck struct {
+	ContactID string
+	Roles     []string
+}
+
+// AttributesSize is how Connect measures attributes against their limit:
+// the UTF-8 bytes of every key and value.
+func AttributesSize(attrs map[string]string) int {
+	n := 0
+	for k, v := range attrs {
+		n += len(k) + len(v)
+	}
+	return n
 }
 
 // AgentKey is a console agent's new key.
@@ -338,6 +372,7 @@ var (
 	ErrDuplicate = errors.New("store: duplicate client token")
 	ErrConflict  = errors.New("store: state changed")
 	ErrLimit     = errors.New("store: limit exceeded") // see LimitError
+	ErrTooLarge  = errors.New("store: over a size limit")
 )
 
 // ErrQueueFull is a change refused by its QueueCeiling.

@@ -128,4 +128,7 @@ func (c *Store) forget(ch *store.Change) {
 	if ch.Timers != nil {
 		delete(c.contacts, ch.Timers.ContactID)
 	}
+	if ch.Attributes != nil {
+		delete(c.contacts, ch.Attributes.ContactID)
+	}
 }

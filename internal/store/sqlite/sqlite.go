@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"io/fs"
 	"iter"
+	"maps"
 	"os"
 	"path/filepath"
 	"sort"
@@ -496,6 +497,20 @@ func (db *DB) apply(tx *sql.Tx, c *store.Change) ([]store.Item, error) {
 			return nil, store.ErrEnded
 		}
 	}
+	if rc := c.RequireNoJoined; rc != nil && len(rc.Roles) > 0 {
+		args := []any{rc.ContactID, store.ParticipantJoined}
+		for _, r := range rc.Roles {
+			args = append(args, r)
+		}
+		var n int
+		if err := db.txRow(tx, `SELECT count(*) FROM participants WHERE contact_id = ? AND state = ? AND role IN (?`+
+			strings.Repeat(", ?", len(rc.Roles)-1)+`)`, args...).Scan(&n); err != nil {
+			return nil, err
+		}
+		if n > 0 {
+			return nil, store.ErrConflict
+		}
+	}
 	if i := c.Idempotency; i != nil {
 		res, err := db.exec(tx, `INSERT INTO idempotency (scope, client_token, response, created_at) VALUES (?, ?, ?, ?)
 			ON CONFLICT DO NOTHING`, i.Scope, i.ClientToken, i.Response, time.Now().UnixMilli())
@@ -612,6 +627,28 @@ func (db *DB) apply(tx *sql.Tx, c *store.Change) ([]store.Item, error) {
 				delivered_at = CASE WHEN delivered_at = 0 THEN excluded.delivered_at ELSE delivered_at END,
 				read_at = CASE WHEN read_at = 0 THEN excluded.read_at ELSE read_at END`,
 			rc.MessageID, rc.RecipientID, rc.ContactID, ms(rc.Delivered), ms(rc.Read)); err != nil {
+			return nil, err
+		}
+	}
+	if m := c.Attributes; m != nil {
+		var raw string
+		err := db.txRow(tx, `SELECT attributes FROM contacts WHERE id = ?`, m.ContactID).Scan(&raw)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, store.ErrNotFound
+		}
+		if err != nil {
+			return nil, err
+		}
+		attrs := map[string]string{}
+		if err := json.Unmarshal([]byte(raw), &attrs); err != nil || attrs == nil {
+			attrs = map[string]string{}
+		}
+		maps.Copy(attrs, m.Set)
+		if store.AttributesSize(attrs) > m.MaxBytes {
+			return nil, store.ErrTooLarge
+		}
+		b, _ := json.Marshal(attrs)
+		if _, err := db.exec(tx, `UPDATE contacts SET attributes = ? WHERE id = ?`, string(b), m.ContactID); err != nil {
 			return nil, err
 		}
 	}

@@ -393,3 +393,53 @@ func TestEphemeralItems(t *testing.T) {
 		t.Errorf("the newest item was pruned: %v", err)
 	}
 }
+
+// TestMergeAttributesAndRoleCheck: Change.Attributes merges inside the
+// transaction and refuses a result over MaxBytes; Change.RequireNoJoined
+// refuses a change while a participant of a named role is joined. A refused
+// change writes nothing.
+func TestMergeAttributesAndRoleCheck(t *testing.T) {
+	ctx := context.Background()
+	db := open(t, nil)
+	newContact(t, db, "c")
+	merge := func(set map[string]string, max int) error {
+		_, err := db.Apply(ctx, &store.Change{Attributes: &store.MergeAttributes{ContactID: "c", Set: set, MaxBytes: max}})
+		return err
+	}
+	if err := merge(map[string]string{"a": "1", "b": "2"}, 100); err != nil {
+		t.Fatal(err)
+	}
+	if err := merge(map[string]string{"b": "3"}, 100); err != nil {
+		t.Fatal(err)
+	}
+	if err := merge(map[string]string{"c": "12345"}, 9); !errors.Is(err, store.ErrTooLarge) {
+		t.Errorf("over MaxBytes with the kept attributes: %v, want ErrTooLarge", err)
+	}
+	if _, err := db.Apply(ctx, &store.Change{Attributes: &store.MergeAttributes{ContactID: "nope", Set: map[string]string{"a": "1"}, MaxBytes: 9}}); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("unknown contact: %v, want ErrNotFound", err)
+	}
+	k, err := db.Contact(ctx, "c")
+	if err != nil || len(k.Attributes) != 2 || k.Attributes["a"] != "1" || k.Attributes["b"] != "3" {
+		t.Fatalf("attributes = %v, %v", k.Attributes, err)
+	}
+
+	bot := store.Participant{ID: "bot", ContactID: "c", Role: "CUSTOM_BOT", TokenHash: "h1", State: store.ParticipantJoined, JoinedAt: time.Now()}
+	check := &store.RoleCheck{ContactID: "c", Roles: []string{"AGENT", "CUSTOM_BOT"}}
+	if _, err := db.Apply(ctx, &store.Change{RequireNoJoined: check, NewParticipants: []store.Participant{bot}}); err != nil {
+		t.Fatal(err)
+	}
+	second := bot
+	second.ID, second.TokenHash = "bot2", "h2"
+	if _, err := db.Apply(ctx, &store.Change{RequireNoJoined: check, NewParticipants: []store.Participant{second}}); !errors.Is(err, store.ErrConflict) {
+		t.Errorf("a second bot: %v, want ErrConflict", err)
+	}
+	if _, err := db.Participant(ctx, "bot2"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("the refused change wrote its participant: %v", err)
+	}
+	if _, err := db.Apply(ctx, &store.Change{Leave: []store.Leave{{ParticipantID: "bot", At: time.Now()}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Apply(ctx, &store.Change{RequireNoJoined: check, NewParticipants: []store.Participant{second}}); err != nil {
+		t.Errorf("a bot after the first left: %v", err)
+	}
+}

@@ -122,14 +122,31 @@ async function openChat(chat) {
   // Attributes set through the Connect API are the operator's; those the
   // customer's browser sent are only the customer's word, and say so.
   const attrs = el("div", { class: "chat-attributes" });
-  const list = (entries, cls, label) => {
-    if (!entries.length) return;
-    const dl = el("dl", { class: cls, "aria-label": label });
-    for (const [k, v] of entries) dl.append(el("dt", {}, k), el("dd", {}, v));
-    attrs.append(el("p", { class: "attributes-label" }, label), dl);
+  let shown = "";
+  const showAttributes = (operator, customer) => {
+    const key = JSON.stringify([Object.entries(operator || {}).sort(), Object.entries(customer || {}).sort()]);
+    if (key === shown) return;
+    shown = key;
+    attrs.replaceChildren();
+    const list = (entries, cls, label) => {
+      if (!entries.length) return;
+      const dl = el("dl", { class: cls, "aria-label": label });
+      for (const [k, v] of entries) dl.append(el("dt", {}, k), el("dd", {}, v));
+      attrs.append(el("p", { class: "attributes-label" }, label), dl);
+    };
+    list(Object.entries(operator || {}), "attributes", "Contact attributes");
+    list(Object.entries(customer || {}), "attributes customer-attributes", "Supplied by the customer (unverified)");
   };
-  list(Object.entries(chat.Attributes || {}), "attributes", "Contact attributes");
-  list(Object.entries(chat.CustomerAttributes || {}), "attributes customer-attributes", "Supplied by the customer (unverified)");
+  showAttributes(chat.Attributes, chat.CustomerAttributes);
+  // UpdateContactAttributes can change them at any time: follow them while the chat lasts.
+  const attrPoll = setInterval(async () => {
+    try {
+      const c = await agentAPI("GET", `/agent/v1/chats/${encodeURIComponent(chat.ContactId)}`);
+      showAttributes(c.Attributes, c.CustomerAttributes);
+    } catch (e) {
+      if (e.status === 403 || e.status === 404) clearInterval(attrPoll);
+    }
+  }, 2000);
   const end = el("button", { type: "button", class: "danger" }, "End chat");
   const close = el("button", { type: "button", hidden: "" }, "Close");
   const panel = el("section", { class: "chat-panel", role: "tabpanel", "aria-label": `Chat with ${chat.CustomerName}` },
@@ -147,14 +164,14 @@ async function openChat(chat) {
   });
   view = new ChatView(panel, conn, {
     me: chat.ParticipantId, title: `Chat with ${chat.CustomerName}`,
-    onEnded: () => { end.hidden = true; close.hidden = false; tab.classList.add("ended"); forget(chat.ContactId); },
+    onEnded: () => { clearInterval(attrPoll); end.hidden = true; close.hidden = false; tab.classList.add("ended"); forget(chat.ContactId); },
   });
   open.set(chat.ContactId, { tab, panel, conn, view });
   const choose = () => select(chat.ContactId);
   tab.addEventListener("click", choose);
   tab.addEventListener("keydown", (e) => { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); choose(); } });
   end.addEventListener("click", () => conn.disconnect().catch(() => conn.end()));
-  close.addEventListener("click", () => { tab.remove(); panel.remove(); open.delete(chat.ContactId); });
+  close.addEventListener("click", () => { clearInterval(attrPoll); tab.remove(); panel.remove(); open.delete(chat.ContactId); });
   select(chat.ContactId);
   try {
     await conn.connect();
