@@ -148,8 +148,15 @@ func TestRetentionDeletesFilesInEveryState(t *testing.T) {
 	if err := svc.CompleteUpload(ctx, sess, bad.AttachmentID, "", answeredAlready()); err != nil {
 		t.Fatal(err)
 	}
-	if f, _ := st.File(ctx, bad.AttachmentID); f.State != store.FileRejected {
-		t.Fatalf("text named .pdf: %s, want REJECTED", f.State)
+	// The verdict follows CompleteUpload's answer.
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		f, _ := st.File(ctx, bad.AttachmentID)
+		if f.State == store.FileRejected {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("text named .pdf: %s, want REJECTED", f.State)
+		}
 	}
 	if err := svc.StopContact(ctx, "i", sess.Contact.ID); err != nil {
 		t.Fatal(err)

@@ -72,7 +72,8 @@ func TestLimitsHoldUnderConcurrency(t *testing.T) {
 			t.Fatal(err)
 		}
 		got := burst(t, 40, func(i int) error {
-			_, err := svc.AddParticipant(ctx, "i", chat.ContactID, RoleCustomBot, "", "")
+			// Agents: Connect allows one custom bot at a time.
+			_, err := svc.AddParticipant(ctx, "i", chat.ContactID, RoleAgent, "", "")
 			return err
 		})
 		if want := MaxParticipants - 1; got != want { // the customer is one

@@ -107,7 +107,7 @@ func (c *Store) Apply(ctx context.Context, ch *store.Change) ([]store.Item, erro
 }
 
 func (c *Store) forget(ch *store.Change) {
-	if len(ch.Acknowledge) == 0 && len(ch.Leave) == 0 && ch.End == nil && ch.ConnectAgent == nil && ch.Timers == nil {
+	if len(ch.Acknowledge) == 0 && len(ch.Leave) == 0 && ch.End == nil && ch.ConnectAgent == nil && ch.Timers == nil && ch.Attributes == nil {
 		return // nothing cached changed: reads in flight may fill the cache
 	}
 	c.mu.Lock()
