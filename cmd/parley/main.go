@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -30,6 +31,8 @@ Usage:
   parley agent list          list the console's agents
   parley agent remove NAME   delete an agent; its key stops working at once
   parley agent rotate-key NAME  give an agent a new key; the old one stops working
+  parley backup DIR          copy the data dir's database, identity and attachments to DIR while serving
+  parley restore DIR         bring a backup back into an empty data dir
   parley bench [flags]       measure Parley against baselines (parley bench -h)
 `
 
@@ -63,6 +66,8 @@ func run(args []string, env config.Env, stdout, stderr io.Writer) error {
 		return chatcli.Run(ctx, args[1:], stdout, stderr, env)
 	case "agent":
 		return agentCommand(args[1:], env, stdout)
+	case "backup", "restore":
+		return backupCommand(args[0], args[1:], env, stdout)
 	case "bench":
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
@@ -146,5 +151,44 @@ func agentCommand(args []string, env config.Env, stdout io.Writer) error {
 	default:
 		return errors.New(agentUsage)
 	}
+	return nil
+}
+
+// backupCommand runs `parley backup DIR` and `parley restore DIR`; the
+// serve flags (-data-dir, ...) say which deployment.
+func backupCommand(verb string, args []string, env config.Env, stdout io.Writer) error {
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+		return fmt.Errorf("usage: parley %s DIR [-data-dir DIR]", verb)
+	}
+	dir, rest := args[0], args[1:]
+	cfg, err := config.Parse(rest, env)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if verb == "backup" {
+		fmt.Fprintf(stdout, "Backing up the data dir %s into %s\n", cfg.DataDir, dir)
+		m, err := server.Backup(ctx, cfg, dir)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "Done: the database, the identity and %d attachment files (%d files in all, listed with their SHA-256 in %s).\n",
+			m.Attachments, len(m.Files), filepath.Join(dir, "manifest.json"))
+		if len(m.Missing) > 0 {
+			fmt.Fprintf(stdout, "%d attachment files were deleted (retention) while the backup ran; the backup lists them as missing.\n", len(m.Missing))
+		}
+		if m.BlobsInS3 {
+			fmt.Fprintln(stdout, "Attachment bytes are in S3 and not in this backup: keep the bucket versioned (see the README).")
+		}
+		return nil
+	}
+	fmt.Fprintf(stdout, "Restoring %s into the data dir %s\n", dir, cfg.DataDir)
+	m, err := server.Restore(ctx, cfg, dir)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "Done: %d files verified and restored, from a backup of %s. Start the server on %s.\n",
+		len(m.Files), m.CreatedAt.Format(time.RFC3339), cfg.DataDir)
 	return nil
 }
