@@ -266,12 +266,15 @@ func (s *Service) idempotent(ctx context.Context, scope, clientToken string, out
 	return true, json.Unmarshal(plain, out)
 }
 
-func (s *Service) idempotencyRecord(scope, clientToken string, response any) *store.Idempotency {
+// idempotencyRecord seals a first response for (scope, clientToken); it
+// names the contact the request concerned, so that erasing it finds it.
+func (s *Service) idempotencyRecord(scope, contactID, clientToken string, response any) *store.Idempotency {
 	if clientToken == "" {
 		return nil
 	}
 	b, _ := json.Marshal(response)
-	return &store.Idempotency{Scope: scope, ClientToken: clientToken, Response: s.sealer.Seal(b, []byte(scope+"\x00"+clientToken))}
+	return &store.Idempotency{Scope: scope, ClientToken: clientToken, ContactID: contactID,
+		Response: s.sealer.Seal(b, []byte(scope+"\x00"+clientToken))}
 }
 
 // StartChatInput is a StartChatContact request, already shape-validated.
@@ -355,7 +358,7 @@ func (s *Service) StartChat(ctx context.Context, in StartChatInput) (StartChatOu
 		})
 	}
 	ch := &store.Change{
-		Idempotency:     s.idempotencyRecord(scope, in.ClientToken, out),
+		Idempotency:     s.idempotencyRecord(scope, contact.ID, in.ClientToken, out),
 		NewContact:      &contact,
 		NewParticipants: []store.Participant{customer},
 		Items:           items,
@@ -473,7 +476,7 @@ func (s *Service) addParticipant(ctx context.Context, instanceID, contactID, rol
 	out = AddParticipantOutput{ParticipantID: p.ID, ParticipantToken: token, Expiry: c.Deadline}
 	ch := &store.Change{
 		RequireActive:   contactID,
-		Idempotency:     s.idempotencyRecord(scope, clientToken, out),
+		Idempotency:     s.idempotencyRecord(scope, contactID, clientToken, out),
 		NewParticipants: []store.Participant{p},
 		Items:           []store.Item{joinedItem(p)},
 		Limits:          []store.Limit{{Count: store.CountParticipants, Key: contactID, Max: MaxParticipants}},

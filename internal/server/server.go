@@ -16,6 +16,7 @@ import (
 	"time"
 
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/parleychat/parley/internal/adminapi"
 	"github.com/parleychat/parley/internal/attach"
 	"github.com/parleychat/parley/internal/blob"
 	"github.com/parleychat/parley/internal/broker"
@@ -153,6 +154,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 		return cfg.SecretAccessKey, id == cfg.AccessKeyID
 	}}
 	connectapi.New(connectapi.Config{Region: cfg.Region, AccountID: cfg.AccountID, Verifier: verifier}, s.chat, log).Register(mux)
+	adminapi.New(s.chat, verifier, log).Register(mux)
 	s.http = &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -310,17 +312,7 @@ func RotateAgentKey(ctx context.Context, cfg *config.Config, name string) (key s
 
 // withAgents opens the data dir's database for f.
 func withAgents(cfg *config.Config, f func(*chat.Service) error) error {
-	if err := cfg.LoadIdentity(); err != nil {
-		return err
-	}
-	st, err := sqlite.Open(filepath.Join(cfg.DataDir, "parley.db"), nil)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	svc := chat.New(chat.Config{InstanceID: cfg.InstanceID}, st, cfg.Key, slog.New(slog.DiscardHandler))
-	defer svc.Close()
-	return f(svc)
+	return offline(context.Background(), cfg, false, f)
 }
 
 func pprofMux() *http.ServeMux {
