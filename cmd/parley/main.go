@@ -7,7 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -19,6 +18,7 @@ import (
 	"github.com/parleychat/parley/internal/bench"
 	"github.com/parleychat/parley/internal/chatcli"
 	"github.com/parleychat/parley/internal/config"
+	"github.com/parleychat/parley/internal/obs"
 	"github.com/parleychat/parley/internal/server"
 )
 
@@ -64,7 +64,10 @@ func run(args []string, env config.Env, stdout, stderr io.Writer) error {
 		}
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
-		log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+		log, err := obs.NewLogger(stderr, cfg.LogFormat, cfg.LogLevel)
+		if err != nil {
+			return err
+		}
 		return server.Run(ctx, cfg, log, stdout)
 	case "chat":
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

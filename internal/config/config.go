@@ -53,6 +53,10 @@ type Config struct {
 	// PprofAddr, if set, serves net/http/pprof there; only a loopback
 	// address is accepted.
 	PprofAddr string
+	// MetricsAddr, if set, serves /metrics there instead of on Addr.
+	MetricsAddr string
+	// LogFormat is text or json; LogLevel debug, info, warn or error.
+	LogFormat, LogLevel string
 
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For names
 	// the client (see package realip).
@@ -103,6 +107,9 @@ func Parse(args []string, env Env) (*Config, error) {
 		"free bytes uploads must leave on the attachments' disk; 0 turns the check off (PARLEY_ATTACHMENT_MIN_FREE)")
 	fs.DurationVar(&c.ConnectionTTL, "connection-ttl", ev.duration("PARLEY_CONNECTION_TTL", 24*time.Hour),
 		"how long a ConnectionToken lives, as on Connect a day (PARLEY_CONNECTION_TTL)")
+	fs.StringVar(&c.MetricsAddr, "metrics-addr", env("PARLEY_METRICS_ADDR"), "serve Prometheus metrics on this address instead of at /metrics on the main one (PARLEY_METRICS_ADDR)")
+	fs.StringVar(&c.LogFormat, "log-format", or(env("PARLEY_LOG_FORMAT"), "text"), "log lines as text or json (PARLEY_LOG_FORMAT)")
+	fs.StringVar(&c.LogLevel, "log-level", or(env("PARLEY_LOG_LEVEL"), "info"), "least severe lines logged: debug, info, warn or error (PARLEY_LOG_LEVEL)")
 	fs.StringVar(&c.PprofAddr, "pprof", env("PARLEY_PPROF"), "serve Go's profiler on this address, e.g. 127.0.0.1:6060 (PARLEY_PPROF)")
 	fs.StringVar(&c.S3Bucket, "s3-bucket", env("PARLEY_S3_BUCKET"), "keep attachment bytes in this S3 bucket; endpoint and credentials from AWS_ENDPOINT_URL_S3, AWS_REGION, AWS_ACCESS_KEY_ID... (PARLEY_S3_BUCKET)")
 	fs.StringVar(&c.S3Prefix, "s3-prefix", env("PARLEY_S3_PREFIX"), "key prefix in the S3 bucket (PARLEY_S3_PREFIX)")
@@ -141,6 +148,16 @@ func Parse(args []string, env Env) (*Config, error) {
 	var err error
 	if c.TrustedProxies, err = realip.ParsePrefixes(*proxies); err != nil {
 		return nil, fmt.Errorf("PARLEY_TRUSTED_PROXIES: %w", err)
+	}
+	switch c.LogFormat {
+	case "text", "json":
+	default:
+		return nil, fmt.Errorf("PARLEY_LOG_FORMAT must be text or json, not %q", c.LogFormat)
+	}
+	switch strings.ToLower(c.LogLevel) {
+	case "debug", "info", "warn", "error":
+	default:
+		return nil, fmt.Errorf("PARLEY_LOG_LEVEL must be debug, info, warn or error, not %q", c.LogLevel)
 	}
 	if c.PprofAddr != "" {
 		if err := checkLoopback(c.PprofAddr); err != nil {

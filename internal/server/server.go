@@ -25,6 +25,7 @@ import (
 	"github.com/parleychat/parley/internal/connectapi"
 	"github.com/parleychat/parley/internal/fileapi"
 	"github.com/parleychat/parley/internal/gateway"
+	"github.com/parleychat/parley/internal/obs"
 	"github.com/parleychat/parley/internal/participantapi"
 	"github.com/parleychat/parley/internal/sigv4"
 	"github.com/parleychat/parley/internal/store"
@@ -48,7 +49,12 @@ type Server struct {
 	blobs   blob.Store
 	chat    *chat.Service
 	gateway *gateway.Gateway
-	http    *http.Server
+	metrics *obs.Metrics
+	// metricsHTTP serves /metrics on PARLEY_METRICS_ADDR, when set.
+	metricsHTTP *http.Server
+	metricsLn   net.Listener
+	metricsDone chan struct{}
+	http        *http.Server
 
 	stopWatch context.CancelFunc // ends the abandoned-chat watch
 	watchDone chan struct{}
@@ -155,8 +161,23 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 	}}
 	connectapi.New(connectapi.Config{Region: cfg.Region, AccountID: cfg.AccountID, Verifier: verifier}, s.chat, log).Register(mux)
 	adminapi.New(s.chat, verifier, log).Register(mux)
+	s.metrics = obs.NewMetrics()
+	s.metrics.Gauge("parley_websocket_connections", "Open participant websockets on this node.", func() float64 { return float64(s.gateway.Connections()) })
+	if cfg.MetricsAddr == "" {
+		mux.Handle("GET /metrics", s.metrics.Handler())
+	} else {
+		mln, err := net.Listen("tcp", cfg.MetricsAddr)
+		if err != nil {
+			s.store.Close()
+			ln.Close()
+			return nil, fmt.Errorf("PARLEY_METRICS_ADDR: %w", err)
+		}
+		mmux := http.NewServeMux()
+		mmux.Handle("GET /metrics", s.metrics.Handler())
+		s.metricsLn, s.metricsHTTP = mln, &http.Server{Handler: mmux, ReadHeaderTimeout: 10 * time.Second}
+	}
 	s.http = &http.Server{
-		Handler:           mux,
+		Handler:           obs.Middleware(mux, log, s.metrics),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
@@ -196,6 +217,13 @@ func (s *Server) Config() *config.Config { return s.cfg }
 
 // Serve answers requests until Shutdown.
 func (s *Server) Serve() error {
+	if s.metricsHTTP != nil && s.metricsDone == nil {
+		s.metricsDone = make(chan struct{})
+		go func() {
+			defer close(s.metricsDone)
+			s.metricsHTTP.Serve(s.metricsLn)
+		}()
+	}
 	err := s.http.Serve(s.ln)
 	if errors.Is(err, http.ErrServerClosed) {
 		return nil
@@ -224,6 +252,12 @@ func (s *Server) StopAccepting(ctx context.Context) error {
 // Close is the second half of Shutdown: websockets close with 1001 (going
 // away) and the store closes.
 func (s *Server) Close() error {
+	if s.metricsHTTP != nil {
+		s.metricsHTTP.Close()
+		if s.metricsDone != nil {
+			<-s.metricsDone
+		}
+	}
 	s.gateway.Shutdown() // hijacked connections are not http.Server's to close
 	return errors.Join(s.store.Close(), s.blobs.Close())
 }
