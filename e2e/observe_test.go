@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"regexp"
 	"strings"
 	"sync"
@@ -186,6 +187,17 @@ func TestMetricsAndLogs(t *testing.T) {
 					t.Errorf("%s has an id as a label value: %s=%s", name, l.GetName(), l.GetValue())
 				}
 			}
+		}
+	}
+	// The Grafana dashboard graphs only metrics that exist.
+	dash, err := os.ReadFile("../deploy/grafana/parley-dashboard.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range regexp.MustCompile(`\b(parley|process|go)_[a-z_]+`).FindAllString(string(dash), -1) {
+		base := strings.TrimSuffix(strings.TrimSuffix(strings.TrimSuffix(name, "_bucket"), "_sum"), "_count")
+		if fams[base] == nil && fams[name] == nil {
+			t.Errorf("the dashboard graphs %s, which Parley does not export", name)
 		}
 	}
 	ws.conn.CloseNow()

@@ -308,3 +308,43 @@ func tamper(t *testing.T, path, entry string) {
 	}
 	os.WriteFile(path, out.Bytes(), 0o600)
 }
+
+// TestServeSaysWhereTheCredentialsAre: the first start prints the generated
+// Connect keys; every later start names the key id and where the pair is
+// kept, rather than saying nothing.
+func TestServeSaysWhereTheCredentialsAre(t *testing.T) {
+	dir := t.TempDir()
+	banner := func() string {
+		t.Helper()
+		cmd := exec.Command(parleyBin, "serve", "-addr", "127.0.0.1:0", "-data-dir", dir)
+		cmd.Env = append(os.Environ(), "PARLEY_ACCESS_KEY_ID=", "PARLEY_SECRET_ACCESS_KEY=")
+		out, _ := cmd.StdoutPipe()
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer func() { cmd.Process.Signal(os.Interrupt); cmd.Wait() }()
+		stuck := time.AfterFunc(10*time.Second, func() { cmd.Process.Kill() }) // a banner that never says it ends the read
+		defer stuck.Stop()
+		var b strings.Builder
+		buf := make([]byte, 4096)
+		done := func(s string) bool {
+			return strings.Contains(s, "AWS_SECRET_ACCESS_KEY=") || strings.Contains(s, "access key id:")
+		}
+		for !done(b.String()) {
+			n, err := out.Read(buf)
+			b.Write(buf[:n])
+			if err != nil {
+				break
+			}
+		}
+		return b.String()
+	}
+	first := banner()
+	if !strings.Contains(first, "export AWS_SECRET_ACCESS_KEY=") {
+		t.Fatalf("the first start does not print the generated keys:\n%s", first)
+	}
+	second := banner()
+	if !strings.Contains(second, "Connect API access key id:") || !strings.Contains(second, filepath.Join(dir, "identity.json")) {
+		t.Errorf("a later start does not say where the keys are:\n%s", second)
+	}
+}

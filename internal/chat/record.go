@@ -78,6 +78,13 @@ type Tombstone struct {
 // previews, then its items, participants, tokens and idempotency records,
 // and leaves a tombstone. Erasing it again returns the first tombstone.
 func (s *Service) Erase(ctx context.Context, contactID, reason string) (Tombstone, error) {
+	return s.erase(ctx, contactID, reason, true)
+}
+
+// erase erases a contact; scrub also drops the backend's old page versions
+// (one erasure on request does; retention's batches rely on secure delete
+// and the log's normal turnover).
+func (s *Service) erase(ctx context.Context, contactID, reason string, scrub bool) (Tombstone, error) {
 	c, err := s.store.Contact(ctx, contactID)
 	if errors.Is(err, store.ErrNotFound) {
 		t, err := s.store.Tombstone(ctx, contactID)
@@ -113,11 +120,32 @@ func (s *Service) Erase(ctx context.Context, contactID, reason string) (Tombston
 	}
 	// A backend that keeps old versions of pages (SQLite's WAL) drops them
 	// now, so that nothing erased stays readable in its files.
-	if err := s.store.Scrub(ctx); err != nil {
-		return Tombstone{}, fmt.Errorf("erased, but the database's old pages were not scrubbed yet: %w", err)
+	if scrub {
+		if err := s.store.Scrub(ctx); err != nil {
+			return Tombstone{}, fmt.Errorf("erased, but the database's old pages were not scrubbed yet: %w", err)
+		}
 	}
 	s.unschedule(contactID)
 	s.unwatchContact(contactID)
 	s.log.Info("contact erased", "contact", contactID, "files", len(files))
 	return Tombstone{ContactID: contactID, ErasedAt: t.At, Reason: reason}, nil
+}
+
+// expireChats erases the chats that ended longer than ChatRetention ago,
+// leaving their tombstones (reason "retention").
+func (s *Service) expireChats(ctx context.Context) error {
+	if s.cfg.ChatRetention <= 0 {
+		return nil
+	}
+	ids, err := s.store.EndedContacts(ctx, time.Unix(0, 0), s.now().Add(-s.cfg.ChatRetention))
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		if _, err := s.erase(ctx, id, "retention", false); err != nil && KindOf(err) != NotFound {
+			return err
+		}
+	}
+	s.cfg.Metrics.Pruned("chats", len(ids))
+	return nil
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/parleychat/parley/internal/attach"
 	"github.com/parleychat/parley/internal/blob"
 	"github.com/parleychat/parley/internal/secret"
+	"github.com/parleychat/parley/internal/obs"
 	"github.com/parleychat/parley/internal/store"
 )
 
@@ -49,6 +50,11 @@ type Config struct {
 	VerdictWait time.Duration
 	// Retention, if set, deletes attachments this long after their chat ended.
 	Retention time.Duration
+	// ChatRetention, if set, erases whole chats (items, files, records)
+	// this long after they ended, leaving tombstones.
+	ChatRetention time.Duration
+	// Metrics counts what the domain does; nil counts nothing.
+	Metrics *obs.Metrics
 	// FreeSpace reports the bytes free where Blobs keeps files; nil, or an
 	// error, skips the free-space floor.
 	FreeSpace func() (int64, error)

@@ -38,6 +38,7 @@ type Config struct {
 	ClamdAddr           string        // "" means no virus scanning
 	AttachmentMaxBytes  int64         // default limit until set over the Connect API
 	AttachmentRetention time.Duration // 0 keeps attachments forever
+	ChatRetention       time.Duration // 0 keeps ended chats forever
 	AttachmentMinFree   int64         // uploads are refused when they would leave less free space
 
 	// ConnectionTTL is how long connection tokens and websocket URLs live.
@@ -79,6 +80,10 @@ type Config struct {
 	QueueID         string
 	Key             secret.Key
 
+	// CredentialsFromEnv says the Connect key pair came from the
+	// environment, not from DataDir/identity.json.
+	CredentialsFromEnv bool
+
 	// Generated lists what was generated on this start, to tell the user.
 	Generated []string
 }
@@ -101,6 +106,8 @@ func Parse(args []string, env Env) (*Config, error) {
 	fs.StringVar(&c.ClamdAddr, "clamd", env("PARLEY_CLAMD"), "clamd address, host:port or unix:/path, to scan attachments (PARLEY_CLAMD)")
 	fs.Int64Var(&c.AttachmentMaxBytes, "attachment-max-bytes", ev.int("PARLEY_ATTACHMENT_MAX_BYTES", attach.DefaultMaxBytes),
 		"largest attachment until UpdateAttachedFilesConfiguration sets one (PARLEY_ATTACHMENT_MAX_BYTES)")
+	fs.DurationVar(&c.ChatRetention, "retention", ev.duration("PARLEY_RETENTION", 0),
+		"erase whole chats (items, files, records) this long after they ended, e.g. 2160h; 0 keeps them (PARLEY_RETENTION)")
 	fs.DurationVar(&c.AttachmentRetention, "attachment-retention", ev.duration("PARLEY_ATTACHMENT_RETENTION", 0),
 		"delete attachments this long after their chat ended, e.g. 720h; 0 keeps them (PARLEY_ATTACHMENT_RETENTION)")
 	fs.Int64Var(&c.AttachmentMinFree, "attachment-min-free", ev.int("PARLEY_ATTACHMENT_MIN_FREE", 1<<30),
@@ -131,8 +138,8 @@ func Parse(args []string, env Env) (*Config, error) {
 	if ev.err != nil {
 		return nil, ev.err
 	}
-	if c.AttachmentRetention < 0 || c.AttachmentMinFree < 0 {
-		return nil, errors.New("the attachment retention and the free-space floor cannot be negative")
+	if c.AttachmentRetention < 0 || c.ChatRetention < 0 || c.AttachmentMinFree < 0 {
+		return nil, errors.New("the retentions and the free-space floor cannot be negative")
 	}
 	// A rate of 0 once meant "no limit"; now every widget chat is limited,
 	// and PARLEY_WIDGET=off is how to have none.
@@ -196,6 +203,7 @@ func Parse(args []string, env Env) (*Config, error) {
 		return nil, fmt.Errorf("serve: unexpected argument %q", fs.Arg(0))
 	}
 	c.AccessKeyID, c.SecretAccessKey = env("PARLEY_ACCESS_KEY_ID"), env("PARLEY_SECRET_ACCESS_KEY")
+	c.CredentialsFromEnv = c.AccessKeyID != ""
 	if (c.AccessKeyID == "") != (c.SecretAccessKey == "") {
 		return nil, errors.New("set both PARLEY_ACCESS_KEY_ID and PARLEY_SECRET_ACCESS_KEY, or neither")
 	}

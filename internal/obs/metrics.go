@@ -76,8 +76,22 @@ func NewMetrics() *Metrics {
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
 		f(c)
 	}
+	// Known label values start at zero, so that a series exists (and a
+	// dashboard or an alert's rate() works) before the first event.
+	for _, v := range []string{"APPROVED", "REJECTED"} {
+		m.verdicts.WithLabelValues(v)
+	}
+	for _, k := range PrunedKinds {
+		m.pruned.WithLabelValues(k)
+	}
+	for _, op := range Operations {
+		m.throttled.WithLabelValues(op)
+	}
 	return m
 }
+
+// PrunedKinds are the kinds Pruned counts.
+var PrunedKinds = []string{"tokens", "idempotency", "ephemeral_items", "files", "chats"}
 
 // Handler serves the metrics in Prometheus's text format.
 func (m *Metrics) Handler() http.Handler {
@@ -142,8 +156,7 @@ func (m *Metrics) Verdict(verdict string, check, scan time.Duration) {
 	}
 }
 
-// Pruned records n records of a kind pruned ("tokens", "idempotency",
-// "ephemeral_items", "files", "items").
+// Pruned records n records of a kind (one of PrunedKinds) pruned.
 func (m *Metrics) Pruned(kind string, n int) {
 	if m != nil && n > 0 {
 		m.pruned.WithLabelValues(kind).Add(float64(n))

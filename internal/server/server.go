@@ -13,6 +13,7 @@ import (
 	"net/http/pprof"
 	"net/url"
 	"path/filepath"
+	"slices"
 	"time"
 
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
@@ -75,6 +76,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 		return nil, err
 	}
 	s := &Server{cfg: cfg, log: log, ln: ln, baseURL: cfg.BaseURL(ln.Addr())}
+	s.metrics = obs.NewMetrics()
 	fanout := broker.NewMemory()
 	s.store, err = sqlite.Open(filepath.Join(cfg.DataDir, "parley.db"), fanout.Publish)
 	if err != nil {
@@ -127,10 +129,12 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 		FileURL: func(id, token string) string {
 			return s.baseURL + fileapi.Path + url.PathEscape(id) + "?token=" + url.QueryEscape(token)
 		},
-		Retention:    cfg.AttachmentRetention,
-		FreeSpace:    freeSpace(s.blobs),
-		MinFreeBytes: cfg.AttachmentMinFree,
-		Direct:       direct,
+		Retention:     cfg.AttachmentRetention,
+		ChatRetention: cfg.ChatRetention,
+		Metrics:       s.metrics,
+		FreeSpace:     freeSpace(s.blobs),
+		MinFreeBytes:  cfg.AttachmentMinFree,
+		Direct:        direct,
 	}, cached, cfg.Key, log)
 	if err := s.chat.Start(ctx); err != nil {
 		s.store.Close()
@@ -161,7 +165,6 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 	}}
 	connectapi.New(connectapi.Config{Region: cfg.Region, AccountID: cfg.AccountID, Verifier: verifier}, s.chat, log).Register(mux)
 	adminapi.New(s.chat, verifier, log).Register(mux)
-	s.metrics = obs.NewMetrics()
 	s.metrics.Gauge("parley_websocket_connections", "Open participant websockets on this node.", func() float64 { return float64(s.gateway.Connections()) })
 	if cfg.MetricsAddr == "" {
 		mux.Handle("GET /metrics", s.metrics.Handler())
@@ -295,14 +298,18 @@ func (s *Server) printBanner(out io.Writer) {
 	fmt.Fprintf(out, "Participant Service endpoint: %s\n", s.baseURL)
 	fmt.Fprintf(out, "Connect API endpoint:         %s (SigV4, service \"connect\", any region)\n", s.baseURL)
 	fmt.Fprintf(out, "Instance id:                  %s\n", c.InstanceID)
-	for _, g := range c.Generated {
-		if g == "credentials" {
-			fmt.Fprintf(out, "\nGenerated Connect API credentials (kept in %s):\n",
-				filepath.Join(c.DataDir, "identity.json"))
-			fmt.Fprintf(out, "  export AWS_ACCESS_KEY_ID=%s\n  export AWS_SECRET_ACCESS_KEY=%s\n", c.AccessKeyID, c.SecretAccessKey)
-			fmt.Fprintf(out, "  aws connect start-chat-contact --endpoint-url %s --region %s --instance-id %s \\\n"+
-				"    --contact-flow-id default --participant-details DisplayName=Ada\n", s.baseURL, c.Region, c.InstanceID)
-		}
+	generated := slices.Contains(c.Generated, "credentials")
+	switch {
+	case generated:
+		fmt.Fprintf(out, "\nGenerated Connect API credentials (kept in %s):\n",
+			filepath.Join(c.DataDir, "identity.json"))
+		fmt.Fprintf(out, "  export AWS_ACCESS_KEY_ID=%s\n  export AWS_SECRET_ACCESS_KEY=%s\n", c.AccessKeyID, c.SecretAccessKey)
+		fmt.Fprintf(out, "  aws connect start-chat-contact --endpoint-url %s --region %s --instance-id %s \\\n"+
+			"    --contact-flow-id default --participant-details DisplayName=Ada\n", s.baseURL, c.Region, c.InstanceID)
+	case c.CredentialsFromEnv:
+		fmt.Fprintf(out, "Connect API access key id:    %s (from PARLEY_ACCESS_KEY_ID; the secret from PARLEY_SECRET_ACCESS_KEY)\n", c.AccessKeyID)
+	default:
+		fmt.Fprintf(out, "Connect API access key id:    %s (the key pair is kept in %s)\n", c.AccessKeyID, filepath.Join(c.DataDir, "identity.json"))
 	}
 	fmt.Fprintln(out)
 }
