@@ -7,16 +7,18 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/parleychat/parley/internal/audit"
 	"github.com/parleychat/parley/internal/bench"
 	"github.com/parleychat/parley/internal/chatcli"
 	"github.com/parleychat/parley/internal/config"
+	"github.com/parleychat/parley/internal/obs"
 	"github.com/parleychat/parley/internal/server"
 )
 
@@ -30,6 +32,13 @@ Usage:
   parley agent list          list the console's agents
   parley agent remove NAME   delete an agent; its key stops working at once
   parley agent rotate-key NAME  give an agent a new key; the old one stops working
+  parley backup DIR          copy the data dir's database, identity and attachments to DIR while serving
+  parley restore DIR         bring a backup back into an empty data dir
+  parley export -contact-id ID | -ended-after T -ended-before T  [-o FILE]
+                             write an audit archive of a contact, or of a period (RFC 3339)
+  parley export verify FILE  recompute an archive's digests
+  parley erase -contact-id ID [-reason TEXT]
+                             delete everything of a contact, leaving a tombstone
   parley bench [flags]       measure Parley against baselines (parley bench -h)
 `
 
@@ -55,7 +64,10 @@ func run(args []string, env config.Env, stdout, stderr io.Writer) error {
 		}
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
-		log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+		log, err := obs.NewLogger(stderr, cfg.LogFormat, cfg.LogLevel)
+		if err != nil {
+			return err
+		}
 		return server.Run(ctx, cfg, log, stdout)
 	case "chat":
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -63,6 +75,12 @@ func run(args []string, env config.Env, stdout, stderr io.Writer) error {
 		return chatcli.Run(ctx, args[1:], stdout, stderr, env)
 	case "agent":
 		return agentCommand(args[1:], env, stdout)
+	case "backup", "restore":
+		return backupCommand(args[0], args[1:], env, stdout)
+	case "export":
+		return exportCommand(args[1:], env, stdout)
+	case "erase":
+		return eraseCommand(args[1:], env, stdout)
 	case "bench":
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
@@ -146,5 +164,156 @@ func agentCommand(args []string, env config.Env, stdout io.Writer) error {
 	default:
 		return errors.New(agentUsage)
 	}
+	return nil
+}
+
+// backupCommand runs `parley backup DIR` and `parley restore DIR`; the
+// serve flags (-data-dir, ...) say which deployment.
+func backupCommand(verb string, args []string, env config.Env, stdout io.Writer) error {
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+		return fmt.Errorf("usage: parley %s DIR [-data-dir DIR]", verb)
+	}
+	dir, rest := args[0], args[1:]
+	cfg, err := config.Parse(rest, env)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if verb == "backup" {
+		fmt.Fprintf(stdout, "Backing up the data dir %s into %s\n", cfg.DataDir, dir)
+		m, err := server.Backup(ctx, cfg, dir)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "Done: the database, the identity and %d attachment files (%d files in all, listed with their SHA-256 in %s).\n",
+			m.Attachments, len(m.Files), filepath.Join(dir, "manifest.json"))
+		if len(m.Missing) > 0 {
+			fmt.Fprintf(stdout, "%d attachment files were deleted (retention) while the backup ran; the backup lists them as missing.\n", len(m.Missing))
+		}
+		if m.BlobsInS3 {
+			fmt.Fprintln(stdout, "Attachment bytes are in S3 and not in this backup: keep the bucket versioned (see the README).")
+		}
+		return nil
+	}
+	fmt.Fprintf(stdout, "Restoring %s into the data dir %s\n", dir, cfg.DataDir)
+	m, err := server.Restore(ctx, cfg, dir)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "Done: %d files verified and restored, from a backup of %s. Start the server on %s.\n",
+		len(m.Files), m.CreatedAt.Format(time.RFC3339), cfg.DataDir)
+	return nil
+}
+
+// dataFlags are the flags every command run beside the server takes to say
+// which deployment it acts on; they override the environment.
+type dataFlags struct{ dataDir string }
+
+func (d *dataFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&d.dataDir, "data-dir", "", "the server's data directory (PARLEY_DATA_DIR; default ./parley-data)")
+}
+
+func (d *dataFlags) config(env config.Env) (*config.Config, error) {
+	return config.Parse(nil, func(k string) string {
+		if k == "PARLEY_DATA_DIR" && d.dataDir != "" {
+			return d.dataDir
+		}
+		return env(k)
+	})
+}
+
+func exportCommand(args []string, env config.Env, stdout io.Writer) error {
+	if len(args) > 0 && args[0] == "verify" {
+		if len(args) != 2 {
+			return errors.New("usage: parley export verify FILE")
+		}
+		f, err := os.Open(args[1])
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		info, err := f.Stat()
+		if err != nil {
+			return err
+		}
+		rep, err := audit.Verify(f, info.Size())
+		if err != nil {
+			return fmt.Errorf("%s does not verify: %w", args[1], err)
+		}
+		fmt.Fprintf(stdout, "%s verifies: %d entries match the manifest; %d contacts; %d attachment files match the SHA-256 recorded on upload.\n",
+			args[1], rep.Entries, rep.Contacts, rep.Attachments)
+		return nil
+	}
+	fs := flag.NewFlagSet("export", flag.ContinueOnError)
+	var d dataFlags
+	d.register(fs)
+	contact := fs.String("contact-id", "", "the contact to export")
+	after := fs.String("ended-after", "", "export the contacts that ended at or after this time (RFC 3339)")
+	before := fs.String("ended-before", "", "... and before this time (RFC 3339)")
+	out := fs.String("o", "", "the archive to write (default parley-export-<time>.zip)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, err := d.config(env)
+	if err != nil {
+		return err
+	}
+	path := *out
+	if path == "" {
+		path = "parley-export-" + time.Now().UTC().Format("20060102T150405Z") + ".zip"
+	}
+	fmt.Fprintf(stdout, "Exporting from %s into %s\n", server.DataSource(cfg), path)
+	// The archive appears under its name only once it is complete.
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".parley-export-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	m, err := server.Export(ctx, cfg, tmp, *contact, *after, *before)
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "Wrote %d contacts, %d entries; check it with: parley export verify %s\n", len(m.Contacts), len(m.Entries), path)
+	return nil
+}
+
+func eraseCommand(args []string, env config.Env, stdout io.Writer) error {
+	fs := flag.NewFlagSet("erase", flag.ContinueOnError)
+	var d dataFlags
+	d.register(fs)
+	contact := fs.String("contact-id", "", "the contact to erase")
+	reason := fs.String("reason", "", "why, kept in the tombstone")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *contact == "" || fs.NArg() > 0 {
+		return errors.New("usage: parley erase -contact-id ID [-reason TEXT] [-data-dir DIR]")
+	}
+	cfg, err := d.config(env)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "Erasing contact %s in %s\n", *contact, server.DataSource(cfg))
+	t, via, err := server.Erase(context.Background(), cfg, *contact, *reason)
+	if err != nil {
+		return err
+	}
+	how := "in the database (no server answered)"
+	if via {
+		how = "by the running server"
+	}
+	fmt.Fprintf(stdout, "Erased %s at %s, %s. A tombstone records when and why.\n", t.ContactID, t.ErasedAt.UTC().Format(time.RFC3339), how)
 	return nil
 }

@@ -58,8 +58,12 @@ func (t EpochSeconds) MarshalJSON() ([]byte, error) {
 	return fmt.Appendf(nil, "%d.%03d", ms/1000, ms%1000), nil
 }
 
-// RequestID sets and returns a fresh x-amzn-RequestId for the response.
+// RequestID returns the response's x-amzn-RequestId: the one the server's
+// middleware gave the request, or a fresh one.
 func RequestID(w http.ResponseWriter) string {
+	if id := w.Header().Get("X-Amzn-RequestId"); id != "" {
+		return id
+	}
 	id := secret.NewUUID()
 	w.Header().Set("X-Amzn-RequestId", id)
 	return id
@@ -88,7 +92,8 @@ func WriteError(w http.ResponseWriter, log *slog.Logger, err error, internalType
 			typ = internalType[0]
 		}
 		if log != nil {
-			log.Error("internal error", "err", err)
+			// The writer knows the request's id; the log line carries it.
+			log.Error("internal error", "err", err, "request_id", w.Header().Get("X-Amzn-RequestId"))
 		}
 		e = Errorf(http.StatusInternalServerError, typ, "An internal error occurred; the request may be retried.")
 	}

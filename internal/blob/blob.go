@@ -90,6 +90,17 @@ func OpenLocal(dir string) (*Local, error) {
 	return l, nil
 }
 
+// OpenLocalShared opens a folder that a running server owns, to read it (a
+// backup): unlike OpenLocal it leaves the server's uploads in progress
+// alone.
+func OpenLocalShared(dir string) (*Local, error) {
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, err
+	}
+	return &Local{root: root, dir: dir}, nil
+}
+
 // Close releases the folder.
 func (l *Local) Close() error { return l.root.Close() }
 

@@ -168,7 +168,7 @@ func (s *Service) StartUpload(ctx context.Context, sess *Session, name, contentT
 	}
 	_, err = s.store.Apply(ctx, &store.Change{
 		RequireActive: sess.Contact.ID,
-		Idempotency:   s.idempotencyRecord(scope, clientToken, t),
+		Idempotency:   s.idempotencyRecord(scope, sess.Contact.ID, clientToken, t),
 		NewFile:       &f,
 		Limits:        []store.Limit{{Count: store.CountFiles, Key: sess.Contact.ID, Max: attach.MaxPerChat}},
 	})
@@ -406,7 +406,7 @@ func (s *Service) CompleteUpload(ctx context.Context, sess *Session, fileID, cli
 	}
 	_, err = s.store.Apply(ctx, &store.Change{
 		RequireActive: sess.Contact.ID,
-		Idempotency:   s.idempotencyRecord(scope, clientToken, done),
+		Idempotency:   s.idempotencyRecord(scope, sess.Contact.ID, clientToken, done),
 		FileUpdates:   []store.FileUpdate{{ID: fileID, From: from, To: store.FileInProgress, At: s.now()}},
 	})
 	switch {

@@ -50,6 +50,9 @@ func (s *Service) housekeeping(ctx context.Context) error {
 	if err := s.prune(ctx); err != nil {
 		return err
 	}
+	if err := s.expireChats(ctx); err != nil {
+		return err
+	}
 	if s.cfg.Blobs != nil {
 		return s.dropAbandoned(ctx)
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/parleychat/parley/internal/attach"
 	"github.com/parleychat/parley/internal/blob"
+	"github.com/parleychat/parley/internal/obs"
 	"github.com/parleychat/parley/internal/secret"
 	"github.com/parleychat/parley/internal/store"
 )
@@ -49,6 +50,11 @@ type Config struct {
 	VerdictWait time.Duration
 	// Retention, if set, deletes attachments this long after their chat ended.
 	Retention time.Duration
+	// ChatRetention, if set, erases whole chats (items, files, records)
+	// this long after they ended, leaving tombstones.
+	ChatRetention time.Duration
+	// Metrics counts what the domain does; nil counts nothing.
+	Metrics *obs.Metrics
 	// FreeSpace reports the bytes free where Blobs keeps files; nil, or an
 	// error, skips the free-space floor.
 	FreeSpace func() (int64, error)
@@ -266,12 +272,15 @@ func (s *Service) idempotent(ctx context.Context, scope, clientToken string, out
 	return true, json.Unmarshal(plain, out)
 }
 
-func (s *Service) idempotencyRecord(scope, clientToken string, response any) *store.Idempotency {
+// idempotencyRecord seals a first response for (scope, clientToken); it
+// names the contact the request concerned, so that erasing it finds it.
+func (s *Service) idempotencyRecord(scope, contactID, clientToken string, response any) *store.Idempotency {
 	if clientToken == "" {
 		return nil
 	}
 	b, _ := json.Marshal(response)
-	return &store.Idempotency{Scope: scope, ClientToken: clientToken, Response: s.sealer.Seal(b, []byte(scope+"\x00"+clientToken))}
+	return &store.Idempotency{Scope: scope, ClientToken: clientToken, ContactID: contactID,
+		Response: s.sealer.Seal(b, []byte(scope+"\x00"+clientToken))}
 }
 
 // StartChatInput is a StartChatContact request, already shape-validated.
@@ -355,7 +364,7 @@ func (s *Service) StartChat(ctx context.Context, in StartChatInput) (StartChatOu
 		})
 	}
 	ch := &store.Change{
-		Idempotency:     s.idempotencyRecord(scope, in.ClientToken, out),
+		Idempotency:     s.idempotencyRecord(scope, contact.ID, in.ClientToken, out),
 		NewContact:      &contact,
 		NewParticipants: []store.Participant{customer},
 		Items:           items,
@@ -512,7 +521,7 @@ func (s *Service) tryAddParticipant(ctx context.Context, instanceID, contactID, 
 	out = AddParticipantOutput{ParticipantID: p.ID, ParticipantToken: token, Expiry: c.Deadline}
 	ch := &store.Change{
 		RequireActive:   contactID,
-		Idempotency:     s.idempotencyRecord(scope, clientToken, out),
+		Idempotency:     s.idempotencyRecord(scope, contactID, clientToken, out),
 		NewParticipants: []store.Participant{p},
 		Limits:          []store.Limit{{Count: store.CountParticipants, Key: contactID, Max: MaxParticipants}},
 	}

@@ -38,6 +38,7 @@ type Config struct {
 	ClamdAddr           string        // "" means no virus scanning
 	AttachmentMaxBytes  int64         // default limit until set over the Connect API
 	AttachmentRetention time.Duration // 0 keeps attachments forever
+	ChatRetention       time.Duration // 0 keeps ended chats forever
 	AttachmentMinFree   int64         // uploads are refused when they would leave less free space
 
 	// ConnectionTTL is how long connection tokens and websocket URLs live.
@@ -53,6 +54,10 @@ type Config struct {
 	// PprofAddr, if set, serves net/http/pprof there; only a loopback
 	// address is accepted.
 	PprofAddr string
+	// MetricsAddr, if set, serves /metrics there instead of on Addr.
+	MetricsAddr string
+	// LogFormat is text or json; LogLevel debug, info, warn or error.
+	LogFormat, LogLevel string
 
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For names
 	// the client (see package realip).
@@ -79,6 +84,10 @@ type Config struct {
 	QueueID         string
 	Key             secret.Key
 
+	// CredentialsFromEnv says the Connect key pair came from the
+	// environment, not from DataDir/identity.json.
+	CredentialsFromEnv bool
+
 	// Generated lists what was generated on this start, to tell the user.
 	Generated []string
 }
@@ -101,12 +110,17 @@ func Parse(args []string, env Env) (*Config, error) {
 	fs.StringVar(&c.ClamdAddr, "clamd", env("PARLEY_CLAMD"), "clamd address, host:port or unix:/path, to scan attachments (PARLEY_CLAMD)")
 	fs.Int64Var(&c.AttachmentMaxBytes, "attachment-max-bytes", ev.int("PARLEY_ATTACHMENT_MAX_BYTES", attach.DefaultMaxBytes),
 		"largest attachment until UpdateAttachedFilesConfiguration sets one (PARLEY_ATTACHMENT_MAX_BYTES)")
+	fs.DurationVar(&c.ChatRetention, "retention", ev.duration("PARLEY_RETENTION", 0),
+		"erase whole chats (items, files, records) this long after they ended, e.g. 2160h; 0 keeps them (PARLEY_RETENTION)")
 	fs.DurationVar(&c.AttachmentRetention, "attachment-retention", ev.duration("PARLEY_ATTACHMENT_RETENTION", 0),
 		"delete attachments this long after their chat ended, e.g. 720h; 0 keeps them (PARLEY_ATTACHMENT_RETENTION)")
 	fs.Int64Var(&c.AttachmentMinFree, "attachment-min-free", ev.int("PARLEY_ATTACHMENT_MIN_FREE", 1<<30),
 		"free bytes uploads must leave on the attachments' disk; 0 turns the check off (PARLEY_ATTACHMENT_MIN_FREE)")
 	fs.DurationVar(&c.ConnectionTTL, "connection-ttl", ev.duration("PARLEY_CONNECTION_TTL", 24*time.Hour),
 		"how long a ConnectionToken lives, as on Connect a day (PARLEY_CONNECTION_TTL)")
+	fs.StringVar(&c.MetricsAddr, "metrics-addr", env("PARLEY_METRICS_ADDR"), "serve Prometheus metrics on this address instead of at /metrics on the main one (PARLEY_METRICS_ADDR)")
+	fs.StringVar(&c.LogFormat, "log-format", or(env("PARLEY_LOG_FORMAT"), "text"), "log lines as text or json (PARLEY_LOG_FORMAT)")
+	fs.StringVar(&c.LogLevel, "log-level", or(env("PARLEY_LOG_LEVEL"), "info"), "least severe lines logged: debug, info, warn or error (PARLEY_LOG_LEVEL)")
 	fs.StringVar(&c.PprofAddr, "pprof", env("PARLEY_PPROF"), "serve Go's profiler on this address, e.g. 127.0.0.1:6060 (PARLEY_PPROF)")
 	fs.StringVar(&c.S3Bucket, "s3-bucket", env("PARLEY_S3_BUCKET"), "keep attachment bytes in this S3 bucket; endpoint and credentials from AWS_ENDPOINT_URL_S3, AWS_REGION, AWS_ACCESS_KEY_ID... (PARLEY_S3_BUCKET)")
 	fs.StringVar(&c.S3Prefix, "s3-prefix", env("PARLEY_S3_PREFIX"), "key prefix in the S3 bucket (PARLEY_S3_PREFIX)")
@@ -136,8 +150,8 @@ func Parse(args []string, env Env) (*Config, error) {
 	if ev.err != nil {
 		return nil, ev.err
 	}
-	if c.AttachmentRetention < 0 || c.AttachmentMinFree < 0 {
-		return nil, errors.New("the attachment retention and the free-space floor cannot be negative")
+	if c.AttachmentRetention < 0 || c.ChatRetention < 0 || c.AttachmentMinFree < 0 {
+		return nil, errors.New("the retentions and the free-space floor cannot be negative")
 	}
 	// A rate of 0 once meant "no limit"; now every widget chat is limited,
 	// and PARLEY_WIDGET=off is how to have none.
@@ -153,6 +167,16 @@ func Parse(args []string, env Env) (*Config, error) {
 	var err error
 	if c.TrustedProxies, err = realip.ParsePrefixes(*proxies); err != nil {
 		return nil, fmt.Errorf("PARLEY_TRUSTED_PROXIES: %w", err)
+	}
+	switch c.LogFormat {
+	case "text", "json":
+	default:
+		return nil, fmt.Errorf("PARLEY_LOG_FORMAT must be text or json, not %q", c.LogFormat)
+	}
+	switch strings.ToLower(c.LogLevel) {
+	case "debug", "info", "warn", "error":
+	default:
+		return nil, fmt.Errorf("PARLEY_LOG_LEVEL must be debug, info, warn or error, not %q", c.LogLevel)
 	}
 	if c.PprofAddr != "" {
 		if err := checkLoopback(c.PprofAddr); err != nil {
@@ -191,6 +215,7 @@ func Parse(args []string, env Env) (*Config, error) {
 		return nil, fmt.Errorf("serve: unexpected argument %q", fs.Arg(0))
 	}
 	c.AccessKeyID, c.SecretAccessKey = env("PARLEY_ACCESS_KEY_ID"), env("PARLEY_SECRET_ACCESS_KEY")
+	c.CredentialsFromEnv = c.AccessKeyID != ""
 	if (c.AccessKeyID == "") != (c.SecretAccessKey == "") {
 		return nil, errors.New("set both PARLEY_ACCESS_KEY_ID and PARLEY_SECRET_ACCESS_KEY, or neither")
 	}

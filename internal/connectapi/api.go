@@ -16,6 +16,7 @@ import (
 	"github.com/parleychat/parley/internal/attach"
 	"github.com/parleychat/parley/internal/awswire"
 	"github.com/parleychat/parley/internal/chat"
+	"github.com/parleychat/parley/internal/obs"
 	"github.com/parleychat/parley/internal/quota"
 	"github.com/parleychat/parley/internal/sigv4"
 	"github.com/parleychat/parley/internal/store"
@@ -252,6 +253,7 @@ func (a *API) startChatContact(w http.ResponseWriter, r *http.Request, body []by
 	if err != nil {
 		return err
 	}
+	obs.SetContact(r.Context(), out.ContactID)
 	awswire.WriteJSON(w, startChatOutput{ContactId: out.ContactID, ParticipantId: out.ParticipantID, ParticipantToken: out.ParticipantToken})
 	return nil
 }
@@ -277,6 +279,7 @@ func (a *API) stopContact(w http.ResponseWriter, r *http.Request, body []byte) e
 	if err != nil {
 		return err
 	}
+	obs.SetContact(r.Context(), *in.ContactId)
 	err = a.chat.StopContact(r.Context(), *in.InstanceId, *in.ContactId)
 	if chat.KindOf(err) == chat.Ended {
 		return awswire.Errorf(http.StatusGone, "ContactNotFoundException", "Contact %s is not active.", *in.ContactId)
@@ -336,6 +339,7 @@ func (a *API) createParticipant(w http.ResponseWriter, r *http.Request, body []b
 		return err
 	}
 	d := in.ParticipantDetails
+	obs.SetContact(r.Context(), *in.ContactId)
 	p, err := a.chat.AddParticipant(r.Context(), *in.InstanceId, *in.ContactId, *d.ParticipantRole,
 		awswire.Deref(d.DisplayName), awswire.Deref(in.ClientToken))
 	if err != nil {
@@ -352,6 +356,7 @@ func (a *API) createParticipant(w http.ResponseWriter, r *http.Request, body []b
 // contactPath returns the {InstanceId} and {ContactId} labels of the path.
 func contactPath(r *http.Request) (instanceID, contactID string, err error) {
 	instanceID, contactID = r.PathValue("InstanceId"), r.PathValue("ContactId")
+	obs.SetContact(r.Context(), contactID)
 	var c awswire.Checker
 	c.Required("instanceId", &instanceID, 1, 100)
 	c.Required("contactId", &contactID, 1, 256)

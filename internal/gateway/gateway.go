@@ -89,6 +89,13 @@ func (g *Gateway) Connected(participantID string) bool {
 	return g.sockets[participantID] > 0
 }
 
+// Connections counts the open sockets, for the metrics.
+func (g *Gateway) Connections() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return len(g.live)
+}
+
 // forbidden answers as API Gateway does for a refused websocket.
 func forbidden(w http.ResponseWriter, status int, msg string) {
 	w.Header().Set("Content-Type", "application/json")

@@ -14,6 +14,7 @@ import (
 	"github.com/parleychat/parley/internal/awswire"
 	"github.com/parleychat/parley/internal/chat"
 	"github.com/parleychat/parley/internal/chatwire"
+	"github.com/parleychat/parley/internal/obs"
 	"github.com/parleychat/parley/internal/quota"
 	"github.com/parleychat/parley/internal/views"
 )
@@ -115,6 +116,7 @@ func (a *API) withSession(h sessionHandler) handler {
 		if err != nil {
 			return err
 		}
+		obs.SetContact(r.Context(), sess.Contact.ID)
 		return h(w, r, body, sess)
 	}
 }

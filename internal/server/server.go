@@ -13,9 +13,11 @@ import (
 	"net/http/pprof"
 	"net/url"
 	"path/filepath"
+	"slices"
 	"time"
 
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/parleychat/parley/internal/adminapi"
 	"github.com/parleychat/parley/internal/attach"
 	"github.com/parleychat/parley/internal/blob"
 	"github.com/parleychat/parley/internal/broker"
@@ -24,6 +26,7 @@ import (
 	"github.com/parleychat/parley/internal/connectapi"
 	"github.com/parleychat/parley/internal/fileapi"
 	"github.com/parleychat/parley/internal/gateway"
+	"github.com/parleychat/parley/internal/obs"
 	"github.com/parleychat/parley/internal/participantapi"
 	"github.com/parleychat/parley/internal/quota"
 	"github.com/parleychat/parley/internal/sigv4"
@@ -48,7 +51,12 @@ type Server struct {
 	blobs   blob.Store
 	chat    *chat.Service
 	gateway *gateway.Gateway
-	http    *http.Server
+	metrics *obs.Metrics
+	// metricsHTTP serves /metrics on PARLEY_METRICS_ADDR, when set.
+	metricsHTTP *http.Server
+	metricsLn   net.Listener
+	metricsDone chan struct{}
+	http        *http.Server
 
 	stopWatch context.CancelFunc // ends the abandoned-chat watch
 	watchDone chan struct{}
@@ -69,6 +77,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 		return nil, err
 	}
 	s := &Server{cfg: cfg, log: log, ln: ln, baseURL: cfg.BaseURL(ln.Addr())}
+	s.metrics = obs.NewMetrics()
 	fanout := broker.NewMemory()
 	s.store, err = sqlite.Open(filepath.Join(cfg.DataDir, "parley.db"), fanout.Publish)
 	if err != nil {
@@ -121,10 +130,12 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 		FileURL: func(id, token string) string {
 			return s.baseURL + fileapi.Path + url.PathEscape(id) + "?token=" + url.QueryEscape(token)
 		},
-		Retention:    cfg.AttachmentRetention,
-		FreeSpace:    freeSpace(s.blobs),
-		MinFreeBytes: cfg.AttachmentMinFree,
-		Direct:       direct,
+		Retention:     cfg.AttachmentRetention,
+		ChatRetention: cfg.ChatRetention,
+		Metrics:       s.metrics,
+		FreeSpace:     freeSpace(s.blobs),
+		MinFreeBytes:  cfg.AttachmentMinFree,
+		Direct:        direct,
 	}, cached, cfg.Key, log)
 	if err := s.chat.Start(ctx); err != nil {
 		s.store.Close()
@@ -158,8 +169,23 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 		return cfg.SecretAccessKey, id == cfg.AccessKeyID
 	}}
 	connectapi.New(connectapi.Config{Region: cfg.Region, AccountID: cfg.AccountID, Verifier: verifier, Throttle: connectRates}, s.chat, log).Register(mux)
+	adminapi.New(s.chat, verifier, log).Register(mux)
+	s.metrics.Gauge("parley_websocket_connections", "Open participant websockets on this node.", func() float64 { return float64(s.gateway.Connections()) })
+	if cfg.MetricsAddr == "" {
+		mux.Handle("GET /metrics", s.metrics.Handler())
+	} else {
+		mln, err := net.Listen("tcp", cfg.MetricsAddr)
+		if err != nil {
+			s.store.Close()
+			ln.Close()
+			return nil, fmt.Errorf("PARLEY_METRICS_ADDR: %w", err)
+		}
+		mmux := http.NewServeMux()
+		mmux.Handle("GET /metrics", s.metrics.Handler())
+		s.metricsLn, s.metricsHTTP = mln, &http.Server{Handler: mmux, ReadHeaderTimeout: 10 * time.Second}
+	}
 	s.http = &http.Server{
-		Handler:           mux,
+		Handler:           obs.Middleware(mux, log, s.metrics),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
@@ -199,6 +225,13 @@ func (s *Server) Config() *config.Config { return s.cfg }
 
 // Serve answers requests until Shutdown.
 func (s *Server) Serve() error {
+	if s.metricsHTTP != nil && s.metricsDone == nil {
+		s.metricsDone = make(chan struct{})
+		go func() {
+			defer close(s.metricsDone)
+			s.metricsHTTP.Serve(s.metricsLn)
+		}()
+	}
 	err := s.http.Serve(s.ln)
 	if errors.Is(err, http.ErrServerClosed) {
 		return nil
@@ -227,6 +260,12 @@ func (s *Server) StopAccepting(ctx context.Context) error {
 // Close is the second half of Shutdown: websockets close with 1001 (going
 // away) and the store closes.
 func (s *Server) Close() error {
+	if s.metricsHTTP != nil {
+		s.metricsHTTP.Close()
+		if s.metricsDone != nil {
+			<-s.metricsDone
+		}
+	}
 	s.gateway.Shutdown() // hijacked connections are not http.Server's to close
 	return errors.Join(s.store.Close(), s.blobs.Close())
 }
@@ -264,14 +303,18 @@ func (s *Server) printBanner(out io.Writer) {
 	fmt.Fprintf(out, "Participant Service endpoint: %s\n", s.baseURL)
 	fmt.Fprintf(out, "Connect API endpoint:         %s (SigV4, service \"connect\", any region)\n", s.baseURL)
 	fmt.Fprintf(out, "Instance id:                  %s\n", c.InstanceID)
-	for _, g := range c.Generated {
-		if g == "credentials" {
-			fmt.Fprintf(out, "\nGenerated Connect API credentials (kept in %s):\n",
-				filepath.Join(c.DataDir, "identity.json"))
-			fmt.Fprintf(out, "  export AWS_ACCESS_KEY_ID=%s\n  export AWS_SECRET_ACCESS_KEY=%s\n", c.AccessKeyID, c.SecretAccessKey)
-			fmt.Fprintf(out, "  aws connect start-chat-contact --endpoint-url %s --region %s --instance-id %s \\\n"+
-				"    --contact-flow-id default --participant-details DisplayName=Ada\n", s.baseURL, c.Region, c.InstanceID)
-		}
+	generated := slices.Contains(c.Generated, "credentials")
+	switch {
+	case generated:
+		fmt.Fprintf(out, "\nGenerated Connect API credentials (kept in %s):\n",
+			filepath.Join(c.DataDir, "identity.json"))
+		fmt.Fprintf(out, "  export AWS_ACCESS_KEY_ID=%s\n  export AWS_SECRET_ACCESS_KEY=%s\n", c.AccessKeyID, c.SecretAccessKey)
+		fmt.Fprintf(out, "  aws connect start-chat-contact --endpoint-url %s --region %s --instance-id %s \\\n"+
+			"    --contact-flow-id default --participant-details DisplayName=Ada\n", s.baseURL, c.Region, c.InstanceID)
+	case c.CredentialsFromEnv:
+		fmt.Fprintf(out, "Connect API access key id:    %s (from PARLEY_ACCESS_KEY_ID; the secret from PARLEY_SECRET_ACCESS_KEY)\n", c.AccessKeyID)
+	default:
+		fmt.Fprintf(out, "Connect API access key id:    %s (the key pair is kept in %s)\n", c.AccessKeyID, filepath.Join(c.DataDir, "identity.json"))
 	}
 	fmt.Fprintln(out)
 }
@@ -315,17 +358,7 @@ func RotateAgentKey(ctx context.Context, cfg *config.Config, name string) (key s
 
 // withAgents opens the data dir's database for f.
 func withAgents(cfg *config.Config, f func(*chat.Service) error) error {
-	if err := cfg.LoadIdentity(); err != nil {
-		return err
-	}
-	st, err := sqlite.Open(filepath.Join(cfg.DataDir, "parley.db"), nil)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	svc := chat.New(chat.Config{InstanceID: cfg.InstanceID}, st, cfg.Key, slog.New(slog.DiscardHandler))
-	defer svc.Close()
-	return f(svc)
+	return offline(context.Background(), cfg, false, f)
 }
 
 func pprofMux() *http.ServeMux {

@@ -180,6 +180,7 @@ type Idempotency struct {
 	Scope       string // what the token is unique within, e.g. the instance
 	ClientToken string
 	Response    []byte // sealed by the domain when it holds a bearer token
+	ContactID   string // the contact the request concerned, so that erasure finds it
 }
 
 // Change is everything one domain operation writes, applied atomically.
@@ -217,6 +218,13 @@ type Change struct {
 	FilesConfig *FilesConfig
 	// NewAgent adds a console agent; a taken name fails with ErrDuplicate.
 	NewAgent *Agent
+
+	// Erase deletes everything stored of a contact (its items, receipts,
+	// files' records, participants, tokens and idempotency records, and the
+	// contact itself) and leaves a Tombstone. A contact that does not exist
+	// fails with ErrNotFound, unless it was erased already: then the change
+	// succeeds and keeps the first tombstone.
+	Erase *Tombstone
 
 	// Limits are checked in the transaction that commits the change, after
 	// its writes: if any count then exceeds its maximum, the whole change
@@ -266,6 +274,13 @@ func AttributesSize(attrs map[string]string) int {
 		n += len(k) + len(v)
 	}
 	return n
+}
+
+// Tombstone records that a contact was erased, when and why.
+type Tombstone struct {
+	ContactID string
+	At        time.Time
+	Reason    string
 }
 
 // AgentKey is a console agent's new key.
@@ -420,6 +435,16 @@ type Store interface {
 	// createdBefore: uploads never completed.
 	AbandonedFiles(ctx context.Context, createdBefore time.Time, limit int) ([]File, error)
 	FilesConfig(ctx context.Context, instanceID, scope string) (FilesConfig, error)
+	// Scrub makes deleted data unreadable from the backend's files as far
+	// as it can (old page versions, dead rows); erasure calls it.
+	Scrub(ctx context.Context) error
+	// Tombstone returns the record of an erased contact, or ErrNotFound.
+	Tombstone(ctx context.Context, contactID string) (Tombstone, error)
+	// Files returns a contact's files in every state, oldest first.
+	Files(ctx context.Context, contactID string) ([]File, error)
+	// EndedContacts returns the ids of the contacts that ended at or after
+	// after and before before, in the order they ended.
+	EndedContacts(ctx context.Context, after, before time.Time) ([]string, error)
 
 	AgentByKey(ctx context.Context, keyHash string) (Agent, error)
 	// Agents returns every console agent, by name.

@@ -107,12 +107,20 @@ func (c *Store) Apply(ctx context.Context, ch *store.Change) ([]store.Item, erro
 }
 
 func (c *Store) forget(ch *store.Change) {
-	if len(ch.Acknowledge) == 0 && len(ch.Leave) == 0 && ch.End == nil && ch.ConnectAgent == nil && ch.Timers == nil && ch.Attributes == nil {
+	if len(ch.Acknowledge) == 0 && len(ch.Leave) == 0 && ch.End == nil && ch.ConnectAgent == nil && ch.Timers == nil && ch.Attributes == nil && ch.Erase == nil {
 		return // nothing cached changed: reads in flight may fill the cache
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.gen++
+	if ch.Erase != nil {
+		// An erased contact's tokens and participants go with it; which
+		// tokens are its is not known here, and erasure is rare: start over.
+		c.tokens = map[string]store.ConnectionToken{}
+		c.participants = map[string]store.Participant{}
+		c.contacts = map[string]store.Contact{}
+		return
+	}
 	for _, id := range ch.Acknowledge {
 		delete(c.participants, id)
 	}

@@ -167,7 +167,7 @@ func Open(path string, hook store.CommitHook) (*DB, error) {
 	// the writer's commits.
 	dsn := "file:" + filepath.ToSlash(path) + "?_pragma=busy_timeout(" + strconv.Itoa(busyTimeoutMS) + ")&_pragma=foreign_keys(ON)" +
 		"&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=wal_autocheckpoint(0)" +
-		"&_pragma=journal_size_limit(67108864)&_txlock=immediate"
+		"&_pragma=journal_size_limit(67108864)&_pragma=secure_delete(ON)&_txlock=immediate"
 	w, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, err
@@ -256,6 +256,21 @@ const walRestartFrames = 4096 // 16 MB of 4 KB pages
 // batches (restartWAL): from the writer's own connection the RESTART
 // checkpoint copies only what this pass missed and does not wait for a
 // lock that the writer would hardly ever let go.
+// Scrub makes deleted data unreadable from the files: deletes overwrite
+// content with zeros (secure_delete), and this copies the WAL, which still
+// holds earlier page images, into the database and truncates it. Erasure
+// calls it; it waits for readers and writers in flight.
+func (db *DB) Scrub(ctx context.Context) error {
+	var busy, frames, copied int
+	if err := db.ckpt.QueryRowContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &frames, &copied); err != nil {
+		return err
+	}
+	if busy != 0 {
+		return errors.New("sqlite: the WAL could not be truncated: readers or a writer held it")
+	}
+	return nil
+}
+
 func (db *DB) checkpoint() {
 	var busy, frames, copied int
 	if err := db.ckpt.QueryRow(`PRAGMA wal_checkpoint(PASSIVE)`).Scan(&busy, &frames, &copied); err != nil {
@@ -512,8 +527,8 @@ func (db *DB) apply(tx *sql.Tx, c *store.Change) ([]store.Item, error) {
 		}
 	}
 	if i := c.Idempotency; i != nil {
-		res, err := db.exec(tx, `INSERT INTO idempotency (scope, client_token, response, created_at) VALUES (?, ?, ?, ?)
-			ON CONFLICT DO NOTHING`, i.Scope, i.ClientToken, i.Response, time.Now().UnixMilli())
+		res, err := db.exec(tx, `INSERT INTO idempotency (scope, client_token, response, created_at, contact_id) VALUES (?, ?, ?, ?, ?)
+			ON CONFLICT DO NOTHING`, i.Scope, i.ClientToken, i.Response, time.Now().UnixMilli(), i.ContactID)
 		if err != nil {
 			return nil, err
 		}
@@ -740,6 +755,11 @@ func (db *DB) apply(tx *sql.Tx, c *store.Change) ([]store.Item, error) {
 			return nil, store.ErrEnded
 		}
 	}
+	if e := c.Erase; e != nil {
+		if err := db.erase(tx, e); err != nil {
+			return nil, err
+		}
+	}
 	// The single writer serialises changes, so a count here sees every
 	// change committed before this one and none after.
 	for _, l := range c.Limits {
@@ -756,6 +776,50 @@ func (db *DB) apply(tx *sql.Tx, c *store.Change) ([]store.Item, error) {
 		}
 	}
 	return items, nil
+}
+
+// erase deletes a contact's rows, children first, and records the
+// tombstone.
+func (db *DB) erase(tx *sql.Tx, e *store.Tombstone) error {
+	var n int
+	if err := db.txRow(tx, `SELECT COUNT(*) FROM contacts WHERE id = ?`, e.ContactID).Scan(&n); err != nil {
+		return err
+	}
+	if n == 0 {
+		if err := db.txRow(tx, `SELECT COUNT(*) FROM erasures WHERE contact_id = ?`, e.ContactID).Scan(&n); err != nil {
+			return err
+		}
+		if n == 0 {
+			return store.ErrNotFound
+		}
+		return nil // erased already
+	}
+	for _, q := range []string{
+		`DELETE FROM receipts WHERE contact_id = ?1`,
+		`DELETE FROM items WHERE contact_id = ?1`,
+		`DELETE FROM files WHERE contact_id = ?1`,
+		`DELETE FROM connection_tokens WHERE participant_id IN (SELECT id FROM participants WHERE contact_id = ?1)`,
+		// Records made before they named their contact are found by the
+		// participant or contact their scope names.
+		`DELETE FROM idempotency WHERE contact_id = ?1 OR scope = 'add-participant:' || ?1
+			OR scope IN (SELECT p || id FROM participants, (SELECT 'start-upload:' AS p UNION ALL SELECT 'complete-upload:') WHERE contact_id = ?1)`,
+		`DELETE FROM participants WHERE contact_id = ?1`,
+		`DELETE FROM contacts WHERE id = ?1`,
+	} {
+		if _, err := db.exec(tx, q, e.ContactID); err != nil {
+			return err
+		}
+	}
+	_, err := db.exec(tx, `INSERT INTO erasures (contact_id, erased_at, reason) VALUES (?, ?, ?)`, e.ContactID, ms(e.At), e.Reason)
+	return err
+}
+
+func (db *DB) Tombstone(ctx context.Context, contactID string) (store.Tombstone, error) {
+	t := store.Tombstone{ContactID: contactID}
+	var at int64
+	err := db.row(ctx, `SELECT erased_at, reason FROM erasures WHERE contact_id = ?`, contactID).Scan(&at, &t.Reason)
+	t.At = time.UnixMilli(at)
+	return t, notFound(err)
 }
 
 // limitQueries count what a store.Limit bounds, for its Key.
@@ -1087,6 +1151,28 @@ func (db *DB) AbandonedFiles(ctx context.Context, createdBefore time.Time, limit
 	// The literal states let SQLite use the partial index files_abandoned.
 	return db.queryFiles(ctx, `SELECT `+fileCols+` FROM files WHERE state IN ('PENDING', 'UPLOADED') AND created_at < ?
 		ORDER BY created_at LIMIT ?`, createdBefore.UnixMilli(), limit)
+}
+
+func (db *DB) Files(ctx context.Context, contactID string) ([]store.File, error) {
+	return db.queryFiles(ctx, `SELECT `+fileCols+` FROM files WHERE contact_id = ? ORDER BY created_at, id`, contactID)
+}
+
+func (db *DB) EndedContacts(ctx context.Context, after, before time.Time) ([]string, error) {
+	rows, err := db.rows(ctx, `SELECT id FROM contacts WHERE state = ? AND ended_at >= ? AND ended_at < ? ORDER BY ended_at, id`,
+		store.ContactEnded, after.UnixMilli(), before.UnixMilli())
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
 }
 
 func (db *DB) FilesConfig(ctx context.Context, instanceID, scope string) (store.FilesConfig, error) {

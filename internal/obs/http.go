@@ -1,0 +1,180 @@
+package obs
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/parleychat/parley/internal/secret"
+)
+
+// Operations names the routes by the API operation they serve, for the
+// access log and the metrics' operation label. A route not listed is named
+// by its pattern, which is as bounded: patterns are fixed in the code.
+var Operations = map[string]string{
+	"POST /participant/connection":                                       "CreateParticipantConnection",
+	"POST /participant/message":                                          "SendMessage",
+	"POST /participant/event":                                            "SendEvent",
+	"POST /participant/transcript":                                       "GetTranscript",
+	"POST /participant/disconnect":                                       "DisconnectParticipant",
+	"POST /participant/start-attachment-upload":                          "StartAttachmentUpload",
+	"POST /participant/complete-attachment-upload":                       "CompleteAttachmentUpload",
+	"POST /participant/attachment":                                       "GetAttachment",
+	"GET /participant/views/{ViewToken}":                                 "DescribeView",
+	"POST /participant/authentication-url":                               "GetAuthenticationUrl",
+	"POST /participant/cancel-authentication":                            "CancelParticipantAuthentication",
+	"PUT /contact/chat":                                                  "StartChatContact",
+	"POST /contact/stop":                                                 "StopContact",
+	"POST /contact/create-participant":                                   "CreateParticipant",
+	"GET /contacts/{InstanceId}/{ContactId}":                             "DescribeContact",
+	"PUT /contact/participant-role-config/{InstanceId}/{ContactId}":      "UpdateParticipantRoleConfig",
+	"GET /attached-files-configurations/{InstanceId}/{AttachmentScope}":  "DescribeAttachedFilesConfiguration",
+	"POST /attached-files-configurations/{InstanceId}/{AttachmentScope}": "UpdateAttachedFilesConfiguration",
+	"GET /contact/attributes/{InstanceId}/{InitialContactId}":            "GetContactAttributes",
+	"POST /contact/attributes":                                           "UpdateContactAttributes",
+	"/":                                                                  "UnknownRoute",
+	"/participant/":                                                      "UnknownRoute",
+	"GET /ws/v1/connect":                                                 "Websocket",
+	"PUT /attachments/{id}":                                              "UploadAttachment",
+	"GET /attachments/{id}":                                              "DownloadAttachment",
+	"GET /attachments/{id}/thumbnail":                                    "DownloadThumbnail",
+	"POST /widget/v1/chats":                                              "WidgetStartChat",
+	"GET /admin/v1/export":                                               "AdminExport",
+	"POST /admin/v1/contacts/{ContactId}/erase":                          "AdminErase",
+	"GET /metrics":                                                       "Metrics",
+	"GET /healthz":                                                       "Healthz",
+	"GET /readyz":                                                        "Readyz",
+}
+
+// operation names the route a request matched.
+func operation(pattern string) string {
+	if pattern == "" {
+		return "unmatched"
+	}
+	if op, ok := Operations[pattern]; ok {
+		return op
+	}
+	return pattern
+}
+
+// quiet routes are served without an access-log line: probes and scrapes
+// would drown the rest.
+var quiet = map[string]bool{"GET /healthz": true, "GET /readyz": true, "GET /metrics": true}
+
+// Middleware gives every request an id (sent as x-amzn-RequestId, and on
+// every log line logged with the request's context), writes one access-log
+// line per request and counts it in m. The line names the operation, the
+// status, the duration, the bytes sent and the contact, never the URL's
+// query (signed URLs carry their signature there), a header or a body.
+func Middleware(next http.Handler, log *slog.Logger, m *Metrics) http.Handler {
+	auth := &limiter{n: 10, window: time.Minute}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		info := &Info{ID: secret.NewUUID()}
+		w.Header().Set("X-Amzn-RequestId", info.ID)
+		rw := &responseWriter{ResponseWriter: w, status: http.StatusOK, id: info.ID}
+		r = r.WithContext(context.WithValue(r.Context(), infoKey{}, info))
+		defer func() {
+			// http.ServeMux sets the pattern on the request it was given.
+			info.Operation = operation(r.Pattern)
+			status := rw.status
+			if v := recover(); v != nil {
+				status = 0 // the connection was dropped
+				defer panic(v)
+			}
+			d := time.Since(start)
+			m.request(info.Operation, status, d)
+			if status == http.StatusUnauthorized || status == http.StatusForbidden {
+				m.authFailure(info.Operation)
+				if ok, skipped := auth.allow(time.Now()); ok {
+					log.WarnContext(r.Context(), "authentication failed", "op", info.Operation, "status", status,
+						"error", rw.Header().Get("X-Amzn-ErrorType"), "remote", remoteIP(r), "skipped_before", skipped)
+				}
+			}
+			if quiet[r.Pattern] && status < 500 {
+				return
+			}
+			attrs := []any{"op", info.Operation, "method", r.Method, "status", status,
+				"duration_ms", float64(d.Microseconds()) / 1000, "bytes", rw.bytes, "remote", remoteIP(r)}
+			if c := info.contactID(); c != "" {
+				attrs = append(attrs, "contact", c)
+			}
+			log.InfoContext(r.Context(), "request", attrs...)
+		}()
+		next.ServeHTTP(rw, r)
+	})
+}
+
+func remoteIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// responseWriter records the status and size of a response. It passes on
+// what net/http and the websocket library look for: Flush, Hijack, and
+// ReadFrom, through which downloads are sent with sendfile(2).
+type responseWriter struct {
+	http.ResponseWriter
+	status      int
+	bytes       int64
+	wroteHeader bool
+	id          string
+}
+
+// RequestID is the request's id, for code that has only the writer.
+func (w *responseWriter) RequestID() string { return w.id }
+
+func (w *responseWriter) WriteHeader(code int) {
+	if !w.wroteHeader && code >= 200 {
+		w.status, w.wroteHeader = code, true
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *responseWriter) Write(b []byte) (int, error) {
+	w.wroteHeader = true
+	n, err := w.ResponseWriter.Write(b)
+	w.bytes += int64(n)
+	return n, err
+}
+
+func (w *responseWriter) ReadFrom(r io.Reader) (int64, error) {
+	w.wroteHeader = true
+	var n int64
+	var err error
+	if rf, ok := w.ResponseWriter.(io.ReaderFrom); ok {
+		n, err = rf.ReadFrom(r)
+	} else {
+		n, err = io.Copy(w.ResponseWriter, r)
+	}
+	w.bytes += n
+	return n, err
+}
+
+func (w *responseWriter) Flush() {
+	w.wroteHeader = true
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func (w *responseWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	h, ok := w.ResponseWriter.(http.Hijacker)
+	if !ok {
+		return nil, nil, errors.New("obs: the connection cannot be hijacked")
+	}
+	if !w.wroteHeader {
+		w.status, w.wroteHeader = http.StatusSwitchingProtocols, true
+	}
+	return h.Hijack()
+}
+
+func (w *responseWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
