@@ -128,6 +128,11 @@ func (s *Service) StartUpload(ctx context.Context, sess *Session, name, contentT
 	if size > limits.MaxBytes {
 		return t, errorf(QuotaExceeded, "The file is %d bytes; this chat accepts files up to %d bytes.", size, limits.MaxBytes)
 	}
+	// The name is stored, shown in items and downloaded without its
+	// bidirectional controls, so that it cannot pose as another.
+	if name = attach.CleanName(name); name == "" {
+		return t, errorf(Invalid, "The attachment name has no visible characters.")
+	}
 	if err := limits.CheckDeclared(name, contentType, size); err != nil {
 		return t, errorf(Invalid, "%s", err.Error())
 	}
