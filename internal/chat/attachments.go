@@ -318,11 +318,13 @@ func (s *Service) CompleteUpload(ctx context.Context, sess *Session, fileID, cli
 // verdict follow on its own.
 func (s *Service) judge(f store.File, uploader store.Participant, wait time.Duration) {
 	result := make(chan attach.Verdict, 1)
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), verdictTimeout)
+	if !s.spawn(func() {
+		ctx, cancel := context.WithTimeout(s.work, verdictTimeout)
 		defer cancel()
 		result <- s.inspect(ctx, f)
-	}()
+	}) {
+		return // shutting down: the file stays IN_PROGRESS and is judged at the next start
+	}
 	item := store.Item{
 		ID: secret.NewTimeUUID(), ContactID: f.ContactID, ParticipantID: uploader.ID, Type: TypeAttachment,
 		DisplayName: uploader.DisplayName, Role: uploader.Role, InTranscript: true,
@@ -338,7 +340,7 @@ func (s *Service) judge(f store.File, uploader store.Participant, wait time.Dura
 	case <-time.After(wait):
 	}
 	item.Attachments = []store.Attachment{{ID: f.ID, Name: f.Name, ContentType: f.ContentType, Status: StatusInProgress}}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(s.work, 30*time.Second)
 	_, err := s.store.Apply(ctx, &store.Change{
 		Items:       []store.Item{item},
 		FileUpdates: []store.FileUpdate{{ID: f.ID, From: store.FileInProgress, To: store.FileInProgress, ItemID: item.ID, At: s.now()}},
@@ -347,13 +349,13 @@ func (s *Service) judge(f store.File, uploader store.Participant, wait time.Dura
 	if err != nil {
 		s.log.Error("announcing an attachment in progress", "attachment", f.ID, "err", err)
 	}
-	go func() {
+	s.spawn(func() {
 		v := <-result
 		next := item
 		next.ID = secret.NewTimeUUID()
 		next.InTranscript = false // the transcript's item is updated in place
 		s.announce(f, next, v, item.ID)
-	}()
+	})
 }
 
 // inspect runs the checks; a failure to check is a rejection, as Connect
@@ -375,7 +377,10 @@ func (s *Service) inspect(ctx context.Context, f store.File) attach.Verdict {
 // announce records a verdict and pushes it in item. When inProgressItem is
 // set, the transcript's IN_PROGRESS item is updated to the verdict too.
 func (s *Service) announce(f store.File, item store.Item, v attach.Verdict, inProgressItem string) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	if s.work.Err() != nil {
+		return // the check was cut short by Shutdown: the next start judges the file again
+	}
+	ctx, cancel := context.WithTimeout(s.work, 30*time.Second)
 	defer cancel()
 	status, to := StatusApproved, store.FileApproved
 	if !v.Approved {
@@ -424,7 +429,7 @@ func (s *Service) resumeVerdicts(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		go s.judge(f, p, 0)
+		s.spawn(func() { s.judge(f, p, 0) })
 	}
 	return nil
 }

@@ -56,20 +56,30 @@ type Gateway struct {
 	live    map[*socket]struct{} // every open socket, for Shutdown
 	closing bool
 	stop    chan struct{} // ends sweepIdle
-	open    sync.WaitGroup
+	// open counts the sockets (each holds its reader until finish); work
+	// counts sweepIdle and the writers. Both are added to under mu while
+	// not closing, so that no Add races Shutdown's Wait.
+	open sync.WaitGroup
+	work sync.WaitGroup
 }
 
 // New returns a gateway.
 func New(svc *chat.Service, b broker.Broker, log *slog.Logger) *Gateway {
 	g := &Gateway{chat: svc, broker: b, log: log, now: time.Now, sockets: make(map[string]int), live: make(map[*socket]struct{}),
 		stop: make(chan struct{})}
-	go g.sweepIdle()
+	g.work.Add(1)
+	go func() {
+		defer g.work.Done()
+		g.sweepIdle()
+	}()
 	return g
 }
 
 // Shutdown closes every socket with 1001 (going away), so that clients
-// reconnect to another server or after the restart, and waits for them.
-func (g *Gateway) Shutdown() {
+// reconnect to another server or after the restart, and waits for them and
+// every goroutine the gateway started. When ctx ends first, the sockets
+// left are dropped without a close handshake and ctx's error is returned.
+func (g *Gateway) Shutdown(ctx context.Context) error {
 	g.mu.Lock()
 	if !g.closing {
 		close(g.stop)
@@ -79,7 +89,44 @@ func (g *Gateway) Shutdown() {
 		s.close(websocket.StatusGoingAway, "The server is shutting down.")
 	}
 	g.mu.Unlock()
-	g.open.Wait()
+	done := make(chan struct{})
+	go func() {
+		g.open.Wait()
+		g.work.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+	}
+	g.mu.Lock()
+	for s := range g.live {
+		// The network connection itself: the reader, stuck waiting for
+		// the client's close frame, fails and finishes the socket.
+		s.netConn.Close()
+	}
+	g.mu.Unlock()
+	select {
+	case <-done:
+	case <-time.After(time.Second):
+	}
+	return ctx.Err()
+}
+
+// goWork runs f on a goroutine Shutdown waits for, unless it has begun.
+func (g *Gateway) goWork(f func()) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.closing {
+		return false
+	}
+	g.work.Add(1)
+	go func() {
+		defer g.work.Done()
+		f()
+	}()
+	return true
 }
 
 // forbidden answers as API Gateway does for a refused websocket.
@@ -327,8 +374,8 @@ func (s *socket) wake() {
 		s.close(closeLagging, "Fell behind; reconnect and read the transcript.")
 		return
 	}
-	if s.subscribed.Load() && s.writing.CompareAndSwap(false, true) {
-		go s.drain()
+	if s.subscribed.Load() && s.writing.CompareAndSwap(false, true) && !s.g.goWork(s.drain) {
+		s.writing.Store(false) // shutting down: the socket is closing
 	}
 }
 
