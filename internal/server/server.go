@@ -191,7 +191,9 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Write
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- s.Serve() }()
-	grace := func() (context.Context, context.CancelFunc) { return context.WithTimeout(context.Background(), 15*time.Second) }
+	grace := func() (context.Context, context.CancelFunc) {
+		return context.WithTimeout(context.Background(), 15*time.Second)
+	}
 	select {
 	case err := <-errc:
 		sctx, cancel := grace()
