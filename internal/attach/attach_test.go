@@ -255,7 +255,7 @@ func corruptHeader(b []byte) []byte {
 
 func TestThumbnail(t *testing.T) {
 	png := testfiles.PNG(1000, 500)
-	b, typ, err := Thumbnail(bytes.NewReader(png), int64(len(png)), "image/png")
+	b, typ, err := Thumbnail(context.Background(), bytes.NewReader(png), int64(len(png)), "image/png")
 	if err != nil || typ != "image/png" {
 		t.Fatal(typ, err)
 	}
@@ -266,7 +266,7 @@ func TestThumbnail(t *testing.T) {
 	// A JPEG whose EXIF says "rotate 90°" (orientation 6) comes out upright:
 	// width and height swap.
 	jpg := withOrientation(testfiles.JPEG(400, 200), 6)
-	b, typ, err = Thumbnail(bytes.NewReader(jpg), int64(len(jpg)), "image/jpeg")
+	b, typ, err = Thumbnail(context.Background(), bytes.NewReader(jpg), int64(len(jpg)), "image/jpeg")
 	if err != nil || typ != "image/jpeg" {
 		t.Fatal(typ, err)
 	}
@@ -275,10 +275,10 @@ func TestThumbnail(t *testing.T) {
 		t.Errorf("rotated thumbnail %dx%d, want 160x320", cfg.Width, cfg.Height)
 	}
 	bomb := testfiles.PNGBomb(20000, 20000)
-	if _, _, err := Thumbnail(bytes.NewReader(bomb), int64(len(bomb)), "image/png"); !errors.Is(err, ErrNoThumbnail) {
+	if _, _, err := Thumbnail(context.Background(), bytes.NewReader(bomb), int64(len(bomb)), "image/png"); !errors.Is(err, ErrNoThumbnail) {
 		t.Errorf("a 400-megapixel header: %v, want no thumbnail (and nothing decoded)", err)
 	}
-	if _, _, err := Thumbnail(bytes.NewReader([]byte("%PDF")), 4, "application/pdf"); !errors.Is(err, ErrNoThumbnail) {
+	if _, _, err := Thumbnail(context.Background(), bytes.NewReader([]byte("%PDF")), 4, "application/pdf"); !errors.Is(err, ErrNoThumbnail) {
 		t.Errorf("a PDF: %v", err)
 	}
 }

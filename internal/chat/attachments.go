@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/parleychat/parley/internal/attach"
@@ -557,8 +558,9 @@ func (s *Service) OpenThumbnail(ctx context.Context, fileID, token string) (Down
 		d.Blob = b
 		return d, nil
 	}
-	s.thumbMu.Lock() // one at a time: previews are made once, and bound memory
-	defer s.thumbMu.Unlock()
+	// One maker per file, so that a preview is made once; attach.Thumbnail
+	// bounds the memory of all of them together.
+	defer s.lockThumb(fileID)()
 	if b, err := s.cfg.Blobs.Open(ctx, key); err == nil {
 		d.Blob = b
 		return d, nil
@@ -567,7 +569,7 @@ func (s *Service) OpenThumbnail(ctx context.Context, fileID, token string) (Down
 	if err != nil {
 		return Download{}, err
 	}
-	thumb, _, err := attach.Thumbnail(src, src.Size(), d.File.ServeType)
+	thumb, _, err := attach.Thumbnail(ctx, src, src.Size(), d.File.ServeType)
 	src.Close()
 	if errors.Is(err, attach.ErrNoThumbnail) {
 		return Download{}, noPreview
@@ -588,4 +590,31 @@ func (s *Service) OpenThumbnail(ctx context.Context, fileID, token string) (Down
 	}
 	d.Blob, err = s.cfg.Blobs.Open(ctx, key)
 	return d, err
+}
+
+// lockThumb locks the making of one file's preview and returns the unlock.
+func (s *Service) lockThumb(fileID string) func() {
+	s.mu.Lock()
+	l := s.thumbLocks[fileID]
+	if l == nil {
+		l = &keyLock{}
+		s.thumbLocks[fileID] = l
+	}
+	l.waiters++
+	s.mu.Unlock()
+	l.Lock()
+	return func() {
+		l.Unlock()
+		s.mu.Lock()
+		if l.waiters--; l.waiters == 0 {
+			delete(s.thumbLocks, fileID)
+		}
+		s.mu.Unlock()
+	}
+}
+
+// keyLock is a mutex for one key, dropped when nobody holds or awaits it.
+type keyLock struct {
+	sync.Mutex
+	waiters int // guarded by Service.mu
 }

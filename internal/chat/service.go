@@ -75,9 +75,9 @@ type Service struct {
 	watches map[string]*idleWatch // participant id → idle timer
 	// uploading holds the files whose bytes are arriving, so that one
 	// upload URL cannot be used by two requests at once.
-	uploading map[string]bool
-	thumbMu   sync.Mutex
-	closed    bool
+	uploading  map[string]bool
+	thumbLocks map[string]*keyLock // file id → the lock of its preview's making
+	closed     bool
 }
 
 // New returns a Service over st. key is the server's master secret.
@@ -111,6 +111,7 @@ func New(cfg Config, st store.Store, key secret.Key, log *slog.Logger) *Service 
 		timers:     make(map[string]Stopper),
 		watches:    make(map[string]*idleWatch),
 		uploading:  make(map[string]bool),
+		thumbLocks: make(map[string]*keyLock),
 	}
 	// Timer callbacks are the service's goroutines too: counted, and not
 	// run once Shutdown has begun.
