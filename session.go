@@ -290,11 +290,33 @@ func readFrame(ctx context.Context, conn *websocket.Conn) (frame, error) {
 	if err != nil {
 		return frame{}, err
 	}
+	return decodeFrame(b)
+}
+
+func decodeFrame(b []byte) (frame, error) {
 	var f frame
 	if err := json.Unmarshal(b, &f); err != nil {
 		return frame{}, fmt.Errorf("parley: a frame that is not JSON: %w", err)
 	}
 	return f, nil
+}
+
+// chatItem returns the chat item an aws/chat frame carries: its content is
+// the item's JSON as a string. ok is false for other frames and for content
+// that does not parse, which are skipped, as ChatJS skips them.
+func (f frame) chatItem() (it Item, ok bool) {
+	if f.Topic != "aws/chat" {
+		return Item{}, false
+	}
+	var content string
+	if json.Unmarshal(f.Content, &content) != nil {
+		return Item{}, false
+	}
+	var w wireItem
+	if json.Unmarshal([]byte(content), &w) != nil {
+		return Item{}, false
+	}
+	return w.item(), true
 }
 
 // Heartbeats, as ChatJS sends them; a socket silent for deadAfter is dead.
@@ -374,21 +396,14 @@ func (s *Session) serve(ctx context.Context, conn *websocket.Conn) error {
 		if err != nil {
 			return err
 		}
-		if f.Topic != "aws/chat" {
+		it, ok := f.chatItem()
+		if !ok {
 			continue
 		}
-		var content string
-		if json.Unmarshal(f.Content, &content) != nil {
-			continue
-		}
-		var w wireItem
-		if json.Unmarshal([]byte(content), &w) != nil {
-			continue
-		}
-		if !s.deliver(ctx, w.item()) {
+		if !s.deliver(ctx, it) {
 			return ctx.Err()
 		}
-		if w.ContentType == eventPrefix+"chat.ended" {
+		if it.ContentType == eventPrefix+"chat.ended" {
 			return errChatEnded
 		}
 	}

@@ -339,28 +339,35 @@ func (s *socket) finish() {
 
 // answer replies to one of the client's control frames.
 func (s *socket) answer(data []byte) error {
-	var f frame
-	if json.Unmarshal(data, &f) != nil {
-		return nil // ChatJS ignores what it cannot parse; so do we
-	}
-	var reply []byte
-	switch f.Topic {
-	case "aws/subscribe":
-		reply = subscribed
-	case "aws/heartbeat":
-		reply = heartbeat
-	case "aws/ping":
-		reply = pong
-	default:
+	reply, subscribe := replyTo(data)
+	if reply == nil {
 		return nil
 	}
 	if err := s.write(context.Background(), reply); err != nil {
 		return err
 	}
-	if f.Topic == "aws/subscribe" && !s.subscribed.Swap(true) {
+	if subscribe && !s.subscribed.Swap(true) {
 		s.wake() // items may have queued before the subscription
 	}
 	return nil
+}
+
+// replyTo returns the reply to a client's frame, nil for none, and whether
+// the frame subscribes the socket.
+func replyTo(data []byte) (reply []byte, subscribe bool) {
+	var f frame
+	if json.Unmarshal(data, &f) != nil {
+		return nil, false // ChatJS ignores what it cannot parse; so do we
+	}
+	switch f.Topic {
+	case "aws/subscribe":
+		return subscribed, true
+	case "aws/heartbeat":
+		return heartbeat, false
+	case "aws/ping":
+		return pong, false
+	}
+	return nil, false
 }
 
 // wake starts the writer, unless it runs already or the client has not
