@@ -274,8 +274,12 @@ func TestIdleSocketCost(t *testing.T) {
 	}
 	per := float64(inUse()-before) / n / 1024
 	t.Logf("%.1f KB per idle socket, client included", per)
-	if per > 12 {
-		t.Errorf("%.1f KB per idle socket, want at most 12", per)
+	limit := 12.0
+	if raceEnabled {
+		limit = 16 // the race detector's larger stacks; still well under the 22 KB of old
+	}
+	if per > limit {
+		t.Errorf("%.1f KB per idle socket, want at most %.0f", per, limit)
 	}
 }
 
