@@ -56,11 +56,14 @@ type Gateway struct {
 	live    map[*socket]struct{} // every open socket, for Shutdown
 	closing bool
 	stop    chan struct{} // ends sweepIdle
-	// open counts the sockets (each holds its reader until finish); work
-	// counts sweepIdle and the writers. Both are added to under mu while
-	// not closing, so that no Add races Shutdown's Wait.
+	// open counts the sockets (each holds its reader until finish), added
+	// to under mu while not closing, so that no Add races Shutdown's Wait.
 	open sync.WaitGroup
-	work sync.WaitGroup
+	// work counts sweepIdle and the writers; likewise under workMu, an
+	// RWMutex since every socket's writer starts under it.
+	work       sync.WaitGroup
+	workMu     sync.RWMutex
+	workClosed bool
 }
 
 // New returns a gateway.
@@ -89,6 +92,9 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 		s.close(websocket.StatusGoingAway, "The server is shutting down.")
 	}
 	g.mu.Unlock()
+	g.workMu.Lock()
+	g.workClosed = true
+	g.workMu.Unlock()
 	done := make(chan struct{})
 	go func() {
 		g.open.Wait()
@@ -116,9 +122,9 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 
 // goWork runs f on a goroutine Shutdown waits for, unless it has begun.
 func (g *Gateway) goWork(f func()) bool {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if g.closing {
+	g.workMu.RLock()
+	defer g.workMu.RUnlock()
+	if g.workClosed {
 		return false
 	}
 	g.work.Add(1)
