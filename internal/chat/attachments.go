@@ -12,6 +12,7 @@ import (
 
 	"github.com/parleychat/parley/internal/attach"
 	"github.com/parleychat/parley/internal/blob"
+	"github.com/parleychat/parley/internal/obs"
 	"github.com/parleychat/parley/internal/secret"
 	"github.com/parleychat/parley/internal/store"
 )
@@ -430,9 +431,10 @@ func (s *Service) CompleteUpload(ctx context.Context, sess *Session, fileID, cli
 	return nil
 }
 
-// judge checks a file and announces the verdict. It waits up to wait for
-// the verdict; past that it announces the file as IN_PROGRESS and lets the
-// verdict follow on its own.
+// judge checks a file and announces the verdict, on a goroutine of its own
+// (spawned, so Shutdown waits for it). It waits up to wait for the
+// verdict; past that it announces the file as IN_PROGRESS, and the verdict
+// follows when the check ends.
 func (s *Service) judge(f store.File, uploader store.Participant, wait time.Duration, answered <-chan struct{}) {
 	deadline := time.Now().Add(wait)
 	result := make(chan attach.Verdict, 1)
@@ -471,13 +473,13 @@ func (s *Service) judge(f store.File, uploader store.Participant, wait time.Dura
 	if err != nil {
 		s.log.Error("announcing an attachment in progress", "attachment", f.ID, "err", err)
 	}
-	s.spawn(func() {
-		v := <-result
-		next := item
-		next.ID = secret.NewTimeUUID()
-		next.InTranscript = false // the transcript's item is updated in place
-		s.announce(f, next, v, item.ID)
-	})
+	// judge runs on a goroutine of its own, which Shutdown waits for: the
+	// verdict follows on it.
+	v := <-result
+	next := item
+	next.ID = secret.NewTimeUUID()
+	next.InTranscript = false // the transcript's item is updated in place
+	s.announce(f, next, v, item.ID)
 }
 
 // inspect runs the checks; a failure to check is a rejection, as Connect
@@ -488,14 +490,36 @@ func (s *Service) inspect(ctx context.Context, f store.File) attach.Verdict {
 		return attach.Verdict{Reason: "The uploaded file is missing."}
 	}
 	defer b.Close()
-	v, err := attach.Inspect(ctx, b, b.Size(), f.Name, f.ContentType, s.cfg.Scanner)
+	start := time.Now()
+	var scanner attach.Scanner
+	if s.cfg.Scanner != nil {
+		scanner = timedScanner{s.cfg.Scanner, s.cfg.Metrics}
+	}
+	v, err := attach.Inspect(ctx, b, b.Size(), f.Name, f.ContentType, scanner)
 	if err != nil {
 		// The reason is shown to every participant: the detail (clamd's
 		// address, a path) is for the log only.
 		s.log.Error("checking an attachment", "attachment", f.ID, "err", err)
-		return attach.Verdict{Reason: ReasonNotScanned}
+		v = attach.Verdict{Reason: ReasonNotScanned}
 	}
+	verdict := StatusRejected
+	if v.Approved {
+		verdict = StatusApproved
+	}
+	s.cfg.Metrics.Verdict(verdict, time.Since(start))
 	return v
+}
+
+// timedScanner measures each scan for the metrics.
+type timedScanner struct {
+	attach.Scanner
+	m *obs.Metrics
+}
+
+func (t timedScanner) Scan(ctx context.Context, r io.Reader) (string, error) {
+	start := time.Now()
+	defer func() { t.m.Scan(time.Since(start)) }()
+	return t.Scanner.Scan(ctx, r)
 }
 
 // announce records a verdict and pushes it in item. When inProgressItem is
