@@ -244,6 +244,9 @@ func (s *Service) SendEvent(ctx context.Context, sess *Session, contentType, con
 	if !sendableEvents[contentType] {
 		return store.Item{}, errorf(Invalid, "Unsupported event content type %s.", contentType)
 	}
+	if runeLen(content) > MaxEventContent {
+		return store.Item{}, errorf(Invalid, "The Content of an event is at most %d characters.", MaxEventContent)
+	}
 	ch := &store.Change{}
 	switch contentType {
 	case EventDelivered, EventRead:

@@ -14,34 +14,48 @@ import (
 	"github.com/parleychat/parley/internal/awswire"
 	"github.com/parleychat/parley/internal/chat"
 	"github.com/parleychat/parley/internal/chatwire"
+	"github.com/parleychat/parley/internal/netlimit"
+	"github.com/parleychat/parley/internal/secret"
 	"github.com/parleychat/parley/internal/views"
 )
 
 // API is the participant service.
 type API struct {
-	chat  *chat.Service
-	views views.Catalog
-	log   *slog.Logger
+	chat   *chat.Service
+	views  views.Catalog
+	log    *slog.Logger
+	limits Limits
+}
+
+// Limits are the request rates the service allows; a nil limiter allows
+// everything.
+type Limits struct {
+	// Participant limits each participant's calls to each operation (keyed
+	// by participant, or by ParticipantToken for CreateParticipantConnection).
+	Participant *netlimit.Limiter
+	// Client limits all calls from one client address (netlimit.Exempt
+	// addresses excepted).
+	Client *netlimit.Limiter
 }
 
 // New returns the participant service over svc.
-func New(svc *chat.Service, catalog views.Catalog, log *slog.Logger) *API {
-	return &API{chat: svc, views: catalog, log: log}
+func New(svc *chat.Service, catalog views.Catalog, log *slog.Logger, limits Limits) *API {
+	return &API{chat: svc, views: catalog, log: log, limits: limits}
 }
 
 // Register adds the participant routes to mux.
 func (a *API) Register(mux *http.ServeMux) {
-	mux.Handle("POST /participant/connection", a.op(a.createParticipantConnection))
-	mux.Handle("POST /participant/message", a.op(a.withSession(a.sendMessage)))
-	mux.Handle("POST /participant/event", a.op(a.withSession(a.sendEvent)))
-	mux.Handle("POST /participant/transcript", a.op(a.withSession(a.getTranscript)))
-	mux.Handle("POST /participant/disconnect", a.op(a.withSession(a.disconnectParticipant)))
-	mux.Handle("POST /participant/start-attachment-upload", a.op(a.withSession(a.startAttachmentUpload)))
-	mux.Handle("POST /participant/complete-attachment-upload", a.op(a.withSession(a.completeAttachmentUpload)))
-	mux.Handle("POST /participant/attachment", a.op(a.withSession(a.getAttachment)))
-	mux.Handle("GET /participant/views/{ViewToken}", a.op(a.withSession(a.describeView)))
-	mux.Handle("POST /participant/authentication-url", a.op(a.withSession(a.getAuthenticationURL)))
-	mux.Handle("POST /participant/cancel-authentication", a.op(a.withSession(a.cancelParticipantAuthentication)))
+	mux.Handle("POST /participant/connection", a.op("connection", byParticipantToken, a.createParticipantConnection))
+	mux.Handle("POST /participant/message", a.op("message", byConnectionToken, a.sendMessage))
+	mux.Handle("POST /participant/event", a.op("event", byConnectionToken, a.sendEvent))
+	mux.Handle("POST /participant/transcript", a.op("transcript", byConnectionToken, a.getTranscript))
+	mux.Handle("POST /participant/disconnect", a.op("disconnect", byConnectionToken, a.disconnectParticipant))
+	mux.Handle("POST /participant/start-attachment-upload", a.op("start-upload", byConnectionToken, a.startAttachmentUpload))
+	mux.Handle("POST /participant/complete-attachment-upload", a.op("complete-upload", byConnectionToken, a.completeAttachmentUpload))
+	mux.Handle("POST /participant/attachment", a.op("attachment", byConnectionToken, a.getAttachment))
+	mux.Handle("GET /participant/views/{ViewToken}", a.op("view", byConnectionToken, a.describeView))
+	mux.Handle("POST /participant/authentication-url", a.op("authentication-url", byConnectionToken, a.getAuthenticationURL))
+	mux.Handle("POST /participant/cancel-authentication", a.op("cancel-authentication", byConnectionToken, a.cancelParticipantAuthentication))
 	mux.Handle("OPTIONS /participant/", awswire.CORS(http.NotFoundHandler()))
 	mux.Handle("/participant/", awswire.CORS(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		awswire.RequestID(w)
@@ -49,22 +63,60 @@ func (a *API) Register(mux *http.ServeMux) {
 	})))
 }
 
-type handler func(w http.ResponseWriter, r *http.Request, body []byte) error
+// auth says which token an operation's X-Amz-Bearer carries.
+type auth int
 
-// op wraps a handler with what every operation shares: CORS, the request id,
-// reading the body, and writing errors in the service's shape.
-func (a *API) op(h handler) http.Handler {
+const (
+	byConnectionToken  auth = iota // resolved to a session before the handler runs
+	byParticipantToken             // passed to the handler as it is (sess is nil)
+)
+
+// handler runs an operation; sess is nil for byParticipantToken operations.
+type handler func(w http.ResponseWriter, r *http.Request, body []byte, sess *chat.Session) error
+
+// errThrottled is Connect's answer to a caller over its rate, which the
+// SDKs retry with backoff.
+var errThrottled = awswire.Errorf(http.StatusTooManyRequests, "ThrottlingException", "Rate exceeded")
+
+// op wraps a handler with what every operation shares: CORS, the request
+// id, the rate limits, authentication and reading the body, in that order,
+// so that a caller over its rate or without a valid token costs neither a
+// database read nor a body; and writing errors in the service's shape.
+func (a *API) op(name string, how auth, h handler) http.Handler {
 	return awswire.CORS(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		awswire.RequestID(w)
-		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, awswire.MaxBodyBytes))
-		if err != nil {
-			awswire.WriteError(w, a.log, awswire.Validation("Could not read the request body (at most %d bytes).", awswire.MaxBodyBytes))
-			return
-		}
-		if err := h(w, r, body); err != nil {
+		if err := a.serve(w, r, name, how, h); err != nil {
 			awswire.WriteError(w, a.log, toWire(err))
 		}
 	}))
+}
+
+func (a *API) serve(w http.ResponseWriter, r *http.Request, name string, how auth, h handler) error {
+	if addr := netlimit.ClientAddr(r); !netlimit.Exempt(addr) && !a.limits.Client.Allow(addr.String()) {
+		return errThrottled
+	}
+	token, err := bearer(r)
+	if err != nil {
+		return err
+	}
+	var sess *chat.Session
+	key := ""
+	if how == byParticipantToken {
+		key = "p:" + secret.Hash(token) // one ParticipantToken per participant
+	} else {
+		if sess, err = a.chat.Authenticate(r.Context(), token); err != nil {
+			return err
+		}
+		key = sess.Participant.ID
+	}
+	if !a.limits.Participant.Allow(key + " " + name) {
+		return errThrottled
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, awswire.MaxBodyBytes))
+	if err != nil {
+		return awswire.Validation("Could not read the request body (at most %d bytes).", awswire.MaxBodyBytes)
+	}
+	return h(w, r, body, sess)
 }
 
 // bearer returns the X-Amz-Bearer token, checked against the model's bounds.
@@ -74,23 +126,6 @@ func bearer(r *http.Request) (string, error) {
 		return "", awswire.Errorf(http.StatusForbidden, "AccessDeniedException", "A valid X-Amz-Bearer token is required.")
 	}
 	return t, nil
-}
-
-type sessionHandler func(w http.ResponseWriter, r *http.Request, body []byte, sess *chat.Session) error
-
-// withSession authenticates the ConnectionToken before the handler runs.
-func (a *API) withSession(h sessionHandler) handler {
-	return func(w http.ResponseWriter, r *http.Request, body []byte) error {
-		token, err := bearer(r)
-		if err != nil {
-			return err
-		}
-		sess, err := a.chat.Authenticate(r.Context(), token)
-		if err != nil {
-			return err
-		}
-		return h(w, r, body, sess)
-	}
 }
 
 // toWire maps domain errors to the participant service's exception shapes.
@@ -129,7 +164,7 @@ type connectionOut struct {
 	ConnectionCredentials *credentialsOut `json:",omitempty"`
 }
 
-func (a *API) createParticipantConnection(w http.ResponseWriter, r *http.Request, body []byte) error {
+func (a *API) createParticipantConnection(w http.ResponseWriter, r *http.Request, body []byte, _ *chat.Session) error {
 	token, err := bearer(r)
 	if err != nil {
 		return err

@@ -23,6 +23,7 @@ import (
 	"github.com/parleychat/parley/internal/connectapi"
 	"github.com/parleychat/parley/internal/fileapi"
 	"github.com/parleychat/parley/internal/gateway"
+	"github.com/parleychat/parley/internal/netlimit"
 	"github.com/parleychat/parley/internal/participantapi"
 	"github.com/parleychat/parley/internal/sigv4"
 	"github.com/parleychat/parley/internal/store/cache"
@@ -55,10 +56,19 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 	if err != nil {
 		return nil, fmt.Errorf("views: %w", err)
 	}
-	ln, err := net.Listen("tcp", cfg.Addr)
+	raw, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return nil, err
 	}
+	maxConns := cfg.MaxConns
+	if maxConns == 0 {
+		maxConns = netlimit.DefaultMaxConns()
+	}
+	perAddr := cfg.MaxConnsPerAddr
+	if perAddr == 0 {
+		perAddr = netlimit.DefaultMaxConnsPerAddr(maxConns)
+	}
+	ln := netlimit.Listen(raw, maxConns, perAddr, log)
 	s := &Server{cfg: cfg, log: log, ln: ln, baseURL: cfg.BaseURL(ln.Addr())}
 	fanout := broker.NewMemory()
 	s.store, err = sqlite.Open(filepath.Join(cfg.DataDir, "parley.db"), fanout.Publish)
@@ -103,8 +113,11 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
-	participantapi.New(s.chat, catalog, log).Register(mux)
-	fileapi.New(s.chat, log).Register(mux)
+	participantapi.New(s.chat, catalog, log, participantapi.Limits{
+		Participant: netlimit.NewLimiter(netlimit.Rate{PerSecond: cfg.ParticipantRate, Burst: cfg.ParticipantBurst}),
+		Client:      netlimit.NewLimiter(netlimit.Rate{PerSecond: cfg.ClientRate, Burst: cfg.ClientBurst}),
+	}).Register(mux)
+	fileapi.New(s.chat, log, fileapi.Config{MinRate: cfg.UploadMinRate, Window: cfg.BodyTimeout}).Register(mux)
 	webapi.New(webapi.Config{Enabled: cfg.WidgetEnabled, Origins: cfg.WidgetOrigins, PerMinute: cfg.WidgetPerMinute}, s.chat, log).Register(mux)
 	webui.Register(mux)
 	s.gateway = gateway.New(s.chat, fanout, log)
@@ -114,7 +127,10 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 	}}
 	connectapi.New(connectapi.Config{Region: cfg.Region, AccountID: cfg.AccountID, Verifier: verifier}, s.chat, log).Register(mux)
 	s.http = &http.Server{
-		Handler:           mux,
+		// Every body must arrive in time (uploads: at a minimum rate), so a
+		// slow client cannot hold its connection; netlimit caps how many
+		// connections it can open meanwhile.
+		Handler:           netlimit.BodyDeadline(mux, cfg.BodyTimeout),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),

@@ -1,0 +1,111 @@
+package netlimit
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+)
+
+// ErrSlowBody is what reading a body returns once it arrives too slowly.
+var ErrSlowBody = errors.New("the request body arrived too slowly")
+
+// BodyDeadline gives every request body d to arrive in full: a client that
+// sends headers and then trickles (or withholds) its body loses the
+// connection after d instead of holding it forever. Handlers that stream
+// large bodies replace the deadline with MinRate.
+func BodyDeadline(h http.Handler, d time.Duration) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Body != nil && r.Body != http.NoBody && d > 0 {
+			rc := http.NewResponseController(w)
+			if rc.SetReadDeadline(time.Now().Add(d)) == nil {
+				r.Body = &deadlineBody{ReadCloser: r.Body, rc: rc}
+			}
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// deadlineBody clears the read deadline once the body is read: the server
+// then reads the connection in the background to notice a client that goes
+// away, and a deadline passing there would cancel the request's context.
+type deadlineBody struct {
+	io.ReadCloser
+	rc      *http.ResponseController
+	cleared bool
+}
+
+func (b *deadlineBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	switch {
+	case err == io.EOF:
+		b.clear()
+	case isTimeout(err):
+		// The deadline stays: the server's attempt to read the rest of the
+		// body, to reuse the connection, fails at once and it closes.
+		err = ErrSlowBody
+	}
+	return n, err
+}
+
+func (b *deadlineBody) clear() {
+	if !b.cleared {
+		b.cleared = true
+		b.rc.SetReadDeadline(time.Time{})
+	}
+}
+
+func isTimeout(err error) bool {
+	var t interface{ Timeout() bool }
+	return errors.As(err, &t) && t.Timeout()
+}
+
+// MinRate makes r's body fail unless at least rate bytes a second arrive,
+// averaged over each window: every rate×window bytes move the read
+// deadline a window further. It suits uploads, which may rightly take
+// longer than any fixed deadline. It returns the error a stalled read gets.
+func MinRate(w http.ResponseWriter, r *http.Request, rate int64, window time.Duration) error {
+	if rate <= 0 || window <= 0 || r.Body == nil || r.Body == http.NoBody {
+		return nil
+	}
+	rc := http.NewResponseController(w)
+	b := &rateBody{ReadCloser: r.Body, rc: rc, quota: max(1, rate*int64(window/time.Millisecond)/1000), window: window,
+		slow: fmt.Errorf("%w: under %d bytes a second over %s", ErrSlowBody, rate, window)}
+	if err := b.extend(); err != nil {
+		return err
+	}
+	r.Body = b
+	return nil
+}
+
+type rateBody struct {
+	io.ReadCloser
+	rc     *http.ResponseController
+	quota  int64 // bytes each window must bring
+	got    int64 // bytes so far in this window
+	window time.Duration
+	slow   error
+	done   bool
+}
+
+func (b *rateBody) extend() error {
+	return b.rc.SetReadDeadline(time.Now().Add(b.window))
+}
+
+func (b *rateBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	b.got += int64(n)
+	if b.got >= b.quota && err == nil {
+		b.got = 0
+		b.extend()
+	}
+	switch {
+	case err == io.EOF && !b.done:
+		b.done = true
+		b.rc.SetReadDeadline(time.Time{}) // see deadlineBody
+	case isTimeout(err) || errors.Is(err, ErrSlowBody):
+		err = b.slow // the deadline stays, as in deadlineBody
+	}
+	return n, err
+}
