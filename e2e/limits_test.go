@@ -15,6 +15,8 @@ import (
 	"time"
 
 	v1aws "github.com/aws/aws-sdk-go/aws"
+	v1creds "github.com/aws/aws-sdk-go/aws/credentials"
+	v1session "github.com/aws/aws-sdk-go/aws/session"
 	cp "github.com/aws/aws-sdk-go/service/connectparticipant"
 )
 
@@ -281,5 +283,45 @@ func TestEventContentIsBounded(t *testing.T) {
 	json.Unmarshal(raw, &big)
 	if !strings.Contains(big.Message, "1024") {
 		t.Errorf("the refusal says %q; it should give the limit", big.Message)
+	}
+}
+
+// TestGoClientRetriesThrottling: the official Go client (v1, as ChatJS's
+// Node users have it) sees the 429 as ThrottlingException, and its default
+// retryer, which waits at least half a second after a throttle, gets
+// concurrent calls through.
+func TestGoClientRetriesThrottling(t *testing.T) {
+	ts := startServerIn(t, t.TempDir(), "PARLEY_PARTICIPANT_RATE", "20", "PARLEY_PARTICIPANT_BURST", "1")
+	tok := ts.connectionToken(t, ts.startChat(t, nil).ParticipantToken)
+	calls := func(pc *cp.ConnectParticipant, n int) []error {
+		errs := make([]error, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, errs[i] = pc.SendMessage(sendInput(tok, fmt.Sprint("at once ", i)))
+			}()
+		}
+		wg.Wait()
+		return errs
+	}
+	throttledCalls := 0
+	for _, err := range calls(ts.participantClient(), 5) { // MaxRetries 0
+		if err != nil {
+			wantCode(t, "a call over the burst", err, "ThrottlingException", http.StatusTooManyRequests)
+			throttledCalls++
+		}
+	}
+	if throttledCalls == 0 {
+		t.Fatal("none of five calls at once (burst 1) was throttled")
+	}
+	time.Sleep(100 * time.Millisecond)
+	retrying := cp.New(v1session.Must(v1session.NewSession(&v1aws.Config{ // the SDK's default retryer
+		Region: v1aws.String(testRegion), Endpoint: v1aws.String(ts.URL), Credentials: v1creds.AnonymousCredentials})))
+	for i, err := range calls(retrying, 3) {
+		if err != nil {
+			t.Errorf("call %d with the default retryer: %v", i, err)
+		}
 	}
 }
