@@ -31,7 +31,9 @@ func dialFrom(ctx context.Context, from, url string) (net.Conn, error) {
 // clientFrom is an HTTP client whose connections come from the address from.
 func clientFrom(from string) *http.Client {
 	return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
-		DialContext: func(ctx context.Context, _, addr string) (net.Conn, error) { return dialFrom(ctx, from, "http://"+addr) },
+		DialContext: func(ctx context.Context, _, addr string) (net.Conn, error) {
+			return dialFrom(ctx, from, "http://"+addr)
+		},
 	}}
 }
 
