@@ -231,7 +231,7 @@ func TestParticipantRateLimits(t *testing.T) {
 	resp, body = participantCall(t, local, ts.URL, "/participant/message", other, msg)
 	equal(t, "another participant's message ("+string(body)+")", resp.StatusCode, http.StatusOK)
 
-	// CreateParticipantConnection is limited by ParticipantToken.
+	// CreateParticipantConnection counts for the ParticipantToken's participant.
 	conn := `{"Type":["CONNECTION_CREDENTIALS"]}`
 	for i := range 2 {
 		resp, body = participantCall(t, local, ts.URL, "/participant/connection", chat.ParticipantToken, conn)
@@ -324,6 +324,45 @@ func TestGoClientRetriesThrottling(t *testing.T) {
 	for i, err := range calls(retrying, 3) {
 		if err != nil {
 			t.Errorf("call %d with the default retryer: %v", i, err)
+		}
+	}
+}
+
+// TestTokensAreCheckedBeforeTheBody: a request with a forged token is
+// refused at once, without waiting for its body, on the participant API
+// (ConnectionToken and ParticipantToken), the Connect API (SigV4's key and
+// date) and the upload URL.
+func TestTokensAreCheckedBeforeTheBody(t *testing.T) {
+	ts := startServer(t) // bodies may take 30 s
+	tok := ts.connectionToken(t, ts.startChat(t, nil).ParticipantToken)
+	up := must[*cp.StartAttachmentUploadOutput](t)(ts.participantClient().StartAttachmentUpload(&cp.StartAttachmentUploadInput{
+		ConnectionToken: v1aws.String(tok), AttachmentName: v1aws.String("a.txt"), ContentType: v1aws.String("text/plain"),
+		AttachmentSizeInBytes: v1aws.Int64(1000), ClientToken: v1aws.String("a")}))
+	forgedUpload := strings.TrimPrefix(*up.UploadMetadata.Url, ts.URL)
+	forgedUpload = forgedUpload[:strings.Index(forgedUpload, "?")] + "?token=forged"
+	for _, tt := range []struct{ name, head, wantType string }{
+		{"SendMessage", "POST /participant/message HTTP/1.1\r\nX-Amz-Bearer: forged\r\n", "AccessDeniedException"},
+		{"CreateParticipantConnection", "POST /participant/connection HTTP/1.1\r\nX-Amz-Bearer: forged\r\n", "AccessDeniedException"},
+		{"StartChatContact, unsigned", "PUT /contact/chat HTTP/1.1\r\n", "MissingAuthenticationTokenException"},
+		{"StartChatContact, unknown key", "PUT /contact/chat HTTP/1.1\r\nX-Amz-Date: 20260101T000000Z\r\n" +
+			"Authorization: AWS4-HMAC-SHA256 Credential=NOBODY/20260101/us-east-1/connect/aws4_request, SignedHeaders=host;x-amz-date, Signature=00\r\n",
+			"UnrecognizedClientException"},
+		{"upload PUT", "PUT " + forgedUpload + " HTTP/1.1\r\n", ""},
+	} {
+		c, err := dialFrom(context.Background(), "127.0.0.1", ts.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(c, "%sHost: x\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n\r\n{", tt.head, 1<<20)
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		c.Close()
+		if err != nil {
+			t.Errorf("%s: no answer before the body: %v", tt.name, err)
+			continue
+		}
+		if resp.StatusCode != http.StatusForbidden || resp.Header.Get("X-Amzn-ErrorType") != tt.wantType {
+			t.Errorf("%s: %d %s, want 403 %s", tt.name, resp.StatusCode, resp.Header.Get("X-Amzn-ErrorType"), tt.wantType)
 		}
 	}
 }

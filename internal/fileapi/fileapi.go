@@ -76,7 +76,8 @@ func (a *API) fail(w http.ResponseWriter, err error) {
 
 func (a *API) upload(w http.ResponseWriter, r *http.Request) {
 	id, token := r.PathValue("id"), r.URL.Query().Get("token")
-	if err := netlimit.MinRate(w, r, a.cfg.MinRate, a.cfg.Window); err != nil {
+	r, err := netlimit.MinRate(w, r, a.cfg.MinRate, a.cfg.Window)
+	if err != nil {
 		a.fail(w, err)
 		return
 	}

@@ -20,6 +20,11 @@ func BodyDeadline(h http.Handler, d time.Duration) http.Handler {
 		if r.Body != nil && r.Body != http.NoBody && d > 0 {
 			rc := http.NewResponseController(w)
 			if rc.SetReadDeadline(time.Now().Add(d)) == nil {
+				// On a copy: the server must still see its own body type in
+				// the original, or after a handler that answers without
+				// reading (a forged token) it would wait to read the body
+				// before sending the answer.
+				r = r.WithContext(r.Context())
 				r.Body = &deadlineBody{ReadCloser: r.Body, rc: rc}
 			}
 		}
@@ -64,19 +69,21 @@ func isTimeout(err error) bool {
 // MinRate makes r's body fail unless at least rate bytes a second arrive,
 // averaged over each window: every rate×window bytes move the read
 // deadline a window further. It suits uploads, which may rightly take
-// longer than any fixed deadline. It returns the error a stalled read gets.
-func MinRate(w http.ResponseWriter, r *http.Request, rate int64, window time.Duration) error {
+// longer than any fixed deadline. It returns the request to read instead
+// of r (a copy, for the reason BodyDeadline gives).
+func MinRate(w http.ResponseWriter, r *http.Request, rate int64, window time.Duration) (*http.Request, error) {
 	if rate <= 0 || window <= 0 || r.Body == nil || r.Body == http.NoBody {
-		return nil
+		return r, nil
 	}
 	rc := http.NewResponseController(w)
 	b := &rateBody{ReadCloser: r.Body, rc: rc, quota: max(1, rate*int64(window/time.Millisecond)/1000), window: window,
 		slow: fmt.Errorf("%w: under %d bytes a second over %s", ErrSlowBody, rate, window)}
 	if err := b.extend(); err != nil {
-		return err
+		return r, err
 	}
+	r = r.WithContext(r.Context())
 	r.Body = b
-	return nil
+	return r, nil
 }
 
 type rateBody struct {

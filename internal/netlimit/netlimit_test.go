@@ -217,7 +217,7 @@ func TestMinRateKeepsSteadyUploadsAndCutsStalledOnes(t *testing.T) {
 	}
 	got := make(chan result, 1)
 	srv := httptest.NewServer(BodyDeadline(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		MinRate(w, r, 1000, 200*time.Millisecond) // 200 bytes every 200 ms
+		r, _ = MinRate(w, r, 1000, 200*time.Millisecond) // 200 bytes every 200 ms
 		n, err := io.Copy(io.Discard, r.Body)
 		got <- result{n, err}
 	}), 100*time.Millisecond)) // shorter than the upload takes: MinRate replaces it

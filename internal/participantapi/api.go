@@ -15,7 +15,6 @@ import (
 	"github.com/parleychat/parley/internal/chat"
 	"github.com/parleychat/parley/internal/chatwire"
 	"github.com/parleychat/parley/internal/netlimit"
-	"github.com/parleychat/parley/internal/secret"
 	"github.com/parleychat/parley/internal/views"
 )
 
@@ -30,8 +29,7 @@ type API struct {
 // Limits are the request rates the service allows; a nil limiter allows
 // everything.
 type Limits struct {
-	// Participant limits each participant's calls to each operation (keyed
-	// by participant, or by ParticipantToken for CreateParticipantConnection).
+	// Participant limits each participant's calls to each operation.
 	Participant *netlimit.Limiter
 	// Client limits all calls from one client address (netlimit.Exempt
 	// addresses excepted).
@@ -100,16 +98,16 @@ func (a *API) serve(w http.ResponseWriter, r *http.Request, name string, how aut
 		return err
 	}
 	var sess *chat.Session
-	key := ""
+	var participant string
 	if how == byParticipantToken {
-		key = "p:" + secret.Hash(token) // one ParticipantToken per participant
-	} else {
-		if sess, err = a.chat.Authenticate(r.Context(), token); err != nil {
-			return err
-		}
-		key = sess.Participant.ID
+		participant, err = a.chat.ParticipantID(r.Context(), token)
+	} else if sess, err = a.chat.Authenticate(r.Context(), token); err == nil {
+		participant = sess.Participant.ID
 	}
-	if !a.limits.Participant.Allow(key + " " + name) {
+	if err != nil {
+		return err
+	}
+	if !a.limits.Participant.Allow(participant + " " + name) {
 		return errThrottled
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, awswire.MaxBodyBytes))
