@@ -366,3 +366,45 @@ func TestTokensAreCheckedBeforeTheBody(t *testing.T) {
 		}
 	}
 }
+
+// TestUploadRetryTakesOverAStalledOne: a client whose connection died
+// silently mid-upload retries at once; the retry takes over the URL from
+// the stalled PUT (which the server has not yet cut: bodies may take 30 s)
+// instead of getting 409.
+func TestUploadRetryTakesOverAStalledOne(t *testing.T) {
+	ts := startServer(t)
+	_, _, tok, _ := ts.withAgent(t)
+	pc := ts.participantClient()
+	data := strings.Repeat("another line of notes\n", 300)
+	up := must[*cp.StartAttachmentUploadOutput](t)(pc.StartAttachmentUpload(&cp.StartAttachmentUploadInput{ConnectionToken: v1aws.String(tok),
+		AttachmentName: v1aws.String("notes.txt"), ContentType: v1aws.String("text/plain"),
+		AttachmentSizeInBytes: v1aws.Int64(int64(len(data))), ClientToken: v1aws.String("notes")}))
+	url := *up.UploadMetadata.Url
+	c, err := dialFrom(context.Background(), "127.0.0.1", ts.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	fmt.Fprintf(c, "PUT %s HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n\r\n%s",
+		strings.TrimPrefix(url, ts.URL), len(data), data[:100])
+	time.Sleep(200 * time.Millisecond) // the stalled PUT holds the URL
+
+	start := time.Now()
+	req, _ := http.NewRequest("PUT", url, strings.NewReader(data))
+	req.Header.Set("Content-Type", "text/plain")
+	resp, body := send(t, req)
+	equal(t, "the retry's status ("+string(body)+")", resp.StatusCode, http.StatusOK)
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("the retry took %v", d)
+	}
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	old, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatalf("the stalled PUT got no answer: %v", err)
+	}
+	equal(t, "the stalled PUT's status", old.StatusCode, http.StatusBadRequest)
+	if _, err := pc.CompleteAttachmentUpload(&cp.CompleteAttachmentUploadInput{ConnectionToken: v1aws.String(tok),
+		AttachmentIds: v1aws.StringSlice([]string{*up.AttachmentId}), ClientToken: v1aws.String("done")}); err != nil {
+		t.Fatalf("CompleteAttachmentUpload after the retry: %v", err)
+	}
+}

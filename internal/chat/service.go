@@ -68,8 +68,8 @@ type Service struct {
 	timers  map[string]Stopper    // contact id → end of its duration
 	watches map[string]*idleWatch // participant id → idle timer
 	// uploading holds the files whose bytes are arriving, so that one
-	// upload URL cannot be used by two requests at once.
-	uploading map[string]bool
+	// upload URL is not used by two requests at once (see claimUpload).
+	uploading map[string]*upload
 	thumbMu   sync.Mutex
 	closed    bool
 }
@@ -101,7 +101,7 @@ func New(cfg Config, st store.Store, key secret.Key, log *slog.Logger) *Service 
 		stop:       stop,
 		timers:     make(map[string]Stopper),
 		watches:    make(map[string]*idleWatch),
-		uploading:  make(map[string]bool),
+		uploading:  make(map[string]*upload),
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"sync/atomic"
 	"time"
 )
 
@@ -66,18 +67,25 @@ func isTimeout(err error) bool {
 	return errors.As(err, &t) && t.Timeout()
 }
 
+// ErrInterrupted is what reading a body returns after Interrupt.
+var ErrInterrupted = errors.New("the request was interrupted")
+
 // MinRate makes r's body fail unless at least rate bytes a second arrive,
 // averaged over each window: every rate×window bytes move the read
 // deadline a window further. It suits uploads, which may rightly take
-// longer than any fixed deadline. It returns the request to read instead
-// of r (a copy, for the reason BodyDeadline gives).
+// longer than any fixed deadline; rate 0 lifts the deadline altogether.
+// The body it installs has an Interrupt method that makes a blocked read
+// return ErrInterrupted. It returns the request to read instead of r (a
+// copy, for the reason BodyDeadline gives).
 func MinRate(w http.ResponseWriter, r *http.Request, rate int64, window time.Duration) (*http.Request, error) {
-	if rate <= 0 || window <= 0 || r.Body == nil || r.Body == http.NoBody {
+	if r.Body == nil || r.Body == http.NoBody {
 		return r, nil
 	}
-	rc := http.NewResponseController(w)
-	b := &rateBody{ReadCloser: r.Body, rc: rc, quota: max(1, rate*int64(window/time.Millisecond)/1000), window: window,
+	b := &rateBody{ReadCloser: r.Body, rc: http.NewResponseController(w), window: window,
 		slow: fmt.Errorf("%w: under %d bytes a second over %s", ErrSlowBody, rate, window)}
+	if rate > 0 && window > 0 {
+		b.quota = max(1, rate*int64(window/time.Millisecond)/1000)
+	}
 	if err := b.extend(); err != nil {
 		return r, err
 	}
@@ -88,26 +96,42 @@ func MinRate(w http.ResponseWriter, r *http.Request, rate int64, window time.Dur
 
 type rateBody struct {
 	io.ReadCloser
-	rc     *http.ResponseController
-	quota  int64 // bytes each window must bring
-	got    int64 // bytes so far in this window
-	window time.Duration
-	slow   error
-	done   bool
+	rc          *http.ResponseController
+	quota       int64 // bytes each window must bring; 0: no minimum
+	got         int64 // bytes so far in this window
+	window      time.Duration
+	slow        error
+	done        bool
+	interrupted atomic.Bool
 }
 
 func (b *rateBody) extend() error {
+	if b.quota == 0 {
+		return b.rc.SetReadDeadline(time.Time{})
+	}
 	return b.rc.SetReadDeadline(time.Now().Add(b.window))
 }
 
+// Interrupt makes the body's pending and future reads fail with
+// ErrInterrupted. It is safe to call from another goroutine.
+func (b *rateBody) Interrupt() {
+	b.interrupted.Store(true)
+	b.rc.SetReadDeadline(time.Now())
+}
+
 func (b *rateBody) Read(p []byte) (int, error) {
+	if b.interrupted.Load() {
+		return 0, ErrInterrupted
+	}
 	n, err := b.ReadCloser.Read(p)
 	b.got += int64(n)
-	if b.got >= b.quota && err == nil {
+	if b.quota > 0 && b.got >= b.quota && err == nil && !b.interrupted.Load() {
 		b.got = 0
 		b.extend()
 	}
 	switch {
+	case b.interrupted.Load() && err != nil && err != io.EOF:
+		err = ErrInterrupted
 	case err == io.EOF && !b.done:
 		b.done = true
 		b.rc.SetReadDeadline(time.Time{}) // see deadlineBody

@@ -245,3 +245,38 @@ func TestMinRateKeepsSteadyUploadsAndCutsStalledOnes(t *testing.T) {
 	}
 	_ = c
 }
+
+func TestMinRateZeroLiftsTheDeadlineAndInterruptStopsARead(t *testing.T) {
+	got := make(chan error, 1)
+	bodies := make(chan interface{ Interrupt() }, 1)
+	srv := httptest.NewServer(BodyDeadline(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r, _ = MinRate(w, r, 0, 0)
+		bodies <- r.Body.(interface{ Interrupt() })
+		_, err := io.Copy(io.Discard, r.Body)
+		got <- err
+	}), 100*time.Millisecond))
+	defer srv.Close()
+
+	// Rate 0: no minimum, and BodyDeadline's 100 ms no longer applies.
+	c := slowPost(t, srv.URL, "/", 3, "a")
+	<-bodies
+	time.Sleep(300 * time.Millisecond)
+	c.Write([]byte("bc"))
+	if err := <-got; err != nil {
+		t.Fatalf("a slow body with no minimum rate: %v", err)
+	}
+
+	// Interrupt ends a read that is waiting for bytes.
+	slowPost(t, srv.URL, "/", 10, "a")
+	b := <-bodies
+	time.Sleep(50 * time.Millisecond)
+	b.Interrupt()
+	select {
+	case err := <-got:
+		if !errors.Is(err, ErrInterrupted) {
+			t.Fatalf("an interrupted read: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Interrupt did not end the read")
+	}
+}
