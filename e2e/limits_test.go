@@ -92,6 +92,9 @@ func TestSlowBodiesDoNotStarveTheServer(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+	if len(conns) < attackers/2 {
+		t.Fatalf("only %d of %d attacking connections could be opened from 127.0.0.2", len(conns), attackers)
+	}
 	attackStart := time.Now()
 	defer func() {
 		for _, c := range conns {

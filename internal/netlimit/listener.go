@@ -126,13 +126,15 @@ func (c *tcpConn) Close() error {
 }
 
 // DefaultMaxConns is the total cap when none is configured: the open-file
-// limit less a reserve for the database, attachment files and the like.
-func DefaultMaxConns() int {
-	n := fileLimit()
-	if n <= 0 {
+// limit less a reserve for the database, attachment files and the like (a
+// tenth, at least 64, at most half).
+func DefaultMaxConns() int { return maxConnsFor(fileLimit()) }
+
+func maxConnsFor(files int) int {
+	if files <= 0 {
 		return 10000
 	}
-	return n - max(64, n/10)
+	return max(files/2, files-max(64, files/10))
 }
 
 // DefaultMaxConnsPerAddr is the per-address cap when none is configured:

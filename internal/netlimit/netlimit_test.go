@@ -280,3 +280,18 @@ func TestMinRateZeroLiftsTheDeadlineAndInterruptStopsARead(t *testing.T) {
 		t.Fatal("Interrupt did not end the read")
 	}
 }
+
+func TestDefaultConnectionCaps(t *testing.T) {
+	for _, tt := range []struct{ files, total, perAddr int }{
+		{300, 236, 59},
+		{100, 50, 12},
+		{20000, 18000, 1000},
+		{1 << 20, 943719, 1000},
+		{0, 10000, 1000}, // unknown
+	} {
+		total := maxConnsFor(tt.files)
+		if total != tt.total || DefaultMaxConnsPerAddr(total) != tt.perAddr {
+			t.Errorf("%d files: %d connections, %d per address; want %d, %d", tt.files, total, DefaultMaxConnsPerAddr(total), tt.total, tt.perAddr)
+		}
+	}
+}
