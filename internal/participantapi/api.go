@@ -77,9 +77,10 @@ type handler func(w http.ResponseWriter, r *http.Request, body []byte, sess *cha
 var errThrottled = awswire.Errorf(http.StatusTooManyRequests, "ThrottlingException", "Rate exceeded")
 
 // op wraps a handler with what every operation shares: CORS, the request
-// id, the rate limits, authentication and reading the body, in that order,
-// so that a caller over its rate or without a valid token costs neither a
-// database read nor a body; and writing errors in the service's shape.
+// id, the client address's rate limit, authentication, the participant's
+// rate limit and reading the body, in that order, so that a caller over its
+// rate or without a valid token is refused before its body is read; and
+// writing errors in the service's shape.
 func (a *API) op(name string, how auth, h handler) http.Handler {
 	return awswire.CORS(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		awswire.RequestID(w)
