@@ -224,10 +224,11 @@ func (s *Service) ReceiveUpload(ctx context.Context, fileID, token, contentType 
 	if contentType != g.Type {
 		return "", errorf(AccessDenied, "The request's Content-Type must be the one in HeadersToInclude, %s.", g.Type)
 	}
-	if !s.claimUpload(fileID) {
+	release, ok := s.claimUpload(fileID, body)
+	if !ok {
 		return "", errorf(Conflict, "This attachment is already being uploaded.")
 	}
-	defer s.releaseUpload(fileID)
+	defer release()
 	f, err := s.store.File(ctx, fileID)
 	if err != nil {
 		return "", err
@@ -333,20 +334,47 @@ func (sw *spaceWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
-func (s *Service) claimUpload(id string) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.uploading[id] {
-		return false
-	}
-	s.uploading[id] = true
-	return true
+// upload is a PUT receiving a file's bytes.
+type upload struct {
+	interrupt func() // nil if the body cannot be interrupted
+	done      chan struct{}
 }
 
-func (s *Service) releaseUpload(id string) {
+// claimUpload makes this PUT the one receiving a file's bytes. If another
+// holds the file and its body can be interrupted (fileapi's can), the newer
+// PUT takes over: the older is most likely a connection that died silently,
+// and its client's retry should not wait for it to time out.
+func (s *Service) claimUpload(id string, body io.Reader) (release func(), ok bool) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	delete(s.uploading, id)
+	if prev := s.uploading[id]; prev != nil {
+		s.mu.Unlock()
+		if prev.interrupt == nil {
+			return nil, false
+		}
+		prev.interrupt()
+		select {
+		case <-prev.done:
+		case <-time.After(5 * time.Second):
+			return nil, false
+		}
+		s.mu.Lock()
+		if s.uploading[id] != nil { // a third PUT was quicker
+			s.mu.Unlock()
+			return nil, false
+		}
+	}
+	u := &upload{done: make(chan struct{})}
+	if b, ok := body.(interface{ Interrupt() }); ok {
+		u.interrupt = b.Interrupt
+	}
+	s.uploading[id] = u
+	s.mu.Unlock()
+	return func() {
+		s.mu.Lock()
+		delete(s.uploading, id)
+		s.mu.Unlock()
+		close(u.done)
+	}, true
 }
 
 // directUploaded checks, in direct mode, that the client's PUT to the
