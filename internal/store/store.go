@@ -104,9 +104,12 @@ type Receipt struct {
 }
 
 // Item is one entry of a chat: a message, an event, an attachment or a
-// receipt. Seq and Time are assigned by the store at commit.
+// receipt. An item is identified by (ContactID, Seq). Seq and Time are
+// assigned by the store in the committing transaction, under the chat's
+// row: a chat's seqs are 1, 2, 3… without gaps, in commit order, and its
+// item times never decrease. There is no order between chats.
 type Item struct {
-	Seq           int64
+	Seq           int64 // position in the chat
 	ID            string
 	ContactID     string
 	ParticipantID string
@@ -469,7 +472,7 @@ type Store interface {
 type Prune struct {
 	TokensExpiredBefore time.Time // connection tokens that expired before
 	IdempotencyBefore   time.Time // idempotency records created before
-	EphemeralBefore     time.Time // items not in the transcript committed before (but never the newest item)
+	EphemeralBefore     time.Time // items not in the transcript committed before
 	Limit               int
 }
 
