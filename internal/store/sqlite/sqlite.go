@@ -1064,7 +1064,7 @@ func (db *DB) TranscriptSeqAt(ctx context.Context, contactID string, t time.Time
 
 func (db *DB) TranscriptNewest(ctx context.Context, contactID string, n int) (int64, error) {
 	var seq int64
-	err := db.row(ctx, `SELECT MIN(seq) FROM (SELECT seq FROM items WHERE contact_id = ? AND in_transcript
+	err := db.row(ctx, `SELECT COALESCE(MIN(seq), 0) FROM (SELECT seq FROM items WHERE contact_id = ? AND in_transcript
 		ORDER BY seq DESC LIMIT ?)`, contactID, max(n, 1)).Scan(&seq)
 	if err == nil && seq == 0 {
 		return 0, store.ErrNotFound
