@@ -194,9 +194,9 @@ func (db *DB) writer() {
 type outcome int
 
 const (
-	committed   outcome = iota // or failed for good: every request is answered
-	changeFailed               // a change failed without savepoints: nothing was written
-	retry                      // a deadlock or serialization failure: nothing was written
+	committed    outcome = iota // or failed for good: every request is answered
+	changeFailed                // a change failed without savepoints: nothing was written
+	retry                       // a deadlock or serialization failure: nothing was written
 )
 
 // maxAttempts bounds the retries of a batch that hit a deadlock or a
