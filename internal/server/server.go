@@ -33,6 +33,7 @@ import (
 	"github.com/parleychat/parley/internal/sigv4"
 	"github.com/parleychat/parley/internal/store"
 	"github.com/parleychat/parley/internal/store/cache"
+	"github.com/parleychat/parley/internal/store/postgres"
 	"github.com/parleychat/parley/internal/store/sqlite"
 	"github.com/parleychat/parley/internal/views"
 	"github.com/parleychat/parley/internal/webapi"
@@ -48,7 +49,7 @@ type Server struct {
 	log     *slog.Logger
 	ln      net.Listener
 	baseURL string
-	store   *sqlite.DB
+	store   store.Store
 	blobs   blob.Store
 	chat    *chat.Service
 	gateway *gateway.Gateway
@@ -89,7 +90,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 	s := &Server{cfg: cfg, log: log, ln: ln, baseURL: cfg.BaseURL(ln.Addr())}
 	s.metrics = obs.NewMetrics()
 	fanout := broker.NewMemory()
-	s.store, err = sqlite.Open(filepath.Join(cfg.DataDir, "parley.db"), fanout.Publish)
+	s.store, err = openStore(ctx, cfg, fanout.Publish)
 	if err != nil {
 		ln.Close()
 		return nil, err
@@ -128,7 +129,10 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 		scanner = clamd
 	}
 	wsBase := config.WebsocketBase(s.baseURL)
-	cached := cache.New(s.store) // one server per database: see package cache
+	cached := cache.New(s.store) // one server per SQLite database
+	if cfg.DatabaseURL != "" {
+		cached = cache.Shared(s.store) // other servers may write it
+	}
 	s.chat = chat.New(chat.Config{
 		InstanceID:    cfg.InstanceID,
 		QueueID:       cfg.QueueID,
@@ -403,6 +407,15 @@ func RotateAgentKey(ctx context.Context, cfg *config.Config, name string) (key s
 // withAgents opens the data dir's database for f.
 func withAgents(cfg *config.Config, f func(*chat.Service) error) error {
 	return offline(context.Background(), cfg, false, f)
+}
+
+// openStore opens PostgreSQL at cfg.DatabaseURL if set, else SQLite in
+// the data dir.
+func openStore(ctx context.Context, cfg *config.Config, hook store.CommitHook) (store.Store, error) {
+	if cfg.DatabaseURL != "" {
+		return postgres.Open(ctx, cfg.DatabaseURL, hook)
+	}
+	return sqlite.Open(filepath.Join(cfg.DataDir, "parley.db"), hook)
 }
 
 func pprofMux() *http.ServeMux {
