@@ -27,15 +27,15 @@ import (
 
 // Config is the server's configuration.
 type Config struct {
-	Addr      string // listen address
-	DataDir   string
+	Addr    string // listen address
+	DataDir string
 	// DatabaseURL, a postgres:// URL, stores chats in PostgreSQL instead
 	// of SQLite in DataDir.
 	DatabaseURL string
-	PublicURL string // base of the URLs Parley hands out; "" means from the listen address
-	Region    string
-	AccountID string
-	ViewsDir  string
+	PublicURL   string // base of the URLs Parley hands out; "" means from the listen address
+	Region      string
+	AccountID   string
+	ViewsDir    string
 
 	// Attachments.
 	ClamdAddr           string        // "" means no virus scanning
