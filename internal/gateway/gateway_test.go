@@ -30,11 +30,12 @@ import (
 func setup(t *testing.T) (*Gateway, *chat.Service, func() (url, participantToken, contactID string)) {
 	t.Helper()
 	b := broker.NewMemory()
-	st, err := sqlite.Open(filepath.Join(t.TempDir(), "parley.db"), b.Publish)
+	p := broker.NewPublisher(b, slog.New(slog.DiscardHandler))
+	st, err := sqlite.Open(filepath.Join(t.TempDir(), "parley.db"), p.Committed)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { st.Close() })
+	t.Cleanup(func() { st.Close(); p.Close() })
 	var base string
 	svc := chat.New(chat.Config{InstanceID: "i", QueueID: "q", WebsocketURL: func(tok string) string { return base + "?token=" + tok }},
 		st, secret.Key{3}, slog.New(slog.NewTextHandler(io.Discard, nil)))

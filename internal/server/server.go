@@ -45,15 +45,16 @@ const clamdPingTimeout = 2 * time.Second
 
 // Server is a running Parley.
 type Server struct {
-	cfg     *config.Config
-	log     *slog.Logger
-	ln      net.Listener
-	baseURL string
-	store   store.Store
-	blobs   blob.Store
-	chat    *chat.Service
-	gateway *gateway.Gateway
-	metrics *obs.Metrics
+	cfg       *config.Config
+	log       *slog.Logger
+	ln        net.Listener
+	baseURL   string
+	store     store.Store
+	publisher *broker.Publisher
+	blobs     blob.Store
+	chat      *chat.Service
+	gateway   *gateway.Gateway
+	metrics   *obs.Metrics
 	// metricsHTTP serves /metrics on PARLEY_METRICS_ADDR, when set.
 	metricsHTTP *http.Server
 	metricsLn   net.Listener
@@ -90,14 +91,17 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 	s := &Server{cfg: cfg, log: log, ln: ln, baseURL: cfg.BaseURL(ln.Addr())}
 	s.metrics = obs.NewMetrics()
 	fanout := broker.NewMemory()
-	s.store, err = openStore(ctx, cfg, fanout.Publish)
+	s.publisher = broker.NewPublisher(fanout, log)
+	s.store, err = openStore(ctx, cfg, s.publisher.Committed)
 	if err != nil {
+		s.publisher.Close()
 		ln.Close()
 		return nil, err
 	}
 	s.blobs, err = openBlobs(ctx, cfg)
 	if err != nil {
 		s.store.Close()
+		s.publisher.Close()
 		ln.Close()
 		return nil, err
 	}
@@ -110,6 +114,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 		if err != nil {
 			s.blobs.Close()
 			s.store.Close()
+			s.publisher.Close()
 			ln.Close()
 			return nil, fmt.Errorf("PARLEY_S3_DIRECT: the bucket fails a check: %w", err)
 		}
@@ -153,6 +158,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 	}, cached, cfg.Key, log)
 	if err := s.chat.Start(ctx); err != nil {
 		s.store.Close()
+		s.publisher.Close()
 		ln.Close()
 		return nil, err
 	}
@@ -195,6 +201,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 		mln, err := net.Listen("tcp", cfg.MetricsAddr)
 		if err != nil {
 			s.store.Close()
+			s.publisher.Close()
 			ln.Close()
 			return nil, fmt.Errorf("PARLEY_METRICS_ADDR: %w", err)
 		}
@@ -300,7 +307,9 @@ func (s *Server) Close() error {
 
 func (s *Server) close(ctx context.Context) error {
 	err := s.gateway.Shutdown(ctx) // hijacked connections are not http.Server's to close
-	return errors.Join(err, s.store.Close(), s.blobs.Close())
+	err = errors.Join(err, s.store.Close(), s.blobs.Close())
+	s.publisher.Close() // after the store's last commits
+	return err
 }
 
 // Run serves until ctx is done, then shuts down gracefully.
