@@ -151,6 +151,12 @@ func (s *Service) VerifySocketToken(token string) (SocketGrant, error) {
 	return g, nil
 }
 
+// ItemsFrom returns a chat's items from seq from on, for a websocket
+// follower that missed some.
+func (s *Service) ItemsFrom(ctx context.Context, contactID string, from int64, limit int) ([]store.Item, error) {
+	return s.store.ItemsFrom(ctx, contactID, from, limit)
+}
+
 // SocketSession returns the session a websocket grant is for, if the
 // participant may still receive the chat.
 func (s *Service) SocketSession(ctx context.Context, g SocketGrant) (*Session, error) {

@@ -417,6 +417,11 @@ type Store interface {
 	// Transcript returns up to limit transcript items of a contact starting
 	// at seq from (inclusive), newest first when backward.
 	Transcript(ctx context.Context, contactID string, from int64, forward bool, limit int) ([]Item, error)
+	// ItemsFrom returns up to limit items of a contact, transcript or not,
+	// from seq from (inclusive) in seq order: what a follower that missed
+	// items reads to fill the gap. Ephemeral items come without their
+	// Content, and are pruned after a while.
+	ItemsFrom(ctx context.Context, contactID string, from int64, limit int) ([]Item, error)
 	// TranscriptSeqAt returns the seq of the first transcript item at or
 	// after t (forward) or the last at or before t (backward).
 	TranscriptSeqAt(ctx context.Context, contactID string, t time.Time, forward bool) (int64, error)

@@ -1017,6 +1017,11 @@ func (db *DB) Transcript(ctx context.Context, contactID string, from int64, forw
 	return collect(db, ctx, scanItem, q, contactID, from, limit)
 }
 
+func (db *DB) ItemsFrom(ctx context.Context, contactID string, from int64, limit int) ([]store.Item, error) {
+	return collect(db, ctx, scanItem, `SELECT `+itemCols+` FROM items WHERE contact_id = $1 AND seq >= $2 ORDER BY seq LIMIT $3`,
+		contactID, from, limit)
+}
+
 func (db *DB) TranscriptSeqAt(ctx context.Context, contactID string, t time.Time, forward bool) (int64, error) {
 	// at never decreases with seq within a chat, so the first match in seq
 	// order is the answer.

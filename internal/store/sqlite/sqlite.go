@@ -1051,6 +1051,23 @@ func (db *DB) Transcript(ctx context.Context, contactID string, from int64, forw
 	return items, rows.Err()
 }
 
+func (db *DB) ItemsFrom(ctx context.Context, contactID string, from int64, limit int) ([]store.Item, error) {
+	rows, err := db.rows(ctx, `SELECT `+itemCols+` FROM items WHERE contact_id = ? AND seq >= ? ORDER BY seq LIMIT ?`, contactID, from, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []store.Item
+	for rows.Next() {
+		it, err := scanItem(rows)
+		if err != nil {
+			return nil, err
+		}
+		items = append(items, it)
+	}
+	return items, rows.Err()
+}
+
 func (db *DB) TranscriptSeqAt(ctx context.Context, contactID string, t time.Time, forward bool) (int64, error) {
 	// at rises with seq, so the first match in seq order is the answer.
 	q := `SELECT seq FROM items WHERE contact_id = ? AND in_transcript AND at <= ? ORDER BY seq DESC LIMIT 1`

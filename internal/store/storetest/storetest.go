@@ -497,6 +497,16 @@ func testTranscriptPaging(t *testing.T, b Backend) {
 	equal(t, "backward from m3's seq", page(all[3].Seq, false, 10), []string{"m3", "m2", "m1", "m0"})
 	equal(t, "past the end", page(all[9].Seq+1, true, 3), []string(nil))
 
+	// ItemsFrom has every item, ephemeral ones included, by seq.
+	items, err := s.ItemsFrom(ctx, "c", all[2].Seq, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	equal(t, "ItemsFrom", ids(items), []string{"m2", "e2", "m3"})
+	if items[0].Seq != all[2].Seq || items[2].Seq != all[3].Seq {
+		t.Errorf("ItemsFrom seqs: %d…%d", items[0].Seq, items[2].Seq)
+	}
+
 	// Walk every page both ways: each item once.
 	for _, forward := range []bool{true, false} {
 		var got []string
