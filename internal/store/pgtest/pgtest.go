@@ -10,7 +10,8 @@
 //
 // The private server runs with fsync off: tests kill Parley, never the
 // database server, so they do not need PostgreSQL's own durability, and a
-// shared 2-core machine runs them several times faster.
+// shared 2-core machine runs them several times faster. Benchmarks of
+// durable writes set PARLEY_PG_FSYNC=on.
 package pgtest
 
 import (
@@ -172,15 +173,19 @@ func start() (stop func(), err error) {
 	if err := run("initdb", "-D", data, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--locale=C", "--no-sync"); err != nil {
 		return fail(err)
 	}
+	fsync := "off"
+	if os.Getenv("PARLEY_PG_FSYNC") == "on" {
+		fsync = "on"
+	}
 	conf := fmt.Sprintf(`
 listen_addresses = ''
 unix_socket_directories = '%s'
-fsync = off
-full_page_writes = off
+fsync = %s
+full_page_writes = %[2]s
 synchronous_commit = on
 max_connections = 300
 shared_buffers = 32MB
-`, dir)
+`, dir, fsync)
 	f, err := os.OpenFile(filepath.Join(data, "postgresql.conf"), os.O_APPEND|os.O_WRONLY, 0)
 	if err != nil {
 		return fail(err)
