@@ -201,11 +201,25 @@ shared_buffers = 32MB
 		log, _ := os.ReadFile(filepath.Join(dir, "log"))
 		return fail(fmt.Errorf("%w\n%s", err, log))
 	}
+	// A test binary that panics or is killed never runs stop: a watchdog
+	// process stops the server and removes the dir once this process is gone.
+	pgCtl := filepath.Join(bin, "pg_ctl")
+	if root {
+		pgCtl = "runuser -u postgres -- " + pgCtl
+	}
+	watchdog := exec.Command("sh", "-c", fmt.Sprintf(`while kill -0 %d 2>/dev/null; do sleep 1; done; %s -D '%s' -m immediate stop >/dev/null 2>&1; rm -rf '%s'`,
+		os.Getpid(), pgCtl, data, dir))
+	if err := watchdog.Start(); err == nil {
+		go watchdog.Wait()
+	}
 	baseURL = &url.URL{Scheme: "postgres", User: url.User("postgres"), Path: "/postgres",
 		RawQuery: url.Values{"host": {dir}}.Encode()}
 	return func() {
 		run("pg_ctl", "-D", data, "-m", "immediate", "-w", "stop")
 		os.RemoveAll(dir)
+		if watchdog.Process != nil {
+			watchdog.Process.Kill()
+		}
 	}, nil
 }
 

@@ -42,7 +42,8 @@ const migrationLock = 0x7061726c6579 // "parley"
 
 // DB is the PostgreSQL store.
 type DB struct {
-	pool   *pgxpool.Pool
+	pool   *pgxpool.Pool // reads
+	w      *pgxpool.Pool // the group committer's one connection
 	hook   store.CommitHook
 	reqs   chan *writeReq
 	mu     sync.RWMutex // guards closed against sends on reqs
@@ -75,6 +76,15 @@ func Open(ctx context.Context, url string, hook store.CommitHook) (*DB, error) {
 	// A 200 must mean durable, whatever the server's default.
 	cfg.ConnConfig.RuntimeParams["synchronous_commit"] = "on"
 	cfg.ConnConfig.RuntimeParams["application_name"] = "parley"
+	// The writer has a connection of its own, so that reads never make a
+	// batch wait for one.
+	wcfg := cfg.Copy()
+	wcfg.MaxConns, wcfg.MinConns = 1, 1
+	if !strings.Contains(url, "pool_max_conns") {
+		// Every request reads (its participant and chat, which are not
+		// cached here): pgx's default of max(4, CPUs) queues them under load.
+		cfg.MaxConns = 32
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
@@ -83,7 +93,12 @@ func Open(ctx context.Context, url string, hook store.CommitHook) (*DB, error) {
 		pool.Close()
 		return nil, fmt.Errorf("postgres: migrate: %w", err)
 	}
-	db := &DB{pool: pool, hook: hook, reqs: make(chan *writeReq, maxBatch), done: make(chan struct{})}
+	w, err := pgxpool.NewWithConfig(ctx, wcfg)
+	if err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	db := &DB{pool: pool, w: w, hook: hook, reqs: make(chan *writeReq, maxBatch), done: make(chan struct{})}
 	go db.writer()
 	return db, nil
 }
@@ -144,6 +159,7 @@ func (db *DB) Close() error {
 	}
 	db.mu.Unlock()
 	<-db.done
+	db.w.Close()
 	db.pool.Close()
 	return nil
 }
@@ -239,7 +255,7 @@ func (db *DB) tryCommit(batch []*writeReq, savepoints, last bool) outcome {
 		}
 		return answer(fmt.Errorf("postgres: %w", err))
 	}
-	tx, err := db.pool.Begin(ctx)
+	tx, err := db.w.Begin(ctx)
 	if err != nil {
 		if !last {
 			return retry
