@@ -35,6 +35,7 @@ var tables = []struct{ name, order string }{
 	{"files", "id"},
 	{"attached_files_config", "instance_id, scope"},
 	{"agents", "id"},
+	{"erasures", "contact_id"},
 }
 
 // Report is what was copied.

@@ -72,6 +72,9 @@ func deployment(t *testing.T) string {
 			})
 		}
 	}
+	apply(&store.Change{NewContact: &store.Contact{ID: "erased", InstanceID: "i", InitialContactID: "erased", State: store.ContactQueued,
+		Attributes: map[string]string{}, ContentTypes: []string{"text/plain"}, CreatedAt: now, Deadline: now.Add(time.Hour)}})
+	apply(&store.Change{Erase: &store.Tombstone{ContactID: "erased", At: now, Reason: "asked"}})
 	return path
 }
 
@@ -117,6 +120,7 @@ func TestCopy(t *testing.T) {
 		same("idempotency "+id, func(s store.Store) (any, error) { return s.Idempotency(ctx, "i", id) })
 	}
 	same("agent", func(s store.Store) (any, error) { return s.AgentByKey(ctx, "kh") })
+	same("tombstone", func(s store.Store) (any, error) { return s.Tombstone(ctx, "erased") })
 	same("files config", func(s store.Store) (any, error) { return s.FilesConfig(ctx, "i", "CHAT") })
 	items, err := pg.Apply(ctx, &store.Change{RequireActive: "chat0", Items: []store.Item{{ID: "after", ContactID: "chat0", Type: "MESSAGE", InTranscript: true}}})
 	if err != nil || items[0].Seq != 11 {

@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"io/fs"
 	"iter"
+	"maps"
 	"path"
 	"sort"
 	"strings"
@@ -389,6 +390,16 @@ func chatIDs(c *store.Change) []string {
 	if c.Timers != nil {
 		ids = append(ids, c.Timers.ContactID)
 	}
+	// Checks and read-modify-writes of a chat take its lock too.
+	if c.RequireNoJoined != nil {
+		ids = append(ids, c.RequireNoJoined.ContactID)
+	}
+	if c.Attributes != nil {
+		ids = append(ids, c.Attributes.ContactID)
+	}
+	if c.Erase != nil {
+		ids = append(ids, c.Erase.ContactID)
+	}
 	// A limit counted within a chat takes the chat's lock, so that two
 	// changes under it take turns.
 	for _, l := range c.Limits {
@@ -512,12 +523,23 @@ func (b *batchTx) exec(ctx context.Context, q string, args ...any) (int64, error
 }
 
 func (b *batchTx) apply(ctx context.Context, c *store.Change) ([]store.Item, error) {
+	if rc := c.RequireNoJoined; rc != nil && len(rc.Roles) > 0 {
+		// The chat is locked (see chatIDs): no participant joins meanwhile.
+		var n int
+		if err := b.tx.QueryRow(ctx, `SELECT COUNT(*) FROM participants WHERE contact_id = $1 AND state = 'JOINED' AND role = ANY($2)`,
+			rc.ContactID, rc.Roles).Scan(&n); err != nil {
+			return nil, err
+		}
+		if n > 0 {
+			return nil, store.ErrConflict
+		}
+	}
 	if i := c.Idempotency; i != nil {
 		if b.deferred {
 			b.idem = append(b.idem, i)
 		} else {
-			n, err := b.exec(ctx, `INSERT INTO idempotency (scope, client_token, response, created_at) VALUES ($1, $2, $3, $4)
-				ON CONFLICT DO NOTHING`, i.Scope, i.ClientToken, i.Response, time.Now().UnixMilli())
+			n, err := b.exec(ctx, `INSERT INTO idempotency (scope, client_token, response, created_at, contact_id) VALUES ($1, $2, $3, $4, $5)
+				ON CONFLICT DO NOTHING`, i.Scope, i.ClientToken, i.Response, time.Now().UnixMilli(), i.ContactID)
 			if err != nil {
 				return nil, err
 			}
@@ -618,6 +640,28 @@ func (b *batchTx) apply(ctx context.Context, c *store.Change) ([]store.Item, err
 			return nil, err
 		}
 	}
+	if m := c.Attributes; m != nil {
+		var raw string
+		err := b.tx.QueryRow(ctx, `SELECT attributes FROM contacts WHERE id = $1`, m.ContactID).Scan(&raw)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil, store.ErrNotFound
+		}
+		if err != nil {
+			return nil, err
+		}
+		attrs := map[string]string{}
+		if err := json.Unmarshal([]byte(raw), &attrs); err != nil || attrs == nil {
+			attrs = map[string]string{}
+		}
+		maps.Copy(attrs, m.Set)
+		if store.AttributesSize(attrs) > m.MaxBytes {
+			return nil, store.ErrTooLarge
+		}
+		j, _ := json.Marshal(attrs)
+		if _, err := b.exec(ctx, `UPDATE contacts SET attributes = $1 WHERE id = $2`, string(j), m.ContactID); err != nil {
+			return nil, err
+		}
+	}
 	if st := c.Timers; st != nil {
 		j, _ := json.Marshal(st.Timers)
 		if _, err := b.exec(ctx, `UPDATE contacts SET timers = $1 WHERE id = $2`, string(j), st.ContactID); err != nil {
@@ -715,6 +759,16 @@ func (b *batchTx) apply(ctx context.Context, c *store.Change) ([]store.Item, err
 			k.state = store.ContactEnded
 		}
 	}
+	if e := c.Erase; e != nil {
+		// Rows of this chat may wait to be inserted: they go first, and
+		// are erased with the rest.
+		if ok, err := b.flush(ctx); err != nil || !ok {
+			return nil, errors.Join(err, errFlush)
+		}
+		if err := b.erase(ctx, e); err != nil {
+			return nil, err
+		}
+	}
 	// Counted after the writes, under the locks lock took: a concurrent
 	// change under the same limit waits for this transaction.
 	for _, l := range c.Limits {
@@ -731,6 +785,41 @@ func (b *batchTx) apply(ctx context.Context, c *store.Change) ([]store.Item, err
 		}
 	}
 	return items, nil
+}
+
+// erase deletes a contact's rows, children first, and records the
+// tombstone; a contact erased already keeps its first tombstone.
+func (b *batchTx) erase(ctx context.Context, e *store.Tombstone) error {
+	if b.chats[e.ContactID] == nil { // locked, or not there
+		var n int
+		if err := b.tx.QueryRow(ctx, `SELECT COUNT(*) FROM erasures WHERE contact_id = $1`, e.ContactID).Scan(&n); err != nil {
+			return err
+		}
+		if n == 0 {
+			return store.ErrNotFound
+		}
+		return nil // erased already
+	}
+	for _, q := range []string{
+		`DELETE FROM receipts WHERE contact_id = $1`,
+		`DELETE FROM items WHERE contact_id = $1`,
+		`DELETE FROM files WHERE contact_id = $1`,
+		`DELETE FROM connection_tokens WHERE participant_id IN (SELECT id FROM participants WHERE contact_id = $1)`,
+		// Records made before they named their contact are found by the
+		// participant or contact their scope names.
+		`DELETE FROM idempotency WHERE contact_id = $1 OR scope = 'add-participant:' || $1
+			OR scope IN (SELECT x.p || participants.id FROM participants,
+				(SELECT 'start-upload:' AS p UNION ALL SELECT 'complete-upload:') AS x WHERE contact_id = $1)`,
+		`DELETE FROM participants WHERE contact_id = $1`,
+		`DELETE FROM contacts WHERE id = $1`,
+	} {
+		if _, err := b.exec(ctx, q, e.ContactID); err != nil {
+			return err
+		}
+	}
+	delete(b.chats, e.ContactID)
+	_, err := b.exec(ctx, `INSERT INTO erasures (contact_id, erased_at, reason) VALUES ($1, $2, $3)`, e.ContactID, ms(e.At), e.Reason)
+	return err
 }
 
 // limitQueries count what a store.Limit bounds, for its Key.
@@ -815,14 +904,14 @@ func (b *batchTx) insertItems(ctx context.Context, items []store.Item, skipDupli
 func (b *batchTx) flush(ctx context.Context) (bool, error) {
 	if len(b.idem) > 0 {
 		n := len(b.idem)
-		scope, token, response, created := make([]string, n), make([]string, n), make([][]byte, n), make([]int64, n)
+		scope, token, response, created, contact := make([]string, n), make([]string, n), make([][]byte, n), make([]int64, n), make([]string, n)
 		now := time.Now().UnixMilli()
 		for i, k := range b.idem {
-			scope[i], token[i], response[i], created[i] = k.Scope, k.ClientToken, k.Response, now
+			scope[i], token[i], response[i], created[i], contact[i] = k.Scope, k.ClientToken, k.Response, now, k.ContactID
 		}
-		got, err := b.exec(ctx, `INSERT INTO idempotency (scope, client_token, response, created_at)
-			SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[], $4::bigint[]) ON CONFLICT DO NOTHING`,
-			scope, token, response, created)
+		got, err := b.exec(ctx, `INSERT INTO idempotency (scope, client_token, response, created_at, contact_id)
+			SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[], $4::bigint[], $5::text[]) ON CONFLICT DO NOTHING`,
+			scope, token, response, created, contact)
 		if err != nil || got < int64(n) {
 			return false, err
 		}
@@ -1110,6 +1199,34 @@ func (db *DB) ExpiredFiles(ctx context.Context, endedBefore time.Time, limit int
 	return collect(db, ctx, scanFile, `SELECT `+fileCols+` FROM files WHERE state <> $1 AND contact_id IN
 		(SELECT id FROM contacts WHERE state = $2 AND ended_at < $3) LIMIT $4`,
 		store.FileDeleted, store.ContactEnded, endedBefore.UnixMilli(), limit)
+}
+
+func (db *DB) Files(ctx context.Context, contactID string) ([]store.File, error) {
+	return collect(db, ctx, scanFile, `SELECT `+fileCols+` FROM files WHERE contact_id = $1 ORDER BY created_at, id`, contactID)
+}
+
+func (db *DB) EndedContacts(ctx context.Context, after, before time.Time) ([]string, error) {
+	return collect(db, ctx, func(row rowScanner) (string, error) {
+		var id string
+		return id, row.Scan(&id)
+	}, `SELECT id FROM contacts WHERE state = 'ENDED' AND ended_at >= $1 AND ended_at < $2 ORDER BY ended_at, id`,
+		after.UnixMilli(), before.UnixMilli())
+}
+
+func (db *DB) Tombstone(ctx context.Context, contactID string) (store.Tombstone, error) {
+	t := store.Tombstone{ContactID: contactID}
+	var at int64
+	err := db.pool.QueryRow(ctx, `SELECT erased_at, reason FROM erasures WHERE contact_id = $1`, contactID).Scan(&at, &t.Reason)
+	t.At = time.UnixMilli(at)
+	return t, notFound(err)
+}
+
+// Scrub vacuums the tables erasure deletes from, so that their dead rows'
+// space is reclaimed and reused. PostgreSQL does not overwrite it at once,
+// and its WAL and backups keep old versions until they are recycled.
+func (db *DB) Scrub(ctx context.Context) error {
+	_, err := db.pool.Exec(ctx, `VACUUM receipts, items, files, connection_tokens, idempotency, participants, contacts`)
+	return err
 }
 
 func (db *DB) AbandonedFiles(ctx context.Context, createdBefore time.Time, limit int) ([]store.File, error) {

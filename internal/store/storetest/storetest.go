@@ -49,6 +49,8 @@ func Run(t *testing.T, b Backend) {
 		{"Queue", testQueue},
 		{"AgentAdmin", testAgentAdmin},
 		{"Prune", testPrune},
+		{"AttributesAndRoleCheck", testAttributesAndRoleCheck},
+		{"Erase", testErase},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.f(t, b) })
@@ -999,5 +1001,113 @@ func testPrune(t *testing.T, b Backend) {
 	next := apply(t, s, &store.Change{Items: []store.Item{message("c", "next", "")}})
 	if next[0].Seq != 4 {
 		t.Errorf("seq after pruning the newest items: %d, want 4", next[0].Seq)
+	}
+}
+
+// testAttributesAndRoleCheck: Change.Attributes merges inside the
+// transaction and refuses a result over MaxBytes; Change.RequireNoJoined
+// refuses a change while a participant of a named role is joined, also
+// when two such changes race from several stores.
+func testAttributesAndRoleCheck(t *testing.T, b Backend) {
+	ss := stores(t, b, 3)
+	s := ss[0]
+	newChat(t, s, "c")
+	merge := func(set map[string]string, max int) error {
+		_, err := s.Apply(ctx, &store.Change{Attributes: &store.MergeAttributes{ContactID: "c", Set: set, MaxBytes: max}})
+		return err
+	}
+	if err := merge(map[string]string{"a": "1", "b": "2"}, 100); err != nil {
+		t.Fatal(err)
+	}
+	if err := merge(map[string]string{"b": "3"}, 100); err != nil {
+		t.Fatal(err)
+	}
+	if err := merge(map[string]string{"c": "12345"}, 11); !errors.Is(err, store.ErrTooLarge) {
+		t.Errorf("over MaxBytes with the kept attributes: %v, want ErrTooLarge", err)
+	}
+	wantErr(t, s, &store.Change{Attributes: &store.MergeAttributes{ContactID: "nope", Set: map[string]string{"a": "1"}, MaxBytes: 9}}, store.ErrNotFound)
+	k, err := s.Contact(ctx, "c")
+	if err != nil || len(k.Attributes) != 3 || k.Attributes["k"] != "v" || k.Attributes["a"] != "1" || k.Attributes["b"] != "3" {
+		t.Errorf("attributes = %v, %v", k.Attributes, err)
+	}
+
+	check := &store.RoleCheck{ContactID: "c", Roles: []string{"AGENT", "CUSTOM_BOT"}}
+	errs := race(ss, 6, func(i int) *store.Change {
+		bot := participant(fmt.Sprint("bot", i), "c", "CUSTOM_BOT")
+		return &store.Change{RequireNoJoined: check, NewParticipants: []store.Participant{bot}}
+	})
+	if ok := succeeded(t, errs, store.ErrConflict); ok != 1 {
+		t.Errorf("%d bots joined at once under RequireNoJoined, want 1", ok)
+	}
+	if ps, _ := s.Participants(ctx, "c"); len(ps) != 2 {
+		t.Errorf("%d participants, want the customer and one bot", len(ps))
+	}
+}
+
+// testErase: erasing a chat deletes everything of it and leaves a
+// tombstone; erasing it again succeeds; an unknown chat is ErrNotFound;
+// other chats keep everything.
+func testErase(t *testing.T, b Backend) {
+	s := newStore(t, b)
+	for _, c := range []string{"gone", "kept"} {
+		newChat(t, s, c)
+		f := store.File{ID: "f-" + c, ContactID: c, ParticipantID: "p-" + c, Name: "a.txt", ContentType: "text/plain", Size: 1,
+			State: store.FilePending, CreatedAt: t0}
+		apply(t, s, &store.Change{
+			Idempotency: &store.Idempotency{Scope: "i", ClientToken: "req-" + c, Response: []byte("r"), ContactID: c},
+			Tokens:      []store.ConnectionToken{{Hash: "ct-" + c, ParticipantID: "p-" + c, Expires: t0.Add(time.Hour)}},
+			Items:       []store.Item{message(c, "m-"+c, "tok")},
+			Receipts:    []store.Receipt{{MessageID: "m-" + c, RecipientID: "x", ContactID: c, Read: t0}},
+			NewFile:     &f,
+		})
+		apply(t, s, &store.Change{Idempotency: &store.Idempotency{Scope: "start-upload:p-" + c, ClientToken: "u", Response: []byte("r")}})
+		apply(t, s, &store.Change{End: &store.End{ContactID: c, At: t0.Add(time.Minute)}})
+	}
+	if fs, err := s.Files(ctx, "gone"); err != nil || len(fs) != 1 {
+		t.Errorf("Files: %+v, %v", fs, err)
+	}
+	if ids, err := s.EndedContacts(ctx, t0, t0.Add(time.Hour)); err != nil || len(ids) != 2 {
+		t.Errorf("EndedContacts: %v, %v", ids, err)
+	}
+	if ids, _ := s.EndedContacts(ctx, t0.Add(time.Hour), t0.Add(2*time.Hour)); len(ids) != 0 {
+		t.Errorf("EndedContacts of a later period: %v", ids)
+	}
+	tomb := &store.Tombstone{ContactID: "gone", At: t0.Add(time.Hour), Reason: "GDPR request"}
+	apply(t, s, &store.Change{Erase: tomb})
+	for name, f := range map[string]func() error{
+		"contact":      func() error { _, err := s.Contact(ctx, "gone"); return err },
+		"participant":  func() error { _, err := s.Participant(ctx, "p-gone"); return err },
+		"token":        func() error { _, err := s.ConnectionToken(ctx, "ct-gone"); return err },
+		"item":         func() error { _, err := s.Item(ctx, "gone", "m-gone"); return err },
+		"file":         func() error { _, err := s.File(ctx, "f-gone"); return err },
+		"idempotency":  func() error { _, err := s.Idempotency(ctx, "i", "req-gone"); return err },
+		"upload scope": func() error { _, err := s.Idempotency(ctx, "start-upload:p-gone", "u"); return err },
+	} {
+		if err := f(); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("the erased chat's %s: %v, want ErrNotFound", name, err)
+		}
+	}
+	if rcs, _ := s.Receipts(ctx, []string{"m-gone"}); len(rcs) != 0 {
+		t.Errorf("the erased chat's receipts: %+v", rcs)
+	}
+	if got, err := s.Tombstone(ctx, "gone"); err != nil || got.Reason != tomb.Reason || !got.At.Equal(tomb.At) {
+		t.Errorf("Tombstone: %+v, %v", got, err)
+	}
+	apply(t, s, &store.Change{Erase: &store.Tombstone{ContactID: "gone", At: t0.Add(2 * time.Hour), Reason: "again"}})
+	if got, _ := s.Tombstone(ctx, "gone"); got.Reason != tomb.Reason {
+		t.Errorf("a second erasure replaced the tombstone: %+v", got)
+	}
+	wantErr(t, s, &store.Change{Erase: &store.Tombstone{ContactID: "never", At: t0}}, store.ErrNotFound)
+	if _, err := s.Tombstone(ctx, "kept"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("Tombstone of a kept chat: %v", err)
+	}
+	if items, _ := s.Transcript(ctx, "kept", 0, true, 10); len(items) != 1 {
+		t.Errorf("the other chat's transcript: %+v", items)
+	}
+	if _, err := s.Idempotency(ctx, "start-upload:p-kept", "u"); err != nil {
+		t.Errorf("the other chat's upload record: %v", err)
+	}
+	if err := s.Scrub(ctx); err != nil {
+		t.Errorf("Scrub: %v", err)
 	}
 }

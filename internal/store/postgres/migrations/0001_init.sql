@@ -86,9 +86,18 @@ CREATE TABLE idempotency (
     client_token TEXT NOT NULL,
     response     BYTEA NOT NULL,
     created_at   BIGINT NOT NULL,
+    contact_id   TEXT NOT NULL DEFAULT '', -- what erasure finds it by
     PRIMARY KEY (scope, client_token)
 );
 CREATE INDEX idempotency_created ON idempotency (created_at);
+CREATE INDEX idempotency_contact ON idempotency (contact_id) WHERE contact_id <> '';
+
+-- Erased contacts: when and why.
+CREATE TABLE erasures (
+    contact_id TEXT PRIMARY KEY,
+    erased_at  BIGINT NOT NULL,
+    reason     TEXT NOT NULL
+);
 
 CREATE TABLE files (
     id             TEXT PRIMARY KEY,
