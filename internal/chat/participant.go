@@ -50,11 +50,7 @@ func (s *Service) Authenticate(ctx context.Context, connectionToken string) (*Se
 }
 
 func (s *Service) session(ctx context.Context, participantID string) (*Session, error) {
-	p, err := s.store.Participant(ctx, participantID)
-	if err != nil {
-		return nil, err
-	}
-	c, err := s.store.Contact(ctx, p.ContactID)
+	p, c, err := s.store.Session(ctx, participantID)
 	if err != nil {
 		return nil, err
 	}

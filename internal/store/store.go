@@ -408,6 +408,9 @@ type Store interface {
 	Idempotency(ctx context.Context, scope, clientToken string) ([]byte, error)
 
 	Participant(ctx context.Context, id string) (Participant, error)
+	// Session returns a participant and its contact: what every request
+	// of the participant reads, in one round trip where the backend can.
+	Session(ctx context.Context, participantID string) (Participant, Contact, error)
 	ParticipantByToken(ctx context.Context, tokenHash string) (Participant, error)
 	Participants(ctx context.Context, contactID string) ([]Participant, error)
 	ConnectionToken(ctx context.Context, hash string) (ConnectionToken, error)

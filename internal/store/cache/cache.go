@@ -100,6 +100,19 @@ func (c *Store) Participant(ctx context.Context, id string) (store.Participant, 
 	return p, err
 }
 
+// Session is Participant and Contact, each from the cache where it may be.
+func (c *Store) Session(ctx context.Context, participantID string) (store.Participant, store.Contact, error) {
+	if c.shared {
+		return c.Store.Session(ctx, participantID)
+	}
+	p, err := c.Participant(ctx, participantID)
+	if err != nil {
+		return p, store.Contact{}, err
+	}
+	k, err := c.Contact(ctx, p.ContactID)
+	return p, k, err
+}
+
 func (c *Store) Contact(ctx context.Context, id string) (store.Contact, error) {
 	if c.shared {
 		return c.Store.Contact(ctx, id)

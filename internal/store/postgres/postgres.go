@@ -996,24 +996,29 @@ func scanContact(row rowScanner) (store.Contact, error) {
 		&c.AgentID, &created, &connected, &ended, &deadline, &c.DisconnectReason, &timers, &customer); err != nil {
 		return c, notFound(err)
 	}
+	return c, fillContact(&c, attrs, types, timers, customer, created, connected, ended, deadline)
+}
+
+// fillContact decodes a contact's JSON and time columns.
+func fillContact(c *store.Contact, attrs, types, timers, customer string, created, connected, ended, deadline int64) error {
 	if customer != "" {
 		if err := json.Unmarshal([]byte(customer), &c.CustomerAttributes); err != nil {
-			return c, err
+			return err
 		}
 	}
 	if timers != "" {
 		if err := json.Unmarshal([]byte(timers), &c.Timers); err != nil {
-			return c, err
+			return err
 		}
 	}
 	if err := json.Unmarshal([]byte(attrs), &c.Attributes); err != nil {
-		return c, err
+		return err
 	}
 	if err := json.Unmarshal([]byte(types), &c.ContentTypes); err != nil {
-		return c, err
+		return err
 	}
 	c.CreatedAt, c.ConnectedAt, c.EndedAt, c.Deadline = fromMS(created), fromMS(connected), fromMS(ended), fromMS(deadline)
-	return c, nil
+	return nil
 }
 
 func (db *DB) Contact(ctx context.Context, id string) (store.Contact, error) {
@@ -1057,6 +1062,36 @@ func scanParticipant(row rowScanner) (store.Participant, error) {
 
 func (db *DB) Participant(ctx context.Context, id string) (store.Participant, error) {
 	return scanParticipant(db.pool.QueryRow(ctx, `SELECT `+participantCols+` FROM participants WHERE id = $1`, id))
+}
+
+// Session reads a participant and its contact in one query: every request
+// of a participant needs both, and nothing mutable of either is cached.
+func (db *DB) Session(ctx context.Context, participantID string) (store.Participant, store.Contact, error) {
+	var p store.Participant
+	var c store.Contact
+	row := db.pool.QueryRow(ctx, `SELECT `+prefixed("p", participantCols)+`, `+prefixed("c", contactCols)+`
+		FROM participants p JOIN contacts c ON c.id = p.contact_id WHERE p.id = $1`, participantID)
+	var joined, left int64
+	var attrs, types, timers, customer string
+	var created, connected, ended, deadline int64
+	err := row.Scan(&p.ID, &p.ContactID, &p.Role, &p.DisplayName, &p.TokenHash, &p.State, &p.Connected, &joined, &left, &p.AgentID,
+		&c.ID, &c.InstanceID, &c.InitialContactID, &c.FlowID, &c.QueueID, &c.State, &attrs, &types,
+		&c.AgentID, &created, &connected, &ended, &deadline, &c.DisconnectReason, &timers, &customer)
+	if err != nil {
+		return p, c, notFound(err)
+	}
+	p.JoinedAt, p.LeftAt = fromMS(joined), fromMS(left)
+	err = fillContact(&c, attrs, types, timers, customer, created, connected, ended, deadline)
+	return p, c, err
+}
+
+// prefixed qualifies each of a list of columns with a table alias.
+func prefixed(alias, cols string) string {
+	parts := strings.Split(cols, ",")
+	for i, c := range parts {
+		parts[i] = alias + "." + strings.TrimSpace(c)
+	}
+	return strings.Join(parts, ", ")
 }
 
 func (db *DB) ParticipantByToken(ctx context.Context, tokenHash string) (store.Participant, error) {

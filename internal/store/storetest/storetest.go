@@ -170,6 +170,15 @@ func testChangeFields(t *testing.T, b Backend) {
 		t.Fatal(err)
 	}
 	equal(t, "participant", gotP, cust)
+	sp, sc, err := s.Session(ctx, "cust")
+	if err != nil {
+		t.Fatal(err)
+	}
+	equal(t, "Session's participant", sp, cust)
+	equal(t, "Session's contact", sc, *k)
+	if _, _, err := s.Session(ctx, "nobody"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("Session of nobody: %v", err)
+	}
 	if p, err := s.ParticipantByToken(ctx, "th-cust"); err != nil || p.ID != "cust" {
 		t.Errorf("ParticipantByToken: %+v, %v", p, err)
 	}
