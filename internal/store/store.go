@@ -132,7 +132,11 @@ type Item struct {
 
 // File states.
 const (
-	FilePending    = "PENDING"
+	FilePending = "PENDING"
+	// FileReceiving: a server is receiving the bytes PUT to the upload URL.
+	// Moving a file here from PENDING is the claim on its upload, so that
+	// two servers never receive one file at once.
+	FileReceiving  = "RECEIVING"
 	FileUploaded   = "UPLOADED"
 	FileInProgress = "IN_PROGRESS"
 	FileApproved   = "APPROVED"
@@ -442,8 +446,8 @@ type Store interface {
 	// ExpiredFiles returns files not yet DELETED, in any other state, of
 	// contacts that ended before endedBefore.
 	ExpiredFiles(ctx context.Context, endedBefore time.Time, limit int) ([]File, error)
-	// AbandonedFiles returns PENDING and UPLOADED files created before
-	// createdBefore: uploads never completed.
+	// AbandonedFiles returns PENDING, RECEIVING and UPLOADED files created
+	// before createdBefore: uploads never completed.
 	AbandonedFiles(ctx context.Context, createdBefore time.Time, limit int) ([]File, error)
 	FilesConfig(ctx context.Context, instanceID, scope string) (FilesConfig, error)
 	// Scrub makes deleted data unreadable from the backend's files as far

@@ -1265,7 +1265,7 @@ func (db *DB) Scrub(ctx context.Context) error {
 }
 
 func (db *DB) AbandonedFiles(ctx context.Context, createdBefore time.Time, limit int) ([]store.File, error) {
-	return collect(db, ctx, scanFile, `SELECT `+fileCols+` FROM files WHERE state IN ('PENDING', 'UPLOADED') AND created_at < $1
+	return collect(db, ctx, scanFile, `SELECT `+fileCols+` FROM files WHERE state IN ('PENDING', 'RECEIVING', 'UPLOADED') AND created_at < $1
 		ORDER BY created_at LIMIT $2`, createdBefore.UnixMilli(), limit)
 }
 

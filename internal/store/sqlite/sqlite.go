@@ -1178,7 +1178,7 @@ func (db *DB) ExpiredFiles(ctx context.Context, endedBefore time.Time, limit int
 
 func (db *DB) AbandonedFiles(ctx context.Context, createdBefore time.Time, limit int) ([]store.File, error) {
 	// The literal states let SQLite use the partial index files_abandoned.
-	return db.queryFiles(ctx, `SELECT `+fileCols+` FROM files WHERE state IN ('PENDING', 'UPLOADED') AND created_at < ?
+	return db.queryFiles(ctx, `SELECT `+fileCols+` FROM files WHERE state IN ('PENDING', 'RECEIVING', 'UPLOADED') AND created_at < ?
 		ORDER BY created_at LIMIT ?`, createdBefore.UnixMilli(), limit)
 }
 

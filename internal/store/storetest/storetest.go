@@ -642,13 +642,15 @@ func testFiles(t *testing.T, b Backend) {
 	f3 := f
 	f3.ID, f3.State, f3.CreatedAt = "f3", store.FilePending, t0.Add(time.Minute)
 	apply(t, s, &store.Change{NewFile: &f3})
+	// A file left RECEIVING (its server stopped mid-upload) is abandoned too.
+	apply(t, s, &store.Change{FileUpdates: []store.FileUpdate{{ID: "f3", From: store.FilePending, To: store.FileReceiving, At: t0}}})
 	if fs, err := s.AbandonedFiles(ctx, t0.Add(time.Minute), 10); err != nil || len(fs) != 0 {
 		t.Errorf("AbandonedFiles before f3's time: %+v, %v", fs, err)
 	}
 	if fs, err := s.AbandonedFiles(ctx, t0.Add(time.Hour), 10); err != nil || len(fs) != 1 || fs[0].ID != "f3" {
 		t.Errorf("AbandonedFiles: %+v, %v", fs, err)
 	}
-	apply(t, s, &store.Change{FileUpdates: []store.FileUpdate{{ID: "f3", From: store.FilePending, To: store.FileRejected, At: t0}}})
+	apply(t, s, &store.Change{FileUpdates: []store.FileUpdate{{ID: "f3", From: store.FileReceiving, To: store.FileRejected, At: t0}}})
 	if n, err := s.CountFiles(ctx, "c"); err != nil || n != 1 {
 		t.Errorf("CountFiles: %d, %v; want 1 (rejected files do not count)", n, err)
 	}

@@ -116,7 +116,7 @@ CREATE TABLE files (
 );
 CREATE INDEX files_contact ON files (contact_id);
 CREATE INDEX files_unfinished ON files (state) WHERE state IN ('UPLOADED', 'IN_PROGRESS');
-CREATE INDEX files_abandoned ON files (created_at) WHERE state IN ('PENDING', 'UPLOADED');
+CREATE INDEX files_abandoned ON files (created_at) WHERE state IN ('PENDING', 'RECEIVING', 'UPLOADED');
 
 CREATE TABLE attached_files_config (
     instance_id TEXT NOT NULL,
