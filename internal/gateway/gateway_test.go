@@ -369,6 +369,16 @@ func TestShutdownIsBoundedAndWaits(t *testing.T) {
 // one subscription and one encoding per item; an item the broker lost
 // reaches them all the same, from the store, in seq order.
 func TestHubFollowsEachChatOnceAndFillsGaps(t *testing.T) {
+	// Set before the gateway starts, and restored after it stopped (the
+	// cleanups run in reverse): its goroutines read it.
+	var encoded atomic.Int32
+	encodeItem = func(it store.Item, initial string) ([]byte, error) {
+		if it.Type == "MESSAGE" {
+			encoded.Add(1)
+		}
+		return EncodeItem(it, initial)
+	}
+	t.Cleanup(func() { encodeItem = EncodeItem })
 	g, svc, newURL := setupLosing(t, func(it store.Item) bool { return it.Content == "lost" })
 	ctx := context.Background()
 	url, ptoken, contactID := newURL()
@@ -397,12 +407,6 @@ func TestHubFollowsEachChatOnceAndFillsGaps(t *testing.T) {
 		t.Errorf("%d broker subscriptions for one chat's 3 sockets, want 1", n)
 	}
 
-	var encoded atomic.Int32
-	encodeItem = func(it store.Item, initial string) ([]byte, error) {
-		encoded.Add(1)
-		return EncodeItem(it, initial)
-	}
-	t.Cleanup(func() { encodeItem = EncodeItem })
 	conn, err := svc.Connect(ctx, ptoken, false, true, false)
 	if err != nil {
 		t.Fatal(err)
@@ -439,6 +443,6 @@ func TestHubFollowsEachChatOnceAndFillsGaps(t *testing.T) {
 		}
 	}
 	if n := encoded.Load(); n != 3 {
-		t.Errorf("%d encodings of 3 items for 3 sockets, want 3 (once per item)", n)
+		t.Errorf("%d encodings of 3 messages for 3 sockets, want 3 (once per item)", n)
 	}
 }
