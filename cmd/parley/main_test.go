@@ -39,7 +39,7 @@ func TestMigrateCommand(t *testing.T) {
 		t.Fatalf("migrate: %q, %v", out, err)
 	}
 	vars["PARLEY_DATABASE_URL"] = url
-	if list, err := cmd("agent", "list"); err != nil || !strings.HasPrefix(list, "Grace\t") {
+	if list, err := cmd("agent", "list"); err != nil || !strings.Contains(list, "\nGrace\t") || !strings.Contains(list, "PostgreSQL") {
 		t.Errorf("agent list on PostgreSQL: %q, %v", list, err)
 	}
 	if _, err := cmd("migrate"); err == nil || !strings.Contains(err.Error(), "not empty") {
