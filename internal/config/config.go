@@ -16,6 +16,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -32,10 +33,19 @@ type Config struct {
 	// DatabaseURL, a postgres:// URL, stores chats in PostgreSQL instead
 	// of SQLite in DataDir.
 	DatabaseURL string
-	PublicURL   string // base of the URLs Parley hands out; "" means from the listen address
-	Region      string
-	AccountID   string
-	ViewsDir    string
+	// NATSURL, comma-separated nats:// URLs, fans committed items out to
+	// the other nodes on the same database.
+	NATSURL string
+	// NodeID names this node in logs and metrics; default the host name
+	// and the listen address.
+	NodeID string
+	// Drain is how long a stopping node takes to close its websockets, so
+	// that their clients do not all reconnect at once.
+	Drain     time.Duration
+	PublicURL string // base of the URLs Parley hands out; "" means from the listen address
+	Region    string
+	AccountID string
+	ViewsDir  string
 
 	// Attachments.
 	ClamdAddr           string        // "" means no virus scanning
@@ -103,6 +113,13 @@ type Config struct {
 
 	// Generated lists what was generated on this start, to tell the user.
 	Generated []string
+	// IdentityShared says the identity came from the database, shared by
+	// every node on it (see ShareIdentity).
+	IdentityShared bool
+
+	ident           identity // the data dir's identity, or a generated one
+	instanceFromEnv bool
+	credentialsSet  bool
 }
 
 // Env is how the environment is read (os.Getenv outside tests).
@@ -115,6 +132,8 @@ func Parse(args []string, env Env) (*Config, error) {
 	fs.StringVar(&c.Addr, "addr", or(env("PARLEY_ADDR"), "127.0.0.1:8080"), "listen address (PARLEY_ADDR)")
 	fs.StringVar(&c.DataDir, "data-dir", or(env("PARLEY_DATA_DIR"), "./parley-data"), "data directory (PARLEY_DATA_DIR)")
 	fs.StringVar(&c.DatabaseURL, "database-url", env("PARLEY_DATABASE_URL"), "PostgreSQL database, postgres://user:pass@host/db (PARLEY_DATABASE_URL; default SQLite in the data dir)")
+	fs.StringVar(&c.NATSURL, "nats-url", env("PARLEY_NATS_URL"), "NATS servers, comma-separated nats:// URLs, to share live chats with the other nodes on the database (PARLEY_NATS_URL; needs PARLEY_DATABASE_URL)")
+	fs.StringVar(&c.NodeID, "node-id", env("PARLEY_NODE_ID"), "this node's name in logs and metrics (PARLEY_NODE_ID; default host name and address)")
 	fs.StringVar(&c.PublicURL, "public-url", env("PARLEY_PUBLIC_URL"), "base URL for links and websocket URLs (PARLEY_PUBLIC_URL; default from -addr)")
 	fs.StringVar(&c.Region, "region", or(env("PARLEY_REGION"), "us-east-1"), "region the Connect API reports in ARNs (PARLEY_REGION)")
 	fs.StringVar(&c.AccountID, "account-id", or(env("PARLEY_ACCOUNT_ID"), "000000000000"), "account id the Connect API reports in ARNs (PARLEY_ACCOUNT_ID)")
@@ -133,6 +152,8 @@ func Parse(args []string, env Env) (*Config, error) {
 	fs.DurationVar(&c.ConnectionTTL, "connection-ttl", ev.duration("PARLEY_CONNECTION_TTL", 24*time.Hour),
 		"how long a ConnectionToken lives, as on Connect a day (PARLEY_CONNECTION_TTL)")
 	fs.StringVar(&c.MetricsAddr, "metrics-addr", env("PARLEY_METRICS_ADDR"), "serve Prometheus metrics on this address instead of at /metrics on the main one (PARLEY_METRICS_ADDR)")
+	fs.DurationVar(&c.Drain, "drain", time.Duration(ev.int("PARLEY_DRAIN_SECONDS", 20))*time.Second,
+		"on SIGTERM, close the websockets paced over this long (PARLEY_DRAIN_SECONDS, in seconds)")
 	fs.StringVar(&c.LogFormat, "log-format", or(env("PARLEY_LOG_FORMAT"), "text"), "log lines as text or json (PARLEY_LOG_FORMAT)")
 	fs.StringVar(&c.LogLevel, "log-level", or(env("PARLEY_LOG_LEVEL"), "info"), "least severe lines logged: debug, info, warn or error (PARLEY_LOG_LEVEL)")
 	fs.StringVar(&c.PprofAddr, "pprof", env("PARLEY_PPROF"), "serve Go's profiler on this address, e.g. 127.0.0.1:6060 (PARLEY_PPROF)")
@@ -263,6 +284,16 @@ func Parse(args []string, env Env) (*Config, error) {
 	if c.DatabaseURL != "" && !strings.HasPrefix(c.DatabaseURL, "postgres://") && !strings.HasPrefix(c.DatabaseURL, "postgresql://") {
 		return nil, errors.New("PARLEY_DATABASE_URL must be a postgres:// or postgresql:// URL")
 	}
+	if c.NATSURL != "" && c.DatabaseURL == "" {
+		return nil, errors.New("PARLEY_NATS_URL needs PARLEY_DATABASE_URL: nodes share chats through one PostgreSQL database, and NATS only tells them when to read it (a node on SQLite is alone)")
+	}
+	if c.Drain < 0 {
+		return nil, errors.New("PARLEY_DRAIN_SECONDS cannot be negative")
+	}
+	if c.NodeID == "" {
+		host, _ := os.Hostname()
+		c.NodeID = host + "/" + c.Addr
+	}
 	if c.ViewsDir == "" {
 		c.ViewsDir = filepath.Join(c.DataDir, "views")
 	}
@@ -360,6 +391,7 @@ type identity struct {
 // configuration leaves unset from DataDir/identity.json, generating and
 // saving it on first start.
 func (c *Config) LoadIdentity() error {
+	c.instanceFromEnv, c.credentialsSet = c.InstanceID != "", c.AccessKeyID != ""
 	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
 		return err
 	}
@@ -389,31 +421,71 @@ func (c *Config) LoadIdentity() error {
 			c.Generated = append(c.Generated, "instance id")
 		}
 	}
-	if id.AccessKeyID == "" && c.AccessKeyID == "" {
+	// With a database, a pair is generated even when the environment sets
+	// one: it is offered to nodes whose environment does not.
+	if id.AccessKeyID == "" && (!c.credentialsSet || c.DatabaseURL != "") {
 		akid := secret.NewKey()
 		id.AccessKeyID = "PARLEY" + strings.ToUpper(hex.EncodeToString(akid[:7]))
 		id.SecretAccessKey, changed = secret.NewToken()[:40], true
-		c.Generated = append(c.Generated, "credentials")
+		if !c.credentialsSet {
+			c.Generated = append(c.Generated, "credentials")
+		}
 	}
-	if changed {
+	// With a database the identity lives there (ShareIdentity): the data
+	// dir holds only scratch files. An identity.json left from a single
+	// node is still read, so that the first node offers it to the others.
+	if changed && c.DatabaseURL == "" {
 		b, _ := json.MarshalIndent(id, "", "  ")
 		if err := writeFileAtomic(path, b, 0o600); err != nil {
 			return err
 		}
 	}
+	c.ident = id
+	return c.adopt(id, path)
+}
+
+// adopt fills in the key, the queue id and whatever the environment left
+// unset from id.
+func (c *Config) adopt(id identity, from string) error {
 	key, err := hex.DecodeString(id.Key)
 	if err != nil || len(key) != len(c.Key) {
-		return fmt.Errorf("%s: key must be %d hex bytes", path, len(c.Key))
+		return fmt.Errorf("%s: key must be %d hex bytes", from, len(c.Key))
 	}
 	copy(c.Key[:], key)
 	c.QueueID = id.QueueID
-	if c.InstanceID == "" {
+	if !c.instanceFromEnv {
 		c.InstanceID = id.InstanceID
 	}
-	if c.AccessKeyID == "" {
+	if !c.credentialsSet {
 		c.AccessKeyID, c.SecretAccessKey = id.AccessKeyID, id.SecretAccessKey
 	}
 	return nil
+}
+
+// ShareIdentity makes the identity the one every node on the database
+// shares. share stores its argument unless the database holds an identity
+// already, and returns the stored one: the first node to start offers its
+// own (from its data dir, or generated) and every later node adopts it.
+// Values set in the environment still win on the node that sets them.
+func (c *Config) ShareIdentity(share func(candidate []byte) ([]byte, error)) error {
+	if c.ident.Key == "" {
+		return errors.New("config: ShareIdentity before LoadIdentity")
+	}
+	mine, _ := json.Marshal(c.ident)
+	doc, err := share(mine)
+	if err != nil {
+		return err
+	}
+	var id identity
+	if err := json.Unmarshal(doc, &id); err != nil || id.Key == "" || id.QueueID == "" || id.InstanceID == "" {
+		return fmt.Errorf("the identity stored in the database is malformed")
+	}
+	if id != c.ident {
+		// Another node generated it: nothing here was generated.
+		c.Generated = slices.DeleteFunc(c.Generated, func(g string) bool { return g == "credentials" || g == "instance id" })
+	}
+	c.ident, c.IdentityShared = id, true
+	return c.adopt(id, "the database's identity")
 }
 
 func writeFileAtomic(path string, b []byte, mode os.FileMode) error {

@@ -2,6 +2,8 @@ package config
 
 import (
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -129,5 +131,62 @@ func TestBaseURL(t *testing.T) {
 	}
 	if WebsocketBase("https://x.example") != "wss://x.example" || WebsocketBase("http://127.0.0.1:1") != "ws://127.0.0.1:1" {
 		t.Error("WebsocketBase")
+	}
+}
+
+// TestNATSNeedsDatabase: a node told to share chats over NATS but keeping
+// them in its own SQLite file would lose every other node's messages.
+func TestNATSNeedsDatabase(t *testing.T) {
+	_, err := Parse(nil, env(map[string]string{"PARLEY_NATS_URL": "nats://127.0.0.1:4222"}))
+	if err == nil || !strings.Contains(err.Error(), "PARLEY_DATABASE_URL") {
+		t.Fatalf("NATS without a database: %v", err)
+	}
+	c, err := Parse(nil, env(map[string]string{"PARLEY_NATS_URL": "nats://127.0.0.1:4222", "PARLEY_DATABASE_URL": "postgres://db/parley", "PARLEY_DRAIN_SECONDS": "3"}))
+	if err != nil || c.Drain.Seconds() != 3 || c.NodeID == "" {
+		t.Fatalf("NATS with a database: %+v, %v", c, err)
+	}
+}
+
+// TestShareIdentity: the first node's identity is stored; a second node
+// with its own data dir adopts it, except what its environment sets.
+func TestShareIdentity(t *testing.T) {
+	var stored []byte
+	share := func(candidate []byte) ([]byte, error) {
+		if stored == nil {
+			stored = candidate
+		}
+		return stored, nil
+	}
+	node := func(e map[string]string) *Config {
+		e["PARLEY_DATA_DIR"], e["PARLEY_DATABASE_URL"] = t.TempDir(), "postgres://db/parley"
+		c, err := Parse(nil, env(e))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.LoadIdentity(); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.ShareIdentity(share); err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	a := node(map[string]string{"PARLEY_ACCESS_KEY_ID": "AKIDA", "PARLEY_SECRET_ACCESS_KEY": "secret-a"})
+	b := node(map[string]string{})
+	c := node(map[string]string{"PARLEY_INSTANCE_ID": "mine"})
+	if a.Key != b.Key || b.Key != c.Key || a.QueueID != b.QueueID || a.InstanceID != b.InstanceID {
+		t.Errorf("keys or ids differ: %x %x %x", a.Key[:4], b.Key[:4], c.Key[:4])
+	}
+	if a.AccessKeyID != "AKIDA" || b.AccessKeyID == "" || b.AccessKeyID == "AKIDA" || b.AccessKeyID != c.AccessKeyID {
+		t.Errorf("credentials: %q %q %q", a.AccessKeyID, b.AccessKeyID, c.AccessKeyID)
+	}
+	if c.InstanceID != "mine" {
+		t.Errorf("the environment's instance id lost: %q", c.InstanceID)
+	}
+	if len(b.Generated) != 0 || !b.IdentityShared {
+		t.Errorf("b generated %v, shared %v", b.Generated, b.IdentityShared)
+	}
+	if _, err := os.Stat(filepath.Join(b.DataDir, "identity.json")); err == nil {
+		t.Error("identity.json written beside a database")
 	}
 }

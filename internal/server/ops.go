@@ -79,6 +79,9 @@ func offline(ctx context.Context, cfg *config.Config, blobs bool, f func(*chat.S
 		return err
 	}
 	defer st.Close()
+	if err := shareIdentity(ctx, cfg, st); err != nil {
+		return err
+	}
 	c := chat.Config{InstanceID: cfg.InstanceID}
 	if blobs {
 		b, err := openBlobsShared(ctx, cfg)
@@ -132,6 +135,17 @@ func Export(ctx context.Context, cfg *config.Config, w io.Writer, contactID, end
 func Erase(ctx context.Context, cfg *config.Config, contactID, reason string) (t chat.Tombstone, viaServer bool, err error) {
 	if err := cfg.LoadIdentity(); err != nil {
 		return t, false, err
+	}
+	if cfg.DatabaseURL != "" { // the Connect keys are the database's
+		st, err := openStore(ctx, cfg, nil)
+		if err != nil {
+			return t, false, err
+		}
+		err = shareIdentity(ctx, cfg, st)
+		st.Close()
+		if err != nil {
+			return t, false, err
+		}
 	}
 	if base := runningURL(cfg); base != "" {
 		t, err := eraseVia(ctx, cfg, base, contactID, reason)

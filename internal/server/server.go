@@ -98,6 +98,12 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 		ln.Close()
 		return nil, err
 	}
+	if err := shareIdentity(ctx, cfg, s.store); err != nil {
+		s.store.Close()
+		s.publisher.Close()
+		ln.Close()
+		return nil, err
+	}
 	s.blobs, err = openBlobs(ctx, cfg)
 	if err != nil {
 		s.store.Close()
@@ -361,17 +367,20 @@ func (s *Server) printBanner(out io.Writer) {
 	fmt.Fprintf(out, "Connect API endpoint:         %s (SigV4, service \"connect\", any region)\n", s.baseURL)
 	fmt.Fprintf(out, "Instance id:                  %s\n", c.InstanceID)
 	generated := slices.Contains(c.Generated, "credentials")
+	kept := filepath.Join(c.DataDir, "identity.json")
+	if c.IdentityShared {
+		kept = "the database, shared by every node on it"
+	}
 	switch {
 	case generated:
-		fmt.Fprintf(out, "\nGenerated Connect API credentials (kept in %s):\n",
-			filepath.Join(c.DataDir, "identity.json"))
+		fmt.Fprintf(out, "\nGenerated Connect API credentials (kept in %s):\n", kept)
 		fmt.Fprintf(out, "  export AWS_ACCESS_KEY_ID=%s\n  export AWS_SECRET_ACCESS_KEY=%s\n", c.AccessKeyID, c.SecretAccessKey)
 		fmt.Fprintf(out, "  aws connect start-chat-contact --endpoint-url %s --region %s --instance-id %s \\\n"+
 			"    --contact-flow-id default --participant-details DisplayName=Ada\n", s.baseURL, c.Region, c.InstanceID)
 	case c.CredentialsFromEnv:
 		fmt.Fprintf(out, "Connect API access key id:    %s (from PARLEY_ACCESS_KEY_ID; the secret from PARLEY_SECRET_ACCESS_KEY)\n", c.AccessKeyID)
 	default:
-		fmt.Fprintf(out, "Connect API access key id:    %s (the key pair is kept in %s)\n", c.AccessKeyID, filepath.Join(c.DataDir, "identity.json"))
+		fmt.Fprintf(out, "Connect API access key id:    %s (the key pair is kept in %s)\n", c.AccessKeyID, kept)
 	}
 	fmt.Fprintln(out)
 }
@@ -416,6 +425,21 @@ func RotateAgentKey(ctx context.Context, cfg *config.Config, name string) (key s
 // withAgents opens the data dir's database for f.
 func withAgents(cfg *config.Config, f func(*chat.Service) error) error {
 	return offline(context.Background(), cfg, false, f)
+}
+
+// shareIdentity adopts the identity stored in a PostgreSQL database, or
+// stores this node's there if it is the first: nodes on one database share
+// the instance id, the Connect keys and the master key, so that whatever
+// one node signs or seals another verifies or opens.
+func shareIdentity(ctx context.Context, cfg *config.Config, st store.Store) error {
+	db, ok := st.(*postgres.DB)
+	if !ok {
+		return nil
+	}
+	if err := cfg.ShareIdentity(func(candidate []byte) ([]byte, error) { return db.ShareIdentity(ctx, candidate) }); err != nil {
+		return fmt.Errorf("the identity shared through the database: %w", err)
+	}
+	return nil
 }
 
 // openStore opens PostgreSQL at cfg.DatabaseURL if set, else SQLite in
