@@ -170,7 +170,7 @@ func (m *Memory) Publish(_ context.Context, items []store.Item) error {
 	m.mu.RUnlock()
 	for _, s := range lagging {
 		s.once.Do(func() {
-			m.remove(s)
+			s.cancel(s) // m.remove, or what a wrapping broker put there
 			close(s.dropped)
 		})
 	}

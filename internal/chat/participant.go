@@ -153,6 +153,12 @@ func (s *Service) ItemsFrom(ctx context.Context, contactID string, from int64, l
 	return s.store.ItemsFrom(ctx, contactID, from, limit)
 }
 
+// LastSeqs returns the newest seq of each chat: what the gateway's hub
+// compares with what it delivered.
+func (s *Service) LastSeqs(ctx context.Context, contactIDs []string) (map[string]int64, error) {
+	return s.store.LastSeqs(ctx, contactIDs)
+}
+
 // SocketSession returns the session a websocket grant is for, if the
 // participant may still receive the chat.
 func (s *Service) SocketSession(ctx context.Context, g SocketGrant) (*Session, error) {

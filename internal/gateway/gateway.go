@@ -70,12 +70,13 @@ type Gateway struct {
 func New(svc *chat.Service, b broker.Broker, log *slog.Logger) *Gateway {
 	g := &Gateway{chat: svc, log: log, now: time.Now, sockets: make(map[string]int), live: make(map[*socket]struct{}),
 		stop: make(chan struct{})}
-	g.hub = newHub(b, svc.ItemsFrom, g.goWork, log)
+	g.hub = newHub(b, svc.ItemsFrom, svc.LastSeqs, g.goWork, log)
 	g.work.Add(1)
 	go func() {
 		defer g.work.Done()
 		g.sweepIdle()
 	}()
+	g.goWork(func() { g.hub.run(g.stop) })
 	return g
 }
 
@@ -134,6 +135,37 @@ func (g *Gateway) goWork(f func()) bool {
 		f()
 	}()
 	return true
+}
+
+// Repairs counts the items read from the store because the broker lost
+// them or delivered them late.
+func (g *Gateway) Repairs() int64 { return g.hub.repairs.Load() }
+
+// Drain closes the open sockets with 1012 (service restart), one after
+// another over d, so that their clients reconnect (through the balancer,
+// to other nodes) a few at a time; sockets opened meanwhile close at the
+// end. It returns when all are closed or d has passed.
+func (g *Gateway) Drain(d time.Duration) {
+	g.mu.Lock()
+	socks := make([]*socket, 0, len(g.live))
+	for s := range g.live {
+		socks = append(socks, s)
+	}
+	g.mu.Unlock()
+	const reason = "The server is restarting; reconnect."
+	start := time.Now()
+	for i, s := range socks {
+		// Socket i closes at (i+1)/n of the period.
+		if wait := time.Until(start.Add(d * time.Duration(i+1) / time.Duration(len(socks)))); wait > 0 {
+			time.Sleep(wait)
+		}
+		s.close(websocket.StatusServiceRestart, reason)
+	}
+	g.mu.Lock()
+	for s := range g.live {
+		s.close(websocket.StatusServiceRestart, reason)
+	}
+	g.mu.Unlock()
 }
 
 // Connected reports whether a participant has a websocket open.

@@ -106,6 +106,14 @@ func (m *Metrics) Gauge(name, help string, read func() float64) {
 	}
 }
 
+// Counter registers a counter read when scraped, for counts a component
+// keeps anyway.
+func (m *Metrics) Counter(name, help string, read func() float64) {
+	if m != nil {
+		m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, read))
+	}
+}
+
 func (m *Metrics) request(op string, status int, d time.Duration) {
 	if m == nil {
 		return

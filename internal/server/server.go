@@ -14,8 +14,12 @@ import (
 	"net/url"
 	"path/filepath"
 	"slices"
+	"sync/atomic"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/parleychat/parley/internal/adminapi"
 	"github.com/parleychat/parley/internal/attach"
@@ -51,6 +55,8 @@ type Server struct {
 	baseURL   string
 	store     store.Store
 	publisher *broker.Publisher
+	nats      *broker.NATS // nil on a single node
+	draining  atomic.Bool
 	blobs     blob.Store
 	chat      *chat.Service
 	gateway   *gateway.Gateway
@@ -90,11 +96,20 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 	ln := netlimit.Listen(raw, maxConns, perAddr, log)
 	s := &Server{cfg: cfg, log: log, ln: ln, baseURL: cfg.BaseURL(ln.Addr())}
 	s.metrics = obs.NewMetrics()
-	fanout := broker.NewMemory()
+	var fanout broker.Broker = broker.NewMemory()
+	if cfg.NATSURL != "" {
+		s.nats, err = broker.DialNATS(broker.NATSConfig{URL: cfg.NATSURL, Name: "parley " + cfg.NodeID, Log: log})
+		if err != nil {
+			ln.Close()
+			return nil, fmt.Errorf("PARLEY_NATS_URL: %w", err)
+		}
+		fanout = s.nats
+	}
 	s.publisher = broker.NewPublisher(fanout, log)
 	s.store, err = openStore(ctx, cfg, s.publisher.Committed)
 	if err != nil {
 		s.publisher.Close()
+		s.closeNATS()
 		ln.Close()
 		return nil, err
 	}
@@ -171,6 +186,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
+	mux.HandleFunc("GET /readyz", s.readyz)
 	var connectRates, participantRates *quota.Limiter
 	if cfg.ThrottleConnect {
 		connectRates, participantRates = quota.New(quota.Connect, &quota.ConnectDefault), quota.New(quota.Participant, nil)
@@ -201,6 +217,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 	connectapi.New(connectapi.Config{Region: cfg.Region, AccountID: cfg.AccountID, Verifier: verifier, Throttle: connectRates}, s.chat, log).Register(mux)
 	adminapi.New(s.chat, verifier, log).Register(mux)
 	s.metrics.Gauge("parley_websocket_connections", "Open participant websockets on this node.", func() float64 { return float64(s.gateway.Connections()) })
+	s.clusterMetrics()
 	if cfg.MetricsAddr == "" {
 		mux.Handle("GET /metrics", s.metrics.Handler())
 	} else {
@@ -227,6 +244,81 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	return s, nil
+}
+
+// closeNATS closes the NATS connection, if any.
+func (s *Server) closeNATS() {
+	if s.nats != nil {
+		s.nats.Close()
+	}
+}
+
+// readyz answers 200 while the node can serve: not draining, its database
+// answering and, in a cluster, NATS connected. A balancer sends it traffic
+// only then; /healthz (liveness) stays 200 regardless.
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	if problem := s.unready(r.Context()); problem != "" {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		io.WriteString(w, problem+"\n")
+		return
+	}
+	io.WriteString(w, "ready\n")
+}
+
+// unready says why the node is not ready, or "".
+func (s *Server) unready(ctx context.Context) string {
+	if s.draining.Load() {
+		return "draining"
+	}
+	if !s.databaseUp(ctx) {
+		return "database unreachable"
+	}
+	if s.nats != nil && !s.nats.Connected() {
+		return "NATS unreachable"
+	}
+	return ""
+}
+
+func (s *Server) databaseUp(ctx context.Context) bool {
+	p, ok := s.store.(interface{ Ping(context.Context) error })
+	if !ok {
+		return true // SQLite: a file of this process
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	return p.Ping(ctx) == nil
+}
+
+// clusterMetrics registers the health of the engines a node depends on
+// and the repairs of live delivery.
+func (s *Server) clusterMetrics() {
+	up := func(b bool) float64 {
+		if b {
+			return 1
+		}
+		return 0
+	}
+	s.metrics.Gauge("parley_ready", "1 while /readyz answers 200.", func() float64 { return up(s.unready(context.Background()) == "") })
+	s.metrics.Gauge("parley_database_up", "1 while the database answers.", func() float64 { return up(s.databaseUp(context.Background())) })
+	s.metrics.Counter("parley_gap_repairs_total", "Chat items read from the database because the bus lost them or brought them late.",
+		func() float64 { return float64(s.gateway.Repairs()) })
+	if s.nats != nil {
+		n := s.nats
+		s.metrics.Gauge("parley_nats_connected", "1 while this node is connected to NATS.", func() float64 { return up(n.Connected()) })
+		s.metrics.Counter("parley_nats_published_total", "Messages this node published to NATS.", func() float64 { return float64(n.Published.Load()) })
+		s.metrics.Counter("parley_nats_publish_failures_total", "Messages NATS refused (disconnected): followers repair from the database.",
+			func() float64 { return float64(n.PublishFailed.Load()) })
+		s.metrics.Counter("parley_nats_received_items_total", "Items this node received from other nodes over NATS.", func() float64 { return float64(n.Received.Load()) })
+	}
+	if b, ok := s.blobs.(*blob.S3); ok {
+		s.metrics.Gauge("parley_s3_up", "1 while the attachment bucket answers.", func() float64 {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			_, err := b.Client().HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(b.Bucket())})
+			return up(err == nil)
+		})
+	}
 }
 
 // openBlobs opens the attachment store: the S3 bucket when one is set,
@@ -315,6 +407,7 @@ func (s *Server) close(ctx context.Context) error {
 	err := s.gateway.Shutdown(ctx) // hijacked connections are not http.Server's to close
 	err = errors.Join(err, s.store.Close(), s.blobs.Close())
 	s.publisher.Close() // after the store's last commits
+	s.closeNATS()       // after the publisher's last publish
 	return err
 }
 
@@ -350,12 +443,25 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Write
 		return err
 	case <-ctx.Done():
 	}
+	log.Info("draining", "over", cfg.Drain)
+	s.Drain(cfg.Drain)
 	log.Info("shutting down")
 	sctx, cancel := grace()
 	defer cancel()
 	err = s.Shutdown(sctx)
 	<-errc // Serve has returned
 	return err
+}
+
+// Drain prepares a stop without losing anything: /readyz answers 503 at
+// once, so the balancer sends new requests elsewhere; then the websockets
+// close with 1012 (service restart), paced over d, since ChatJS reconnects
+// the moment its socket closes and would otherwise land on the other nodes
+// all at once. Requests keep being answered meanwhile; Shutdown then
+// finishes those in flight.
+func (s *Server) Drain(d time.Duration) {
+	s.draining.Store(true)
+	s.gateway.Drain(d)
 }
 
 func (s *Server) printBanner(out io.Writer) {

@@ -429,6 +429,10 @@ type Store interface {
 	// items reads to fill the gap. Ephemeral items come without their
 	// Content, and are pruned after a while.
 	ItemsFrom(ctx context.Context, contactID string, from int64, limit int) ([]Item, error)
+	// LastSeqs returns the seq of the newest item of each of the given
+	// contacts (0 for none; unknown contacts are left out): how a follower
+	// finds items its bus lost when no later item shows the gap.
+	LastSeqs(ctx context.Context, contactIDs []string) (map[string]int64, error)
 	// TranscriptSeqAt returns the seq of the first transcript item at or
 	// after t (forward) or the last at or before t (backward).
 	TranscriptSeqAt(ctx context.Context, contactID string, t time.Time, forward bool) (int64, error)

@@ -1079,6 +1079,22 @@ func (db *DB) ItemsFrom(ctx context.Context, contactID string, from int64, limit
 	return items, rows.Err()
 }
 
+func (db *DB) LastSeqs(ctx context.Context, contactIDs []string) (map[string]int64, error) {
+	out := make(map[string]int64, len(contactIDs))
+	for _, id := range contactIDs {
+		var seq int64
+		err := db.row(ctx, `SELECT last_seq FROM contacts WHERE id = ?`, id).Scan(&seq)
+		if errors.Is(err, sql.ErrNoRows) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		out[id] = seq
+	}
+	return out, nil
+}
+
 func (db *DB) TranscriptSeqAt(ctx context.Context, contactID string, t time.Time, forward bool) (int64, error) {
 	// at rises with seq, so the first match in seq order is the answer.
 	q := `SELECT seq FROM items WHERE contact_id = ? AND in_transcript AND at <= ? ORDER BY seq DESC LIMIT 1`

@@ -517,6 +517,14 @@ func testTranscriptPaging(t *testing.T, b Backend) {
 	if items[0].Seq != all[2].Seq || items[2].Seq != all[3].Seq {
 		t.Errorf("ItemsFrom seqs: %d…%d", items[0].Seq, items[2].Seq)
 	}
+	// LastSeqs: the newest seq, ephemeral items included; unknown chats left out.
+	last, err := s.LastSeqs(ctx, []string{"c", "no-such-chat"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if newest, _ := s.ItemsFrom(ctx, "c", all[9].Seq, 100); len(last) != 1 || last["c"] != newest[len(newest)-1].Seq {
+		t.Errorf("LastSeqs: %v, newest %+v", last, newest[len(newest)-1])
+	}
 
 	// Walk every page both ways: each item once.
 	for _, forward := range []bool{true, false} {

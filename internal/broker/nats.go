@@ -1,0 +1,240 @@
+package broker
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/parleychat/parley/internal/store"
+)
+
+// maxNATSPayload keeps each message well under NATS's default 1 MB limit.
+const maxNATSPayload = 256 << 10
+
+// NATS is the broker of a cluster: the nodes on one database tell each
+// other of committed items over core NATS, one subject per chat. It is a
+// signal, not a store: at most once, no JetStream. A follower that misses
+// an item sees the gap in the chat's seqs, or finds it by comparing with
+// the store (OnTrouble says when to look at once), and reads the item from
+// the database, the only truth.
+//
+// Items published on this node reach its own subscribers directly; NATS
+// carries them to the other nodes (NoEcho: a node never hears itself).
+type NATS struct {
+	local   *Memory
+	nc      *nats.Conn
+	prefix  string
+	log     *slog.Logger
+	trouble atomic.Pointer[func()]
+
+	mu     sync.Mutex
+	follow map[string]*natsFollow // chat id → the node's NATS subscription
+
+	Published, PublishFailed, Received atomic.Int64
+}
+
+type natsFollow struct {
+	sub *nats.Subscription
+	n   int // local subscribers
+}
+
+var _ Broker = (*NATS)(nil)
+
+// NATSConfig configures DialNATS.
+type NATSConfig struct {
+	// URL is one or more nats:// URLs, comma-separated.
+	URL string
+	// Name is the node's name, shown by the NATS server.
+	Name string
+	// Prefix begins every subject; default "parley.chat.".
+	Prefix string
+	Log    *slog.Logger
+}
+
+// DialNATS connects to NATS. It returns at once even when no server
+// answers: the connection keeps trying in the background, and until it
+// succeeds followers repair from the store.
+func DialNATS(cfg NATSConfig) (*NATS, error) {
+	n := &NATS{local: NewMemory(), prefix: cfg.Prefix, log: cfg.Log, follow: make(map[string]*natsFollow)}
+	if n.prefix == "" {
+		n.prefix = "parley.chat."
+	}
+	nc, err := nats.Connect(cfg.URL,
+		nats.Name(cfg.Name),
+		nats.NoEcho(),
+		nats.MaxReconnects(-1),
+		nats.RetryOnFailedConnect(true),
+		nats.ReconnectWait(250*time.Millisecond),
+		nats.ReconnectJitter(250*time.Millisecond, 250*time.Millisecond),
+		// Nothing is buffered while disconnected: followers repair from
+		// the store after the reconnect, so a long outage costs no memory.
+		nats.ReconnectBufSize(-1),
+		nats.PingInterval(5*time.Second),
+		nats.MaxPingsOutstanding(2),
+		nats.ConnectHandler(func(*nats.Conn) { cfg.Log.Info("NATS connected"); n.troubled() }),
+		nats.ReconnectHandler(func(*nats.Conn) { cfg.Log.Info("NATS reconnected"); n.troubled() }),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			cfg.Log.Warn("NATS disconnected; sends still commit, live delivery repairs from the database when it returns", "err", err)
+		}),
+		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
+			if errors.Is(err, nats.ErrSlowConsumer) {
+				n.troubled() // it dropped messages for us
+				return
+			}
+			cfg.Log.Warn("NATS", "err", err)
+		}),
+	)
+	if err != nil {
+		return nil, err
+	}
+	n.nc = nc
+	return n, nil
+}
+
+// OnTrouble sets f to be called, without blocking, when messages may have
+// been lost: on a (re)connect and on a slow-consumer error.
+func (n *NATS) OnTrouble(f func()) { n.trouble.Store(&f) }
+
+func (n *NATS) troubled() {
+	if f := n.trouble.Load(); f != nil {
+		(*f)()
+	}
+}
+
+// Connected reports whether the node is connected to a NATS server.
+func (n *NATS) Connected() bool { return n.nc.IsConnected() }
+
+// Close closes the connection.
+func (n *NATS) Close() { n.nc.Close() }
+
+func (n *NATS) Subscribe(contactID string, limit int) *Subscription {
+	return n.SubscribeFunc(contactID, limit, nil)
+}
+
+// SubscribeFunc follows a chat; the node subscribes to its subject while
+// it has subscribers.
+func (n *NATS) SubscribeFunc(contactID string, limit int, notify func()) *Subscription {
+	s := n.local.SubscribeFunc(contactID, limit, notify)
+	remove := s.cancel
+	s.cancel = func(s *Subscription) {
+		remove(s)
+		n.release(contactID)
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if f := n.follow[contactID]; f != nil {
+		f.n++
+		return s
+	}
+	f := &natsFollow{n: 1}
+	if subject, ok := n.subject(contactID); ok {
+		sub, err := n.nc.Subscribe(subject, n.receive)
+		if err != nil {
+			// The periodic check still finds this chat's items.
+			n.log.Warn("NATS subscribe", "contact", contactID, "err", err)
+		}
+		f.sub = sub
+	}
+	n.follow[contactID] = f
+	return s
+}
+
+func (n *NATS) release(contactID string) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	f := n.follow[contactID]
+	if f == nil {
+		return
+	}
+	if f.n--; f.n <= 0 {
+		delete(n.follow, contactID)
+		if f.sub != nil {
+			f.sub.Unsubscribe()
+		}
+	}
+}
+
+// subject is a chat's subject; ids are UUIDs, but one that could change a
+// subject's meaning is never published (followers repair from the store).
+func (n *NATS) subject(contactID string) (string, bool) {
+	if contactID == "" || strings.ContainsAny(contactID, ". *>\t\r\n") {
+		return "", false
+	}
+	return n.prefix + contactID, true
+}
+
+func (n *NATS) receive(m *nats.Msg) {
+	var items []store.Item
+	if err := json.Unmarshal(m.Data, &items); err != nil {
+		n.log.Warn("a NATS message that is not Parley's", "subject", m.Subject, "err", err)
+		return
+	}
+	n.Received.Add(int64(len(items)))
+	n.local.Publish(context.Background(), items)
+}
+
+// Publish hands the items to this node's subscribers, then to NATS, one
+// message per chat (several if large). It does not wait for NATS: an error
+// only means some other nodes will repair from the store.
+func (n *NATS) Publish(ctx context.Context, items []store.Item) error {
+	n.local.Publish(ctx, items)
+	var errs error
+	byChat := make(map[string][][]byte)
+	var order []string
+	for _, it := range items {
+		b, err := json.Marshal(it)
+		if err != nil {
+			errs = errors.Join(errs, err)
+			continue
+		}
+		if _, ok := byChat[it.ContactID]; !ok {
+			order = append(order, it.ContactID)
+		}
+		byChat[it.ContactID] = append(byChat[it.ContactID], b)
+	}
+	for _, id := range order {
+		subject, ok := n.subject(id)
+		if !ok {
+			continue
+		}
+		for _, msg := range chunk(byChat[id]) {
+			if err := n.nc.Publish(subject, msg); err != nil {
+				n.PublishFailed.Add(1)
+				errs = errors.Join(errs, err)
+				continue
+			}
+			n.Published.Add(1)
+		}
+	}
+	return errs
+}
+
+// chunk joins encoded items into JSON arrays of at most maxNATSPayload
+// bytes (one item alone may be larger).
+func chunk(encoded [][]byte) [][]byte {
+	var out [][]byte
+	var cur []byte
+	for _, b := range encoded {
+		if len(cur) > 0 && len(cur)+len(b)+2 > maxNATSPayload {
+			out = append(out, append(cur, ']'))
+			cur = nil
+		}
+		if len(cur) == 0 {
+			cur = append(cur, '[')
+		} else {
+			cur = append(cur, ',')
+		}
+		cur = append(cur, b...)
+	}
+	if len(cur) > 0 {
+		out = append(out, append(cur, ']'))
+	}
+	return out
+}
