@@ -81,6 +81,9 @@ func DialNATS(cfg NATSConfig) (*NATS, error) {
 		nats.ConnectHandler(func(*nats.Conn) { cfg.Log.Info("NATS connected"); n.troubled() }),
 		nats.ReconnectHandler(func(*nats.Conn) { cfg.Log.Info("NATS reconnected"); n.troubled() }),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if err == nil {
+				return // closed by us
+			}
 			cfg.Log.Warn("NATS disconnected; sends still commit, live delivery repairs from the database when it returns", "err", err)
 		}),
 		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {

@@ -348,6 +348,10 @@ func freeSpace(b blob.Store) func() (int64, error) {
 // URL is the public base URL.
 func (s *Server) URL() string { return s.baseURL }
 
+// Addr is the URL of this node's own listener, which differs from URL
+// behind a balancer (PARLEY_PUBLIC_URL).
+func (s *Server) Addr() string { return "http://" + s.ln.Addr().String() }
+
 // Config is the configuration in force, with its generated identity.
 func (s *Server) Config() *config.Config { return s.cfg }
 
@@ -466,7 +470,11 @@ func (s *Server) Drain(d time.Duration) {
 
 func (s *Server) printBanner(out io.Writer) {
 	c := s.cfg
-	fmt.Fprintf(out, "Parley is listening on %s (data in %s)\n\n", s.baseURL, c.DataDir)
+	if s.baseURL != s.Addr() {
+		fmt.Fprintf(out, "Parley is listening on %s (public URL %s; node %s; data in %s)\n\n", s.Addr(), s.baseURL, c.NodeID, c.DataDir)
+	} else {
+		fmt.Fprintf(out, "Parley is listening on %s (data in %s)\n\n", s.baseURL, c.DataDir)
+	}
 	fmt.Fprintf(out, "Customer chat widget:         %s/\n", s.baseURL)
 	fmt.Fprintf(out, "Agent console:                %s/agent (add an agent: parley agent add NAME)\n", s.baseURL)
 	fmt.Fprintf(out, "Participant Service endpoint: %s\n", s.baseURL)

@@ -1,0 +1,705 @@
+package e2e
+
+// The cluster suite: three Parley nodes on one PostgreSQL database, fanning
+// out over NATS, behind a round-robin reverse proxy that passes websocket
+// upgrades, as any load balancer without sticky sessions would.
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	v1aws "github.com/aws/aws-sdk-go/aws"
+	cp "github.com/aws/aws-sdk-go/service/connectparticipant"
+	"github.com/coder/websocket"
+
+	"github.com/parleychat/parley/internal/store/pgtest"
+	"github.com/parleychat/parley/internal/testfiles"
+)
+
+// balancer is a round-robin reverse proxy on 127.0.0.1. It keeps the
+// client's Host header (SigV4 signs it) and passes websocket upgrades.
+type balancer struct {
+	URL      string
+	mu       sync.Mutex
+	backends []*url.URL
+	n        atomic.Int64
+	srv      *http.Server
+}
+
+func startBalancer(t *testing.T) *balancer {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &balancer{URL: "http://" + ln.Addr().String()}
+	proxy := &httputil.ReverseProxy{
+		Rewrite: func(r *httputil.ProxyRequest) {
+			r.SetURL(r.In.Context().Value(backendKey{}).(*url.URL))
+			r.Out.Host = r.In.Host
+		},
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) { w.WriteHeader(http.StatusBadGateway) },
+	}
+	b.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b.mu.Lock()
+		if len(b.backends) == 0 {
+			b.mu.Unlock()
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		target := b.backends[int(b.n.Add(1))%len(b.backends)]
+		b.mu.Unlock()
+		proxy.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), backendKey{}, target)))
+	})}
+	go b.srv.Serve(ln)
+	t.Cleanup(func() { b.srv.Close() })
+	return b
+}
+
+type backendKey struct{}
+
+// set replaces the backends.
+func (b *balancer) set(urls ...string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.backends = nil
+	for _, u := range urls {
+		p, _ := url.Parse(u)
+		b.backends = append(b.backends, p)
+	}
+}
+
+// cluster is three nodes behind a balancer.
+type cluster struct {
+	lb    *balancer
+	db    string
+	nats  *testfiles.NATSServer
+	lossy *testfiles.NATSLossyProxy // every node reaches NATS through it
+	nodes []*testServer
+	ts    *testServer // the cluster as clients see it: the balancer
+}
+
+// startCluster starts n in-process nodes sharing a fresh database and an
+// embedded NATS server.
+func startCluster(t *testing.T, n int, env ...string) *cluster {
+	t.Helper()
+	c := &cluster{lb: startBalancer(t), db: pgtest.NewDatabase(t), nats: testfiles.NATS(t)}
+	c.lossy = testfiles.NATSLossy(t, c.nats.URL, 0)
+	var urls []string
+	for i := range n {
+		e := append([]string{"PARLEY_DATABASE_URL", c.db, "PARLEY_NATS_URL", c.lossy.URL, "PARLEY_PUBLIC_URL", c.lb.URL,
+			"PARLEY_NODE_ID", fmt.Sprint("node", i+1)}, env...)
+		node := startServerIn(t, t.TempDir(), e...)
+		node.URL = node.srv.Addr() // its own address, not the balancer's
+		c.nodes = append(c.nodes, node)
+		urls = append(urls, node.URL)
+	}
+	c.lb.set(urls...)
+	c.ts = &testServer{URL: c.lb.URL, InstanceID: c.nodes[0].InstanceID}
+	return c
+}
+
+// on returns URL with its host replaced by node i's: the request goes to
+// that node, whatever the balancer would choose.
+func (c *cluster) on(i int, rawURL string) string {
+	u, _ := url.Parse(rawURL)
+	node, _ := url.Parse(c.nodes[i].URL)
+	u.Host = node.Host
+	return u.String()
+}
+
+// node returns a testServer for node i alone.
+func (c *cluster) node(i int) *testServer {
+	return &testServer{URL: c.nodes[i].URL, InstanceID: c.ts.InstanceID}
+}
+
+// collector reads a socket in the background and keeps what it gets.
+type collector struct {
+	name   string
+	conn   *websocket.Conn
+	mu     sync.Mutex
+	ids    []string // MESSAGE and ATTACHMENT items, in arrival order
+	items  []map[string]any
+	ended  int
+	closed chan struct{}
+	status websocket.StatusCode
+}
+
+// dialOn opens a websocket for a participant on node i and subscribes it.
+func (c *cluster) dialOn(t *testing.T, i int, name, participantToken string) *collector {
+	t.Helper()
+	out, err := c.ts.participantClient().CreateParticipantConnection(&cp.CreateParticipantConnectionInput{
+		ParticipantToken: v1aws.String(participantToken), Type: v1aws.StringSlice([]string{"WEBSOCKET"})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dialCollector(t, name, c.on(i, *out.Websocket.Url))
+}
+
+func dialCollector(t *testing.T, name, wsURL string) *collector {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, _, err := websocket.Dial(ctx, wsURL, nil)
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	conn.SetReadLimit(1 << 20)
+	t.Cleanup(func() { conn.CloseNow() })
+	ws := &wsClient{conn: conn}
+	ws.send(t, `{"topic":"aws/subscribe","content":{"topics":["aws/chat"]}}`)
+	if f := ws.next(t); f.Topic != "aws/subscribe" {
+		t.Fatalf("%s: subscribe reply %+v", name, f)
+	}
+	col := &collector{name: name, conn: conn, closed: make(chan struct{})}
+	go func() {
+		defer close(col.closed)
+		for {
+			_, b, err := conn.Read(context.Background())
+			if err != nil {
+				col.mu.Lock()
+				col.status = websocket.CloseStatus(err)
+				col.mu.Unlock()
+				return
+			}
+			var f wsFrame
+			var s string
+			if json.Unmarshal(b, &f) != nil || f.Topic != "aws/chat" || json.Unmarshal(f.Content, &s) != nil {
+				continue
+			}
+			var it map[string]any
+			json.Unmarshal([]byte(s), &it)
+			col.mu.Lock()
+			col.items = append(col.items, it)
+			switch {
+			case it["Type"] == "MESSAGE" || it["Type"] == "ATTACHMENT":
+				col.ids = append(col.ids, it["Id"].(string))
+			case it["ContentType"] == "application/vnd.amazonaws.connect.event.chat.ended":
+				col.ended++
+			}
+			col.mu.Unlock()
+		}
+	}()
+	return col
+}
+
+func (col *collector) messages() []string {
+	col.mu.Lock()
+	defer col.mu.Unlock()
+	return append([]string(nil), col.ids...)
+}
+
+// waitMessages waits until the socket has n messages.
+func (col *collector) waitMessages(t *testing.T, n int, within time.Duration) []string {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		got := col.messages()
+		if len(got) >= n {
+			return got
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: %d messages of %d within %s", col.name, len(got), n, within)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// transcriptIDs pages through a chat's transcript, oldest first, and
+// returns its MESSAGE and ATTACHMENT ids.
+func transcriptIDs(t *testing.T, ts *testServer, connectionToken string) []string {
+	t.Helper()
+	var ids []string
+	err := ts.participantClient().GetTranscriptPages(&cp.GetTranscriptInput{ConnectionToken: v1aws.String(connectionToken),
+		MaxResults: v1aws.Int64(100), SortOrder: v1aws.String("ASCENDING")},
+		func(p *cp.GetTranscriptOutput, _ bool) bool {
+			var page []string
+			for _, it := range p.Transcript {
+				if *it.Type == "MESSAGE" || *it.Type == "ATTACHMENT" {
+					page = append(page, *it.Id)
+				}
+			}
+			ids = append(page, ids...)
+			return true
+		})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ids
+}
+
+// once fails if an id appears twice.
+func once(t *testing.T, what string, ids []string) {
+	t.Helper()
+	seen := map[string]bool{}
+	for _, id := range ids {
+		if seen[id] {
+			t.Errorf("%s: %s delivered twice", what, id)
+			return
+		}
+		seen[id] = true
+	}
+}
+
+// threeParties starts a chat through the balancer with a customer and
+// two more senders, and returns their participant tokens. With bot, the
+// others are agents: on Connect an agent joining makes a CUSTOM_BOT
+// leave, so a bot and an agent never send at once.
+func (c *cluster) threeParties(t *testing.T) (chat chatDetails, tokens []string) {
+	t.Helper()
+	chat = c.ts.startChat(t, nil)
+	a1, a2 := c.ts.addAgent(t, chat.ContactID), c.ts.addAgent(t, chat.ContactID)
+	return chat, []string{chat.ParticipantToken, a1.ParticipantToken, a2.ParticipantToken}
+}
+
+// burst sends perSender messages from each connection token at once,
+// through the balancer, and returns how many were acknowledged.
+func burst(t *testing.T, ts *testServer, tokens []string, perSender int, pause time.Duration) int {
+	t.Helper()
+	var wg sync.WaitGroup
+	var acked atomic.Int64
+	for s, tok := range tokens {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			pc := ts.participantClient()
+			for i := range perSender {
+				if _, err := pc.SendMessage(sendInput(tok, fmt.Sprintf("s%d-%d", s, i))); err != nil {
+					t.Errorf("sender %d: %v", s, err)
+					return
+				}
+				acked.Add(1)
+				time.Sleep(pause)
+			}
+		}()
+	}
+	wg.Wait()
+	return int(acked.Load())
+}
+
+// TestClusterOneOrderEverywhere: a ChatJS customer and Go clients for two
+// agents send at once through the balancer, their requests spread
+// over three nodes; sockets on every node see every message once, in one
+// order, which is the transcript's. Tokens made by one node work on all.
+func TestClusterOneOrderEverywhere(t *testing.T) {
+	c := startCluster(t, 3)
+	chat, ptokens := c.threeParties(t)
+	customer := newPeer(t, "customer", c.lb.URL, chat)
+	customer.mustCall("connect", nil)
+	customer.waitFor("onConnectionEstablished for the socket", 10*time.Second, func(ev peerEvent) bool {
+		return ev.Event == "onConnectionEstablished" && ev.Data != nil
+	})
+	var cols []*collector
+	for i := range 3 {
+		for p, tok := range ptokens {
+			cols = append(cols, c.dialOn(t, i, fmt.Sprintf("node%d/participant%d", i+1, p), tok))
+		}
+	}
+	// Connection tokens are made by whichever node the balancer picks and
+	// used on the others.
+	var ctokens []string
+	for _, tok := range ptokens[1:] {
+		ctokens = append(ctokens, c.ts.connectionToken(t, tok))
+	}
+	const perSender = 40
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for i := range perSender {
+			if _, err := customer.call("sendMessage", map[string]string{"contentType": "text/plain", "message": fmt.Sprint("customer ", i)}); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	}()
+	acked := burst(t, c.ts, ctokens, perSender, 0)
+	wg.Wait()
+	total := acked + perSender
+	if t.Failed() {
+		return
+	}
+	want := transcriptIDs(t, c.ts, ctokens[0])
+	if len(want) != total {
+		t.Fatalf("transcript has %d messages, %d were acknowledged", len(want), total)
+	}
+	for _, col := range cols {
+		got := col.waitMessages(t, total, 10*time.Second)
+		once(t, col.name, got)
+		sameOrder(t, col.name+" against the transcript", got[:total], want)
+	}
+	// ChatJS's own socket got them all too.
+	for range total {
+		customer.waitFor("every message on ChatJS", 10*time.Second, func(ev peerEvent) bool {
+			return ev.Event == "onMessage" && ev.Data["Type"] == "MESSAGE"
+		})
+	}
+}
+
+// TestClusterNATSFaults: with NATS dropping 1% of its messages, and then
+// restarting in the middle of a burst, every open socket on every node
+// still gets every message, in order, within 5 s of the last send; while
+// NATS is down sends commit and /readyz says the node is not ready.
+func TestClusterNATSFaults(t *testing.T) {
+	c := startCluster(t, 3)
+	_, ptokens := c.threeParties(t)
+	var cols []*collector
+	for i := range 3 {
+		cols = append(cols, c.dialOn(t, i, fmt.Sprint("node", i+1), ptokens[i]))
+	}
+	var ctokens []string
+	for _, tok := range ptokens {
+		ctokens = append(ctokens, c.ts.connectionToken(t, tok))
+	}
+	c.lossy.DropEvery(100)
+	sent := burst(t, c.ts, ctokens, 100, 2*time.Millisecond)
+	if c.lossy.Dropped.Load() == 0 {
+		t.Fatal("the proxy dropped nothing: the test tests nothing")
+	}
+	t.Logf("NATS lost %d messages of a %d-message burst", c.lossy.Dropped.Load(), sent)
+	c.lossy.DropEvery(0)
+
+	// Restart NATS during a second burst.
+	done := make(chan int)
+	go func() { done <- burst(t, c.ts, ctokens, 60, 5*time.Millisecond) }()
+	time.Sleep(100 * time.Millisecond)
+	c.nats.Stop()
+	time.Sleep(300 * time.Millisecond)
+	resp, _ := rawRequest(t, "GET", c.nodes[0].URL+"/readyz", nil, "")
+	equal(t, "/readyz with NATS down", resp.StatusCode, http.StatusServiceUnavailable)
+	resp, _ = rawRequest(t, "GET", c.nodes[0].URL+"/healthz", nil, "")
+	equal(t, "/healthz with NATS down", resp.StatusCode, http.StatusOK)
+	c.nats.Restart(0)
+	sent += <-done
+	last := time.Now()
+	want := transcriptIDs(t, c.ts, ctokens[0])
+	if len(want) != sent {
+		t.Fatalf("transcript has %d messages, %d were acknowledged", len(want), sent)
+	}
+	for _, col := range cols {
+		got := col.waitMessages(t, sent, 5*time.Second-time.Since(last))
+		once(t, col.name, got)
+		sameOrder(t, col.name+" against the transcript", got[:sent], want)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		resp, _ = rawRequest(t, "GET", c.nodes[0].URL+"/readyz", nil, "")
+		if resp.StatusCode == http.StatusOK {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/readyz after NATS returned: %d", resp.StatusCode)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestClusterStopContactEndsOnce: StopContact on one node gives exactly one
+// chat.ended on the sockets of every node, which then close.
+func TestClusterStopContactEndsOnce(t *testing.T) {
+	c := startCluster(t, 3)
+	chat, ptokens := c.threeParties(t)
+	var cols []*collector
+	for i := range 3 {
+		cols = append(cols, c.dialOn(t, i, fmt.Sprint("node", i+1), ptokens[i]))
+	}
+	if _, err := c.node(1).connectClient().StopContact(context.Background(), stopInput(c.ts, chat.ContactID)); err != nil {
+		t.Fatal(err)
+	}
+	for _, col := range cols {
+		select {
+		case <-col.closed:
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%s: still open 5 s after StopContact", col.name)
+		}
+		col.mu.Lock()
+		if col.ended != 1 {
+			t.Errorf("%s: %d chat.ended", col.name, col.ended)
+		}
+		col.mu.Unlock()
+	}
+}
+
+// TestClusterAttachmentAcrossNodes: an attachment started on node 1 is put
+// (through node 1) into S3, completed on node 2, received on node 3's
+// socket and downloaded there and through node 1 with the URL node 3
+// signed; it is in the bucket and in no node's data dir.
+func TestClusterAttachmentAcrossNodes(t *testing.T) {
+	gw := testfiles.Versitygw(t)
+	bucket := gw.NewBucket(t)
+	for _, kv := range gw.Env() {
+		k, v, _ := strings.Cut(kv, "=")
+		t.Setenv(k, v)
+	}
+	c := startCluster(t, 3, "PARLEY_S3_BUCKET", bucket, "PARLEY_S3_PATH_STYLE", "true")
+	_, ptokens := c.threeParties(t)
+	receiver := c.dialOn(t, 2, "node3", ptokens[1])
+	customer := c.ts.connectionToken(t, ptokens[0])
+	data := testfiles.PDF("across the cluster")
+
+	start, err := c.node(0).participantClient().StartAttachmentUpload(&cp.StartAttachmentUploadInput{ConnectionToken: v1aws.String(customer),
+		AttachmentName: v1aws.String("report.pdf"), AttachmentSizeInBytes: v1aws.Int64(int64(len(data))),
+		ContentType: v1aws.String("application/pdf"), ClientToken: v1aws.String("upload-1")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	put, _ := http.NewRequest("PUT", c.on(0, *start.UploadMetadata.Url), bytes.NewReader(data))
+	for k, v := range start.UploadMetadata.HeadersToInclude {
+		put.Header.Set(k, *v)
+	}
+	if resp, body := send(t, put); resp.StatusCode/100 != 2 {
+		t.Fatalf("PUT on node 1: %d %s", resp.StatusCode, body)
+	}
+	if _, err := c.node(1).participantClient().CompleteAttachmentUpload(&cp.CompleteAttachmentUploadInput{ConnectionToken: v1aws.String(customer),
+		AttachmentIds: v1aws.StringSlice([]string{*start.AttachmentId}), ClientToken: v1aws.String("complete-1")}); err != nil {
+		t.Fatalf("CompleteAttachmentUpload on node 2: %v", err)
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for approved := false; !approved; {
+		receiver.mu.Lock()
+		for _, it := range receiver.items {
+			if a := firstAttachment(it); a != nil && a["AttachmentId"] == *start.AttachmentId && a["Status"] == "APPROVED" {
+				approved = true
+			}
+		}
+		receiver.mu.Unlock()
+		if time.Now().After(deadline) {
+			t.Fatal("node 3's socket did not receive the approved attachment")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	agent := c.ts.connectionToken(t, ptokens[1])
+	got, err := c.node(2).participantClient().GetAttachment(&cp.GetAttachmentInput{ConnectionToken: v1aws.String(agent), AttachmentId: start.AttachmentId})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, i := range []int{2, 0} {
+		resp, body := rawRequest(t, "GET", c.on(i, *got.Url), nil, "")
+		if resp.StatusCode != 200 || !bytes.Equal(body, data) {
+			t.Errorf("download through node %d: %d, %d bytes", i+1, resp.StatusCode, len(body))
+		}
+	}
+	objects, err := gw.Client().ListObjectsV2(context.Background(), &s3.ListObjectsV2Input{Bucket: aws.String(bucket)})
+	if err != nil || len(objects.Contents) == 0 {
+		t.Errorf("the bucket holds %v (%v)", objects, err)
+	}
+	for i, n := range c.nodes {
+		filepath.WalkDir(n.DataDir, func(path string, d os.DirEntry, err error) error {
+			if err == nil && !d.IsDir() {
+				if b, _ := os.ReadFile(path); bytes.Contains(b, data[:32]) {
+					t.Errorf("node %d keeps the attachment in its data dir: %s", i+1, path)
+				}
+			}
+			return nil
+		})
+	}
+}
+
+// TestClusterDrainLosesNothing: a node drains during a burst: /readyz
+// turns 503, its sockets close with 1012, their clients reconnect through
+// the balancer and catch up from the transcript; nothing acknowledged is
+// lost and the other nodes' sockets get everything.
+func TestClusterDrainLosesNothing(t *testing.T) {
+	c := startCluster(t, 3)
+	_, ptokens := c.threeParties(t)
+	drained := c.dialOn(t, 1, "on the draining node", ptokens[0])
+	other := c.dialOn(t, 0, "on node 1", ptokens[1])
+	var ctokens []string
+	for _, tok := range ptokens {
+		ctokens = append(ctokens, c.ts.connectionToken(t, tok))
+	}
+	done := make(chan int)
+	go func() { done <- burst(t, c.ts, ctokens, 60, 5*time.Millisecond) }()
+	time.Sleep(150 * time.Millisecond)
+	drainDone := make(chan struct{})
+	go func() { c.nodes[1].srv.Drain(500 * time.Millisecond); close(drainDone) }()
+	time.Sleep(50 * time.Millisecond)
+	resp, _ := rawRequest(t, "GET", c.nodes[1].URL+"/readyz", nil, "")
+	equal(t, "/readyz while draining", resp.StatusCode, http.StatusServiceUnavailable)
+	<-drainDone
+	select {
+	case <-drained.closed:
+	case <-time.After(2 * time.Second):
+		t.Fatal("the draining node's socket is still open")
+	}
+	drained.mu.Lock()
+	equal(t, "close code", drained.status, websocket.StatusServiceRestart)
+	drained.mu.Unlock()
+	// The balancer stops sending to the drained node (its /readyz says so)
+	// and the node stops.
+	c.lb.set(c.nodes[0].URL, c.nodes[2].URL)
+	before := drained.messages()
+	again := c.dialOn(t, 0, "reconnected", ptokens[0])
+	sent := <-done
+	want := transcriptIDs(t, c.ts, ctokens[0])
+	if len(want) != sent {
+		t.Fatalf("transcript has %d messages, %d were acknowledged", len(want), sent)
+	}
+	got := other.waitMessages(t, sent, 5*time.Second)
+	sameOrder(t, "node 1's socket", got[:sent], want)
+	// What the drained socket got is a prefix of the transcript, and the
+	// transcript plus the new socket cover the rest.
+	sameOrder(t, "before the drain", before, want[:len(before)])
+	after := again.messages()
+	for i := range want {
+		if len(after) > 0 && want[i] == after[0] && i+len(after) <= len(want) {
+			sameOrder(t, "after reconnecting", after, want[i:i+len(after)])
+		}
+	}
+}
+
+// TestClusterKillNode: three nodes as processes; one is killed with
+// SIGKILL during a burst. Every acknowledged message is in the transcript
+// once; sockets on the surviving nodes get them all in order, and a client
+// whose node died reconnects through the balancer and catches up.
+func TestClusterKillNode(t *testing.T) {
+	lb := startBalancer(t)
+	db := pgtest.NewDatabase(t)
+	natsURL := testfiles.NATSProcess(t) // Debian's nats-server
+	var procs []*process
+	var urls []string
+	for i := range 3 {
+		p := startNode(t, t.TempDir(), "PARLEY_DATABASE_URL="+db, "PARLEY_NATS_URL="+natsURL, "PARLEY_PUBLIC_URL="+lb.URL,
+			fmt.Sprint("PARLEY_NODE_ID=node", i+1))
+		procs = append(procs, p)
+		urls = append(urls, p.url)
+	}
+	lb.set(urls...)
+	c := &cluster{lb: lb, ts: &testServer{URL: lb.URL, InstanceID: "test-instance"}}
+	for _, u := range urls {
+		c.nodes = append(c.nodes, &testServer{URL: u})
+	}
+	chat := c.ts.startChat(t, nil)
+	agent := c.ts.addAgent(t, chat.ContactID)
+	onDead := c.dialOnURL(t, urls[1], "on node 2", chat.ParticipantToken)
+	survivor := c.dialOnURL(t, urls[2], "on node 3", agent.ParticipantToken)
+	ctokens := []string{c.ts.connectionToken(t, chat.ParticipantToken), c.ts.connectionToken(t, agent.ParticipantToken)}
+
+	var mu sync.Mutex
+	var acked []string
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	for s, tok := range ctokens {
+		for k := range 4 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				pc := c.ts.participantClient()
+				for i := 0; ; i++ {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					out, err := pc.SendMessage(sendInput(tok, fmt.Sprintf("s%d-%d-%d", s, k, i)))
+					if err == nil {
+						mu.Lock()
+						acked = append(acked, *out.Id)
+						mu.Unlock()
+					}
+				}
+			}()
+		}
+	}
+	time.Sleep(500 * time.Millisecond)
+	procs[1].kill()
+	lb.set(urls[0], urls[2])
+	time.Sleep(500 * time.Millisecond)
+	close(stop)
+	wg.Wait()
+	want := transcriptIDs(t, c.ts, ctokens[0])
+	once(t, "transcript", want)
+	inTranscript := map[string]bool{}
+	for _, id := range want {
+		inTranscript[id] = true
+	}
+	for _, id := range acked {
+		if !inTranscript[id] {
+			t.Errorf("acknowledged message %s lost", id)
+		}
+	}
+	got := survivor.waitMessages(t, len(want), 5*time.Second)
+	sameOrder(t, "the surviving node's socket", got[:len(want)], want)
+	select {
+	case <-onDead.closed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the killed node's socket did not close")
+	}
+	// Its client reconnects through the balancer and reads the transcript.
+	again := c.dialOnURL(t, lb.URL, "reconnected", chat.ParticipantToken)
+	if _, err := c.ts.participantClient().SendMessage(sendInput(ctokens[1], "after the kill")); err != nil {
+		t.Fatal(err)
+	}
+	again.waitMessages(t, 1, 5*time.Second)
+	equal(t, "transcript after reconnecting", len(transcriptIDs(t, c.ts, ctokens[0])), len(want)+1)
+	t.Logf("%d messages acknowledged, %d in the transcript", len(acked), len(want))
+}
+
+// dialOnURL is dialOn against a base URL.
+func (c *cluster) dialOnURL(t *testing.T, base, name, participantToken string) *collector {
+	t.Helper()
+	out, err := c.ts.participantClient().CreateParticipantConnection(&cp.CreateParticipantConnectionInput{
+		ParticipantToken: v1aws.String(participantToken), Type: v1aws.StringSlice([]string{"WEBSOCKET"})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, _ := url.Parse(*out.Websocket.Url)
+	b, _ := url.Parse(base)
+	u.Host = b.Host
+	return dialCollector(t, name, u.String())
+}
+
+// startNode runs the built binary as one node with env ("NAME=value") and
+// waits until it listens.
+func startNode(t *testing.T, dataDir string, env ...string) *process {
+	t.Helper()
+	cmd := exec.Command(parleyBin, "serve")
+	cmd.Env = append(append(os.Environ(), "PARLEY_ADDR=127.0.0.1:0", "PARLEY_DATA_DIR="+dataDir,
+		"PARLEY_ACCESS_KEY_ID="+testAKID, "PARLEY_SECRET_ACCESS_KEY="+testSecret, "PARLEY_INSTANCE_ID=test-instance"), env...)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p := &process{cmd: cmd}
+	t.Cleanup(func() { p.kill() })
+	found := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if m := listening.FindStringSubmatch(sc.Text()); m != nil {
+				found <- m[1]
+			}
+		}
+		io.Copy(io.Discard, stdout)
+	}()
+	select {
+	case u := <-found:
+		// The banner names the public URL (the balancer's); the node's
+		// own address is in its listen line.
+		p.url = u
+	case <-time.After(30 * time.Second):
+		t.Fatal("parley did not start listening within 30s")
+	}
+	return p
+}
