@@ -21,6 +21,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -141,6 +142,7 @@ type collector struct {
 	ended  int
 	closed chan struct{}
 	status websocket.StatusCode
+	at     time.Time // when it closed
 }
 
 // dialOn opens a websocket for a participant on node i and subscribes it.
@@ -176,7 +178,7 @@ func dialCollector(t *testing.T, name, wsURL string) *collector {
 			_, b, err := conn.Read(context.Background())
 			if err != nil {
 				col.mu.Lock()
-				col.status = websocket.CloseStatus(err)
+				col.status, col.at = websocket.CloseStatus(err), time.Now()
 				col.mu.Unlock()
 				return
 			}
@@ -702,4 +704,80 @@ func startNode(t *testing.T, dataDir string, env ...string) *process {
 		t.Fatal("parley did not start listening within 30s")
 	}
 	return p
+}
+
+// TestDrainOnSIGTERM: on SIGTERM /readyz turns 503 while the sockets are
+// still open; they then close with 1012 one after another over
+// PARLEY_DRAIN_SECONDS, not at once; then the process exits cleanly.
+func TestDrainOnSIGTERM(t *testing.T) {
+	p := startNode(t, t.TempDir(), "PARLEY_DRAIN_SECONDS=1")
+	ts := &testServer{URL: p.url, InstanceID: "test-instance"}
+	chat := ts.startChat(t, nil)
+	var cols []*collector
+	for i := range 3 {
+		cols = append(cols, dialCollector(t, fmt.Sprint("socket", i), wsURL(t, ts, chat.ParticipantToken)))
+	}
+	start := time.Now()
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	for {
+		resp, err := http.Get(p.url + "/readyz")
+		if err == nil && resp.StatusCode == http.StatusServiceUnavailable {
+			resp.Body.Close()
+			break
+		}
+		if err == nil {
+			resp.Body.Close()
+		}
+		if time.Since(start) > 300*time.Millisecond {
+			t.Fatal("/readyz did not turn 503 at once on SIGTERM")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	for _, col := range cols {
+		select {
+		case <-col.closed:
+			t.Fatalf("%s closed before /readyz turned 503", col.name)
+		default:
+		}
+	}
+	first, last := time.Now().Add(time.Hour), time.Time{}
+	for _, col := range cols {
+		select {
+		case <-col.closed:
+		case <-time.After(3 * time.Second):
+			t.Fatalf("%s still open", col.name)
+		}
+		equal(t, col.name+" close code", col.status, websocket.StatusServiceRestart)
+		if col.at.Before(first) {
+			first = col.at
+		}
+		if col.at.After(last) {
+			last = col.at
+		}
+	}
+	// Three sockets over 1 s close about 333 ms apart.
+	if last.Sub(first) < 400*time.Millisecond {
+		t.Errorf("the sockets closed within %s of each other: not paced over the drain", last.Sub(first))
+	}
+	done := make(chan error, 1)
+	go func() { done <- p.cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("exit after the drain: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("did not exit after the drain")
+	}
+}
+
+// wsURL makes a websocket URL for a participant.
+func wsURL(t *testing.T, ts *testServer, participantToken string) string {
+	t.Helper()
+	out, err := ts.participantClient().CreateParticipantConnection(&cp.CreateParticipantConnectionInput{
+		ParticipantToken: v1aws.String(participantToken), Type: v1aws.StringSlice([]string{"WEBSOCKET"})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return *out.Websocket.Url
 }
