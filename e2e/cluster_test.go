@@ -781,3 +781,32 @@ func wsURL(t *testing.T, ts *testServer, participantToken string) string {
 	}
 	return *out.Websocket.Url
 }
+
+// TestClusterSocketLimit: Connect's five websockets per participant hold
+// across nodes: three on node 1 and two on node 2 leave no room on node 3
+// until one closes.
+func TestClusterSocketLimit(t *testing.T) {
+	c := startCluster(t, 3)
+	chat := c.ts.startChat(t, nil)
+	var cols []*collector
+	for i, node := range []int{0, 0, 0, 1, 1} {
+		cols = append(cols, c.dialOn(t, node, fmt.Sprint("socket", i), chat.ParticipantToken))
+	}
+	sixth := c.on(2, wsURL(t, c.ts, chat.ParticipantToken))
+	if _, resp, err := websocket.Dial(context.Background(), sixth, nil); err == nil || resp == nil || resp.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("a sixth socket on node 3: %v", err)
+	}
+	cols[0].conn.Close(websocket.StatusNormalClosure, "")
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		conn, resp, err := websocket.Dial(context.Background(), c.on(2, wsURL(t, c.ts, chat.ParticipantToken)), nil)
+		if err == nil {
+			conn.CloseNow()
+			break
+		}
+		if time.Now().After(deadline) || resp == nil || resp.StatusCode != http.StatusTooManyRequests {
+			t.Fatalf("after one closed, node 3: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

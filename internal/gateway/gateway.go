@@ -20,6 +20,7 @@ import (
 	"github.com/parleychat/parley/internal/broker"
 	"github.com/parleychat/parley/internal/chat"
 	"github.com/parleychat/parley/internal/chatwire"
+	"github.com/parleychat/parley/internal/secret"
 	"github.com/parleychat/parley/internal/store"
 )
 
@@ -46,10 +47,12 @@ const (
 
 // Gateway serves participant websockets.
 type Gateway struct {
-	chat *chat.Service
-	hub  *hub
-	log  *slog.Logger
-	now  func() time.Time
+	chat   *chat.Service
+	hub    *hub
+	leases Leases // nil on a single node
+	node   string
+	log    *slog.Logger
+	now    func() time.Time
 
 	mu      sync.Mutex
 	sockets map[string]int       // participant id → open sockets
@@ -64,6 +67,54 @@ type Gateway struct {
 	work       sync.WaitGroup
 	workMu     sync.RWMutex
 	workClosed bool
+}
+
+// Leases count a participant's websockets on every node of a cluster, so
+// that Connect's limit of five holds however a balancer spreads them.
+type Leases interface {
+	AcquireSocket(ctx context.Context, id, participantID, node string, max int, ttl time.Duration) (bool, error)
+	RenewSockets(ctx context.Context, ids []string, ttl time.Duration) error
+	ReleaseSockets(ctx context.Context, ids []string) error
+}
+
+// leaseTTL is how long a socket's lease lives unless renewed: a node that
+// dies holds its participants' places this long.
+const leaseTTL = 90 * time.Second
+
+// UseLeases makes the gateway count sockets in l as well as on this node.
+// Call it before serving.
+func (g *Gateway) UseLeases(l Leases, node string) {
+	g.leases, g.node = l, node
+	g.goWork(g.renewLeases)
+}
+
+// renewLeases renews the leases of this node's sockets every leaseTTL/3.
+func (g *Gateway) renewLeases() {
+	t := time.NewTicker(leaseTTL / 3)
+	defer t.Stop()
+	for {
+		select {
+		case <-g.stop:
+			return
+		case <-t.C:
+		}
+		g.mu.Lock()
+		ids := make([]string, 0, len(g.live))
+		for s := range g.live {
+			if s.lease != "" {
+				ids = append(ids, s.lease)
+			}
+		}
+		g.mu.Unlock()
+		if len(ids) == 0 {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		if err := g.leases.RenewSockets(ctx, ids, leaseTTL); err != nil {
+			g.log.Warn("renewing websocket leases", "sockets", len(ids), "err", err)
+		}
+		cancel()
+	}
 }
 
 // New returns a gateway.
@@ -206,6 +257,13 @@ func (g *Gateway) admit(participantID string) (status int, msg string) {
 }
 
 func (g *Gateway) release(s *socket) {
+	if s.lease != "" {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if err := g.leases.ReleaseSockets(ctx, []string{s.lease}); err != nil {
+			g.log.Warn("releasing a websocket lease; it expires by itself", "err", err)
+		}
+		cancel()
+	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	delete(g.live, s)
@@ -237,6 +295,22 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s := &socket{g: g, grant: grant}
+	if g.leases != nil {
+		id := secret.NewToken()
+		ok, err := g.leases.AcquireSocket(r.Context(), id, grant.ParticipantID, g.node, MaxSocketsPerParticipant, leaseTTL)
+		switch {
+		case err != nil:
+			g.release(s)
+			g.log.Error("acquiring a websocket lease", "err", err)
+			forbidden(w, http.StatusInternalServerError, "Internal server error")
+			return
+		case !ok:
+			g.release(s)
+			forbidden(w, http.StatusTooManyRequests, "A participant may have at most 5 open websockets.")
+			return
+		}
+		s.lease = id
+	}
 
 	// Authentication is the token in the URL, so pages of any origin may
 	// connect, as ChatJS on a customer's site does.
@@ -307,7 +381,8 @@ type socket struct {
 	netConn *trackedConn
 	br      *bufio.Reader // the socket's read buffer, inside conn
 	grant   chat.SocketGrant
-	feed    *feed // its chat's feed in the hub; under the hub's mu
+	lease   string // its lease's id in a cluster, else ""
+	feed    *feed  // its chat's feed in the hub; under the hub's mu
 	expiry  *time.Timer
 
 	mu      sync.Mutex

@@ -201,6 +201,9 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 		PerMinute: cfg.WidgetPerMinute, MaxQueued: cfg.WidgetMaxQueued, TrustedProxies: cfg.TrustedProxies}, s.chat, log).Register(mux)
 	webui.Register(mux)
 	s.gateway = gateway.New(s.chat, fanout, log)
+	if db, ok := s.store.(*postgres.DB); ok {
+		s.gateway.UseLeases(db, cfg.NodeID) // other nodes may hold the participant's sockets
+	}
 	watch := &chat.AbandonWatch{FlowID: webapi.FlowID, After: cfg.WidgetAbandon,
 		Sweep: max(cfg.WidgetAbandon/4, 250*time.Millisecond), Present: s.gateway.Connected}
 	var watchCtx context.Context

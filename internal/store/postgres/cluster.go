@@ -1,0 +1,107 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// ShareIdentity stores candidate, a serialized identity (keys, instance
+// id), unless the database holds one already, and returns the one it holds.
+// The first node of a cluster to start thus sets the identity of all of
+// them: a token or signed URL one node issues verifies on every other.
+// It also creates the table of websockets (AcquireSocket). These tables
+// live outside the migrations, as they are not chat data.
+func (db *DB) ShareIdentity(ctx context.Context, candidate []byte) ([]byte, error) {
+	if _, err := db.pool.Exec(ctx, `CREATE TABLE IF NOT EXISTS parley_identity (
+		id integer PRIMARY KEY CHECK (id = 1),
+		doc bytea NOT NULL)`); err != nil {
+		return nil, fmt.Errorf("identity table: %w", err)
+	}
+	if _, err := db.pool.Exec(ctx, socketsTable); err != nil {
+		return nil, fmt.Errorf("sockets table: %w", err)
+	}
+	if _, err := db.pool.Exec(ctx, `INSERT INTO parley_identity (id, doc) VALUES (1, $1) ON CONFLICT (id) DO NOTHING`, candidate); err != nil {
+		return nil, fmt.Errorf("storing the identity: %w", err)
+	}
+	var doc []byte
+	if err := db.pool.QueryRow(ctx, `SELECT doc FROM parley_identity WHERE id = 1`).Scan(&doc); err != nil {
+		return nil, fmt.Errorf("reading the identity: %w", err)
+	}
+	return doc, nil
+}
+
+// LastSeqs returns the last seq of each of the given contacts (absent ones
+// are left out): what a follower compares with the seq it expects next to
+// find items the bus lost.
+func (db *DB) LastSeqs(ctx context.Context, ids []string) (map[string]int64, error) {
+	rows, err := db.pool.Query(ctx, `SELECT id, last_seq FROM contacts WHERE id = ANY($1)`, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := make(map[string]int64, len(ids))
+	for rows.Next() {
+		var id string
+		var seq int64
+		if err := rows.Scan(&id, &seq); err != nil {
+			return nil, err
+		}
+		out[id] = seq
+	}
+	return out, rows.Err()
+}
+
+// Ping reports whether the database answers.
+func (db *DB) Ping(ctx context.Context) error { return db.pool.Ping(ctx) }
+
+// The websockets open on every node, each a lease that its node renews
+// while the socket lives: a node that dies leaves leases that expire.
+const socketsTable = `CREATE TABLE IF NOT EXISTS parley_sockets (
+	id text PRIMARY KEY,
+	participant_id text NOT NULL,
+	node text NOT NULL,
+	expires_at timestamptz NOT NULL)`
+
+// AcquireSocket records a new websocket of a participant, unless it has
+// max unexpired ones already on all nodes together. Acquisitions for one
+// participant are serialised by an advisory lock on its id, so that
+// concurrent ones on several nodes cannot all pass.
+func (db *DB) AcquireSocket(ctx context.Context, id, participantID, node string, max int, ttl time.Duration) (bool, error) {
+	tx, err := db.pool.Begin(ctx)
+	if err != nil {
+		return false, err
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('parley_sockets:' || $1))`, participantID); err != nil {
+		return false, err
+	}
+	if _, err := tx.Exec(ctx, `DELETE FROM parley_sockets WHERE participant_id = $1 AND expires_at < now()`, participantID); err != nil {
+		return false, err
+	}
+	var n int
+	if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM parley_sockets WHERE participant_id = $1`, participantID).Scan(&n); err != nil {
+		return false, err
+	}
+	if n >= max {
+		return false, nil
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO parley_sockets (id, participant_id, node, expires_at) VALUES ($1, $2, $3, now() + $4::interval)`,
+		id, participantID, node, fmt.Sprintf("%d milliseconds", ttl.Milliseconds())); err != nil {
+		return false, err
+	}
+	return true, tx.Commit(ctx)
+}
+
+// RenewSockets extends the leases of the given sockets.
+func (db *DB) RenewSockets(ctx context.Context, ids []string, ttl time.Duration) error {
+	_, err := db.pool.Exec(ctx, `UPDATE parley_sockets SET expires_at = now() + $2::interval WHERE id = ANY($1)`,
+		ids, fmt.Sprintf("%d milliseconds", ttl.Milliseconds()))
+	return err
+}
+
+// ReleaseSockets ends the leases of closed sockets.
+func (db *DB) ReleaseSockets(ctx context.Context, ids []string) error {
+	_, err := db.pool.Exec(ctx, `DELETE FROM parley_sockets WHERE id = ANY($1)`, ids)
+	return err
+}
