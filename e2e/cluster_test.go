@@ -810,3 +810,44 @@ func TestClusterSocketLimit(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestClusterConsoleAcceptExclusive: two console agents on two nodes
+// accept the same queued chats at once: each chat goes to exactly one,
+// and the queue on a third node is empty afterwards.
+func TestClusterConsoleAcceptExclusive(t *testing.T) {
+	c := startCluster(t, 3)
+	keys := []string{c.nodes[0].addConsoleAgent(t, "Grace"), c.nodes[0].addConsoleAgent(t, "Ada")}
+	var chats []string
+	for range 10 {
+		chats = append(chats, c.ts.startChat(t, nil).ContactID)
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	won := map[string]int{}
+	for a, key := range keys {
+		for _, id := range chats {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				resp, _ := rawRequest(t, "POST", c.nodes[a].URL+"/agent/v1/chats/"+id+"/accept", bearer(key), "")
+				if resp.StatusCode == http.StatusOK {
+					mu.Lock()
+					won[id]++
+					mu.Unlock()
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	for _, id := range chats {
+		if won[id] != 1 {
+			t.Errorf("chat %s accepted %d times", id, won[id])
+		}
+	}
+	resp, b := rawRequest(t, "GET", c.nodes[2].URL+"/agent/v1/queue", bearer(keys[0]), "")
+	var q struct{ Total int }
+	jsonUnmarshal(t, b, &q)
+	if resp.StatusCode != 200 || q.Total != 0 {
+		t.Errorf("node 3's queue after the accepts: %d %s", resp.StatusCode, b)
+	}
+}
