@@ -455,11 +455,11 @@ func TestClusterAttachmentAcrossNodes(t *testing.T) {
 	_, ptokens := c.threeParties(t)
 	receiver := c.dialOn(t, 2, "node3", ptokens[1])
 	customer := c.ts.connectionToken(t, ptokens[0])
-	data := testfiles.PDF("across the cluster")
+	data := testfiles.PNG(640, 480)
 
 	start, err := c.node(0).participantClient().StartAttachmentUpload(&cp.StartAttachmentUploadInput{ConnectionToken: v1aws.String(customer),
-		AttachmentName: v1aws.String("report.pdf"), AttachmentSizeInBytes: v1aws.Int64(int64(len(data))),
-		ContentType: v1aws.String("application/pdf"), ClientToken: v1aws.String("upload-1")})
+		AttachmentName: v1aws.String("photo.png"), AttachmentSizeInBytes: v1aws.Int64(int64(len(data))),
+		ContentType: v1aws.String("image/png"), ClientToken: v1aws.String("upload-1")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -499,9 +499,24 @@ func TestClusterAttachmentAcrossNodes(t *testing.T) {
 			t.Errorf("download through node %d: %d, %d bytes", i+1, resp.StatusCode, len(body))
 		}
 	}
+	// The preview is made once, kept in the bucket, and served by any node.
+	thumb := strings.Replace(*got.Url, "?", "/thumbnail?", 1)
+	for _, i := range []int{2, 0} {
+		resp, body := rawRequest(t, "GET", c.on(i, thumb), nil, "")
+		if resp.StatusCode != 200 || !bytes.HasPrefix(body, []byte("\x89PNG")) && !bytes.HasPrefix(body, []byte("\xff\xd8")) {
+			t.Errorf("preview through node %d: %d, %d bytes", i+1, resp.StatusCode, len(body))
+		}
+	}
 	objects, err := gw.Client().ListObjectsV2(context.Background(), &s3.ListObjectsV2Input{Bucket: aws.String(bucket)})
-	if err != nil || len(objects.Contents) == 0 {
-		t.Errorf("the bucket holds %v (%v)", objects, err)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	for _, o := range objects.Contents {
+		keys = append(keys, *o.Key)
+	}
+	if len(keys) != 2 || !strings.HasSuffix(keys[0]+keys[1], "-thumb") && !strings.HasSuffix(keys[1]+keys[0], "-thumb") {
+		t.Errorf("the bucket holds %v, not the file and its preview", keys)
 	}
 	for i, n := range c.nodes {
 		filepath.WalkDir(n.DataDir, func(path string, d os.DirEntry, err error) error {
