@@ -314,16 +314,25 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	// Authentication is the token in the URL, so pages of any origin may
 	// connect, as ChatJS on a customer's site does.
+	// The socket follows its chat before the client learns it is open:
+	// a client that sends at once (ChatJS does, on onConnectionEstablished)
+	// must see its item. Frames wait until the client subscribes.
+	g.hub.join(s, grant.ContactID, sess.Contact.InitialContactID)
 	hw := &hijackWriter{ResponseWriter: w}
 	conn, err := websocket.Accept(hw, r, &websocket.AcceptOptions{InsecureSkipVerify: true})
 	if err != nil {
+		g.hub.leave(s)
 		g.release(s)
 		return
 	}
 	conn.SetReadLimit(maxFrame)
+	s.mu.Lock()
 	s.conn, s.netConn, s.br = conn, hw.conn, hw.br
+	s.mu.Unlock()
+	if s.closeReq.Load() != nil { // asked to close before the upgrade
+		s.netConn.SetReadDeadline(time.Unix(1, 0))
+	}
 	s.touch()
-	g.hub.join(s, grant.ContactID, sess.Contact.InitialContactID)
 	s.expiry = time.AfterFunc(grant.Expires.Sub(g.now()), func() {
 		s.close(websocket.StatusNormalClosure, "The connection has expired.")
 	})
@@ -458,7 +467,12 @@ var (
 // the handshake, so that only the reader ever reads the connection.
 func (s *socket) close(code websocket.StatusCode, reason string) {
 	if s.closeReq.CompareAndSwap(nil, &closeRequest{code, reason}) {
-		s.netConn.SetReadDeadline(time.Unix(1, 0))
+		s.mu.Lock()
+		nc := s.netConn // nil until the upgrade: ServeHTTP looks then
+		s.mu.Unlock()
+		if nc != nil {
+			nc.SetReadDeadline(time.Unix(1, 0))
+		}
 	}
 }
 

@@ -224,6 +224,11 @@ func (f *feed) position() {
 		}
 	} else {
 		f.next = last[f.contactID] + 1
+		// What came since the subscription is the chat's from there on,
+		// even if the read saw it committed already.
+		if len(f.pending) > 0 {
+			f.next = min(f.next, slices.Min(slices.Collect(maps.Keys(f.pending))))
+		}
 	}
 	f.flush()
 }
