@@ -27,6 +27,8 @@ type Publisher struct {
 	wake  chan struct{}
 	stop  chan struct{}
 	done  chan struct{}
+	// failing says the last publish failed; owned by run.
+	failing bool
 }
 
 // NewPublisher starts a publisher to b; Close stops it.
@@ -71,7 +73,15 @@ func (p *Publisher) publish() {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), publishTimeout)
 		if err := p.b.Publish(ctx, items); err != nil {
-			p.log.Warn("publishing committed items failed; followers repair from the store", "items", len(items), "err", err)
+			// Once per outage, not once per batch: a bus that is down fails
+			// every publish until it returns.
+			if !p.failing {
+				p.log.Warn("publishing committed items failed; followers repair from the store", "items", len(items), "err", err)
+			}
+			p.failing = true
+		} else if p.failing {
+			p.failing = false
+			p.log.Info("publishing committed items again")
 		}
 		cancel()
 	}
