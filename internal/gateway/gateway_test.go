@@ -37,7 +37,12 @@ func setup(t *testing.T) (*Gateway, *chat.Service, func() (url, participantToken
 // reports true for, as a bus may.
 func setupLosing(t *testing.T, lost func(store.Item) bool) (*Gateway, *chat.Service, func() (url, participantToken, contactID string)) {
 	t.Helper()
-	b := broker.NewMemory()
+	return setupOn(t, broker.NewMemory(), lost)
+}
+
+// setupOn is setupLosing on a given broker.
+func setupOn(t *testing.T, b broker.Broker, lost func(store.Item) bool) (*Gateway, *chat.Service, func() (url, participantToken, contactID string)) {
+	t.Helper()
 	p := broker.NewPublisher(b, slog.New(slog.DiscardHandler))
 	hook := p.Committed
 	if lost != nil {
@@ -444,5 +449,68 @@ func TestHubFollowsEachChatOnceAndFillsGaps(t *testing.T) {
 	}
 	if n := encoded.Load(); n != 3 {
 		t.Errorf("%d encodings of 3 messages for 3 sockets, want 3 (once per item)", n)
+	}
+}
+
+// troubled is a memory broker that says it can lose items, as NATS does:
+// the hub then compares its chats with the store periodically.
+type troubled struct {
+	*broker.Memory
+	trouble func()
+}
+
+func (b *troubled) OnTrouble(f func()) { b.trouble = f }
+
+// TestHubFindsALostLastItem: the last item of a burst is lost by the
+// broker, so no later item shows the gap; the hub's periodic comparison
+// with the store finds it and every socket gets it, in order.
+func TestHubFindsALostLastItem(t *testing.T) {
+	defer func(every time.Duration) { CheckEvery = every }(CheckEvery)
+	CheckEvery = 300 * time.Millisecond
+	b := &troubled{Memory: broker.NewMemory()}
+	_, svc, newURL := setupOn(t, b, func(it store.Item) bool { return it.Content == "last" })
+	ctx := context.Background()
+	url, ptoken, _ := newURL()
+	c, _, err := websocket.Dial(ctx, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseNow()
+	c.Write(ctx, websocket.MessageText, []byte(`{"topic":"aws/subscribe","content":{"topics":["aws/chat"]}}`))
+	if _, ack, err := c.Read(ctx); err != nil || !strings.Contains(string(ack), "success") {
+		t.Fatalf("subscribe: %s, %v", ack, err)
+	}
+	conn, err := svc.Connect(ctx, ptoken, false, true, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sess, err := svc.Authenticate(ctx, conn.ConnectionToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, text := range []string{"first", "second", "last"} {
+		if _, err := svc.SendMessage(ctx, sess, chat.ContentPlain, text, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var got []string
+	rctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	for len(got) < 3 {
+		_, data, err := c.Read(rctx)
+		if err != nil {
+			t.Fatalf("after %v: %v", got, err)
+		}
+		var env struct{ Content string }
+		var it struct{ Type, Content string }
+		if json.Unmarshal(data, &env) != nil || json.Unmarshal([]byte(env.Content), &it) != nil {
+			t.Fatalf("frame %s", data)
+		}
+		if it.Type == "MESSAGE" {
+			got = append(got, it.Content)
+		}
+	}
+	if strings.Join(got, ",") != "first,second,last" {
+		t.Errorf("got %v", got)
 	}
 }
