@@ -37,6 +37,13 @@ type NATS struct {
 	mu     sync.Mutex
 	follow map[string]*natsFollow // chat id → the node's NATS subscription
 
+	// msgs receives every followed chat's messages: one goroutine reads
+	// them all, rather than one per subscription as a handler would have.
+	msgs chan *nats.Msg
+	stop chan struct{}
+	done chan struct{}
+	once sync.Once
+
 	Published, PublishFailed, Received atomic.Int64
 }
 
@@ -62,7 +69,8 @@ type NATSConfig struct {
 // answers: the connection keeps trying in the background, and until it
 // succeeds followers repair from the store.
 func DialNATS(cfg NATSConfig) (*NATS, error) {
-	n := &NATS{local: NewMemory(), prefix: cfg.Prefix, log: cfg.Log, follow: make(map[string]*natsFollow)}
+	n := &NATS{local: NewMemory(), prefix: cfg.Prefix, log: cfg.Log, follow: make(map[string]*natsFollow),
+		msgs: make(chan *nats.Msg, natsQueue), stop: make(chan struct{}), done: make(chan struct{})}
 	if n.prefix == "" {
 		n.prefix = "parley.chat."
 	}
@@ -98,7 +106,24 @@ func DialNATS(cfg NATSConfig) (*NATS, error) {
 		return nil, err
 	}
 	n.nc = nc
+	go n.run()
 	return n, nil
+}
+
+// natsQueue is how many messages may wait for the node; beyond it NATS
+// drops them and reports a slow consumer, which starts a repair.
+const natsQueue = 1 << 16
+
+func (n *NATS) run() {
+	defer close(n.done)
+	for {
+		select {
+		case m := <-n.msgs:
+			n.receive(m)
+		case <-n.stop:
+			return
+		}
+	}
 }
 
 // OnTrouble sets f to be called, without blocking, when messages may have
@@ -114,8 +139,14 @@ func (n *NATS) troubled() {
 // Connected reports whether the node is connected to a NATS server.
 func (n *NATS) Connected() bool { return n.nc.IsConnected() }
 
-// Close closes the connection.
-func (n *NATS) Close() { n.nc.Close() }
+// Close closes the connection and stops the goroutine that reads it.
+func (n *NATS) Close() {
+	n.once.Do(func() {
+		n.nc.Close()
+		close(n.stop)
+	})
+	<-n.done
+}
 
 func (n *NATS) Subscribe(contactID string, limit int) *Subscription {
 	return n.SubscribeFunc(contactID, limit, nil)
@@ -138,7 +169,7 @@ func (n *NATS) SubscribeFunc(contactID string, limit int, notify func()) *Subscr
 	}
 	f := &natsFollow{n: 1}
 	if subject, ok := n.subject(contactID); ok {
-		sub, err := n.nc.Subscribe(subject, n.receive)
+		sub, err := n.nc.ChanSubscribe(subject, n.msgs)
 		if err != nil {
 			// The periodic check still finds this chat's items.
 			n.log.Warn("NATS subscribe", "contact", contactID, "err", err)
