@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -299,6 +300,11 @@ type StartChatInput struct {
 	ClientToken    string
 	DurationMins   int
 	ContentTypes   []string
+	// RelatedContactID relates the chat to another contact of the
+	// instance, whose attributes it starts with.
+	RelatedContactID string
+	// Persistent, if set, continues an ended chat (persistent chat).
+	Persistent *Persistence
 }
 
 // Message is a piece of content with its type.
@@ -312,6 +318,8 @@ type StartChatOutput struct {
 	ContactID        string
 	ParticipantID    string
 	ParticipantToken string
+	// ContinuedFromContactID is the contact a persistent chat continues.
+	ContinuedFromContactID string `json:",omitempty"`
 }
 
 // StartChat starts a chat with its customer as first participant. The chat
@@ -335,6 +343,21 @@ func (s *Service) StartChat(ctx context.Context, in StartChatInput) (StartChatOu
 	if in.InitialMessage != nil && !slices.Contains(types, in.InitialMessage.ContentType) {
 		return out, errorf(Invalid, "InitialMessage content type %s is not one of the SupportedMessagingContentTypes.", in.InitialMessage.ContentType)
 	}
+	var related store.Contact
+	switch {
+	case in.Persistent != nil:
+		src, err := s.rehydrationSource(ctx, in.InstanceID, *in.Persistent)
+		if err != nil {
+			return out, err
+		}
+		related = src
+	case in.RelatedContactID != "":
+		rc, _, err := s.Contact(ctx, in.InstanceID, in.RelatedContactID)
+		if err != nil {
+			return out, err
+		}
+		related = rc
+	}
 	duration := in.DurationMins
 	if duration == 0 {
 		duration = DefaultDurationMins
@@ -345,6 +368,21 @@ func (s *Service) StartChat(ctx context.Context, in StartChatInput) (StartChatOu
 		State: store.ContactQueued, Attributes: in.Attributes, CustomerAttributes: in.CustomerAttributes, ContentTypes: types,
 		CreatedAt: now, Deadline: now.Add(time.Duration(duration) * time.Minute),
 	}
+	if related.ID != "" {
+		// "This new contact contains a copy of the contact properties from
+		// the related contact" (admin guide): its attributes, under the
+		// request's own.
+		attrs := maps.Clone(related.Attributes)
+		if attrs == nil {
+			attrs = map[string]string{}
+		}
+		maps.Copy(attrs, in.Attributes)
+		contact.Attributes = attrs
+		contact.RelatedContactID = related.ID
+		if in.Persistent != nil {
+			contact.ContinuedFromID, contact.RehydrationType = related.ID, in.Persistent.RehydrationType
+		}
+	}
 	if contact.Attributes == nil {
 		contact.Attributes = map[string]string{}
 	}
@@ -354,7 +392,7 @@ func (s *Service) StartChat(ctx context.Context, in StartChatInput) (StartChatOu
 		ID: secret.NewTimeUUID(), ContactID: contact.ID, Role: RoleCustomer, DisplayName: in.DisplayName,
 		TokenHash: secret.Hash(token), State: store.ParticipantJoined, JoinedAt: now,
 	}
-	out = StartChatOutput{ContactID: contact.ID, ParticipantID: customer.ID, ParticipantToken: token}
+	out = StartChatOutput{ContactID: contact.ID, ParticipantID: customer.ID, ParticipantToken: token, ContinuedFromContactID: contact.ContinuedFromID}
 	items := []store.Item{joinedItem(customer)}
 	if m := in.InitialMessage; m != nil {
 		items = append(items, store.Item{
@@ -375,6 +413,9 @@ func (s *Service) StartChat(ctx context.Context, in StartChatInput) (StartChatOu
 	_, err := s.store.Apply(ctx, ch)
 	if errors.Is(err, store.ErrQueueFull) {
 		return StartChatOutput{}, ErrQueueFull
+	}
+	if errors.Is(err, store.ErrConflict) && contact.ContinuedFromID != "" {
+		return StartChatOutput{}, errSourceUsed(contact.ContinuedFromID)
 	}
 	if errors.Is(err, store.ErrDuplicate) { // a concurrent retry won
 		_, err = s.idempotent(ctx, scope, in.ClientToken, &out)

@@ -51,9 +51,20 @@ func (s *Service) Transcript(ctx context.Context, sess *Session, q TranscriptQue
 	if err := s.Usable(ctx, sess); err != nil {
 		return page, err
 	}
+	// A persistent chat's transcript carries the sessions it continues, and
+	// ContactId may name any contact of that chain: the transcript then
+	// reads from that contact back.
+	chain, err := s.chain(ctx, sess.Contact)
+	if err != nil {
+		return page, err
+	}
 	contactID := sess.Contact.ID
 	if q.ContactID != "" && q.ContactID != contactID {
-		return page, errorf(AccessDenied, "The participant is not part of contact %s.", q.ContactID)
+		i := slices.Index(chain, q.ContactID)
+		if i < 0 {
+			return page, errorf(AccessDenied, "The participant is not part of contact %s.", q.ContactID)
+		}
+		contactID, chain = q.ContactID, chain[i:]
 	}
 	limit := q.MaxResults
 	if limit == 0 {
@@ -79,7 +90,7 @@ func (s *Service) Transcript(ctx context.Context, sess *Session, q TranscriptQue
 		switch {
 		case q.StartID != "":
 			var it store.Item
-			it, err = s.store.Item(ctx, contactID, q.StartID)
+			it, err = s.chainItem(ctx, chain, q.StartID)
 			if err == nil && !it.InTranscript {
 				err = store.ErrNotFound
 			}
@@ -88,9 +99,18 @@ func (s *Service) Transcript(ctx context.Context, sess *Session, q TranscriptQue
 			}
 			pos.From = it.Seq
 		case q.StartTime != nil:
-			pos.From, err = s.store.TranscriptSeqAt(ctx, contactID, *q.StartTime, pos.Forward)
-		default:
+			pos.From, err = s.chainSeqAt(ctx, chain, *q.StartTime, pos.Forward)
+		case len(chain) == 1:
 			pos.From, err = s.store.TranscriptNewest(ctx, contactID, *q.MostRecent)
+		default:
+			var newest []store.Item
+			newest, err = s.chainTranscript(ctx, chain, math.MaxInt64, false, max(*q.MostRecent, 1))
+			if err == nil && len(newest) == 0 {
+				err = store.ErrNotFound
+			}
+			if err == nil {
+				pos.From = newest[len(newest)-1].Seq
+			}
 		}
 		if errors.Is(err, store.ErrNotFound) {
 			return page, nil // nothing at or beyond the start position
@@ -100,7 +120,7 @@ func (s *Service) Transcript(ctx context.Context, sess *Session, q TranscriptQue
 		}
 	}
 
-	items, err := s.store.Transcript(ctx, contactID, pos.From, pos.Forward, limit+1)
+	items, err := s.chainTranscript(ctx, chain, pos.From, pos.Forward, limit+1)
 	if err != nil {
 		return page, err
 	}

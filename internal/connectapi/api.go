@@ -56,6 +56,8 @@ func (a *API) Register(mux *http.ServeMux) {
 	mux.Handle("POST /attached-files-configurations/{InstanceId}/{AttachmentScope}", a.op("UpdateAttachedFilesConfiguration", a.updateAttachedFilesConfiguration))
 	mux.Handle("GET /contact/attributes/{InstanceId}/{InitialContactId}", a.op("GetContactAttributes", a.getContactAttributes))
 	mux.Handle("POST /contact/attributes", a.op("UpdateContactAttributes", a.updateContactAttributes))
+	mux.Handle("POST /contact/persistent-contact-association/{InstanceId}/{InitialContactId}",
+		a.op("CreatePersistentContactAssociation", a.createPersistentContactAssociation))
 	for op, route := range unsupported {
 		mux.Handle(route.pattern, a.op(op, a.notSupported(op, route.why)))
 	}
@@ -67,11 +69,10 @@ func (a *API) Register(mux *http.ServeMux) {
 // them declares for a request Connect cannot carry out ("The request is not
 // valid"), after the signature check, so that clients see a typed error.
 var unsupported = map[string]struct{ pattern, why string }{
-	"MonitorContact":                     {"POST /contact/monitor", "Parley has no supervisors"},
-	"StartContactStreaming":              {"POST /contact/start-streaming", "Parley does not stream chat messages"},
-	"StopContactStreaming":               {"POST /contact/stop-streaming", "Parley does not stream chat messages"},
-	"TransferContact":                    {"POST /contact/transfer", "Parley does not transfer contacts"},
-	"CreatePersistentContactAssociation": {"POST /contact/persistent-contact-association/{InstanceId}/{InitialContactId}", "Parley has no persistent chat"},
+	"MonitorContact":        {"POST /contact/monitor", "Parley has no supervisors"},
+	"StartContactStreaming": {"POST /contact/start-streaming", "Parley does not stream chat messages"},
+	"StopContactStreaming":  {"POST /contact/stop-streaming", "Parley does not stream chat messages"},
+	"TransferContact":       {"POST /contact/transfer", "Parley does not transfer contacts"},
 }
 
 func (a *API) notSupported(op, why string) handler {
@@ -211,8 +212,13 @@ func decodeStartChat(body []byte) (in startChatInput, err error) {
 	if err := c.Err(); err != nil {
 		return in, asConnect(err)
 	}
-	if in.PersistentChat != nil {
-		return in, invalidParameter("PersistentChat is not supported by Parley: every chat starts a new transcript.")
+	if pc := in.PersistentChat; pc != nil {
+		if in.RelatedContactId != nil {
+			return in, invalidParameter("You cannot provide data for both RelatedContactId and PersistentChat.")
+		}
+		if err := checkPersistence(pc.RehydrationType, pc.SourceContactId); err != nil {
+			return in, err
+		}
 	}
 	if len(in.SupportedMessagingContentTypes) > 0 && !slices.Contains(in.SupportedMessagingContentTypes, chat.ContentPlain) {
 		return in, invalidParameter("SupportedMessagingContentTypes must include text/plain.")
@@ -220,10 +226,30 @@ func decodeStartChat(body []byte) (in startChatInput, err error) {
 	return in, nil
 }
 
+// checkPersistence checks a PersistentChat's or a persistent
+// association's fields: both are needed ("RehydrationType is required for
+// persistent chat").
+func checkPersistence(typ, source *string) error {
+	var c awswire.Checker
+	c.OneOf("persistentChat.rehydrationType", typ, chat.RehydrationEntire, chat.RehydrationSegment)
+	c.Length("persistentChat.sourceContactId", source, 1, 256)
+	if err := c.Err(); err != nil {
+		return asConnect(err)
+	}
+	if typ == nil {
+		return invalidParameter("RehydrationType is required for persistent chat: %s or %s.", chat.RehydrationEntire, chat.RehydrationSegment)
+	}
+	if source == nil {
+		return invalidParameter("SourceContactId is required for persistent chat.")
+	}
+	return nil
+}
+
 type startChatOutput struct {
-	ContactId        string
-	ParticipantId    string
-	ParticipantToken string
+	ContactId              string
+	ParticipantId          string
+	ParticipantToken       string
+	ContinuedFromContactId string `json:",omitempty"`
 }
 
 func (a *API) startChatContact(w http.ResponseWriter, r *http.Request, body []byte) error {
@@ -231,10 +257,9 @@ func (a *API) startChatContact(w http.ResponseWriter, r *http.Request, body []by
 	if err != nil {
 		return err
 	}
-	if in.RelatedContactId != nil {
-		if _, _, err := a.chat.Contact(r.Context(), *in.InstanceId, *in.RelatedContactId); err != nil {
-			return err
-		}
+	var persistent *chat.Persistence
+	if pc := in.PersistentChat; pc != nil {
+		persistent = &chat.Persistence{RehydrationType: *pc.RehydrationType, SourceContactID: *pc.SourceContactId}
 	}
 	var initial *chat.Message
 	if m := in.InitialMessage; m != nil {
@@ -249,12 +274,16 @@ func (a *API) startChatContact(w http.ResponseWriter, r *http.Request, body []by
 		ClientToken:    awswire.Deref(in.ClientToken),
 		DurationMins:   int(awswire.Deref(in.ChatDurationInMinutes)),
 		ContentTypes:   in.SupportedMessagingContentTypes,
+
+		RelatedContactID: awswire.Deref(in.RelatedContactId),
+		Persistent:       persistent,
 	})
 	if err != nil {
 		return err
 	}
 	obs.SetContact(r.Context(), out.ContactID)
-	awswire.WriteJSON(w, startChatOutput{ContactId: out.ContactID, ParticipantId: out.ParticipantID, ParticipantToken: out.ParticipantToken})
+	awswire.WriteJSON(w, startChatOutput{ContactId: out.ContactID, ParticipantId: out.ParticipantID, ParticipantToken: out.ParticipantToken,
+		ContinuedFromContactId: out.ContinuedFromContactID})
 	return nil
 }
 
@@ -378,6 +407,7 @@ type contactOut struct {
 	Arn                 string
 	Id                  string
 	InitialContactId    string
+	RelatedContactId    string `json:",omitempty"`
 	InitiationMethod    string
 	Channel             string
 	QueueInfo           *queueInfo `json:",omitempty"`
@@ -407,6 +437,7 @@ func (a *API) contactOut(k store.Contact) contactOut {
 		Arn:                 fmt.Sprintf("arn:aws:connect:%s:%s:instance/%s/contact/%s", a.cfg.Region, a.cfg.AccountID, k.InstanceID, k.ID),
 		Id:                  k.ID,
 		InitialContactId:    k.InitialContactID,
+		RelatedContactId:    k.RelatedContactID,
 		InitiationMethod:    "API",
 		Channel:             "CHAT",
 		QueueInfo:           &queueInfo{Id: k.QueueID, EnqueueTimestamp: awswire.EpochSeconds(k.CreatedAt)},
@@ -655,5 +686,37 @@ func (a *API) getContactAttributes(w http.ResponseWriter, r *http.Request, _ []b
 		return err
 	}
 	awswire.WriteJSON(w, struct{ Attributes map[string]string }{attrs})
+	return nil
+}
+
+type persistInput struct {
+	RehydrationType *string
+	SourceContactId *string
+	ClientToken     *string
+}
+
+func (a *API) createPersistentContactAssociation(w http.ResponseWriter, r *http.Request, body []byte) error {
+	instanceID, contactID := r.PathValue("InstanceId"), r.PathValue("InitialContactId")
+	obs.SetContact(r.Context(), contactID)
+	var in persistInput
+	if err := awswire.Unmarshal(body, &in); err != nil {
+		return asConnect(err)
+	}
+	var c awswire.Checker
+	c.Required("instanceId", &instanceID, 1, 100)
+	c.Required("initialContactId", &contactID, 1, 256)
+	c.Length("clientToken", in.ClientToken, 0, 500)
+	if err := asConnect(c.Err()); err != nil {
+		return err
+	}
+	if err := checkPersistence(in.RehydrationType, in.SourceContactId); err != nil {
+		return err
+	}
+	out, err := a.chat.Persist(r.Context(), instanceID, contactID,
+		chat.Persistence{RehydrationType: *in.RehydrationType, SourceContactID: *in.SourceContactId}, awswire.Deref(in.ClientToken))
+	if err != nil {
+		return err
+	}
+	awswire.WriteJSON(w, struct{ ContinuedFromContactId string }{out.ContinuedFromContactID})
 	return nil
 }

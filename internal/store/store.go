@@ -38,6 +38,17 @@ type Contact struct {
 	Deadline           time.Time // when ChatDurationInMinutes runs out
 	DisconnectReason   string
 	Timers             map[string]ParticipantTimers // by role, from UpdateParticipantRoleConfig
+	// RelatedContactID is the contact this one was started in relation to
+	// (StartChatContact's RelatedContactId), or the one a persistent chat
+	// rehydrated from, as Connect sets it.
+	RelatedContactID string
+	// ContinuedFromID is the ended contact whose transcript a persistent
+	// chat continues ("" if none); RehydrationType is how it was chosen.
+	// A contact is continued from at most once.
+	ContinuedFromID string
+	RehydrationType string
+	// RehydrationAnnounced is set once the chat.rehydrated event went out.
+	RehydrationAnnounced bool
 }
 
 // ParticipantTimers are the idle and auto-disconnect timeouts of a role.
@@ -251,6 +262,23 @@ type Change struct {
 	// a joined participant (state JOINED) in one of the roles. Checked
 	// inside the transaction, before anything is written.
 	RequireNoJoined *RoleCheck
+	// Persist makes a live contact a persistent chat continuing an ended
+	// one (CreatePersistentContactAssociation). It fails with ErrConflict
+	// if the contact continues one already, or if another contact
+	// continues the source already; an unknown contact fails it with
+	// ErrNotFound. NewContact with ContinuedFromID set is checked the same
+	// way: a source is continued at most once.
+	Persist *Persist
+	// AnnounceRehydration marks the contact's chat.rehydrated event as
+	// sent; if it was sent already the change fails with ErrConflict.
+	AnnounceRehydration string
+}
+
+// Persist links a contact to the ended contact it continues.
+type Persist struct {
+	ContactID       string
+	SourceID        string
+	RehydrationType string
 }
 
 // MergeAttributes is an update of a contact's attributes.

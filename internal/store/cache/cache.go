@@ -107,7 +107,8 @@ func (c *Store) Apply(ctx context.Context, ch *store.Change) ([]store.Item, erro
 }
 
 func (c *Store) forget(ch *store.Change) {
-	if len(ch.Acknowledge) == 0 && len(ch.Leave) == 0 && ch.End == nil && ch.ConnectAgent == nil && ch.Timers == nil && ch.Attributes == nil && ch.Erase == nil {
+	if len(ch.Acknowledge) == 0 && len(ch.Leave) == 0 && ch.End == nil && ch.ConnectAgent == nil && ch.Timers == nil && ch.Attributes == nil && ch.Erase == nil &&
+		ch.Persist == nil && ch.AnnounceRehydration == "" {
 		return // nothing cached changed: reads in flight may fill the cache
 	}
 	c.mu.Lock()
@@ -135,6 +136,12 @@ func (c *Store) forget(ch *store.Change) {
 	}
 	if ch.Timers != nil {
 		delete(c.contacts, ch.Timers.ContactID)
+	}
+	if ch.Persist != nil {
+		delete(c.contacts, ch.Persist.ContactID)
+	}
+	if ch.AnnounceRehydration != "" {
+		delete(c.contacts, ch.AnnounceRehydration)
 	}
 	if ch.Attributes != nil {
 		delete(c.contacts, ch.Attributes.ContactID)

@@ -555,11 +555,42 @@ func (db *DB) apply(tx *sql.Tx, c *store.Change) ([]store.Item, error) {
 			customer, _ = json.Marshal(k.CustomerAttributes)
 		}
 		if _, err := db.exec(tx, `INSERT INTO contacts (id, instance_id, initial_contact_id, flow_id, queue_id, state,
-			attributes, content_types, agent_id, created_at, connected_at, ended_at, deadline, disconnect_reason, customer_attributes)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			attributes, content_types, agent_id, created_at, connected_at, ended_at, deadline, disconnect_reason, customer_attributes,
+			related_contact_id, continued_from_id, rehydration_type)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			k.ID, k.InstanceID, k.InitialContactID, k.FlowID, k.QueueID, k.State, string(attrs), string(types),
-			k.AgentID, ms(k.CreatedAt), ms(k.ConnectedAt), ms(k.EndedAt), ms(k.Deadline), k.DisconnectReason, string(customer)); err != nil {
+			k.AgentID, ms(k.CreatedAt), ms(k.ConnectedAt), ms(k.EndedAt), ms(k.Deadline), k.DisconnectReason, string(customer),
+			k.RelatedContactID, k.ContinuedFromID, k.RehydrationType); err != nil {
+			if isUniqueViolation(err) && k.ContinuedFromID != "" {
+				return nil, store.ErrConflict // the source is continued already
+			}
 			return nil, err
+		}
+	}
+	if p := c.Persist; p != nil {
+		res, err := db.exec(tx, `UPDATE contacts SET related_contact_id = ?, continued_from_id = ?, rehydration_type = ?
+			WHERE id = ? AND continued_from_id = ''`, p.SourceID, p.SourceID, p.RehydrationType, p.ContactID)
+		if err != nil && isUniqueViolation(err) {
+			return nil, store.ErrConflict
+		}
+		if err != nil {
+			return nil, err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			var one int
+			if err := db.txRow(tx, `SELECT 1 FROM contacts WHERE id = ?`, p.ContactID).Scan(&one); err != nil {
+				return nil, notFound(err)
+			}
+			return nil, store.ErrConflict
+		}
+	}
+	if id := c.AnnounceRehydration; id != "" {
+		res, err := db.exec(tx, `UPDATE contacts SET rehydration_announced = 1 WHERE id = ? AND rehydration_announced = 0`, id)
+		if err != nil {
+			return nil, err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return nil, store.ErrConflict
 		}
 	}
 	for _, p := range c.NewParticipants {
@@ -882,14 +913,16 @@ func notFound(err error) error {
 }
 
 const contactCols = `id, instance_id, initial_contact_id, flow_id, queue_id, state, attributes, content_types, agent_id,
-	created_at, connected_at, ended_at, deadline, disconnect_reason, timers, customer_attributes`
+	created_at, connected_at, ended_at, deadline, disconnect_reason, timers, customer_attributes,
+	related_contact_id, continued_from_id, rehydration_type, rehydration_announced`
 
 func scanContact(row rowScanner) (store.Contact, error) {
 	var c store.Contact
 	var attrs, types, timers, customer string
 	var created, connected, ended, deadline int64
 	if err := row.Scan(&c.ID, &c.InstanceID, &c.InitialContactID, &c.FlowID, &c.QueueID, &c.State, &attrs, &types,
-		&c.AgentID, &created, &connected, &ended, &deadline, &c.DisconnectReason, &timers, &customer); err != nil {
+		&c.AgentID, &created, &connected, &ended, &deadline, &c.DisconnectReason, &timers, &customer,
+		&c.RelatedContactID, &c.ContinuedFromID, &c.RehydrationType, &c.RehydrationAnnounced); err != nil {
 		return c, notFound(err)
 	}
 	if customer != "" {
