@@ -525,6 +525,9 @@ func (s *Service) tryAddParticipant(ctx context.Context, instanceID, contactID, 
 	if c.State == store.ContactEnded {
 		return out, errChatEnded
 	}
+	if c.TransferTo != "" && role == RoleAgent && consoleAgent != "" && c.TransferTo != consoleAgent {
+		return out, errorf(Conflict, "This chat is being transferred to another agent.")
+	}
 	if role != RoleCustomBot && role != RoleAgent {
 		return out, errorf(Invalid, "ParticipantRole %s cannot be added to a chat: use CUSTOM_BOT, or AGENT for an agent joining.", role)
 	}
@@ -583,9 +586,12 @@ func (s *Service) tryAddParticipant(ctx context.Context, instanceID, contactID, 
 			})
 		}
 	}
+	if role == RoleAgent && c.State == store.ContactQueued && c.TransferTo != "" {
+		ch.Items = append(ch.Items, systemEvent(contactID, EventTransferSucceeded))
+	}
 	ch.Items = append(ch.Items, joinedItem(p))
 	if role == RoleAgent && (c.State == store.ContactQueued || consoleAgent != "") {
-		ch.ConnectAgent = &store.ConnectAgent{ContactID: contactID, AgentID: p.ID, At: now, Exclusive: consoleAgent != ""}
+		ch.ConnectAgent = &store.ConnectAgent{ContactID: contactID, AgentID: p.ID, At: now, Exclusive: consoleAgent != "", Console: consoleAgent}
 	}
 	_, err = s.store.Apply(ctx, ch)
 	switch {
@@ -602,7 +608,7 @@ func (s *Service) tryAddParticipant(ctx context.Context, instanceID, contactID, 
 	case errors.Is(err, store.ErrConflict) && role == RoleCustomBot:
 		return AddParticipantOutput{}, errorf(Conflict, "An agent or another custom participant joined the chat meanwhile.")
 	case errors.Is(err, store.ErrConflict):
-		return AddParticipantOutput{}, errorf(Conflict, "Another agent accepted this chat.")
+		return AddParticipantOutput{}, errorf(Conflict, "Another agent accepted this chat, or it is being transferred to another agent.")
 	case errors.Is(err, store.ErrLimit):
 		return AddParticipantOutput{}, limitError(err)
 	case err != nil:

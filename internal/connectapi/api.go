@@ -56,6 +56,7 @@ func (a *API) Register(mux *http.ServeMux) {
 	mux.Handle("POST /attached-files-configurations/{InstanceId}/{AttachmentScope}", a.op("UpdateAttachedFilesConfiguration", a.updateAttachedFilesConfiguration))
 	mux.Handle("GET /contact/attributes/{InstanceId}/{InitialContactId}", a.op("GetContactAttributes", a.getContactAttributes))
 	mux.Handle("POST /contact/attributes", a.op("UpdateContactAttributes", a.updateContactAttributes))
+	mux.Handle("POST /contact/transfer", a.op("TransferContact", a.transferContact))
 	mux.Handle("POST /contact/persistent-contact-association/{InstanceId}/{InitialContactId}",
 		a.op("CreatePersistentContactAssociation", a.createPersistentContactAssociation))
 	for op, route := range unsupported {
@@ -72,7 +73,6 @@ var unsupported = map[string]struct{ pattern, why string }{
 	"MonitorContact":        {"POST /contact/monitor", "Parley has no supervisors"},
 	"StartContactStreaming": {"POST /contact/start-streaming", "Parley does not stream chat messages"},
 	"StopContactStreaming":  {"POST /contact/stop-streaming", "Parley does not stream chat messages"},
-	"TransferContact":       {"POST /contact/transfer", "Parley does not transfer contacts"},
 }
 
 func (a *API) notSupported(op, why string) handler {
@@ -719,4 +719,41 @@ func (a *API) createPersistentContactAssociation(w http.ResponseWriter, r *http.
 	}
 	awswire.WriteJSON(w, struct{ ContinuedFromContactId string }{out.ContinuedFromContactID})
 	return nil
+}
+
+type transferInput struct {
+	InstanceId    *string
+	ContactId     *string
+	QueueId       *string
+	UserId        *string
+	ContactFlowId *string
+	ClientToken   *string
+}
+
+// transferContact answers as Connect does for a chat: "Transfer is only
+// supported for TASK and EMAIL contacts", and every Parley contact is a
+// chat. The agent console transfers chats (see the README).
+func (a *API) transferContact(w http.ResponseWriter, r *http.Request, body []byte) error {
+	var in transferInput
+	if err := awswire.Unmarshal(body, &in); err != nil {
+		return asConnect(err)
+	}
+	var c awswire.Checker
+	c.Required("instanceId", in.InstanceId, 1, 100)
+	c.Required("contactId", in.ContactId, 1, 256)
+	c.Required("contactFlowId", in.ContactFlowId, 0, 500)
+	c.Length("queueId", in.QueueId, 0, 500)
+	c.Length("userId", in.UserId, 0, 256)
+	c.Length("clientToken", in.ClientToken, 0, 500)
+	if err := asConnect(c.Err()); err != nil {
+		return err
+	}
+	obs.SetContact(r.Context(), *in.ContactId)
+	if in.QueueId != nil && in.UserId != nil {
+		return invalidRequest("Do not use both QueueId and UserId in the same call.")
+	}
+	if _, _, err := a.chat.Contact(r.Context(), *in.InstanceId, *in.ContactId); err != nil {
+		return err
+	}
+	return invalidRequest("Transfer is only supported for TASK and EMAIL contacts; this contact is a CHAT contact.")
 }

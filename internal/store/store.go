@@ -49,6 +49,9 @@ type Contact struct {
 	RehydrationType string
 	// RehydrationAnnounced is set once the chat.rehydrated event went out.
 	RehydrationAnnounced bool
+	// TransferTo is the console agent a queued chat is being transferred
+	// to: only that agent may accept it.
+	TransferTo string
 }
 
 // ParticipantTimers are the idle and auto-disconnect timeouts of a role.
@@ -269,9 +272,19 @@ type Change struct {
 	// ErrNotFound. NewContact with ContinuedFromID set is checked the same
 	// way: a source is continued at most once.
 	Persist *Persist
+	// Requeue puts a connected contact back in the queue (a transfer): it
+	// fails with ErrConflict unless the contact is CONNECTED.
+	Requeue *Requeue
 	// AnnounceRehydration marks the contact's chat.rehydrated event as
 	// sent; if it was sent already the change fails with ErrConflict.
 	AnnounceRehydration string
+}
+
+// Requeue is a contact going back to the queue, for any agent or, with
+// TransferTo, for one console agent.
+type Requeue struct {
+	ContactID  string
+	TransferTo string
 }
 
 // Persist links a contact to the ended contact it continues.
@@ -390,6 +403,9 @@ type ConnectAgent struct {
 	// Exclusive fails the change with ErrConflict unless the contact was
 	// still queued: two agents accepting at once cannot both have it.
 	Exclusive bool
+	// Console is the console agent accepting; with Exclusive, a contact
+	// being transferred to another console agent fails with ErrConflict.
+	Console string
 }
 
 // Leave is a participant leaving.

@@ -108,7 +108,7 @@ func (c *Store) Apply(ctx context.Context, ch *store.Change) ([]store.Item, erro
 
 func (c *Store) forget(ch *store.Change) {
 	if len(ch.Acknowledge) == 0 && len(ch.Leave) == 0 && ch.End == nil && ch.ConnectAgent == nil && ch.Timers == nil && ch.Attributes == nil && ch.Erase == nil &&
-		ch.Persist == nil && ch.AnnounceRehydration == "" {
+		ch.Persist == nil && ch.AnnounceRehydration == "" && ch.Requeue == nil {
 		return // nothing cached changed: reads in flight may fill the cache
 	}
 	c.mu.Lock()
@@ -139,6 +139,9 @@ func (c *Store) forget(ch *store.Change) {
 	}
 	if ch.Persist != nil {
 		delete(c.contacts, ch.Persist.ContactID)
+	}
+	if ch.Requeue != nil {
+		delete(c.contacts, ch.Requeue.ContactID)
 	}
 	if ch.AnnounceRehydration != "" {
 		delete(c.contacts, ch.AnnounceRehydration)

@@ -584,6 +584,16 @@ func (db *DB) apply(tx *sql.Tx, c *store.Change) ([]store.Item, error) {
 			return nil, store.ErrConflict
 		}
 	}
+	if q := c.Requeue; q != nil {
+		res, err := db.exec(tx, `UPDATE contacts SET state = ?, agent_id = '', connected_at = 0, transfer_to = ?
+			WHERE id = ? AND state = ?`, store.ContactQueued, q.TransferTo, q.ContactID, store.ContactConnected)
+		if err != nil {
+			return nil, err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return nil, store.ErrConflict
+		}
+	}
 	if id := c.AnnounceRehydration; id != "" {
 		res, err := db.exec(tx, `UPDATE contacts SET rehydration_announced = 1 WHERE id = ? AND rehydration_announced = 0`, id)
 		if err != nil {
@@ -601,8 +611,9 @@ func (db *DB) apply(tx *sql.Tx, c *store.Change) ([]store.Item, error) {
 		}
 	}
 	if a := c.ConnectAgent; a != nil {
-		res, err := db.exec(tx, `UPDATE contacts SET state = ?, agent_id = ?, connected_at = ?
-			WHERE id = ? AND state = ?`, store.ContactConnected, a.AgentID, ms(a.At), a.ContactID, store.ContactQueued)
+		res, err := db.exec(tx, `UPDATE contacts SET state = ?, agent_id = ?, connected_at = ?, transfer_to = ''
+			WHERE id = ? AND state = ? AND (? = '' OR transfer_to = '' OR transfer_to = ?)`,
+			store.ContactConnected, a.AgentID, ms(a.At), a.ContactID, store.ContactQueued, a.Console, a.Console)
 		if err != nil {
 			return nil, err
 		}
@@ -914,7 +925,7 @@ func notFound(err error) error {
 
 const contactCols = `id, instance_id, initial_contact_id, flow_id, queue_id, state, attributes, content_types, agent_id,
 	created_at, connected_at, ended_at, deadline, disconnect_reason, timers, customer_attributes,
-	related_contact_id, continued_from_id, rehydration_type, rehydration_announced`
+	related_contact_id, continued_from_id, rehydration_type, rehydration_announced, transfer_to`
 
 func scanContact(row rowScanner) (store.Contact, error) {
 	var c store.Contact
@@ -922,7 +933,7 @@ func scanContact(row rowScanner) (store.Contact, error) {
 	var created, connected, ended, deadline int64
 	if err := row.Scan(&c.ID, &c.InstanceID, &c.InitialContactID, &c.FlowID, &c.QueueID, &c.State, &attrs, &types,
 		&c.AgentID, &created, &connected, &ended, &deadline, &c.DisconnectReason, &timers, &customer,
-		&c.RelatedContactID, &c.ContinuedFromID, &c.RehydrationType, &c.RehydrationAnnounced); err != nil {
+		&c.RelatedContactID, &c.ContinuedFromID, &c.RehydrationType, &c.RehydrationAnnounced, &c.TransferTo); err != nil {
 		return c, notFound(err)
 	}
 	if customer != "" {
