@@ -104,7 +104,9 @@ func TestConsoleTransfers(t *testing.T) {
 	if status, b := grace.call("POST", "/agent/v1/chats/"+chat.ContactID+"/transfer", "{}"); status != 403 {
 		t.Errorf("a transfer by an agent who left: %d %s", status, b)
 	}
-	var q struct{ Waiting []struct{ ContactId, TransferTo string } }
+	var q struct {
+		Waiting []struct{ ContactId, TransferTo string }
+	}
 	jsonUnmarshal(t, bob.must("GET", "/agent/v1/queue", ""), &q)
 	if len(q.Waiting) != 1 || q.Waiting[0].TransferTo != alan.id {
 		t.Errorf("the queue after a transfer to Alan: %+v", q)
@@ -150,7 +152,9 @@ func TestConsoleTransfers(t *testing.T) {
 
 	// The first chat's transcript tells the whole story.
 	res := customer.mustCall("getTranscript", map[string]any{"scanDirection": "BACKWARD", "sortOrder": "ASCENDING", "maxResults": 30})
-	var tr struct{ Data struct{ Transcript []map[string]any } }
+	var tr struct {
+		Data struct{ Transcript []map[string]any }
+	}
 	json.Unmarshal(res, &tr)
 	var story []string
 	for _, it := range tr.Data.Transcript {

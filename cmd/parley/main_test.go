@@ -1,8 +1,8 @@
 package main
 
 import (
-	"regexp"
 	"bytes"
+	"regexp"
 	"strings"
 	"testing"
 )
