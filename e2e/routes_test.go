@@ -87,7 +87,7 @@ func TestEveryRouteAnswersTyped(t *testing.T) {
 		"InitialContactId": chat.ContactID, "AttachmentScope": "CHAT", "ViewToken": "nope"}
 	// What Parley does not offer answers the error every one of these
 	// operations declares for a request Connect cannot carry out.
-	unsupported := map[string]bool{"MonitorContact": true, "StartContactStreaming": true, "StopContactStreaming": true}
+	unsupported := map[string]bool{"StartContactStreaming": true, "StopContactStreaming": true}
 
 	call := func(api, method, path string) (*http.Response, []byte) {
 		req, err := http.NewRequest(method, ts.URL+path, strings.NewReader("{}"))
@@ -162,9 +162,9 @@ func TestEveryRouteAnswersTyped(t *testing.T) {
 	cc := ts.connectClient()
 	_, err := cc.MonitorContact(context.Background(), &connect.MonitorContactInput{InstanceId: aws.String(ts.InstanceID),
 		ContactId: aws.String(chat.ContactID), UserId: aws.String("u")})
-	var invalid *ctypes.InvalidRequestException
-	if !errors.As(err, &invalid) {
-		t.Errorf("MonitorContact: %v, want InvalidRequestException", err)
+	var notFound *ctypes.ResourceNotFoundException
+	if !errors.As(err, &notFound) {
+		t.Errorf("MonitorContact of an unknown user: %v, want ResourceNotFoundException", err)
 	}
 	_, err = connectClientWith(ts.URL+"/nowhere", testAKID, testSecret).DescribeContact(context.Background(),
 		&connect.DescribeContactInput{InstanceId: aws.String(ts.InstanceID), ContactId: aws.String(chat.ContactID)})

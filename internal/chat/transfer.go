@@ -30,7 +30,7 @@ func (s *Service) Transfer(ctx context.Context, agent store.Agent, contactID, to
 	}
 	var me store.Participant
 	for _, p := range mine {
-		if p.ContactID == contactID {
+		if p.ContactID == contactID && p.Role == RoleAgent {
 			me = p
 		}
 	}
@@ -65,7 +65,7 @@ func (s *Service) Transfer(ctx context.Context, agent store.Agent, contactID, to
 		if err != nil {
 			return err
 		}
-		if len(held) >= MaxAgentChats {
+		if countRole(held, RoleAgent) >= MaxAgentChats {
 			ch.Items = []store.Item{invited, systemEvent(contactID, EventTransferFailed)}
 			if _, err := s.store.Apply(ctx, ch); err != nil {
 				if errors.Is(err, store.ErrEnded) {
@@ -103,4 +103,14 @@ func (s *Service) Transfer(ctx context.Context, agent store.Agent, contactID, to
 func systemEvent(contactID, contentType string) store.Item {
 	return store.Item{ID: secret.NewTimeUUID(), ContactID: contactID, Type: TypeEvent, ContentType: contentType,
 		Role: RoleSystem, InTranscript: true}
+}
+
+func countRole(ps []store.Participant, role string) int {
+	n := 0
+	for _, p := range ps {
+		if p.Role == role {
+			n++
+		}
+	}
+	return n
 }

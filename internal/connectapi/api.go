@@ -57,6 +57,7 @@ func (a *API) Register(mux *http.ServeMux) {
 	mux.Handle("GET /contact/attributes/{InstanceId}/{InitialContactId}", a.op("GetContactAttributes", a.getContactAttributes))
 	mux.Handle("POST /contact/attributes", a.op("UpdateContactAttributes", a.updateContactAttributes))
 	mux.Handle("POST /contact/transfer", a.op("TransferContact", a.transferContact))
+	mux.Handle("POST /contact/monitor", a.op("MonitorContact", a.monitorContact))
 	mux.Handle("POST /contact/persistent-contact-association/{InstanceId}/{InitialContactId}",
 		a.op("CreatePersistentContactAssociation", a.createPersistentContactAssociation))
 	for op, route := range unsupported {
@@ -70,7 +71,6 @@ func (a *API) Register(mux *http.ServeMux) {
 // them declares for a request Connect cannot carry out ("The request is not
 // valid"), after the signature check, so that clients see a typed error.
 var unsupported = map[string]struct{ pattern, why string }{
-	"MonitorContact":        {"POST /contact/monitor", "Parley has no supervisors"},
 	"StartContactStreaming": {"POST /contact/start-streaming", "Parley does not stream chat messages"},
 	"StopContactStreaming":  {"POST /contact/stop-streaming", "Parley does not stream chat messages"},
 }
@@ -130,6 +130,17 @@ func asConnect(err error) error {
 	var e *awswire.Error
 	if errors.As(err, &e) && e.Type == "ValidationException" {
 		return invalidParameter("%s", e.Message)
+	}
+	return err
+}
+
+// asRequest re-types a model-constraint violation for the operations
+// that declare no InvalidParameterException (MonitorContact,
+// TransferContact): they report bad input as InvalidRequestException.
+func asRequest(err error) error {
+	var e *awswire.Error
+	if errors.As(err, &e) && e.Type == "ValidationException" {
+		return invalidRequest("%s", e.Message)
 	}
 	return err
 }
@@ -434,7 +445,7 @@ func (a *API) describeContact(w http.ResponseWriter, r *http.Request, _ []byte) 
 
 func (a *API) contactOut(k store.Contact) contactOut {
 	out := contactOut{
-		Arn:                 fmt.Sprintf("arn:aws:connect:%s:%s:instance/%s/contact/%s", a.cfg.Region, a.cfg.AccountID, k.InstanceID, k.ID),
+		Arn:                 a.contactArn(k.InstanceID, k.ID),
 		Id:                  k.ID,
 		InitialContactId:    k.InitialContactID,
 		RelatedContactId:    k.RelatedContactID,
@@ -736,7 +747,7 @@ type transferInput struct {
 func (a *API) transferContact(w http.ResponseWriter, r *http.Request, body []byte) error {
 	var in transferInput
 	if err := awswire.Unmarshal(body, &in); err != nil {
-		return asConnect(err)
+		return asRequest(err)
 	}
 	var c awswire.Checker
 	c.Required("instanceId", in.InstanceId, 1, 100)
@@ -745,7 +756,7 @@ func (a *API) transferContact(w http.ResponseWriter, r *http.Request, body []byt
 	c.Length("queueId", in.QueueId, 0, 500)
 	c.Length("userId", in.UserId, 0, 256)
 	c.Length("clientToken", in.ClientToken, 0, 500)
-	if err := asConnect(c.Err()); err != nil {
+	if err := asRequest(c.Err()); err != nil {
 		return err
 	}
 	obs.SetContact(r.Context(), *in.ContactId)
@@ -756,4 +767,46 @@ func (a *API) transferContact(w http.ResponseWriter, r *http.Request, body []byt
 		return err
 	}
 	return invalidRequest("Transfer is only supported for TASK and EMAIL contacts; this contact is a CHAT contact.")
+}
+
+type monitorInput struct {
+	InstanceId                 *string
+	ContactId                  *string
+	UserId                     *string
+	AllowedMonitorCapabilities []string
+	ClientToken                *string
+}
+
+// monitorContact makes a console agent, named by its id as UserId, a
+// SUPERVISOR of a chat; the agent's console then joins with the
+// participant (see the README).
+func (a *API) monitorContact(w http.ResponseWriter, r *http.Request, body []byte) error {
+	var in monitorInput
+	if err := awswire.Unmarshal(body, &in); err != nil {
+		return asRequest(err)
+	}
+	var c awswire.Checker
+	c.Required("instanceId", in.InstanceId, 1, 100)
+	c.Required("contactId", in.ContactId, 1, 256)
+	c.Required("userId", in.UserId, 1, 256)
+	c.Length("clientToken", in.ClientToken, 0, 500)
+	if len(in.AllowedMonitorCapabilities) > 2 {
+		c.Fail("1 validation error detected: Value at 'allowedMonitorCapabilities' failed to satisfy constraint: Member must have length less than or equal to 2")
+	}
+	for _, m := range in.AllowedMonitorCapabilities {
+		c.OneOf("allowedMonitorCapabilities.member", &m, chat.MonitorSilent, chat.MonitorBarge)
+	}
+	if err := asRequest(c.Err()); err != nil {
+		return err
+	}
+	obs.SetContact(r.Context(), *in.ContactId)
+	if _, err := a.chat.Monitor(r.Context(), *in.InstanceId, *in.ContactId, *in.UserId, in.AllowedMonitorCapabilities); err != nil {
+		return err
+	}
+	awswire.WriteJSON(w, struct{ ContactId, ContactArn string }{*in.ContactId, a.contactArn(*in.InstanceId, *in.ContactId)})
+	return nil
+}
+
+func (a *API) contactArn(instanceID, contactID string) string {
+	return fmt.Sprintf("arn:aws:connect:%s:%s:instance/%s/contact/%s", a.cfg.Region, a.cfg.AccountID, instanceID, contactID)
 }

@@ -82,7 +82,12 @@ type Participant struct {
 	Connected   bool // acknowledged with ConnectParticipant
 	JoinedAt    time.Time
 	LeftAt      time.Time
-	AgentID     string // the console agent an AGENT participant is, if any
+	AgentID     string // the console agent an AGENT or SUPERVISOR participant is, if any
+	// MonitorCapabilities are a SUPERVISOR's (MonitorContact's
+	// AllowedMonitorCapabilities: SILENT_MONITOR, BARGE); Barged is set once
+	// it barged in, after which it may send.
+	MonitorCapabilities []string
+	Barged              bool
 }
 
 // Agent is a person who signs in to the agent console.
@@ -272,12 +277,24 @@ type Change struct {
 	// ErrNotFound. NewContact with ContinuedFromID set is checked the same
 	// way: a source is continued at most once.
 	Persist *Persist
+	// Barge marks a SUPERVISOR participant as barged in; it fails with
+	// ErrConflict unless the participant is joined and has not barged yet.
+	Barge string
+	// ParticipantToken replaces a participant's token hash (the console
+	// hands a supervisor the token of the participant MonitorContact made).
+	ParticipantToken *ParticipantToken
 	// Requeue puts a connected contact back in the queue (a transfer): it
 	// fails with ErrConflict unless the contact is CONNECTED.
 	Requeue *Requeue
 	// AnnounceRehydration marks the contact's chat.rehydrated event as
 	// sent; if it was sent already the change fails with ErrConflict.
 	AnnounceRehydration string
+}
+
+// ParticipantToken is a participant's new token.
+type ParticipantToken struct {
+	ParticipantID string
+	TokenHash     string
 }
 
 // Requeue is a contact going back to the queue, for any agent or, with
@@ -353,7 +370,8 @@ const (
 	// CountParticipants counts the JOINED participants of contact Key.
 	CountParticipants = "participants"
 	// CountAgentChats counts the JOINED participants whose AgentID is Key,
-	// in contacts that have not ENDED.
+	// in contacts that have not ENDED, but not SUPERVISOR ones: monitoring
+	// takes none of an agent's chats.
 	CountAgentChats = "agent-chats"
 )
 

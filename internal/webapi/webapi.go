@@ -106,6 +106,8 @@ func (a *API) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /agent/v1/chats/{contactId}", a.agent(a.chatInfo))
 	mux.HandleFunc("GET /agent/v1/agents", a.agent(a.agents))
 	mux.HandleFunc("POST /agent/v1/chats/{contactId}/transfer", a.agent(a.transfer))
+	mux.HandleFunc("POST /agent/v1/chats/{contactId}/monitor", a.agent(a.monitor))
+	mux.HandleFunc("POST /agent/v1/chats/{contactId}/barge", a.agent(a.barge))
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -108,7 +108,8 @@ func (c *Store) Apply(ctx context.Context, ch *store.Change) ([]store.Item, erro
 
 func (c *Store) forget(ch *store.Change) {
 	if len(ch.Acknowledge) == 0 && len(ch.Leave) == 0 && ch.End == nil && ch.ConnectAgent == nil && ch.Timers == nil && ch.Attributes == nil && ch.Erase == nil &&
-		ch.Persist == nil && ch.AnnounceRehydration == "" && ch.Requeue == nil {
+		ch.Persist == nil && ch.AnnounceRehydration == "" && ch.Requeue == nil &&
+		ch.Barge == "" && ch.ParticipantToken == nil {
 		return // nothing cached changed: reads in flight may fill the cache
 	}
 	c.mu.Lock()
@@ -139,6 +140,12 @@ func (c *Store) forget(ch *store.Change) {
 	}
 	if ch.Persist != nil {
 		delete(c.contacts, ch.Persist.ContactID)
+	}
+	if ch.Barge != "" {
+		delete(c.participants, ch.Barge)
+	}
+	if ch.ParticipantToken != nil {
+		delete(c.participants, ch.ParticipantToken.ParticipantID)
 	}
 	if ch.Requeue != nil {
 		delete(c.contacts, ch.Requeue.ContactID)

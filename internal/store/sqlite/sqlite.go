@@ -604,10 +604,34 @@ func (db *DB) apply(tx *sql.Tx, c *store.Change) ([]store.Item, error) {
 		}
 	}
 	for _, p := range c.NewParticipants {
-		if _, err := db.exec(tx, `INSERT INTO participants (id, contact_id, role, display_name, token_hash, state, connected, joined_at, left_at, agent_id)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			p.ID, p.ContactID, p.Role, p.DisplayName, p.TokenHash, p.State, p.Connected, ms(p.JoinedAt), ms(p.LeftAt), p.AgentID); err != nil {
+		caps := ""
+		if len(p.MonitorCapabilities) > 0 {
+			caps = strings.Join(p.MonitorCapabilities, ",")
+		}
+		if _, err := db.exec(tx, `INSERT INTO participants (id, contact_id, role, display_name, token_hash, state, connected, joined_at, left_at, agent_id,
+			monitor_capabilities, barged)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			p.ID, p.ContactID, p.Role, p.DisplayName, p.TokenHash, p.State, p.Connected, ms(p.JoinedAt), ms(p.LeftAt), p.AgentID,
+			caps, p.Barged); err != nil {
 			return nil, err
+		}
+	}
+	if id := c.Barge; id != "" {
+		res, err := db.exec(tx, `UPDATE participants SET barged = 1 WHERE id = ? AND state = ? AND NOT barged`, id, store.ParticipantJoined)
+		if err != nil {
+			return nil, err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return nil, store.ErrConflict
+		}
+	}
+	if pt := c.ParticipantToken; pt != nil {
+		res, err := db.exec(tx, `UPDATE participants SET token_hash = ? WHERE id = ?`, pt.TokenHash, pt.ParticipantID)
+		if err != nil {
+			return nil, err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return nil, store.ErrNotFound
 		}
 	}
 	if a := c.ConnectAgent; a != nil {
@@ -869,7 +893,7 @@ var limitQueries = map[string]string{
 	store.CountFiles:        `SELECT COUNT(*) FROM files WHERE contact_id = ? AND state != '` + store.FileRejected + `'`,
 	store.CountParticipants: `SELECT COUNT(*) FROM participants WHERE contact_id = ? AND state = '` + store.ParticipantJoined + `'`,
 	store.CountAgentChats: `SELECT COUNT(*) FROM participants WHERE agent_id = ? AND state = '` + store.ParticipantJoined + `'
-		AND contact_id IN (SELECT id FROM contacts WHERE state != '` + store.ContactEnded + `')`,
+		AND role != 'SUPERVISOR' AND contact_id IN (SELECT id FROM contacts WHERE state != '` + store.ContactEnded + `')`,
 }
 
 // pruneQueries delete up to a limit of rows older than a time. The newest
@@ -985,13 +1009,19 @@ func (db *DB) Idempotency(ctx context.Context, scope, clientToken string) ([]byt
 	return b, notFound(err)
 }
 
-const participantCols = `id, contact_id, role, display_name, token_hash, state, connected, joined_at, left_at, agent_id`
+const participantCols = `id, contact_id, role, display_name, token_hash, state, connected, joined_at, left_at, agent_id,
+	monitor_capabilities, barged`
 
 func scanParticipant(row rowScanner) (store.Participant, error) {
 	var p store.Participant
 	var joined, left int64
-	err := row.Scan(&p.ID, &p.ContactID, &p.Role, &p.DisplayName, &p.TokenHash, &p.State, &p.Connected, &joined, &left, &p.AgentID)
+	var caps string
+	err := row.Scan(&p.ID, &p.ContactID, &p.Role, &p.DisplayName, &p.TokenHash, &p.State, &p.Connected, &joined, &left, &p.AgentID,
+		&caps, &p.Barged)
 	p.JoinedAt, p.LeftAt = fromMS(joined), fromMS(left)
+	if caps != "" {
+		p.MonitorCapabilities = strings.Split(caps, ",")
+	}
 	return p, notFound(err)
 }
 
