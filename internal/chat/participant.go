@@ -219,9 +219,26 @@ func (s *Service) SendMessage(ctx context.Context, sess *Session, contentType, c
 	if silent(sess.Participant) {
 		return store.Item{}, errSilent
 	}
+	if contentType == ContentInteractive {
+		// CUSTOM_BOT and AGENT participants send interactive messages
+		// (admin guide); the customer answers with interactive.response.
+		if r := sess.Participant.Role; r != RoleCustomBot && r != RoleAgent {
+			return store.Item{}, errorf(Invalid, "Only agents and custom bots send %s; a %s participant answers with %s.", ContentInteractive, r, ContentInteractiveResponse)
+		}
+		if !slices.Contains(sess.Contact.ContentTypes, contentType) {
+			return store.Item{}, errorf(Invalid, "Content type %s is not supported by this chat.", contentType)
+		}
+		if err := validateInteractive(content); err != nil {
+			return store.Item{}, err
+		}
+		it := s.newItem(sess, TypeMessage, contentType, content, clientToken)
+		it.InTranscript = true
+		s.active(ctx, sess)
+		return s.commitItem(ctx, sess, &store.Change{Items: []store.Item{it}})
+	}
 	limit, ok := messageLimits[contentType]
 	if !ok {
-		return store.Item{}, errorf(Invalid, "Unsupported content type %s: use text/plain, text/markdown, application/json or %s.", contentType, ContentInteractiveResponse)
+		return store.Item{}, errorf(Invalid, "Unsupported content type %s: use text/plain, text/markdown, application/json, %s or %s.", contentType, ContentInteractive, ContentInteractiveResponse)
 	}
 	if !slices.Contains(sess.Contact.ContentTypes, contentType) {
 		return store.Item{}, errorf(Invalid, "Content type %s is not supported by this chat.", contentType)
