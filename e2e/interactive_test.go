@@ -12,6 +12,8 @@ import (
 	ctypes "github.com/aws/aws-sdk-go-v2/service/connect/types"
 	v1aws "github.com/aws/aws-sdk-go/aws"
 	cp "github.com/aws/aws-sdk-go/service/connectparticipant"
+
+	"github.com/parleychat/parley"
 )
 
 const (
@@ -118,5 +120,49 @@ func TestInteractiveMessages(t *testing.T) {
 	out := must[*cp.GetTranscriptOutput](t)(ts.participantClient().GetTranscript(&cp.GetTranscriptInput{ConnectionToken: v1aws.String(botTok)}))
 	if it := out.Transcript[0]; v1aws.StringValue(it.ContentType) != responseType || v1aws.StringValue(it.Content) != answer {
 		t.Errorf("the bot's transcript ends with %v, want the customer's interactive response", it)
+	}
+}
+
+// TestSDKInteractive: the Go SDK's typed templates, sent by a bot and an
+// agent, arrive as Connect's JSON; a customer's answer parses back.
+func TestSDKInteractive(t *testing.T) {
+	ts := startServer(t)
+	ctx := t.Context()
+	chat := ts.startChat(t, interactiveChat())
+	customer := sdkSession(t, ts, chat)
+	agent := sdkSession(t, ts, ts.addAgent(t, chat.ContactID))
+	tz := -300
+	for _, tmpl := range []parley.Template{
+		&parley.ListPicker{Title: "Which fruit?", Subtitle: "Tap one", Elements: []parley.Element{{Title: "Apple"}, {Title: "Orange", Subtitle: "$2"}},
+			Reply: &parley.ReplyMessage{Title: "Thanks!"}},
+		&parley.QuickReply{Title: "Did that help?", Elements: []parley.Element{{Title: "Yes"}, {Title: "No"}}},
+		&parley.Panel{Title: "How can I help?", Elements: []parley.Element{{Title: "Track"}}},
+		&parley.TimePicker{Title: "When?", TimeZoneOffset: &tz, Timeslots: []parley.Timeslot{{Date: "2026-12-01T10:00-05:00", Duration: 30}}},
+		&parley.Carousel{Templates: []parley.Template{&parley.Panel{Title: "a", Elements: []parley.Element{{Title: "x"}}},
+			&parley.ListPicker{Title: "b", Elements: []parley.Element{{Title: "y"}}}}},
+		&parley.ViewResource{ViewID: "form"},
+	} {
+		if _, err := agent.SendInteractive(ctx, tmpl); err != nil {
+			t.Errorf("%T: %v", tmpl, err)
+		}
+	}
+	var denied *parley.ValidationException
+	if _, err := agent.SendInteractive(ctx, &parley.ListPicker{Title: "Too many", Elements: make([]parley.Element, 7)}); !errors.As(err, &denied) {
+		t.Errorf("a list picker of seven: %v, want ValidationException", err)
+	}
+	e := nextEvent(t, customer, "the list picker", func(e parley.Event) bool {
+		m, ok := e.(*parley.Message)
+		return ok && m.ContentType == parley.ContentInteractive
+	}).(*parley.Message)
+	if !strings.Contains(e.Content, `"templateType":"ListPicker","version":"1.0"`) || !strings.Contains(e.Content, `"replyMessage":{"title":"Thanks!"}`) {
+		t.Errorf("the list picker arrived as %s", e.Content)
+	}
+	answer := `{"templateType":"ListPicker","version":"1.0","data":{"content":{"title":"Which fruit?","elements":[{"title":"Orange"}]}}}`
+	if _, err := customer.SendMessage(ctx, parley.ContentInteractiveResponse, answer); err != nil {
+		t.Fatal(err)
+	}
+	r, err := parley.ParseInteractiveResponse(answer)
+	if err != nil || r.TemplateType != "ListPicker" || string(r.Chosen) != `{"title":"Orange"}` {
+		t.Errorf("ParseInteractiveResponse: %+v, %v", r, err)
 	}
 }

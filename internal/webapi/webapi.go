@@ -192,7 +192,7 @@ func (a *API) startChat(w http.ResponseWriter, r *http.Request) {
 	// the attributes the Connect API sets, and the console labels it so.
 	out, err := a.chat.StartChat(r.Context(), chat.StartChatInput{
 		InstanceID: a.chat.InstanceID(), FlowID: FlowID, DisplayName: in.DisplayName, CustomerAttributes: in.Attributes,
-		ContentTypes: []string{chat.ContentPlain, chat.ContentMarkdown}, MaxQueued: a.cfg.MaxQueued,
+		ContentTypes: []string{chat.ContentPlain, chat.ContentMarkdown, chat.ContentInteractive, chat.ContentInteractiveResponse}, MaxQueued: a.cfg.MaxQueued,
 	})
 	if errors.Is(err, chat.ErrQueueFull) {
 		// The server's capacity, not this client's rate: 503, and the

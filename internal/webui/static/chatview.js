@@ -3,6 +3,8 @@
 // picker, drag-and-drop and paste) with upload progress, image previews,
 // file cards, and clear messages when a file is refused or rejected.
 
+import { INTERACTIVE, RESPONSE, renderInteractive, answerText } from "./interactive.js";
+
 const EVENT = "application/vnd.amazonaws.connect.event.";
 
 function el(tag, attrs = {}, ...children) {
@@ -142,6 +144,9 @@ export class ChatView {
     if (item.Type === "MESSAGE") {
       const body = el("div", { class: "body" });
       if (item.ContentType === "text/markdown") body.append(renderMarkdown(item.Content));
+      else if (item.ContentType === INTERACTIVE) {
+        body.append(renderInteractive(item.Content, mine || this.conn.ended ? null : (json) => this.conn.sendMessage(json, RESPONSE)));
+      } else if (item.ContentType === RESPONSE) body.append(el("p", {}, answerText(item.Content)));
       else body.append(el("p", {}, item.Content));
       const li = el("li", { class: "message" + (mine ? " mine" : ""), "data-id": item.Id },
         el("span", { class: "who" }, who), body, el("span", { class: "receipt" }));
