@@ -66,6 +66,16 @@ type Config struct {
 	// URLs, as Amazon Connect does) instead of Parley's own, so that bytes
 	// bypass Parley.
 	Direct DirectBlobs
+	// Streams delivers message streams (StartContactStreaming); nil means
+	// no endpoint is configured, and streaming is refused.
+	Streams StreamSender
+}
+
+// StreamSender posts a stream's notifications to the endpoint a topic ARN
+// maps to.
+type StreamSender interface {
+	Configured(arn string) bool
+	Send(ctx context.Context, arn, id, message string, attrs map[string]string, at time.Time) error
 }
 
 // DirectBlobs is a blob store clients read and write directly.
@@ -90,6 +100,8 @@ type Service struct {
 	tasks      sync.WaitGroup // the background loops, waited for by Close
 
 	mu      sync.Mutex
+	streamWake chan struct{} // a commit may have queued deliveries
+
 	timers  map[string]Stopper    // contact id → end of its duration
 	watches map[string]*idleWatch // participant id → idle timer
 	// uploading holds the files whose bytes are arriving, so that one
@@ -127,6 +139,7 @@ func New(cfg Config, st store.Store, key secret.Key, log *slog.Logger) *Service 
 		timers:     make(map[string]Stopper),
 		watches:    make(map[string]*idleWatch),
 		uploading:  make(map[string]bool),
+		streamWake: make(chan struct{}, 1),
 	}
 }
 
@@ -162,6 +175,9 @@ func (s *Service) Start(ctx context.Context) error {
 		s.tasks.Go(func() { s.runRetention(s.background) })
 	}
 	s.tasks.Go(func() { s.runHousekeeping(s.background) })
+	if s.cfg.Streams != nil {
+		s.tasks.Go(func() { s.runStreams(s.background) })
+	}
 	return nil
 }
 

@@ -20,6 +20,7 @@ import (
 	"github.com/parleychat/parley/internal/quota"
 	"github.com/parleychat/parley/internal/sigv4"
 	"github.com/parleychat/parley/internal/store"
+	"github.com/parleychat/parley/internal/streaming"
 )
 
 // Config describes the instance the API serves.
@@ -60,25 +61,9 @@ func (a *API) Register(mux *http.ServeMux) {
 	mux.Handle("POST /contact/monitor", a.op("MonitorContact", a.monitorContact))
 	mux.Handle("POST /contact/persistent-contact-association/{InstanceId}/{InitialContactId}",
 		a.op("CreatePersistentContactAssociation", a.createPersistentContactAssociation))
-	for op, route := range unsupported {
-		mux.Handle(route.pattern, a.op(op, a.notSupported(op, route.why)))
-	}
+	mux.Handle("POST /contact/start-streaming", a.op("StartContactStreaming", a.startContactStreaming))
+	mux.Handle("POST /contact/stop-streaming", a.op("StopContactStreaming", a.stopContactStreaming))
 	mux.Handle("/", http.HandlerFunc(awswire.UnknownRoute))
-}
-
-// unsupported are the chat operations of the Connect API that Parley does
-// not offer. They answer InvalidRequestException, the error every one of
-// them declares for a request Connect cannot carry out ("The request is not
-// valid"), after the signature check, so that clients see a typed error.
-var unsupported = map[string]struct{ pattern, why string }{
-	"StartContactStreaming": {"POST /contact/start-streaming", "Parley does not stream chat messages"},
-	"StopContactStreaming":  {"POST /contact/stop-streaming", "Parley does not stream chat messages"},
-}
-
-func (a *API) notSupported(op, why string) handler {
-	return func(w http.ResponseWriter, r *http.Request, body []byte) error {
-		return invalidRequest("%s is not supported: %s.", op, why)
-	}
 }
 
 type handler func(w http.ResponseWriter, r *http.Request, body []byte) error
@@ -809,4 +794,69 @@ func (a *API) monitorContact(w http.ResponseWriter, r *http.Request, body []byte
 
 func (a *API) contactArn(instanceID, contactID string) string {
 	return fmt.Sprintf("arn:aws:connect:%s:%s:instance/%s/contact/%s", a.cfg.Region, a.cfg.AccountID, instanceID, contactID)
+}
+
+type startStreamingInput struct {
+	InstanceId                 *string
+	ContactId                  *string
+	ChatStreamingConfiguration *struct{ StreamingEndpointArn *string }
+	ClientToken                *string
+}
+
+// startContactStreaming streams a chat to the endpoint configured for an
+// SNS topic ARN (PARLEY_STREAMING_ENDPOINTS).
+func (a *API) startContactStreaming(w http.ResponseWriter, r *http.Request, body []byte) error {
+	var in startStreamingInput
+	if err := awswire.Unmarshal(body, &in); err != nil {
+		return asConnect(err)
+	}
+	var c awswire.Checker
+	c.Required("instanceId", in.InstanceId, 1, 100)
+	c.Required("contactId", in.ContactId, 1, 256)
+	c.Required("clientToken", in.ClientToken, 0, 500)
+	if in.ChatStreamingConfiguration == nil {
+		c.Fail("1 validation error detected: Value null at 'chatStreamingConfiguration' failed to satisfy constraint: Member must not be null")
+	} else {
+		c.Required("chatStreamingConfiguration.streamingEndpointArn", in.ChatStreamingConfiguration.StreamingEndpointArn, 1, 350)
+	}
+	if err := asConnect(c.Err()); err != nil {
+		return err
+	}
+	arn := *in.ChatStreamingConfiguration.StreamingEndpointArn
+	if !streaming.IsTopicARN(arn) {
+		return invalidParameter("StreamingEndpointArn %s is not an Amazon SNS topic ARN.", arn)
+	}
+	obs.SetContact(r.Context(), *in.ContactId)
+	id, err := a.chat.StartStreaming(r.Context(), *in.InstanceId, *in.ContactId, arn)
+	if err != nil {
+		return err
+	}
+	awswire.WriteJSON(w, struct{ StreamingId string }{id})
+	return nil
+}
+
+type stopStreamingInput struct {
+	InstanceId  *string
+	ContactId   *string
+	StreamingId *string
+}
+
+func (a *API) stopContactStreaming(w http.ResponseWriter, r *http.Request, body []byte) error {
+	var in stopStreamingInput
+	if err := awswire.Unmarshal(body, &in); err != nil {
+		return asConnect(err)
+	}
+	var c awswire.Checker
+	c.Required("instanceId", in.InstanceId, 1, 100)
+	c.Required("contactId", in.ContactId, 1, 256)
+	c.Required("streamingId", in.StreamingId, 1, 100)
+	if err := asConnect(c.Err()); err != nil {
+		return err
+	}
+	obs.SetContact(r.Context(), *in.ContactId)
+	if err := a.chat.StopStreaming(r.Context(), *in.InstanceId, *in.ContactId, *in.StreamingId); err != nil {
+		return err
+	}
+	awswire.WriteJSON(w, struct{}{})
+	return nil
 }

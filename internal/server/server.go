@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
@@ -33,6 +34,7 @@ import (
 	"github.com/parleychat/parley/internal/store"
 	"github.com/parleychat/parley/internal/store/cache"
 	"github.com/parleychat/parley/internal/store/sqlite"
+	"github.com/parleychat/parley/internal/streaming"
 	"github.com/parleychat/parley/internal/views"
 	"github.com/parleychat/parley/internal/webapi"
 	"github.com/parleychat/parley/internal/webui"
@@ -79,7 +81,16 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 	s := &Server{cfg: cfg, log: log, ln: ln, baseURL: cfg.BaseURL(ln.Addr())}
 	s.metrics = obs.NewMetrics()
 	fanout := broker.NewMemory()
-	s.store, err = sqlite.Open(filepath.Join(cfg.DataDir, "parley.db"), fanout.Publish)
+	// The commit hook also wakes the stream deliverer, which exists only
+	// once the domain does.
+	var wakeStreams atomic.Pointer[func()]
+	hook := func(items []store.Item) {
+		fanout.Publish(items)
+		if w := wakeStreams.Load(); w != nil {
+			(*w)()
+		}
+	}
+	s.store, err = sqlite.Open(filepath.Join(cfg.DataDir, "parley.db"), hook)
 	if err != nil {
 		ln.Close()
 		return nil, err
@@ -117,6 +128,17 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 		}
 		scanner = clamd
 	}
+	var streams chat.StreamSender
+	signer, err := streaming.LoadSigner(filepath.Join(cfg.DataDir, "streaming-key.pem"), s.baseURL)
+	if err != nil {
+		s.blobs.Close()
+		s.store.Close()
+		ln.Close()
+		return nil, fmt.Errorf("message streaming: %w", err)
+	}
+	if len(cfg.StreamingEndpoints) > 0 {
+		streams = &streaming.Sender{Endpoints: cfg.StreamingEndpoints, Signer: signer, Client: &http.Client{Timeout: 15 * time.Second}}
+	}
 	wsBase := config.WebsocketBase(s.baseURL)
 	cached := cache.New(s.store) // one server per database: see package cache
 	s.chat = chat.New(chat.Config{
@@ -136,7 +158,10 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 		FreeSpace:     freeSpace(s.blobs),
 		MinFreeBytes:  cfg.AttachmentMinFree,
 		Direct:        direct,
+		Streams:       streams,
 	}, cached, cfg.Key, log)
+	wake := s.chat.WakeStreams
+	wakeStreams.Store(&wake)
 	if err := s.chat.Start(ctx); err != nil {
 		s.store.Close()
 		ln.Close()
@@ -144,6 +169,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 	}
 
 	mux := http.NewServeMux()
+	mux.HandleFunc("GET "+streaming.CertPath, signer.ServeCert)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
 	var connectRates, participantRates *quota.Limiter
 	if cfg.ThrottleConnect {

@@ -283,12 +283,60 @@ type Change struct {
 	// ParticipantToken replaces a participant's token hash (the console
 	// hands a supervisor the token of the participant MonitorContact made).
 	ParticipantToken *ParticipantToken
+	// StartStream adds a message stream to a contact: from this change on,
+	// every item committed for the contact is queued for it, in the same
+	// transaction, in commit order (see Delivery).
+	StartStream *Stream
+	// StopStream stops a contact's stream; an unknown one fails with
+	// ErrNotFound, a stopped one succeeds. Its queued deliveries remain.
+	StopStream *StopStream
+	// DeliveriesDone removes delivered (or abandoned) deliveries.
+	DeliveriesDone []int64
+	// DeliveryRetries reschedule deliveries that failed.
+	DeliveryRetries []DeliveryRetry
 	// Requeue puts a connected contact back in the queue (a transfer): it
 	// fails with ErrConflict unless the contact is CONNECTED.
 	Requeue *Requeue
 	// AnnounceRehydration marks the contact's chat.rehydrated event as
 	// sent; if it was sent already the change fails with ErrConflict.
 	AnnounceRehydration string
+}
+
+// Stream is a contact's message stream to an endpoint (an SNS topic ARN).
+type Stream struct {
+	ID          string
+	ContactID   string
+	EndpointARN string
+	StartedAt   time.Time
+	StoppedAt   time.Time // zero while it streams
+}
+
+// StopStream stops a stream.
+type StopStream struct {
+	ContactID, StreamID string
+	At                  time.Time
+}
+
+// Delivery is an item a stream must still deliver. A backend queues one
+// per item and active stream of the item's contact in the transaction
+// that commits the item, and keeps it until DeliveriesDone names it, so
+// that delivery is at least once across crashes.
+type Delivery struct {
+	ID          int64 // rises in commit order
+	StreamID    string
+	ContactID   string
+	EndpointARN string
+	Item        Item
+	Attempts    int
+	NextAt      time.Time // not before
+	CreatedAt   time.Time
+}
+
+// DeliveryRetry schedules a delivery's next attempt.
+type DeliveryRetry struct {
+	ID       int64
+	Attempts int
+	NextAt   time.Time
 }
 
 // ParticipantToken is a participant's new token.
@@ -519,6 +567,11 @@ type Store interface {
 	// AgentParticipants returns the joined participants of an agent in
 	// chats that have not ended.
 	AgentParticipants(ctx context.Context, agentID string) ([]Participant, error)
+
+	// Streams returns a contact's streams, active and stopped, oldest first.
+	Streams(ctx context.Context, contactID string) ([]Stream, error)
+	// Deliveries returns up to limit queued deliveries, in commit order.
+	Deliveries(ctx context.Context, limit int) ([]Delivery, error)
 
 	// Prune deletes what no request needs any more, at most p.Limit rows
 	// of each kind, and reports how many rows it deleted in all.

@@ -62,6 +62,10 @@ type DB struct {
 	nextSeq  int64
 	lastTime int64
 	missed   []string // statements to prepare after the transaction
+	// streamed holds the contacts that may have an active stream (a
+	// superset: stopping never removes one), so that committing an item
+	// of any other contact costs no outbox query.
+	streamed map[string]bool
 }
 
 func prepared(pool *sql.DB, cache *sync.Map, q string) (*sql.Stmt, error) {
@@ -191,6 +195,20 @@ func Open(path string, hook store.CommitHook) (*DB, error) {
 		return nil, err
 	}
 	db.nextSeq++
+	db.streamed = map[string]bool{}
+	rows, err := w.Query(`SELECT DISTINCT contact_id FROM streams WHERE stopped_at = 0`)
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		db.streamed[id] = true
+	}
+	rows.Close()
 	ckpt, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, err
@@ -702,6 +720,47 @@ func (db *DB) apply(tx *sql.Tx, c *store.Change) ([]store.Item, error) {
 		db.lastTime = now
 		items = append(items, it)
 	}
+	if st := c.StartStream; st != nil {
+		if _, err := db.exec(tx, `INSERT INTO streams (id, contact_id, endpoint_arn, started_at) VALUES (?, ?, ?, ?)`,
+			st.ID, st.ContactID, st.EndpointARN, ms(st.StartedAt)); err != nil {
+			return nil, err
+		}
+		db.streamed[st.ContactID] = true
+	}
+	if st := c.StopStream; st != nil {
+		var stopped int64
+		if err := db.txRow(tx, `SELECT stopped_at FROM streams WHERE id = ? AND contact_id = ?`, st.StreamID, st.ContactID).Scan(&stopped); err != nil {
+			return nil, notFound(err)
+		}
+		if stopped == 0 {
+			if _, err := db.exec(tx, `UPDATE streams SET stopped_at = ? WHERE id = ?`, ms(st.At), st.StreamID); err != nil {
+				return nil, err
+			}
+		}
+	}
+	// Queue every item for the active streams of its contact, in this
+	// transaction: what is committed is delivered, whatever crashes.
+	for _, it := range items {
+		if !db.streamed[it.ContactID] {
+			continue
+		}
+		b, _ := json.Marshal(it)
+		if _, err := db.exec(tx, `INSERT INTO stream_outbox (stream_id, contact_id, item, next_at, created_at)
+			SELECT id, contact_id, ?, ?, ? FROM streams WHERE contact_id = ? AND stopped_at = 0`,
+			string(b), ms(it.Time), ms(it.Time), it.ContactID); err != nil {
+			return nil, err
+		}
+	}
+	for _, id := range c.DeliveriesDone {
+		if _, err := db.exec(tx, `DELETE FROM stream_outbox WHERE id = ?`, id); err != nil {
+			return nil, err
+		}
+	}
+	for _, r := range c.DeliveryRetries {
+		if _, err := db.exec(tx, `UPDATE stream_outbox SET attempts = ?, next_at = ? WHERE id = ?`, r.Attempts, ms(r.NextAt), r.ID); err != nil {
+			return nil, err
+		}
+	}
 	for _, rc := range c.Receipts {
 		if _, err := db.exec(tx, `INSERT INTO receipts (message_id, recipient_id, contact_id, delivered_at, read_at) VALUES (?, ?, ?, ?, ?)
 			ON CONFLICT (message_id, recipient_id) DO UPDATE SET
@@ -863,6 +922,8 @@ func (db *DB) erase(tx *sql.Tx, e *store.Tombstone) error {
 	for _, q := range []string{
 		`DELETE FROM receipts WHERE contact_id = ?1`,
 		`DELETE FROM items WHERE contact_id = ?1`,
+		`DELETE FROM stream_outbox WHERE contact_id = ?1`,
+		`DELETE FROM streams WHERE contact_id = ?1`,
 		`DELETE FROM files WHERE contact_id = ?1`,
 		`DELETE FROM connection_tokens WHERE participant_id IN (SELECT id FROM participants WHERE contact_id = ?1)`,
 		// Records made before they named their contact are found by the
@@ -1316,4 +1377,48 @@ func (db *DB) CountQueued(ctx context.Context, flowID string) (int, error) {
 	var n int
 	err := db.row(ctx, `SELECT COUNT(*) FROM contacts WHERE state = 'QUEUED' AND (? = '' OR flow_id = ?)`, flowID, flowID).Scan(&n)
 	return n, err
+}
+
+func (db *DB) Streams(ctx context.Context, contactID string) ([]store.Stream, error) {
+	rows, err := db.rows(ctx, `SELECT id, contact_id, endpoint_arn, started_at, stopped_at FROM streams
+		WHERE contact_id = ? ORDER BY started_at, id`, contactID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.Stream
+	for rows.Next() {
+		var st store.Stream
+		var started, stopped int64
+		if err := rows.Scan(&st.ID, &st.ContactID, &st.EndpointARN, &started, &stopped); err != nil {
+			return nil, err
+		}
+		st.StartedAt, st.StoppedAt = fromMS(started), fromMS(stopped)
+		out = append(out, st)
+	}
+	return out, rows.Err()
+}
+
+func (db *DB) Deliveries(ctx context.Context, limit int) ([]store.Delivery, error) {
+	rows, err := db.rows(ctx, `SELECT o.id, o.stream_id, o.contact_id, s.endpoint_arn, o.item, o.attempts, o.next_at, o.created_at
+		FROM stream_outbox o JOIN streams s ON s.id = o.stream_id ORDER BY o.id LIMIT ?`, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.Delivery
+	for rows.Next() {
+		var d store.Delivery
+		var item string
+		var next, created int64
+		if err := rows.Scan(&d.ID, &d.StreamID, &d.ContactID, &d.EndpointARN, &item, &d.Attempts, &next, &created); err != nil {
+			return nil, err
+		}
+		if err := json.Unmarshal([]byte(item), &d.Item); err != nil {
+			return nil, err
+		}
+		d.NextAt, d.CreatedAt = fromMS(next), fromMS(created)
+		out = append(out, d)
+	}
+	return out, rows.Err()
 }
