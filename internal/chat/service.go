@@ -99,7 +99,7 @@ type Service struct {
 	stop       context.CancelFunc
 	tasks      sync.WaitGroup // the background loops, waited for by Close
 
-	mu      sync.Mutex
+	mu         sync.Mutex
 	streamWake chan struct{} // a commit may have queued deliveries
 
 	timers  map[string]Stopper    // contact id → end of its duration
