@@ -7,10 +7,12 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/parleychat/parley/internal/attach"
 	"github.com/parleychat/parley/internal/blob"
+	"github.com/parleychat/parley/internal/obs"
 	"github.com/parleychat/parley/internal/secret"
 	"github.com/parleychat/parley/internal/store"
 )
@@ -135,6 +137,11 @@ func (s *Service) StartUpload(ctx context.Context, sess *Session, name, contentT
 	if size > limits.MaxBytes {
 		return t, errorf(QuotaExceeded, "The file is %d bytes; this chat accepts files up to %d bytes.", size, limits.MaxBytes)
 	}
+	// The name is stored, shown in items and downloaded without its
+	// bidirectional controls, so that it cannot pose as another.
+	if name = attach.CleanName(name); name == "" {
+		return t, errorf(Invalid, "The attachment name has no visible characters.")
+	}
 	if err := limits.CheckDeclared(name, contentType, size); err != nil {
 		return t, errorf(Invalid, "%s", err.Error())
 	}
@@ -220,10 +227,11 @@ func (s *Service) ReceiveUpload(ctx context.Context, fileID, token, contentType 
 	if contentType != g.Type {
 		return "", errorf(AccessDenied, "The request's Content-Type must be the one in HeadersToInclude, %s.", g.Type)
 	}
-	if !s.claimUpload(fileID) {
+	release, ok := s.claimUpload(fileID, body)
+	if !ok {
 		return "", errorf(Conflict, "This attachment is already being uploaded.")
 	}
-	defer s.releaseUpload(fileID)
+	defer release()
 	f, err := s.store.File(ctx, fileID)
 	if err != nil {
 		return "", err
@@ -329,20 +337,47 @@ func (sw *spaceWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
-func (s *Service) claimUpload(id string) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.uploading[id] {
-		return false
-	}
-	s.uploading[id] = true
-	return true
+// upload is a PUT receiving a file's bytes.
+type upload struct {
+	interrupt func() // nil if the body cannot be interrupted
+	done      chan struct{}
 }
 
-func (s *Service) releaseUpload(id string) {
+// claimUpload makes this PUT the one receiving a file's bytes. If another
+// holds the file and its body can be interrupted (fileapi's can), the newer
+// PUT takes over: the older is most likely a connection that died silently,
+// and its client's retry should not wait for it to time out.
+func (s *Service) claimUpload(id string, body io.Reader) (release func(), ok bool) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	delete(s.uploading, id)
+	if prev := s.uploading[id]; prev != nil {
+		s.mu.Unlock()
+		if prev.interrupt == nil {
+			return nil, false
+		}
+		prev.interrupt()
+		select {
+		case <-prev.done:
+		case <-time.After(5 * time.Second):
+			return nil, false
+		}
+		s.mu.Lock()
+		if s.uploading[id] != nil { // a third PUT was quicker
+			s.mu.Unlock()
+			return nil, false
+		}
+	}
+	u := &upload{done: make(chan struct{})}
+	if b, ok := body.(interface{ Interrupt() }); ok {
+		u.interrupt = b.Interrupt
+	}
+	s.uploading[id] = u
+	s.mu.Unlock()
+	return func() {
+		s.mu.Lock()
+		delete(s.uploading, id)
+		s.mu.Unlock()
+		close(u.done)
+	}, true
 }
 
 // directUploaded checks, in direct mode, that the client's PUT to the
@@ -423,21 +458,24 @@ func (s *Service) CompleteUpload(ctx context.Context, sess *Session, fileID, cli
 		return err
 	}
 	f.State = store.FileInProgress
-	go s.judge(f, sess.Participant, s.cfg.VerdictWait, answered)
+	s.spawn(func() { s.judge(f, sess.Participant, s.cfg.VerdictWait, answered) })
 	return nil
 }
 
-// judge checks a file and announces the verdict. It waits up to wait for
-// the verdict; past that it announces the file as IN_PROGRESS and lets the
-// verdict follow on its own.
+// judge checks a file and announces the verdict, on a goroutine of its own
+// (spawned, so Shutdown waits for it). It waits up to wait for the
+// verdict; past that it announces the file as IN_PROGRESS, and the verdict
+// follows when the check ends.
 func (s *Service) judge(f store.File, uploader store.Participant, wait time.Duration, answered <-chan struct{}) {
 	deadline := time.Now().Add(wait)
 	result := make(chan attach.Verdict, 1)
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), verdictTimeout)
+	if !s.spawn(func() {
+		ctx, cancel := context.WithTimeout(s.work, verdictTimeout)
 		defer cancel()
 		result <- s.inspect(ctx, f)
-	}()
+	}) {
+		return // shutting down: the file stays IN_PROGRESS and is judged at the next start
+	}
 	item := store.Item{
 		ID: secret.NewTimeUUID(), ContactID: f.ContactID, ParticipantID: uploader.ID, Type: TypeAttachment,
 		DisplayName: uploader.DisplayName, Role: uploader.Role, InTranscript: true,
@@ -457,7 +495,7 @@ func (s *Service) judge(f store.File, uploader store.Participant, wait time.Dura
 	case <-time.After(time.Until(deadline)):
 	}
 	item.Attachments = []store.Attachment{{ID: f.ID, Name: f.Name, ContentType: f.ContentType, Status: StatusInProgress}}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(s.work, 30*time.Second)
 	_, err := s.store.Apply(ctx, &store.Change{
 		Items:       []store.Item{item},
 		FileUpdates: []store.FileUpdate{{ID: f.ID, From: store.FileInProgress, To: store.FileInProgress, ItemID: item.ID, At: s.now()}},
@@ -466,13 +504,13 @@ func (s *Service) judge(f store.File, uploader store.Participant, wait time.Dura
 	if err != nil {
 		s.log.Error("announcing an attachment in progress", "attachment", f.ID, "err", err)
 	}
-	go func() {
-		v := <-result
-		next := item
-		next.ID = secret.NewTimeUUID()
-		next.InTranscript = false // the transcript's item is updated in place
-		s.announce(f, next, v, item.ID)
-	}()
+	// judge runs on a goroutine of its own, which Shutdown waits for: the
+	// verdict follows on it.
+	v := <-result
+	next := item
+	next.ID = secret.NewTimeUUID()
+	next.InTranscript = false // the transcript's item is updated in place
+	s.announce(f, next, v, item.ID)
 }
 
 // inspect runs the checks; a failure to check is a rejection, as Connect
@@ -483,20 +521,45 @@ func (s *Service) inspect(ctx context.Context, f store.File) attach.Verdict {
 		return attach.Verdict{Reason: "The uploaded file is missing."}
 	}
 	defer b.Close()
-	v, err := attach.Inspect(ctx, b, b.Size(), f.Name, f.ContentType, s.cfg.Scanner)
+	start := time.Now()
+	var scanner attach.Scanner
+	if s.cfg.Scanner != nil {
+		scanner = timedScanner{s.cfg.Scanner, s.cfg.Metrics}
+	}
+	v, err := attach.Inspect(ctx, b, b.Size(), f.Name, f.ContentType, scanner)
 	if err != nil {
 		// The reason is shown to every participant: the detail (clamd's
 		// address, a path) is for the log only.
 		s.log.Error("checking an attachment", "attachment", f.ID, "err", err)
-		return attach.Verdict{Reason: ReasonNotScanned}
+		v = attach.Verdict{Reason: ReasonNotScanned}
 	}
+	verdict := StatusRejected
+	if v.Approved {
+		verdict = StatusApproved
+	}
+	s.cfg.Metrics.Verdict(verdict, time.Since(start))
 	return v
+}
+
+// timedScanner measures each scan for the metrics.
+type timedScanner struct {
+	attach.Scanner
+	m *obs.Metrics
+}
+
+func (t timedScanner) Scan(ctx context.Context, r io.Reader) (string, error) {
+	start := time.Now()
+	defer func() { t.m.Scan(time.Since(start)) }()
+	return t.Scanner.Scan(ctx, r)
 }
 
 // announce records a verdict and pushes it in item. When inProgressItem is
 // set, the transcript's IN_PROGRESS item is updated to the verdict too.
 func (s *Service) announce(f store.File, item store.Item, v attach.Verdict, inProgressItem string) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	if s.work.Err() != nil {
+		return // the check was cut short by Shutdown: the next start judges the file again
+	}
+	ctx, cancel := context.WithTimeout(s.work, 30*time.Second)
 	defer cancel()
 	status, to := StatusApproved, store.FileApproved
 	if !v.Approved {
@@ -545,7 +608,7 @@ func (s *Service) resumeVerdicts(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		go s.judge(f, p, 0, nil)
+		s.spawn(func() { s.judge(f, p, 0, nil) })
 	}
 	return nil
 }
@@ -716,8 +779,9 @@ func (s *Service) OpenThumbnail(ctx context.Context, fileID, token string) (Down
 		d.Blob = b
 		return d, nil
 	}
-	s.thumbMu.Lock() // one at a time: previews are made once, and bound memory
-	defer s.thumbMu.Unlock()
+	// One maker per file, so that a preview is made once; attach.Thumbnail
+	// bounds the memory of all of them together.
+	defer s.lockThumb(fileID)()
 	if b, err := s.cfg.Blobs.Open(ctx, key); err == nil {
 		d.Blob = b
 		return d, nil
@@ -726,7 +790,7 @@ func (s *Service) OpenThumbnail(ctx context.Context, fileID, token string) (Down
 	if err != nil {
 		return Download{}, err
 	}
-	thumb, _, err := attach.Thumbnail(src, src.Size(), d.File.ServeType)
+	thumb, _, err := attach.Thumbnail(ctx, src, src.Size(), d.File.ServeType)
 	src.Close()
 	if errors.Is(err, attach.ErrNoThumbnail) {
 		return Download{}, noPreview
@@ -747,4 +811,31 @@ func (s *Service) OpenThumbnail(ctx context.Context, fileID, token string) (Down
 	}
 	d.Blob, err = s.cfg.Blobs.Open(ctx, key)
 	return d, err
+}
+
+// lockThumb locks the making of one file's preview and returns the unlock.
+func (s *Service) lockThumb(fileID string) func() {
+	s.mu.Lock()
+	l := s.thumbLocks[fileID]
+	if l == nil {
+		l = &keyLock{}
+		s.thumbLocks[fileID] = l
+	}
+	l.waiters++
+	s.mu.Unlock()
+	l.Lock()
+	return func() {
+		l.Unlock()
+		s.mu.Lock()
+		if l.waiters--; l.waiters == 0 {
+			delete(s.thumbLocks, fileID)
+		}
+		s.mu.Unlock()
+	}
+}
+
+// keyLock is a mutex for one key, dropped when nobody holds or awaits it.
+type keyLock struct {
+	sync.Mutex
+	waiters int // guarded by Service.mu
 }

@@ -28,6 +28,7 @@ export class ChatConnection {
     this.attempt = 0;
     this.lastTyping = 0;
     this.heartbeat = null;
+    this.reconnecting = null; // the one reconnect loop running, if any
   }
 
   async api(path, body, bearer = this.token) {
@@ -88,7 +89,17 @@ export class ChatConnection {
     });
   }
 
-  async reconnect() {
+  // reconnect starts the reconnect loop unless it runs already: a socket
+  // the loop opens may close before subscribing (a 429 or 503 on upgrade),
+  // and its close must not start a second loop beside the first.
+  reconnect() {
+    if (!this.reconnecting) {
+      this.reconnecting = this.reconnectLoop().finally(() => { this.reconnecting = null; });
+    }
+    return this.reconnecting;
+  }
+
+  async reconnectLoop() {
     this.onState("reconnecting");
     while (!this.ended) {
       this.attempt++;
@@ -99,7 +110,9 @@ export class ChatConnection {
         // What came while the socket was down is in the transcript; the
         // page de-duplicates by item.
         for (const item of await this.transcript()) this.onItem(item);
-        return;
+        // A socket that closed meanwhile found this loop running: go round.
+        if (this.ws.readyState === WebSocket.OPEN) return;
+        this.onState("reconnecting");
       } catch (e) {
         if (e instanceof ApiError && e.status === 403) { this.end(); return; }
       }
