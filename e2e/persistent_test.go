@@ -12,6 +12,8 @@ import (
 	ctypes "github.com/aws/aws-sdk-go-v2/service/connect/types"
 	v1aws "github.com/aws/aws-sdk-go/aws"
 	cp "github.com/aws/aws-sdk-go/service/connectparticipant"
+
+	"github.com/parleychat/parley/contact"
 )
 
 // endedChat starts a chat, has its customer say something, and stops it.
@@ -194,5 +196,30 @@ func TestChatJSChatRehydrated(t *testing.T) {
 		if ev.Event == "onChatRehydrated" {
 			t.Error("chat.rehydrated was announced twice")
 		}
+	}
+}
+
+// TestSDKContactCalls: the Go SDK's contact package drives persistent
+// chat, supervisors and streaming through aws-sdk-go-v2.
+func TestSDKContactCalls(t *testing.T) {
+	ts := startServer(t)
+	ctx := context.Background()
+	cc := ts.connectClient()
+	past := ts.endedChat(t, "earlier", nil)
+	d, from, err := contact.Continue(ctx, cc, &contact.ContinueInput{Start: startInput(ts), SourceContactID: past.ContactID, EntirePastSession: true})
+	if err != nil || from != past.ContactID || d.ParticipantToken == "" {
+		t.Fatalf("Continue: %+v %q %v", d, from, err)
+	}
+	agent, err := contact.Join(ctx, cc, &contact.JoinInput{InstanceID: ts.InstanceID, ContactID: d.ContactID, Role: ctypes.ParticipantRoleAgent})
+	if err != nil || agent.ParticipantToken == "" {
+		t.Fatalf("Join: %v", err)
+	}
+	sam := ts.signIn(t, "Sam")
+	if err := contact.Monitor(ctx, cc, &contact.MonitorInput{InstanceID: ts.InstanceID, ContactID: d.ContactID, UserID: sam.id, Barge: true}); err != nil {
+		t.Errorf("Monitor: %v", err)
+	}
+	var invalid *ctypes.InvalidRequestException
+	if _, err := contact.StartStreaming(ctx, cc, ts.InstanceID, d.ContactID, "arn:aws:sns:us-east-1:000000000000:none"); !errors.As(err, &invalid) {
+		t.Errorf("StartStreaming without an endpoint: %v, want InvalidRequestException", err)
 	}
 }
