@@ -269,3 +269,19 @@ func TestMessageStreaming(t *testing.T) {
 		t.Error("no events were streamed")
 	}
 }
+
+// TestJSConnectClient: the official JS Connect client drives persistent
+// chat, TransferContact, MonitorContact and streaming (connect.test.mjs).
+func TestJSConnectClient(t *testing.T) {
+	nodeModules(t)
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	t.Cleanup(hook.Close)
+	ts := startServerIn(t, t.TempDir(), "PARLEY_STREAMING_ENDPOINTS", topicARN+"="+hook.URL)
+	past, past2 := ts.endedChat(t, "one", nil), ts.endedChat(t, "two", nil)
+	live := ts.startChat(t, nil)
+	ts.addAgent(t, live.ContactID)
+	sam := ts.signIn(t, "Sam")
+	runNodeTest(t, "connect.test.mjs", map[string]any{"url": ts.URL, "instanceId": ts.InstanceID, "accessKeyId": testAKID,
+		"secretAccessKey": testSecret, "past": past.ContactID, "past2": past2.ContactID, "live": live.ContactID,
+		"supervisor": sam.id, "topic": topicARN})
+}
