@@ -74,7 +74,7 @@ func run(args []string, env config.Env, stdout, stderr io.Writer) error {
 		defer stop()
 		return chatcli.Run(ctx, args[1:], stdout, stderr, env)
 	case "agent":
-		return agentCommand(args[1:], env, stdout)
+		return agentCommand(args[1:], env, stdout, stderr)
 	case "backup", "restore":
 		return backupCommand(args[0], args[1:], env, stdout)
 	case "export":
@@ -115,7 +115,7 @@ const agentUsage = `usage: parley agent add NAME | list | remove NAME | rotate-k
 // agentCommand manages the console's agents in the data dir; it works
 // while the server runs, and a removed or rotated key stops working there
 // at once.
-func agentCommand(args []string, env config.Env, stdout io.Writer) error {
+func agentCommand(args []string, env config.Env, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		return errors.New(agentUsage)
 	}
@@ -131,6 +131,8 @@ func agentCommand(args []string, env config.Env, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	// Said on stderr, so that list's output stays the list.
+	fmt.Fprintf(stderr, "Agents of %s\n", server.DataSource(cfg))
 	ctx := context.Background()
 	switch verb {
 	case "add":

@@ -12,9 +12,10 @@ import (
 func TestAgentCommands(t *testing.T) {
 	dir := t.TempDir()
 	env := func(k string) string { return map[string]string{"PARLEY_DATA_DIR": dir}[k] }
+	var said bytes.Buffer
 	cmd := func(args ...string) (string, error) {
 		var out bytes.Buffer
-		err := run(append([]string{"agent"}, args...), env, &out, &out)
+		err := run(append([]string{"agent"}, args...), env, &out, &said)
 		return out.String(), err
 	}
 	added, err := cmd("add", "Grace")
@@ -42,6 +43,9 @@ func TestAgentCommands(t *testing.T) {
 	}
 	if list, _ := cmd("list"); strings.Contains(list, "Grace") {
 		t.Errorf("a removed agent is listed: %q", list)
+	}
+	if !strings.Contains(said.String(), "Agents of the data dir "+dir) {
+		t.Errorf("the commands do not say which data they act on: %q", said.String())
 	}
 	for _, bad := range [][]string{{}, {"remove"}, {"rotate-key", "-data-dir", dir}, {"fire", "Alan"}, {"remove", "Nobody"}} {
 		if _, err := cmd(bad...); err == nil {
