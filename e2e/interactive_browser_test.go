@@ -72,3 +72,18 @@ func TestBrowserInteractive(t *testing.T) {
 	t.Cleanup(bot.Close)
 	runNodeTest(t, "interactive.test.mjs", map[string]any{"url": ts.URL, "chromium": chromium, "bot": bot.URL})
 }
+
+// TestBrowserConsoleControls: the console's monitor, barge and transfer
+// controls in Chromium (e2e/js/console.test.mjs).
+func TestBrowserConsoleControls(t *testing.T) {
+	chromium := chromiumPath(t)
+	nodeModules(t)
+	ts := startServer(t)
+	grace, sam := ts.addConsoleAgent(t, "Grace"), ts.addConsoleAgent(t, "Sam")
+	chat := ts.startChat(t, &connect.StartChatContactInput{
+		ParticipantDetails:             &ctypes.ParticipantDetails{DisplayName: aws.String("Ada")},
+		SupportedMessagingContentTypes: []string{"text/plain", "text/markdown"}, // the console writes Markdown
+		InitialMessage:                 &ctypes.ChatMessage{ContentType: aws.String("text/plain"), Content: aws.String("Where is my parcel?")}})
+	runNodeTest(t, "console.test.mjs", map[string]any{"url": ts.URL, "chromium": chromium, "graceKey": grace, "samKey": sam,
+		"contactId": chat.ContactID})
+}

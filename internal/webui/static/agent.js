@@ -4,6 +4,7 @@
 import { ChatConnection } from "./parley.js";
 import { ChatView, el } from "./chatview.js";
 import { transferControls } from "./console-transfer.js";
+import { monitorForm, bargeButton } from "./console-monitor.js";
 
 const KEY = "parley.agent";
 const CHATS = "parley.agent.chats";
@@ -44,6 +45,7 @@ function start(me) {
   document.getElementById("signout").hidden = false;
   document.getElementById("whoami").textContent = `Signed in as ${me.Name}`;
   for (const saved of JSON.parse(sessionStorage.getItem(CHATS) || "[]")) openChat(saved);
+  document.querySelector("#desk nav").append(monitorForm(agentAPI, openChat, alertMessage));
   pollQueue();
   setInterval(pollQueue, 1500);
 }
@@ -156,7 +158,7 @@ async function openChat(chat) {
   const close = el("button", { type: "button", hidden: "" }, "Close");
   const panel = el("section", { class: "chat-panel", role: "tabpanel", "aria-label": `Chat with ${chat.CustomerName}` },
     el("header", { class: "panel-head" }, el("h2", {}, chat.CustomerName), end, close), attrs,
-    transferControls(agentAPI, chat.ContactId, alertMessage));
+    chat.Monitoring ? bargeButton(agentAPI, chat, alertMessage) : transferControls(agentAPI, chat.ContactId, alertMessage));
   document.getElementById("mine").append(tab);
   document.getElementById("chats").append(panel);
   let view;
