@@ -223,3 +223,55 @@ func TestSDKContactCalls(t *testing.T) {
 		t.Errorf("StartStreaming without an endpoint: %v, want InvalidRequestException", err)
 	}
 }
+
+// TestPersistentTranscriptPaging: a chain of three chats pages as one
+// transcript, oldest first, in either direction, page by page.
+func TestPersistentTranscriptPaging(t *testing.T) {
+	ts := startServer(t)
+	first := ts.endedChat(t, "m1", nil)
+	second := ts.startChat(t, persistent(ctypes.RehydrationTypeFromSegment, first.ContactID))
+	tok2 := ts.connectionToken(t, second.ParticipantToken)
+	for _, m := range []string{"m2", "m3"} {
+		if _, err := ts.participantClient().SendMessage(sendInput(tok2, m)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := ts.connectClient().StopContact(context.Background(), stopInput(ts, second.ContactID)); err != nil {
+		t.Fatal(err)
+	}
+	third := ts.startChat(t, persistent(ctypes.RehydrationTypeFromSegment, second.ContactID))
+	tok3 := ts.connectionToken(t, third.ParticipantToken)
+	for _, m := range []string{"m4", "m5"} {
+		if _, err := ts.participantClient().SendMessage(sendInput(tok3, m)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	read := func(in *cp.GetTranscriptInput) []string {
+		var got []string
+		in.ConnectionToken, in.MaxResults = v1aws.String(tok3), v1aws.Int64(2)
+		for page := 0; page < 20; page++ {
+			out, err := ts.participantClient().GetTranscript(in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, it := range out.Transcript {
+				if *it.Type == "MESSAGE" {
+					got = append(got, *it.Content)
+				}
+			}
+			if out.NextToken == nil {
+				return got
+			}
+			in.NextToken = out.NextToken
+		}
+		t.Fatal("paging does not end")
+		return nil
+	}
+	backward := read(&cp.GetTranscriptInput{SortOrder: v1aws.String("DESCENDING")})
+	equal(t, "backward through the chain", strings.Join(backward, ","), "m5,m4,m3,m2,m1")
+	forward := read(&cp.GetTranscriptInput{ScanDirection: v1aws.String("FORWARD"), SortOrder: v1aws.String("ASCENDING"),
+		StartPosition: &cp.StartPosition{AbsoluteTime: v1aws.String("2000-01-01T00:00:00.000Z")}})
+	equal(t, "forward through the chain", strings.Join(forward, ","), "m1,m2,m3,m4,m5")
+	recent := read(&cp.GetTranscriptInput{SortOrder: v1aws.String("ASCENDING"), StartPosition: &cp.StartPosition{MostRecent: v1aws.Int64(20)}})
+	equal(t, "from the most recent 20", strings.Join(recent, ","), "m1,m2,m3,m4,m5")
+}

@@ -3,6 +3,7 @@ package chat
 import (
 	"context"
 	"errors"
+	"math"
 	"slices"
 	"time"
 
@@ -150,63 +151,43 @@ func (s *Service) chain(ctx context.Context, c store.Contact) ([]string, error) 
 	return ids, nil
 }
 
-// chainTranscript reads transcript items of several contacts as one
-// transcript: seqs are global and rise with time, so merging by seq keeps
-// the past sessions before the present one.
-func (s *Service) chainTranscript(ctx context.Context, ids []string, from int64, forward bool, limit int) ([]store.Item, error) {
-	if len(ids) == 1 {
-		return s.store.Transcript(ctx, ids[0], from, forward, limit)
-	}
-	var all []store.Item
-	for _, id := range ids {
-		items, err := s.store.Transcript(ctx, id, from, forward, limit)
+// chainTranscript reads a page of a persistent chat's transcript from a
+// position: the contacts it continues come before it, oldest first, each
+// in its own seq order (a store orders items within a chat, not between
+// chats). chain is newest first, as chain returns it.
+func (s *Service) chainTranscript(ctx context.Context, chain []string, pos pageToken, limit int) ([]store.Item, error) {
+	var out []store.Item
+	from := pos.From
+	for part := pos.Part; part >= 0 && part < len(chain) && len(out) < limit; {
+		items, err := s.store.Transcript(ctx, chain[part], from, pos.Forward, limit-len(out))
 		if err != nil {
 			return nil, err
 		}
-		all = append(all, items...)
+		out = append(out, items...)
+		if pos.Forward {
+			part, from = part-1, 0 // on to the newer contact, from its start
+		} else {
+			part, from = part+1, math.MaxInt64 // back to the older one, from its end
+		}
 	}
-	slices.SortFunc(all, func(a, b store.Item) int {
+	return out, nil
+}
+
+// chainSeqAt is TranscriptSeqAt over a chain: the first item at or after
+// t, searching from the oldest contact, or the last at or before t,
+// searching from the newest.
+func (s *Service) chainSeqAt(ctx context.Context, chain []string, t time.Time, forward bool) (part int, seq int64, err error) {
+	for i := range chain {
+		part = i
 		if forward {
-			return compare(a.Seq, b.Seq)
+			part = len(chain) - 1 - i
 		}
-		return compare(b.Seq, a.Seq)
-	})
-	if len(all) > limit {
-		all = all[:limit]
-	}
-	return all, nil
-}
-
-func compare(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}
-
-// chainSeqAt is TranscriptSeqAt over a chain.
-func (s *Service) chainSeqAt(ctx context.Context, ids []string, t time.Time, forward bool) (int64, error) {
-	found := false
-	var best int64
-	for _, id := range ids {
-		seq, err := s.store.TranscriptSeqAt(ctx, id, t, forward)
-		if errors.Is(err, store.ErrNotFound) {
-			continue
-		}
-		if err != nil {
-			return 0, err
-		}
-		if !found || (forward && seq < best) || (!forward && seq > best) {
-			best, found = seq, true
+		seq, err = s.store.TranscriptSeqAt(ctx, chain[part], t, forward)
+		if !errors.Is(err, store.ErrNotFound) {
+			return part, seq, err
 		}
 	}
-	if !found {
-		return 0, store.ErrNotFound
-	}
-	return best, nil
+	return 0, 0, store.ErrNotFound
 }
 
 // chainItem finds a transcript item in any contact of a chain.

@@ -36,6 +36,9 @@ type pageToken struct {
 	ContactID string `json:"c"`
 	From      int64  `json:"s"`
 	Forward   bool   `json:"f"`
+	// Part is which contact of a persistent chat's chain From is a seq of:
+	// 0 the contact read, 1 the one it continues, and so on back.
+	Part int `json:"i,omitempty"`
 }
 
 // DefaultMaxResults is GetTranscript's page size when MaxResults is absent.
@@ -76,7 +79,7 @@ func (s *Service) Transcript(ctx context.Context, sess *Session, q TranscriptQue
 	switch {
 	case q.NextToken != "":
 		payload, err := s.pages.Verify(q.NextToken)
-		if err != nil || json.Unmarshal(payload, &pos) != nil || pos.ContactID != contactID {
+		if err != nil || json.Unmarshal(payload, &pos) != nil || pos.ContactID != contactID || pos.Part < 0 || pos.Part >= len(chain) {
 			return page, errorf(Invalid, "The NextToken is not valid for this transcript.")
 		}
 	case !hasStart:
@@ -97,19 +100,20 @@ func (s *Service) Transcript(ctx context.Context, sess *Session, q TranscriptQue
 			if errors.Is(err, store.ErrNotFound) {
 				return page, errorf(Invalid, "StartPosition Id %s is not an item of this transcript.", q.StartID)
 			}
-			pos.From = it.Seq
+			pos.From, pos.Part = it.Seq, slices.Index(chain, it.ContactID)
 		case q.StartTime != nil:
-			pos.From, err = s.chainSeqAt(ctx, chain, *q.StartTime, pos.Forward)
+			pos.Part, pos.From, err = s.chainSeqAt(ctx, chain, *q.StartTime, pos.Forward)
 		case len(chain) == 1:
 			pos.From, err = s.store.TranscriptNewest(ctx, contactID, *q.MostRecent)
 		default:
 			var newest []store.Item
-			newest, err = s.chainTranscript(ctx, chain, math.MaxInt64, false, max(*q.MostRecent, 1))
+			newest, err = s.chainTranscript(ctx, chain, pageToken{From: math.MaxInt64}, max(*q.MostRecent, 1))
 			if err == nil && len(newest) == 0 {
 				err = store.ErrNotFound
 			}
 			if err == nil {
-				pos.From = newest[len(newest)-1].Seq
+				last := newest[len(newest)-1]
+				pos.From, pos.Part = last.Seq, slices.Index(chain, last.ContactID)
 			}
 		}
 		if errors.Is(err, store.ErrNotFound) {
@@ -120,12 +124,13 @@ func (s *Service) Transcript(ctx context.Context, sess *Session, q TranscriptQue
 		}
 	}
 
-	items, err := s.chainTranscript(ctx, chain, pos.From, pos.Forward, limit+1)
+	items, err := s.chainTranscript(ctx, chain, pos, limit+1)
 	if err != nil {
 		return page, err
 	}
 	if len(items) > limit {
-		next, _ := json.Marshal(pageToken{ContactID: contactID, From: items[limit].Seq, Forward: pos.Forward})
+		next, _ := json.Marshal(pageToken{ContactID: contactID, From: items[limit].Seq, Forward: pos.Forward,
+			Part: slices.Index(chain, items[limit].ContactID)})
 		page.NextToken = s.pages.Sign(next)
 		items = items[:limit]
 	}
