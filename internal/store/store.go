@@ -322,7 +322,7 @@ type StopStream struct {
 // that commits the item, and keeps it until DeliveriesDone names it, so
 // that delivery is at least once across crashes.
 type Delivery struct {
-	ID          int64 // rises in commit order
+	ID          int64 // rises in commit order among a contact's deliveries (a backend with concurrent writers assigns it under the contact's lock)
 	StreamID    string
 	ContactID   string
 	EndpointARN string
@@ -570,7 +570,8 @@ type Store interface {
 
 	// Streams returns a contact's streams, active and stopped, oldest first.
 	Streams(ctx context.Context, contactID string) ([]Stream, error)
-	// Deliveries returns up to limit queued deliveries, in commit order.
+	// Deliveries returns up to limit queued deliveries, by ID (so each
+	// stream's in commit order).
 	Deliveries(ctx context.Context, limit int) ([]Delivery, error)
 
 	// Prune deletes what no request needs any more, at most p.Limit rows
