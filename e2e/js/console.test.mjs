@@ -44,6 +44,7 @@ test("a supervisor monitors and barges; an agent transfers to the queue", async 
 
   await grace.getByRole("combobox", { name: "Transfer to" }).selectOption({ label: "the queue" });
   await grace.getByRole("button", { name: "Transfer" }).click();
+  await sam.getByText("The chat was transferred.").waitFor();
   await sam.getByRole("button", { name: "Accept the chat with Ada" }).waitFor({ timeout: 10000 });
   const waiting = await (await fetch(`${fx.url}/agent/v1/queue`, { headers: { Authorization: "Bearer " + fx.samKey } })).json();
   assert.equal(waiting.Waiting[0].ContactId, fx.contactId);

@@ -166,10 +166,14 @@ export class ChatView {
       if (!mine) this.showTyping(who);
     } else if (item.ContentType?.startsWith(EVENT + "participant.")) {
       const change = item.ContentType.slice((EVENT + "participant.").length);
-      const text = { joined: "joined the chat", left: "left the chat", idle: "is idle", returned: "is back" }[change];
+      const text = { joined: "joined the chat", left: "left the chat", idle: "is idle", returned: "is back", invited: "was invited to the chat" }[change];
       if (text && !mine) this.notice(`${who} ${text}`);
     } else if (item.ContentType === EVENT + "chat.ended") {
       this.notice("The chat has ended.");
+    } else if (item.ContentType === EVENT + "transfer.succeeded" || item.ContentType === EVENT + "transfer.failed") {
+      this.notice(item.ContentType.endsWith("succeeded") ? "The chat was transferred." : "The transfer failed.");
+    } else if (item.ContentType === EVENT + "chat.rehydrated") {
+      this.notice("The earlier conversation is above.");
     }
     this.scroll();
   }
