@@ -34,6 +34,7 @@ import (
 	"github.com/parleychat/parley/internal/sigv4"
 	"github.com/parleychat/parley/internal/store"
 	"github.com/parleychat/parley/internal/store/cache"
+	"github.com/parleychat/parley/internal/store/postgres"
 	"github.com/parleychat/parley/internal/store/sqlite"
 	"github.com/parleychat/parley/internal/streaming"
 	"github.com/parleychat/parley/internal/views"
@@ -46,15 +47,16 @@ const clamdPingTimeout = 2 * time.Second
 
 // Server is a running Parley.
 type Server struct {
-	cfg     *config.Config
-	log     *slog.Logger
-	ln      net.Listener
-	baseURL string
-	store   *sqlite.DB
-	blobs   blob.Store
-	chat    *chat.Service
-	gateway *gateway.Gateway
-	metrics *obs.Metrics
+	cfg       *config.Config
+	log       *slog.Logger
+	ln        net.Listener
+	baseURL   string
+	store     store.Store
+	publisher *broker.Publisher
+	blobs     blob.Store
+	chat      *chat.Service
+	gateway   *gateway.Gateway
+	metrics   *obs.Metrics
 	// metricsHTTP serves /metrics on PARLEY_METRICS_ADDR, when set.
 	metricsHTTP *http.Server
 	metricsLn   net.Listener
@@ -91,23 +93,26 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 	s := &Server{cfg: cfg, log: log, ln: ln, baseURL: cfg.BaseURL(ln.Addr())}
 	s.metrics = obs.NewMetrics()
 	fanout := broker.NewMemory()
+	s.publisher = broker.NewPublisher(fanout, log)
 	// The commit hook also wakes the stream deliverer, which exists only
 	// once the domain does.
 	var wakeStreams atomic.Pointer[func()]
 	hook := func(items []store.Item) {
-		fanout.Publish(items)
+		s.publisher.Committed(items)
 		if w := wakeStreams.Load(); w != nil {
 			(*w)()
 		}
 	}
-	s.store, err = sqlite.Open(filepath.Join(cfg.DataDir, "parley.db"), hook)
+	s.store, err = openStore(ctx, cfg, hook)
 	if err != nil {
+		s.publisher.Close()
 		ln.Close()
 		return nil, err
 	}
 	s.blobs, err = openBlobs(ctx, cfg)
 	if err != nil {
 		s.store.Close()
+		s.publisher.Close()
 		ln.Close()
 		return nil, err
 	}
@@ -120,6 +125,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 		if err != nil {
 			s.blobs.Close()
 			s.store.Close()
+			s.publisher.Close()
 			ln.Close()
 			return nil, fmt.Errorf("PARLEY_S3_DIRECT: the bucket fails a check: %w", err)
 		}
@@ -150,7 +156,10 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 		streams = &streaming.Sender{Endpoints: cfg.StreamingEndpoints, Signer: signer, Client: &http.Client{Timeout: 15 * time.Second}}
 	}
 	wsBase := config.WebsocketBase(s.baseURL)
-	cached := cache.New(s.store) // one server per database: see package cache
+	cached := cache.New(s.store) // one server per SQLite database
+	if cfg.DatabaseURL != "" {
+		cached = cache.Shared(s.store) // other servers may write it
+	}
 	s.chat = chat.New(chat.Config{
 		InstanceID:    cfg.InstanceID,
 		QueueID:       cfg.QueueID,
@@ -174,6 +183,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 	wakeStreams.Store(&wake)
 	if err := s.chat.Start(ctx); err != nil {
 		s.store.Close()
+		s.publisher.Close()
 		ln.Close()
 		return nil, err
 	}
@@ -217,6 +227,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 		mln, err := net.Listen("tcp", cfg.MetricsAddr)
 		if err != nil {
 			s.store.Close()
+			s.publisher.Close()
 			ln.Close()
 			return nil, fmt.Errorf("PARLEY_METRICS_ADDR: %w", err)
 		}
@@ -322,7 +333,9 @@ func (s *Server) Close() error {
 
 func (s *Server) close(ctx context.Context) error {
 	err := s.gateway.Shutdown(ctx) // hijacked connections are not http.Server's to close
-	return errors.Join(err, s.store.Close(), s.blobs.Close())
+	err = errors.Join(err, s.store.Close(), s.blobs.Close())
+	s.publisher.Close() // after the store's last commits
+	return err
 }
 
 // Run serves until ctx is done, then shuts down gracefully.
@@ -429,6 +442,15 @@ func RotateAgentKey(ctx context.Context, cfg *config.Config, name string) (key s
 // withAgents opens the data dir's database for f.
 func withAgents(cfg *config.Config, f func(*chat.Service) error) error {
 	return offline(context.Background(), cfg, false, f)
+}
+
+// openStore opens PostgreSQL at cfg.DatabaseURL if set, else SQLite in
+// the data dir.
+func openStore(ctx context.Context, cfg *config.Config, hook store.CommitHook) (store.Store, error) {
+	if cfg.DatabaseURL != "" {
+		return postgres.Open(ctx, cfg.DatabaseURL, hook)
+	}
+	return sqlite.Open(filepath.Join(cfg.DataDir, "parley.db"), hook)
 }
 
 func pprofMux() *http.ServeMux {

@@ -20,3 +20,6 @@ CREATE TABLE stream_outbox (
     created_at INTEGER NOT NULL
 );
 CREATE INDEX stream_outbox_contact ON stream_outbox (contact_id);
+-- How many streams of the contact are active (as on PostgreSQL, whose
+-- writer reads it with the contact's lock).
+ALTER TABLE contacts ADD COLUMN active_streams INTEGER NOT NULL DEFAULT 0;
