@@ -155,6 +155,7 @@ func TestMessageStreaming(t *testing.T) {
 		"PARLEY_SECRET_ACCESS_KEY": testSecret, "PARLEY_INSTANCE_ID": "test-instance",
 		"PARLEY_STREAMING_ENDPOINTS": topicARN + "=" + hook.URL + "/sns"}
 	ts := startServerIn(t, dir, "PARLEY_STREAMING_ENDPOINTS", env["PARLEY_STREAMING_ENDPOINTS"])
+	env["PARLEY_DATABASE_URL"] = ts.DatabaseURL // "" on SQLite
 	ctx := context.Background()
 	start := func(contactID, arn string) (string, error) {
 		out, err := ts.connectClient().StartContactStreaming(ctx, &connect.StartContactStreamingInput{InstanceId: aws.String(ts.InstanceID),
