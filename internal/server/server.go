@@ -39,6 +39,7 @@ import (
 	"github.com/parleychat/parley/internal/store/cache"
 	"github.com/parleychat/parley/internal/store/postgres"
 	"github.com/parleychat/parley/internal/store/sqlite"
+	"github.com/parleychat/parley/internal/streaming"
 	"github.com/parleychat/parley/internal/views"
 	"github.com/parleychat/parley/internal/webapi"
 	"github.com/parleychat/parley/internal/webui"
@@ -106,7 +107,16 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 		fanout = s.nats
 	}
 	s.publisher = broker.NewPublisher(fanout, log)
-	s.store, err = openStore(ctx, cfg, s.publisher.Committed)
+	// The commit hook also wakes the stream deliverer, which exists only
+	// once the domain does.
+	var wakeStreams atomic.Pointer[func()]
+	hook := func(items []store.Item) {
+		s.publisher.Committed(items)
+		if w := wakeStreams.Load(); w != nil {
+			(*w)()
+		}
+	}
+	s.store, err = openStore(ctx, cfg, hook)
 	if err != nil {
 		s.publisher.Close()
 		s.closeNATS()
@@ -157,6 +167,17 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 		}
 		scanner = clamd
 	}
+	var streams chat.StreamSender
+	signer, err := streaming.LoadSigner(filepath.Join(cfg.DataDir, "streaming-key.pem"), s.baseURL)
+	if err != nil {
+		s.blobs.Close()
+		s.store.Close()
+		ln.Close()
+		return nil, fmt.Errorf("message streaming: %w", err)
+	}
+	if len(cfg.StreamingEndpoints) > 0 {
+		streams = &streaming.Sender{Endpoints: cfg.StreamingEndpoints, Signer: signer, Client: &http.Client{Timeout: 15 * time.Second}}
+	}
 	wsBase := config.WebsocketBase(s.baseURL)
 	cached := cache.New(s.store) // one server per SQLite database
 	if cfg.DatabaseURL != "" {
@@ -179,7 +200,10 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 		FreeSpace:     freeSpace(s.blobs),
 		MinFreeBytes:  cfg.AttachmentMinFree,
 		Direct:        direct,
+		Streams:       streams,
 	}, cached, cfg.Key, log)
+	wake := s.chat.WakeStreams
+	wakeStreams.Store(&wake)
 	if err := s.chat.Start(ctx); err != nil {
 		s.store.Close()
 		s.publisher.Close()
@@ -188,6 +212,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 	}
 
 	mux := http.NewServeMux()
+	mux.HandleFunc("GET "+streaming.CertPath, signer.ServeCert)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
 	mux.HandleFunc("GET /readyz", s.readyz)
 	var connectRates, participantRates *quota.Limiter
