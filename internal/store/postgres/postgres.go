@@ -589,9 +589,11 @@ func (b *batchTx) apply(ctx context.Context, c *store.Change) ([]store.Item, err
 		b.chats[k.ID] = &chat{state: k.State}
 	}
 	for _, p := range c.NewParticipants {
-		if _, err := b.exec(ctx, `INSERT INTO participants (id, contact_id, role, display_name, token_hash, state, connected, joined_at, left_at, agent_id)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-			p.ID, p.ContactID, p.Role, p.DisplayName, p.TokenHash, p.State, p.Connected, ms(p.JoinedAt), ms(p.LeftAt), p.AgentID); err != nil {
+		if _, err := b.exec(ctx, `INSERT INTO participants (id, contact_id, role, display_name, token_hash, state, connected, joined_at, left_at, agent_id,
+			idle, idle_at, disconnect_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+			p.ID, p.ContactID, p.Role, p.DisplayName, p.TokenHash, p.State, p.Connected, ms(p.JoinedAt), ms(p.LeftAt), p.AgentID,
+			p.Idle, ms(p.IdleAt), ms(p.DisconnectAt)); err != nil {
 			return nil, err
 		}
 	}
@@ -611,6 +613,21 @@ func (b *batchTx) apply(ctx context.Context, c *store.Change) ([]store.Item, err
 	for _, id := range c.Acknowledge {
 		if _, err := b.exec(ctx, `UPDATE participants SET connected = true WHERE id = $1`, id); err != nil {
 			return nil, err
+		}
+	}
+	for _, k := range c.Clocks {
+		q := `UPDATE participants SET idle = $1, idle_at = $2, disconnect_at = $3, claimed_until = 0 WHERE id = $4`
+		args := []any{k.Idle, ms(k.IdleAt), ms(k.DisconnectAt), k.ParticipantID}
+		if k.Conditional {
+			q += ` AND state = $5 AND idle_at = $6 AND disconnect_at = $7`
+			args = append(args, store.ParticipantJoined, ms(k.IfIdleAt), ms(k.IfDisconnectAt))
+		}
+		n, err := b.exec(ctx, q, args...)
+		if err != nil {
+			return nil, err
+		}
+		if n == 0 {
+			return nil, store.ErrConflict
 		}
 	}
 	for _, l := range c.Leave {
@@ -769,6 +786,11 @@ func (b *batchTx) apply(ctx context.Context, c *store.Change) ([]store.Item, err
 		}
 		if k := b.chats[e.ContactID]; k != nil {
 			k.state = store.ContactEnded
+		}
+		// An ended chat's participants have no timers left to run.
+		if _, err := b.exec(ctx, `UPDATE participants SET idle_at = 0, disconnect_at = 0 WHERE contact_id = $1
+			AND (idle_at > 0 OR disconnect_at > 0)`, e.ContactID); err != nil {
+			return nil, err
 		}
 	}
 	if e := c.Erase; e != nil {
@@ -1062,13 +1084,15 @@ func (db *DB) Idempotency(ctx context.Context, scope, clientToken string) ([]byt
 	return b, notFound(err)
 }
 
-const participantCols = `id, contact_id, role, display_name, token_hash, state, connected, joined_at, left_at, agent_id`
+const participantCols = `id, contact_id, role, display_name, token_hash, state, connected, joined_at, left_at, agent_id,
+	idle, idle_at, disconnect_at`
 
 func scanParticipant(row rowScanner) (store.Participant, error) {
 	var p store.Participant
-	var joined, left int64
-	err := row.Scan(&p.ID, &p.ContactID, &p.Role, &p.DisplayName, &p.TokenHash, &p.State, &p.Connected, &joined, &left, &p.AgentID)
-	p.JoinedAt, p.LeftAt = fromMS(joined), fromMS(left)
+	var joined, left, idleAt, disconnectAt int64
+	err := row.Scan(&p.ID, &p.ContactID, &p.Role, &p.DisplayName, &p.TokenHash, &p.State, &p.Connected, &joined, &left, &p.AgentID,
+		&p.Idle, &idleAt, &disconnectAt)
+	p.JoinedAt, p.LeftAt, p.IdleAt, p.DisconnectAt = fromMS(joined), fromMS(left), fromMS(idleAt), fromMS(disconnectAt)
 	return p, notFound(err)
 }
 
@@ -1083,16 +1107,17 @@ func (db *DB) Session(ctx context.Context, participantID string) (store.Particip
 	var c store.Contact
 	row := db.pool.QueryRow(ctx, `SELECT `+prefixed("p", participantCols)+`, `+prefixed("c", contactCols)+`
 		FROM participants p JOIN contacts c ON c.id = p.contact_id WHERE p.id = $1`, participantID)
-	var joined, left int64
+	var joined, left, idleAt, disconnectAt int64
 	var attrs, types, timers, customer string
 	var created, connected, ended, deadline int64
 	err := row.Scan(&p.ID, &p.ContactID, &p.Role, &p.DisplayName, &p.TokenHash, &p.State, &p.Connected, &joined, &left, &p.AgentID,
+		&p.Idle, &idleAt, &disconnectAt,
 		&c.ID, &c.InstanceID, &c.InitialContactID, &c.FlowID, &c.QueueID, &c.State, &attrs, &types,
 		&c.AgentID, &created, &connected, &ended, &deadline, &c.DisconnectReason, &timers, &customer)
 	if err != nil {
 		return p, c, notFound(err)
 	}
-	p.JoinedAt, p.LeftAt = fromMS(joined), fromMS(left)
+	p.JoinedAt, p.LeftAt, p.IdleAt, p.DisconnectAt = fromMS(joined), fromMS(left), fromMS(idleAt), fromMS(disconnectAt)
 	err = fillContact(&c, attrs, types, timers, customer, created, connected, ended, deadline)
 	return p, c, err
 }
@@ -1338,6 +1363,66 @@ var pruneQueries = []string{
 
 // Prune deletes on the pool, not through the group committer: it locks
 // only rows no change writes.
+// ClaimDue claims in a transaction of its own, with FOR UPDATE SKIP LOCKED:
+// processes sweeping at once each take different rows and never wait for
+// one another, nor for a batch that holds a chat's row (that chat is
+// claimed at the next sweep).
+func (db *DB) ClaimDue(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]store.Due, error) {
+	var due []store.Due
+	at, until := ms(now), ms(now.Add(lease))
+	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+		due = nil
+		rows, err := tx.Query(ctx, `UPDATE contacts SET claimed_until = $2 WHERE id IN (
+				SELECT id FROM contacts WHERE state <> 'ENDED' AND deadline <= $1 AND claimed_until <= $1
+				ORDER BY deadline LIMIT $3 FOR UPDATE SKIP LOCKED)
+			RETURNING id, deadline`, at, until, limit)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			d := store.Due{Kind: store.DueExpiry}
+			var deadline int64
+			if err := rows.Scan(&d.ContactID, &deadline); err != nil {
+				rows.Close()
+				return err
+			}
+			d.At = fromMS(deadline)
+			due = append(due, d)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		rows, err = tx.Query(ctx, `UPDATE participants SET claimed_until = $2 WHERE id IN (
+				SELECT id FROM participants
+				WHERE ((idle_at > 0 AND idle_at <= $1) OR (disconnect_at > 0 AND disconnect_at <= $1))
+					AND state = 'JOINED' AND claimed_until <= $1
+				LIMIT $3 FOR UPDATE SKIP LOCKED)
+			RETURNING id, contact_id, idle_at, disconnect_at`, at, until, limit)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var d store.Due
+			var idleAt, disconnectAt int64
+			if err := rows.Scan(&d.ParticipantID, &d.ContactID, &idleAt, &disconnectAt); err != nil {
+				return err
+			}
+			d.Kind, d.At = store.DueIdle, fromMS(idleAt)
+			if idleAt == 0 || idleAt > at {
+				d.Kind, d.At = store.DueDisconnect, fromMS(disconnectAt)
+			}
+			due = append(due, d)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("postgres: claim: %w", err)
+	}
+	return due, nil
+}
+
 func (db *DB) Prune(ctx context.Context, p store.Prune) (int, error) {
 	n := 0
 	for i, before := range []time.Time{p.TokensExpiredBefore, p.IdempotencyBefore, p.EphemeralBefore} {

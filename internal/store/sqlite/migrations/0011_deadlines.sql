@@ -1,0 +1,9 @@
+-- Deadlines are data: participants' idle and auto-disconnect times, and
+-- the claims a sweeper holds on due deadlines (Unix ms; 0 = none).
+ALTER TABLE participants ADD COLUMN idle INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE participants ADD COLUMN idle_at INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE participants ADD COLUMN disconnect_at INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE participants ADD COLUMN claimed_until INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE contacts ADD COLUMN claimed_until INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX participants_idle_at ON participants (idle_at) WHERE idle_at > 0;
+CREATE INDEX participants_disconnect_at ON participants (disconnect_at) WHERE disconnect_at > 0;
