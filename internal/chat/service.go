@@ -91,7 +91,7 @@ type Service struct {
 	stop       context.CancelFunc
 	// work bounds what Shutdown waits for (attachment checks, timer
 	// callbacks): cancelled when Shutdown's context ends, so that work cut
-	// short records nothing and a check is resumed at the next start.
+	// short records nothing and a check is claimed again once its lease runs out.
 	work       context.Context
 	cancelWork context.CancelFunc
 	running    sync.WaitGroup // every goroutine the service starts
@@ -151,9 +151,6 @@ func New(cfg Config, st store.Store, key secret.Key, log *slog.Logger) *Service 
 func (s *Service) Start(ctx context.Context) error {
 	if s.cfg.SweepInterval > 0 {
 		s.spawn(func() { s.runSweeper(s.background) })
-	}
-	if err := s.resumeVerdicts(ctx); err != nil {
-		return err
 	}
 	if s.cfg.Retention > 0 && s.cfg.Blobs != nil {
 		s.spawn(func() { s.runRetention(s.background) })

@@ -10,7 +10,8 @@ import (
 )
 
 // The sweeper applies the deadlines the store holds: chat expiry
-// (ChatDurationInMinutes) and the participant timers. Every process sweeps
+// (ChatDurationInMinutes) and the participant timers; and it resumes
+// attachment checks whose lease ran out. Every process sweeps
 // about every SweepInterval, with jitter, and sooner when it has just set a
 // deadline due before its next tick, so that a short timer is not late by
 // a tick. Each sweep claims due rows (store.ClaimDue) and applies each as
@@ -98,8 +99,11 @@ func (s *Service) sweep(ctx context.Context) {
 			}
 		}
 		if len(due) < sweepBatch {
-			return
+			break
 		}
+	}
+	if s.cfg.Blobs != nil && s.background.Err() == nil {
+		s.sweepFiles(ctx, now)
 	}
 }
 

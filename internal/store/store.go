@@ -209,6 +209,9 @@ type FileUpdate struct {
 	Reason       string
 	ItemID       string
 	At           time.Time
+	// LeaseUntil, if set, is the new lease on the file's check (see
+	// ClaimFiles): the process that moves a file to IN_PROGRESS checks it.
+	LeaseUntil time.Time
 }
 
 // FilesConfig is an instance's attachment limits for one scope.
@@ -524,6 +527,11 @@ type Store interface {
 	// often a deadline is claimed. On PostgreSQL the rows are claimed with
 	// SELECT … FOR UPDATE SKIP LOCKED; on SQLite through the single writer.
 	ClaimDue(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]Due, error)
+	// ClaimFiles claims up to limit IN_PROGRESS files whose check's lease
+	// ran out (its process died or stopped), leasing them until now+lease,
+	// as ClaimDue claims deadlines. The verdict is a FileUpdate from
+	// IN_PROGRESS, so it is recorded once.
+	ClaimFiles(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]File, error)
 
 	// Prune deletes what no request needs any more, at most p.Limit rows
 	// of each kind, and reports how many rows it deleted in all.

@@ -709,9 +709,10 @@ func (b *batchTx) apply(ctx context.Context, c *store.Change) ([]store.Item, err
 				sha256 = CASE WHEN $3 <> '' THEN $3 ELSE sha256 END,
 				serve_type = CASE WHEN $4 <> '' THEN $4 ELSE serve_type END,
 				reason = CASE WHEN $5 <> '' THEN $5 ELSE reason END,
-				item_id = CASE WHEN $6 <> '' THEN $6 ELSE item_id END
+				item_id = CASE WHEN $6 <> '' THEN $6 ELSE item_id END,
+				lease_until = CASE WHEN $9::bigint > 0 THEN $9::bigint ELSE lease_until END
 			WHERE id = $7 AND state = $8`,
-			u.To, ms(u.At), u.SHA256, u.ServeType, u.Reason, u.ItemID, u.ID, u.From)
+			u.To, ms(u.At), u.SHA256, u.ServeType, u.Reason, u.ItemID, u.ID, u.From, ms(u.LeaseUntil))
 		if err != nil {
 			return nil, err
 		}
@@ -1421,6 +1422,18 @@ func (db *DB) ClaimDue(ctx context.Context, now time.Time, lease time.Duration, 
 		return nil, fmt.Errorf("postgres: claim: %w", err)
 	}
 	return due, nil
+}
+
+// ClaimFiles claims with FOR UPDATE SKIP LOCKED, as ClaimDue does.
+func (db *DB) ClaimFiles(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]store.File, error) {
+	fs, err := collect(db, ctx, scanFile, `UPDATE files SET lease_until = $2 WHERE id IN (
+			SELECT id FROM files WHERE state = 'IN_PROGRESS' AND lease_until <= $1
+			ORDER BY lease_until LIMIT $3 FOR UPDATE SKIP LOCKED)
+		RETURNING `+fileCols, ms(now), ms(now.Add(lease)), limit)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: claim files: %w", err)
+	}
+	return fs, nil
 }
 
 func (db *DB) Prune(ctx context.Context, p store.Prune) (int, error) {

@@ -372,7 +372,45 @@ func (db *DB) Prune(ctx context.Context, p store.Prune) (int, error) {
 type claim struct {
 	now, until int64
 	limit      int
+	files      bool // ClaimFiles, not ClaimDue
 	due        []store.Due
+	ids        []string // the files claimed
+}
+
+// ClaimFiles claims through the writer, as ClaimDue does.
+func (db *DB) ClaimFiles(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]store.File, error) {
+	c := &claim{now: ms(now), until: ms(now.Add(lease)), limit: limit, files: true}
+	if err := db.write(ctx, &writeReq{ctx: ctx, claim: c, done: make(chan struct{})}); err != nil {
+		return nil, err
+	}
+	var out []store.File
+	for _, id := range c.ids {
+		f, err := db.File(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, f)
+	}
+	return out, nil
+}
+
+func (db *DB) claimFilesTx(tx *sql.Tx, c *claim) error {
+	c.ids = nil
+	rows, err := tx.Query(`UPDATE files SET lease_until = ? WHERE id IN (
+			SELECT id FROM files WHERE state = 'IN_PROGRESS' AND lease_until <= ? ORDER BY lease_until LIMIT ?)
+		RETURNING id`, c.until, c.now, c.limit)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return err
+		}
+		c.ids = append(c.ids, id)
+	}
+	return rows.Err()
 }
 
 // ClaimDue claims through the writer: the single writer serialises claims
@@ -385,6 +423,9 @@ func (db *DB) ClaimDue(ctx context.Context, now time.Time, lease time.Duration, 
 }
 
 func (db *DB) claimTx(tx *sql.Tx, c *claim) error {
+	if c.files {
+		return db.claimFilesTx(tx, c)
+	}
 	c.due = nil
 	rows, err := tx.Query(`SELECT id, deadline FROM contacts WHERE state != 'ENDED' AND deadline <= ? AND claimed_until <= ?
 		ORDER BY deadline LIMIT ?`, c.now, c.now, c.limit)
@@ -786,9 +827,11 @@ func (db *DB) apply(tx *sql.Tx, c *store.Change) ([]store.Item, error) {
 				sha256 = CASE WHEN ? != '' THEN ? ELSE sha256 END,
 				serve_type = CASE WHEN ? != '' THEN ? ELSE serve_type END,
 				reason = CASE WHEN ? != '' THEN ? ELSE reason END,
-				item_id = CASE WHEN ? != '' THEN ? ELSE item_id END
+				item_id = CASE WHEN ? != '' THEN ? ELSE item_id END,
+				lease_until = CASE WHEN ? > 0 THEN ? ELSE lease_until END
 			WHERE id = ? AND state = ?`,
-			u.To, ms(u.At), u.SHA256, u.SHA256, u.ServeType, u.ServeType, u.Reason, u.Reason, u.ItemID, u.ItemID, u.ID, u.From)
+			u.To, ms(u.At), u.SHA256, u.SHA256, u.ServeType, u.ServeType, u.Reason, u.Reason, u.ItemID, u.ItemID,
+			ms(u.LeaseUntil), ms(u.LeaseUntil), u.ID, u.From)
 		if err != nil {
 			return nil, err
 		}

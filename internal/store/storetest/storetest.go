@@ -52,6 +52,7 @@ func Run(t *testing.T, b Backend) {
 		{"AttributesAndRoleCheck", testAttributesAndRoleCheck},
 		{"Erase", testErase},
 		{"Deadlines", testDeadlines},
+		{"FileChecks", testFileChecks},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.f(t, b) })
@@ -1303,5 +1304,82 @@ func testDeadlines(t *testing.T, b Backend) {
 	apply(t, s, &store.Change{Clocks: []store.Clock{{ParticipantID: "p-dl-1", IdleAt: later}}})
 	if got := claimDue(later, map[key]time.Time{{store.DueIdle, "dl-1", "p-dl-1"}: later}); len(got) != 1 {
 		t.Errorf("after a reset: %v, want p-dl-1's idle deadline", got)
+	}
+}
+
+// testFileChecks: an attachment check is a job with a lease. The process
+// moving a file to IN_PROGRESS holds it; once the lease runs out,
+// concurrent sweepers claim it exactly once, again after each lease, and
+// never once it has its verdict.
+func testFileChecks(t *testing.T, b Backend) {
+	ss := stores(t, b, 4)
+	s := ss[0]
+	newChat(t, s, "fc")
+	lease := t0.Add(time.Minute)
+	for i := range 6 {
+		f := store.File{ID: fmt.Sprintf("fc-%d", i), ContactID: "fc", ParticipantID: "p-fc", Name: "a.txt", ContentType: "text/plain",
+			Size: 1, State: store.FileUploaded, CreatedAt: t0}
+		apply(t, s, &store.Change{NewFile: &f})
+		apply(t, s, &store.Change{FileUpdates: []store.FileUpdate{{ID: f.ID, From: store.FileUploaded, To: store.FileInProgress,
+			At: t0, LeaseUntil: lease}}})
+	}
+	claim := func(at time.Time) map[string]int {
+		var mu sync.Mutex
+		got := map[string]int{}
+		var wg sync.WaitGroup
+		for i := range 8 {
+			wg.Go(func() {
+				for range 100 {
+					fs, err := ss[i%len(ss)].ClaimFiles(ctx, at, time.Minute, 2)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					if len(fs) == 0 {
+						return
+					}
+					mu.Lock()
+					for _, f := range fs {
+						got[f.ID]++
+						if f.State != store.FileInProgress || f.ContactID != "fc" {
+							t.Errorf("claimed %+v", f)
+						}
+					}
+					mu.Unlock()
+				}
+			})
+		}
+		wg.Wait()
+		return got
+	}
+	if got := claim(lease.Add(-time.Second)); len(got) != 0 {
+		t.Errorf("checks claimed while their first lease held: %v", got)
+	}
+	once := func(what string, got map[string]int) {
+		t.Helper()
+		if len(got) != 6 {
+			t.Errorf("%s: %d checks claimed, want 6", what, len(got))
+		}
+		for id, n := range got {
+			if n != 1 {
+				t.Errorf("%s: %s claimed %d times", what, id, n)
+			}
+		}
+	}
+	once("after the first lease", claim(lease))
+	if got := claim(lease.Add(30 * time.Second)); len(got) != 0 {
+		t.Errorf("claimed again within the lease: %v", got)
+	}
+	once("after the second lease", claim(lease.Add(time.Minute)))
+	// A verdict is recorded once, however many sweepers judged the file.
+	errs := race(ss, 6, func(int) *store.Change {
+		return &store.Change{FileUpdates: []store.FileUpdate{{ID: "fc-0", From: store.FileInProgress, To: store.FileApproved, At: lease}}}
+	})
+	if n := succeeded(t, errs, store.ErrConflict); n != 1 {
+		t.Errorf("verdict recorded %d times, want once", n)
+	}
+	got := claim(lease.Add(time.Hour))
+	if len(got) != 5 || got["fc-0"] != 0 {
+		t.Errorf("after a verdict: claimed %v, want the 5 other files", got)
 	}
 }
