@@ -187,3 +187,39 @@ func TestIdleTimerSurvivesRestart(t *testing.T) {
 		t.Fatalf("idle %d times at the timeout set before the restart, want once", n)
 	}
 }
+
+// A deadline this process has just set, due before the sweeper's next tick,
+// wakes the sweeper: it is applied on time, not a tick late.
+func TestSweeperWakesForANearDeadline(t *testing.T) {
+	ctx := context.Background()
+	pub := &published{}
+	st, err := sqlite.Open(filepath.Join(t.TempDir(), "parley.db"), pub.hook)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	svc := New(Config{InstanceID: "i", QueueID: "q", SweepInterval: time.Hour, WebsocketURL: func(string) string { return "" }},
+		st, secret.Key{1}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	defer svc.Close()
+	if err := svc.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	chat, err := svc.StartChat(ctx, StartChatInput{InstanceID: "i", FlowID: "f", DisplayName: "Ada"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(50 * time.Millisecond) // the first sweep, at start, is over: the next tick is an hour away
+	at := time.Now().Add(200 * time.Millisecond)
+	if _, err := st.Apply(ctx, &store.Change{Clocks: []store.Clock{{ParticipantID: chat.ParticipantID, IdleAt: at}}}); err != nil {
+		t.Fatal(err)
+	}
+	svc.wake(at)
+	for deadline := time.Now().Add(5 * time.Second); pub.count(chat.ParticipantID, EventParticipantIdle) == 0; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the near idle deadline was not applied before the sweeper's next tick")
+		}
+	}
+	if now := time.Now(); now.Before(at) {
+		t.Errorf("idle %v before its deadline", at.Sub(now))
+	}
+}
