@@ -89,8 +89,8 @@ type Service struct {
 
 	background context.Context // cancelled when Shutdown begins: loops end
 	stop       context.CancelFunc
-	// work bounds what Shutdown waits for (attachment checks, timer
-	// callbacks): cancelled when Shutdown's context ends, so that work cut
+	// work bounds what Shutdown waits for (attachment checks, sweeps):
+	// cancelled when Shutdown's context ends, so that work cut
 	// short records nothing and a check is claimed again once its lease runs out.
 	work       context.Context
 	cancelWork context.CancelFunc
@@ -144,10 +144,10 @@ func New(cfg Config, st store.Store, key secret.Key, log *slog.Logger) *Service 
 	return s
 }
 
-// Start resumes interrupted attachment checks and starts the background
-// loops: the sweeper, whose first sweep ends the chats whose duration ran
-// out while no server ran, and applies the participant timers that passed
-// meanwhile; retention; housekeeping.
+// Start starts the background loops: the sweeper, whose first sweep ends
+// the chats whose duration ran out while no server ran, applies the
+// participant timers that passed meanwhile and resumes interrupted
+// attachment checks; retention; housekeeping.
 func (s *Service) Start(ctx context.Context) error {
 	if s.cfg.SweepInterval > 0 {
 		s.spawn(func() { s.runSweeper(s.background) })
