@@ -77,7 +77,7 @@ func (s *Service) Accept(ctx context.Context, agent store.Agent, contactID strin
 	if err != nil {
 		return AddParticipantOutput{}, err
 	}
-	if len(active) >= MaxAgentChats { // a quick refusal; addParticipant's change holds the limit
+	if countRole(active, RoleAgent) >= MaxAgentChats { // a quick refusal; addParticipant's change holds the limit
 		return AddParticipantOutput{}, errAgentQuota
 	}
 	return s.addParticipant(ctx, s.cfg.InstanceID, contactID, RoleAgent, agent.Name, "", agent.ID)

@@ -104,6 +104,10 @@ func (a *API) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /agent/v1/queue", a.agent(a.queue))
 	mux.HandleFunc("POST /agent/v1/chats/{contactId}/accept", a.agent(a.accept))
 	mux.HandleFunc("GET /agent/v1/chats/{contactId}", a.agent(a.chatInfo))
+	mux.HandleFunc("GET /agent/v1/agents", a.agent(a.agents))
+	mux.HandleFunc("POST /agent/v1/chats/{contactId}/transfer", a.agent(a.transfer))
+	mux.HandleFunc("POST /agent/v1/chats/{contactId}/monitor", a.agent(a.monitor))
+	mux.HandleFunc("POST /agent/v1/chats/{contactId}/barge", a.agent(a.barge))
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -188,7 +192,7 @@ func (a *API) startChat(w http.ResponseWriter, r *http.Request) {
 	// the attributes the Connect API sets, and the console labels it so.
 	out, err := a.chat.StartChat(r.Context(), chat.StartChatInput{
 		InstanceID: a.chat.InstanceID(), FlowID: FlowID, DisplayName: in.DisplayName, CustomerAttributes: in.Attributes,
-		ContentTypes: []string{chat.ContentPlain, chat.ContentMarkdown}, MaxQueued: a.cfg.MaxQueued,
+		ContentTypes: []string{chat.ContentPlain, chat.ContentMarkdown, chat.ContentInteractive, chat.ContentInteractiveResponse}, MaxQueued: a.cfg.MaxQueued,
 	})
 	if errors.Is(err, chat.ErrQueueFull) {
 		// The server's capacity, not this client's rate: 503, and the
@@ -257,7 +261,8 @@ func (a *API) signinFailed(r *http.Request, why string) {
 }
 
 func (a *API) me(w http.ResponseWriter, r *http.Request, agent store.Agent) {
-	writeJSON(w, http.StatusOK, map[string]string{"Name": agent.Name})
+	// Id is the agent's UserId, as MonitorContact takes it.
+	writeJSON(w, http.StatusOK, map[string]string{"Name": agent.Name, "Id": agent.ID})
 }
 
 // waiting is a chat as the console shows it. Attributes were set through
@@ -269,11 +274,13 @@ type waiting struct {
 	Attributes         map[string]string
 	CustomerAttributes map[string]string
 	WaitingSince       string
+	// TransferTo is the id of the agent a transferred chat waits for.
+	TransferTo string `json:",omitempty"`
 }
 
 func newWaiting(c store.Contact, customerName string) waiting {
 	w := waiting{ContactId: c.ID, CustomerName: customerName, Attributes: c.Attributes,
-		CustomerAttributes: c.CustomerAttributes, WaitingSince: awswire.FormatTime(c.CreatedAt)}
+		CustomerAttributes: c.CustomerAttributes, WaitingSince: awswire.FormatTime(c.CreatedAt), TransferTo: c.TransferTo}
 	if w.Attributes == nil {
 		w.Attributes = map[string]string{}
 	}

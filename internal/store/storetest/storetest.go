@@ -53,6 +53,10 @@ func Run(t *testing.T, b Backend) {
 		{"Erase", testErase},
 		{"Deadlines", testDeadlines},
 		{"FileChecks", testFileChecks},
+		{"PersistAndAnnounce", testPersistAndAnnounce},
+		{"Requeue", testRequeue},
+		{"Supervisors", testSupervisors},
+		{"StreamOutbox", testStreamOutbox},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.f(t, b) })

@@ -3,14 +3,16 @@
 // API and websocket, as ChatJS would.
 import { ChatConnection } from "./parley.js";
 import { ChatView, el } from "./chatview.js";
+import { transferControls } from "./console-transfer.js";
+import { monitorForm, bargeButton } from "./console-monitor.js";
 
 const KEY = "parley.agent";
 const CHATS = "parley.agent.chats";
 let agentKey = sessionStorage.getItem(KEY);
 const open = new Map(); // contact id → {tab, panel, conn, view}
 
-async function agentAPI(method, path) {
-  const resp = await fetch(path, { method, headers: { Authorization: "Bearer " + agentKey } });
+async function agentAPI(method, path, body) {
+  const resp = await fetch(path, { method, body, headers: { Authorization: "Bearer " + agentKey } });
   const data = await resp.json().catch(() => ({}));
   if (!resp.ok) throw Object.assign(new Error(data.Message || resp.statusText), { status: resp.status });
   return data;
@@ -34,12 +36,16 @@ document.getElementById("signout").addEventListener("click", () => {
   location.reload();
 });
 
+let myId = "";
+
 function start(me) {
+  myId = me.Id;
   document.getElementById("signin").hidden = true;
   document.getElementById("desk").hidden = false;
   document.getElementById("signout").hidden = false;
   document.getElementById("whoami").textContent = `Signed in as ${me.Name}`;
   for (const saved of JSON.parse(sessionStorage.getItem(CHATS) || "[]")) openChat(saved);
+  document.querySelector("#desk nav").append(monitorForm(agentAPI, openChat, alertMessage));
   pollQueue();
   setInterval(pollQueue, 1500);
 }
@@ -78,6 +84,7 @@ async function pollQueue() {
     const since = Math.max(0, Math.round((Date.now() - Date.parse(w.WaitingSince)) / 1000));
     return el("li", { class: "waiting" },
       el("span", { class: "name" }, w.CustomerName), el("span", { class: "meta" }, `waiting ${since}s`),
+      w.TransferTo ? el("span", { class: "meta transferred" }, w.TransferTo === myId ? "transferred to you" : "transferred") : "",
       el("button", { type: "button", "aria-label": `Accept the chat with ${w.CustomerName}`, onclick: () => accept(w.ContactId) }, "Accept"));
   }));
   if (!q.Waiting.length) list.append(el("li", { class: "empty" }, "No one is waiting."));
@@ -150,7 +157,8 @@ async function openChat(chat) {
   const end = el("button", { type: "button", class: "danger" }, "End chat");
   const close = el("button", { type: "button", hidden: "" }, "Close");
   const panel = el("section", { class: "chat-panel", role: "tabpanel", "aria-label": `Chat with ${chat.CustomerName}` },
-    el("header", { class: "panel-head" }, el("h2", {}, chat.CustomerName), end, close), attrs);
+    el("header", { class: "panel-head" }, el("h2", {}, chat.CustomerName), end, close), attrs,
+    chat.Monitoring ? bargeButton(agentAPI, chat, alertMessage) : transferControls(agentAPI, chat.ContactId, alertMessage));
   document.getElementById("mine").append(tab);
   document.getElementById("chats").append(panel);
   let view;
