@@ -137,8 +137,6 @@ func (s *Service) erase(ctx context.Context, contactID, reason string, scrub boo
 			return Tombstone{}, fmt.Errorf("erased, but the database's old pages were not scrubbed yet: %w", err)
 		}
 	}
-	s.unschedule(contactID)
-	s.unwatchContact(contactID)
 	s.log.Info("contact erased", "contact", contactID, "files", len(files))
 	return Tombstone{ContactID: contactID, ErasedAt: t.At, Reason: reason}, nil
 }
