@@ -243,16 +243,20 @@ func backupCommand(verb string, args []string, env config.Env, stdout io.Writer)
 
 // dataFlags are the flags every command run beside the server takes to say
 // which deployment it acts on; they override the environment.
-type dataFlags struct{ dataDir string }
+type dataFlags struct{ dataDir, databaseURL string }
 
 func (d *dataFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&d.dataDir, "data-dir", "", "the server's data directory (PARLEY_DATA_DIR; default ./parley-data)")
+	fs.StringVar(&d.databaseURL, "database-url", "", "the server's PostgreSQL database, if it has one (PARLEY_DATABASE_URL)")
 }
 
 func (d *dataFlags) config(env config.Env) (*config.Config, error) {
 	return config.Parse(nil, func(k string) string {
-		if k == "PARLEY_DATA_DIR" && d.dataDir != "" {
+		switch {
+		case k == "PARLEY_DATA_DIR" && d.dataDir != "":
 			return d.dataDir
+		case k == "PARLEY_DATABASE_URL" && d.databaseURL != "":
+			return d.databaseURL
 		}
 		return env(k)
 	})
@@ -334,7 +338,7 @@ func eraseCommand(args []string, env config.Env, stdout io.Writer) error {
 		return err
 	}
 	if *contact == "" || fs.NArg() > 0 {
-		return errors.New("usage: parley erase -contact-id ID [-reason TEXT] [-data-dir DIR]")
+		return errors.New("usage: parley erase -contact-id ID [-reason TEXT] [-data-dir DIR] [-database-url URL]")
 	}
 	cfg, err := d.config(env)
 	if err != nil {

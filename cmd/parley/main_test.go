@@ -2,10 +2,13 @@ package main
 
 import (
 	"bytes"
+	"flag"
 	"os"
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/parleychat/parley/internal/server"
 
 	"github.com/parleychat/parley/internal/store/pgtest"
 )
@@ -92,5 +95,30 @@ func TestAgentCommands(t *testing.T) {
 		if _, err := cmd(bad...); err == nil {
 			t.Errorf("agent %v succeeded", bad)
 		}
+	}
+}
+
+// TestDataFlags: the commands run beside the server take -data-dir and
+// -database-url over the environment, and say which data they act on
+// without a database password.
+func TestDataFlags(t *testing.T) {
+	fs := flag.NewFlagSet("x", flag.ContinueOnError)
+	var d dataFlags
+	d.register(fs)
+	if err := fs.Parse([]string{"-data-dir", "/srv/p", "-database-url", "postgres://parley:s3cret@db.example/parley"}); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := d.config(func(k string) string {
+		return map[string]string{"PARLEY_DATA_DIR": "/elsewhere", "PARLEY_DATABASE_URL": "postgres://other/db"}[k]
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.DataDir != "/srv/p" || cfg.DatabaseURL != "postgres://parley:s3cret@db.example/parley" {
+		t.Errorf("data dir %q, database %q", cfg.DataDir, cfg.DatabaseURL)
+	}
+	said := server.DataSource(cfg)
+	if strings.Contains(said, "s3cret") || !strings.Contains(said, "db.example/parley") {
+		t.Errorf("DataSource = %q", said)
 	}
 }

@@ -58,7 +58,7 @@ func Restore(ctx context.Context, cfg *config.Config, src string) (*backup.Manif
 // DataSource says which data a command run beside the server acts on.
 func DataSource(cfg *config.Config) string {
 	if cfg.DatabaseURL != "" {
-		return "the PostgreSQL database of PARLEY_DATABASE_URL and the data dir " + cfg.DataDir
+		return "the PostgreSQL database " + redactURL(cfg.DatabaseURL) + " (with the data dir " + cfg.DataDir + ")"
 	}
 	return "the data dir " + cfg.DataDir
 }
@@ -213,4 +213,13 @@ func eraseVia(ctx context.Context, cfg *config.Config, base, contactID, reason s
 	t.ContactID, t.Reason = out.ContactId, out.Reason
 	t.ErasedAt, _ = time.Parse(time.RFC3339, out.ErasedAt)
 	return t, nil
+}
+
+// redactURL names a database without its password.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "of PARLEY_DATABASE_URL"
+	}
+	return u.Redacted()
 }
