@@ -71,8 +71,11 @@ type feed struct {
 	contactID        string
 	initialContactID string
 	sub              *broker.Subscription
-	sockets          map[*socket]struct{} // under h.mu
-	running          atomic.Bool          // a drain goroutine runs
+	// subscribed closes once sub is set: the broker may wake the feed
+	// from inside SubscribeFunc, before it has returned sub.
+	subscribed chan struct{}
+	sockets    map[*socket]struct{} // under h.mu
+	running    atomic.Bool          // a drain goroutine runs
 
 	mu sync.Mutex // the delivery state below; taken before h.mu
 	// next is the seq expected next; 0 until the feed knows the chat's
@@ -195,8 +198,9 @@ func (h *hub) join(s *socket, contactID, initialContactID string) {
 	created := f == nil
 	if created {
 		f = &feed{h: h, contactID: contactID, initialContactID: initialContactID, sockets: make(map[*socket]struct{}),
-			pending: make(map[int64]store.Item)}
+			pending: make(map[int64]store.Item), subscribed: make(chan struct{})}
 		f.sub = h.broker.SubscribeFunc(contactID, feedQueue, f.wake)
+		close(f.subscribed)
 		h.feeds[contactID] = f
 	}
 	f.sockets[s] = struct{}{}
@@ -259,6 +263,7 @@ func (f *feed) wake() {
 }
 
 func (f *feed) drain() {
+	<-f.subscribed
 	for {
 		if f.sub.IsDropped() {
 			f.drop()
