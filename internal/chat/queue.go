@@ -26,7 +26,13 @@ var ErrQueueFull = errorf(QuotaExceeded, "All our agents are busy and too many p
 type QueuedChat struct {
 	Contact  store.Contact
 	Customer store.Participant
+	// Preview is the start of the customer's first message, "" before one.
+	Preview string
 }
+
+// PreviewLength is how many characters of a waiting chat's first message
+// the queue shows.
+const PreviewLength = 140
 
 // QueuePage is one page of the queue: every waiting chat is on some page.
 type QueuePage struct {
@@ -75,7 +81,11 @@ func (s *Service) Queue(ctx context.Context, token string, limit int) (QueuePage
 		}
 		for _, p := range ps {
 			if p.Role == RoleCustomer {
-				page.Chats = append(page.Chats, QueuedChat{Contact: c, Customer: p})
+				preview, err := s.firstMessage(ctx, c.ID, p.ID)
+				if err != nil {
+					return page, err
+				}
+				page.Chats = append(page.Chats, QueuedChat{Contact: c, Customer: p, Preview: preview})
 				break
 			}
 		}
@@ -215,4 +225,22 @@ func (s *Service) endAbandoned(ctx context.Context, contactID string) error {
 	s.unwatchContact(contactID)
 	s.log.Info("ended a queued chat whose customer had no connection", "contact", contactID)
 	return nil
+}
+
+// firstMessage returns the start of a participant's first message, looking
+// at the first few items only (a queued chat has few).
+func (s *Service) firstMessage(ctx context.Context, contactID, participantID string) (string, error) {
+	items, err := s.store.Transcript(ctx, contactID, 0, true, 20)
+	if err != nil {
+		return "", err
+	}
+	for _, it := range items {
+		if it.Type == TypeMessage && it.ParticipantID == participantID {
+			if r := []rune(it.Content); len(r) > PreviewLength {
+				return string(r[:PreviewLength]) + "…", nil
+			}
+			return it.Content, nil
+		}
+	}
+	return "", nil
 }

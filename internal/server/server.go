@@ -51,7 +51,9 @@ type Server struct {
 	blobs   blob.Store
 	chat    *chat.Service
 	gateway *gateway.Gateway
-	metrics *obs.Metrics
+	// queueSignal pushes queue changes to the consoles' event streams.
+	queueSignal *webapi.QueueSignal
+	metrics     *obs.Metrics
 	// metricsHTTP serves /metrics on PARLEY_METRICS_ADDR, when set.
 	metricsHTTP *http.Server
 	metricsLn   net.Listener
@@ -79,7 +81,11 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 	s := &Server{cfg: cfg, log: log, ln: ln, baseURL: cfg.BaseURL(ln.Addr())}
 	s.metrics = obs.NewMetrics()
 	fanout := broker.NewMemory()
-	s.store, err = sqlite.Open(filepath.Join(cfg.DataDir, "parley.db"), fanout.Publish)
+	s.queueSignal = webapi.NewQueueSignal()
+	s.store, err = sqlite.Open(filepath.Join(cfg.DataDir, "parley.db"), func(items []store.Item) {
+		fanout.Publish(items)
+		s.queueSignal.Notify(items)
+	})
 	if err != nil {
 		ln.Close()
 		return nil, err
@@ -152,7 +158,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 	participantapi.New(s.chat, catalog, log).Throttled(participantRates).Register(mux)
 	fileapi.New(s.chat, log).Register(mux)
 	webapi.New(webapi.Config{Enabled: cfg.WidgetEnabled, PublicURL: s.baseURL, Origins: cfg.WidgetOrigins,
-		PerMinute: cfg.WidgetPerMinute, MaxQueued: cfg.WidgetMaxQueued, TrustedProxies: cfg.TrustedProxies}, s.chat, log).Register(mux)
+		PerMinute: cfg.WidgetPerMinute, MaxQueued: cfg.WidgetMaxQueued, TrustedProxies: cfg.TrustedProxies, Signal: s.queueSignal}, s.chat, log).Register(mux)
 	webui.Register(mux)
 	s.gateway = gateway.New(s.chat, fanout, log)
 	watch := &chat.AbandonWatch{FlowID: webapi.FlowID, After: cfg.WidgetAbandon,
@@ -253,7 +259,8 @@ func (s *Server) Shutdown(ctx context.Context) error {
 func (s *Server) StopAccepting(ctx context.Context) error {
 	s.stopWatch()
 	<-s.watchDone
-	s.chat.Close() // no more duration timers: the successor schedules them
+	s.chat.Close()        // no more duration timers: the successor schedules them
+	s.queueSignal.Close() // the consoles' streams end; they reconnect to the successor
 	return s.http.Shutdown(ctx)
 }
 

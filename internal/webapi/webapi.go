@@ -57,6 +57,9 @@ type Config struct {
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For names
 	// the client.
 	TrustedProxies []netip.Prefix
+	// Signal, if set, pushes queue changes to the consoles (GET
+	// /agent/v1/events); the server feeds it from the store's commit hook.
+	Signal *QueueSignal
 }
 
 // API is the web UI's API.
@@ -67,6 +70,7 @@ type API struct {
 	log       *slog.Logger
 	limiter   *limiter
 	signins   *logLimiter
+	signal    *QueueSignal
 }
 
 // New returns the API.
@@ -78,7 +82,7 @@ func New(cfg Config, svc *chat.Service, log *slog.Logger) *API {
 		cfg.MaxQueued = DefaultMaxQueued
 	}
 	return &API{cfg: cfg, ownOrigin: originOf(cfg.PublicURL), chat: svc, log: log, limiter: newLimiter(cfg.PerMinute),
-		signins: &logLimiter{perMinute: 10}}
+		signins: &logLimiter{perMinute: 10}, signal: cfg.Signal}
 }
 
 // originOf returns the origin a browser sends for pages under base, "" if
@@ -104,6 +108,12 @@ func (a *API) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /agent/v1/queue", a.agent(a.queue))
 	mux.HandleFunc("POST /agent/v1/chats/{contactId}/accept", a.agent(a.accept))
 	mux.HandleFunc("GET /agent/v1/chats/{contactId}", a.agent(a.chatInfo))
+	mux.HandleFunc("GET /agent/v1/events", a.agent(a.events))
+	mux.HandleFunc("GET /agent/v1/chats", a.agent(a.myChats))
+	mux.HandleFunc("POST /agent/v1/chats/{contactId}/connection", a.agent(a.connection))
+	mux.HandleFunc("POST /agent/v1/chats/{contactId}/leave", a.agent(a.leave))
+	mux.HandleFunc("GET /agent/v1/chats/{contactId}/transcript", a.agent(a.transcript))
+	mux.HandleFunc("GET /agent/v1/chats/{contactId}/attachments/{attachmentId}", a.agent(a.attachment))
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -265,10 +275,12 @@ func (a *API) me(w http.ResponseWriter, r *http.Request, agent store.Agent) {
 // unverified, and the console labels them so.
 type waiting struct {
 	ContactId          string
+	ParticipantId      string `json:",omitempty"`
 	CustomerName       string
 	Attributes         map[string]string
 	CustomerAttributes map[string]string
 	WaitingSince       string
+	Preview            string `json:",omitempty"`
 }
 
 func newWaiting(c store.Contact, customerName string) waiting {
@@ -307,7 +319,9 @@ func (a *API) queue(w http.ResponseWriter, r *http.Request, agent store.Agent) {
 		NextToken string `json:",omitempty"`
 	}{Waiting: []waiting{}, Total: page.Total, NextToken: page.NextToken}
 	for _, c := range page.Chats {
-		out.Waiting = append(out.Waiting, newWaiting(c.Contact, c.Customer.DisplayName))
+		w := newWaiting(c.Contact, c.Customer.DisplayName)
+		w.Preview = c.Preview
+		out.Waiting = append(out.Waiting, w)
 	}
 	writeJSON(w, http.StatusOK, out)
 }

@@ -1,7 +1,7 @@
 // The customer widget: start a chat through Parley's start-chat endpoint,
 // then talk in it over the participant API, as a ChatJS page would.
 import { ChatConnection } from "./parley.js";
-import { ChatView } from "./chatview.js";
+import { ChatView, plainError } from "./chatview.js";
 
 const app = document.getElementById("app");
 const startForm = document.getElementById("start");
@@ -14,9 +14,13 @@ async function startChat(name) {
     body: JSON.stringify({ DisplayName: name, Attributes: { page: document.referrer || location.href } }),
   });
   const data = await resp.json().catch(() => ({}));
-  // The server's Message is written for the customer (a full queue, too
-  // many chats from one address); without one, say it plainly.
-  if (!resp.ok) throw new Error(data.Message || "The chat could not start just now. Please try again in a few minutes.");
+  // Only a full queue's and a rate limit's Message are written for the
+  // customer; anything else is said plainly.
+  if (!resp.ok) {
+    throw new Error((resp.status === 503 || resp.status === 429) && data.Message ? data.Message
+      : resp.status === 400 ? "Please check your name and try again."
+        : "The chat could not start just now. Please try again in a few minutes.");
+  }
   return data;
 }
 
@@ -40,11 +44,11 @@ async function open(details) {
   document.getElementById("transcript").onclick = () => view.downloadTranscript();
   try {
     await conn.connect();
-    for (const item of await conn.transcript()) view.add(item);
+    await conn.load();
     view.text.focus();
   } catch (e) {
     if (e.status === 403) { view.setState("ended"); conn.end(); return; }
-    view.notice(`Could not connect: ${e.message}`, "error");
+    view.notice(`We could not connect you. ${plainError(e)}`, "error");
   }
 }
 
@@ -57,7 +61,7 @@ startForm.addEventListener("submit", async (e) => {
     sessionStorage.setItem(KEY, JSON.stringify(details));
     await open(details);
   } catch (ex) {
-    err.textContent = ex.message;
+    err.textContent = ex instanceof TypeError ? plainError(ex) : ex.message;
   }
 });
 

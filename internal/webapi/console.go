@@ -1,0 +1,207 @@
+package webapi
+
+import (
+	"context"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/parleychat/parley/internal/awswire"
+	"github.com/parleychat/parley/internal/chat"
+	"github.com/parleychat/parley/internal/chatwire"
+	"github.com/parleychat/parley/internal/store"
+)
+
+// QueueSignal tells the consoles' event streams that the queue may have
+// changed. The store's commit hook feeds it every committed item; it wakes
+// the streams only for items that can change what the queue shows (a chat
+// starting, joined, left or ended, a customer's message for the preview).
+type QueueSignal struct {
+	mu     sync.Mutex
+	ch     chan struct{}
+	done   chan struct{}
+	closed bool
+}
+
+// NewQueueSignal returns a signal; Close ends every stream waiting on it.
+func NewQueueSignal() *QueueSignal {
+	return &QueueSignal{ch: make(chan struct{}), done: make(chan struct{})}
+}
+
+// Notify is a store.CommitHook.
+func (q *QueueSignal) Notify(items []store.Item) {
+	for _, it := range items {
+		switch {
+		case it.Type == chat.TypeMessage && it.Role == chat.RoleCustomer,
+			it.ContentType == chat.EventParticipantJoined, it.ContentType == chat.EventParticipantLeft,
+			it.ContentType == chat.EventChatEnded:
+			q.mu.Lock()
+			close(q.ch)
+			q.ch = make(chan struct{})
+			q.mu.Unlock()
+			return
+		}
+	}
+}
+
+func (q *QueueSignal) changed() <-chan struct{} {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.ch
+}
+
+// Close ends the streams, so that a server shutting down need not wait for
+// them (http.Server.Shutdown waits for every request in flight).
+func (q *QueueSignal) Close() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if !q.closed {
+		q.closed = true
+		close(q.done)
+	}
+}
+
+// pushGap is the least time between two pushes of one stream: a busy queue
+// costs each console at most a few queue reads a second.
+const pushGap = 250 * time.Millisecond
+
+// keepAlive is how often an idle stream sends a comment, so that proxies
+// keep it open and a dead console is noticed.
+const keepAlive = 20 * time.Second
+
+// events streams server-sent events to the console: "queue" whenever the
+// queue may have changed (and once at the start), for the console to read
+// the page it shows. It replaces polling; the console reconnects if it
+// drops.
+func (a *API) events(w http.ResponseWriter, r *http.Request, agent store.Agent) {
+	if a.signal == nil {
+		writeJSON(w, http.StatusNotFound, map[string]string{"Message": "This server does not push queue changes."})
+		return
+	}
+	rc := http.NewResponseController(w)
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	send := func(s string) bool {
+		if _, err := w.Write([]byte(s)); err != nil {
+			return false
+		}
+		return rc.Flush() == nil
+	}
+	ctx := r.Context()
+	changed := a.signal.changed()
+	if !send("retry: 2000\nevent: queue\ndata: {}\n\n") {
+		return
+	}
+	idle := time.NewTimer(keepAlive)
+	defer idle.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-a.signal.done:
+			return
+		case <-idle.C:
+			if !send(": still here\n\n") {
+				return
+			}
+		case <-changed:
+			// Gather what else changes meanwhile into this one push.
+			if !sleep(ctx, a.signal.done, pushGap) {
+				return
+			}
+			changed = a.signal.changed()
+			if !send("event: queue\ndata: {}\n\n") {
+				return
+			}
+		}
+		idle.Reset(keepAlive)
+	}
+}
+
+func sleep(ctx context.Context, done <-chan struct{}, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-done:
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// myChats lists the live chats the agent holds, so that a new tab or a
+// fresh sign-in shows them all.
+func (a *API) myChats(w http.ResponseWriter, r *http.Request, agent store.Agent) {
+	mine, err := a.chat.AgentChats(r.Context(), agent)
+	if err != nil {
+		fail(w, a.log, err)
+		return
+	}
+	out := struct{ Chats []waiting }{Chats: []waiting{}}
+	for _, p := range mine {
+		info, err := a.info(r, agent, p.ContactID)
+		if chat.KindOf(err) == chat.AccessDenied || chat.KindOf(err) == chat.NotFound {
+			continue // it ended meanwhile
+		}
+		if err != nil {
+			fail(w, a.log, err)
+			return
+		}
+		info.ParticipantId = p.ID
+		out.Chats = append(out.Chats, info)
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// connection opens a connection for the agent's participant in a chat it
+// holds, in CreateParticipantConnection's shape.
+func (a *API) connection(w http.ResponseWriter, r *http.Request, agent store.Agent) {
+	conn, err := a.chat.AgentConnect(r.Context(), agent, r.PathValue("contactId"))
+	if err != nil {
+		fail(w, a.log, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{
+		"Websocket":             map[string]string{"Url": conn.WebsocketURL, "ConnectionExpiry": awswire.FormatTime(conn.WebsocketExpiry)},
+		"ConnectionCredentials": map[string]string{"ConnectionToken": conn.ConnectionToken, "Expiry": awswire.FormatTime(conn.TokenExpiry)},
+	})
+}
+
+// leave takes the agent out of a chat, for one abandoned in a lost tab.
+func (a *API) leave(w http.ResponseWriter, r *http.Request, agent store.Agent) {
+	if err := a.chat.AgentLeave(r.Context(), agent, r.PathValue("contactId")); err != nil {
+		fail(w, a.log, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// transcript answers every item of a chat the agent was in, in
+// GetTranscript's item shape, after the chat ended too.
+func (a *API) transcript(w http.ResponseWriter, r *http.Request, agent store.Agent) {
+	items, err := a.chat.AgentTranscript(r.Context(), agent, r.PathValue("contactId"))
+	if err != nil {
+		fail(w, a.log, err)
+		return
+	}
+	out := struct{ Transcript []chatwire.Item }{Transcript: []chatwire.Item{}}
+	for _, it := range items {
+		out.Transcript = append(out.Transcript, chatwire.FromStore(it))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// attachment answers a download URL of a file of a chat the agent was in,
+// in GetAttachment's shape.
+func (a *API) attachment(w http.ResponseWriter, r *http.Request, agent store.Agent) {
+	url, size, err := a.chat.AgentAttachment(r.Context(), agent, r.PathValue("contactId"), r.PathValue("attachmentId"))
+	if err != nil {
+		fail(w, a.log, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"Url": url, "AttachmentSizeInBytes": size})
+}
