@@ -751,3 +751,6 @@ func (s *Service) OpenThumbnail(ctx context.Context, fileID, token string) (Down
 	d.Blob, err = s.cfg.Blobs.Open(ctx, key)
 	return d, err
 }
+
+// AttachmentsEnabled reports whether the instance takes attachments.
+func (s *Service) AttachmentsEnabled() bool { return s.attachmentsEnabled() == nil }

@@ -104,6 +104,8 @@ func (a *API) Register(mux *http.ServeMux) {
 	mux.HandleFunc("POST /widget/v1/chats", a.startChat)
 	mux.HandleFunc("OPTIONS /widget/v1/chats", a.startChat)
 	mux.HandleFunc("GET /widget/v1/attachment-limits", a.attachmentLimits)
+	mux.HandleFunc("POST "+SamplePath, a.startSample)
+	mux.HandleFunc("OPTIONS "+SamplePath, a.startSample)
 	mux.HandleFunc("GET /agent/v1/me", a.agent(a.me))
 	mux.HandleFunc("GET /agent/v1/queue", a.agent(a.queue))
 	mux.HandleFunc("POST /agent/v1/chats/{contactId}/accept", a.agent(a.accept))
