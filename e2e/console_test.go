@@ -26,7 +26,9 @@ func TestConsoleKeepsChats(t *testing.T) {
 	// A new tab: the chat is listed, with the agent's participant id.
 	resp, b = rawRequest(t, "GET", ts.URL+"/agent/v1/chats", as(grace), "")
 	equal(t, "list status", resp.StatusCode, 200)
-	var list struct{ Chats []struct{ ContactId, ParticipantId, CustomerName string } }
+	var list struct {
+		Chats []struct{ ContactId, ParticipantId, CustomerName string }
+	}
 	jsonUnmarshal(t, b, &list)
 	if len(list.Chats) != 1 || list.Chats[0].ContactId != chat.ContactID || list.Chats[0].ParticipantId == "" {
 		t.Fatalf("my chats: %s", b)

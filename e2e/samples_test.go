@@ -35,7 +35,7 @@ func TestSampleBackendEndpoint(t *testing.T) {
 		var out struct {
 			Data struct {
 				StartChatResult    struct{ ContactId, ParticipantId, ParticipantToken string } `json:"startChatResult"`
-				FeaturePermissions map[string]bool                                         `json:"featurePermissions"`
+				FeaturePermissions map[string]bool                                             `json:"featurePermissions"`
 			} `json:"data"`
 		}
 		jsonUnmarshal(t, b, &out)
