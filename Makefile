@@ -1,10 +1,11 @@
-# Parley's developer commands. `make test` is what CI runs (through .ci/run).
+# Parley's developer commands. `make test` and then `make race` are what CI
+# runs (through .ci/run).
 
 GO        ?= go
 NPM       ?= npm
 JS_DIR    := e2e/js
 
-.PHONY: test test-go js-deps bench run fuzz build
+.PHONY: test test-go race js-deps bench run fuzz build
 
 ## test: install the npm clients the e2e tests drive, then run every test.
 test: js-deps test-go
@@ -12,6 +13,11 @@ test: js-deps test-go
 test-go:
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 12m ./...
+
+## race: every test again under the race detector (about 8 minutes on 2
+## busy cores; memory thresholds in the tests allow for the detector).
+race: js-deps
+	$(GO) test -race -count=1 -timeout 20m ./...
 
 ## js-deps: the official JS clients, exactly as locked in e2e/js/package-lock.json.
 js-deps: $(JS_DIR)/node_modules/.package-lock.json

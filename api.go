@@ -144,18 +144,23 @@ func (s *Session) do(ctx context.Context, method, path, bearer string, body []by
 		}
 		return false, json.Unmarshal(raw, out)
 	}
+	return resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests, decodeError(resp.StatusCode, resp.Header, raw)
+}
+
+// decodeError makes the typed error of a failed answer.
+func decodeError(status int, h http.Header, raw []byte) error {
 	var fields map[string]any
 	json.Unmarshal(raw, &fields)
-	e := APIError{Code: errorCode(resp.Header, fields), StatusCode: resp.StatusCode, RequestID: resp.Header.Get("X-Amzn-RequestId")}
+	e := APIError{Code: errorCode(h, fields), StatusCode: status, RequestID: h.Get("X-Amzn-RequestId")}
 	for _, k := range []string{"Message", "message"} {
 		if m, ok := fields[k].(string); ok && e.Message == "" {
 			e.Message = m
 		}
 	}
 	if e.Code == "" {
-		e.Code = http.StatusText(resp.StatusCode)
+		e.Code = http.StatusText(status)
 	}
-	return resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests, typedError(e)
+	return typedError(e)
 }
 
 // isAccessDenied reports whether err means the chat is over for us.

@@ -69,14 +69,30 @@ type Session struct {
 	mu          sync.Mutex
 	token       string // ConnectionToken
 	tokenExpiry time.Time
-	seen        map[string]bool
+	seen        recent
 	lastItem    string // the newest transcript item delivered, to catch up from
-	connected   bool
-	closed      bool
-
+	state       state
+	// stop cancels whatever runs for the session: an in-flight Connect, then
+	// the run loop. Set with state, under mu.
 	stop context.CancelFunc
+	// done closes once Events is closed. Exactly one goroutine closes
+	// Events: the run loop once it has started, otherwise Connect (when
+	// Close interrupted it) or Close (when Connect never began).
 	done chan struct{}
 }
+
+// state is where a Session is in its life.
+type state int
+
+const (
+	stateNew        state = iota // Connect not called, or failed
+	stateConnecting              // Connect in flight
+	stateRunning                 // the run loop owns Events
+	stateClosed
+)
+
+// ErrClosed is returned by Connect on a closed session.
+var ErrClosed = errors.New("parley: the session is closed")
 
 // NewSession prepares a session; Connect starts it.
 func NewSession(d Details, o Options) *Session {
@@ -101,7 +117,7 @@ func NewSession(d Details, o Options) *Session {
 		http:     o.HTTPClient,
 		log:      o.Logger,
 		events:   make(chan Event, o.EventBuffer),
-		seen:     make(map[string]bool),
+		seen:     recent{keys: make(map[string]struct{})},
 		done:     make(chan struct{}),
 	}
 }
@@ -164,32 +180,64 @@ func (s *Session) Authenticate(ctx context.Context) error {
 }
 
 // Connect opens the participant connection and its websocket, and starts
-// delivering events. It returns once the socket is subscribed.
+// delivering events. It returns once the socket is subscribed. Close
+// interrupts it. A Connect that failed may be called again.
 func (s *Session) Connect(ctx context.Context) error {
 	s.mu.Lock()
-	if s.connected || s.closed {
+	switch s.state {
+	case stateClosed:
+		s.mu.Unlock()
+		return ErrClosed
+	case stateConnecting, stateRunning:
 		s.mu.Unlock()
 		return errors.New("parley: Connect called twice")
 	}
-	s.connected = true
+	// The run loop's context; until the loop starts it also cancels this
+	// Connect, so that Close need not wait for a slow dial.
+	bg, stop := context.WithCancel(context.Background())
+	s.state, s.stop = stateConnecting, stop
 	s.mu.Unlock()
-	conn, err := s.open(ctx)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer context.AfterFunc(bg, cancel)()
+
+	conn, last, err := s.connect(ctx)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.state == stateClosed { // Close came meanwhile and waits on done
+		if conn != nil {
+			conn.CloseNow()
+		}
+		close(s.events)
+		close(s.done)
+		return ErrClosed
+	}
 	if err != nil {
+		s.state, s.stop = stateNew, nil
+		stop()
 		return err
 	}
-	// Catch-ups start after what is in the transcript now: events are what
-	// happens from the connection on, as with ChatJS.
+	s.state, s.lastItem = stateRunning, last
+	go s.run(bg, conn)
+	return nil
+}
+
+// connect opens the socket and finds the newest transcript item: catch-ups
+// start after it, since events are what happens from the connection on, as
+// with ChatJS.
+func (s *Session) connect(ctx context.Context) (conn *websocket.Conn, last string, err error) {
+	conn, err = s.open(ctx)
+	if err != nil {
+		return nil, "", err
+	}
 	for it, err := range s.Transcript(ctx, TranscriptOptions{Limit: 1}) {
 		if err != nil {
 			conn.CloseNow()
-			return err
+			return nil, "", err
 		}
-		s.lastItem = it.ID
+		last = it.ID
 	}
-	bg, stop := context.WithCancel(context.Background())
-	s.stop = stop
-	go s.run(bg, conn)
-	return nil
+	return conn, last, nil
 }
 
 // open makes a participant connection and subscribes its websocket.
@@ -242,11 +290,33 @@ func readFrame(ctx context.Context, conn *websocket.Conn) (frame, error) {
 	if err != nil {
 		return frame{}, err
 	}
+	return decodeFrame(b)
+}
+
+func decodeFrame(b []byte) (frame, error) {
 	var f frame
 	if err := json.Unmarshal(b, &f); err != nil {
 		return frame{}, fmt.Errorf("parley: a frame that is not JSON: %w", err)
 	}
 	return f, nil
+}
+
+// chatItem returns the chat item an aws/chat frame carries: its content is
+// the item's JSON as a string. ok is false for other frames and for content
+// that does not parse, which are skipped, as ChatJS skips them.
+func (f frame) chatItem() (it Item, ok bool) {
+	if f.Topic != "aws/chat" {
+		return Item{}, false
+	}
+	var content string
+	if json.Unmarshal(f.Content, &content) != nil {
+		return Item{}, false
+	}
+	var w wireItem
+	if json.Unmarshal([]byte(content), &w) != nil {
+		return Item{}, false
+	}
+	return w.item(), true
 }
 
 // Heartbeats, as ChatJS sends them; a socket silent for deadAfter is dead.
@@ -326,21 +396,14 @@ func (s *Session) serve(ctx context.Context, conn *websocket.Conn) error {
 		if err != nil {
 			return err
 		}
-		if f.Topic != "aws/chat" {
+		it, ok := f.chatItem()
+		if !ok {
 			continue
 		}
-		var content string
-		if json.Unmarshal(f.Content, &content) != nil {
-			continue
-		}
-		var w wireItem
-		if json.Unmarshal([]byte(content), &w) != nil {
-			continue
-		}
-		if !s.deliver(ctx, w.item()) {
+		if !s.deliver(ctx, it) {
 			return ctx.Err()
 		}
-		if w.ContentType == eventPrefix+"chat.ended" {
+		if it.ContentType == eventPrefix+"chat.ended" {
 			return errChatEnded
 		}
 	}
@@ -390,13 +453,11 @@ func inTranscript(it Item) bool {
 // deliver passes an item on unless it was delivered already. It reports
 // false when the session is closing.
 func (s *Session) deliver(ctx context.Context, it Item) bool {
-	key := dedupKey(it)
 	s.mu.Lock()
-	if s.seen[key] {
+	if !s.seen.add(dedupKey(it)) {
 		s.mu.Unlock()
 		return true
 	}
-	s.seen[key] = true
 	if inTranscript(it) {
 		s.lastItem = it.ID
 	}
@@ -441,22 +502,49 @@ func (s *Session) catchUp(ctx context.Context) error {
 }
 
 // Close stops the session without leaving the chat: the participant can
-// connect again later. Events closes.
+// connect again later. It interrupts a Connect in flight, and returns once
+// Events is closed.
 func (s *Session) Close() error {
 	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		return nil
-	}
-	s.closed = true
-	s.mu.Unlock()
-	if s.stop == nil {
+	prev := s.state
+	s.state = stateClosed
+	if prev == stateNew {
+		// Nothing else will ever touch Events: Connect refuses from now on.
 		close(s.events)
-		return nil
+		close(s.done)
+	} else if prev != stateClosed {
+		s.stop() // ends the run loop, or the Connect in flight
 	}
-	s.stop()
+	s.mu.Unlock()
 	<-s.done
 	return nil
+}
+
+// dedupWindow is how many delivered items the session remembers to
+// de-duplicate. A catch-up replays only from the last transcript item
+// delivered, so duplicates are always among the latest few; the window
+// keeps memory flat over a chat of any length.
+const dedupWindow = 1024
+
+// recent is a set of the last dedupWindow keys added.
+type recent struct {
+	keys  map[string]struct{}
+	order [dedupWindow]string // a ring: next is the oldest once full
+	next  int
+}
+
+// add adds key and reports whether it was new.
+func (r *recent) add(key string) bool {
+	if _, ok := r.keys[key]; ok {
+		return false
+	}
+	if old := r.order[r.next]; old != "" {
+		delete(r.keys, old)
+	}
+	r.order[r.next] = key
+	r.next = (r.next + 1) % dedupWindow
+	r.keys[key] = struct{}{}
+	return true
 }
 
 // Disconnect leaves the chat (DisconnectParticipant). For a customer, or the

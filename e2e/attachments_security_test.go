@@ -306,3 +306,74 @@ func TestSlowVerdictIsAnnouncedInProgressFirst(t *testing.T) {
 	}
 	equal(t, "attachment items in the transcript", n, 1)
 }
+
+// TestTextFilesAreServedAsText: a text file is downloaded as its
+// extension's type whatever was declared, and markup (HTML, SVG) in a .txt
+// or .csv file is REJECTED with a reason rather than served as a page.
+func TestTextFilesAreServedAsText(t *testing.T) {
+	ts := startServer(t)
+	_, _, custTok, agentTok := ts.withAgent(t)
+	for _, f := range []struct {
+		testfiles.File
+		serve string
+	}{
+		{testfiles.File{Name: "notes.txt", Type: "application/octet-stream", Data: []byte("plain notes <b>not a page</b>\n")}, "text/plain; charset=utf-8"},
+		{testfiles.File{Name: "table.csv", Type: "application/vnd.ms-excel", Data: []byte("a,b\n1,2\n")}, "text/csv"},
+	} {
+		resp, body := rawRequest(t, "GET", attachmentURL(t, ts, agentTok, upload(t, ts, custTok, f.File), 60), nil, "")
+		equal(t, f.Name+" body", string(body), string(f.Data))
+		equal(t, f.Name+" Content-Type", resp.Header.Get("Content-Type"), f.serve)
+	}
+	for _, f := range []testfiles.File{
+		{Name: "page.txt", Type: "text/plain", Data: []byte("<html><body><script>alert(document.domain)</script></body></html>")},
+		{Name: "data.csv", Type: "text/csv", Data: []byte("<!DOCTYPE html><script>alert(1)</script>")},
+		{Name: "pic.txt", Type: "application/octet-stream", Data: []byte(`<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>`)},
+	} {
+		id := upload(t, ts, custTok, f)
+		msg := rejection(t, ts, agentTok, id)
+		if !strings.Contains(msg, "markup") {
+			t.Errorf("%s: %q, want rejected as markup", f.Name, msg)
+		}
+	}
+}
+
+// rejection waits for an attachment's verdict and returns the
+// ValidationException message GetAttachment gives for a rejected file.
+func rejection(t *testing.T, ts *testServer, tok, id string) string {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		resp, body := rawRequest(t, "POST", ts.URL+"/participant/attachment", map[string]string{"X-Amz-Bearer": tok},
+			fmt.Sprintf(`{"AttachmentId":%q}`, id))
+		if strings.Contains(string(body), "rejected") {
+			return string(body)
+		}
+		if resp.StatusCode == 200 || time.Now().After(deadline) {
+			t.Fatalf("GetAttachment %s: %d %s, want a rejection", id, resp.StatusCode, body)
+		}
+	}
+}
+
+// TestBidiControlsLeaveFileNames: "invoice\u202efdp.txt" would show as
+// "invoicetxt.pdf"; the transcript, the live item and the download carry
+// the name without its bidirectional controls.
+func TestBidiControlsLeaveFileNames(t *testing.T) {
+	ts := startServer(t)
+	_, _, custTok, agentTok := ts.withAgent(t)
+	id := upload(t, ts, custTok, testfiles.File{Name: "invoice\u202efdp\u2066\u200f.txt", Type: "text/plain", Data: []byte("x")})
+	resp, _ := rawRequest(t, "GET", attachmentURL(t, ts, agentTok, id, 60), nil, "")
+	equal(t, "Content-Disposition", resp.Header.Get("Content-Disposition"),
+		`attachment; filename="invoicefdp.txt"; filename*=UTF-8''invoicefdp.txt`)
+	out, err := ts.participantClient().GetTranscript(&cp.GetTranscriptInput{ConnectionToken: v1aws.String(agentTok), MaxResults: v1aws.Int64(100)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, it := range out.Transcript {
+		for _, a := range it.Attachments {
+			names = append(names, *a.AttachmentName)
+		}
+	}
+	if len(names) != 1 || names[0] != "invoicefdp.txt" {
+		t.Errorf("transcript names %q, want [invoicefdp.txt]", names)
+	}
+}

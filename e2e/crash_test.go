@@ -137,7 +137,17 @@ func TestCrashLosesNothingAcknowledged(t *testing.T) {
 			}()
 		}
 	}
+	// Kill mid-burst once enough is acknowledged to test anything: a fixed
+	// wait is too short when the machine (or the race detector) is slow.
 	time.Sleep(700 * time.Millisecond)
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		mu.Lock()
+		n := len(results)
+		mu.Unlock()
+		if n >= 300 {
+			break
+		}
+	}
 	p.kill()
 	stop()
 	wg.Wait()

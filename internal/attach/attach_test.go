@@ -94,12 +94,59 @@ func TestInspectRejectsSpoofsAndBombs(t *testing.T) {
 	}
 }
 
-func TestInspectServesTheDeclaredOrSniffedType(t *testing.T) {
-	if v := inspect(t, "a.png", "application/octet-stream", testfiles.PNG(2, 2), nil); v.Type != "image/png" {
-		t.Errorf("unknown declared type: served as %q, want the sniffed image/png", v.Type)
+// TestInspectServesTheExtensionsType: whatever was declared or sniffed, a
+// file is served as its extension's canonical type, so that no upload
+// becomes a page.
+func TestInspectServesTheExtensionsType(t *testing.T) {
+	tests := []struct {
+		name, declared string
+		data           []byte
+		want           string
+	}{
+		{"a.png", "application/octet-stream", testfiles.PNG(2, 2), "image/png"},
+		{"a.jpg", "image/pjpeg", testfiles.JPEG(2, 2), "image/jpeg"},
+		{"a.csv", "text/csv", []byte("a,b\n1,2\n"), "text/csv"},
+		{"a.csv", "application/vnd.ms-excel", []byte("a,b\n1,2\n"), "text/csv"},
+		{"a.txt", "application/octet-stream", []byte("hello <b>world</b>\n"), "text/plain; charset=utf-8"},
+		{"a.txt", "text/plain", []byte("hello\n<script>alert(1)</script>"), "text/plain; charset=utf-8"},
+		{"a.pdf", "application/octet-stream", testfiles.PDF("x"), "application/pdf"},
 	}
-	if v := inspect(t, "a.csv", "text/csv", []byte("a,b\n1,2\n"), nil); v.Type != "text/csv" {
-		t.Errorf("served as %q", v.Type)
+	for _, tt := range tests {
+		v := inspect(t, tt.name, tt.declared, tt.data, nil)
+		if !v.Approved || v.Type != tt.want {
+			t.Errorf("%s declared %s: %+v, want approved and served as %s", tt.name, tt.declared, v, tt.want)
+		}
+	}
+	for _, ext := range DefaultExtensions {
+		if typ := ServeType(ext); typ == "" || typ == unknownType {
+			t.Errorf("ServeType(%q) = %q", ext, typ)
+		}
+	}
+	if typ := ServeType("html"); typ != unknownType {
+		t.Errorf("an added .html extension is served as %q, want bytes", typ)
+	}
+}
+
+// TestInspectRejectsMarkupInText: HTML, SVG and XML in a .txt or .csv file
+// would be a page or an image, not text.
+func TestInspectRejectsMarkupInText(t *testing.T) {
+	const svg = `<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>`
+	tests := []struct {
+		name, declared, data, reason string
+	}{
+		{"page.txt", "text/plain", "<html><body><script>alert(1)</script></body></html>", "HTML"},
+		{"page.txt", "application/octet-stream", "<!DOCTYPE html><p>hi</p>", "HTML"},
+		{"page.txt", "text/plain", "\ufeff  <script>alert(1)</script>", "HTML"},
+		{"data.csv", "text/csv", "<html><script>alert(1)</script></html>", "HTML"},
+		{"pic.txt", "text/plain", svg, "SVG"},
+		{"pic.txt", "text/plain", `<?xml version="1.0"?>` + svg, "SVG"},
+		{"data.csv", "text/csv", `<?xml version="1.0"?><rows/>`, "XML"},
+	}
+	for _, tt := range tests {
+		v := inspect(t, tt.name, tt.declared, []byte(tt.data), nil)
+		if v.Approved || !strings.Contains(v.Reason, tt.reason+" markup") || !strings.Contains(v.Reason, Extension(tt.name)) {
+			t.Errorf("%s holding %q: %+v, want rejected for %s markup", tt.name, tt.data, v, tt.reason)
+		}
 	}
 }
 
@@ -111,6 +158,10 @@ func TestContentDisposition(t *testing.T) {
 		{"a\r\nSet-Cookie: x.txt", `attachment; filename="a__Set-Cookie: x.txt"; filename*=UTF-8''a__Set-Cookie%3A%20x.txt`},
 		{"résumé 📎.pdf", `attachment; filename="r_sum_ _.pdf"; filename*=UTF-8''r%C3%A9sum%C3%A9%20%F0%9F%93%8E.pdf`},
 		{"...", `attachment; filename="attachment"; filename*=UTF-8''attachment`},
+		// Bidirectional controls are dropped: this name must not show as
+		// "invoicetxt.pdf".
+		{"invoice\u202efdp.txt", `attachment; filename="invoicefdp.txt"; filename*=UTF-8''invoicefdp.txt`},
+		{"\u2066a\u2069\u200e\u200f\u202a\u202b\u202c\u202d\u2067\u2068.pdf", `attachment; filename="a.pdf"; filename*=UTF-8''a.pdf`},
 	}
 	for _, tt := range tests {
 		if got := ContentDisposition(tt.name); got != tt.want {
@@ -119,11 +170,26 @@ func TestContentDisposition(t *testing.T) {
 	}
 }
 
+func TestCleanName(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"invoice\u202efdp.txt", "invoicefdp.txt"},
+		{"\u202bشهادة\u202c.pdf", "شهادة.pdf"},
+		{"a\u2066b\u2067c\u2068d\u2069e\u200ef\u200fg\u061ch.txt", "abcdefgh.txt"},
+		{"résumé 📎.pdf", "résumé 📎.pdf"},
+		{"\u202e", ""},
+	}
+	for _, tt := range tests {
+		if got := CleanName(tt.in); got != tt.want {
+			t.Errorf("CleanName(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
 // FuzzContentDisposition: whatever the name, the header parses, says
 // attachment, carries no control characters, and its filename* decodes to a
 // name without path separators.
 func FuzzContentDisposition(f *testing.F) {
-	for _, s := range []string{"report.pdf", `a"b\c`, "../x", "é📎", "\x00\x7f", "%41", ""} {
+	for _, s := range []string{"report.pdf", `a"b\c`, "../x", "é📎", "\x00\x7f", "%41", "", "a\u202efdp.txt"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, name string) {
@@ -140,6 +206,9 @@ func FuzzContentDisposition(f *testing.F) {
 		got := params["filename"] // mime decodes filename* into filename
 		if got == "" || strings.ContainsAny(got, "/\\") || strings.HasPrefix(got, ".") {
 			t.Fatalf("name %q gives filename %q", name, got)
+		}
+		if strings.ContainsFunc(got, isBidiControl) {
+			t.Fatalf("name %q gives filename %q, with a bidirectional control", name, got)
 		}
 	})
 }
@@ -186,7 +255,7 @@ func corruptHeader(b []byte) []byte {
 
 func TestThumbnail(t *testing.T) {
 	png := testfiles.PNG(1000, 500)
-	b, typ, err := Thumbnail(bytes.NewReader(png), int64(len(png)), "image/png")
+	b, typ, err := Thumbnail(context.Background(), bytes.NewReader(png), int64(len(png)), "image/png")
 	if err != nil || typ != "image/png" {
 		t.Fatal(typ, err)
 	}
@@ -197,7 +266,7 @@ func TestThumbnail(t *testing.T) {
 	// A JPEG whose EXIF says "rotate 90°" (orientation 6) comes out upright:
 	// width and height swap.
 	jpg := withOrientation(testfiles.JPEG(400, 200), 6)
-	b, typ, err = Thumbnail(bytes.NewReader(jpg), int64(len(jpg)), "image/jpeg")
+	b, typ, err = Thumbnail(context.Background(), bytes.NewReader(jpg), int64(len(jpg)), "image/jpeg")
 	if err != nil || typ != "image/jpeg" {
 		t.Fatal(typ, err)
 	}
@@ -206,10 +275,10 @@ func TestThumbnail(t *testing.T) {
 		t.Errorf("rotated thumbnail %dx%d, want 160x320", cfg.Width, cfg.Height)
 	}
 	bomb := testfiles.PNGBomb(20000, 20000)
-	if _, _, err := Thumbnail(bytes.NewReader(bomb), int64(len(bomb)), "image/png"); !errors.Is(err, ErrNoThumbnail) {
+	if _, _, err := Thumbnail(context.Background(), bytes.NewReader(bomb), int64(len(bomb)), "image/png"); !errors.Is(err, ErrNoThumbnail) {
 		t.Errorf("a 400-megapixel header: %v, want no thumbnail (and nothing decoded)", err)
 	}
-	if _, _, err := Thumbnail(bytes.NewReader([]byte("%PDF")), 4, "application/pdf"); !errors.Is(err, ErrNoThumbnail) {
+	if _, _, err := Thumbnail(context.Background(), bytes.NewReader([]byte("%PDF")), 4, "application/pdf"); !errors.Is(err, ErrNoThumbnail) {
 		t.Errorf("a PDF: %v", err)
 	}
 }

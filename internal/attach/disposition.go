@@ -11,7 +11,8 @@ import (
 // name: an ASCII fallback in filename= for old clients, and the exact name
 // in filename*=UTF-8”… (RFC 8187 percent-encoding). Control characters and
 // path separators become "_", so that no client can be led to write outside
-// its download folder or break the header.
+// its download folder or break the header; bidirectional controls are
+// removed (see CleanName).
 func ContentDisposition(name string) string {
 	name = safeName(name)
 	var fallback, encoded strings.Builder
@@ -34,8 +35,26 @@ func ContentDisposition(name string) string {
 	return `attachment; filename="` + fallback.String() + `"; filename*=UTF-8''` + encoded.String()
 }
 
+// CleanName removes the bidirectional controls from a file name: U+202A–202E
+// (embeddings, overrides), U+2066–2069 (isolates), U+200E/U+200F and U+061C
+// (marks). They have no place in a name and let one pose as another
+// ("invoice\u202efdp.txt" shows as "invoicetxt.pdf").
+func CleanName(name string) string {
+	return strings.Map(func(r rune) rune {
+		if isBidiControl(r) {
+			return -1
+		}
+		return r
+	}, name)
+}
+
+func isBidiControl(r rune) bool {
+	return r >= 0x202A && r <= 0x202E || r >= 0x2066 && r <= 0x2069 || r == 0x200E || r == 0x200F || r == 0x061C
+}
+
 // safeName replaces what a file name must not carry into a download.
 func safeName(name string) string {
+	name = CleanName(name)
 	if !utf8.ValidString(name) {
 		name = strings.ToValidUTF8(name, "_")
 	}

@@ -8,7 +8,6 @@ import (
 	_ "image/jpeg" // header decoders for DecodeConfig
 	_ "image/png"
 	"io"
-	"mime"
 	"slices"
 
 	"github.com/gabriel-vasile/mimetype"
@@ -53,9 +52,8 @@ func Inspect(ctx context.Context, f io.ReaderAt, size int64, name, declared stri
 	if !detectedFits(ext, detected) {
 		return Verdict{Reason: fmt.Sprintf("The file's content is %s, not what a .%s file holds.", detected.String(), ext)}, nil
 	}
-	serveAs, _, _ := mime.ParseMediaType(declared)
-	if serveAs == "" || serveAs == unknownType {
-		serveAs, _, _ = mime.ParseMediaType(detected.String())
+	if m := markupIn(detected); m != "" && kinds[ext].noMarkup {
+		return Verdict{Reason: fmt.Sprintf("The file's content is %s markup; a .%s file must be plain text.", m, ext)}, nil
 	}
 	if detected.Is("image/png") || detected.Is("image/jpeg") {
 		cfg, _, err := image.DecodeConfig(io.NewSectionReader(f, 0, size))
@@ -75,7 +73,17 @@ func Inspect(ctx context.Context, f io.ReaderAt, size int64, name, declared stri
 			return Verdict{Reason: "The file contains malware (" + found + ")."}, nil
 		}
 	}
-	return Verdict{Approved: true, Type: serveAs}, nil
+	return Verdict{Approved: true, Type: ServeType(ext)}, nil
+}
+
+// markupIn names the markup sniffed bytes are, "" when none.
+func markupIn(detected *mimetype.MIME) string {
+	for _, m := range markup {
+		if detected.Is(m) {
+			return markupNames[m]
+		}
+	}
+	return ""
 }
 
 // detectedFits reports whether sniffed bytes are what the extension holds:

@@ -44,10 +44,13 @@ func Extension(name string) string {
 	return strings.ToLower(strings.TrimPrefix(path.Ext(name), "."))
 }
 
-// kind is what a known extension's bytes and declared type may be.
+// kind is what a known extension's bytes and declared type may be, and the
+// one type its files are served as.
 type kind struct {
 	detected []string // sniffed types (or their ancestors) that fit
 	declared []string // declared types that fit, besides the detected ones
+	serve    string   // the extension's canonical type: never what was declared or sniffed
+	noMarkup bool     // markup (HTML, SVG, XML) is refused: it would be a page, not text
 }
 
 const (
@@ -58,24 +61,44 @@ const (
 )
 
 var kinds = map[string]kind{
-	"csv":  {detected: []string{"text/plain"}, declared: []string{"text/csv", "application/csv", "text/comma-separated-values", "application/vnd.ms-excel"}},
-	"txt":  {detected: []string{"text/plain"}},
-	"rtf":  {detected: []string{"text/rtf"}, declared: []string{"application/rtf"}},
-	"pdf":  {detected: []string{"application/pdf"}},
-	"png":  {detected: []string{"image/png"}},
-	"jpg":  {detected: []string{"image/jpeg"}, declared: []string{"image/pjpeg"}},
-	"jpeg": {detected: []string{"image/jpeg"}, declared: []string{"image/pjpeg"}},
-	"jfif": {detected: []string{"image/jpeg"}, declared: []string{"image/pjpeg"}},
-	"heic": {detected: []string{"image/heic", "image/heic-sequence", "image/heif", "image/heif-sequence"}},
-	"mov":  {detected: []string{"video/quicktime"}},
-	"mp4":  {detected: []string{"video/mp4", "audio/mp4"}},
-	"wav":  {detected: []string{"audio/wav"}, declared: []string{"audio/x-wav", "audio/wave", "audio/vnd.wave"}},
-	"doc":  {detected: []string{"application/msword", ole}},
-	"xls":  {detected: []string{"application/vnd.ms-excel", ole}},
-	"ppt":  {detected: []string{"application/vnd.ms-powerpoint", ole}},
-	"docx": {detected: []string{docx}},
-	"xlsx": {detected: []string{xlsx}},
-	"pptx": {detected: []string{pptx}},
+	"csv":  {detected: []string{"text/plain"}, declared: []string{"text/csv", "application/csv", "text/comma-separated-values", "application/vnd.ms-excel"}, serve: "text/csv", noMarkup: true},
+	"txt":  {detected: []string{"text/plain"}, serve: "text/plain; charset=utf-8", noMarkup: true},
+	"rtf":  {detected: []string{"text/rtf"}, declared: []string{"application/rtf"}, serve: "application/rtf"},
+	"pdf":  {detected: []string{"application/pdf"}, serve: "application/pdf"},
+	"png":  {detected: []string{"image/png"}, serve: "image/png"},
+	"jpg":  {detected: []string{"image/jpeg"}, declared: []string{"image/pjpeg"}, serve: "image/jpeg"},
+	"jpeg": {detected: []string{"image/jpeg"}, declared: []string{"image/pjpeg"}, serve: "image/jpeg"},
+	"jfif": {detected: []string{"image/jpeg"}, declared: []string{"image/pjpeg"}, serve: "image/jpeg"},
+	"heic": {detected: []string{"image/heic", "image/heic-sequence", "image/heif", "image/heif-sequence"}, serve: "image/heic"},
+	"mov":  {detected: []string{"video/quicktime"}, serve: "video/quicktime"},
+	"mp4":  {detected: []string{"video/mp4", "audio/mp4"}, serve: "video/mp4"},
+	"wav":  {detected: []string{"audio/wav"}, declared: []string{"audio/x-wav", "audio/wave", "audio/vnd.wave"}, serve: "audio/wav"},
+	"doc":  {detected: []string{"application/msword", ole}, serve: "application/msword"},
+	"xls":  {detected: []string{"application/vnd.ms-excel", ole}, serve: "application/vnd.ms-excel"},
+	"ppt":  {detected: []string{"application/vnd.ms-powerpoint", ole}, serve: "application/vnd.ms-powerpoint"},
+	"docx": {detected: []string{docx}, serve: docx},
+	"xlsx": {detected: []string{xlsx}, serve: xlsx},
+	"pptx": {detected: []string{pptx}, serve: pptx},
+}
+
+// markup is what sniffing finds in a page a browser would render: refused in
+// text files, which are served as text.
+var markup = []string{"text/html", "image/svg+xml", "text/xml", "application/xml"}
+
+var markupNames = map[string]string{"text/html": "HTML", "image/svg+xml": "SVG", "text/xml": "XML", "application/xml": "XML"}
+
+// ServeType returns the type a file with this extension is served as: the
+// extension's canonical type, so that neither a declared type nor the bytes
+// can make a download a page. An extension an administrator added is served
+// as its registered type, or as bytes.
+func ServeType(ext string) string {
+	if k, ok := kinds[ext]; ok {
+		return k.serve
+	}
+	if t := typesByExtension(ext); len(t) > 0 && !slices.ContainsFunc(markup, func(m string) bool { return m == t[0] }) {
+		return t[0]
+	}
+	return unknownType
 }
 
 // unknownType is what browsers declare when they do not know a file's type;

@@ -2,13 +2,16 @@ package attach
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"image"
+	"image/color"
 	"image/jpeg"
 	"image/png"
 	"io"
+	"sync"
 
 	"golang.org/x/image/draw"
 )
@@ -25,10 +28,19 @@ const (
 // ErrNoThumbnail is returned for files that get no preview.
 var ErrNoThumbnail = errors.New("attach: no thumbnail for this file")
 
+// ThumbDecodeBudget bounds the memory of the decodes in flight, estimated
+// from each image's header before it is decoded: concurrent thumbnails
+// share it, so that four large photos at once cost what one or two do, while
+// small images, which fit beside a large one, do not wait for it.
+const ThumbDecodeBudget = 128 << 20
+
+var decodeBudget = newBudget(ThumbDecodeBudget)
+
 // Thumbnail makes a preview of a PNG or JPEG image: scaled to fit ThumbSize,
 // turned upright by its EXIF orientation, encoded as PNG (keeping
-// transparency) or JPEG. It returns the bytes and their content type.
-func Thumbnail(r io.ReaderAt, size int64, contentType string) ([]byte, string, error) {
+// transparency) or JPEG. It returns the bytes and their content type. It
+// waits, until ctx ends, for room in the decode budget.
+func Thumbnail(ctx context.Context, r io.ReaderAt, size int64, contentType string) ([]byte, string, error) {
 	if contentType != "image/png" && contentType != "image/jpeg" {
 		return nil, "", ErrNoThumbnail
 	}
@@ -39,20 +51,19 @@ func Thumbnail(r io.ReaderAt, size int64, contentType string) ([]byte, string, e
 	if int64(cfg.Width)*int64(cfg.Height) > MaxThumbSourcePixels {
 		return nil, "", ErrNoThumbnail
 	}
-	src, _, err := image.Decode(io.NewSectionReader(r, 0, size))
+	cost := decodeCost(cfg)
+	if err := decodeBudget.acquire(ctx, cost); err != nil {
+		return nil, "", err
+	}
+	dst, err := scaled(r, size, cfg)
+	decodeBudget.release(cost) // the decoded source is garbage from here
 	if err != nil {
-		return nil, "", fmt.Errorf("attach: decoding for a thumbnail: %w", err)
+		return nil, "", err
 	}
 	orientation := 1
 	if format == "jpeg" {
 		orientation = exifOrientation(io.NewSectionReader(r, 0, min(size, 128<<10)))
 	}
-	w, h := cfg.Width, cfg.Height
-	if scale := float64(ThumbSize) / float64(max(w, h)); scale < 1 {
-		w, h = max(1, int(float64(w)*scale)), max(1, int(float64(h)*scale))
-	}
-	dst := image.NewRGBA(image.Rect(0, 0, w, h))
-	draw.CatmullRom.Scale(dst, dst.Bounds(), src, src.Bounds(), draw.Src, nil)
 	out := orient(dst, orientation)
 
 	var b bytes.Buffer
@@ -62,6 +73,89 @@ func Thumbnail(r io.ReaderAt, size int64, contentType string) ([]byte, string, e
 	}
 	err = jpeg.Encode(&b, out, &jpeg.Options{Quality: 82})
 	return b.Bytes(), "image/jpeg", err
+}
+
+// scaled decodes an image and scales it to fit ThumbSize.
+func scaled(r io.ReaderAt, size int64, cfg image.Config) (*image.RGBA, error) {
+	src, _, err := image.Decode(io.NewSectionReader(r, 0, size))
+	if err != nil {
+		return nil, fmt.Errorf("attach: decoding for a thumbnail: %w", err)
+	}
+	w, h := thumbSize(cfg.Width, cfg.Height)
+	dst := image.NewRGBA(image.Rect(0, 0, w, h))
+	draw.CatmullRom.Scale(dst, dst.Bounds(), src, src.Bounds(), draw.Src, nil)
+	return dst, nil
+}
+
+// decodeCost estimates the bytes making a thumbnail allocates, from the
+// image's header: the decoded image — JPEG decodes to Y'CbCr (at most 3
+// bytes a pixel, 4 for CMYK), PNG to 4 bytes a pixel, 8 at 16 bits a
+// channel — and the scaler's intermediate of 32 bytes for each pixel of a
+// thumbnail-wide, source-high column.
+func decodeCost(cfg image.Config) int64 {
+	w, h := thumbSize(cfg.Width, cfg.Height)
+	scaler := int64(w) * int64(max(h, cfg.Height)) * 32
+	perPixel := int64(4)
+	switch cfg.ColorModel {
+	case color.YCbCrModel:
+		perPixel = 3
+	case color.RGBA64Model, color.NRGBA64Model, color.Gray16Model:
+		perPixel = 8
+	case color.GrayModel:
+		perPixel = 1
+	}
+	return int64(cfg.Width)*int64(cfg.Height)*perPixel + scaler
+}
+
+// thumbSize is the size of the thumbnail of a w×h image.
+func thumbSize(w, h int) (int, int) {
+	if scale := float64(ThumbSize) / float64(max(w, h)); scale < 1 {
+		w, h = max(1, int(float64(w)*scale)), max(1, int(float64(h)*scale))
+	}
+	return w, h
+}
+
+// budget is a weighted semaphore that lets any waiter through as soon as
+// its weight fits, not in arrival order: a small image never waits behind a
+// large one that does not fit yet. A weight above the whole budget takes
+// the whole budget.
+type budget struct {
+	mu      sync.Mutex
+	size    int64
+	free    int64
+	changed chan struct{} // closed on every release
+}
+
+func newBudget(size int64) *budget {
+	return &budget{size: size, free: size, changed: make(chan struct{})}
+}
+
+func (b *budget) acquire(ctx context.Context, n int64) error {
+	n = min(n, b.size)
+	for {
+		b.mu.Lock()
+		if n <= b.free {
+			b.free -= n
+			b.mu.Unlock()
+			return nil
+		}
+		changed := b.changed
+		b.mu.Unlock()
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+func (b *budget) release(n int64) {
+	n = min(n, b.size)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.free += n
+	close(b.changed)
+	b.changed = make(chan struct{})
 }
 
 // exifOrientation reads the Orientation tag (1–8) of a JPEG's Exif block,

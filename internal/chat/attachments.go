@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/parleychat/parley/internal/attach"
@@ -131,6 +132,11 @@ func (s *Service) StartUpload(ctx context.Context, sess *Session, name, contentT
 	}
 	if size > limits.MaxBytes {
 		return t, errorf(QuotaExceeded, "The file is %d bytes; this chat accepts files up to %d bytes.", size, limits.MaxBytes)
+	}
+	// The name is stored, shown in items and downloaded without its
+	// bidirectional controls, so that it cannot pose as another.
+	if name = attach.CleanName(name); name == "" {
+		return t, errorf(Invalid, "The attachment name has no visible characters.")
 	}
 	if err := limits.CheckDeclared(name, contentType, size); err != nil {
 		return t, errorf(Invalid, "%s", err.Error())
@@ -420,7 +426,7 @@ func (s *Service) CompleteUpload(ctx context.Context, sess *Session, fileID, cli
 		return err
 	}
 	f.State = store.FileInProgress
-	go s.judge(f, sess.Participant, s.cfg.VerdictWait, answered)
+	s.spawn(func() { s.judge(f, sess.Participant, s.cfg.VerdictWait, answered) })
 	return nil
 }
 
@@ -430,11 +436,13 @@ func (s *Service) CompleteUpload(ctx context.Context, sess *Session, fileID, cli
 func (s *Service) judge(f store.File, uploader store.Participant, wait time.Duration, answered <-chan struct{}) {
 	deadline := time.Now().Add(wait)
 	result := make(chan attach.Verdict, 1)
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), verdictTimeout)
+	if !s.spawn(func() {
+		ctx, cancel := context.WithTimeout(s.work, verdictTimeout)
 		defer cancel()
 		result <- s.inspect(ctx, f)
-	}()
+	}) {
+		return // shutting down: the file stays IN_PROGRESS and is judged at the next start
+	}
 	item := store.Item{
 		ID: secret.NewTimeUUID(), ContactID: f.ContactID, ParticipantID: uploader.ID, Type: TypeAttachment,
 		DisplayName: uploader.DisplayName, Role: uploader.Role, InTranscript: true,
@@ -454,7 +462,7 @@ func (s *Service) judge(f store.File, uploader store.Participant, wait time.Dura
 	case <-time.After(time.Until(deadline)):
 	}
 	item.Attachments = []store.Attachment{{ID: f.ID, Name: f.Name, ContentType: f.ContentType, Status: StatusInProgress}}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(s.work, 30*time.Second)
 	_, err := s.store.Apply(ctx, &store.Change{
 		Items:       []store.Item{item},
 		FileUpdates: []store.FileUpdate{{ID: f.ID, From: store.FileInProgress, To: store.FileInProgress, ItemID: item.ID, At: s.now()}},
@@ -463,13 +471,13 @@ func (s *Service) judge(f store.File, uploader store.Participant, wait time.Dura
 	if err != nil {
 		s.log.Error("announcing an attachment in progress", "attachment", f.ID, "err", err)
 	}
-	go func() {
+	s.spawn(func() {
 		v := <-result
 		next := item
 		next.ID = secret.NewTimeUUID()
 		next.InTranscript = false // the transcript's item is updated in place
 		s.announce(f, next, v, item.ID)
-	}()
+	})
 }
 
 // inspect runs the checks; a failure to check is a rejection, as Connect
@@ -493,7 +501,10 @@ func (s *Service) inspect(ctx context.Context, f store.File) attach.Verdict {
 // announce records a verdict and pushes it in item. When inProgressItem is
 // set, the transcript's IN_PROGRESS item is updated to the verdict too.
 func (s *Service) announce(f store.File, item store.Item, v attach.Verdict, inProgressItem string) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	if s.work.Err() != nil {
+		return // the check was cut short by Shutdown: the next start judges the file again
+	}
+	ctx, cancel := context.WithTimeout(s.work, 30*time.Second)
 	defer cancel()
 	status, to := StatusApproved, store.FileApproved
 	if !v.Approved {
@@ -542,7 +553,7 @@ func (s *Service) resumeVerdicts(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		go s.judge(f, p, 0, nil)
+		s.spawn(func() { s.judge(f, p, 0, nil) })
 	}
 	return nil
 }
@@ -719,8 +730,9 @@ func (s *Service) OpenThumbnail(ctx context.Context, fileID, token string) (Down
 		d.Blob = b
 		return d, nil
 	}
-	s.thumbMu.Lock() // one at a time: previews are made once, and bound memory
-	defer s.thumbMu.Unlock()
+	// One maker per file, so that a preview is made once; attach.Thumbnail
+	// bounds the memory of all of them together.
+	defer s.lockThumb(fileID)()
 	if b, err := s.cfg.Blobs.Open(ctx, key); err == nil {
 		d.Blob = b
 		return d, nil
@@ -729,7 +741,7 @@ func (s *Service) OpenThumbnail(ctx context.Context, fileID, token string) (Down
 	if err != nil {
 		return Download{}, err
 	}
-	thumb, _, err := attach.Thumbnail(src, src.Size(), d.File.ServeType)
+	thumb, _, err := attach.Thumbnail(ctx, src, src.Size(), d.File.ServeType)
 	src.Close()
 	if errors.Is(err, attach.ErrNoThumbnail) {
 		return Download{}, noPreview
@@ -754,3 +766,30 @@ func (s *Service) OpenThumbnail(ctx context.Context, fileID, token string) (Down
 
 // AttachmentsEnabled reports whether the instance takes attachments.
 func (s *Service) AttachmentsEnabled() bool { return s.attachmentsEnabled() == nil }
+
+// lockThumb locks the making of one file's preview and returns the unlock.
+func (s *Service) lockThumb(fileID string) func() {
+	s.mu.Lock()
+	l := s.thumbLocks[fileID]
+	if l == nil {
+		l = &keyLock{}
+		s.thumbLocks[fileID] = l
+	}
+	l.waiters++
+	s.mu.Unlock()
+	l.Lock()
+	return func() {
+		l.Unlock()
+		s.mu.Lock()
+		if l.waiters--; l.waiters == 0 {
+			delete(s.thumbLocks, fileID)
+		}
+		s.mu.Unlock()
+	}
+}
+
+// keyLock is a mutex for one key, dropped when nobody holds or awaits it.
+type keyLock struct {
+	sync.Mutex
+	waiters int // guarded by Service.mu
+}

@@ -84,18 +84,23 @@ type Service struct {
 	pages   *secret.Signer
 	files   *secret.Signer
 
-	background context.Context // cancelled by Close
+	background context.Context // cancelled when Shutdown begins: loops end
 	stop       context.CancelFunc
-	tasks      sync.WaitGroup // the background loops, waited for by Close
+	// work bounds what Shutdown waits for (attachment checks, timer
+	// callbacks): cancelled when Shutdown's context ends, so that work cut
+	// short records nothing and a check is resumed at the next start.
+	work       context.Context
+	cancelWork context.CancelFunc
+	running    sync.WaitGroup // every goroutine the service starts
 
 	mu      sync.Mutex
 	timers  map[string]Stopper    // contact id → end of its duration
 	watches map[string]*idleWatch // participant id → idle timer
 	// uploading holds the files whose bytes are arriving, so that one
 	// upload URL cannot be used by two requests at once.
-	uploading map[string]bool
-	thumbMu   sync.Mutex
-	closed    bool
+	uploading  map[string]bool
+	thumbLocks map[string]*keyLock // file id → the lock of its preview's making
+	closed     bool
 }
 
 // New returns a Service over st. key is the server's master secret.
@@ -113,7 +118,8 @@ func New(cfg Config, st store.Store, key secret.Key, log *slog.Logger) *Service 
 		cfg.AfterFunc = func(d time.Duration, f func()) Stopper { return time.AfterFunc(d, f) }
 	}
 	background, stop := context.WithCancel(context.Background())
-	return &Service{
+	work, cancelWork := context.WithCancel(context.Background())
+	s := &Service{
 		cfg:        cfg,
 		store:      st,
 		log:        log,
@@ -123,10 +129,18 @@ func New(cfg Config, st store.Store, key secret.Key, log *slog.Logger) *Service 
 		files:      secret.NewSigner(key, "file"),
 		background: background,
 		stop:       stop,
+		work:       work,
+		cancelWork: cancelWork,
 		timers:     make(map[string]Stopper),
 		watches:    make(map[string]*idleWatch),
 		uploading:  make(map[string]bool),
+		thumbLocks: make(map[string]*keyLock),
 	}
+	// Timer callbacks are the service's goroutines too: counted, and not
+	// run once Shutdown has begun.
+	after := cfg.AfterFunc
+	s.cfg.AfterFunc = func(d time.Duration, f func()) Stopper { return after(d, func() { s.track(f) }) }
+	return s
 }
 
 // Start schedules the end of every live chat, ending at once those whose
@@ -158,18 +172,23 @@ func (s *Service) Start(ctx context.Context) error {
 		return err
 	}
 	if s.cfg.Retention > 0 && s.cfg.Blobs != nil {
-		s.tasks.Go(func() { s.runRetention(s.background) })
+		s.spawn(func() { s.runRetention(s.background) })
 	}
-	s.tasks.Go(func() { s.runHousekeeping(s.background) })
+	s.spawn(func() { s.runHousekeeping(s.background) })
 	return nil
 }
 
-// Close stops every timer and background task, and waits for the tasks.
-func (s *Service) Close() {
+// Close is Shutdown without a deadline: every goroutine the service started
+// bounds itself (a check by its verdict timeout, a store write by 30 s).
+func (s *Service) Close() { s.Shutdown(context.Background()) }
+
+// Shutdown stops every timer and background loop, refuses new background
+// work, and waits for the work in flight (attachment checks, timer
+// callbacks) until ctx ends; then it cancels what is left, which records
+// nothing more. After it returns the store may be closed.
+func (s *Service) Shutdown(ctx context.Context) error {
 	s.stop()
-	s.tasks.Wait()
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	s.closed = true
 	for id, t := range s.timers {
 		t.Stop()
@@ -181,6 +200,52 @@ func (s *Service) Close() {
 		}
 		delete(s.watches, id)
 	}
+	s.mu.Unlock()
+	done := make(chan struct{})
+	go func() { s.running.Wait(); close(done) }()
+	select {
+	case <-done:
+		s.cancelWork()
+		return nil
+	case <-ctx.Done():
+		s.cancelWork()
+		return fmt.Errorf("chat: background work still running at shutdown: %w", ctx.Err())
+	}
+}
+
+// enter counts one goroutine's work, unless Shutdown has begun. Counting
+// under mu, where Shutdown sets closed, keeps Add from racing Wait.
+func (s *Service) enter() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return false
+	}
+	s.running.Add(1)
+	return true
+}
+
+// spawn runs f on a goroutine Shutdown waits for; it reports false, running
+// nothing, once Shutdown has begun.
+func (s *Service) spawn(f func()) bool {
+	if !s.enter() {
+		return false
+	}
+	go func() {
+		defer s.running.Done()
+		f()
+	}()
+	return true
+}
+
+// track runs f on this goroutine, counted as work Shutdown waits for; not
+// at all once Shutdown has begun.
+func (s *Service) track(f func()) {
+	if !s.enter() {
+		return
+	}
+	defer s.running.Done()
+	f()
 }
 
 func (s *Service) now() time.Time { return s.cfg.Now().UTC() }

@@ -56,20 +56,33 @@ type Gateway struct {
 	live    map[*socket]struct{} // every open socket, for Shutdown
 	closing bool
 	stop    chan struct{} // ends sweepIdle
-	open    sync.WaitGroup
+	// open counts the sockets (each holds its reader until finish), added
+	// to under mu while not closing, so that no Add races Shutdown's Wait.
+	open sync.WaitGroup
+	// work counts sweepIdle and the writers; likewise under workMu, an
+	// RWMutex since every socket's writer starts under it.
+	work       sync.WaitGroup
+	workMu     sync.RWMutex
+	workClosed bool
 }
 
 // New returns a gateway.
 func New(svc *chat.Service, b broker.Broker, log *slog.Logger) *Gateway {
 	g := &Gateway{chat: svc, broker: b, log: log, now: time.Now, sockets: make(map[string]int), live: make(map[*socket]struct{}),
 		stop: make(chan struct{})}
-	go g.sweepIdle()
+	g.work.Add(1)
+	go func() {
+		defer g.work.Done()
+		g.sweepIdle()
+	}()
 	return g
 }
 
 // Shutdown closes every socket with 1001 (going away), so that clients
-// reconnect to another server or after the restart, and waits for them.
-func (g *Gateway) Shutdown() {
+// reconnect to another server or after the restart, and waits for them and
+// every goroutine the gateway started. When ctx ends first, the sockets
+// left are dropped without a close handshake and ctx's error is returned.
+func (g *Gateway) Shutdown(ctx context.Context) error {
 	g.mu.Lock()
 	if !g.closing {
 		close(g.stop)
@@ -79,7 +92,47 @@ func (g *Gateway) Shutdown() {
 		s.close(websocket.StatusGoingAway, "The server is shutting down.")
 	}
 	g.mu.Unlock()
-	g.open.Wait()
+	g.workMu.Lock()
+	g.workClosed = true
+	g.workMu.Unlock()
+	done := make(chan struct{})
+	go func() {
+		g.open.Wait()
+		g.work.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+	}
+	g.mu.Lock()
+	for s := range g.live {
+		// The network connection itself: the reader, stuck waiting for
+		// the client's close frame, fails and finishes the socket.
+		s.netConn.Close()
+	}
+	g.mu.Unlock()
+	select {
+	case <-done:
+	case <-time.After(time.Second):
+	}
+	return ctx.Err()
+}
+
+// goWork runs f on a goroutine Shutdown waits for, unless it has begun.
+func (g *Gateway) goWork(f func()) bool {
+	g.workMu.RLock()
+	defer g.workMu.RUnlock()
+	if g.workClosed {
+		return false
+	}
+	g.work.Add(1)
+	go func() {
+		defer g.work.Done()
+		f()
+	}()
+	return true
 }
 
 // Connected reports whether a participant has a websocket open.
@@ -306,28 +359,35 @@ func (s *socket) finish() {
 
 // answer replies to one of the client's control frames.
 func (s *socket) answer(data []byte) error {
-	var f frame
-	if json.Unmarshal(data, &f) != nil {
-		return nil // ChatJS ignores what it cannot parse; so do we
-	}
-	var reply []byte
-	switch f.Topic {
-	case "aws/subscribe":
-		reply = subscribed
-	case "aws/heartbeat":
-		reply = heartbeat
-	case "aws/ping":
-		reply = pong
-	default:
+	reply, subscribe := replyTo(data)
+	if reply == nil {
 		return nil
 	}
 	if err := s.write(context.Background(), reply); err != nil {
 		return err
 	}
-	if f.Topic == "aws/subscribe" && !s.subscribed.Swap(true) {
+	if subscribe && !s.subscribed.Swap(true) {
 		s.wake() // items may have queued before the subscription
 	}
 	return nil
+}
+
+// replyTo returns the reply to a client's frame, nil for none, and whether
+// the frame subscribes the socket.
+func replyTo(data []byte) (reply []byte, subscribe bool) {
+	var f frame
+	if json.Unmarshal(data, &f) != nil {
+		return nil, false // ChatJS ignores what it cannot parse; so do we
+	}
+	switch f.Topic {
+	case "aws/subscribe":
+		return subscribed, true
+	case "aws/heartbeat":
+		return heartbeat, false
+	case "aws/ping":
+		return pong, false
+	}
+	return nil, false
 }
 
 // wake starts the writer, unless it runs already or the client has not
@@ -341,8 +401,8 @@ func (s *socket) wake() {
 		s.close(closeLagging, "Fell behind; reconnect and read the transcript.")
 		return
 	}
-	if s.subscribed.Load() && s.writing.CompareAndSwap(false, true) {
-		go s.drain()
+	if s.subscribed.Load() && s.writing.CompareAndSwap(false, true) && !s.g.goWork(s.drain) {
+		s.writing.Store(false) // shutting down: the socket is closing
 	}
 }
 

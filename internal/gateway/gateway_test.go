@@ -3,6 +3,7 @@ package gateway
 import (
 	"bufio"
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -41,7 +42,11 @@ func setup(t *testing.T) (*Gateway, *chat.Service, func() (url, participantToken
 	g := New(svc, b, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	srv := httptest.NewServer(g)
 	t.Cleanup(srv.Close)
-	t.Cleanup(g.Shutdown)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		g.Shutdown(ctx)
+	})
 	base = "ws" + strings.TrimPrefix(srv.URL, "http")
 	return g, svc, func() (string, string, string) {
 		ctx := context.Background()
@@ -269,8 +274,12 @@ func TestIdleSocketCost(t *testing.T) {
 	}
 	per := float64(inUse()-before) / n / 1024
 	t.Logf("%.1f KB per idle socket, client included", per)
-	if per > 12 {
-		t.Errorf("%.1f KB per idle socket, want at most 12", per)
+	limit := 12.0
+	if raceEnabled {
+		limit = 16 // the race detector's larger stacks; still well under the 22 KB of old
+	}
+	if per > limit {
+		t.Errorf("%.1f KB per idle socket, want at most %.0f", per, limit)
 	}
 }
 
@@ -284,5 +293,53 @@ func BenchmarkEncodeItem(b *testing.B) {
 		if _, err := EncodeItem(it, it.ContactID); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestShutdownIsBoundedAndWaits: Shutdown closes sockets with 1001 and
+// waits for every goroutine the gateway started; a client that never
+// answers the close handshake is dropped when Shutdown's context ends.
+func TestShutdownIsBoundedAndWaits(t *testing.T) {
+	g, _, newURL := setup(t)
+	ctx := context.Background()
+	polite, _, err := websocket.Dial(ctx, func() string { u, _, _ := newURL(); return u }(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer polite.CloseNow()
+	// A raw client that upgrades and then never reads: the server's close
+	// frame is never answered.
+	u, _, _ := newURL()
+	deaf, _, err := websocket.Dial(ctx, u, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer deaf.CloseNow()
+	go func() { // the polite client reads, and so answers the close
+		for {
+			if _, _, err := polite.Read(ctx); err != nil {
+				return
+			}
+		}
+	}()
+	sctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	err = g.Shutdown(sctx)
+	if took := time.Since(start); took > 2*time.Second {
+		t.Errorf("Shutdown took %v with a 300 ms context", took)
+	}
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Shutdown with an unanswered close: %v, want the context's error", err)
+	}
+	done := make(chan struct{})
+	go func() { g.open.Wait(); g.work.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("sockets or goroutines left after Shutdown")
+	}
+	if err := g.Shutdown(ctx); err != nil {
+		t.Errorf("a second Shutdown: %v", err)
 	}
 }

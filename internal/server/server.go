@@ -245,27 +245,31 @@ func (s *Server) Serve() error {
 	return err
 }
 
-// Shutdown stops taking requests, waits for those in flight, closes the
-// websockets, then closes the store so that everything acknowledged is on
-// disk.
+// Shutdown stops taking requests, waits for those in flight and for the
+// background work (attachment checks), closes the websockets, then closes
+// the store so that everything acknowledged is on disk. ctx bounds the
+// waiting.
 func (s *Server) Shutdown(ctx context.Context) error {
-	return errors.Join(s.StopAccepting(ctx), s.Close())
+	return errors.Join(s.StopAccepting(ctx), s.close(ctx))
 }
 
-// StopAccepting is the first half of Shutdown: the listener closes and HTTP
-// requests in flight finish, while websockets stay open. A successor can
-// then take over the address before Close drops the sockets, so that clients
-// reconnect to it without a gap (a handover restart).
+// StopAccepting is the first half of Shutdown: the listener closes, HTTP
+// requests in flight finish, and then the chat domain stops (its timers,
+// and the attachment checks in flight, waited for until ctx ends), while
+// websockets stay open. A successor can then take over the address before
+// Close drops the sockets, so that clients reconnect to it without a gap (a
+// handover restart); it schedules the timers again and resumes any check
+// cut short.
 func (s *Server) StopAccepting(ctx context.Context) error {
 	s.stopWatch()
 	<-s.watchDone
-	s.chat.Close()        // no more duration timers: the successor schedules them
 	s.queueSignal.Close() // the consoles' streams end; they reconnect to the successor
-	return s.http.Shutdown(ctx)
+	err := s.http.Shutdown(ctx)
+	return errors.Join(err, s.chat.Shutdown(ctx))
 }
 
 // Close is the second half of Shutdown: websockets close with 1001 (going
-// away) and the store closes.
+// away), within 10 s, and the store closes.
 func (s *Server) Close() error {
 	if s.metricsHTTP != nil {
 		s.metricsHTTP.Close()
@@ -273,8 +277,14 @@ func (s *Server) Close() error {
 			<-s.metricsDone
 		}
 	}
-	s.gateway.Shutdown() // hijacked connections are not http.Server's to close
-	return errors.Join(s.store.Close(), s.blobs.Close())
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return s.close(ctx)
+}
+
+func (s *Server) close(ctx context.Context) error {
+	err := s.gateway.Shutdown(ctx) // hijacked connections are not http.Server's to close
+	return errors.Join(err, s.store.Close(), s.blobs.Close())
 }
 
 // Run serves until ctx is done, then shuts down gracefully.
@@ -286,20 +296,35 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Write
 	s.printBanner(out)
 	if cfg.PprofAddr != "" {
 		// The profiler has its own listener, never the public one.
-		go func() { log.Warn("pprof", "err", http.ListenAndServe(cfg.PprofAddr, pprofMux())) }()
+		prof := &http.Server{Addr: cfg.PprofAddr, Handler: pprofMux(), ReadHeaderTimeout: 10 * time.Second}
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			if err := prof.ListenAndServe(); !errors.Is(err, http.ErrServerClosed) {
+				log.Warn("pprof", "err", err)
+			}
+		}()
+		defer func() { prof.Close(); <-done }()
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- s.Serve() }()
+	grace := func() (context.Context, context.CancelFunc) {
+		return context.WithTimeout(context.Background(), 15*time.Second)
+	}
 	select {
 	case err := <-errc:
-		s.Shutdown(context.Background())
+		sctx, cancel := grace()
+		defer cancel()
+		s.Shutdown(sctx)
 		return err
 	case <-ctx.Done():
 	}
 	log.Info("shutting down")
-	sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	sctx, cancel := grace()
 	defer cancel()
-	return s.Shutdown(sctx)
+	err = s.Shutdown(sctx)
+	<-errc // Serve has returned
+	return err
 }
 
 func (s *Server) printBanner(out io.Writer) {

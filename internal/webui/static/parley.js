@@ -43,6 +43,7 @@ export class ChatConnection {
     this.attempt = 0;
     this.lastTyping = 0;
     this.heartbeat = null;
+    this.reconnecting = null; // the one reconnect loop running, if any
   }
 
   async api(path, body, bearer = this.token) {
@@ -109,9 +110,13 @@ export class ChatConnection {
     this.onItem(item);
   }
 
-  // reconnect runs one loop at a time, however many sockets close.
+  // reconnect starts the reconnect loop unless it runs already: a socket
+  // the loop opens may close before subscribing (a 429 or 503 on upgrade),
+  // and its close must not start a second loop beside the first.
   reconnect() {
-    this.reconnecting ??= this.reconnectLoop().finally(() => { this.reconnecting = null; });
+    if (!this.reconnecting) {
+      this.reconnecting = this.reconnectLoop().finally(() => { this.reconnecting = null; });
+    }
     return this.reconnecting;
   }
 
@@ -124,8 +129,12 @@ export class ChatConnection {
       if (this.ended) return;
       try {
         await this.open();
+        // What came while the socket was down: the transcript after the
+        // last item seen (the page de-duplicates by item).
         await this.catchUp();
-        return;
+        // A socket that closed meanwhile found this loop running: go round.
+        if (this.ws.readyState === WebSocket.OPEN) return;
+        this.onState("reconnecting");
       } catch (e) {
         if (e instanceof ApiError && e.status === 403) { this.end(); return; }
       }

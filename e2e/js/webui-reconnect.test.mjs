@@ -1,0 +1,76 @@
+// The web UI's ChatConnection (internal/webui/static/parley.js) against a
+// fake service: sockets refused on upgrade (a 429 or 503 closes them before
+// they subscribe) must not start a second reconnect loop beside the first.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { ChatConnection } from "../../internal/webui/static/parley.js";
+
+// Backoff delays, shortened: the test is about how many loops run.
+const realSetTimeout = globalThis.setTimeout;
+globalThis.setTimeout = (f, d, ...a) => realSetTimeout(f, Math.min(d, 20), ...a);
+
+const sockets = [];
+let refuse = 0; // how many of the next sockets close before subscribing
+
+class FakeWebSocket {
+  static OPEN = 1;
+  static CLOSED = 3;
+  constructor(url) {
+    this.url = url;
+    this.readyState = 0;
+    sockets.push(this);
+    const refused = refuse > 0;
+    if (refused) refuse--;
+    queueMicrotask(() => {
+      if (refused) return this.serverClose();
+      this.readyState = FakeWebSocket.OPEN;
+      this.onopen?.();
+    });
+  }
+  send(data) {
+    if (JSON.parse(data).topic === "aws/subscribe") {
+      queueMicrotask(() => this.onmessage?.({ data: JSON.stringify({ topic: "aws/subscribe", content: { status: "success" } }) }));
+    }
+  }
+  close() { this.serverClose(); }
+  serverClose() {
+    if (this.readyState === FakeWebSocket.CLOSED) return;
+    this.readyState = FakeWebSocket.CLOSED;
+    this.onclose?.({});
+  }
+}
+globalThis.WebSocket = FakeWebSocket;
+
+globalThis.fetch = async (url) => {
+  const body = url.endsWith("/participant/connection")
+    ? { Websocket: { Url: "ws://fake/ws" }, ConnectionCredentials: { ConnectionToken: "t" } }
+    : { Transcript: [] };
+  return { ok: true, status: 200, headers: new Headers(), json: async () => body };
+};
+
+const sleep = (ms) => new Promise((r) => realSetTimeout(r, ms));
+const open = () => sockets.filter((s) => s.readyState !== FakeWebSocket.CLOSED);
+
+test("a socket refused during a reconnect does not start a second loop", async () => {
+  const states = [];
+  const c = new ChatConnection({ endpoint: "http://fake", details: { ParticipantToken: "p" }, onItem() {}, onState: (s) => states.push(s) });
+  await c.connect();
+  assert.equal(open().length, 1);
+
+  refuse = 3; // the next three upgrades fail, as on a 429 or 503
+  sockets[0].serverClose();
+  for (let i = 0; i < 100 && !(refuse === 0 && open().length > 0 && !c.reconnecting); i++) await sleep(20);
+  await sleep(300); // a second loop would open another socket by now
+  assert.equal(refuse, 0, "the refused sockets were tried");
+  assert.equal(open().length, 1, `one open socket, not ${open().length}: ${sockets.length} opened in all`);
+  assert.equal(sockets.length, 5, "the first, three refused, one that subscribed");
+  assert.equal(states.at(-1), "connected");
+  assert.equal(open()[0], c.ws);
+
+  // The loop survives a socket that subscribes and then drops at once.
+  c.ws.serverClose();
+  for (let i = 0; i < 100 && (open().length === 0 || c.reconnecting); i++) await sleep(20);
+  await sleep(300);
+  assert.equal(open().length, 1);
+  c.end();
+});

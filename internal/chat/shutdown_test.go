@@ -1,0 +1,120 @@
+package chat
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/parleychat/parley/internal/blob"
+	"github.com/parleychat/parley/internal/secret"
+	"github.com/parleychat/parley/internal/store"
+	"github.com/parleychat/parley/internal/store/sqlite"
+)
+
+// slowScanner finds nothing, after release closes; it ignores its context,
+// as a scanner stuck in a read would.
+type slowScanner struct{ release chan struct{} }
+
+func (s slowScanner) Scan(ctx context.Context, r io.Reader) (string, error) {
+	io.Copy(io.Discard, r)
+	<-s.release
+	return "", nil
+}
+
+// closedStore is a store that counts the writes it gets after Close.
+type closedStore struct {
+	store.Store
+	closed atomic.Bool
+	late   atomic.Int32
+}
+
+func (c *closedStore) Apply(ctx context.Context, ch *store.Change) ([]store.Item, error) {
+	if c.closed.Load() {
+		c.late.Add(1)
+	}
+	return c.Store.Apply(ctx, ch)
+}
+
+func (c *closedStore) File(ctx context.Context, id string) (store.File, error) {
+	if c.closed.Load() {
+		c.late.Add(1)
+	}
+	return c.Store.File(ctx, id)
+}
+
+// checkInFlight starts a chat, uploads a file and completes it, so that
+// its check is running in the scanner when it returns.
+func checkInFlight(t *testing.T, scanner slowScanner) (*Service, *closedStore, string) {
+	t.Helper()
+	dir := t.TempDir()
+	db, err := sqlite.Open(filepath.Join(dir, "parley.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	blobs, err := blob.OpenLocal(filepath.Join(dir, "attachments"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close(); blobs.Close() })
+	st := &closedStore{Store: db}
+	svc := New(Config{InstanceID: "i", QueueID: "q", Blobs: blobs, Scanner: scanner, VerdictWait: time.Millisecond,
+		WebsocketURL: func(string) string { return "" }, FileURL: func(id, tok string) string { return id + "?token=" + tok }},
+		st, secret.Key{9}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	sess, id := uploaded(t, svc)
+	if err := svc.CompleteUpload(context.Background(), sess, id, "c2", answeredAlready()); err != nil {
+		t.Fatal(err)
+	}
+	return svc, st, id
+}
+
+// TestShutdownWaitsForChecks: Shutdown waits for a check in flight, whose
+// verdict is recorded before the store closes, and nothing touches the
+// store after.
+func TestShutdownWaitsForChecks(t *testing.T) {
+	scanner := slowScanner{release: make(chan struct{})}
+	svc, st, id := checkInFlight(t, scanner)
+	time.AfterFunc(300*time.Millisecond, func() { close(scanner.release) })
+	start := time.Now()
+	if err := svc.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if waited := time.Since(start); waited < 250*time.Millisecond {
+		t.Errorf("Shutdown returned after %v, before the check ended", waited)
+	}
+	f, err := st.File(context.Background(), id)
+	if err != nil || f.State != store.FileApproved {
+		t.Errorf("after Shutdown the file is %s (%v), want the verdict recorded", f.State, err)
+	}
+	st.closed.Store(true)
+	time.Sleep(100 * time.Millisecond)
+	if n := st.late.Load(); n > 0 {
+		t.Errorf("%d store calls after Shutdown returned", n)
+	}
+}
+
+// TestShutdownDeadlineLeavesCheckForNextStart: a check that outlives
+// Shutdown's context records nothing when it ends, after the store closed;
+// the file stays IN_PROGRESS for the next start.
+func TestShutdownDeadlineLeavesCheckForNextStart(t *testing.T) {
+	scanner := slowScanner{release: make(chan struct{})}
+	svc, st, id := checkInFlight(t, scanner)
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	if err := svc.Shutdown(ctx); err == nil {
+		t.Error("Shutdown with a check still running past its deadline reported no error")
+	}
+	st.closed.Store(true)
+	close(scanner.release)
+	svc.running.Wait()
+	if n := st.late.Load(); n > 0 {
+		t.Errorf("%d store calls after Shutdown returned", n)
+	}
+	st.closed.Store(false)
+	if f, _ := st.File(context.Background(), id); f.State != store.FileInProgress {
+		t.Errorf("the file is %s, want IN_PROGRESS to be judged at the next start", f.State)
+	}
+}
