@@ -99,3 +99,13 @@ func (s *Service) AgentAttachment(ctx context.Context, agent store.Agent, contac
 	url, _, size, err = s.attachmentURL(ctx, sess, fileID, 5*time.Minute)
 	return url, size, err
 }
+
+// AgentContact returns a chat the agent is or was in, and its participants.
+func (s *Service) AgentContact(ctx context.Context, agent store.Agent, contactID string) (store.Contact, []store.Participant, error) {
+	sess, err := s.agentSession(ctx, agent, contactID)
+	if err != nil {
+		return store.Contact{}, nil, err
+	}
+	ps, err := s.store.Participants(ctx, contactID)
+	return sess.Contact, ps, err
+}

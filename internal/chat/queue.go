@@ -244,3 +244,29 @@ func (s *Service) firstMessage(ctx context.Context, contactID, participantID str
 	}
 	return "", nil
 }
+
+// QueuePosition returns where a waiting chat stands in the queue (1 is
+// next) and how many wait in all; position 0 when it waits no more.
+func (s *Service) QueuePosition(ctx context.Context, contactID string) (position, total int, err error) {
+	if total, err = s.store.CountQueued(ctx, ""); err != nil {
+		return 0, 0, err
+	}
+	q := store.QueueQuery{Limit: 500}
+	for n := 0; n < 20; n++ { // 10,000 ahead is far enough to say "many"
+		contacts, err := s.store.QueuedContacts(ctx, q)
+		if err != nil {
+			return 0, 0, err
+		}
+		for i, c := range contacts {
+			if c.ID == contactID {
+				return n*q.Limit + i + 1, total, nil
+			}
+		}
+		if len(contacts) < q.Limit {
+			return 0, total, nil
+		}
+		last := contacts[len(contacts)-1]
+		q.AfterCreated, q.AfterID = last.CreatedAt, last.ID
+	}
+	return 0, total, nil
+}

@@ -158,7 +158,8 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 	participantapi.New(s.chat, catalog, log).Throttled(participantRates).Register(mux)
 	fileapi.New(s.chat, log).Register(mux)
 	webapi.New(webapi.Config{Enabled: cfg.WidgetEnabled, PublicURL: s.baseURL, Origins: cfg.WidgetOrigins,
-		PerMinute: cfg.WidgetPerMinute, MaxQueued: cfg.WidgetMaxQueued, TrustedProxies: cfg.TrustedProxies, Signal: s.queueSignal}, s.chat, log).Register(mux)
+		PerMinute: cfg.WidgetPerMinute, MaxQueued: cfg.WidgetMaxQueued, TrustedProxies: cfg.TrustedProxies, Signal: s.queueSignal,
+		Branding: cfg.WidgetBranding}, s.chat, log).Register(mux)
 	webui.Register(mux)
 	s.gateway = gateway.New(s.chat, fanout, log)
 	watch := &chat.AbandonWatch{FlowID: webapi.FlowID, After: cfg.WidgetAbandon,

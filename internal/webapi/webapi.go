@@ -21,6 +21,7 @@ import (
 
 	"github.com/parleychat/parley/internal/awswire"
 	"github.com/parleychat/parley/internal/chat"
+	"github.com/parleychat/parley/internal/config"
 	"github.com/parleychat/parley/internal/realip"
 	"github.com/parleychat/parley/internal/store"
 )
@@ -60,6 +61,8 @@ type Config struct {
 	// Signal, if set, pushes queue changes to the consoles (GET
 	// /agent/v1/events); the server feeds it from the store's commit hook.
 	Signal *QueueSignal
+	// Branding is how the widget looks (GET /widget/v1/config).
+	Branding config.Branding
 }
 
 // API is the web UI's API.
@@ -71,6 +74,7 @@ type API struct {
 	limiter   *limiter
 	signins   *logLimiter
 	signal    *QueueSignal
+	waits     waitTimes
 }
 
 // New returns the API.
@@ -104,6 +108,10 @@ func (a *API) Register(mux *http.ServeMux) {
 	mux.HandleFunc("POST /widget/v1/chats", a.startChat)
 	mux.HandleFunc("OPTIONS /widget/v1/chats", a.startChat)
 	mux.HandleFunc("GET /widget/v1/attachment-limits", a.attachmentLimits)
+	mux.HandleFunc("GET /widget/v1/config", a.branding)
+	mux.HandleFunc("POST /widget/v1/status", a.waitStatus)
+	mux.HandleFunc("POST /widget/v1/rating", a.rate)
+	mux.HandleFunc("OPTIONS /widget/v1/rating", a.rate)
 	mux.HandleFunc("POST "+SamplePath, a.startSample)
 	mux.HandleFunc("OPTIONS "+SamplePath, a.startSample)
 	mux.HandleFunc("GET /agent/v1/me", a.agent(a.me))
@@ -283,11 +291,12 @@ type waiting struct {
 	CustomerAttributes map[string]string
 	WaitingSince       string
 	Preview            string `json:",omitempty"`
+	createdAt          time.Time
 }
 
 func newWaiting(c store.Contact, customerName string) waiting {
 	w := waiting{ContactId: c.ID, CustomerName: customerName, Attributes: c.Attributes,
-		CustomerAttributes: c.CustomerAttributes, WaitingSince: awswire.FormatTime(c.CreatedAt)}
+		CustomerAttributes: c.CustomerAttributes, WaitingSince: awswire.FormatTime(c.CreatedAt), createdAt: c.CreatedAt}
 	if w.Attributes == nil {
 		w.Attributes = map[string]string{}
 	}
@@ -340,21 +349,16 @@ func (a *API) accept(w http.ResponseWriter, r *http.Request, agent store.Agent) 
 		fail(w, a.log, err)
 		return
 	}
+	a.waits.observe(time.Since(info.createdAt))
 	writeJSON(w, http.StatusOK, map[string]any{"ContactId": contactID, "ParticipantId": p.ParticipantID,
 		"ParticipantToken": p.ParticipantToken, "CustomerName": info.CustomerName, "Attributes": info.Attributes,
 		"CustomerAttributes": info.CustomerAttributes})
 }
 
-// info is what the console shows of a chat the agent is in.
+// info is what the console shows of a chat the agent is or was in (after
+// the end, its attributes may still change: a customer's rating).
 func (a *API) info(r *http.Request, agent store.Agent, contactID string) (waiting, error) {
-	mine, err := a.chat.AgentChats(r.Context(), agent)
-	if err != nil {
-		return waiting{}, err
-	}
-	if !slices.ContainsFunc(mine, func(p store.Participant) bool { return p.ContactID == contactID }) {
-		return waiting{}, &chat.Error{Kind: chat.AccessDenied, Message: "You are not in this chat."}
-	}
-	c, ps, err := a.chat.Contact(r.Context(), a.chat.InstanceID(), contactID)
+	c, ps, err := a.chat.AgentContact(r.Context(), agent, contactID)
 	if err != nil {
 		return waiting{}, err
 	}

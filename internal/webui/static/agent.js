@@ -119,8 +119,11 @@ async function openChat(chat, { focus }) {
   const attrs = el("div", { class: "chat-attributes" });
   const show = showAttributes(attrs);
   show(chat.Attributes, chat.CustomerAttributes);
-  // UpdateContactAttributes can change them at any time: follow them while the chat lasts.
+  // UpdateContactAttributes can change them at any time, and the customer
+  // may rate the chat after it ends: follow them until a while after.
+  let endedAt = 0;
   const attrPoll = setInterval(async () => {
+    if (endedAt && Date.now() - endedAt > 10 * 60 * 1000) return clearInterval(attrPoll);
     try {
       const c = await agentAPI("GET", chatPath(id));
       show(c.Attributes, c.CustomerAttributes);
@@ -159,7 +162,7 @@ async function openChat(chat, { focus }) {
     attachment: (aid) => agentAPI("GET", chatPath(id, `/attachments/${encodeURIComponent(aid)}`)),
     transcript: async () => (await agentAPI("GET", chatPath(id, "/transcript"))).Transcript,
     onEnded: () => {
-      clearInterval(attrPoll); end.hidden = true; close.hidden = false; tab.classList.add("ended");
+      endedAt ||= Date.now(); end.hidden = true; close.hidden = false; tab.classList.add("ended");
     },
   });
   let loaded = false; // what the transcript brings back is not news
