@@ -7,6 +7,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/connect"
+	ctypes "github.com/aws/aws-sdk-go-v2/service/connect/types"
 )
 
 // TestConsoleKeepsChats: the server keeps which chats an agent holds, so a
@@ -132,4 +136,109 @@ func TestConsoleQueueEvents(t *testing.T) {
 	resp2, b := send(t, req)
 	equal(t, "no key", resp2.StatusCode, 401)
 	_ = b
+}
+
+// TestConsoleAgentTools: Away agents are offered no chats; canned responses
+// per instance; a customer's past chats by the CustomerId attribute (never
+// by what a browser supplies); a search over the agent's own chats.
+func TestConsoleAgentTools(t *testing.T) {
+	ts := startServer(t)
+	grace, alan := ts.addConsoleAgent(t, "Grace"), ts.addConsoleAgent(t, "Alan")
+	as := func(key string) map[string]string {
+		return map[string]string{"Authorization": "Bearer " + key, "Content-Type": "application/json"}
+	}
+
+	// Away: the queue is empty for this agent, and Accept refuses.
+	chat := ts.startChat(t, &connect.StartChatContactInput{Attributes: map[string]string{"CustomerId": "cust-42"}})
+	resp, b := rawRequest(t, "PUT", ts.URL+"/agent/v1/status", as(grace), `{"Status":"AWAY"}`)
+	equal(t, "set away", resp.StatusCode, 200)
+	_, b = rawRequest(t, "GET", ts.URL+"/agent/v1/me", as(grace), "")
+	if !strings.Contains(string(b), `"AWAY"`) {
+		t.Errorf("me: %s", b)
+	}
+	_, b = rawRequest(t, "GET", ts.URL+"/agent/v1/queue", as(grace), "")
+	if strings.Contains(string(b), chat.ContactID) || !strings.Contains(string(b), `"Away":true`) {
+		t.Errorf("an Away agent's queue: %s", b)
+	}
+	resp, _ = rawRequest(t, "POST", ts.URL+"/agent/v1/chats/"+chat.ContactID+"/accept", as(grace), "")
+	equal(t, "accept while away", resp.StatusCode, 409)
+	resp, _ = rawRequest(t, "PUT", ts.URL+"/agent/v1/status", as(grace), `{"Status":"ASLEEP"}`)
+	equal(t, "unknown status", resp.StatusCode, 400)
+	rawRequest(t, "PUT", ts.URL+"/agent/v1/status", as(grace), `{"Status":"AVAILABLE"}`)
+	resp, _ = rawRequest(t, "POST", ts.URL+"/agent/v1/chats/"+chat.ContactID+"/accept", as(grace), "")
+	equal(t, "accept when available", resp.StatusCode, 200)
+
+	// Canned responses: shared by the instance's agents.
+	resp, b = rawRequest(t, "POST", ts.URL+"/agent/v1/canned", as(grace), `{"Shortcut":"thanks","Text":"Thank you for waiting."}`)
+	equal(t, "add canned", resp.StatusCode, 201)
+	var added struct{ Id string }
+	jsonUnmarshal(t, b, &added)
+	resp, _ = rawRequest(t, "POST", ts.URL+"/agent/v1/canned", as(alan), `{"Shortcut":"thanks","Text":"again"}`)
+	equal(t, "a taken shortcut", resp.StatusCode, 409)
+	resp, _ = rawRequest(t, "POST", ts.URL+"/agent/v1/canned", as(alan), `{"Shortcut":"Not OK!","Text":"x"}`)
+	equal(t, "a bad shortcut", resp.StatusCode, 400)
+	_, b = rawRequest(t, "GET", ts.URL+"/agent/v1/canned", as(alan), "")
+	if !strings.Contains(string(b), "Thank you for waiting.") {
+		t.Errorf("another agent's list: %s", b)
+	}
+	resp, _ = rawRequest(t, "DELETE", ts.URL+"/agent/v1/canned/"+added.Id, as(alan), "")
+	equal(t, "remove canned", resp.StatusCode, 204)
+	resp, _ = rawRequest(t, "DELETE", ts.URL+"/agent/v1/canned/"+added.Id, as(alan), "")
+	equal(t, "remove it again", resp.StatusCode, 404)
+
+	// Past chats of customer 42: one ended earlier (with a message); one of
+	// another customer; one whose browser claims to be 42.
+	earlier := ts.startChat(t, &connect.StartChatContactInput{Attributes: map[string]string{"CustomerId": "cust-42"},
+		InitialMessage: &ctypes.ChatMessage{ContentType: aws.String("text/plain"), Content: aws.String("My parcel is lost")}})
+	ts.startChat(t, &connect.StartChatContactInput{Attributes: map[string]string{"CustomerId": "cust-7"}})
+	rawRequest(t, "POST", ts.URL+"/widget/v1/chats", nil, `{"DisplayName":"Mallory","Attributes":{"CustomerId":"cust-42"}}`)
+	resp, b = rawRequest(t, "GET", ts.URL+"/agent/v1/chats/"+chat.ContactID+"/past", as(grace), "")
+	equal(t, "past status", resp.StatusCode, 200)
+	var past struct {
+		Chats []struct{ ContactId, Preview string }
+	}
+	jsonUnmarshal(t, b, &past)
+	if len(past.Chats) != 1 || past.Chats[0].ContactId != earlier.ContactID || past.Chats[0].Preview != "My parcel is lost" {
+		t.Fatalf("past chats: %s", b)
+	}
+	resp, b = rawRequest(t, "GET", ts.URL+"/agent/v1/chats/"+chat.ContactID+"/past/"+earlier.ContactID+"/transcript", as(grace), "")
+	equal(t, "past transcript", resp.StatusCode, 200)
+	if !strings.Contains(string(b), "My parcel is lost") {
+		t.Errorf("past transcript: %s", b)
+	}
+	resp, _ = rawRequest(t, "GET", ts.URL+"/agent/v1/chats/"+chat.ContactID+"/past", as(alan), "")
+	equal(t, "another agent's past chats", resp.StatusCode, 403)
+
+	// Search: the agent's own chats only.
+	resp, b = rawRequest(t, "GET", ts.URL+"/agent/v1/search?q=parcel", as(grace), "")
+	equal(t, "search status", resp.StatusCode, 200)
+	if strings.Contains(string(b), "parcel") {
+		t.Errorf("the search found a chat Grace was never in: %s", b)
+	}
+	agentToken := ts.agentConnection(t, grace, chat.ContactID)
+	rawRequest(t, "POST", ts.URL+"/participant/message", map[string]string{"X-Amz-Bearer": agentToken, "Content-Type": "application/json"},
+		`{"ContentType":"text/plain","Content":"Your refund is on its way"}`)
+	_, b = rawRequest(t, "GET", ts.URL+"/agent/v1/search?q=REFUND", as(grace), "")
+	if !strings.Contains(string(b), "Your refund is on its way") || !strings.Contains(string(b), chat.ContactID) {
+		t.Errorf("search: %s", b)
+	}
+	_, b = rawRequest(t, "GET", ts.URL+"/agent/v1/search?q=refund", as(alan), "")
+	if strings.Contains(string(b), "refund is") {
+		t.Errorf("another agent finds Grace's chat: %s", b)
+	}
+	resp, _ = rawRequest(t, "GET", ts.URL+"/agent/v1/search?q=x", as(grace), "")
+	equal(t, "too short a search", resp.StatusCode, 400)
+}
+
+// agentConnection opens a connection for a console agent's chat and
+// returns its ConnectionToken.
+func (ts *testServer) agentConnection(t *testing.T, key, contactID string) string {
+	t.Helper()
+	resp, b := rawRequest(t, "POST", ts.URL+"/agent/v1/chats/"+contactID+"/connection", map[string]string{"Authorization": "Bearer " + key}, "")
+	equal(t, "agent connection", resp.StatusCode, 200)
+	var conn struct {
+		ConnectionCredentials struct{ ConnectionToken string }
+	}
+	jsonUnmarshal(t, b, &conn)
+	return conn.ConnectionCredentials.ConnectionToken
 }

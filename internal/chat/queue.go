@@ -270,3 +270,8 @@ func (s *Service) QueuePosition(ctx context.Context, contactID string) (position
 	}
 	return 0, total, nil
 }
+
+// QueueLength counts the chats waiting for an agent.
+func (s *Service) QueueLength(ctx context.Context) (int, error) {
+	return s.store.CountQueued(ctx, "")
+}

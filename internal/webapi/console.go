@@ -205,3 +205,102 @@ func (a *API) attachment(w http.ResponseWriter, r *http.Request, agent store.Age
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"Url": url, "AttachmentSizeInBytes": size})
 }
+
+// status sets the agent Available or Away; an Away agent's queue is empty
+// and Accept refuses it.
+func (a *API) status(w http.ResponseWriter, r *http.Request, agent store.Agent) {
+	var in struct{ Status string }
+	if err := awswire.DecodeJSON(r, &in); err != nil {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"Message": "The request body must be JSON with a Status."})
+		return
+	}
+	if err := a.chat.SetAgentStatus(r.Context(), agent, in.Status); err != nil {
+		fail(w, a.log, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"Name": agent.Name, "Status": in.Status})
+}
+
+type cannedOut struct{ Id, Shortcut, Text string }
+
+func (a *API) cannedList(w http.ResponseWriter, r *http.Request, agent store.Agent) {
+	list, err := a.chat.CannedResponses(r.Context())
+	if err != nil {
+		fail(w, a.log, err)
+		return
+	}
+	out := struct{ Canned []cannedOut }{Canned: []cannedOut{}}
+	for _, c := range list {
+		out.Canned = append(out.Canned, cannedOut{c.ID, c.Shortcut, c.Text})
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (a *API) cannedAdd(w http.ResponseWriter, r *http.Request, agent store.Agent) {
+	var in struct{ Shortcut, Text string }
+	if err := awswire.DecodeJSON(r, &in); err != nil {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"Message": "The request body must be JSON with a Shortcut and a Text."})
+		return
+	}
+	c, err := a.chat.AddCanned(r.Context(), in.Shortcut, in.Text)
+	if err != nil {
+		fail(w, a.log, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, cannedOut{c.ID, c.Shortcut, c.Text})
+}
+
+func (a *API) cannedRemove(w http.ResponseWriter, r *http.Request, agent store.Agent) {
+	if err := a.chat.RemoveCanned(r.Context(), r.PathValue("id")); err != nil {
+		fail(w, a.log, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// past lists the customer's other chats (by the CustomerId attribute).
+func (a *API) past(w http.ResponseWriter, r *http.Request, agent store.Agent) {
+	list, err := a.chat.PastChats(r.Context(), agent, r.PathValue("contactId"))
+	if err != nil {
+		fail(w, a.log, err)
+		return
+	}
+	type pastOut struct {
+		ContactId, StartedAt, Preview string
+		Rating                        string `json:",omitempty"`
+	}
+	out := struct{ Chats []pastOut }{Chats: []pastOut{}}
+	for _, p := range list {
+		out.Chats = append(out.Chats, pastOut{ContactId: p.Contact.ID, StartedAt: awswire.FormatTime(p.Contact.CreatedAt),
+			Preview: p.Preview, Rating: p.Contact.Attributes[RatingAttribute]})
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (a *API) pastTranscript(w http.ResponseWriter, r *http.Request, agent store.Agent) {
+	items, err := a.chat.PastTranscript(r.Context(), agent, r.PathValue("contactId"), r.PathValue("pastId"))
+	if err != nil {
+		fail(w, a.log, err)
+		return
+	}
+	out := struct{ Transcript []chatwire.Item }{Transcript: []chatwire.Item{}}
+	for _, it := range items {
+		out.Transcript = append(out.Transcript, chatwire.FromStore(it))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// search finds messages in the chats the agent was in.
+func (a *API) search(w http.ResponseWriter, r *http.Request, agent store.Agent) {
+	found, err := a.chat.SearchMessages(r.Context(), agent, r.URL.Query().Get("q"))
+	if err != nil {
+		fail(w, a.log, err)
+		return
+	}
+	type hit struct{ ContactId, Customer, Content, AbsoluteTime string }
+	out := struct{ Results []hit }{Results: []hit{}}
+	for _, m := range found {
+		out.Results = append(out.Results, hit{m.Item.ContactID, m.Customer, m.Item.Content, awswire.FormatTime(m.Item.Time)})
+	}
+	writeJSON(w, http.StatusOK, out)
+}

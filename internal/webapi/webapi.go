@@ -124,6 +124,13 @@ func (a *API) Register(mux *http.ServeMux) {
 	mux.HandleFunc("POST /agent/v1/chats/{contactId}/leave", a.agent(a.leave))
 	mux.HandleFunc("GET /agent/v1/chats/{contactId}/transcript", a.agent(a.transcript))
 	mux.HandleFunc("GET /agent/v1/chats/{contactId}/attachments/{attachmentId}", a.agent(a.attachment))
+	mux.HandleFunc("PUT /agent/v1/status", a.agent(a.status))
+	mux.HandleFunc("GET /agent/v1/canned", a.agent(a.cannedList))
+	mux.HandleFunc("POST /agent/v1/canned", a.agent(a.cannedAdd))
+	mux.HandleFunc("DELETE /agent/v1/canned/{id}", a.agent(a.cannedRemove))
+	mux.HandleFunc("GET /agent/v1/chats/{contactId}/past", a.agent(a.past))
+	mux.HandleFunc("GET /agent/v1/chats/{contactId}/past/{pastId}/transcript", a.agent(a.pastTranscript))
+	mux.HandleFunc("GET /agent/v1/search", a.agent(a.search))
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -277,7 +284,7 @@ func (a *API) signinFailed(r *http.Request, why string) {
 }
 
 func (a *API) me(w http.ResponseWriter, r *http.Request, agent store.Agent) {
-	writeJSON(w, http.StatusOK, map[string]string{"Name": agent.Name})
+	writeJSON(w, http.StatusOK, map[string]string{"Name": agent.Name, "Status": agent.Status})
 }
 
 // waiting is a chat as the console shows it. Attributes were set through
@@ -318,6 +325,16 @@ func (a *API) queue(w http.ResponseWriter, r *http.Request, agent store.Agent) {
 			return
 		}
 		limit = n
+	}
+	if agent.Status == store.AgentAway {
+		// An Away agent is offered no chats; how many wait still shows.
+		n, err := a.chat.QueueLength(r.Context())
+		if err != nil {
+			fail(w, a.log, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"Waiting": []waiting{}, "Total": n, "Away": true})
+		return
 	}
 	page, err := a.chat.Queue(r.Context(), r.URL.Query().Get("next"), limit)
 	if err != nil {
