@@ -218,7 +218,10 @@ func TestWebsocketOrderUnderConcurrentSenders(t *testing.T) {
 // TestStuckSocketDoesNotSlowOthers: a client that never reads does not hold
 // up delivery to the others; it is closed once its queue is full.
 func TestStuckSocketDoesNotSlowOthers(t *testing.T) {
-	ts := startServer(t)
+	// One participant sends 1500 messages back to back, far past any
+	// client's pace and the default burst of 300: the rate limit is set
+	// out of the way, as this measures the gateway.
+	ts := startServerIn(t, t.TempDir(), "PARLEY_PARTICIPANT_BURST", "2000")
 	chat := ts.startChat(t, &connect.StartChatContactInput{SupportedMessagingContentTypes: []string{"text/plain", "application/json"}})
 	agent := ts.addAgent(t, chat.ContactID)
 	stuck := dialChat(t, ts, agent.ParticipantToken) // never reads again
@@ -296,9 +299,16 @@ func TestNoLeakOverManyConnections(t *testing.T) {
 		t.Skip("slow")
 	}
 	ts := startServer(t)
-	chat := ts.startChat(t, nil)
+	// Spread over chats, as clients are: one participant reconnecting
+	// thousands of times in seconds would be throttled.
+	chats := make([]chatDetails, 20)
+	for i := range chats {
+		chats[i] = ts.startChat(t, nil)
+	}
+	n := 0
 	cycle := func() {
-		c := dialChatUntracked(t, ts, chat.ParticipantToken)
+		n++
+		c := dialChatUntracked(t, ts, chats[n%len(chats)].ParticipantToken)
 		c.send(t, `{"topic":"aws/heartbeat"}`)
 		c.next(t)
 		c.conn.Close(websocket.StatusNormalClosure, "")

@@ -64,3 +64,11 @@ func TestJSParticipantClient(t *testing.T) {
 		"url": ts.URL, "chat": d(chat), "agent": d(agent), "group": d(group), "ending": d(ending), "files": d(files),
 	})
 }
+
+// TestJSThrottling: the official JS client sees Parley's 429 as its
+// ThrottlingException, and its default retry gets the call through.
+func TestJSThrottling(t *testing.T) {
+	ts := startServerIn(t, t.TempDir(), "PARLEY_PARTICIPANT_RATE", "20", "PARLEY_PARTICIPANT_BURST", "1")
+	chat := ts.startChat(t, nil)
+	runNodeTest(t, "throttling.test.mjs", map[string]any{"url": ts.URL, "token": ts.connectionToken(t, chat.ParticipantToken)})
+}

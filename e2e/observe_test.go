@@ -24,6 +24,7 @@ import (
 	"github.com/parleychat/parley/internal/config"
 	"github.com/parleychat/parley/internal/obs"
 	"github.com/parleychat/parley/internal/server"
+	"github.com/parleychat/parley/internal/testfiles"
 )
 
 // syncBuffer is a log sink the server writes from many goroutines.
@@ -139,7 +140,7 @@ var uuidish = regexp.MustCompile(`[0-9a-f]{8}-[0-9a-f]{4}-`)
 // access line per request with its operation and contact, and no token or
 // message content is ever logged.
 func TestMetricsAndLogs(t *testing.T) {
-	ts, sink := startLoggedServer(t)
+	ts, sink := startLoggedServer(t, withClamd(t)...)
 	chat := ts.startChat(t, nil)
 	tok := ts.connectionToken(t, chat.ParticipantToken)
 	ws := dialChat(t, ts, chat.ParticipantToken)
@@ -162,7 +163,20 @@ func TestMetricsAndLogs(t *testing.T) {
 		t.Fatal("a bad token was accepted")
 	}
 
+	// An attachment: its verdict and the check's time are counted.
+	attID := upload(t, ts, tok, testfiles.All()[0])
+	attachmentURL(t, ts, tok, attID, 60)
+
 	fams := scrape(t, ts.URL+"/metrics")
+	if got := value(fams["parley_attachments_total"], map[string]string{"verdict": "APPROVED"}); got != 1 {
+		t.Errorf("approved attachments counted: %v, want 1", got)
+	}
+	if got := value(fams["parley_attachment_check_duration_seconds"], nil); got != 1 {
+		t.Errorf("attachment checks timed: %v, want 1", got)
+	}
+	if got := value(fams["parley_attachment_scan_duration_seconds"], nil); got != 1 {
+		t.Errorf("clamd scans timed: %v, want 1", got)
+	}
 	if got := value(fams["parley_http_requests_total"], map[string]string{"operation": "SendMessage", "code": "200"}); got != 5 {
 		t.Errorf("SendMessage 200s counted: %v, want 5", got)
 	}

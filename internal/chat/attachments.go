@@ -12,6 +12,7 @@ import (
 
 	"github.com/parleychat/parley/internal/attach"
 	"github.com/parleychat/parley/internal/blob"
+	"github.com/parleychat/parley/internal/obs"
 	"github.com/parleychat/parley/internal/secret"
 	"github.com/parleychat/parley/internal/store"
 )
@@ -223,10 +224,11 @@ func (s *Service) ReceiveUpload(ctx context.Context, fileID, token, contentType 
 	if contentType != g.Type {
 		return "", errorf(AccessDenied, "The request's Content-Type must be the one in HeadersToInclude, %s.", g.Type)
 	}
-	if !s.claimUpload(fileID) {
+	release, ok := s.claimUpload(fileID, body)
+	if !ok {
 		return "", errorf(Conflict, "This attachment is already being uploaded.")
 	}
-	defer s.releaseUpload(fileID)
+	defer release()
 	f, err := s.store.File(ctx, fileID)
 	if err != nil {
 		return "", err
@@ -332,20 +334,47 @@ func (sw *spaceWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
-func (s *Service) claimUpload(id string) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.uploading[id] {
-		return false
-	}
-	s.uploading[id] = true
-	return true
+// upload is a PUT receiving a file's bytes.
+type upload struct {
+	interrupt func() // nil if the body cannot be interrupted
+	done      chan struct{}
 }
 
-func (s *Service) releaseUpload(id string) {
+// claimUpload makes this PUT the one receiving a file's bytes. If another
+// holds the file and its body can be interrupted (fileapi's can), the newer
+// PUT takes over: the older is most likely a connection that died silently,
+// and its client's retry should not wait for it to time out.
+func (s *Service) claimUpload(id string, body io.Reader) (release func(), ok bool) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	delete(s.uploading, id)
+	if prev := s.uploading[id]; prev != nil {
+		s.mu.Unlock()
+		if prev.interrupt == nil {
+			return nil, false
+		}
+		prev.interrupt()
+		select {
+		case <-prev.done:
+		case <-time.After(5 * time.Second):
+			return nil, false
+		}
+		s.mu.Lock()
+		if s.uploading[id] != nil { // a third PUT was quicker
+			s.mu.Unlock()
+			return nil, false
+		}
+	}
+	u := &upload{done: make(chan struct{})}
+	if b, ok := body.(interface{ Interrupt() }); ok {
+		u.interrupt = b.Interrupt
+	}
+	s.uploading[id] = u
+	s.mu.Unlock()
+	return func() {
+		s.mu.Lock()
+		delete(s.uploading, id)
+		s.mu.Unlock()
+		close(u.done)
+	}, true
 }
 
 // directUploaded checks, in direct mode, that the client's PUT to the
@@ -430,9 +459,10 @@ func (s *Service) CompleteUpload(ctx context.Context, sess *Session, fileID, cli
 	return nil
 }
 
-// judge checks a file and announces the verdict. It waits up to wait for
-// the verdict; past that it announces the file as IN_PROGRESS and lets the
-// verdict follow on its own.
+// judge checks a file and announces the verdict, on a goroutine of its own
+// (spawned, so Shutdown waits for it). It waits up to wait for the
+// verdict; past that it announces the file as IN_PROGRESS, and the verdict
+// follows when the check ends.
 func (s *Service) judge(f store.File, uploader store.Participant, wait time.Duration, answered <-chan struct{}) {
 	deadline := time.Now().Add(wait)
 	result := make(chan attach.Verdict, 1)
@@ -471,13 +501,13 @@ func (s *Service) judge(f store.File, uploader store.Participant, wait time.Dura
 	if err != nil {
 		s.log.Error("announcing an attachment in progress", "attachment", f.ID, "err", err)
 	}
-	s.spawn(func() {
-		v := <-result
-		next := item
-		next.ID = secret.NewTimeUUID()
-		next.InTranscript = false // the transcript's item is updated in place
-		s.announce(f, next, v, item.ID)
-	})
+	// judge runs on a goroutine of its own, which Shutdown waits for: the
+	// verdict follows on it.
+	v := <-result
+	next := item
+	next.ID = secret.NewTimeUUID()
+	next.InTranscript = false // the transcript's item is updated in place
+	s.announce(f, next, v, item.ID)
 }
 
 // inspect runs the checks; a failure to check is a rejection, as Connect
@@ -488,14 +518,36 @@ func (s *Service) inspect(ctx context.Context, f store.File) attach.Verdict {
 		return attach.Verdict{Reason: "The uploaded file is missing."}
 	}
 	defer b.Close()
-	v, err := attach.Inspect(ctx, b, b.Size(), f.Name, f.ContentType, s.cfg.Scanner)
+	start := time.Now()
+	var scanner attach.Scanner
+	if s.cfg.Scanner != nil {
+		scanner = timedScanner{s.cfg.Scanner, s.cfg.Metrics}
+	}
+	v, err := attach.Inspect(ctx, b, b.Size(), f.Name, f.ContentType, scanner)
 	if err != nil {
 		// The reason is shown to every participant: the detail (clamd's
 		// address, a path) is for the log only.
 		s.log.Error("checking an attachment", "attachment", f.ID, "err", err)
-		return attach.Verdict{Reason: ReasonNotScanned}
+		v = attach.Verdict{Reason: ReasonNotScanned}
 	}
+	verdict := StatusRejected
+	if v.Approved {
+		verdict = StatusApproved
+	}
+	s.cfg.Metrics.Verdict(verdict, time.Since(start))
 	return v
+}
+
+// timedScanner measures each scan for the metrics.
+type timedScanner struct {
+	attach.Scanner
+	m *obs.Metrics
+}
+
+func (t timedScanner) Scan(ctx context.Context, r io.Reader) (string, error) {
+	start := time.Now()
+	defer func() { t.m.Scan(time.Since(start)) }()
+	return t.Scanner.Scan(ctx, r)
 }
 
 // announce records a verdict and pushes it in item. When inProgressItem is

@@ -81,6 +81,16 @@ type SocketGrant struct {
 // socketOpenWindow is how long a websocket URL may wait before it is opened.
 const socketOpenWindow = 100 * time.Second
 
+// ParticipantID resolves a ParticipantToken, so that a caller can be
+// refused, or rate-limited, before its request is read.
+func (s *Service) ParticipantID(ctx context.Context, participantToken string) (string, error) {
+	p, err := s.store.ParticipantByToken(ctx, secret.Hash(participantToken))
+	if errors.Is(err, store.ErrNotFound) {
+		return "", errAccessDenied
+	}
+	return p.ID, err
+}
+
 // Connect creates a participant connection. With acknowledge (ConnectParticipant)
 // the participant is marked connected.
 func (s *Service) Connect(ctx context.Context, participantToken string, websocket, credentials, acknowledge bool) (Connection, error) {
@@ -249,6 +259,9 @@ func (s *Service) SendEvent(ctx context.Context, sess *Session, contentType, con
 	}
 	if !sendableEvents[contentType] {
 		return store.Item{}, errorf(Invalid, "Unsupported event content type %s.", contentType)
+	}
+	if runeLen(content) > MaxEventContent {
+		return store.Item{}, errorf(Invalid, "The Content of an event is at most %d characters.", MaxEventContent)
 	}
 	ch := &store.Change{}
 	switch contentType {

@@ -98,7 +98,7 @@ type Service struct {
 	watches map[string]*idleWatch // participant id → idle timer
 	// uploading holds the files whose bytes are arriving, so that one
 	// upload URL cannot be used by two requests at once.
-	uploading  map[string]bool
+	uploading  map[string]*upload
 	thumbLocks map[string]*keyLock // file id → the lock of its preview's making
 	closed     bool
 }
@@ -133,7 +133,7 @@ func New(cfg Config, st store.Store, key secret.Key, log *slog.Logger) *Service 
 		cancelWork: cancelWork,
 		timers:     make(map[string]Stopper),
 		watches:    make(map[string]*idleWatch),
-		uploading:  make(map[string]bool),
+		uploading:  make(map[string]*upload),
 		thumbLocks: make(map[string]*keyLock),
 	}
 	// Timer callbacks are the service's goroutines too: counted, and not

@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -16,10 +17,19 @@ import (
 )
 
 // slowScanner finds nothing, after release closes; it ignores its context,
-// as a scanner stuck in a read would.
-type slowScanner struct{ release chan struct{} }
+// as a scanner stuck in a read would. started closes when a scan begins.
+type slowScanner struct {
+	release chan struct{}
+	started chan struct{}
+	once    *sync.Once
+}
+
+func newSlowScanner() slowScanner {
+	return slowScanner{release: make(chan struct{}), started: make(chan struct{}), once: &sync.Once{}}
+}
 
 func (s slowScanner) Scan(ctx context.Context, r io.Reader) (string, error) {
+	s.once.Do(func() { close(s.started) })
 	io.Copy(io.Discard, r)
 	<-s.release
 	return "", nil
@@ -68,6 +78,12 @@ func checkInFlight(t *testing.T, scanner slowScanner) (*Service, *closedStore, s
 	if err := svc.CompleteUpload(context.Background(), sess, id, "c2", answeredAlready()); err != nil {
 		t.Fatal(err)
 	}
+	// The check runs after Complete's answer; wait until it is in the scanner.
+	select {
+	case <-scanner.started:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the check never reached the scanner")
+	}
 	return svc, st, id
 }
 
@@ -75,7 +91,7 @@ func checkInFlight(t *testing.T, scanner slowScanner) (*Service, *closedStore, s
 // verdict is recorded before the store closes, and nothing touches the
 // store after.
 func TestShutdownWaitsForChecks(t *testing.T) {
-	scanner := slowScanner{release: make(chan struct{})}
+	scanner := newSlowScanner()
 	svc, st, id := checkInFlight(t, scanner)
 	time.AfterFunc(300*time.Millisecond, func() { close(scanner.release) })
 	start := time.Now()
@@ -100,7 +116,7 @@ func TestShutdownWaitsForChecks(t *testing.T) {
 // Shutdown's context records nothing when it ends, after the store closed;
 // the file stays IN_PROGRESS for the next start.
 func TestShutdownDeadlineLeavesCheckForNextStart(t *testing.T) {
-	scanner := slowScanner{release: make(chan struct{})}
+	scanner := newSlowScanner()
 	svc, st, id := checkInFlight(t, scanner)
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()

@@ -68,6 +68,12 @@ var messageLimits = map[string]int{
 // SupportedMessagingContentTypes.
 var ChatContentTypes = []string{ContentPlain, ContentMarkdown, ContentJSON, ContentInteractive, ContentInteractiveResponse}
 
+// MaxEventContent bounds SendEvent's Content, in characters. The model
+// allows 16384, but no event carries text: a typing event has none and a
+// receipt's {"messageId":…} is under 300. The bound is a text message's, so
+// that events, which every participant receives, cannot be a flood of bytes.
+const MaxEventContent = 1024
+
 // sendableEvents are the event types a participant may send with SendEvent.
 var sendableEvents = map[string]bool{
 	EventTyping:        true,

@@ -63,6 +63,16 @@ type Config struct {
 	// the client (see package realip).
 	TrustedProxies []netip.Prefix
 
+	// Limits on clients (see package netlimit).
+	BodyTimeout      time.Duration // a request body must arrive within it; an upload must keep up UploadMinRate over it
+	UploadMinRate    int64         // bytes a second
+	MaxConns         int           // open connections in total
+	MaxConnsPerAddr  int           // open connections from one client address
+	ParticipantRate  float64       // participant API calls a second, per participant and operation
+	ParticipantBurst int
+	ClientRate       float64 // participant API calls a second, per client address
+	ClientBurst      int
+
 	// The web widget's start-chat endpoint.
 	WidgetEnabled   bool
 	WidgetOrigins   []string
@@ -129,6 +139,22 @@ func Parse(args []string, env Env) (*Config, error) {
 	fs.StringVar(&c.S3Prefix, "s3-prefix", env("PARLEY_S3_PREFIX"), "key prefix in the S3 bucket (PARLEY_S3_PREFIX)")
 	fs.BoolVar(&c.S3PathStyle, "s3-path-style", ev.bool("PARLEY_S3_PATH_STYLE", false), "address the bucket in the URL path, as most self-hosted S3 servers want (PARLEY_S3_PATH_STYLE)")
 	direct := fs.String("s3-direct", or(env("PARLEY_S3_DIRECT"), "off"), "hand clients presigned S3 URLs so that attachment bytes bypass Parley: on or off (PARLEY_S3_DIRECT)")
+	fs.DurationVar(&c.BodyTimeout, "body-timeout", ev.duration("PARLEY_BODY_TIMEOUT", 30*time.Second),
+		"time a request body may take to arrive; uploads must instead keep up -upload-min-rate over each such window (PARLEY_BODY_TIMEOUT)")
+	fs.Int64Var(&c.UploadMinRate, "upload-min-rate", ev.int("PARLEY_UPLOAD_MIN_RATE", 1024),
+		"bytes a second an upload must average over each -body-timeout window, or it is cut (PARLEY_UPLOAD_MIN_RATE)")
+	fs.IntVar(&c.MaxConns, "max-conns", int(ev.int("PARLEY_MAX_CONNS", 0)),
+		"open connections in total; 0 means the open-file limit less a reserve (PARLEY_MAX_CONNS)")
+	fs.IntVar(&c.MaxConnsPerAddr, "max-conns-per-addr", int(ev.int("PARLEY_MAX_CONNS_PER_ADDR", 0)),
+		"open connections from one client address, loopback excepted; 0 means a quarter of -max-conns, at most 1000 (PARLEY_MAX_CONNS_PER_ADDR)")
+	fs.Float64Var(&c.ParticipantRate, "participant-rate", ev.float("PARLEY_PARTICIPANT_RATE", 10),
+		"participant API calls a second one participant may make to each operation; 0 turns the limit off (PARLEY_PARTICIPANT_RATE)")
+	fs.IntVar(&c.ParticipantBurst, "participant-burst", int(ev.int("PARLEY_PARTICIPANT_BURST", 300)),
+		"calls a participant may make to one operation in a burst, above -participant-rate (PARLEY_PARTICIPANT_BURST)")
+	fs.Float64Var(&c.ClientRate, "client-rate", ev.float("PARLEY_CLIENT_RATE", 500),
+		"participant API calls a second from one client address, loopback excepted; 0 turns the limit off (PARLEY_CLIENT_RATE)")
+	fs.IntVar(&c.ClientBurst, "client-burst", int(ev.int("PARLEY_CLIENT_BURST", 1000)),
+		"participant API calls from one client address in a burst, above -client-rate (PARLEY_CLIENT_BURST)")
 	widget := fs.String("widget", or(env("PARLEY_WIDGET"), "on"), "the web widget's start-chat endpoint: on or off (PARLEY_WIDGET)")
 	origins := fs.String("widget-origins", or(env("PARLEY_WIDGET_ORIGINS"), "*"), "origins whose pages may start chats, comma-separated, or * (PARLEY_WIDGET_ORIGINS)")
 	fs.IntVar(&c.WidgetPerMinute, "widget-rate", int(ev.int("PARLEY_WIDGET_RATE", 30)),
@@ -201,6 +227,10 @@ func Parse(args []string, env Env) (*Config, error) {
 	case "off", "false", "0":
 	default:
 		return nil, fmt.Errorf("PARLEY_S3_DIRECT must be on or off, not %q", *direct)
+	}
+	if c.BodyTimeout <= 0 || c.UploadMinRate < 0 || c.MaxConns < 0 || c.MaxConnsPerAddr < 0 ||
+		c.ParticipantRate < 0 || c.ClientRate < 0 || c.ParticipantBurst < 1 || c.ClientBurst < 1 {
+		return nil, errors.New("the body timeout and bursts must be positive; the upload rate, connection caps and rates cannot be negative")
 	}
 	switch *widget {
 	case "on", "true", "1":
@@ -277,6 +307,18 @@ func (r *envReader) int(name string, def int64) int64 {
 		r.err = fmt.Errorf("%s=%q is not a whole number", name, v)
 	}
 	return n
+}
+
+func (r *envReader) float(name string, def float64) float64 {
+	v := r.env(name)
+	if v == "" {
+		return def
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil && r.err == nil {
+		r.err = fmt.Errorf("%s=%q is not a number", name, v)
+	}
+	return f
 }
 
 func (r *envReader) duration(name string, def time.Duration) time.Duration {

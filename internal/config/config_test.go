@@ -16,6 +16,14 @@ func TestParseDefaultsAndEnv(t *testing.T) {
 	if c.Addr != "127.0.0.1:8080" || c.DataDir != "./parley-data" || c.AttachmentMinFree != 1<<30 {
 		t.Errorf("defaults: %+v", c)
 	}
+	if c.BodyTimeout.Seconds() != 30 || c.UploadMinRate != 1024 || c.ParticipantRate != 10 || c.ParticipantBurst != 300 ||
+		c.ClientRate != 500 || c.ClientBurst != 1000 || c.MaxConns != 0 || c.MaxConnsPerAddr != 0 {
+		t.Errorf("limit defaults: %+v", c)
+	}
+	c, err = Parse(nil, env(map[string]string{"PARLEY_PARTICIPANT_RATE": "0.5", "PARLEY_MAX_CONNS": "200", "PARLEY_BODY_TIMEOUT": "5s"}))
+	if err != nil || c.ParticipantRate != 0.5 || c.MaxConns != 200 || c.BodyTimeout.Seconds() != 5 {
+		t.Errorf("limits from the environment: %+v, %v", c, err)
+	}
 	c, err = Parse([]string{"-addr", ":9000"}, env(map[string]string{"PARLEY_ADDR": "127.0.0.1:1", "PARLEY_PUBLIC_URL": "https://chat.example.com/"}))
 	if err != nil {
 		t.Fatal(err)
@@ -48,6 +56,11 @@ func TestParseDefaultsAndEnv(t *testing.T) {
 		{"PARLEY_ATTACHMENT_MAX_BYTES": "20MB"},
 		{"PARLEY_ATTACHMENT_MIN_FREE": "-1"},
 		{"PARLEY_THROTTLE": "aws"},
+		{"PARLEY_BODY_TIMEOUT": "0s"},
+		{"PARLEY_UPLOAD_MIN_RATE": "-1"},
+		{"PARLEY_MAX_CONNS_PER_ADDR": "-5"},
+		{"PARLEY_PARTICIPANT_RATE": "fast"},
+		{"PARLEY_CLIENT_BURST": "0"},
 	} {
 		if _, err := Parse(nil, env(bad)); err == nil {
 			t.Errorf("accepted %v", bad)

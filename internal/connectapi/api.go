@@ -85,6 +85,11 @@ type handler func(w http.ResponseWriter, r *http.Request, body []byte) error
 func (a *API) op(name string, h handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		awswire.RequestID(w)
+		// What can be checked without the body is, before it is read.
+		if err := a.cfg.Verifier.CheckHeaders(r); err != nil {
+			awswire.WriteError(w, a.log, err)
+			return
+		}
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, awswire.MaxBodyBytes))
 		if err != nil {
 			awswire.WriteError(w, a.log, invalidParameter("Could not read the request body (at most %d bytes).", awswire.MaxBodyBytes))

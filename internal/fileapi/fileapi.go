@@ -13,20 +13,34 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"time"
 
 	"github.com/parleychat/parley/internal/attach"
 	"github.com/parleychat/parley/internal/awswire"
 	"github.com/parleychat/parley/internal/chat"
+	"github.com/parleychat/parley/internal/netlimit"
 )
 
 // API serves attachment bytes.
 type API struct {
 	chat *chat.Service
 	log  *slog.Logger
+	cfg  Config
+}
+
+// Config bounds uploads.
+type Config struct {
+	// An upload must bring MinRate bytes a second, averaged over each
+	// Window, or it is cut: a stalled client then neither holds its
+	// connection nor keeps the URL claimed, and its retry can succeed.
+	MinRate int64
+	Window  time.Duration
 }
 
 // New returns the file endpoints.
-func New(svc *chat.Service, log *slog.Logger) *API { return &API{chat: svc, log: log} }
+func New(svc *chat.Service, log *slog.Logger, cfg Config) *API {
+	return &API{chat: svc, log: log, cfg: cfg}
+}
 
 // Path is where the file endpoints live; FileURL builds on it.
 const Path = "/attachments/"
@@ -64,6 +78,12 @@ func (a *API) fail(w http.ResponseWriter, err error) {
 
 func (a *API) upload(w http.ResponseWriter, r *http.Request) {
 	id, token := r.PathValue("id"), r.URL.Query().Get("token")
+	r, err := netlimit.MinRate(w, r, a.cfg.MinRate, a.cfg.Window)
+	if err != nil {
+		a.fail(w, err)
+		return
+	}
+	// ReceiveUpload checks the URL's token before it reads the body.
 	sha, err := a.chat.ReceiveUpload(r.Context(), id, token, r.Header.Get("Content-Type"), r.Body)
 	if err != nil {
 		if errors.Is(err, chat.ErrTooLarge) {

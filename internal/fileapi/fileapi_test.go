@@ -60,7 +60,7 @@ func setup(t *testing.T, wrap func(blob.Store) blob.Store, free func() (int64, e
 		WebsocketURL: func(string) string { return "" },
 		FileURL:      func(id, tok string) string { return ts.URL + Path + id + "?token=" + tok }}, st, secret.Key{3}, log)
 	t.Cleanup(svc.Close)
-	New(svc, log).Register(mux)
+	New(svc, log, Config{}).Register(mux)
 	c, err := svc.StartChat(ctx, chat.StartChatInput{InstanceID: "i", FlowID: "f", DisplayName: "Ada"})
 	if err != nil {
 		t.Fatal(err)

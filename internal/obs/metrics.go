@@ -144,15 +144,19 @@ func (m *Metrics) SlowDrop() {
 }
 
 // Verdict records an attachment's verdict ("APPROVED" or "REJECTED") and
-// how long its checks and its scan took (scan is zero without a scanner).
-func (m *Metrics) Verdict(verdict string, check, scan time.Duration) {
+// how long its checks took.
+func (m *Metrics) Verdict(verdict string, check time.Duration) {
 	if m == nil {
 		return
 	}
 	m.verdicts.WithLabelValues(verdict).Inc()
 	m.checkSeconds.Observe(check.Seconds())
-	if scan > 0 {
-		m.scanSeconds.Observe(scan.Seconds())
+}
+
+// Scan records how long a malware scan took.
+func (m *Metrics) Scan(d time.Duration) {
+	if m != nil {
+		m.scanSeconds.Observe(d.Seconds())
 	}
 }
 

@@ -8,14 +8,17 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"time"
 	"unicode/utf8"
 
 	"github.com/parleychat/parley/internal/awswire"
 	"github.com/parleychat/parley/internal/chat"
 	"github.com/parleychat/parley/internal/chatwire"
+	"github.com/parleychat/parley/internal/netlimit"
 	"github.com/parleychat/parley/internal/obs"
 	"github.com/parleychat/parley/internal/quota"
+	"github.com/parleychat/parley/internal/realip"
 	"github.com/parleychat/parley/internal/views"
 )
 
@@ -24,6 +27,7 @@ type API struct {
 	chat     *chat.Service
 	views    views.Catalog
 	log      *slog.Logger
+	limits   Limits
 	throttle *quota.Limiter
 }
 
@@ -34,64 +38,100 @@ func (a *API) Throttled(l *quota.Limiter) *API {
 	return a
 }
 
-// operations names the operation of each route, for the request rates.
-var operations = map[string]string{
-	"POST /participant/connection":                 "CreateParticipantConnection",
-	"POST /participant/message":                    "SendMessage",
-	"POST /participant/event":                      "SendEvent",
-	"POST /participant/transcript":                 "GetTranscript",
-	"POST /participant/disconnect":                 "DisconnectParticipant",
-	"POST /participant/start-attachment-upload":    "StartAttachmentUpload",
-	"POST /participant/complete-attachment-upload": "CompleteAttachmentUpload",
-	"POST /participant/attachment":                 "GetAttachment",
-	"GET /participant/views/{ViewToken}":           "DescribeView",
-	"POST /participant/authentication-url":         "GetAuthenticationUrl",
-	"POST /participant/cancel-authentication":      "CancelParticipantAuthentication",
+// Limits are the request rates the service allows; a nil limiter allows
+// everything.
+type Limits struct {
+	// Participant limits each participant's calls to each operation.
+	Participant *netlimit.Limiter
+	// Client limits all calls from one client address (netlimit.Exempt
+	// addresses excepted; an IPv6 client is its /64).
+	Client *netlimit.Limiter
+	// TrustedProxies are the proxies whose X-Forwarded-For names the
+	// client (PARLEY_TRUSTED_PROXIES), as for the widget.
+	TrustedProxies []netip.Prefix
 }
 
 // New returns the participant service over svc.
-func New(svc *chat.Service, catalog views.Catalog, log *slog.Logger) *API {
-	return &API{chat: svc, views: catalog, log: log}
+func New(svc *chat.Service, catalog views.Catalog, log *slog.Logger, limits Limits) *API {
+	return &API{chat: svc, views: catalog, log: log, limits: limits}
 }
 
 // Register adds the participant routes to mux.
 func (a *API) Register(mux *http.ServeMux) {
-	mux.Handle("POST /participant/connection", a.op(a.createParticipantConnection))
-	mux.Handle("POST /participant/message", a.op(a.withSession(a.sendMessage)))
-	mux.Handle("POST /participant/event", a.op(a.withSession(a.sendEvent)))
-	mux.Handle("POST /participant/transcript", a.op(a.withSession(a.getTranscript)))
-	mux.Handle("POST /participant/disconnect", a.op(a.withSession(a.disconnectParticipant)))
-	mux.Handle("POST /participant/start-attachment-upload", a.op(a.withSession(a.startAttachmentUpload)))
-	mux.Handle("POST /participant/complete-attachment-upload", a.op(a.withSession(a.completeAttachmentUpload)))
-	mux.Handle("POST /participant/attachment", a.op(a.withSession(a.getAttachment)))
-	mux.Handle("GET /participant/views/{ViewToken}", a.op(a.withSession(a.describeView)))
-	mux.Handle("POST /participant/authentication-url", a.op(a.withSession(a.getAuthenticationURL)))
-	mux.Handle("POST /participant/cancel-authentication", a.op(a.withSession(a.cancelParticipantAuthentication)))
+	mux.Handle("POST /participant/connection", a.op("CreateParticipantConnection", byParticipantToken, a.createParticipantConnection))
+	mux.Handle("POST /participant/message", a.op("SendMessage", byConnectionToken, a.sendMessage))
+	mux.Handle("POST /participant/event", a.op("SendEvent", byConnectionToken, a.sendEvent))
+	mux.Handle("POST /participant/transcript", a.op("GetTranscript", byConnectionToken, a.getTranscript))
+	mux.Handle("POST /participant/disconnect", a.op("DisconnectParticipant", byConnectionToken, a.disconnectParticipant))
+	mux.Handle("POST /participant/start-attachment-upload", a.op("StartAttachmentUpload", byConnectionToken, a.startAttachmentUpload))
+	mux.Handle("POST /participant/complete-attachment-upload", a.op("CompleteAttachmentUpload", byConnectionToken, a.completeAttachmentUpload))
+	mux.Handle("POST /participant/attachment", a.op("GetAttachment", byConnectionToken, a.getAttachment))
+	mux.Handle("GET /participant/views/{ViewToken}", a.op("DescribeView", byConnectionToken, a.describeView))
+	mux.Handle("POST /participant/authentication-url", a.op("GetAuthenticationUrl", byConnectionToken, a.getAuthenticationURL))
+	mux.Handle("POST /participant/cancel-authentication", a.op("CancelParticipantAuthentication", byConnectionToken, a.cancelParticipantAuthentication))
 	mux.Handle("OPTIONS /participant/", awswire.CORS(http.NotFoundHandler()))
 	mux.Handle("/participant/", awswire.CORS(http.HandlerFunc(awswire.UnknownRoute)))
 }
 
-type handler func(w http.ResponseWriter, r *http.Request, body []byte) error
+// auth says which token an operation's X-Amz-Bearer carries.
+type auth int
 
-// op wraps a handler with what every operation shares: CORS, the request id,
-// reading the body, and writing errors in the service's shape.
-func (a *API) op(h handler) http.Handler {
+const (
+	byConnectionToken  auth = iota // resolved to a session before the handler runs
+	byParticipantToken             // passed to the handler as it is (sess is nil)
+)
+
+// handler runs an operation; sess is nil for byParticipantToken operations.
+type handler func(w http.ResponseWriter, r *http.Request, body []byte, sess *chat.Session) error
+
+// errThrottled is Connect's answer to a caller over its rate, which the
+// SDKs retry with backoff.
+var errThrottled = awswire.Errorf(http.StatusTooManyRequests, "ThrottlingException", "Rate exceeded")
+
+// op wraps a handler with what every operation shares: CORS, the request
+// id, the client address's rate limit, authentication, the participant's
+// rate limit and reading the body, in that order, so that a caller over its
+// rate or without a valid token is refused before its body is read; and
+// writing errors in the service's shape.
+func (a *API) op(name string, how auth, h handler) http.Handler {
 	return awswire.CORS(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		awswire.RequestID(w)
-		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, awswire.MaxBodyBytes))
-		if err != nil {
-			awswire.WriteError(w, a.log, awswire.Validation("Could not read the request body (at most %d bytes).", awswire.MaxBodyBytes))
-			return
-		}
-		if !a.throttle.Allow(a.chat.InstanceID(), operations[r.Pattern]) {
-			// As the participant service answers it; the SDKs retry it.
-			awswire.WriteError(w, a.log, awswire.Errorf(http.StatusTooManyRequests, "ThrottlingException", "Rate exceeded"))
-			return
-		}
-		if err := h(w, r, body); err != nil {
+		if err := a.serve(w, r, name, how, h); err != nil {
 			awswire.WriteError(w, a.log, toWire(err))
 		}
 	}))
+}
+
+func (a *API) serve(w http.ResponseWriter, r *http.Request, name string, how auth, h handler) error {
+	if addr := realip.From(r, a.limits.TrustedProxies); !netlimit.Exempt(addr) && !a.limits.Client.Allow(realip.Key(addr)) {
+		return errThrottled
+	}
+	if !a.throttle.Allow(a.chat.InstanceID(), name) {
+		return errThrottled // Connect's per-instance rates, when asked for
+	}
+	token, err := bearer(r)
+	if err != nil {
+		return err
+	}
+	var sess *chat.Session
+	var participant string
+	if how == byParticipantToken {
+		participant, err = a.chat.ParticipantID(r.Context(), token)
+	} else if sess, err = a.chat.Authenticate(r.Context(), token); err == nil {
+		participant = sess.Participant.ID
+		obs.SetContact(r.Context(), sess.Contact.ID)
+	}
+	if err != nil {
+		return err
+	}
+	if !a.limits.Participant.Allow(participant + " " + name) {
+		return errThrottled
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, awswire.MaxBodyBytes))
+	if err != nil {
+		return awswire.Validation("Could not read the request body (at most %d bytes).", awswire.MaxBodyBytes)
+	}
+	return h(w, r, body, sess)
 }
 
 // bearer returns the X-Amz-Bearer token, checked against the model's bounds.
@@ -101,24 +141,6 @@ func bearer(r *http.Request) (string, error) {
 		return "", awswire.Errorf(http.StatusForbidden, "AccessDeniedException", "A valid X-Amz-Bearer token is required.")
 	}
 	return t, nil
-}
-
-type sessionHandler func(w http.ResponseWriter, r *http.Request, body []byte, sess *chat.Session) error
-
-// withSession authenticates the ConnectionToken before the handler runs.
-func (a *API) withSession(h sessionHandler) handler {
-	return func(w http.ResponseWriter, r *http.Request, body []byte) error {
-		token, err := bearer(r)
-		if err != nil {
-			return err
-		}
-		sess, err := a.chat.Authenticate(r.Context(), token)
-		if err != nil {
-			return err
-		}
-		obs.SetContact(r.Context(), sess.Contact.ID)
-		return h(w, r, body, sess)
-	}
 }
 
 // toWire maps domain errors to the participant service's exception shapes.
@@ -157,7 +179,7 @@ type connectionOut struct {
 	ConnectionCredentials *credentialsOut `json:",omitempty"`
 }
 
-func (a *API) createParticipantConnection(w http.ResponseWriter, r *http.Request, body []byte) error {
+func (a *API) createParticipantConnection(w http.ResponseWriter, r *http.Request, body []byte, _ *chat.Session) error {
 	token, err := bearer(r)
 	if err != nil {
 		return err

@@ -26,6 +26,7 @@ import (
 	"github.com/parleychat/parley/internal/connectapi"
 	"github.com/parleychat/parley/internal/fileapi"
 	"github.com/parleychat/parley/internal/gateway"
+	"github.com/parleychat/parley/internal/netlimit"
 	"github.com/parleychat/parley/internal/obs"
 	"github.com/parleychat/parley/internal/participantapi"
 	"github.com/parleychat/parley/internal/quota"
@@ -74,10 +75,19 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 	if err != nil {
 		return nil, fmt.Errorf("views: %w", err)
 	}
-	ln, err := net.Listen("tcp", cfg.Addr)
+	raw, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return nil, err
 	}
+	maxConns := cfg.MaxConns
+	if maxConns == 0 {
+		maxConns = netlimit.DefaultMaxConns()
+	}
+	perAddr := cfg.MaxConnsPerAddr
+	if perAddr == 0 {
+		perAddr = netlimit.DefaultMaxConnsPerAddr(maxConns)
+	}
+	ln := netlimit.Listen(raw, maxConns, perAddr, log)
 	s := &Server{cfg: cfg, log: log, ln: ln, baseURL: cfg.BaseURL(ln.Addr())}
 	s.metrics = obs.NewMetrics()
 	fanout := broker.NewMemory()
@@ -155,8 +165,12 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 	if cfg.ThrottleConnect {
 		connectRates, participantRates = quota.New(quota.Connect, &quota.ConnectDefault), quota.New(quota.Participant, nil)
 	}
-	participantapi.New(s.chat, catalog, log).Throttled(participantRates).Register(mux)
-	fileapi.New(s.chat, log).Register(mux)
+	participantapi.New(s.chat, catalog, log, participantapi.Limits{
+		Participant:    netlimit.NewLimiter(netlimit.Rate{PerSecond: cfg.ParticipantRate, Burst: cfg.ParticipantBurst}),
+		Client:         netlimit.NewLimiter(netlimit.Rate{PerSecond: cfg.ClientRate, Burst: cfg.ClientBurst}),
+		TrustedProxies: cfg.TrustedProxies,
+	}).Throttled(participantRates).Register(mux)
+	fileapi.New(s.chat, log, fileapi.Config{MinRate: cfg.UploadMinRate, Window: cfg.BodyTimeout}).Register(mux)
 	webapi.New(webapi.Config{Enabled: cfg.WidgetEnabled, PublicURL: s.baseURL, Origins: cfg.WidgetOrigins,
 		PerMinute: cfg.WidgetPerMinute, MaxQueued: cfg.WidgetMaxQueued, TrustedProxies: cfg.TrustedProxies, Signal: s.queueSignal,
 		Branding: cfg.WidgetBranding}, s.chat, log).Register(mux)
@@ -192,7 +206,11 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 		s.metricsLn, s.metricsHTTP = mln, &http.Server{Handler: mmux, ReadHeaderTimeout: 10 * time.Second}
 	}
 	s.http = &http.Server{
-		Handler:           obs.Middleware(mux, log, s.metrics),
+		// Every body must arrive in time (uploads: at a minimum rate), so a
+		// slow client cannot hold its connection; netlimit caps how many
+		// connections it can open meanwhile. The request id and the access
+		// line wrap it all.
+		Handler:           obs.Middleware(netlimit.BodyDeadline(mux, cfg.BodyTimeout), log, s.metrics),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),

@@ -83,41 +83,60 @@ func ParseAuthorization(h string) (Credential, error) {
 // Verify checks r's signature over body. It returns an *awswire.Error shaped
 // as AWS answers a bad signature.
 func (v *Verifier) Verify(r *http.Request, body []byte) error {
+	c, secret, signedAt, err := v.headers(r)
+	if err != nil {
+		return err
+	}
+	return v.verifyBody(r, body, c, secret, signedAt)
+}
+
+// CheckHeaders runs the checks that need no body: the Authorization header,
+// a known access key, the service and the date. A server runs it before it
+// reads the body, so that an unsigned client cannot make it read one.
+func (v *Verifier) CheckHeaders(r *http.Request) error {
+	_, _, _, err := v.headers(r)
+	return err
+}
+
+func (v *Verifier) headers(r *http.Request) (c Credential, secret string, signedAt time.Time, err error) {
 	now := time.Now
 	if v.Now != nil {
 		now = v.Now
 	}
 	auth := r.Header.Get("Authorization")
 	if auth == "" {
-		return forbidden("MissingAuthenticationTokenException", "Missing Authentication Token")
+		return c, "", signedAt, forbidden("MissingAuthenticationTokenException", "Missing Authentication Token")
 	}
-	c, err := ParseAuthorization(auth)
+	c, err = ParseAuthorization(auth)
 	if err != nil {
-		return err
+		return c, "", signedAt, err
 	}
 	secret, ok := v.Secret(c.AccessKeyID)
 	if !ok {
-		return forbidden("UnrecognizedClientException", "The security token included in the request is invalid.")
+		return c, "", signedAt, forbidden("UnrecognizedClientException", "The security token included in the request is invalid.")
 	}
 	if c.Service != v.Service {
-		return forbidden("InvalidSignatureException", "Credential should be scoped to correct service: '%s'.", v.Service)
+		return c, "", signedAt, forbidden("InvalidSignatureException", "Credential should be scoped to correct service: '%s'.", v.Service)
 	}
 	if !slices.Contains(c.SignedHeaders, "host") {
-		return forbidden("InvalidSignatureException", "The host header must be signed.")
+		return c, "", signedAt, forbidden("InvalidSignatureException", "The host header must be signed.")
 	}
 	date := r.Header.Get("X-Amz-Date")
-	signedAt, err := time.Parse("20060102T150405Z", date)
+	signedAt, err = time.Parse("20060102T150405Z", date)
 	if err != nil || !slices.Contains(c.SignedHeaders, "x-amz-date") {
-		return awswire.Errorf(http.StatusBadRequest, "IncompleteSignatureException", "A signed X-Amz-Date header in the form yyyyMMddTHHmmssZ is required.")
+		return c, "", signedAt, awswire.Errorf(http.StatusBadRequest, "IncompleteSignatureException", "A signed X-Amz-Date header in the form yyyyMMddTHHmmssZ is required.")
 	}
 	if c.Date != date[:8] {
-		return forbidden("InvalidSignatureException", "Credential date %s does not match X-Amz-Date %s.", c.Date, date)
+		return c, "", signedAt, forbidden("InvalidSignatureException", "Credential date %s does not match X-Amz-Date %s.", c.Date, date)
 	}
 	if skew := now().Sub(signedAt); skew > MaxSkew || skew < -MaxSkew {
-		return forbidden("InvalidSignatureException", "Signature expired: %s is now earlier than %s (%s - 5 min.)",
+		return c, "", signedAt, forbidden("InvalidSignatureException", "Signature expired: %s is now earlier than %s (%s - 5 min.)",
 			date, now().UTC().Add(-MaxSkew).Format("20060102T150405Z"), now().UTC().Format("20060102T150405Z"))
 	}
+	return c, secret, signedAt, nil
+}
 
+func (v *Verifier) verifyBody(r *http.Request, body []byte, c Credential, secret string, signedAt time.Time) error {
 	sum := sha256.Sum256(body)
 	payloadHash := hex.EncodeToString(sum[:])
 	if slices.Contains(c.SignedHeaders, "x-amz-content-sha256") {

@@ -1,0 +1,5 @@
+//go:build !unix
+
+package netlimit
+
+func fileLimit() int { return 0 }
