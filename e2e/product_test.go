@@ -1,11 +1,16 @@
 package e2e
 
 import (
+	"context"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/connect"
+	ctypes "github.com/aws/aws-sdk-go-v2/service/connect/types"
 
 	"github.com/parleychat/parley/internal/testfiles"
 )
@@ -91,6 +96,17 @@ func TestBrowserProduct(t *testing.T) {
 	if err := os.WriteFile(png, testfiles.PNG(640, 480), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// A customer known by CustomerId: an earlier chat, ended, and one
+	// waiting now.
+	past := ts.startChat(t, &connect.StartChatContactInput{Attributes: map[string]string{"CustomerId": "cust-9"},
+		ParticipantDetails: &ctypes.ParticipantDetails{DisplayName: aws.String("Nine")},
+		InitialMessage:     &ctypes.ChatMessage{ContentType: aws.String("text/plain"), Content: aws.String("Where is my parcel?")}})
+	if _, err := ts.connectClient().StopContact(context.Background(), &connect.StopContactInput{
+		InstanceId: aws.String(ts.InstanceID), ContactId: aws.String(past.ContactID)}); err != nil {
+		t.Fatal(err)
+	}
+	ts.startChat(t, &connect.StartChatContactInput{Attributes: map[string]string{"CustomerId": "cust-9"},
+		ParticipantDetails: &ctypes.ParticipantDetails{DisplayName: aws.String("Nine")}})
 	screenshots, _ := filepath.Abs(filepath.Join("js", "screenshots"))
 	runNodeTest(t, "product.test.mjs", map[string]any{
 		"url": ts.URL, "chromium": chromium, "agentName": "Grace", "agentKey": key, "png": png,

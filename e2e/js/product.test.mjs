@@ -277,3 +277,69 @@ test("the embed: data- attributes, full screen on a phone, minimise, unread badg
   await ctx.close();
   await agentCtx.close();
 });
+
+test("the agent's tools: Away, canned responses, past chats, search, notifications", async () => {
+  const errors = [];
+  const ctx = await newContext({ ...desk, permissions: ["notifications"] });
+  const agent = await ctx.newPage();
+  watch(agent, errors);
+  // Record desktop notifications instead of showing them; the console
+  // shows them only while it is not in front.
+  await agent.addInitScript(() => {
+    window.__notes = [];
+    document.hasFocus = () => false;
+    window.Notification = class { constructor(title, o) { window.__notes.push(o.body); } static permission = "granted"; static requestPermission() { return Promise.resolve("granted"); } };
+  });
+  await signIn(agent);
+  await agent.getByRole("button", { name: "Accept the chat with Nine" }).waitFor();
+
+  // Away: nothing is offered; Available again: it is.
+  await agent.getByLabel("Status").selectOption("AWAY");
+  await agent.getByText("You are Away: no chats are offered to you.").waitFor();
+  assert.equal(await agent.getByRole("button", { name: /^Accept/ }).count(), 0);
+  await screen(agent, "console-away");
+  await agent.getByLabel("Status").selectOption("AVAILABLE");
+
+  // Canned responses, managed in the console.
+  await agent.getByRole("button", { name: "Canned responses" }).click();
+  await agent.getByLabel("Shortcut").fill("thanks");
+  await agent.getByLabel("Text").fill("Thank you for waiting.");
+  await agent.getByRole("button", { name: "Add", exact: true }).click();
+  await agent.getByRole("button", { name: "Delete /thanks" }).waitFor();
+  await screen(agent, "console-canned");
+  await agent.getByRole("dialog").getByRole("button", { name: "Close" }).click();
+
+  // The customer's past chat, by CustomerId.
+  await agent.getByRole("button", { name: "Accept the chat with Nine" }).click();
+  await agent.getByText("Past chats (1)").click();
+  await agent.getByRole("button", { name: /Where is my parcel\?/ }).click();
+  await agent.getByRole("dialog").getByText("Where is my parcel?").waitFor();
+  await screen(agent, "console-past-chat");
+  await agent.getByRole("dialog").getByRole("button", { name: "Close" }).click();
+
+  // /thanks and Tab inserts the response.
+  const box = agent.getByRole("textbox", { name: "Message" });
+  await box.click();
+  await agent.keyboard.type("/thanks");
+  await agent.keyboard.press("Tab");
+  assert.equal(await box.inputValue(), "Thank you for waiting.");
+  await agent.keyboard.press("Enter");
+  await agent.locator(".message.mine", { hasText: "Thank you for waiting." }).waitFor({ timeout: 5000 }).catch(async (e) => {
+    throw new Error(e.message + "\n" + (await agent.locator("#chats").innerText()) + "\n" + errors.join("\n"));
+  });
+
+  // The search finds it among the agent's chats.
+  await agent.getByLabel("Words to find").fill("for waiting");
+  await agent.getByRole("button", { name: "Search", exact: true }).click();
+  await agent.locator("#search-results li", { hasText: "Thank you for waiting." }).waitFor();
+  await screen(agent, "console-search");
+
+  // Sound and notifications, when turned on: a new chat is announced.
+  await agent.getByLabel("Sound and notifications").check();
+  const other = await (await newContext(phone)).newPage();
+  await startWidgetChat(other, "Dee");
+  await agent.waitForFunction(() => window.__notes.some((b) => /waiting/.test(b)));
+  await agent.getByRole("button", { name: "End chat" }).click();
+  assert.deepEqual(errors, [], "console errors");
+  await ctx.close();
+});

@@ -298,12 +298,16 @@ type waiting struct {
 	CustomerAttributes map[string]string
 	WaitingSince       string
 	Preview            string `json:",omitempty"`
-	createdAt          time.Time
+	// ContentTypes are the chat's SupportedMessagingContentTypes: the
+	// console sends Markdown only where it is one.
+	ContentTypes []string
+	createdAt    time.Time
 }
 
 func newWaiting(c store.Contact, customerName string) waiting {
 	w := waiting{ContactId: c.ID, CustomerName: customerName, Attributes: c.Attributes,
-		CustomerAttributes: c.CustomerAttributes, WaitingSince: awswire.FormatTime(c.CreatedAt), createdAt: c.CreatedAt}
+		CustomerAttributes: c.CustomerAttributes, WaitingSince: awswire.FormatTime(c.CreatedAt), createdAt: c.CreatedAt,
+		ContentTypes: c.ContentTypes}
 	if w.Attributes == nil {
 		w.Attributes = map[string]string{}
 	}
@@ -369,7 +373,7 @@ func (a *API) accept(w http.ResponseWriter, r *http.Request, agent store.Agent) 
 	a.waits.observe(time.Since(info.createdAt))
 	writeJSON(w, http.StatusOK, map[string]any{"ContactId": contactID, "ParticipantId": p.ParticipantID,
 		"ParticipantToken": p.ParticipantToken, "CustomerName": info.CustomerName, "Attributes": info.Attributes,
-		"CustomerAttributes": info.CustomerAttributes})
+		"CustomerAttributes": info.CustomerAttributes, "ContentTypes": info.ContentTypes})
 }
 
 // info is what the console shows of a chat the agent is or was in (after

@@ -6,13 +6,17 @@ import { ChatConnection } from "./parley.js";
 import { ChatView, el } from "./chatview.js";
 import { followQueue } from "./queue.js";
 import { attention } from "./attention.js";
+import { setupTools, attachCanned, pastChats } from "./tools.js";
+import { readQueue } from "./queue.js";
 
 const KEY = "parley.agent";
 let agentKey = sessionStorage.getItem(KEY);
 const open = new Map(); // contact id → {tab, panel, conn, view}
 
-export async function agentAPI(method, path) {
-  const resp = await fetch(path, { method, headers: { Authorization: "Bearer " + agentKey } });
+export async function agentAPI(method, path, body) {
+  const headers = { Authorization: "Bearer " + agentKey };
+  if (body) headers["Content-Type"] = "application/json";
+  const resp = await fetch(path, { method, headers, body: body ? JSON.stringify(body) : undefined });
   const data = resp.status === 204 ? {} : await resp.json().catch(() => ({}));
   if (!resp.ok) throw Object.assign(new Error(data.Message || resp.statusText), { status: resp.status });
   return data;
@@ -41,8 +45,10 @@ async function start(me) {
   document.getElementById("signin").hidden = true;
   document.getElementById("desk").hidden = false;
   document.getElementById("signout").hidden = false;
+  document.getElementById("agent-tools").hidden = false;
   document.getElementById("whoami").textContent = `Signed in as ${me.Name}`;
   followQueue({ agentAPI, key: () => agentKey, accept });
+  setupTools(agentAPI, me, () => readQueue());
   // The chats this agent holds, wherever they were accepted.
   try {
     const { Chats } = await agentAPI("GET", "/agent/v1/chats");
@@ -117,6 +123,7 @@ async function openChat(chat, { focus }) {
   const badge = el("span", { class: "badge", hidden: "" });
   const tab = el("li", { role: "tab", tabindex: "-1", "aria-selected": "false", "data-contact": id }, chat.CustomerName, badge);
   const attrs = el("div", { class: "chat-attributes" });
+  const past = el("div", { class: "past-chats" });
   const show = showAttributes(attrs);
   show(chat.Attributes, chat.CustomerAttributes);
   // UpdateContactAttributes can change them at any time, and the customer
@@ -135,7 +142,7 @@ async function openChat(chat, { focus }) {
   const end = el("button", { type: "button", class: "danger" }, "End chat");
   const close = el("button", { type: "button", hidden: "" }, "Close");
   const panel = el("section", { class: "chat-panel", role: "tabpanel", "aria-label": `Chat with ${chat.CustomerName}`, "data-contact": id },
-    el("header", { class: "panel-head" }, el("h2", {}, chat.CustomerName), transcript, end, close), attrs);
+    el("header", { class: "panel-head" }, el("h2", {}, chat.CustomerName), transcript, end, close), attrs, past);
   document.getElementById("mine").append(tab);
   document.getElementById("chats").append(panel);
   let unread = 0;
@@ -158,6 +165,7 @@ async function openChat(chat, { focus }) {
   });
   view = new ChatView(panel, conn, {
     me: chat.ParticipantId, title: `Chat with ${chat.CustomerName}`,
+    markdown: !chat.ContentTypes || chat.ContentTypes.includes("text/markdown"),
     // Through the console's API, which answers after the chat ends too.
     attachment: (aid) => agentAPI("GET", chatPath(id, `/attachments/${encodeURIComponent(aid)}`)),
     transcript: async () => (await agentAPI("GET", chatPath(id, "/transcript"))).Transcript,
@@ -166,6 +174,8 @@ async function openChat(chat, { focus }) {
     },
   });
   let loaded = false; // what the transcript brings back is not news
+  attachCanned(view.text);
+  pastChats(past, id);
   view.onAdd = (item, mine) => {
     if (mine || !loaded) return;
     if (panel.hidden || !document.hasFocus()) attention.message(chat.CustomerName, item);

@@ -104,7 +104,10 @@ export class ChatView {
   // conn is a ChatConnection; me is this participant's id.
   // attachment(id) and transcript() default to the participant API; the
   // console passes its own, which still answer after the chat ends.
-  constructor(root, conn, { me, title = "Chat", onEnded = () => {}, attachment, transcript }) {
+  // markdown says whether the chat takes text/markdown (its
+  // SupportedMessagingContentTypes); otherwise messages go as text/plain.
+  constructor(root, conn, { me, title = "Chat", onEnded = () => {}, attachment, transcript, markdown = true }) {
+    this.contentType = markdown ? "text/markdown" : "text/plain";
     this.conn = conn;
     this.me = me;
     this.onEnded = onEnded;
@@ -162,7 +165,7 @@ export class ChatView {
     if (!text || this.conn.ended) return;
     this.text.value = "";
     try {
-      await this.conn.sendMessage(text, "text/markdown");
+      await this.conn.sendMessage(text, this.contentType);
     } catch (e) {
       // The message stays on screen with a retry, in plain words.
       const retry = el("button", { type: "button", class: "retry" }, "Retry");

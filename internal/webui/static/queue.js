@@ -41,7 +41,8 @@ export async function readQueue() {
     el("span", { class: "meta", "data-since": w.WaitingSince }, since(w.WaitingSince)),
     w.Preview ? el("span", { class: "preview-text" }, w.Preview) : null,
     el("button", { type: "button", "aria-label": `Accept the chat with ${w.CustomerName}`, onclick: () => acceptChat(w.ContactId) }, "Accept"))));
-  if (!q.Waiting.length) list.append(el("li", { class: "empty" }, "No one is waiting."));
+  if (q.Away) list.append(el("li", { class: "empty" }, "You are Away: no chats are offered to you."));
+  else if (!q.Waiting.length) list.append(el("li", { class: "empty" }, "No one is waiting."));
 }
 
 // events reads the server's event stream (fetch, not EventSource, so that
