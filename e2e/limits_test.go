@@ -411,3 +411,35 @@ func TestUploadRetryTakesOverAStalledOne(t *testing.T) {
 		t.Fatalf("CompleteAttachmentUpload after the retry: %v", err)
 	}
 }
+
+// TestClientRateBehindTrustedProxy: behind a proxy listed in
+// PARLEY_TRUSTED_PROXIES, the per-address rate applies to the client the
+// proxy names in X-Forwarded-For (an IPv6 client by its /64), not to the
+// proxy's own address, which every client shares.
+func TestClientRateBehindTrustedProxy(t *testing.T) {
+	ts := startServerIn(t, t.TempDir(), "PARLEY_CLIENT_RATE", "0.1", "PARLEY_CLIENT_BURST", "3",
+		"PARLEY_TRUSTED_PROXIES", "127.0.0.5/32")
+	proxy := clientFrom("127.0.0.5")
+	msg := `{"ContentType":"text/plain","Content":"hi"}`
+	call := func(client string) int {
+		req, _ := http.NewRequest("POST", ts.URL+"/participant/message", strings.NewReader(msg))
+		req.Header.Set("X-Amz-Bearer", "forged")
+		req.Header.Set("X-Forwarded-For", client)
+		resp, err := proxy.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	for i := range 3 {
+		equal(t, fmt.Sprintf("client A, call %d", i), call("203.0.113.7"), http.StatusForbidden)
+	}
+	equal(t, "client A's 4th call", call("203.0.113.7"), http.StatusTooManyRequests)
+	equal(t, "client B through the same proxy", call("203.0.113.8"), http.StatusForbidden)
+	for i := range 3 {
+		equal(t, fmt.Sprintf("an IPv6 client, call %d", i), call(fmt.Sprintf("2001:db8:1:2::%d", i+1)), http.StatusForbidden)
+	}
+	equal(t, "another address of the same /64", call("2001:db8:1:2::99"), http.StatusTooManyRequests)
+}

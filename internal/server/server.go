@@ -209,8 +209,9 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 		// Every body must arrive in time (uploads: at a minimum rate), so a
 		// slow client cannot hold its connection; netlimit caps how many
 		// connections it can open meanwhile. The request id and the access
-		// line wrap it all.
-		Handler:           obs.Middleware(netlimit.BodyDeadline(mux, cfg.BodyTimeout), log, s.metrics),
+		// line come inside, on the request the mux sees, whose matched
+		// pattern names the operation.
+		Handler:           netlimit.BodyDeadline(obs.Middleware(mux, log, s.metrics), cfg.BodyTimeout),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
