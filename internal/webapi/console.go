@@ -21,26 +21,41 @@ type QueueSignal struct {
 	ch     chan struct{}
 	done   chan struct{}
 	closed bool
+	// answered holds the chats an agent joined while this process ran:
+	// their customers' messages no longer change the queue's previews.
+	// A chat leaves it when it ends, so it holds at most the live chats.
+	answered map[string]bool
 }
 
 // NewQueueSignal returns a signal; Close ends every stream waiting on it.
 func NewQueueSignal() *QueueSignal {
-	return &QueueSignal{ch: make(chan struct{}), done: make(chan struct{})}
+	return &QueueSignal{ch: make(chan struct{}), done: make(chan struct{}), answered: map[string]bool{}}
 }
 
 // Notify is a store.CommitHook.
 func (q *QueueSignal) Notify(items []store.Item) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	wake := false
 	for _, it := range items {
 		switch {
-		case it.Type == chat.TypeMessage && it.Role == chat.RoleCustomer,
-			it.ContentType == chat.EventParticipantJoined, it.ContentType == chat.EventParticipantLeft,
-			it.ContentType == chat.EventChatEnded:
-			q.mu.Lock()
-			close(q.ch)
-			q.ch = make(chan struct{})
-			q.mu.Unlock()
-			return
+		case it.ContentType == chat.EventParticipantJoined:
+			if it.Role == chat.RoleAgent {
+				q.answered[it.ContactID] = true
+			}
+			wake = true
+		case it.ContentType == chat.EventChatEnded:
+			delete(q.answered, it.ContactID)
+			wake = true
+		case it.ContentType == chat.EventParticipantLeft:
+			wake = true
+		case it.Type == chat.TypeMessage && it.Role == chat.RoleCustomer && !q.answered[it.ContactID]:
+			wake = true // perhaps a waiting chat's first message, which the queue previews
 		}
+	}
+	if wake {
+		close(q.ch)
+		q.ch = make(chan struct{})
 	}
 }
 
