@@ -131,6 +131,19 @@ func TestConsoleQueueEvents(t *testing.T) {
 	if d := time.Since(start); d > 3*time.Second {
 		t.Errorf("the change came after %v", d)
 	}
+	// An agent joins: the queue changes, and so do the agents' chats.
+	chat := ts.startChat(t, nil)
+	for next() != "event: queue" { // the start's own push may come first
+	}
+	resp, _ = rawRequest(t, "POST", ts.URL+"/agent/v1/chats/"+chat.ContactID+"/accept", map[string]string{"Authorization": "Bearer " + grace}, "")
+	equal(t, "accept", resp.StatusCode, 200)
+	got := map[string]bool{next(): true}
+	if !got["event: chats"] {
+		got[next()] = true
+	}
+	if !got["event: chats"] || !got["event: queue"] {
+		t.Errorf("after an accept the stream sent %v, want queue and chats", got)
+	}
 
 	req, _ = http.NewRequest("GET", ts.URL+"/agent/v1/events", nil)
 	resp2, b := send(t, req)

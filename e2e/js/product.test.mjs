@@ -138,7 +138,6 @@ test("customer and agent: waiting, branding, receipts after reload, kept chats, 
   await tab2.getByRole("button", { name: "Sign in" }).click();
   await tab2.getByRole("tab", { name: /Ada/ }).waitFor();
   await tab2.getByText("Hi Ada, looking now.").waitFor();
-  await tab2.close();
 
   // A second customer: unread counts per chat, arrow keys between tabs.
   const bobCtx = await newContext(phone);
@@ -147,6 +146,8 @@ test("customer and agent: waiting, branding, receipts after reload, kept chats, 
   await startWidgetChat(bob, "Bob");
   await agent.getByRole("button", { name: "Accept the chat with Bob" }).click();
   await agent.getByRole("tab", { name: /Bob/ }).and(agent.locator("[aria-selected=true]")).waitFor();
+  await tab2.getByRole("tab", { name: /Bob/ }).waitFor(); // pushed to the other tab
+  await tab2.close();
   await customer.getByRole("textbox", { name: "Message" }).fill("Any news?");
   await customer.keyboard.press("Enter");
   await agent.getByRole("tab", { name: /Ada/ }).locator(".badge", { hasText: "1" }).waitFor();

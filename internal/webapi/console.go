@@ -19,6 +19,9 @@ import (
 type QueueSignal struct {
 	mu     sync.Mutex
 	ch     chan struct{}
+	// agents closes when an agent joins or leaves a chat, or one ends: a
+	// console's other tabs then learn of chats accepted elsewhere.
+	agents chan struct{}
 	done   chan struct{}
 	closed bool
 	// answered holds the chats an agent joined while this process ran:
@@ -29,26 +32,28 @@ type QueueSignal struct {
 
 // NewQueueSignal returns a signal; Close ends every stream waiting on it.
 func NewQueueSignal() *QueueSignal {
-	return &QueueSignal{ch: make(chan struct{}), done: make(chan struct{}), answered: map[string]bool{}}
+	return &QueueSignal{ch: make(chan struct{}), agents: make(chan struct{}), done: make(chan struct{}), answered: map[string]bool{}}
 }
 
 // Notify is a store.CommitHook.
 func (q *QueueSignal) Notify(items []store.Item) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	wake := false
+	wake, agents := false, false
 	for _, it := range items {
 		switch {
 		case it.ContentType == chat.EventParticipantJoined:
 			if it.Role == chat.RoleAgent {
 				q.answered[it.ContactID] = true
+				agents = true
 			}
 			wake = true
 		case it.ContentType == chat.EventChatEnded:
 			delete(q.answered, it.ContactID)
-			wake = true
+			wake, agents = true, true
 		case it.ContentType == chat.EventParticipantLeft:
 			wake = true
+			agents = agents || it.Role == chat.RoleAgent
 		case it.Type == chat.TypeMessage && it.Role == chat.RoleCustomer && !q.answered[it.ContactID]:
 			wake = true // perhaps a waiting chat's first message, which the queue previews
 		}
@@ -57,12 +62,22 @@ func (q *QueueSignal) Notify(items []store.Item) {
 		close(q.ch)
 		q.ch = make(chan struct{})
 	}
+	if agents {
+		close(q.agents)
+		q.agents = make(chan struct{})
+	}
 }
 
 func (q *QueueSignal) changed() <-chan struct{} {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	return q.ch
+}
+
+func (q *QueueSignal) agentsChanged() <-chan struct{} {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.agents
 }
 
 // Close ends the streams, so that a server shutting down need not wait for
@@ -86,8 +101,9 @@ const keepAlive = 20 * time.Second
 
 // events streams server-sent events to the console: "queue" whenever the
 // queue may have changed (and once at the start), for the console to read
-// the page it shows. It replaces polling; the console reconnects if it
-// drops.
+// the page it shows, and "chats" when an agent joined or left a chat, for
+// the console to read its agent's chats (accepted in another tab). It
+// replaces polling; the console reconnects if it drops.
 func (a *API) events(w http.ResponseWriter, r *http.Request, agent store.Agent) {
 	if a.signal == nil {
 		writeJSON(w, http.StatusNotFound, map[string]string{"Message": "This server does not push queue changes."})
@@ -105,7 +121,7 @@ func (a *API) events(w http.ResponseWriter, r *http.Request, agent store.Agent) 
 		return rc.Flush() == nil
 	}
 	ctx := r.Context()
-	changed := a.signal.changed()
+	changed, agents := a.signal.changed(), a.signal.agentsChanged()
 	if !send("retry: 2000\nevent: queue\ndata: {}\n\n") {
 		return
 	}
@@ -121,15 +137,28 @@ func (a *API) events(w http.ResponseWriter, r *http.Request, agent store.Agent) 
 			if !send(": still here\n\n") {
 				return
 			}
+			idle.Reset(keepAlive)
+			continue
 		case <-changed:
-			// Gather what else changes meanwhile into this one push.
-			if !sleep(ctx, a.signal.done, pushGap) {
-				return
-			}
-			changed = a.signal.changed()
-			if !send("event: queue\ndata: {}\n\n") {
-				return
-			}
+		case <-agents:
+		}
+		// Gather what else changes meanwhile into this one push.
+		if !sleep(ctx, a.signal.done, pushGap) {
+			return
+		}
+		var events string
+		select {
+		case <-changed:
+			changed, events = a.signal.changed(), "event: queue\ndata: {}\n\n"
+		default:
+		}
+		select {
+		case <-agents:
+			agents, events = a.signal.agentsChanged(), events+"event: chats\ndata: {}\n\n"
+		default:
+		}
+		if !send(events) {
+			return
 		}
 		idle.Reset(keepAlive)
 	}

@@ -47,15 +47,19 @@ async function start(me) {
   document.getElementById("signout").hidden = false;
   document.getElementById("agent-tools").hidden = false;
   document.getElementById("whoami").textContent = `Signed in as ${me.Name}`;
-  followQueue({ agentAPI, key: () => agentKey, accept });
+  followQueue({ agentAPI, key: () => agentKey, accept, onChats: () => loadChats().catch(() => {}) });
   setupTools(agentAPI, me, () => readQueue());
-  // The chats this agent holds, wherever they were accepted.
   try {
-    const { Chats } = await agentAPI("GET", "/agent/v1/chats");
-    for (const chat of Chats) openChat(chat, { focus: false });
+    await loadChats();
   } catch (e) {
     alertMessage("Your chats could not be loaded. Reload the page to try again.");
   }
+}
+
+// loadChats opens the chats this agent holds, wherever they were accepted.
+async function loadChats() {
+  const { Chats } = await agentAPI("GET", "/agent/v1/chats");
+  for (const chat of Chats) if (!open.has(chat.ContactId)) openChat(chat, { focus: false });
 }
 
 async function accept(contactId) {

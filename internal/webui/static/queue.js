@@ -8,7 +8,7 @@ const PAGE = 25;
 const pages = [""]; // the token of each page seen so far ("" is the first)
 let page = 0;
 let reads = 0; // only the latest read's answer is shown
-let api, acceptChat;
+let api, acceptChat, chatsChanged;
 
 function turnPage(by) {
   page = Math.max(0, Math.min(pages.length - 1, page + by));
@@ -64,18 +64,23 @@ async function events(key) {
             const block = buf.slice(0, i);
             buf = buf.slice(i + 2);
             if (/^event: queue$/m.test(block)) readQueue();
+            if (/^event: chats$/m.test(block)) chatsChanged();
           }
         }
       }
     } catch { /* dropped: reconnect */ }
     await new Promise((r) => setTimeout(r, 2000));
     readQueue(); // changes while the stream was down
+    chatsChanged();
   }
 }
 
-export function followQueue({ agentAPI, key, accept }) {
+// followQueue reads the queue as the server pushes changes; onChats runs
+// when the agent's own chats may have changed (accepted in another tab).
+export function followQueue({ agentAPI, key, accept, onChats }) {
   api = agentAPI;
   acceptChat = accept;
+  chatsChanged = onChats;
   document.getElementById("queue-prev").addEventListener("click", () => turnPage(-1));
   document.getElementById("queue-next").addEventListener("click", () => turnPage(1));
   events(key);
