@@ -17,8 +17,8 @@ import (
 // the streams only for items that can change what the queue shows (a chat
 // starting, joined, left or ended, a customer's message for the preview).
 type QueueSignal struct {
-	mu     sync.Mutex
-	ch     chan struct{}
+	mu sync.Mutex
+	ch chan struct{}
 	// agents closes when an agent joins or leaves a chat, or one ends: a
 	// console's other tabs then learn of chats accepted elsewhere.
 	agents chan struct{}
