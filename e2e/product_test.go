@@ -107,9 +107,13 @@ func TestBrowserProduct(t *testing.T) {
 	}
 	ts.startChat(t, &connect.StartChatContactInput{Attributes: map[string]string{"CustomerId": "cust-9"},
 		ParticipantDetails: &ctypes.ParticipantDetails{DisplayName: aws.String("Nine")}})
+	spoofed := filepath.Join(dir, "report.pdf")
+	if err := os.WriteFile(spoofed, testfiles.ELF(), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	screenshots, _ := filepath.Abs(filepath.Join("js", "screenshots"))
 	runNodeTest(t, "product.test.mjs", map[string]any{
-		"url": ts.URL, "chromium": chromium, "agentName": "Grace", "agentKey": key, "png": png,
+		"url": ts.URL, "chromium": chromium, "agentName": "Grace", "agentKey": key, "png": png, "spoofed": spoofed,
 		"screenshots": screenshots, "otherOrigin": productOrigin(t, ts.URL), "instanceId": ts.InstanceID,
 	})
 }

@@ -165,6 +165,12 @@ test("customer and agent: waiting, branding, receipts after reload, kept chats, 
   await agent.locator("dialog.lightbox img").waitFor();
   await agent.waitForFunction(() => document.querySelector("dialog.lightbox img").naturalWidth === 640);
   await screen(agent, "console-lightbox");
+  // A file refused by its content says why in words, never as MIME types.
+  await customer.locator("input[type=file]").setInputFiles(fx.spoofed);
+  await customer.getByText("report.pdf was rejected. Its content is not what a .pdf file holds.").waitFor();
+  await customer.locator(".message.file:not(.rejected) .meta", { hasText: "PNG image" }).waitFor();
+  const shown = await customer.locator(".log").innerText();
+  assert.doesNotMatch(shown, /\b(application|image|text)\/[\w.+-]+/, "a MIME type reached the customer");
   await agent.keyboard.press("Escape");
   await agent.locator("dialog.lightbox").waitFor({ state: "detached" });
 

@@ -87,6 +87,15 @@ export function plainError(e) {
   return "That could not be sent.";
 }
 
+// plainReason says why a file was rejected without MIME types, which
+// mean nothing to a customer.
+export function plainReason(reason) {
+  if (!reason) return "It did not pass our checks.";
+  const m = /not what a (\.[\w-]+) file holds/.exec(reason);
+  if (m) return `Its content is not what a ${m[1]} file holds.`;
+  return reason.replace(/\b[a-z]+\/[a-z0-9][\w.+-]*\b/gi, "another type");
+}
+
 // kind names a file's type in words, not as a MIME type.
 function kind(name) {
   const ext = name.includes(".") ? name.split(".").pop().toLowerCase() : "";
@@ -286,7 +295,7 @@ export class ChatView {
       // Parley puts the reason in the item's Content; elsewhere GetAttachment says why.
       // The verdict's reason is written for the sender (Parley's own
       // words); without one, say it plainly.
-      const reason = item.Content || "It did not pass our checks.";
+      const reason = plainReason(item.Content);
       info.append(el("span", { class: "state error", role: "alert" }, `${att.AttachmentName} was rejected. ${reason}`));
       return;
     }
