@@ -77,7 +77,7 @@ type Agent struct {
 	Name      string
 	KeyHash   string
 	CreatedAt time.Time
-	Status    string // AgentAvailable or AgentAway
+	Status    string // AgentAway, or AgentAvailable ("" until first set: available)
 }
 
 // Agent statuses, as CCP's: an AWAY agent is offered no chats.

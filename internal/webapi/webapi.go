@@ -284,7 +284,11 @@ func (a *API) signinFailed(r *http.Request, why string) {
 }
 
 func (a *API) me(w http.ResponseWriter, r *http.Request, agent store.Agent) {
-	writeJSON(w, http.StatusOK, map[string]string{"Name": agent.Name, "Status": agent.Status})
+	status := agent.Status
+	if status == "" {
+		status = store.AgentAvailable
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"Name": agent.Name, "Status": status})
 }
 
 // waiting is a chat as the console shows it. Attributes were set through
