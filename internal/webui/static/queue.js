@@ -84,6 +84,9 @@ export function followQueue({ agentAPI, key, accept, onChats }) {
   document.getElementById("queue-prev").addEventListener("click", () => turnPage(-1));
   document.getElementById("queue-next").addEventListener("click", () => turnPage(1));
   events(key);
+  // A safety net, not the feed: a push missed (a server that does not see
+  // every commit, such as another node's) shows within half a minute.
+  setInterval(() => readQueue(), 30000);
   // How long each has waited counts on in the page, without asking.
   setInterval(() => {
     for (const m of document.querySelectorAll("#queue .meta[data-since]")) m.textContent = since(m.dataset.since);
