@@ -239,6 +239,16 @@ test("a sample widget's page starts a chat as Amazon's samples do and talks thro
 
 test("the embed: data- attributes, full screen on a phone, minimise, unread badge, Escape, dark mode", async () => {
   const errors = [];
+  // On a desk, data-position="left" puts it in the left corner.
+  const deskCtx = await newContext(desk);
+  const deskPage = await deskCtx.newPage();
+  watch(deskPage, errors);
+  await deskPage.goto(fx.otherOrigin + "/embed.html");
+  await deskPage.getByRole("button", { name: "Chat with us" }).click();
+  const deskBox = await deskPage.locator("iframe[title=Chat]").boundingBox();
+  assert.ok(deskBox.x < 40 && deskBox.width < 400, `the frame sits at ${JSON.stringify(deskBox)}`);
+  assert.equal(await deskPage.getByRole("button", { name: "Close chat" }).evaluate((b) => getComputedStyle(b).backgroundColor), "rgb(122, 31, 162)");
+  await deskCtx.close();
   const ctx = await newContext({ ...phone, colorScheme: "dark" });
   const page = await ctx.newPage();
   const agentCtx = await newContext(desk);
@@ -297,6 +307,8 @@ test("the agent's tools: Away, canned responses, past chats, search, notificatio
     document.hasFocus = () => false;
     window.Notification = class { constructor(title, o) { window.__notes.push(o.body); } static permission = "granted"; static requestPermission() { return Promise.resolve("granted"); } };
   });
+  await agent.goto(fx.url + "/agent");
+  await screen(agent, "console-signin");
   await signIn(agent);
   await agent.getByRole("button", { name: "Accept the chat with Nine" }).waitFor();
 

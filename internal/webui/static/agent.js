@@ -42,7 +42,7 @@ document.getElementById("signout").addEventListener("click", () => {
 });
 
 async function start(me) {
-  document.getElementById("signin").hidden = true;
+  document.getElementById("signin-area").hidden = true;
   document.getElementById("desk").hidden = false;
   document.getElementById("signout").hidden = false;
   document.getElementById("agent-tools").hidden = false;
