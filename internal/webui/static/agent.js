@@ -153,8 +153,8 @@ async function openChat(chat, { focus }) {
   const setUnread = (n) => {
     unread = n;
     badge.hidden = !n;
-    badge.textContent = String(n);
-    badge.setAttribute("aria-label", `${n} unread`);
+    // Read as "Ada, 2 unread"; shown as a count.
+    badge.replaceChildren(el("span", { class: "visually-hidden" }, ", "), String(n), el("span", { class: "visually-hidden" }, " unread"));
     tab.classList.toggle("unread", n > 0);
     attention.unread(id, n);
   };
