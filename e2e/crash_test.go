@@ -15,6 +15,9 @@ import (
 
 	v1aws "github.com/aws/aws-sdk-go/aws"
 	cp "github.com/aws/aws-sdk-go/service/connectparticipant"
+
+	"github.com/parleychat/parley/internal/store/pgtest"
+	"github.com/parleychat/parley/internal/store/postgres"
 )
 
 var parleyBin string
@@ -31,9 +34,18 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "building parley:", err)
 		os.Exit(1)
 	}
-	code := m.Run()
+	code := pgtest.Main(m, migratePostgres)
 	os.RemoveAll(dir)
 	os.Exit(code)
+}
+
+// migratePostgres migrates the template database once, not every test's.
+func migratePostgres(url string) error {
+	db, err := postgres.Open(context.Background(), url, nil)
+	if err != nil {
+		return err
+	}
+	return db.Close()
 }
 
 // process is a `parley serve` running as its own process.
@@ -44,10 +56,11 @@ type process struct {
 
 var listening = regexp.MustCompile(`listening on (http://\S+)`)
 
-// startProcess runs the built binary on dataDir and waits until it listens.
-func startProcess(t *testing.T, dataDir string) *process {
+// startProcess runs the built binary on dataDir (and databaseURL, if not
+// "") and waits until it listens.
+func startProcess(t *testing.T, dataDir, databaseURL string) *process {
 	t.Helper()
-	return startProcessWith(t, dataDir, 0)
+	return startProcessWith(t, dataDir, 0, "PARLEY_DATABASE_URL="+databaseURL)
 }
 
 // startProcessWith is startProcess with an open-file limit (0: inherited)
@@ -101,8 +114,21 @@ func (p *process) kill() {
 // and retrying the unanswered requests with their ClientTokens adds each
 // message exactly once.
 func TestCrashLosesNothingAcknowledged(t *testing.T) {
+	testCrash(t, databaseURL(t))
+}
+
+// TestCrashLosesNothingAcknowledgedPostgres is the crash test on
+// PostgreSQL, whichever backend the rest of the suite runs on.
+func TestCrashLosesNothingAcknowledgedPostgres(t *testing.T) {
+	if onPostgres {
+		t.Skip("TestCrashLosesNothingAcknowledged runs on PostgreSQL already")
+	}
+	testCrash(t, pgtest.NewDatabase(t))
+}
+
+func testCrash(t *testing.T, databaseURL string) {
 	dataDir := t.TempDir()
-	p := startProcess(t, dataDir)
+	p := startProcess(t, dataDir, databaseURL)
 	ts := &testServer{URL: p.url, InstanceID: "test-instance"}
 
 	// 256 concurrent senders, as in the throughput benchmark: durability is
@@ -175,7 +201,7 @@ func TestCrashLosesNothingAcknowledged(t *testing.T) {
 	}
 	t.Logf("%d messages acknowledged, %d unanswered at the kill", acked, len(results)-acked)
 
-	p = startProcess(t, dataDir)
+	p = startProcess(t, dataDir, databaseURL)
 	ts.URL = p.url
 	pc = ts.participantClient()
 	transcript := func(chat int) map[string][]string {
@@ -236,8 +262,8 @@ func TestCrashLosesNothingAcknowledged(t *testing.T) {
 // TestGracefulShutdown: SIGTERM stops the server cleanly (exit status 0),
 // and what it acknowledged is there on the next start.
 func TestGracefulShutdown(t *testing.T) {
-	dataDir := t.TempDir()
-	p := startProcess(t, dataDir)
+	dataDir, dbURL := t.TempDir(), databaseURL(t)
+	p := startProcess(t, dataDir, dbURL)
 	ts := &testServer{URL: p.url, InstanceID: "test-instance"}
 	chat := ts.startChat(t, nil)
 	tok := ts.connectionToken(t, chat.ParticipantToken)
@@ -257,7 +283,7 @@ func TestGracefulShutdown(t *testing.T) {
 		t.Fatal("parley did not exit within 20s of SIGTERM")
 	}
 
-	ts.URL = startProcess(t, dataDir).url
+	ts.URL = startProcess(t, dataDir, dbURL).url
 	out, err := ts.participantClient().GetTranscript(&cp.GetTranscriptInput{ConnectionToken: v1aws.String(tok)})
 	if err != nil {
 		t.Fatal(err)

@@ -27,6 +27,7 @@ import (
 
 	"github.com/parleychat/parley/internal/config"
 	"github.com/parleychat/parley/internal/server"
+	"github.com/parleychat/parley/internal/store/pgtest"
 )
 
 const (
@@ -36,10 +37,25 @@ const (
 )
 
 type testServer struct {
-	URL        string
-	InstanceID string
-	DataDir    string
-	srv        *server.Server
+	URL         string
+	InstanceID  string
+	DataDir     string
+	DatabaseURL string // "" for SQLite in DataDir
+	srv         *server.Server
+}
+
+// onPostgres: PARLEY_E2E_DATABASE=postgres runs every test server on its
+// own PostgreSQL database (from the package's private server, see pgtest)
+// instead of SQLite.
+var onPostgres = os.Getenv("PARLEY_E2E_DATABASE") == "postgres"
+
+// databaseURL is a fresh database for t's server: "" (SQLite in the data
+// dir) unless the suite runs on PostgreSQL.
+func databaseURL(t testing.TB) string {
+	if !onPostgres {
+		return ""
+	}
+	return pgtest.NewDatabase(t)
 }
 
 // startServer runs a Parley server on 127.0.0.1 with a fresh data dir.
@@ -57,6 +73,9 @@ func startServerIn(t testing.TB, dataDir string, extraEnv ...string) *testServer
 		"PARLEY_SECRET_ACCESS_KEY": testSecret,
 		"PARLEY_INSTANCE_ID":       "test-instance",
 	}
+	if url := databaseURL(t); url != "" {
+		env["PARLEY_DATABASE_URL"] = url
+	}
 	for i := 0; i+1 < len(extraEnv); i += 2 {
 		env[extraEnv[i]] = extraEnv[i+1]
 	}
@@ -73,7 +92,7 @@ func startServerIn(t testing.TB, dataDir string, extraEnv ...string) *testServer
 		t.Fatal(err)
 	}
 	go srv.Serve()
-	ts := &testServer{URL: srv.URL(), InstanceID: cfg.InstanceID, DataDir: dataDir, srv: srv}
+	ts := &testServer{URL: srv.URL(), InstanceID: cfg.InstanceID, DataDir: dataDir, DatabaseURL: cfg.DatabaseURL, srv: srv}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
@@ -250,7 +269,7 @@ func (ts *testServer) handover(t testing.TB) {
 	addr := strings.TrimPrefix(ts.URL, "http://")
 	env := map[string]string{
 		"PARLEY_ADDR": addr, "PARLEY_DATA_DIR": ts.DataDir, "PARLEY_ACCESS_KEY_ID": testAKID,
-		"PARLEY_SECRET_ACCESS_KEY": testSecret, "PARLEY_INSTANCE_ID": ts.InstanceID,
+		"PARLEY_SECRET_ACCESS_KEY": testSecret, "PARLEY_INSTANCE_ID": ts.InstanceID, "PARLEY_DATABASE_URL": ts.DatabaseURL,
 	}
 	cfg, err := config.Parse(nil, func(k string) string { return env[k] })
 	if err != nil {

@@ -52,7 +52,7 @@ func serverClosed(c net.Conn, d time.Duration) bool {
 // client, and each of their connections is closed once its body is late.
 func TestSlowBodiesDoNotStarveTheServer(t *testing.T) {
 	const bodyTimeout = 6 * time.Second
-	p := startProcessWith(t, t.TempDir(), 300, "PARLEY_BODY_TIMEOUT="+bodyTimeout.String())
+	p := startProcessWith(t, t.TempDir(), 300, "PARLEY_BODY_TIMEOUT="+bodyTimeout.String(), "PARLEY_DATABASE_URL="+databaseURL(t))
 	ts := &testServer{URL: p.url, InstanceID: "test-instance"}
 	chat := ts.startChat(t, nil)
 	tok := ts.connectionToken(t, chat.ParticipantToken)

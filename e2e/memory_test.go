@@ -60,7 +60,7 @@ func TestConcurrentLargeUploadsKeepMemoryFlat(t *testing.T) {
 	if testing.Short() {
 		t.Skip("writes 400 MB")
 	}
-	p := startProcess(t, t.TempDir())
+	p := startProcess(t, t.TempDir(), databaseURL(t))
 	ts := &testServer{URL: p.url, InstanceID: "test-instance"}
 	pid := p.cmd.Process.Pid
 	chat := ts.startChat(t, nil)

@@ -231,7 +231,7 @@ func TestOpsCommandLine(t *testing.T) {
 		cmd := exec.Command(parleyBin, args...)
 		cmd.Dir = t.TempDir() // not the data dir's folder: -data-dir must say it
 		cmd.Env = append(os.Environ(), "PARLEY_ADDR="+strings.TrimPrefix(ts.URL, "http://"),
-			"PARLEY_ACCESS_KEY_ID="+testAKID, "PARLEY_SECRET_ACCESS_KEY="+testSecret)
+			"PARLEY_ACCESS_KEY_ID="+testAKID, "PARLEY_SECRET_ACCESS_KEY="+testSecret, "PARLEY_DATABASE_URL="+ts.DatabaseURL)
 		out, err := cmd.CombinedOutput()
 		return string(out), err
 	}

@@ -194,7 +194,7 @@ func TestConsoleAgentKeys(t *testing.T) {
 	old := ts.addConsoleAgent(t, "Grace")
 	ts.addConsoleAgent(t, "Alan")
 	env := map[string]string{"PARLEY_DATA_DIR": ts.DataDir, "PARLEY_INSTANCE_ID": ts.InstanceID,
-		"PARLEY_ACCESS_KEY_ID": testAKID, "PARLEY_SECRET_ACCESS_KEY": testSecret}
+		"PARLEY_ACCESS_KEY_ID": testAKID, "PARLEY_SECRET_ACCESS_KEY": testSecret, "PARLEY_DATABASE_URL": ts.DatabaseURL}
 	cfg, err := config.Parse(nil, func(k string) string { return env[k] })
 	if err != nil {
 		t.Fatal(err)

@@ -20,6 +20,7 @@ import (
 	"github.com/parleychat/parley/internal/config"
 	"github.com/parleychat/parley/internal/obs"
 	"github.com/parleychat/parley/internal/server"
+	"github.com/parleychat/parley/internal/store/migrate"
 )
 
 const usage = `Parley: a self-hostable chat server that speaks the Amazon Connect
@@ -39,6 +40,8 @@ Usage:
   parley export verify FILE  recompute an archive's digests
   parley erase -contact-id ID [-reason TEXT]
                              delete everything of a contact, leaving a tombstone
+  parley migrate -database-url postgres://…  [-data-dir DIR]
+                             copy a stopped SQLite deployment into an empty PostgreSQL database
   parley bench [flags]       measure Parley against baselines (parley bench -h)
 `
 
@@ -74,13 +77,17 @@ func run(args []string, env config.Env, stdout, stderr io.Writer) error {
 		defer stop()
 		return chatcli.Run(ctx, args[1:], stdout, stderr, env)
 	case "agent":
-		return agentCommand(args[1:], env, stdout)
+		return agentCommand(args[1:], env, stdout, stderr)
 	case "backup", "restore":
 		return backupCommand(args[0], args[1:], env, stdout)
 	case "export":
 		return exportCommand(args[1:], env, stdout)
 	case "erase":
 		return eraseCommand(args[1:], env, stdout)
+	case "migrate":
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		return migrateCommand(ctx, args[1:], env, stdout)
 	case "bench":
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
@@ -98,6 +105,7 @@ func run(args []string, env config.Env, stdout, stderr io.Writer) error {
 		fs.IntVar(&o.IdleSockets, "idle", o.IdleSockets, "idle connections for the memory figure")
 		fs.StringVar(&o.Only, "only", "", "run only the figures whose step name contains this")
 		fs.DurationVar(&o.Hold, "hold", 0, "keep the idle connections open this long (for profiling)")
+		fs.StringVar(&o.DatabaseURL, "database-url", "", "run Parley on this PostgreSQL database, which the bench writes to, beside a PostgreSQL baseline")
 		if err := fs.Parse(args[1:]); err != nil {
 			return err
 		}
@@ -110,12 +118,36 @@ func run(args []string, env config.Env, stdout, stderr io.Writer) error {
 	return fmt.Errorf("unknown command %q", args[0])
 }
 
+// migrateCommand copies the data dir's SQLite database into the empty
+// PostgreSQL database of -database-url (PARLEY_DATABASE_URL).
+func migrateCommand(ctx context.Context, args []string, env config.Env, stdout io.Writer) error {
+	cfg, err := config.Parse(args, env)
+	if err != nil {
+		return err
+	}
+	if cfg.DatabaseURL == "" {
+		return errors.New("migrate: set -database-url or PARLEY_DATABASE_URL to the PostgreSQL database to copy into")
+	}
+	path := filepath.Join(cfg.DataDir, "parley.db")
+	if _, err := os.Stat(path); err != nil {
+		return fmt.Errorf("migrate: no SQLite database to copy: %w", err)
+	}
+	rep, err := migrate.Copy(ctx, path, cfg.DatabaseURL)
+	if err != nil {
+		return fmt.Errorf("migrate: nothing was copied: %w", err)
+	}
+	fmt.Fprintf(stdout, "Copied and verified %d chats (%d items, %d participants, %d files, %d agents).\n",
+		rep.Rows["contacts"], rep.Rows["items"], rep.Rows["participants"], rep.Rows["files"], rep.Rows["agents"])
+	fmt.Fprintf(stdout, "Start Parley with PARLEY_DATABASE_URL set and the same data dir (%s): it keeps the identity, the views and the attachment files.\n", cfg.DataDir)
+	return nil
+}
+
 const agentUsage = `usage: parley agent add NAME | list | remove NAME | rotate-key NAME  [-data-dir DIR]`
 
 // agentCommand manages the console's agents in the data dir; it works
 // while the server runs, and a removed or rotated key stops working there
 // at once.
-func agentCommand(args []string, env config.Env, stdout io.Writer) error {
+func agentCommand(args []string, env config.Env, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		return errors.New(agentUsage)
 	}
@@ -131,6 +163,8 @@ func agentCommand(args []string, env config.Env, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	// Said on stderr, so that list's output stays the list.
+	fmt.Fprintf(stderr, "Agents of %s\n", server.DataSource(cfg))
 	ctx := context.Background()
 	switch verb {
 	case "add":

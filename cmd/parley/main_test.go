@@ -2,18 +2,60 @@ package main
 
 import (
 	"bytes"
+	"os"
 	"strings"
 	"testing"
+
+	"github.com/parleychat/parley/internal/store/pgtest"
 )
+
+func TestMain(m *testing.M) {
+	os.Exit(pgtest.Main(m, nil))
+}
+
+// TestMigrateCommand: parley migrate copies the data dir's database into
+// PostgreSQL, where the agents command then finds what was there; without
+// a target or a database to copy it says so.
+func TestMigrateCommand(t *testing.T) {
+	dir, url := t.TempDir(), pgtest.NewDatabase(t)
+	vars := map[string]string{"PARLEY_DATA_DIR": dir}
+	env := func(k string) string { return vars[k] }
+	cmd := func(args ...string) (string, error) {
+		var out bytes.Buffer
+		err := run(args, env, &out, &out)
+		return out.String(), err
+	}
+	if _, err := cmd("migrate", "-database-url", url); err == nil || !strings.Contains(err.Error(), "no SQLite database") {
+		t.Errorf("migrate without a database: %v", err)
+	}
+	if _, err := cmd("agent", "add", "Grace"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cmd("migrate"); err == nil || !strings.Contains(err.Error(), "PARLEY_DATABASE_URL") {
+		t.Errorf("migrate without a target: %v", err)
+	}
+	out, err := cmd("migrate", "-database-url", url)
+	if err != nil || !strings.Contains(out, "1 agents") {
+		t.Fatalf("migrate: %q, %v", out, err)
+	}
+	vars["PARLEY_DATABASE_URL"] = url
+	if list, err := cmd("agent", "list"); err != nil || !strings.Contains(list, "\nGrace\t") || !strings.Contains(list, "PostgreSQL") {
+		t.Errorf("agent list on PostgreSQL: %q, %v", list, err)
+	}
+	if _, err := cmd("migrate"); err == nil || !strings.Contains(err.Error(), "not empty") {
+		t.Errorf("a second migrate: %v", err)
+	}
+}
 
 // TestAgentCommands: add, list, rotate-key and remove, as an operator runs
 // them; list never prints a key.
 func TestAgentCommands(t *testing.T) {
 	dir := t.TempDir()
 	env := func(k string) string { return map[string]string{"PARLEY_DATA_DIR": dir}[k] }
+	var said bytes.Buffer
 	cmd := func(args ...string) (string, error) {
 		var out bytes.Buffer
-		err := run(append([]string{"agent"}, args...), env, &out, &out)
+		err := run(append([]string{"agent"}, args...), env, &out, &said)
 		return out.String(), err
 	}
 	added, err := cmd("add", "Grace")
@@ -40,6 +82,9 @@ func TestAgentCommands(t *testing.T) {
 	}
 	if list, _ := cmd("list"); strings.Contains(list, "Grace") {
 		t.Errorf("a removed agent is listed: %q", list)
+	}
+	if !strings.Contains(said.String(), "Agents of the data dir "+dir) {
+		t.Errorf("the commands do not say which data they act on: %q", said.String())
 	}
 	for _, bad := range [][]string{{}, {"remove"}, {"rotate-key", "-data-dir", dir}, {"fire", "Alan"}, {"remove", "Nobody"}} {
 		if _, err := cmd(bad...); err == nil {

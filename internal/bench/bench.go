@@ -40,6 +40,9 @@ type Options struct {
 	Only string
 	// Hold keeps the idle connections open this long, for profiling.
 	Hold time.Duration
+	// DatabaseURL runs Parley on this PostgreSQL database (which the bench
+	// writes to) and adds the PostgreSQL baseline; "" runs it on SQLite.
+	DatabaseURL string
 }
 
 // DefaultOptions are the figures of issue 7's table.
@@ -142,7 +145,8 @@ func Run(ctx context.Context, o Options, out io.Writer) error {
 		}
 	}
 	parley, err := start(bin, []string{"serve"}, []string{"PARLEY_ADDR=127.0.0.1:0", "PARLEY_PPROF=" + os.Getenv("PARLEY_PPROF"), "PARLEY_ACCESS_KEY_ID=" + akid,
-		"PARLEY_SECRET_ACCESS_KEY=" + secret, "PARLEY_INSTANCE_ID=" + inst, "PARLEY_ATTACHMENT_MAX_BYTES=" + strconv.Itoa(100<<20)})
+		"PARLEY_SECRET_ACCESS_KEY=" + secret, "PARLEY_INSTANCE_ID=" + inst, "PARLEY_ATTACHMENT_MAX_BYTES=" + strconv.Itoa(100<<20),
+		"PARLEY_DATABASE_URL=" + o.DatabaseURL})
 	if err != nil {
 		return err
 	}

@@ -1,5 +1,6 @@
 // Package broker carries committed chat items from the store to the sockets
-// that follow each chat. The store publishes in commit order; each
+// that follow each chat. A Publisher publishes them after commit, in commit
+// order, off the store's writer; each
 // subscription receives its chat's items in that order through a bounded
 // queue, so a slow subscriber never holds up a publisher or anyone else: when
 // its queue is full it is dropped, and its client catches up from the
@@ -11,6 +12,7 @@
 package broker
 
 import (
+	"context"
 	"slices"
 	"sync"
 
@@ -20,8 +22,9 @@ import (
 // Broker fans chat items out to subscribers.
 type Broker interface {
 	// Publish delivers items, in order, to the subscribers of their chats.
-	// It never blocks on a subscriber.
-	Publish(items []store.Item)
+	// It never blocks on a subscriber. An error means some subscribers may
+	// not get the items: they notice the gap in the chat's seqs.
+	Publish(ctx context.Context, items []store.Item) error
 	// Subscribe follows one chat. At most limit items wait for the
 	// subscriber; one more drops it.
 	Subscribe(contactID string, limit int) *Subscription
@@ -149,7 +152,7 @@ func (m *Memory) remove(s *Subscription) {
 	}
 }
 
-func (m *Memory) Publish(items []store.Item) {
+func (m *Memory) Publish(_ context.Context, items []store.Item) error {
 	// A subscriber that missed an item gets nothing after it (offer refuses
 	// once it overflowed): what it has queued stays a gap-free prefix.
 	var lagging, notified []*Subscription
@@ -176,6 +179,7 @@ func (m *Memory) Publish(items []store.Item) {
 			s.notify()
 		}
 	}
+	return nil
 }
 
 // Subscribers reports how many subscriptions follow a chat.

@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"context"
 	"fmt"
 	"testing"
 
@@ -21,8 +22,8 @@ func TestPublishDeliversInOrderToTheChatOnly(t *testing.T) {
 	b := m.Subscribe("b", 100)
 	defer a.Close()
 	defer b.Close()
-	m.Publish(append(items("a", 1, 3), items("b", 1, 2)...))
-	m.Publish(items("a", 4, 2))
+	m.Publish(context.Background(), append(items("a", 1, 3), items("b", 1, 2)...))
+	m.Publish(context.Background(), items("a", 4, 2))
 	<-a.Ready
 	got := a.Take()
 	for i, it := range got {
@@ -39,9 +40,9 @@ func TestSlowSubscriberIsDroppedWithoutAGap(t *testing.T) {
 	m := NewMemory()
 	slow := m.Subscribe("c", 4)
 	fast := m.Subscribe("c", 100)
-	m.Publish(items("c", 1, 3))
+	m.Publish(context.Background(), items("c", 1, 3))
 	first := slow.Take() // frees the queue mid-way; nothing after the overflow may use it
-	m.Publish(items("c", 4, 6))
+	m.Publish(context.Background(), items("c", 4, 6))
 	select {
 	case <-slow.Dropped:
 	default:
@@ -65,7 +66,7 @@ func TestSlowSubscriberIsDroppedWithoutAGap(t *testing.T) {
 	if m.Subscribers("c") != 1 {
 		t.Errorf("%d subscribers left, want only the fast one", m.Subscribers("c"))
 	}
-	m.Publish(items("c", 10, 1)) // no panic, nothing more for the dropped one
+	m.Publish(context.Background(), items("c", 10, 1)) // no panic, nothing more for the dropped one
 	slow.Close()
 	fast.Close()
 	if m.Subscribers("c") != 0 {
@@ -84,7 +85,7 @@ func BenchmarkPublish(b *testing.B) {
 	batch := items("c", 1, 16)
 	b.ReportAllocs()
 	for b.Loop() {
-		m.Publish(batch)
+		m.Publish(context.Background(), batch)
 		for _, s := range subs {
 			s.Take()
 		}

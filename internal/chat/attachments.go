@@ -233,9 +233,29 @@ func (s *Service) ReceiveUpload(ctx context.Context, fileID, token, contentType 
 	if err != nil {
 		return "", err
 	}
-	if f.State != store.FilePending {
+	// The claim on the upload is a conditional state change, so that no
+	// two servers (or requests) receive one file at once.
+	claim := &store.Change{RequireActive: f.ContactID,
+		FileUpdates: []store.FileUpdate{{ID: fileID, From: store.FilePending, To: store.FileReceiving, At: s.now()}}}
+	if _, err := s.store.Apply(ctx, claim); err != nil {
+		if errors.Is(err, store.ErrEnded) {
+			return "", errParticipantEnded
+		}
+		if !errors.Is(err, store.ErrConflict) {
+			return "", err
+		}
+		if now, err := s.store.File(ctx, fileID); err == nil && now.State == store.FileReceiving {
+			return "", errorf(Conflict, "This attachment is already being uploaded.")
+		}
 		return "", errorf(AccessDenied, "This upload URL has been used.")
 	}
+	received := false
+	defer func() {
+		if !received { // a failed upload may be tried again with the URL
+			s.store.Apply(context.WithoutCancel(ctx), &store.Change{FileUpdates: []store.FileUpdate{
+				{ID: fileID, From: store.FileReceiving, To: store.FilePending, At: s.now()}}})
+		}
+	}()
 	if err := s.checkSpace(g.Size); err != nil {
 		return "", err
 	}
@@ -268,8 +288,9 @@ func (s *Service) ReceiveUpload(ctx context.Context, fileID, token, contentType 
 	}
 	_, err = s.store.Apply(ctx, &store.Change{
 		RequireActive: f.ContactID,
-		FileUpdates:   []store.FileUpdate{{ID: fileID, From: store.FilePending, To: store.FileUploaded, SHA256: sha, At: s.now()}},
+		FileUpdates:   []store.FileUpdate{{ID: fileID, From: store.FileReceiving, To: store.FileUploaded, SHA256: sha, At: s.now()}},
 	})
+	received = err == nil
 	if err != nil {
 		s.cfg.Blobs.Delete(context.WithoutCancel(ctx), fileID)
 		if errors.Is(err, store.ErrEnded) {
@@ -436,6 +457,8 @@ func (s *Service) CompleteUpload(ctx context.Context, sess *Session, fileID, cli
 		}
 		from = store.FilePending
 	case store.FileUploaded:
+	case store.FileReceiving:
+		return errorf(Conflict, "The attachment has not been uploaded completely.")
 	default:
 		return errorf(Conflict, "The attachment upload was completed already.")
 	}

@@ -165,3 +165,77 @@ func FuzzVerifyFileToken(f *testing.F) {
 		}
 	})
 }
+
+// blockingReader yields its bytes only once released.
+type blockingReader struct {
+	release chan struct{}
+	r       io.Reader
+}
+
+func (b *blockingReader) Read(p []byte) (int, error) {
+	<-b.release
+	return b.r.Read(p)
+}
+
+// TestUploadClaimHoldsAcrossServers: two servers on one database (two
+// Services here) never receive one upload at once, the claim being a
+// conditional state change rather than memory; a failed upload gives the
+// URL back, a completed one uses it up.
+func TestUploadClaimHoldsAcrossServers(t *testing.T) {
+	dir := t.TempDir()
+	clk := &clock{t: time.Now()}
+	svc1, st1, _ := fileService(t, dir, clk, 0)
+	defer st1.Close()
+	svc2, st2, _ := fileService(t, dir, clk, 0)
+	defer st2.Close()
+	ctx := context.Background()
+	chat, err := svc1.StartChat(ctx, StartChatInput{InstanceID: "i", FlowID: "f", DisplayName: "Ada"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, _ := svc1.Connect(ctx, chat.ParticipantToken, false, true, false)
+	sess, _ := svc1.Authenticate(ctx, conn.ConnectionToken)
+	tk, err := svc1.StartUpload(ctx, sess, "notes.txt", "text/plain", 5, "c1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := tokenOf(tk.URL)
+
+	if _, err := svc2.ReceiveUpload(ctx, tk.AttachmentID, tok, "text/plain", bytes.NewReader([]byte("too long"))); err == nil {
+		t.Fatal("an upload longer than declared was taken")
+	}
+	slow := &blockingReader{release: make(chan struct{}), r: bytes.NewReader([]byte("hello"))}
+	done := make(chan error, 1)
+	go func() {
+		_, err := svc1.ReceiveUpload(ctx, tk.AttachmentID, tok, "text/plain", slow)
+		done <- err
+	}()
+	deadline := time.Now().Add(5 * time.Second)
+	for f, _ := st2.File(ctx, tk.AttachmentID); f.State != store.FileReceiving; f, _ = st2.File(ctx, tk.AttachmentID) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the file is %s while its bytes arrive, want RECEIVING", f.State)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	_, err = svc2.ReceiveUpload(ctx, tk.AttachmentID, tok, "text/plain", bytes.NewReader([]byte("hello")))
+	if KindOf(err) != Conflict {
+		t.Errorf("a second server receiving the same upload: %v, want Conflict", err)
+	}
+	if err := svc2.CompleteUpload(ctx, sess, tk.AttachmentID, "done-early", closedChan()); KindOf(err) != Conflict {
+		t.Errorf("completing while the bytes arrive: %v, want Conflict", err)
+	}
+	close(slow.release)
+	if err := <-done; err != nil {
+		t.Fatalf("the first server's upload: %v", err)
+	}
+	_, err = svc2.ReceiveUpload(ctx, tk.AttachmentID, tok, "text/plain", bytes.NewReader([]byte("hello")))
+	if KindOf(err) != AccessDenied {
+		t.Errorf("the URL after a completed upload: %v, want AccessDenied", err)
+	}
+}
+
+func closedChan() <-chan struct{} {
+	c := make(chan struct{})
+	close(c)
+	return c
+}

@@ -50,11 +50,7 @@ func (s *Service) Authenticate(ctx context.Context, connectionToken string) (*Se
 }
 
 func (s *Service) session(ctx context.Context, participantID string) (*Session, error) {
-	p, err := s.store.Participant(ctx, participantID)
-	if err != nil {
-		return nil, err
-	}
-	c, err := s.store.Contact(ctx, p.ContactID)
+	p, c, err := s.store.Session(ctx, participantID)
 	if err != nil {
 		return nil, err
 	}
@@ -155,6 +151,12 @@ func (s *Service) VerifySocketToken(token string) (SocketGrant, error) {
 		return g, errAccessDenied
 	}
 	return g, nil
+}
+
+// ItemsFrom returns a chat's items from seq from on, for a websocket
+// follower that missed some.
+func (s *Service) ItemsFrom(ctx context.Context, contactID string, from int64, limit int) ([]store.Item, error) {
+	return s.store.ItemsFrom(ctx, contactID, from, limit)
 }
 
 // SocketSession returns the session a websocket grant is for, if the

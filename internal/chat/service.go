@@ -96,8 +96,9 @@ type Service struct {
 	mu      sync.Mutex
 	timers  map[string]Stopper    // contact id → end of its duration
 	watches map[string]*idleWatch // participant id → idle timer
-	// uploading holds the files whose bytes are arriving, so that one
-	// upload URL cannot be used by two requests at once.
+	// uploading holds the files whose bytes are arriving in this process,
+	// so that a retried PUT can take over from a stalled one (claimUpload);
+	// across servers the file's RECEIVING state is the claim.
 	uploading  map[string]*upload
 	thumbLocks map[string]*keyLock // file id → the lock of its preview's making
 	closed     bool

@@ -27,12 +27,15 @@ import (
 
 // Config is the server's configuration.
 type Config struct {
-	Addr      string // listen address
-	DataDir   string
-	PublicURL string // base of the URLs Parley hands out; "" means from the listen address
-	Region    string
-	AccountID string
-	ViewsDir  string
+	Addr    string // listen address
+	DataDir string
+	// DatabaseURL, a postgres:// URL, stores chats in PostgreSQL instead
+	// of SQLite in DataDir.
+	DatabaseURL string
+	PublicURL   string // base of the URLs Parley hands out; "" means from the listen address
+	Region      string
+	AccountID   string
+	ViewsDir    string
 
 	// Attachments.
 	ClamdAddr           string        // "" means no virus scanning
@@ -114,6 +117,7 @@ func Parse(args []string, env Env) (*Config, error) {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.StringVar(&c.Addr, "addr", or(env("PARLEY_ADDR"), "127.0.0.1:8080"), "listen address (PARLEY_ADDR)")
 	fs.StringVar(&c.DataDir, "data-dir", or(env("PARLEY_DATA_DIR"), "./parley-data"), "data directory (PARLEY_DATA_DIR)")
+	fs.StringVar(&c.DatabaseURL, "database-url", env("PARLEY_DATABASE_URL"), "PostgreSQL database, postgres://user:pass@host/db (PARLEY_DATABASE_URL; default SQLite in the data dir)")
 	fs.StringVar(&c.PublicURL, "public-url", env("PARLEY_PUBLIC_URL"), "base URL for links and websocket URLs (PARLEY_PUBLIC_URL; default from -addr)")
 	fs.StringVar(&c.Region, "region", or(env("PARLEY_REGION"), "us-east-1"), "region the Connect API reports in ARNs (PARLEY_REGION)")
 	fs.StringVar(&c.AccountID, "account-id", or(env("PARLEY_ACCOUNT_ID"), "000000000000"), "account id the Connect API reports in ARNs (PARLEY_ACCOUNT_ID)")
@@ -267,6 +271,9 @@ func Parse(args []string, env Env) (*Config, error) {
 			return nil, fmt.Errorf("PARLEY_PUBLIC_URL %q must be an http:// or https:// URL", c.PublicURL)
 		}
 		c.PublicURL = strings.TrimSuffix(c.PublicURL, "/")
+	}
+	if c.DatabaseURL != "" && !strings.HasPrefix(c.DatabaseURL, "postgres://") && !strings.HasPrefix(c.DatabaseURL, "postgresql://") {
+		return nil, errors.New("PARLEY_DATABASE_URL must be a postgres:// or postgresql:// URL")
 	}
 	if c.ViewsDir == "" {
 		c.ViewsDir = filepath.Join(c.DataDir, "views")

@@ -42,6 +42,7 @@ func TestParseDefaultsAndEnv(t *testing.T) {
 		{"PARLEY_ACCESS_KEY_ID": "only-half"},
 		{"PARLEY_CONNECTION_TTL": "30s"},
 		{"PARLEY_WIDGET": "maybe"},
+		{"PARLEY_DATABASE_URL": "mysql://db/parley"},
 		{"PARLEY_WIDGET_RATE": "lots"},
 		{"PARLEY_WIDGET_RATE": "-1"},
 		{"PARLEY_WIDGET_RATE": "0"},

@@ -46,10 +46,10 @@ const (
 
 // Gateway serves participant websockets.
 type Gateway struct {
-	chat   *chat.Service
-	broker broker.Broker
-	log    *slog.Logger
-	now    func() time.Time
+	chat *chat.Service
+	hub  *hub
+	log  *slog.Logger
+	now  func() time.Time
 
 	mu      sync.Mutex
 	sockets map[string]int       // participant id → open sockets
@@ -68,8 +68,9 @@ type Gateway struct {
 
 // New returns a gateway.
 func New(svc *chat.Service, b broker.Broker, log *slog.Logger) *Gateway {
-	g := &Gateway{chat: svc, broker: b, log: log, now: time.Now, sockets: make(map[string]int), live: make(map[*socket]struct{}),
+	g := &Gateway{chat: svc, log: log, now: time.Now, sockets: make(map[string]int), live: make(map[*socket]struct{}),
 		stop: make(chan struct{})}
+	g.hub = newHub(b, svc.ItemsFrom, g.goWork, log)
 	g.work.Add(1)
 	go func() {
 		defer g.work.Done()
@@ -203,7 +204,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		forbidden(w, status, msg)
 		return
 	}
-	s := &socket{g: g, grant: grant, initialContactID: sess.Contact.InitialContactID}
+	s := &socket{g: g, grant: grant}
 
 	// Authentication is the token in the URL, so pages of any origin may
 	// connect, as ChatJS on a customer's site does.
@@ -216,7 +217,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	conn.SetReadLimit(maxFrame)
 	s.conn, s.netConn, s.br = conn, hw.conn, hw.br
 	s.touch()
-	s.sub.Store(g.broker.SubscribeFunc(grant.ContactID, QueueLength, s.wake))
+	g.hub.join(s, grant.ContactID, sess.Contact.InitialContactID)
 	s.expiry = time.AfterFunc(grant.Expires.Sub(g.now()), func() {
 		s.close(websocket.StatusNormalClosure, "The connection has expired.")
 	})
@@ -269,14 +270,17 @@ func (g *Gateway) closeSilent(t time.Time) {
 // exists only while items wait to be sent. An idle socket costs that one
 // small stack and its small buffers.
 type socket struct {
-	g                *Gateway
-	conn             *websocket.Conn
-	netConn          *trackedConn
-	br               *bufio.Reader // the socket's read buffer, inside conn
-	grant            chat.SocketGrant
-	initialContactID string
-	sub              atomic.Pointer[broker.Subscription] // set before the first wake can matter
-	expiry           *time.Timer
+	g       *Gateway
+	conn    *websocket.Conn
+	netConn *trackedConn
+	br      *bufio.Reader // the socket's read buffer, inside conn
+	grant   chat.SocketGrant
+	feed    *feed // its chat's feed in the hub; under the hub's mu
+	expiry  *time.Timer
+
+	mu      sync.Mutex
+	queue   []outFrame // frames waiting to be written
+	lagging bool       // the queue overflowed: the socket is closing
 
 	subscribed atomic.Bool  // the client sent aws/subscribe
 	writing    atomic.Bool  // a writer goroutine is running
@@ -290,6 +294,46 @@ type closeRequest struct {
 }
 
 func (s *socket) touch() { s.lastRead.Store(time.Now().UnixNano()) }
+
+// outFrame is an encoded chat item on its way to one socket.
+type outFrame struct {
+	data   []byte // shared by every socket of the chat: never modified
+	closes bool   // the socket closes once it is sent (the chat ended, or its participant left)
+}
+
+// offer queues a frame; a socket whose queue is full is closed, and its
+// client catches up from the transcript after reconnecting.
+func (s *socket) offer(f outFrame) {
+	s.mu.Lock()
+	if s.lagging {
+		s.mu.Unlock()
+		return
+	}
+	if len(s.queue) >= QueueLength {
+		s.lagging, s.queue = true, nil
+		s.mu.Unlock()
+		s.close(closeLagging, "Fell behind; reconnect and read the transcript.")
+		return
+	}
+	s.queue = append(s.queue, f)
+	s.mu.Unlock()
+	s.wake()
+}
+
+// take returns the waiting frames and empties the queue.
+func (s *socket) take() []outFrame {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	q := s.queue
+	s.queue = nil
+	return q
+}
+
+func (s *socket) pending() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.queue)
+}
 
 type frame struct {
 	Topic   string          `json:"topic"`
@@ -352,7 +396,7 @@ func (s *socket) closeRequested() bool {
 // finish releases what the socket holds; only its reader calls it, once.
 func (s *socket) finish() {
 	s.expiry.Stop()
-	s.sub.Load().Close()
+	s.g.hub.leave(s)
 	s.conn.CloseNow()
 	s.g.release(s)
 }
@@ -391,16 +435,8 @@ func replyTo(data []byte) (reply []byte, subscribe bool) {
 }
 
 // wake starts the writer, unless it runs already or the client has not
-// subscribed yet. The broker calls it after queueing items.
+// subscribed yet. The hub calls it after queueing frames.
 func (s *socket) wake() {
-	sub := s.sub.Load()
-	if sub == nil {
-		return // not stored yet; the subscribe frame wakes the writer
-	}
-	if sub.IsDropped() {
-		s.close(closeLagging, "Fell behind; reconnect and read the transcript.")
-		return
-	}
 	if s.subscribed.Load() && s.writing.CompareAndSwap(false, true) && !s.g.goWork(s.drain) {
 		s.writing.Store(false) // shutting down: the socket is closing
 	}
@@ -411,31 +447,27 @@ func (s *socket) wake() {
 // a close.
 func (s *socket) drain() {
 	ctx := context.Background()
-	sub := s.sub.Load()
 	for {
-		items := sub.Take()
-		if len(items) == 0 {
+		frames := s.take()
+		if len(frames) == 0 {
 			s.writing.Store(false)
-			// An item queued between Take and Store found the writer
+			// A frame queued between take and Store found the writer
 			// running and did not start one: look once more.
-			if sub.Pending() == 0 || !s.writing.CompareAndSwap(false, true) {
+			if s.pending() == 0 || !s.writing.CompareAndSwap(false, true) {
 				return
 			}
 			continue
 		}
-		closing := ""
-		for _, it := range items {
-			if err := s.push(ctx, it); err != nil {
+		closing := false
+		for _, f := range frames {
+			if err := s.write(ctx, f.data); err != nil {
 				s.conn.CloseNow()
 				return
 			}
-			if it.ContentType == chat.EventChatEnded ||
-				(it.ContentType == chat.EventParticipantLeft && it.ParticipantID == s.grant.ParticipantID) {
-				closing = "The chat has ended."
-			}
+			closing = closing || f.closes
 		}
-		if closing != "" {
-			s.close(websocket.StatusNormalClosure, closing)
+		if closing {
+			s.close(websocket.StatusNormalClosure, "The chat has ended.")
 			return
 		}
 	}
@@ -445,15 +477,6 @@ func (s *socket) write(ctx context.Context, b []byte) error {
 	ctx, cancel := context.WithTimeout(ctx, WriteTimeout)
 	defer cancel()
 	return s.conn.Write(ctx, websocket.MessageText, b)
-}
-
-// push sends one chat item in ChatJS's envelope.
-func (s *socket) push(ctx context.Context, it store.Item) error {
-	b, err := EncodeItem(it, s.initialContactID)
-	if err != nil {
-		return err
-	}
-	return s.write(ctx, b)
 }
 
 type envelope struct {

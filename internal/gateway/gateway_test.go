@@ -3,6 +3,7 @@ package gateway
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
@@ -13,6 +14,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -28,13 +30,32 @@ import (
 // setup returns a gateway on a test server and a function that hands out a
 // websocket URL for a new chat's customer.
 func setup(t *testing.T) (*Gateway, *chat.Service, func() (url, participantToken, contactID string)) {
+	return setupLosing(t, nil)
+}
+
+// setupLosing is setup with a broker that loses the committed items lost
+// reports true for, as a bus may.
+func setupLosing(t *testing.T, lost func(store.Item) bool) (*Gateway, *chat.Service, func() (url, participantToken, contactID string)) {
 	t.Helper()
 	b := broker.NewMemory()
-	st, err := sqlite.Open(filepath.Join(t.TempDir(), "parley.db"), b.Publish)
+	p := broker.NewPublisher(b, slog.New(slog.DiscardHandler))
+	hook := p.Committed
+	if lost != nil {
+		hook = func(items []store.Item) {
+			var kept []store.Item
+			for _, it := range items {
+				if !lost(it) {
+					kept = append(kept, it)
+				}
+			}
+			p.Committed(kept)
+		}
+	}
+	st, err := sqlite.Open(filepath.Join(t.TempDir(), "parley.db"), hook)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { st.Close() })
+	t.Cleanup(func() { st.Close(); p.Close() })
 	var base string
 	svc := chat.New(chat.Config{InstanceID: "i", QueueID: "q", WebsocketURL: func(tok string) string { return base + "?token=" + tok }},
 		st, secret.Key{3}, slog.New(slog.NewTextHandler(io.Discard, nil)))
@@ -341,5 +362,87 @@ func TestShutdownIsBoundedAndWaits(t *testing.T) {
 	}
 	if err := g.Shutdown(ctx); err != nil {
 		t.Errorf("a second Shutdown: %v", err)
+	}
+}
+
+// TestHubFollowsEachChatOnceAndFillsGaps: three sockets of one chat share
+// one subscription and one encoding per item; an item the broker lost
+// reaches them all the same, from the store, in seq order.
+func TestHubFollowsEachChatOnceAndFillsGaps(t *testing.T) {
+	// Set before the gateway starts, and restored after it stopped (the
+	// cleanups run in reverse): its goroutines read it.
+	var encoded atomic.Int32
+	encodeItem = func(it store.Item, initial string) ([]byte, error) {
+		if it.Type == "MESSAGE" {
+			encoded.Add(1)
+		}
+		return EncodeItem(it, initial)
+	}
+	t.Cleanup(func() { encodeItem = EncodeItem })
+	g, svc, newURL := setupLosing(t, func(it store.Item) bool { return it.Content == "lost" })
+	ctx := context.Background()
+	url, ptoken, contactID := newURL()
+	urls := []string{url}
+	for range 2 {
+		conn, err := svc.Connect(ctx, ptoken, true, false, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		urls = append(urls, conn.WebsocketURL)
+	}
+	var socks []*websocket.Conn
+	for _, u := range urls {
+		c, _, err := websocket.Dial(ctx, u, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.CloseNow()
+		c.Write(ctx, websocket.MessageText, []byte(`{"topic":"aws/subscribe","content":{"topics":["aws/chat"]}}`))
+		if _, ack, err := c.Read(ctx); err != nil || !strings.Contains(string(ack), "success") {
+			t.Fatalf("subscribe: %s, %v", ack, err)
+		}
+		socks = append(socks, c)
+	}
+	if n := g.hub.broker.(*broker.Memory).Subscribers(contactID); n != 1 {
+		t.Errorf("%d broker subscriptions for one chat's 3 sockets, want 1", n)
+	}
+
+	conn, err := svc.Connect(ctx, ptoken, false, true, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sess, err := svc.Authenticate(ctx, conn.ConnectionToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, text := range []string{"one", "lost", "three"} {
+		if _, err := svc.SendMessage(ctx, sess, chat.ContentPlain, text, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, c := range socks {
+		var got []string
+		for len(got) < 3 {
+			rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			_, b, err := c.Read(rctx)
+			cancel()
+			if err != nil {
+				t.Fatalf("socket %d after %v: %v", i, got, err)
+			}
+			var env struct{ Content string }
+			var it struct{ Type, Content string }
+			if json.Unmarshal(b, &env) != nil || json.Unmarshal([]byte(env.Content), &it) != nil {
+				t.Fatalf("frame %s", b)
+			}
+			if it.Type == "MESSAGE" {
+				got = append(got, it.Content)
+			}
+		}
+		if strings.Join(got, ",") != "one,lost,three" {
+			t.Errorf("socket %d got %v, want one, lost (from the store), three", i, got)
+		}
+	}
+	if n := encoded.Load(); n != 3 {
+		t.Errorf("%d encodings of 3 messages for 3 sockets, want 3 (once per item)", n)
 	}
 }

@@ -217,19 +217,20 @@ func TestMinRateKeepsSteadyUploadsAndCutsStalledOnes(t *testing.T) {
 	}
 	got := make(chan result, 1)
 	srv := httptest.NewServer(BodyDeadline(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		r, _ = MinRate(w, r, 1000, 200*time.Millisecond) // 200 bytes every 200 ms
+		r, _ = MinRate(w, r, 1000, 400*time.Millisecond) // 400 bytes every 400 ms
 		n, err := io.Copy(io.Discard, r.Body)
 		got <- result{n, err}
 	}), 100*time.Millisecond)) // shorter than the upload takes: MinRate replaces it
 	defer srv.Close()
 
-	// Steady: 100 bytes every 50 ms for a second (2000 B/s) passes.
-	c := slowPost(t, srv.URL, "/", 2000, "")
-	for range 20 {
+	// Steady: 100 bytes every 25 ms for a second (4000 B/s, four times the
+	// minimum, so that a busy machine's late wake-ups do not fail it) passes.
+	c := slowPost(t, srv.URL, "/", 4000, "")
+	for range 40 {
 		c.Write([]byte(strings.Repeat("x", 100)))
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(25 * time.Millisecond)
 	}
-	if r := <-got; r.err != nil || r.n != 2000 {
+	if r := <-got; r.err != nil || r.n != 4000 {
 		t.Fatalf("a steady upload: %d bytes, %v", r.n, r.err)
 	}
 

@@ -27,11 +27,16 @@ import (
 	"github.com/parleychat/parley/internal/blob"
 	"github.com/parleychat/parley/internal/chat"
 	"github.com/parleychat/parley/internal/config"
-	"github.com/parleychat/parley/internal/store/sqlite"
 )
+
+// errBackupOnPostgres: backups copy the SQLite database with the data dir.
+var errBackupOnPostgres = errors.New("parley backup and restore cover SQLite deployments; with PARLEY_DATABASE_URL back up the database with pg_dump (and keep the data dir)")
 
 // Backup copies the deployment's data to dst while it may be serving.
 func Backup(ctx context.Context, cfg *config.Config, dst string) (*backup.Manifest, error) {
+	if cfg.DatabaseURL != "" {
+		return nil, errBackupOnPostgres
+	}
 	if _, err := os.Stat(filepath.Join(cfg.DataDir, "parley.db")); err != nil {
 		return nil, fmt.Errorf("no Parley database in %s: %w", cfg.DataDir, err)
 	}
@@ -41,6 +46,9 @@ func Backup(ctx context.Context, cfg *config.Config, dst string) (*backup.Manife
 // Restore brings a backup back into the configured data dir, which must
 // hold no database (and so have no server running on it).
 func Restore(ctx context.Context, cfg *config.Config, src string) (*backup.Manifest, error) {
+	if cfg.DatabaseURL != "" {
+		return nil, errBackupOnPostgres
+	}
 	if src == "" {
 		return nil, errors.New("no backup folder")
 	}
@@ -49,6 +57,9 @@ func Restore(ctx context.Context, cfg *config.Config, src string) (*backup.Manif
 
 // DataSource says which data a command run beside the server acts on.
 func DataSource(cfg *config.Config) string {
+	if cfg.DatabaseURL != "" {
+		return "the PostgreSQL database of PARLEY_DATABASE_URL and the data dir " + cfg.DataDir
+	}
 	return "the data dir " + cfg.DataDir
 }
 
@@ -63,7 +74,7 @@ func offline(ctx context.Context, cfg *config.Config, blobs bool, f func(*chat.S
 	if err := cfg.LoadIdentity(); err != nil {
 		return err
 	}
-	st, err := sqlite.Open(filepath.Join(cfg.DataDir, "parley.db"), nil)
+	st, err := openStore(ctx, cfg, nil)
 	if err != nil {
 		return err
 	}

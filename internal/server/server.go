@@ -33,6 +33,7 @@ import (
 	"github.com/parleychat/parley/internal/sigv4"
 	"github.com/parleychat/parley/internal/store"
 	"github.com/parleychat/parley/internal/store/cache"
+	"github.com/parleychat/parley/internal/store/postgres"
 	"github.com/parleychat/parley/internal/store/sqlite"
 	"github.com/parleychat/parley/internal/views"
 	"github.com/parleychat/parley/internal/webapi"
@@ -44,14 +45,15 @@ const clamdPingTimeout = 2 * time.Second
 
 // Server is a running Parley.
 type Server struct {
-	cfg     *config.Config
-	log     *slog.Logger
-	ln      net.Listener
-	baseURL string
-	store   *sqlite.DB
-	blobs   blob.Store
-	chat    *chat.Service
-	gateway *gateway.Gateway
+	cfg       *config.Config
+	log       *slog.Logger
+	ln        net.Listener
+	baseURL   string
+	store     store.Store
+	publisher *broker.Publisher
+	blobs     blob.Store
+	chat      *chat.Service
+	gateway   *gateway.Gateway
 	// queueSignal pushes queue changes to the consoles' event streams.
 	queueSignal *webapi.QueueSignal
 	metrics     *obs.Metrics
@@ -91,18 +93,21 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 	s := &Server{cfg: cfg, log: log, ln: ln, baseURL: cfg.BaseURL(ln.Addr())}
 	s.metrics = obs.NewMetrics()
 	fanout := broker.NewMemory()
+	s.publisher = broker.NewPublisher(fanout, log)
 	s.queueSignal = webapi.NewQueueSignal()
-	s.store, err = sqlite.Open(filepath.Join(cfg.DataDir, "parley.db"), func(items []store.Item) {
-		fanout.Publish(items)
+	s.store, err = openStore(ctx, cfg, func(items []store.Item) {
+		s.publisher.Committed(items)
 		s.queueSignal.Notify(items)
 	})
 	if err != nil {
+		s.publisher.Close()
 		ln.Close()
 		return nil, err
 	}
 	s.blobs, err = openBlobs(ctx, cfg)
 	if err != nil {
 		s.store.Close()
+		s.publisher.Close()
 		ln.Close()
 		return nil, err
 	}
@@ -115,6 +120,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 		if err != nil {
 			s.blobs.Close()
 			s.store.Close()
+			s.publisher.Close()
 			ln.Close()
 			return nil, fmt.Errorf("PARLEY_S3_DIRECT: the bucket fails a check: %w", err)
 		}
@@ -134,7 +140,10 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 		scanner = clamd
 	}
 	wsBase := config.WebsocketBase(s.baseURL)
-	cached := cache.New(s.store) // one server per database: see package cache
+	cached := cache.New(s.store) // one server per SQLite database
+	if cfg.DatabaseURL != "" {
+		cached = cache.Shared(s.store) // other servers may write it
+	}
 	s.chat = chat.New(chat.Config{
 		InstanceID:    cfg.InstanceID,
 		QueueID:       cfg.QueueID,
@@ -155,6 +164,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 	}, cached, cfg.Key, log)
 	if err := s.chat.Start(ctx); err != nil {
 		s.store.Close()
+		s.publisher.Close()
 		ln.Close()
 		return nil, err
 	}
@@ -198,6 +208,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 		mln, err := net.Listen("tcp", cfg.MetricsAddr)
 		if err != nil {
 			s.store.Close()
+			s.publisher.Close()
 			ln.Close()
 			return nil, fmt.Errorf("PARLEY_METRICS_ADDR: %w", err)
 		}
@@ -304,7 +315,9 @@ func (s *Server) Close() error {
 
 func (s *Server) close(ctx context.Context) error {
 	err := s.gateway.Shutdown(ctx) // hijacked connections are not http.Server's to close
-	return errors.Join(err, s.store.Close(), s.blobs.Close())
+	err = errors.Join(err, s.store.Close(), s.blobs.Close())
+	s.publisher.Close() // after the store's last commits
+	return err
 }
 
 // Run serves until ctx is done, then shuts down gracefully.
@@ -411,6 +424,15 @@ func RotateAgentKey(ctx context.Context, cfg *config.Config, name string) (key s
 // withAgents opens the data dir's database for f.
 func withAgents(cfg *config.Config, f func(*chat.Service) error) error {
 	return offline(context.Background(), cfg, false, f)
+}
+
+// openStore opens PostgreSQL at cfg.DatabaseURL if set, else SQLite in
+// the data dir.
+func openStore(ctx context.Context, cfg *config.Config, hook store.CommitHook) (store.Store, error) {
+	if cfg.DatabaseURL != "" {
+		return postgres.Open(ctx, cfg.DatabaseURL, hook)
+	}
+	return sqlite.Open(filepath.Join(cfg.DataDir, "parley.db"), hook)
 }
 
 func pprofMux() *http.ServeMux {

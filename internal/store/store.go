@@ -140,9 +140,12 @@ type Receipt struct {
 }
 
 // Item is one entry of a chat: a message, an event, an attachment or a
-// receipt. Seq and Time are assigned by the store at commit.
+// receipt. An item is identified by (ContactID, Seq). Seq and Time are
+// assigned by the store in the committing transaction, under the chat's
+// row: a chat's seqs are 1, 2, 3… without gaps, in commit order, and its
+// item times never decrease. There is no order between chats.
 type Item struct {
-	Seq           int64
+	Seq           int64 // position in the chat
 	ID            string
 	ContactID     string
 	ParticipantID string
@@ -165,7 +168,11 @@ type Item struct {
 
 // File states.
 const (
-	FilePending    = "PENDING"
+	FilePending = "PENDING"
+	// FileReceiving: a server is receiving the bytes PUT to the upload URL.
+	// Moving a file here from PENDING is the claim on its upload, so that
+	// two servers never receive one file at once.
+	FileReceiving  = "RECEIVING"
 	FileUploaded   = "UPLOADED"
 	FileInProgress = "IN_PROGRESS"
 	FileApproved   = "APPROVED"
@@ -449,6 +456,9 @@ type Store interface {
 	Idempotency(ctx context.Context, scope, clientToken string) ([]byte, error)
 
 	Participant(ctx context.Context, id string) (Participant, error)
+	// Session returns a participant and its contact: what every request
+	// of the participant reads, in one round trip where the backend can.
+	Session(ctx context.Context, participantID string) (Participant, Contact, error)
 	ParticipantByToken(ctx context.Context, tokenHash string) (Participant, error)
 	Participants(ctx context.Context, contactID string) ([]Participant, error)
 	ConnectionToken(ctx context.Context, hash string) (ConnectionToken, error)
@@ -458,6 +468,11 @@ type Store interface {
 	// Transcript returns up to limit transcript items of a contact starting
 	// at seq from (inclusive), newest first when backward.
 	Transcript(ctx context.Context, contactID string, from int64, forward bool, limit int) ([]Item, error)
+	// ItemsFrom returns up to limit items of a contact, transcript or not,
+	// from seq from (inclusive) in seq order: what a follower that missed
+	// items reads to fill the gap. Ephemeral items come without their
+	// Content, and are pruned after a while.
+	ItemsFrom(ctx context.Context, contactID string, from int64, limit int) ([]Item, error)
 	// TranscriptSeqAt returns the seq of the first transcript item at or
 	// after t (forward) or the last at or before t (backward).
 	TranscriptSeqAt(ctx context.Context, contactID string, t time.Time, forward bool) (int64, error)
@@ -475,8 +490,8 @@ type Store interface {
 	// ExpiredFiles returns files not yet DELETED, in any other state, of
 	// contacts that ended before endedBefore.
 	ExpiredFiles(ctx context.Context, endedBefore time.Time, limit int) ([]File, error)
-	// AbandonedFiles returns PENDING and UPLOADED files created before
-	// createdBefore: uploads never completed.
+	// AbandonedFiles returns PENDING, RECEIVING and UPLOADED files created
+	// before createdBefore: uploads never completed.
 	AbandonedFiles(ctx context.Context, createdBefore time.Time, limit int) ([]File, error)
 	FilesConfig(ctx context.Context, instanceID, scope string) (FilesConfig, error)
 	// Scrub makes deleted data unreadable from the backend's files as far
@@ -523,7 +538,7 @@ type Store interface {
 type Prune struct {
 	TokensExpiredBefore time.Time // connection tokens that expired before
 	IdempotencyBefore   time.Time // idempotency records created before
-	EphemeralBefore     time.Time // items not in the transcript committed before (but never the newest item)
+	EphemeralBefore     time.Time // items not in the transcript committed before
 	Limit               int
 }
 

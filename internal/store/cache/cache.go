@@ -3,7 +3,7 @@
 // a store. Connection tokens never change; participants and contacts are
 // dropped from the cache by the writes that change them, which all go
 // through Apply. That holds for one server: servers sharing a database
-// must not cache (or must hear of each other's writes).
+// use Shared, which caches only what never changes.
 //
 // A read that misses goes to the store and then fills the cache; a write
 // may commit and invalidate between the two, and the read would then put
@@ -31,6 +31,7 @@ type Store struct {
 	participants map[string]store.Participant
 	contacts     map[string]store.Contact
 	gen          uint64 // advanced by every invalidation; under mu
+	shared       bool   // other processes write the database: cache only tokens
 }
 
 var _ store.Store = (*Store)(nil)
@@ -39,6 +40,15 @@ var _ store.Store = (*Store)(nil)
 func New(s store.Store) *Store {
 	return &Store{Store: s, tokens: map[string]store.ConnectionToken{},
 		participants: map[string]store.Participant{}, contacts: map[string]store.Contact{}}
+}
+
+// Shared wraps s, which other processes write too. It caches only
+// connection tokens, which never change once written: a participant or a
+// contact changed by another process would be stale here.
+func Shared(s store.Store) *Store {
+	c := New(s)
+	c.shared = true
+	return c
 }
 
 // get returns a cached value, or the generation a miss starts under.
@@ -76,6 +86,9 @@ func (c *Store) ConnectionToken(ctx context.Context, hash string) (store.Connect
 }
 
 func (c *Store) Participant(ctx context.Context, id string) (store.Participant, error) {
+	if c.shared {
+		return c.Store.Participant(ctx, id)
+	}
 	p, gen, ok := get(c, c.participants, id)
 	if ok {
 		return p, nil
@@ -87,7 +100,23 @@ func (c *Store) Participant(ctx context.Context, id string) (store.Participant, 
 	return p, err
 }
 
+// Session is Participant and Contact, each from the cache where it may be.
+func (c *Store) Session(ctx context.Context, participantID string) (store.Participant, store.Contact, error) {
+	if c.shared {
+		return c.Store.Session(ctx, participantID)
+	}
+	p, err := c.Participant(ctx, participantID)
+	if err != nil {
+		return p, store.Contact{}, err
+	}
+	k, err := c.Contact(ctx, p.ContactID)
+	return p, k, err
+}
+
 func (c *Store) Contact(ctx context.Context, id string) (store.Contact, error) {
+	if c.shared {
+		return c.Store.Contact(ctx, id)
+	}
 	k, gen, ok := get(c, c.contacts, id)
 	if ok {
 		return k, nil

@@ -107,3 +107,41 @@ func TestReadRacingAWriteDoesNotRefillTheOldRecord(t *testing.T) {
 		t.Errorf("contact after StopContact: %s, want %s (a read that began before the write refilled the cache)", k.State, store.ContactEnded)
 	}
 }
+
+// TestSharedSeesOtherWriters: with another process writing the database
+// (here: writes that bypass the cache), Shared never serves a stale
+// participant or contact.
+func TestSharedSeesOtherWriters(t *testing.T) {
+	ctx := context.Background()
+	db, err := sqlite.Open(filepath.Join(t.TempDir(), "p.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	c := Shared(db)
+	now := time.Now()
+	if _, err := db.Apply(ctx, &store.Change{
+		NewContact: &store.Contact{ID: "c", InstanceID: "i", InitialContactID: "c", State: store.ContactQueued,
+			Attributes: map[string]string{}, ContentTypes: []string{"text/plain"}, CreatedAt: now, Deadline: now.Add(time.Hour)},
+		NewParticipants: []store.Participant{{ID: "p", ContactID: "c", Role: "CUSTOMER", DisplayName: "A", TokenHash: "h", State: store.ParticipantJoined, JoinedAt: now}},
+		Tokens:          []store.ConnectionToken{{Hash: "t", ParticipantID: "p", Expires: now.Add(time.Hour)}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	c.Contact(ctx, "c")
+	c.Participant(ctx, "p")
+	c.ConnectionToken(ctx, "t")
+	if _, err := db.Apply(ctx, &store.Change{Leave: []store.Leave{{ParticipantID: "p", At: now}},
+		End: &store.End{ContactID: "c", At: now, Reason: "API"}}); err != nil {
+		t.Fatal(err)
+	}
+	if p, _ := c.Participant(ctx, "p"); p.State != store.ParticipantLeft {
+		t.Errorf("participant changed elsewhere: %s", p.State)
+	}
+	if k, _ := c.Contact(ctx, "c"); k.State != store.ContactEnded {
+		t.Errorf("contact changed elsewhere: %s", k.State)
+	}
+	if tok, err := c.ConnectionToken(ctx, "t"); err != nil || tok.ParticipantID != "p" {
+		t.Errorf("token: %+v, %v", tok, err)
+	}
+}

@@ -29,7 +29,8 @@ import (
 	"time"
 
 	"github.com/parleychat/parley/internal/store"
-	_ "modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite"
+	sqlite3lib "modernc.org/sqlite/lib"
 )
 
 //go:embed migrations/*.sql
@@ -59,9 +60,7 @@ type DB struct {
 	walLong atomic.Bool // the checkpointer found the WAL long: restartWAL
 
 	// Owned by the writer goroutine.
-	nextSeq  int64
-	lastTime int64
-	missed   []string // statements to prepare after the transaction
+	missed []string // statements to prepare after the transaction
 }
 
 func prepared(pool *sql.DB, cache *sync.Map, q string) (*sql.Stmt, error) {
@@ -187,10 +186,6 @@ func Open(path string, hook store.CommitHook) (*DB, error) {
 		r.Close()
 		return nil, fmt.Errorf("sqlite: migrate %s: %w", path, err)
 	}
-	if err := w.QueryRow(`SELECT COALESCE(MAX(seq),0), COALESCE(MAX(at),0) FROM items`).Scan(&db.nextSeq, &db.lastTime); err != nil {
-		return nil, err
-	}
-	db.nextSeq++
 	ckpt, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, err
@@ -421,9 +416,7 @@ func (db *DB) commit(batch []*writeReq) {
 // tryCommit runs batch in one transaction and reports whether it is done:
 // false means a change failed without savepoints, and nothing was written.
 func (db *DB) tryCommit(batch []*writeReq, savepoints bool) bool {
-	seq0, time0 := db.nextSeq, db.lastTime
 	fail := func(err error) bool {
-		db.nextSeq, db.lastTime = seq0, time0
 		for _, r := range batch {
 			if r.err == nil {
 				r.err, r.items = err, nil
@@ -443,7 +436,6 @@ func (db *DB) tryCommit(batch []*writeReq, savepoints bool) bool {
 			r.err = err
 			continue
 		}
-		seq, at := db.nextSeq, db.lastTime
 		if savepoints {
 			if _, err := db.exec(tx, `SAVEPOINT change`); err != nil {
 				tx.Rollback()
@@ -464,11 +456,9 @@ func (db *DB) tryCommit(batch []*writeReq, savepoints bool) bool {
 			}
 			continue
 		}
-		db.nextSeq, db.lastTime = seq, at
 		r.items = nil
 		if !savepoints {
 			tx.Rollback()
-			db.nextSeq, db.lastTime = seq0, time0
 			return false
 		}
 		if _, err := db.exec(tx, `ROLLBACK TO change`); err != nil {
@@ -602,12 +592,19 @@ func (db *DB) apply(tx *sql.Tx, c *store.Change) ([]store.Item, error) {
 	}
 	items := make([]store.Item, 0, len(c.Items))
 	for _, it := range c.Items {
-		it.Seq = db.nextSeq
-		now := time.Now().UnixMilli()
-		if now < db.lastTime {
-			now = db.lastTime // keep AbsoluteTime in commit order even if the clock steps back
+		// The chat's row gives the item its seq and time: one writer holds
+		// it to commit, so seqs are gap-free and in commit order per chat,
+		// and the time never goes back even if the clock does.
+		var at int64
+		err := db.txRow(tx, `UPDATE contacts SET last_seq = last_seq + 1, last_at = MAX(last_at, ?) WHERE id = ?
+			RETURNING last_seq, last_at`, time.Now().UnixMilli(), it.ContactID).Scan(&it.Seq, &at)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, store.ErrNotFound
 		}
-		it.Time = time.UnixMilli(now).UTC()
+		if err != nil {
+			return nil, err
+		}
+		it.Time = time.UnixMilli(at).UTC()
 		var attachments, receipts string
 		if len(it.Attachments) > 0 {
 			b, _ := json.Marshal(it.Attachments)
@@ -621,19 +618,17 @@ func (db *DB) apply(tx *sql.Tx, c *store.Change) ([]store.Item, error) {
 		if !it.InTranscript {
 			content = "" // delivered by the hook, never read back (store.Item)
 		}
-		_, err := db.exec(tx, `INSERT INTO items (seq, id, contact_id, participant_id, client_token, type, content_type, content,
+		_, err = db.exec(tx, `INSERT INTO items (contact_id, seq, id, participant_id, client_token, type, content_type, content,
 			display_name, role, at, in_transcript, attachments, receipts, message_id)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			it.Seq, it.ID, it.ContactID, it.ParticipantID, it.ClientToken, it.Type, it.ContentType, content,
-			it.DisplayName, it.Role, now, it.InTranscript, attachments, receipts, it.MessageID)
+			it.ContactID, it.Seq, it.ID, it.ParticipantID, it.ClientToken, it.Type, it.ContentType, content,
+			it.DisplayName, it.Role, at, it.InTranscript, attachments, receipts, it.MessageID)
 		if err != nil {
 			if isUniqueViolation(err) && it.ClientToken != "" {
 				return nil, store.ErrDuplicate
 			}
 			return nil, err
 		}
-		db.nextSeq++
-		db.lastTime = now
 		items = append(items, it)
 	}
 	for _, rc := range c.Receipts {
@@ -857,14 +852,14 @@ var limitQueries = map[string]string{
 		AND contact_id IN (SELECT id FROM contacts WHERE state != '` + store.ContactEnded + `')`,
 }
 
-// pruneQueries delete up to a limit of rows older than a time. The newest
-// item is never deleted: the writer's next seq comes from it at start.
+// pruneQueries delete up to a limit of rows older than a time. Items go
+// by rowid: seq is a position within a chat. Chats keep their counters
+// (contacts.last_seq), so deleting a chat's newest item takes no seq back.
 var pruneQueries = []string{
 	`DELETE FROM connection_tokens WHERE hash IN (SELECT hash FROM connection_tokens WHERE expires_at < ? LIMIT ?)`,
 	`DELETE FROM idempotency WHERE (scope, client_token) IN
 		(SELECT scope, client_token FROM idempotency WHERE created_at < ? LIMIT ?)`,
-	`DELETE FROM items WHERE seq IN (SELECT seq FROM items WHERE NOT in_transcript AND at < ?
-		AND seq < (SELECT MAX(seq) FROM items) LIMIT ?)`,
+	`DELETE FROM items WHERE rowid IN (SELECT rowid FROM items WHERE NOT in_transcript AND at < ? LIMIT ?)`,
 }
 
 func (db *DB) pruneTx(tx *sql.Tx, p *store.Prune) (int, error) {
@@ -883,8 +878,14 @@ func (db *DB) pruneTx(tx *sql.Tx, p *store.Prune) (int, error) {
 	return n, nil
 }
 
+// isUniqueViolation recognises a unique or primary key violation by its
+// extended result code: messages are not a contract.
 func isUniqueViolation(err error) bool {
-	return strings.Contains(err.Error(), "UNIQUE constraint failed")
+	var e *sqlite3.Error
+	if !errors.As(err, &e) {
+		return false
+	}
+	return e.Code() == sqlite3lib.SQLITE_CONSTRAINT_UNIQUE || e.Code() == sqlite3lib.SQLITE_CONSTRAINT_PRIMARYKEY
 }
 
 func ms(t time.Time) int64 {
@@ -982,6 +983,17 @@ func (db *DB) Participant(ctx context.Context, id string) (store.Participant, er
 	return scanParticipant(db.row(ctx, `SELECT `+participantCols+` FROM participants WHERE id = ?`, id))
 }
 
+// Session reads the two rows apart: SQLite answers in-process, where a join
+// saves nothing.
+func (db *DB) Session(ctx context.Context, participantID string) (store.Participant, store.Contact, error) {
+	p, err := db.Participant(ctx, participantID)
+	if err != nil {
+		return p, store.Contact{}, err
+	}
+	c, err := db.Contact(ctx, p.ContactID)
+	return p, c, err
+}
+
 func (db *DB) ParticipantByToken(ctx context.Context, tokenHash string) (store.Participant, error) {
 	return scanParticipant(db.row(ctx, `SELECT `+participantCols+` FROM participants WHERE token_hash = ?`, tokenHash))
 }
@@ -1077,6 +1089,23 @@ func (db *DB) Transcript(ctx context.Context, contactID string, from int64, forw
 	return items, rows.Err()
 }
 
+func (db *DB) ItemsFrom(ctx context.Context, contactID string, from int64, limit int) ([]store.Item, error) {
+	rows, err := db.rows(ctx, `SELECT `+itemCols+` FROM items WHERE contact_id = ? AND seq >= ? ORDER BY seq LIMIT ?`, contactID, from, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []store.Item
+	for rows.Next() {
+		it, err := scanItem(rows)
+		if err != nil {
+			return nil, err
+		}
+		items = append(items, it)
+	}
+	return items, rows.Err()
+}
+
 func (db *DB) TranscriptSeqAt(ctx context.Context, contactID string, t time.Time, forward bool) (int64, error) {
 	// at rises with seq, so the first match in seq order is the answer.
 	q := `SELECT seq FROM items WHERE contact_id = ? AND in_transcript AND at <= ? ORDER BY seq DESC LIMIT 1`
@@ -1090,7 +1119,7 @@ func (db *DB) TranscriptSeqAt(ctx context.Context, contactID string, t time.Time
 
 func (db *DB) TranscriptNewest(ctx context.Context, contactID string, n int) (int64, error) {
 	var seq int64
-	err := db.row(ctx, `SELECT MIN(seq) FROM (SELECT seq FROM items WHERE contact_id = ? AND in_transcript
+	err := db.row(ctx, `SELECT COALESCE(MIN(seq), 0) FROM (SELECT seq FROM items WHERE contact_id = ? AND in_transcript
 		ORDER BY seq DESC LIMIT ?)`, contactID, max(n, 1)).Scan(&seq)
 	if err == nil && seq == 0 {
 		return 0, store.ErrNotFound
@@ -1176,7 +1205,7 @@ func (db *DB) ExpiredFiles(ctx context.Context, endedBefore time.Time, limit int
 
 func (db *DB) AbandonedFiles(ctx context.Context, createdBefore time.Time, limit int) ([]store.File, error) {
 	// The literal states let SQLite use the partial index files_abandoned.
-	return db.queryFiles(ctx, `SELECT `+fileCols+` FROM files WHERE state IN ('PENDING', 'UPLOADED') AND created_at < ?
+	return db.queryFiles(ctx, `SELECT `+fileCols+` FROM files WHERE state IN ('PENDING', 'RECEIVING', 'UPLOADED') AND created_at < ?
 		ORDER BY created_at LIMIT ?`, createdBefore.UnixMilli(), limit)
 }
 

@@ -2,8 +2,10 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -44,12 +46,13 @@ func item(contact, token string) store.Item {
 		Type: "MESSAGE", ContentType: "text/plain", Content: token, InTranscript: true}
 }
 
-// TestGroupCommit: many concurrent writers all commit, share transactions,
-// get unique gap-free seqs, and the hook sees them in commit order.
+// TestGroupCommit: many concurrent writers in two chats all commit, share
+// transactions, get each chat's seqs from 1 without gaps, and the hook sees
+// them in commit order.
 func TestGroupCommit(t *testing.T) {
 	var (
 		mu      sync.Mutex
-		hooked  []int64
+		hooked  = map[string][]int64{}
 		batches int
 	)
 	db := open(t, func(items []store.Item) {
@@ -57,44 +60,50 @@ func TestGroupCommit(t *testing.T) {
 		defer mu.Unlock()
 		batches++
 		for _, it := range items {
-			hooked = append(hooked, it.Seq)
+			hooked[it.ContactID] = append(hooked[it.ContactID], it.Seq)
 		}
 	})
-	newContact(t, db, "c")
+	chats := []string{"c", "d"}
+	for _, c := range chats {
+		newContact(t, db, c)
+	}
 	const writers = 200
 	var wg sync.WaitGroup
 	for i := range writers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if _, err := db.Apply(context.Background(), &store.Change{RequireActive: "c", Items: []store.Item{item("c", fmt.Sprint(i))}}); err != nil {
+			c := chats[i%2]
+			if _, err := db.Apply(context.Background(), &store.Change{RequireActive: c, Items: []store.Item{item(c, fmt.Sprint(i))}}); err != nil {
 				t.Error(err)
 			}
 		}()
 	}
 	wg.Wait()
-	if len(hooked) != writers {
-		t.Fatalf("hook saw %d items, want %d", len(hooked), writers)
-	}
-	for i := 1; i < len(hooked); i++ {
-		if hooked[i] != hooked[i-1]+1 {
-			t.Fatalf("seqs out of commit order or with gaps: %v", hooked)
+	for _, c := range chats {
+		seqs := hooked[c]
+		if len(seqs) != writers/2 {
+			t.Fatalf("hook saw %d items of %s, want %d", len(seqs), c, writers/2)
+		}
+		for i, seq := range seqs {
+			if seq != int64(i+1) {
+				t.Fatalf("chat %s: seqs out of commit order or with gaps: %v", c, seqs)
+			}
+		}
+		items, err := db.Transcript(context.Background(), c, 0, true, 1000)
+		if err != nil || len(items) != writers/2 {
+			t.Fatalf("transcript: %d items, %v", len(items), err)
+		}
+		for i := 1; i < len(items); i++ {
+			if items[i].Time.Before(items[i-1].Time) {
+				t.Fatal("AbsoluteTime goes backward in commit order")
+			}
 		}
 	}
 	if batches >= writers {
 		t.Errorf("%d commits for %d concurrent writers: no group commit", batches, writers)
 	}
 	t.Logf("%d writers committed in %d transactions", writers, batches)
-
-	items, err := db.Transcript(context.Background(), "c", 0, true, 1000)
-	if err != nil || len(items) != writers {
-		t.Fatalf("transcript: %d items, %v", len(items), err)
-	}
-	for i := 1; i < len(items); i++ {
-		if items[i].Time.Before(items[i-1].Time) {
-			t.Fatal("AbsoluteTime goes backward in commit order")
-		}
-	}
 }
 
 // TestFailingChangeLeavesBatchIntact: one change failing inside a batch
@@ -166,8 +175,77 @@ func TestReopenKeepsSequence(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if second[0].Seq <= first[0].Seq || second[0].Time.Before(first[0].Time) {
+	if second[0].Seq != first[0].Seq+1 || second[0].Time.Before(first[0].Time) {
 		t.Errorf("after reopening, seq %d/time %v does not follow %d/%v", second[0].Seq, second[0].Time, first[0].Seq, first[0].Time)
+	}
+}
+
+// TestMigrationNumbersItemsPerChat: a database written with one global
+// seq gets each chat's items numbered from 1 in their old order, and the
+// chats' counters continue from there.
+func TestMigrationNumbersItemsPerChat(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "parley.db")
+	raw, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	names, _ := fs.Glob(migrations, "migrations/*.sql")
+	slices.Sort(names)
+	must := func(q string, args ...any) {
+		t.Helper()
+		if _, err := raw.Exec(q, args...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(`CREATE TABLE schema_migrations (version TEXT PRIMARY KEY)`)
+	for _, name := range names {
+		version := strings.TrimSuffix(filepath.Base(name), ".sql")
+		if version >= "0009" {
+			break
+		}
+		body, _ := migrations.ReadFile(name)
+		must(string(body))
+		must(`INSERT INTO schema_migrations VALUES (?)`, version)
+	}
+	for _, c := range []string{"a", "b", "empty"} {
+		must(`INSERT INTO contacts (id, instance_id, initial_contact_id, flow_id, queue_id, state, attributes, content_types, created_at, deadline)
+			VALUES (?, 'i', ?, '', '', 'QUEUED', '{}', '[]', 1, 9999999999999)`, c, c)
+	}
+	// Global seqs interleave the chats; times rise with seq.
+	for i, c := range []string{"a", "b", "a", "a", "b"} {
+		must(`INSERT INTO items (seq, id, contact_id, participant_id, client_token, type, content_type, content, display_name, role, at, in_transcript)
+			VALUES (?, ?, ?, 'p', '', 'MESSAGE', 'text/plain', ?, '', 'CUSTOMER', ?, 1)`, 10+i, fmt.Sprint("m", i), c, fmt.Sprint(i), 1000+i)
+	}
+	raw.Close()
+
+	db, err := Open(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ctx := context.Background()
+	want := map[string][]string{"a": {"0", "2", "3"}, "b": {"1", "4"}}
+	for c, contents := range want {
+		items, err := db.Transcript(ctx, c, 0, true, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, it := range items {
+			if it.Seq != int64(i+1) || it.Content != contents[i] {
+				t.Errorf("chat %s item %d: seq %d content %q, want %d %q", c, i, it.Seq, it.Content, i+1, contents[i])
+			}
+		}
+		got, err := db.Apply(ctx, &store.Change{Items: []store.Item{item(c, "new")}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got[0].Seq != int64(len(contents)+1) || got[0].Time.Before(items[len(items)-1].Time) {
+			t.Errorf("chat %s: new item seq %d at %v after %d items", c, got[0].Seq, got[0].Time, len(contents))
+		}
+	}
+	got, err := db.Apply(ctx, &store.Change{Items: []store.Item{item("empty", "first")}})
+	if err != nil || got[0].Seq != 1 {
+		t.Errorf("first item of a chat without items: %v, %v", got, err)
 	}
 }
 
@@ -199,6 +277,8 @@ func TestHotQueriesUseIndexes(t *testing.T) {
 	db := open(t, nil)
 	queries := map[string]string{
 		"item by client token": `SELECT seq FROM items WHERE participant_id = 'p' AND client_token = 't' AND client_token != ''`,
+		"transcript forward":   `SELECT seq FROM items WHERE contact_id = 'c' AND in_transcript AND seq >= 5 ORDER BY seq ASC LIMIT 10`,
+		"chat counter":         `UPDATE contacts SET last_seq = last_seq + 1 WHERE id = 'c'`,
 		"item by id":           `SELECT seq FROM items WHERE id = 'x' AND contact_id = 'c'`,
 		"transcript backward":  `SELECT seq FROM items WHERE contact_id = 'c' AND in_transcript AND seq <= 5 ORDER BY seq DESC LIMIT 10`,
 		"transcript by time":   `SELECT seq FROM items WHERE contact_id = 'c' AND in_transcript AND at >= 5 ORDER BY seq ASC LIMIT 1`,
@@ -358,8 +438,8 @@ func TestWALRestartDoesNotWaitForReaders(t *testing.T) {
 }
 
 // TestEphemeralItems: an item not in the transcript reaches the commit hook
-// whole but is stored without its content, and Prune deletes it once old,
-// except the newest item, whose seq the writer counts on at start.
+// whole but is stored without its content, and Prune deletes it once old;
+// the chat's counter keeps its seqs from being used again.
 func TestEphemeralItems(t *testing.T) {
 	ctx := context.Background()
 	var hooked []store.Item
@@ -383,14 +463,15 @@ func TestEphemeralItems(t *testing.T) {
 		t.Errorf("an ephemeral item's content was stored (%d bytes)", len(stored.Content))
 	}
 	n, err := db.Prune(ctx, store.Prune{EphemeralBefore: time.Now().Add(time.Hour), Limit: 10})
-	if err != nil || n != 1 {
-		t.Fatalf("Prune: %d, %v; want 1 item", n, err)
+	if err != nil || n != 2 {
+		t.Fatalf("Prune: %d, %v; want 2 items", n, err)
 	}
 	if _, err := db.ItemByClientToken(ctx, "p", "t1"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("old ephemeral item: %v, want pruned", err)
 	}
-	if _, err := db.ItemByClientToken(ctx, "p", "t2"); err != nil {
-		t.Errorf("the newest item was pruned: %v", err)
+	next, err := db.Apply(ctx, &store.Change{Items: []store.Item{item("c", "after")}})
+	if err != nil || next[0].Seq != 3 {
+		t.Errorf("the item after pruning: %+v, %v; want seq 3", next, err)
 	}
 }
 

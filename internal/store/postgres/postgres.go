@@ -1,0 +1,1408 @@
+// Package postgres is Parley's PostgreSQL storage backend, for deployments
+// that outgrow one machine: several Parley processes may share one database.
+//
+// Writes go through one group committer per process: the changes queued
+// while the previous batch committed share one transaction. A batch first
+// locks the chats it touches, in id order (so that processes never
+// deadlock), and numbers their items from the chats' counters; items and
+// idempotency keys then go in one multi-row insert each. A batch in which a
+// change fails runs again with a savepoint per change, so that the change
+// fails alone. synchronous_commit is on: a nil from Apply means durable.
+package postgres
+
+import (
+	"context"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"iter"
+	"maps"
+	"path"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/parleychat/parley/internal/store"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// maxBatch bounds how many changes share one transaction.
+const maxBatch = 512
+
+// migrationLock is the advisory lock key under which a process migrates.
+const migrationLock = 0x7061726c6579 // "parley"
+
+// DB is the PostgreSQL store.
+type DB struct {
+	pool   *pgxpool.Pool // reads
+	w      *pgxpool.Pool // the group committer's one connection
+	hook   store.CommitHook
+	reqs   chan *writeReq
+	mu     sync.RWMutex // guards closed against sends on reqs
+	closed bool
+	done   chan struct{}
+}
+
+var _ store.Store = (*DB)(nil)
+
+type writeReq struct {
+	ctx    context.Context
+	change *store.Change
+	items  []store.Item
+	err    error
+	done   chan struct{}
+}
+
+// Open connects to the database at url (a postgres:// URL or key=value
+// string, as pgx parses it), applies the migrations it lacks and starts the
+// group committer. hook, if not nil, is called after each commit with the
+// committed items.
+func Open(ctx context.Context, url string, hook store.CommitHook) (*DB, error) {
+	if hook == nil {
+		hook = func([]store.Item) {}
+	}
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	// A 200 must mean durable, whatever the server's default.
+	cfg.ConnConfig.RuntimeParams["synchronous_commit"] = "on"
+	cfg.ConnConfig.RuntimeParams["application_name"] = "parley"
+	// The writer has a connection of its own, so that reads never make a
+	// batch wait for one.
+	wcfg := cfg.Copy()
+	wcfg.MaxConns, wcfg.MinConns = 1, 1
+	if !strings.Contains(url, "pool_max_conns") {
+		// Every request reads (its participant and chat, which are not
+		// cached here): pgx's default of max(4, CPUs) queues them under load.
+		cfg.MaxConns = 32
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	if err := migrate(ctx, pool); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("postgres: migrate: %w", err)
+	}
+	w, err := pgxpool.NewWithConfig(ctx, wcfg)
+	if err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	db := &DB{pool: pool, w: w, hook: hook, reqs: make(chan *writeReq, maxBatch), done: make(chan struct{})}
+	go db.writer()
+	return db, nil
+}
+
+// migrate applies the embedded migrations the database lacks, under an
+// advisory lock, so that processes starting at once migrate one at a time.
+func migrate(ctx context.Context, pool *pgxpool.Pool) error {
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Release()
+	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock($1)`, int64(migrationLock)); err != nil {
+		return err
+	}
+	defer conn.Exec(context.Background(), `SELECT pg_advisory_unlock($1)`, int64(migrationLock))
+	if _, err := conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version TEXT PRIMARY KEY)`); err != nil {
+		return err
+	}
+	names, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		return err
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		version := strings.TrimSuffix(path.Base(name), ".sql")
+		var n int
+		if err := conn.QueryRow(ctx, `SELECT COUNT(*) FROM schema_migrations WHERE version = $1`, version).Scan(&n); err != nil {
+			return err
+		}
+		if n > 0 {
+			continue
+		}
+		body, err := migrations.ReadFile(name)
+		if err != nil {
+			return err
+		}
+		err = pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, string(body)); err != nil {
+				return fmt.Errorf("%s: %w", name, err)
+			}
+			_, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version) VALUES ($1)`, version)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Close waits for queued writes and closes the pool.
+func (db *DB) Close() error {
+	db.mu.Lock()
+	if !db.closed {
+		db.closed = true
+		close(db.reqs)
+	}
+	db.mu.Unlock()
+	<-db.done
+	db.w.Close()
+	db.pool.Close()
+	return nil
+}
+
+var errClosed = errors.New("postgres: store is closed")
+
+// Apply queues c for the next group commit and waits until it is durable.
+func (db *DB) Apply(ctx context.Context, c *store.Change) ([]store.Item, error) {
+	req := &writeReq{ctx: ctx, change: c, done: make(chan struct{})}
+	db.mu.RLock()
+	if db.closed {
+		db.mu.RUnlock()
+		return nil, errClosed
+	}
+	select {
+	case db.reqs <- req:
+	case <-ctx.Done():
+		db.mu.RUnlock()
+		return nil, ctx.Err()
+	}
+	db.mu.RUnlock()
+	<-req.done // not abandoned on ctx: the caller must learn whether it committed
+	return req.items, req.err
+}
+
+func (db *DB) writer() {
+	defer close(db.done)
+	batch := make([]*writeReq, 0, maxBatch)
+	for first := range db.reqs {
+		batch = append(batch[:0], first)
+	drain:
+		for len(batch) < maxBatch {
+			select {
+			case r, ok := <-db.reqs:
+				if !ok {
+					break drain
+				}
+				batch = append(batch, r)
+			default:
+				break drain
+			}
+		}
+		db.commit(batch)
+	}
+}
+
+// outcome is how one attempt at a batch ended.
+type outcome int
+
+const (
+	committed    outcome = iota // or failed for good: every request is answered
+	changeFailed                // a change failed without savepoints: nothing was written
+	retry                       // a deadlock or serialization failure: nothing was written
+)
+
+// maxAttempts bounds the retries of a batch that hit a deadlock or a
+// serialization failure (another process's transaction).
+const maxAttempts = 5
+
+func (db *DB) commit(batch []*writeReq) {
+	savepoints := false
+	for attempt := 1; ; attempt++ {
+		switch db.tryCommit(batch, savepoints, attempt >= maxAttempts) {
+		case committed:
+			return
+		case changeFailed:
+			savepoints = true
+		case retry:
+			time.Sleep(time.Duration(attempt) * 5 * time.Millisecond)
+		}
+	}
+}
+
+// tryCommit runs batch in one transaction. With savepoints, a failing change
+// is rolled back alone; without, the first failure abandons the attempt.
+// last makes a retryable error final.
+func (db *DB) tryCommit(batch []*writeReq, savepoints, last bool) outcome {
+	ctx := context.Background()
+	// answer tells every request its result; err fails those that had none.
+	answer := func(err error) outcome {
+		for _, r := range batch {
+			if r.err == nil && err != nil {
+				r.err, r.items = err, nil
+			}
+			close(r.done)
+		}
+		return committed
+	}
+	abandon := func(tx pgx.Tx, err error) outcome {
+		tx.Rollback(ctx)
+		if retryable(err) && !last {
+			return retry
+		}
+		return answer(fmt.Errorf("postgres: %w", err))
+	}
+	tx, err := db.w.Begin(ctx)
+	if err != nil {
+		if !last {
+			return retry
+		}
+		return answer(fmt.Errorf("postgres: begin: %w", err))
+	}
+	b := &batchTx{tx: tx, deferred: !savepoints}
+	if err := b.lock(ctx, batch); err != nil {
+		return abandon(tx, err)
+	}
+	for _, r := range batch {
+		r.err, r.items = nil, nil
+		if err := r.ctx.Err(); err != nil {
+			r.err = err
+			continue
+		}
+		// The commonest failure, a message to an ended chat, needs no
+		// savepoint: it is found before the change writes anything.
+		if err := b.requireActive(r.change); err != nil {
+			r.err = err
+			continue
+		}
+		if !savepoints {
+			r.items, r.err = b.apply(ctx, r.change)
+			if r.err != nil {
+				if retryable(r.err) {
+					return abandon(tx, r.err)
+				}
+				tx.Rollback(ctx)
+				return changeFailed
+			}
+			continue
+		}
+		if _, err := tx.Exec(ctx, `SAVEPOINT change`); err != nil {
+			return abandon(tx, err)
+		}
+		undo := b.snapshot(r.change)
+		r.items, r.err = b.apply(ctx, r.change)
+		if r.err == nil {
+			continue
+		}
+		if retryable(r.err) {
+			return abandon(tx, r.err)
+		}
+		r.items = nil
+		undo()
+		if _, err := tx.Exec(ctx, `ROLLBACK TO SAVEPOINT change`); err != nil {
+			return abandon(tx, err)
+		}
+	}
+	if ok, err := b.flush(ctx); err != nil {
+		return abandon(tx, err)
+	} else if !ok {
+		tx.Rollback(ctx)
+		return changeFailed
+	}
+	if err := b.saveCounters(ctx); err != nil {
+		return abandon(tx, err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		// Whether a failed COMMIT committed is unknown: no retry.
+		return answer(fmt.Errorf("postgres: commit: %w", err))
+	}
+	var items []store.Item
+	for _, r := range batch {
+		if r.err == nil {
+			items = append(items, r.items...)
+		}
+	}
+	if len(items) > 0 {
+		db.hook(items)
+	}
+	return answer(nil)
+}
+
+// SQLSTATEs this package acts on.
+const (
+	uniqueViolation      = "23505"
+	serializationFailure = "40001"
+	deadlockDetected     = "40P01"
+)
+
+func sqlState(err error) string {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return pe.Code
+	}
+	return ""
+}
+
+func retryable(err error) bool {
+	s := sqlState(err)
+	return s == serializationFailure || s == deadlockDetected
+}
+
+// chat is a locked chat row as the batch sees it.
+type chat struct {
+	state   string
+	lastSeq int64
+	lastAt  int64
+	dirty   bool // the counters changed: saveCounters writes them
+}
+
+// batchTx is one batch's transaction.
+type batchTx struct {
+	tx    pgx.Tx
+	chats map[string]*chat
+	// deferred: items and idempotency keys wait for flush, which inserts
+	// them in one statement each; otherwise each change inserts its own.
+	deferred bool
+	items    []store.Item
+	idem     []*store.Idempotency
+}
+
+// chatIDs are the chats a change locks: those it checks, numbers items in
+// or changes the state of.
+func chatIDs(c *store.Change) []string {
+	var ids []string
+	if c.RequireActive != "" {
+		ids = append(ids, c.RequireActive)
+	}
+	for _, it := range c.Items {
+		ids = append(ids, it.ContactID)
+	}
+	if c.ConnectAgent != nil {
+		ids = append(ids, c.ConnectAgent.ContactID)
+	}
+	if c.End != nil {
+		ids = append(ids, c.End.ContactID)
+	}
+	if c.Timers != nil {
+		ids = append(ids, c.Timers.ContactID)
+	}
+	// Checks and read-modify-writes of a chat take its lock too.
+	if c.RequireNoJoined != nil {
+		ids = append(ids, c.RequireNoJoined.ContactID)
+	}
+	if c.Attributes != nil {
+		ids = append(ids, c.Attributes.ContactID)
+	}
+	if c.Erase != nil {
+		ids = append(ids, c.Erase.ContactID)
+	}
+	// A limit counted within a chat takes the chat's lock, so that two
+	// changes under it take turns.
+	for _, l := range c.Limits {
+		if l.Count == store.CountFiles || l.Count == store.CountParticipants {
+			ids = append(ids, l.Key)
+		}
+	}
+	return ids
+}
+
+// lock takes, at the start of the batch and always in the same order,
+// every lock its changes need: the chats they touch (reading their state
+// and counters), then the agents whose chats a limit counts, then the
+// queues with a ceiling. Processes taking locks in one order never
+// deadlock over them.
+func (b *batchTx) lock(ctx context.Context, batch []*writeReq) error {
+	b.chats = make(map[string]*chat)
+	var ids, agents, queues []string
+	seen := make(map[string]bool)
+	add := func(list *[]string, kind, id string) {
+		if !seen[kind+id] {
+			seen[kind+id] = true
+			*list = append(*list, id)
+		}
+	}
+	for _, r := range batch {
+		for _, id := range chatIDs(r.change) {
+			add(&ids, "c", id)
+		}
+		for _, l := range r.change.Limits {
+			if l.Count == store.CountAgentChats {
+				add(&agents, "a", l.Key)
+			}
+		}
+		if q := r.change.QueueCeiling; q != nil {
+			add(&queues, "q", q.FlowID)
+		}
+	}
+	if len(ids) > 0 {
+		rows, err := b.tx.Query(ctx, `SELECT id, state, last_seq, last_at FROM contacts WHERE id = ANY($1) ORDER BY id FOR UPDATE`, ids)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var id string
+			k := &chat{}
+			if err := rows.Scan(&id, &k.state, &k.lastSeq, &k.lastAt); err != nil {
+				rows.Close()
+				return err
+			}
+			b.chats[id] = k
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+	}
+	if len(agents) > 0 {
+		if _, err := b.tx.Exec(ctx, `SELECT id FROM agents WHERE id = ANY($1) ORDER BY id FOR UPDATE`, agents); err != nil {
+			return err
+		}
+	}
+	if len(queues) > 0 {
+		// A queue has no row to lock: an advisory lock per flow stands in.
+		sort.Strings(queues)
+		if _, err := b.tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('parley.queue.' || f, 0))
+			FROM unnest($1::text[]) WITH ORDINALITY AS q(f, n) ORDER BY n`, queues); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (b *batchTx) requireActive(c *store.Change) error {
+	if c.RequireActive == "" {
+		return nil
+	}
+	k := b.chats[c.RequireActive]
+	switch {
+	case k == nil:
+		return store.ErrNotFound
+	case k.state == store.ContactEnded:
+		return store.ErrEnded
+	}
+	return nil
+}
+
+// snapshot returns what undoes a change's effect on the batch's view of
+// its chats, for a change rolled back to its savepoint.
+func (b *batchTx) snapshot(c *store.Change) func() {
+	saved := make(map[string]*chat)
+	for _, id := range chatIDs(c) {
+		if k := b.chats[id]; k != nil {
+			v := *k
+			saved[id] = &v
+		} else {
+			saved[id] = nil
+		}
+	}
+	var created string
+	if c.NewContact != nil && b.chats[c.NewContact.ID] == nil {
+		created = c.NewContact.ID
+	}
+	return func() {
+		for id, k := range saved {
+			if k == nil {
+				delete(b.chats, id)
+			} else {
+				*b.chats[id] = *k
+			}
+		}
+		if created != "" {
+			delete(b.chats, created)
+		}
+	}
+}
+
+func (b *batchTx) exec(ctx context.Context, q string, args ...any) (int64, error) {
+	tag, err := b.tx.Exec(ctx, q, args...)
+	return tag.RowsAffected(), err
+}
+
+func (b *batchTx) apply(ctx context.Context, c *store.Change) ([]store.Item, error) {
+	if rc := c.RequireNoJoined; rc != nil && len(rc.Roles) > 0 {
+		// The chat is locked (see chatIDs): no participant joins meanwhile.
+		var n int
+		if err := b.tx.QueryRow(ctx, `SELECT COUNT(*) FROM participants WHERE contact_id = $1 AND state = 'JOINED' AND role = ANY($2)`,
+			rc.ContactID, rc.Roles).Scan(&n); err != nil {
+			return nil, err
+		}
+		if n > 0 {
+			return nil, store.ErrConflict
+		}
+	}
+	if i := c.Idempotency; i != nil {
+		if b.deferred {
+			b.idem = append(b.idem, i)
+		} else {
+			n, err := b.exec(ctx, `INSERT INTO idempotency (scope, client_token, response, created_at, contact_id) VALUES ($1, $2, $3, $4, $5)
+				ON CONFLICT DO NOTHING`, i.Scope, i.ClientToken, i.Response, time.Now().UnixMilli(), i.ContactID)
+			if err != nil {
+				return nil, err
+			}
+			if n == 0 {
+				return nil, store.ErrDuplicate
+			}
+		}
+	}
+	if q := c.QueueCeiling; q != nil {
+		// The flow's advisory lock (see lock) makes the count current.
+		var n int
+		if err := b.tx.QueryRow(ctx, `SELECT COUNT(*) FROM contacts WHERE state = 'QUEUED' AND flow_id = $1`, q.FlowID).Scan(&n); err != nil {
+			return nil, err
+		}
+		if n >= q.Max {
+			return nil, store.ErrQueueFull
+		}
+	}
+	if k := c.NewContact; k != nil {
+		attrs, _ := json.Marshal(k.Attributes)
+		types, _ := json.Marshal(k.ContentTypes)
+		var customer []byte
+		if len(k.CustomerAttributes) > 0 {
+			customer, _ = json.Marshal(k.CustomerAttributes)
+		}
+		if _, err := b.exec(ctx, `INSERT INTO contacts (id, instance_id, initial_contact_id, flow_id, queue_id, state,
+			attributes, content_types, agent_id, created_at, connected_at, ended_at, deadline, disconnect_reason, customer_attributes)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+			k.ID, k.InstanceID, k.InitialContactID, k.FlowID, k.QueueID, k.State, string(attrs), string(types),
+			k.AgentID, ms(k.CreatedAt), ms(k.ConnectedAt), ms(k.EndedAt), ms(k.Deadline), k.DisconnectReason, string(customer)); err != nil {
+			return nil, err
+		}
+		// Nobody else sees the row before this transaction commits: it is
+		// as good as locked.
+		b.chats[k.ID] = &chat{state: k.State}
+	}
+	for _, p := range c.NewParticipants {
+		if _, err := b.exec(ctx, `INSERT INTO participants (id, contact_id, role, display_name, token_hash, state, connected, joined_at, left_at, agent_id)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+			p.ID, p.ContactID, p.Role, p.DisplayName, p.TokenHash, p.State, p.Connected, ms(p.JoinedAt), ms(p.LeftAt), p.AgentID); err != nil {
+			return nil, err
+		}
+	}
+	if a := c.ConnectAgent; a != nil {
+		n, err := b.exec(ctx, `UPDATE contacts SET state = $1, agent_id = $2, connected_at = $3 WHERE id = $4 AND state = $5`,
+			store.ContactConnected, a.AgentID, ms(a.At), a.ContactID, store.ContactQueued)
+		if err != nil {
+			return nil, err
+		}
+		if n == 0 && a.Exclusive {
+			return nil, store.ErrConflict
+		}
+		if k := b.chats[a.ContactID]; k != nil && n > 0 {
+			k.state = store.ContactConnected
+		}
+	}
+	for _, id := range c.Acknowledge {
+		if _, err := b.exec(ctx, `UPDATE participants SET connected = true WHERE id = $1`, id); err != nil {
+			return nil, err
+		}
+	}
+	for _, l := range c.Leave {
+		n, err := b.exec(ctx, `UPDATE participants SET state = $1, left_at = $2 WHERE id = $3 AND state <> $1`,
+			store.ParticipantLeft, ms(l.At), l.ParticipantID)
+		if err != nil {
+			return nil, err
+		}
+		if n == 0 {
+			return nil, store.ErrEnded
+		}
+	}
+	for _, t := range c.Tokens {
+		if _, err := b.exec(ctx, `INSERT INTO connection_tokens (hash, participant_id, expires_at) VALUES ($1, $2, $3)`,
+			t.Hash, t.ParticipantID, ms(t.Expires)); err != nil {
+			return nil, err
+		}
+	}
+	items, err := b.number(c.Items)
+	if err != nil {
+		return nil, err
+	}
+	if b.deferred {
+		b.items = append(b.items, items...)
+	} else if len(items) > 0 {
+		if _, err := b.insertItems(ctx, items, false); err != nil {
+			if constraint(err) == "items_client_token" {
+				return nil, store.ErrDuplicate
+			}
+			return nil, err
+		}
+	}
+	for _, rc := range c.Receipts {
+		if _, err := b.exec(ctx, `INSERT INTO receipts (message_id, recipient_id, contact_id, delivered_at, read_at) VALUES ($1, $2, $3, $4, $5)
+			ON CONFLICT (message_id, recipient_id) DO UPDATE SET
+				delivered_at = CASE WHEN receipts.delivered_at = 0 THEN excluded.delivered_at ELSE receipts.delivered_at END,
+				read_at = CASE WHEN receipts.read_at = 0 THEN excluded.read_at ELSE receipts.read_at END`,
+			rc.MessageID, rc.RecipientID, rc.ContactID, ms(rc.Delivered), ms(rc.Read)); err != nil {
+			return nil, err
+		}
+	}
+	if m := c.Attributes; m != nil {
+		var raw string
+		err := b.tx.QueryRow(ctx, `SELECT attributes FROM contacts WHERE id = $1`, m.ContactID).Scan(&raw)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil, store.ErrNotFound
+		}
+		if err != nil {
+			return nil, err
+		}
+		attrs := map[string]string{}
+		if err := json.Unmarshal([]byte(raw), &attrs); err != nil || attrs == nil {
+			attrs = map[string]string{}
+		}
+		maps.Copy(attrs, m.Set)
+		if store.AttributesSize(attrs) > m.MaxBytes {
+			return nil, store.ErrTooLarge
+		}
+		j, _ := json.Marshal(attrs)
+		if _, err := b.exec(ctx, `UPDATE contacts SET attributes = $1 WHERE id = $2`, string(j), m.ContactID); err != nil {
+			return nil, err
+		}
+	}
+	if st := c.Timers; st != nil {
+		j, _ := json.Marshal(st.Timers)
+		if _, err := b.exec(ctx, `UPDATE contacts SET timers = $1 WHERE id = $2`, string(j), st.ContactID); err != nil {
+			return nil, err
+		}
+	}
+	if f := c.NewFile; f != nil {
+		if _, err := b.exec(ctx, `INSERT INTO files (id, contact_id, participant_id, name, content_type, size, state, created_at, updated_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)`, f.ID, f.ContactID, f.ParticipantID, f.Name, f.ContentType, f.Size, f.State,
+			ms(f.CreatedAt)); err != nil {
+			return nil, err
+		}
+	}
+	for _, u := range c.FileUpdates {
+		n, err := b.exec(ctx, `UPDATE files SET state = $1, updated_at = $2,
+				sha256 = CASE WHEN $3 <> '' THEN $3 ELSE sha256 END,
+				serve_type = CASE WHEN $4 <> '' THEN $4 ELSE serve_type END,
+				reason = CASE WHEN $5 <> '' THEN $5 ELSE reason END,
+				item_id = CASE WHEN $6 <> '' THEN $6 ELSE item_id END
+			WHERE id = $7 AND state = $8`,
+			u.To, ms(u.At), u.SHA256, u.ServeType, u.Reason, u.ItemID, u.ID, u.From)
+		if err != nil {
+			return nil, err
+		}
+		if n == 0 {
+			return nil, store.ErrConflict
+		}
+	}
+	if len(c.ItemUpdates) > 0 {
+		// The items may be among those waiting to be inserted.
+		if ok, err := b.flush(ctx); err != nil || !ok {
+			return nil, errors.Join(err, errFlush)
+		}
+	}
+	for itemID, u := range c.ItemUpdates {
+		j, _ := json.Marshal(u.Attachments)
+		if _, err := b.exec(ctx, `UPDATE items SET attachments = $1, content = $2 WHERE id = $3`, string(j), u.Content, itemID); err != nil {
+			return nil, err
+		}
+	}
+	if fc := c.FilesConfig; fc != nil {
+		exts, _ := json.Marshal(fc.Extensions)
+		if _, err := b.exec(ctx, `INSERT INTO attached_files_config (instance_id, scope, max_bytes, extensions, modified_at) VALUES ($1, $2, $3, $4, $5)
+			ON CONFLICT (instance_id, scope) DO UPDATE SET max_bytes = excluded.max_bytes, extensions = excluded.extensions,
+				modified_at = excluded.modified_at`, fc.InstanceID, fc.Scope, fc.MaxBytes, string(exts), ms(fc.ModifiedAt)); err != nil {
+			return nil, err
+		}
+	}
+	if a := c.NewAgent; a != nil {
+		if _, err := b.exec(ctx, `INSERT INTO agents (id, name, key_hash, created_at) VALUES ($1, $2, $3, $4)`,
+			a.ID, a.Name, a.KeyHash, ms(a.CreatedAt)); err != nil {
+			if sqlState(err) == uniqueViolation {
+				return nil, store.ErrDuplicate
+			}
+			return nil, err
+		}
+	}
+	if name := c.RemoveAgent; name != "" {
+		n, err := b.exec(ctx, `DELETE FROM agents WHERE name = $1`, name)
+		if err != nil {
+			return nil, err
+		}
+		if n == 0 {
+			return nil, store.ErrNotFound
+		}
+	}
+	if k := c.AgentKey; k != nil {
+		n, err := b.exec(ctx, `UPDATE agents SET key_hash = $1 WHERE name = $2`, k.KeyHash, k.Name)
+		if err != nil {
+			return nil, err
+		}
+		if n == 0 {
+			return nil, store.ErrNotFound
+		}
+	}
+	if st := c.AgentStatus; st != nil {
+		n, err := b.exec(ctx, `UPDATE agents SET status = $1 WHERE id = $2`, st.Status, st.AgentID)
+		if err != nil {
+			return nil, err
+		}
+		if n == 0 {
+			return nil, store.ErrNotFound
+		}
+	}
+	if k := c.NewCanned; k != nil {
+		if _, err := b.exec(ctx, `INSERT INTO canned_responses (id, instance_id, shortcut, text, created_at) VALUES ($1, $2, $3, $4, $5)`,
+			k.ID, k.InstanceID, k.Shortcut, k.Text, ms(k.CreatedAt)); err != nil {
+			if sqlState(err) == uniqueViolation {
+				return nil, store.ErrDuplicate
+			}
+			return nil, err
+		}
+	}
+	if k := c.RemoveCanned; k != nil {
+		n, err := b.exec(ctx, `DELETE FROM canned_responses WHERE instance_id = $1 AND id = $2`, k.InstanceID, k.ID)
+		if err != nil {
+			return nil, err
+		}
+		if n == 0 {
+			return nil, store.ErrNotFound
+		}
+	}
+	if e := c.End; e != nil {
+		if e.OnlyQueued {
+			k := b.chats[e.ContactID] // locked: its state is current
+			if k == nil {
+				return nil, store.ErrNotFound
+			}
+			if k.state != store.ContactQueued {
+				return nil, store.ErrConflict
+			}
+		}
+		n, err := b.exec(ctx, `UPDATE contacts SET state = $1, ended_at = $2, disconnect_reason = $3 WHERE id = $4 AND state <> $1`,
+			store.ContactEnded, ms(e.At), e.Reason, e.ContactID)
+		if err != nil {
+			return nil, err
+		}
+		if n == 0 {
+			return nil, store.ErrEnded
+		}
+		if k := b.chats[e.ContactID]; k != nil {
+			k.state = store.ContactEnded
+		}
+	}
+	if e := c.Erase; e != nil {
+		// Rows of this chat may wait to be inserted: they go first, and
+		// are erased with the rest.
+		if ok, err := b.flush(ctx); err != nil || !ok {
+			return nil, errors.Join(err, errFlush)
+		}
+		if err := b.erase(ctx, e); err != nil {
+			return nil, err
+		}
+	}
+	// Counted after the writes, under the locks lock took: a concurrent
+	// change under the same limit waits for this transaction.
+	for _, l := range c.Limits {
+		q, ok := limitQueries[l.Count]
+		if !ok {
+			return nil, fmt.Errorf("postgres: unknown limit %q", l.Count)
+		}
+		var n int
+		if err := b.tx.QueryRow(ctx, q, l.Key).Scan(&n); err != nil {
+			return nil, err
+		}
+		if n > l.Max {
+			return nil, &store.LimitError{Limit: l, Found: n}
+		}
+	}
+	return items, nil
+}
+
+// erase deletes a contact's rows, children first, and records the
+// tombstone; a contact erased already keeps its first tombstone.
+func (b *batchTx) erase(ctx context.Context, e *store.Tombstone) error {
+	if b.chats[e.ContactID] == nil { // locked, or not there
+		var n int
+		if err := b.tx.QueryRow(ctx, `SELECT COUNT(*) FROM erasures WHERE contact_id = $1`, e.ContactID).Scan(&n); err != nil {
+			return err
+		}
+		if n == 0 {
+			return store.ErrNotFound
+		}
+		return nil // erased already
+	}
+	for _, q := range []string{
+		`DELETE FROM receipts WHERE contact_id = $1`,
+		`DELETE FROM items WHERE contact_id = $1`,
+		`DELETE FROM files WHERE contact_id = $1`,
+		`DELETE FROM connection_tokens WHERE participant_id IN (SELECT id FROM participants WHERE contact_id = $1)`,
+		// Records made before they named their contact are found by the
+		// participant or contact their scope names.
+		`DELETE FROM idempotency WHERE contact_id = $1 OR scope = 'add-participant:' || $1
+			OR scope IN (SELECT x.p || participants.id FROM participants,
+				(SELECT 'start-upload:' AS p UNION ALL SELECT 'complete-upload:') AS x WHERE contact_id = $1)`,
+		`DELETE FROM participants WHERE contact_id = $1`,
+		`DELETE FROM contacts WHERE id = $1`,
+	} {
+		if _, err := b.exec(ctx, q, e.ContactID); err != nil {
+			return err
+		}
+	}
+	delete(b.chats, e.ContactID)
+	_, err := b.exec(ctx, `INSERT INTO erasures (contact_id, erased_at, reason) VALUES ($1, $2, $3)`, e.ContactID, ms(e.At), e.Reason)
+	return err
+}
+
+// limitQueries count what a store.Limit bounds, for its Key.
+var limitQueries = map[string]string{
+	store.CountFiles:        `SELECT COUNT(*) FROM files WHERE contact_id = $1 AND state <> 'REJECTED'`,
+	store.CountParticipants: `SELECT COUNT(*) FROM participants WHERE contact_id = $1 AND state = 'JOINED'`,
+	store.CountAgentChats: `SELECT COUNT(*) FROM participants WHERE agent_id = $1 AND state = 'JOINED'
+		AND contact_id IN (SELECT id FROM contacts WHERE state <> 'ENDED')`,
+}
+
+// errFlush: a deferred insert met a duplicate; the batch runs again with
+// savepoints, where each change inserts its own.
+var errFlush = errors.New("postgres: deferred insert conflicted")
+
+// number gives items their seqs and times from their chats' counters.
+func (b *batchTx) number(in []store.Item) ([]store.Item, error) {
+	items := make([]store.Item, 0, len(in))
+	for _, it := range in {
+		k := b.chats[it.ContactID]
+		if k == nil {
+			return nil, store.ErrNotFound
+		}
+		k.lastSeq++
+		k.lastAt = max(k.lastAt, time.Now().UnixMilli()) // never back, even if the clock steps back
+		k.dirty = true
+		it.Seq, it.Time = k.lastSeq, time.UnixMilli(k.lastAt).UTC()
+		items = append(items, it)
+	}
+	return items, nil
+}
+
+// constraint names the unique constraint err violated, if it is a unique
+// violation (SQLSTATE 23505).
+func constraint(err error) string {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && pe.Code == uniqueViolation {
+		return pe.ConstraintName
+	}
+	return ""
+}
+
+// insertItems inserts items in one statement. With skipDuplicates a
+// conflicting row is left out, and the count inserted tells.
+func (b *batchTx) insertItems(ctx context.Context, items []store.Item, skipDuplicates bool) (int64, error) {
+	n := len(items)
+	var (
+		contact, id, participant, token, typ, ctype, content, name, role, attachments, receipts, message = make([]string, n),
+			make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n),
+			make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		seq, at      = make([]int64, n), make([]int64, n)
+		inTranscript = make([]bool, n)
+	)
+	for i, it := range items {
+		contact[i], seq[i], id[i], participant[i], token[i] = it.ContactID, it.Seq, it.ID, it.ParticipantID, it.ClientToken
+		typ[i], ctype[i], content[i], name[i], role[i] = it.Type, it.ContentType, it.Content, it.DisplayName, it.Role
+		if !it.InTranscript {
+			content[i] = "" // delivered by the hook, never read back (store.Item)
+		}
+		at[i], inTranscript[i], message[i] = it.Time.UnixMilli(), it.InTranscript, it.MessageID
+		if len(it.Attachments) > 0 {
+			j, _ := json.Marshal(it.Attachments)
+			attachments[i] = string(j)
+		}
+		if len(it.Receipts) > 0 {
+			j, _ := json.Marshal(it.Receipts)
+			receipts[i] = string(j)
+		}
+	}
+	q := `INSERT INTO items (contact_id, seq, id, participant_id, client_token, type, content_type, content, display_name, role,
+			at, in_transcript, attachments, receipts, message_id)
+		SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
+			$9::text[], $10::text[], $11::bigint[], $12::boolean[], $13::text[], $14::text[], $15::text[])`
+	if skipDuplicates {
+		q += ` ON CONFLICT DO NOTHING`
+	}
+	return b.exec(ctx, q, contact, seq, id, participant, token, typ, ctype, content, name, role, at, inTranscript,
+		attachments, receipts, message)
+}
+
+// flush inserts the deferred idempotency keys and items; false means one
+// of them was a duplicate, and the batch must run again with savepoints.
+func (b *batchTx) flush(ctx context.Context) (bool, error) {
+	if len(b.idem) > 0 {
+		n := len(b.idem)
+		scope, token, response, created, contact := make([]string, n), make([]string, n), make([][]byte, n), make([]int64, n), make([]string, n)
+		now := time.Now().UnixMilli()
+		for i, k := range b.idem {
+			scope[i], token[i], response[i], created[i], contact[i] = k.Scope, k.ClientToken, k.Response, now, k.ContactID
+		}
+		got, err := b.exec(ctx, `INSERT INTO idempotency (scope, client_token, response, created_at, contact_id)
+			SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[], $4::bigint[], $5::text[]) ON CONFLICT DO NOTHING`,
+			scope, token, response, created, contact)
+		if err != nil || got < int64(n) {
+			return false, err
+		}
+		b.idem = b.idem[:0]
+	}
+	if len(b.items) > 0 {
+		got, err := b.insertItems(ctx, b.items, true)
+		if err != nil || got < int64(len(b.items)) {
+			return false, err
+		}
+		b.items = b.items[:0]
+	}
+	return true, nil
+}
+
+// saveCounters writes the counters of the chats that got items.
+func (b *batchTx) saveCounters(ctx context.Context) error {
+	var ids []string
+	var seqs, ats []int64
+	for id, k := range b.chats {
+		if k.dirty {
+			ids, seqs, ats = append(ids, id), append(seqs, k.lastSeq), append(ats, k.lastAt)
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	_, err := b.exec(ctx, `UPDATE contacts SET last_seq = v.seq, last_at = v.at
+		FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS v(id, seq, at) WHERE contacts.id = v.id`, ids, seqs, ats)
+	return err
+}
+
+func ms(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
+}
+
+func fromMS(v int64) time.Time {
+	if v == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(v).UTC()
+}
+
+func notFound(err error) error {
+	if errors.Is(err, pgx.ErrNoRows) {
+		return store.ErrNotFound
+	}
+	return err
+}
+
+type rowScanner interface{ Scan(...any) error }
+
+// collect reads every row of a query with scan.
+func collect[T any](db *DB, ctx context.Context, scan func(rowScanner) (T, error), q string, args ...any) ([]T, error) {
+	rows, err := db.pool.Query(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
+const contactCols = `id, instance_id, initial_contact_id, flow_id, queue_id, state, attributes, content_types, agent_id,
+	created_at, connected_at, ended_at, deadline, disconnect_reason, timers, customer_attributes`
+
+func scanContact(row rowScanner) (store.Contact, error) {
+	var c store.Contact
+	var attrs, types, timers, customer string
+	var created, connected, ended, deadline int64
+	if err := row.Scan(&c.ID, &c.InstanceID, &c.InitialContactID, &c.FlowID, &c.QueueID, &c.State, &attrs, &types,
+		&c.AgentID, &created, &connected, &ended, &deadline, &c.DisconnectReason, &timers, &customer); err != nil {
+		return c, notFound(err)
+	}
+	return c, fillContact(&c, attrs, types, timers, customer, created, connected, ended, deadline)
+}
+
+// fillContact decodes a contact's JSON and time columns.
+func fillContact(c *store.Contact, attrs, types, timers, customer string, created, connected, ended, deadline int64) error {
+	if customer != "" {
+		if err := json.Unmarshal([]byte(customer), &c.CustomerAttributes); err != nil {
+			return err
+		}
+	}
+	if timers != "" {
+		if err := json.Unmarshal([]byte(timers), &c.Timers); err != nil {
+			return err
+		}
+	}
+	if err := json.Unmarshal([]byte(attrs), &c.Attributes); err != nil {
+		return err
+	}
+	if err := json.Unmarshal([]byte(types), &c.ContentTypes); err != nil {
+		return err
+	}
+	c.CreatedAt, c.ConnectedAt, c.EndedAt, c.Deadline = fromMS(created), fromMS(connected), fromMS(ended), fromMS(deadline)
+	return nil
+}
+
+func (db *DB) Contact(ctx context.Context, id string) (store.Contact, error) {
+	return scanContact(db.pool.QueryRow(ctx, `SELECT `+contactCols+` FROM contacts WHERE id = $1`, id))
+}
+
+func (db *DB) ActiveContacts(ctx context.Context) iter.Seq2[store.Contact, error] {
+	return func(yield func(store.Contact, error) bool) {
+		rows, err := db.pool.Query(ctx, `SELECT `+contactCols+` FROM contacts WHERE state <> $1`, store.ContactEnded)
+		if err != nil {
+			yield(store.Contact{}, err)
+			return
+		}
+		defer rows.Close()
+		for rows.Next() {
+			if !yield(scanContact(rows)) {
+				return
+			}
+		}
+		if err := rows.Err(); err != nil {
+			yield(store.Contact{}, err)
+		}
+	}
+}
+
+func (db *DB) Idempotency(ctx context.Context, scope, clientToken string) ([]byte, error) {
+	var b []byte
+	err := db.pool.QueryRow(ctx, `SELECT response FROM idempotency WHERE scope = $1 AND client_token = $2`, scope, clientToken).Scan(&b)
+	return b, notFound(err)
+}
+
+const participantCols = `id, contact_id, role, display_name, token_hash, state, connected, joined_at, left_at, agent_id`
+
+func scanParticipant(row rowScanner) (store.Participant, error) {
+	var p store.Participant
+	var joined, left int64
+	err := row.Scan(&p.ID, &p.ContactID, &p.Role, &p.DisplayName, &p.TokenHash, &p.State, &p.Connected, &joined, &left, &p.AgentID)
+	p.JoinedAt, p.LeftAt = fromMS(joined), fromMS(left)
+	return p, notFound(err)
+}
+
+func (db *DB) Participant(ctx context.Context, id string) (store.Participant, error) {
+	return scanParticipant(db.pool.QueryRow(ctx, `SELECT `+participantCols+` FROM participants WHERE id = $1`, id))
+}
+
+// Session reads a participant and its contact in one query: every request
+// of a participant needs both, and nothing mutable of either is cached.
+func (db *DB) Session(ctx context.Context, participantID string) (store.Participant, store.Contact, error) {
+	var p store.Participant
+	var c store.Contact
+	row := db.pool.QueryRow(ctx, `SELECT `+prefixed("p", participantCols)+`, `+prefixed("c", contactCols)+`
+		FROM participants p JOIN contacts c ON c.id = p.contact_id WHERE p.id = $1`, participantID)
+	var joined, left int64
+	var attrs, types, timers, customer string
+	var created, connected, ended, deadline int64
+	err := row.Scan(&p.ID, &p.ContactID, &p.Role, &p.DisplayName, &p.TokenHash, &p.State, &p.Connected, &joined, &left, &p.AgentID,
+		&c.ID, &c.InstanceID, &c.InitialContactID, &c.FlowID, &c.QueueID, &c.State, &attrs, &types,
+		&c.AgentID, &created, &connected, &ended, &deadline, &c.DisconnectReason, &timers, &customer)
+	if err != nil {
+		return p, c, notFound(err)
+	}
+	p.JoinedAt, p.LeftAt = fromMS(joined), fromMS(left)
+	err = fillContact(&c, attrs, types, timers, customer, created, connected, ended, deadline)
+	return p, c, err
+}
+
+// prefixed qualifies each of a list of columns with a table alias.
+func prefixed(alias, cols string) string {
+	parts := strings.Split(cols, ",")
+	for i, c := range parts {
+		parts[i] = alias + "." + strings.TrimSpace(c)
+	}
+	return strings.Join(parts, ", ")
+}
+
+func (db *DB) ParticipantByToken(ctx context.Context, tokenHash string) (store.Participant, error) {
+	return scanParticipant(db.pool.QueryRow(ctx, `SELECT `+participantCols+` FROM participants WHERE token_hash = $1`, tokenHash))
+}
+
+func (db *DB) Participants(ctx context.Context, contactID string) ([]store.Participant, error) {
+	return collect(db, ctx, scanParticipant, `SELECT `+participantCols+` FROM participants WHERE contact_id = $1 ORDER BY joined_at, id`, contactID)
+}
+
+func (db *DB) AgentParticipants(ctx context.Context, agentID string) ([]store.Participant, error) {
+	return collect(db, ctx, scanParticipant, `SELECT `+participantCols+` FROM participants WHERE agent_id = $1 AND state = $2
+		AND contact_id IN (SELECT id FROM contacts WHERE state <> $3) ORDER BY joined_at`, agentID, store.ParticipantJoined, store.ContactEnded)
+}
+
+func (db *DB) ConnectionToken(ctx context.Context, hash string) (store.ConnectionToken, error) {
+	t := store.ConnectionToken{Hash: hash}
+	var exp int64
+	err := db.pool.QueryRow(ctx, `SELECT participant_id, expires_at FROM connection_tokens WHERE hash = $1`, hash).Scan(&t.ParticipantID, &exp)
+	t.Expires = fromMS(exp)
+	return t, notFound(err)
+}
+
+const itemCols = `seq, id, contact_id, participant_id, client_token, type, content_type, content, display_name, role, at,
+	in_transcript, attachments, receipts, message_id`
+
+func scanItem(row rowScanner) (store.Item, error) {
+	var it store.Item
+	var at int64
+	var attachments, receipts string
+	if err := row.Scan(&it.Seq, &it.ID, &it.ContactID, &it.ParticipantID, &it.ClientToken, &it.Type, &it.ContentType,
+		&it.Content, &it.DisplayName, &it.Role, &at, &it.InTranscript, &attachments, &receipts, &it.MessageID); err != nil {
+		return it, notFound(err)
+	}
+	it.Time = fromMS(at)
+	if attachments != "" {
+		if err := json.Unmarshal([]byte(attachments), &it.Attachments); err != nil {
+			return it, err
+		}
+	}
+	if receipts != "" {
+		if err := json.Unmarshal([]byte(receipts), &it.Receipts); err != nil {
+			return it, err
+		}
+	}
+	return it, nil
+}
+
+func (db *DB) Item(ctx context.Context, contactID, id string) (store.Item, error) {
+	return scanItem(db.pool.QueryRow(ctx, `SELECT `+itemCols+` FROM items WHERE id = $1 AND contact_id = $2`, id, contactID))
+}
+
+func (db *DB) ItemByClientToken(ctx context.Context, participantID, clientToken string) (store.Item, error) {
+	return scanItem(db.pool.QueryRow(ctx, `SELECT `+itemCols+` FROM items
+		WHERE participant_id = $1 AND client_token = $2 AND client_token <> ''`, participantID, clientToken))
+}
+
+func (db *DB) Transcript(ctx context.Context, contactID string, from int64, forward bool, limit int) ([]store.Item, error) {
+	q := `SELECT ` + itemCols + ` FROM items WHERE contact_id = $1 AND in_transcript AND seq <= $2 ORDER BY seq DESC LIMIT $3`
+	if forward {
+		q = `SELECT ` + itemCols + ` FROM items WHERE contact_id = $1 AND in_transcript AND seq >= $2 ORDER BY seq ASC LIMIT $3`
+	}
+	return collect(db, ctx, scanItem, q, contactID, from, limit)
+}
+
+func (db *DB) ItemsFrom(ctx context.Context, contactID string, from int64, limit int) ([]store.Item, error) {
+	return collect(db, ctx, scanItem, `SELECT `+itemCols+` FROM items WHERE contact_id = $1 AND seq >= $2 ORDER BY seq LIMIT $3`,
+		contactID, from, limit)
+}
+
+func (db *DB) TranscriptSeqAt(ctx context.Context, contactID string, t time.Time, forward bool) (int64, error) {
+	// at never decreases with seq within a chat, so the first match in seq
+	// order is the answer.
+	q := `SELECT seq FROM items WHERE contact_id = $1 AND in_transcript AND at <= $2 ORDER BY seq DESC LIMIT 1`
+	if forward {
+		q = `SELECT seq FROM items WHERE contact_id = $1 AND in_transcript AND at >= $2 ORDER BY seq ASC LIMIT 1`
+	}
+	var seq int64
+	err := db.pool.QueryRow(ctx, q, contactID, t.UnixMilli()).Scan(&seq)
+	return seq, notFound(err)
+}
+
+func (db *DB) TranscriptNewest(ctx context.Context, contactID string, n int) (int64, error) {
+	var seq int64
+	err := db.pool.QueryRow(ctx, `SELECT COALESCE(MIN(seq), 0) FROM (SELECT seq FROM items WHERE contact_id = $1 AND in_transcript
+		ORDER BY seq DESC LIMIT $2) AS newest`, contactID, max(n, 1)).Scan(&seq)
+	if err == nil && seq == 0 {
+		return 0, store.ErrNotFound
+	}
+	return seq, notFound(err)
+}
+
+func (db *DB) Receipts(ctx context.Context, messageIDs []string) (map[string][]store.Receipt, error) {
+	out := make(map[string][]store.Receipt)
+	if len(messageIDs) == 0 {
+		return out, nil
+	}
+	rcs, err := collect(db, ctx, func(row rowScanner) (store.Receipt, error) {
+		var rc store.Receipt
+		var delivered, read int64
+		err := row.Scan(&rc.MessageID, &rc.RecipientID, &rc.ContactID, &delivered, &read)
+		rc.Delivered, rc.Read = fromMS(delivered), fromMS(read)
+		return rc, err
+	}, `SELECT message_id, recipient_id, contact_id, delivered_at, read_at FROM receipts
+		WHERE message_id = ANY($1) ORDER BY message_id, recipient_id`, messageIDs)
+	for _, rc := range rcs {
+		out[rc.MessageID] = append(out[rc.MessageID], rc)
+	}
+	return out, err
+}
+
+const fileCols = `id, contact_id, participant_id, name, content_type, size, state, sha256, serve_type, reason, item_id,
+	created_at, updated_at`
+
+func scanFile(row rowScanner) (store.File, error) {
+	var f store.File
+	var created, updated int64
+	err := row.Scan(&f.ID, &f.ContactID, &f.ParticipantID, &f.Name, &f.ContentType, &f.Size, &f.State, &f.SHA256,
+		&f.ServeType, &f.Reason, &f.ItemID, &created, &updated)
+	f.CreatedAt, f.UpdatedAt = fromMS(created), fromMS(updated)
+	return f, notFound(err)
+}
+
+func (db *DB) File(ctx context.Context, id string) (store.File, error) {
+	return scanFile(db.pool.QueryRow(ctx, `SELECT `+fileCols+` FROM files WHERE id = $1`, id))
+}
+
+func (db *DB) CountFiles(ctx context.Context, contactID string) (int, error) {
+	var n int
+	err := db.pool.QueryRow(ctx, `SELECT COUNT(*) FROM files WHERE contact_id = $1 AND state <> $2`, contactID, store.FileRejected).Scan(&n)
+	return n, err
+}
+
+func (db *DB) UnfinishedFiles(ctx context.Context) ([]store.File, error) {
+	return collect(db, ctx, scanFile, `SELECT `+fileCols+` FROM files WHERE state IN ($1, $2) ORDER BY created_at`,
+		store.FileUploaded, store.FileInProgress)
+}
+
+func (db *DB) ExpiredFiles(ctx context.Context, endedBefore time.Time, limit int) ([]store.File, error) {
+	return collect(db, ctx, scanFile, `SELECT `+fileCols+` FROM files WHERE state <> $1 AND contact_id IN
+		(SELECT id FROM contacts WHERE state = $2 AND ended_at < $3) LIMIT $4`,
+		store.FileDeleted, store.ContactEnded, endedBefore.UnixMilli(), limit)
+}
+
+func (db *DB) Files(ctx context.Context, contactID string) ([]store.File, error) {
+	return collect(db, ctx, scanFile, `SELECT `+fileCols+` FROM files WHERE contact_id = $1 ORDER BY created_at, id`, contactID)
+}
+
+func (db *DB) EndedContacts(ctx context.Context, after, before time.Time) ([]string, error) {
+	return collect(db, ctx, func(row rowScanner) (string, error) {
+		var id string
+		return id, row.Scan(&id)
+	}, `SELECT id FROM contacts WHERE state = 'ENDED' AND ended_at >= $1 AND ended_at < $2 ORDER BY ended_at, id`,
+		after.UnixMilli(), before.UnixMilli())
+}
+
+func (db *DB) Tombstone(ctx context.Context, contactID string) (store.Tombstone, error) {
+	t := store.Tombstone{ContactID: contactID}
+	var at int64
+	err := db.pool.QueryRow(ctx, `SELECT erased_at, reason FROM erasures WHERE contact_id = $1`, contactID).Scan(&at, &t.Reason)
+	t.At = time.UnixMilli(at)
+	return t, notFound(err)
+}
+
+// Scrub vacuums the tables erasure deletes from, so that their dead rows'
+// space is reclaimed and reused. PostgreSQL does not overwrite it at once,
+// and its WAL and backups keep old versions until they are recycled.
+func (db *DB) Scrub(ctx context.Context) error {
+	_, err := db.pool.Exec(ctx, `VACUUM receipts, items, files, connection_tokens, idempotency, participants, contacts`)
+	return err
+}
+
+func (db *DB) AbandonedFiles(ctx context.Context, createdBefore time.Time, limit int) ([]store.File, error) {
+	return collect(db, ctx, scanFile, `SELECT `+fileCols+` FROM files WHERE state IN ('PENDING', 'RECEIVING', 'UPLOADED') AND created_at < $1
+		ORDER BY created_at LIMIT $2`, createdBefore.UnixMilli(), limit)
+}
+
+func (db *DB) FilesConfig(ctx context.Context, instanceID, scope string) (store.FilesConfig, error) {
+	fc := store.FilesConfig{InstanceID: instanceID, Scope: scope}
+	var exts string
+	var modified int64
+	err := db.pool.QueryRow(ctx, `SELECT max_bytes, extensions, modified_at FROM attached_files_config
+		WHERE instance_id = $1 AND scope = $2`, instanceID, scope).Scan(&fc.MaxBytes, &exts, &modified)
+	if err != nil {
+		return fc, notFound(err)
+	}
+	fc.ModifiedAt = fromMS(modified)
+	return fc, json.Unmarshal([]byte(exts), &fc.Extensions)
+}
+
+func (db *DB) AgentByKey(ctx context.Context, keyHash string) (store.Agent, error) {
+	var a store.Agent
+	var created int64
+	err := db.pool.QueryRow(ctx, `SELECT id, name, key_hash, created_at, status FROM agents WHERE key_hash = $1`, keyHash).
+		Scan(&a.ID, &a.Name, &a.KeyHash, &created, &a.Status)
+	a.CreatedAt = fromMS(created)
+	return a, notFound(err)
+}
+
+func (db *DB) Agents(ctx context.Context) ([]store.Agent, error) {
+	return collect(db, ctx, func(row rowScanner) (store.Agent, error) {
+		var a store.Agent
+		var created int64
+		err := row.Scan(&a.ID, &a.Name, &a.KeyHash, &created, &a.Status)
+		a.CreatedAt = fromMS(created)
+		return a, err
+	}, `SELECT id, name, key_hash, created_at, status FROM agents ORDER BY name`)
+}
+
+func (db *DB) QueuedContacts(ctx context.Context, q store.QueueQuery) ([]store.Contact, error) {
+	// (created_at, id) orders the queue totally, so a page continues
+	// exactly after the last contact of the one before.
+	return collect(db, ctx, scanContact, `SELECT `+contactCols+` FROM contacts WHERE state = 'QUEUED' AND ($1 = '' OR flow_id = $1)
+		AND (created_at, id) > ($2, $3) ORDER BY created_at, id LIMIT $4`, q.FlowID, ms(q.AfterCreated), q.AfterID, q.Limit)
+}
+
+func (db *DB) CountQueued(ctx context.Context, flowID string) (int, error) {
+	var n int
+	err := db.pool.QueryRow(ctx, `SELECT COUNT(*) FROM contacts WHERE state = 'QUEUED' AND ($1 = '' OR flow_id = $1)`, flowID).Scan(&n)
+	return n, err
+}
+
+// pruneQueries delete up to a limit of rows older than a time. Chats keep
+// their counters (contacts.last_seq), so deleting a chat's newest item
+// takes no seq back.
+var pruneQueries = []string{
+	`DELETE FROM connection_tokens WHERE hash IN (SELECT hash FROM connection_tokens WHERE expires_at < $1 LIMIT $2)`,
+	`DELETE FROM idempotency WHERE (scope, client_token) IN
+		(SELECT scope, client_token FROM idempotency WHERE created_at < $1 LIMIT $2)`,
+	`DELETE FROM items WHERE (contact_id, seq) IN (SELECT contact_id, seq FROM items WHERE NOT in_transcript AND at < $1 LIMIT $2)`,
+}
+
+// Prune deletes on the pool, not through the group committer: it locks
+// only rows no change writes.
+func (db *DB) Prune(ctx context.Context, p store.Prune) (int, error) {
+	n := 0
+	for i, before := range []time.Time{p.TokensExpiredBefore, p.IdempotencyBefore, p.EphemeralBefore} {
+		if before.IsZero() {
+			continue
+		}
+		tag, err := db.pool.Exec(ctx, pruneQueries[i], before.UnixMilli(), p.Limit)
+		if err != nil {
+			return n, err
+		}
+		n += int(tag.RowsAffected())
+	}
+	return n, nil
+}
+
+func (db *DB) CannedResponses(ctx context.Context, instanceID string) ([]store.Canned, error) {
+	return collect(db, ctx, func(row rowScanner) (store.Canned, error) {
+		var c store.Canned
+		var created int64
+		err := row.Scan(&c.ID, &c.InstanceID, &c.Shortcut, &c.Text, &created)
+		c.CreatedAt = fromMS(created)
+		return c, err
+	}, `SELECT id, instance_id, shortcut, text, created_at FROM canned_responses WHERE instance_id = $1 ORDER BY shortcut`, instanceID)
+}
+
+func (db *DB) ContactsWithAttribute(ctx context.Context, key, value string, limit int) ([]store.Contact, error) {
+	// Attributes are JSON text (as in SQLite); a scan bounded by the limit:
+	// the console asks for one customer's few chats.
+	return collect(db, ctx, scanContact, `SELECT `+contactCols+` FROM contacts WHERE attributes LIKE '{%'
+		AND (attributes::jsonb ->> $1) = $2 ORDER BY created_at DESC, id DESC LIMIT $3`, key, value, limit)
+}
+
+func (db *DB) SearchAgentMessages(ctx context.Context, agentID, text string, limit int) ([]store.AgentMessage, error) {
+	like := "%" + strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(text) + "%"
+	return collect(db, ctx, func(row rowScanner) (store.AgentMessage, error) {
+		var m store.AgentMessage
+		it, err := scanItem(extraScanner{row, &m.Customer})
+		m.Item = it
+		return m, err
+	}, `SELECT `+prefixed("i", itemCols)+`, COALESCE((SELECT display_name FROM participants c
+			WHERE c.contact_id = i.contact_id AND c.role = 'CUSTOMER' LIMIT 1), '')
+		FROM items i WHERE i.type = 'MESSAGE' AND i.in_transcript AND i.content ILIKE $1 ESCAPE '\'
+		AND i.contact_id IN (SELECT contact_id FROM participants WHERE agent_id = $2)
+		ORDER BY i.at DESC, i.seq DESC LIMIT $3`, like, agentID, limit)
+}
+
+// extraScanner scans a row whose last columns follow what scanItem reads.
+type extraScanner struct {
+	row   rowScanner
+	extra *string
+}
+
+func (e extraScanner) Scan(dest ...any) error { return e.row.Scan(append(dest, e.extra)...) }
