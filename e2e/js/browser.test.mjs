@@ -67,7 +67,7 @@ test("a customer and an agent converse, with files, in the widget and the consol
   await agent.getByRole("button", { name: "Sign in" }).click();
   await agent.locator("#queue-total", { hasText: /^\(\d+\)$/ }).waitFor(); // how many wait, in all
   await agent.getByRole("button", { name: "Accept the chat with Ada" }).click();
-  await agent.getByText("Hello, my order 1234 has not arrived").waitFor();
+  await agent.locator(".chat-panel").getByText("Hello, my order 1234 has not arrived").waitFor();
   // What the widget's page sent shows, labelled as the customer's word.
   await agent.locator(".customer-attributes dt", { hasText: "page" }).waitFor();
   await agent.getByText("Supplied by the customer (unverified)").waitFor();

@@ -221,7 +221,7 @@ test("a sample widget's page starts a chat as Amazon's samples do and talks thro
 
   await signIn(agent);
   await agent.getByRole("button", { name: "Accept the chat with Sam" }).click();
-  await agent.getByText("Hello from a sample widget").waitFor();
+  await agent.locator(".chat-panel").getByText("Hello from a sample widget").waitFor();
   await agent.locator(".customer-attributes dt", { hasText: "customerName" }).waitFor();
   await agent.getByRole("button", { name: "Download orders.csv" }).waitFor();
   await page.waitForFunction(() => window.__verdict === "APPROVED");

@@ -65,7 +65,10 @@ async function loadChats() {
 async function accept(contactId) {
   try {
     const chat = await agentAPI("POST", chatPath(contactId, "/accept"));
+    // It waits no more: off the list at once, before the pushed re-read.
+    document.querySelector(`#queue li[data-contact="${CSS.escape(contactId)}"]`)?.remove();
     openChat(chat, { focus: true });
+    readQueue();
   } catch (e) {
     alertMessage(e.message);
   }

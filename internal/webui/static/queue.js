@@ -36,7 +36,7 @@ export async function readQueue() {
   document.getElementById("queue-prev").disabled = page === 0;
   document.getElementById("queue-next").disabled = !q.NextToken;
   const list = document.getElementById("queue");
-  list.replaceChildren(...q.Waiting.map((w) => el("li", { class: "waiting" },
+  list.replaceChildren(...q.Waiting.map((w) => el("li", { class: "waiting", "data-contact": w.ContactId },
     el("span", { class: "name" }, w.CustomerName),
     el("span", { class: "meta", "data-since": w.WaitingSince }, since(w.WaitingSince)),
     w.Preview ? el("span", { class: "preview-text" }, w.Preview) : null,
