@@ -16,7 +16,7 @@ test-go:
 	# The end-to-end suites again with every server on PostgreSQL (the
 	# browser and upload-memory tests measure the widget and the uploads, not the
 	# store: once is enough).
-	PARLEY_E2E_DATABASE=postgres $(GO) test -count=1 -timeout 8m -skip '^(TestBrowser|TestConcurrentLargeUploadsKeepMemoryFlat)$$' ./e2e
+	PARLEY_E2E_DATABASE=postgres $(GO) test -count=1 -timeout 8m -skip '^(TestBrowser|TestBrowserProduct|TestConcurrentLargeUploadsKeepMemoryFlat)$$' ./e2e
 
 ## race: every test again under the race detector (about 8 minutes on 2
 ## busy cores; memory thresholds in the tests allow for the detector).
