@@ -290,6 +290,9 @@ func TestStuckSocketDoesNotSlowOthers(t *testing.T) {
 		t.Errorf("the stuck socket received all %d items; it was never dropped", got)
 	}
 	t.Logf("the stuck socket had %d items buffered when it was dropped", got)
+	if drops := value(scrape(t, ts.URL+"/metrics")["parley_websocket_slow_drops_total"], nil); drops < 1 {
+		t.Errorf("parley_websocket_slow_drops_total = %v after a socket was dropped for falling behind", drops)
+	}
 }
 
 // TestNoLeakOverManyConnections: thousands of connect/disconnect cycles

@@ -189,7 +189,23 @@ func TestMetricsAndLogs(t *testing.T) {
 	if got := value(fams["parley_websocket_connections"], nil); got != 1 {
 		t.Errorf("open websockets: %v, want 1", got)
 	}
-	for _, name := range []string{"parley_store_commits_total", "parley_store_items_committed_total", "go_goroutines", "process_resident_memory_bytes"} {
+	if got := value(fams["parley_websocket_subscriptions"], nil); got != 1 {
+		t.Errorf("chats followed: %v, want 1", got)
+	}
+	if got := value(fams["parley_websocket_queued_frames"], nil); got < 0 {
+		t.Errorf("no queued-frames gauge")
+	}
+	// Five messages, the chat's start and more: committed in batches.
+	if got := value(fams["parley_store_items_committed_total"], nil); got < 6 {
+		t.Errorf("items committed: %v, want at least 6", got)
+	}
+	if c, b := value(fams["parley_store_commits_total"], nil), value(fams["parley_store_batch_changes"], nil); c < 1 || b != c {
+		t.Errorf("commits %v, batch sizes observed %v", c, b)
+	}
+	if got := value(fams["parley_store_sync_duration_seconds"], nil); got < 1 {
+		t.Errorf("commit syncs timed: %v", got)
+	}
+	for _, name := range []string{"go_goroutines", "process_resident_memory_bytes"} {
 		if fams[name] == nil {
 			t.Errorf("no %s", name)
 		}

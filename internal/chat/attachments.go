@@ -747,6 +747,7 @@ func (s *Service) expireFiles(ctx context.Context) error {
 				{ID: f.ID, From: f.State, To: store.FileDeleted, At: s.now()}}}); err != nil && !errors.Is(err, store.ErrConflict) {
 				return err
 			}
+			s.cfg.Metrics.Pruned("files", 1)
 		}
 	}
 }

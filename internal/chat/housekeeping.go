@@ -64,17 +64,29 @@ func (s *Service) housekeeping(ctx context.Context) error {
 // briefly.
 func (s *Service) prune(ctx context.Context) error {
 	now := s.now()
-	p := store.Prune{
-		TokensExpiredBefore: now.Add(-tokenGrace),
-		IdempotencyBefore:   now.Add(-IdempotencyWindow),
-		EphemeralBefore:     now.Add(-EphemeralWindow),
-		Limit:               pruneBatch,
-	}
-	for ctx.Err() == nil {
-		n, err := s.store.Prune(ctx, p)
-		if err != nil || n < pruneBatch {
-			return err
+	// One kind at a time, so that the metrics can say what was pruned.
+	for _, k := range []struct {
+		kind string
+		p    store.Prune
+	}{
+		{"tokens", store.Prune{TokensExpiredBefore: now.Add(-tokenGrace)}},
+		{"idempotency", store.Prune{IdempotencyBefore: now.Add(-IdempotencyWindow)}},
+		{"ephemeral_items", store.Prune{EphemeralBefore: now.Add(-EphemeralWindow)}},
+	} {
+		k.p.Limit = pruneBatch
+		for {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			n, err := s.store.Prune(ctx, k.p)
+			s.cfg.Metrics.Pruned(k.kind, n)
+			if err != nil {
+				return err
+			}
+			if n < pruneBatch {
+				break
+			}
 		}
 	}
-	return ctx.Err()
+	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/parleychat/parley/internal/obs"
 	"github.com/parleychat/parley/internal/secret"
 	"github.com/parleychat/parley/internal/store"
 )
@@ -60,8 +61,16 @@ func TestPruneKeepsRetriesWithinTheirWindow(t *testing.T) {
 	// Past every window (the store's times are the wall clock's; the
 	// service's clock moves on).
 	clk.Add(IdempotencyWindow + 48*time.Hour)
+	m := obs.NewMetrics()
+	svc.cfg.Metrics = m
 	if err := svc.prune(ctx); err != nil {
 		t.Fatal(err)
+	}
+	// What was pruned is in the metrics, by kind.
+	for _, kind := range []string{"tokens", "idempotency", "ephemeral_items"} {
+		if got := m.Value("parley_pruned_total", "kind", kind); got < 1 {
+			t.Errorf("parley_pruned_total{kind=%q} = %v, want at least 1", kind, got)
+		}
 	}
 	if _, err := st.ConnectionToken(ctx, secret.Hash(conn.ConnectionToken)); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("expired connection token: %v, want pruned", err)

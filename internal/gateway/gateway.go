@@ -64,6 +64,34 @@ type Gateway struct {
 	work       sync.WaitGroup
 	workMu     sync.RWMutex
 	workClosed bool
+
+	slowDrops atomic.Int64 // sockets closed for falling behind
+}
+
+// Stats is what the gateway holds, for the metrics.
+type Stats struct {
+	Sockets       int   // open sockets
+	Subscriptions int   // chats this node follows (one broker subscription each)
+	Queued        int   // frames waiting to be written, over every socket
+	SlowDrops     int64 // sockets closed since start for falling behind
+}
+
+// Stats reads the gateway's counts.
+func (g *Gateway) Stats() Stats {
+	g.mu.Lock()
+	st := Stats{Sockets: len(g.live), SlowDrops: g.slowDrops.Load()}
+	live := make([]*socket, 0, len(g.live))
+	for s := range g.live {
+		live = append(live, s)
+	}
+	g.mu.Unlock()
+	for _, s := range live {
+		st.Queued += s.pending()
+	}
+	g.hub.mu.Lock()
+	st.Subscriptions = len(g.hub.feeds)
+	g.hub.mu.Unlock()
+	return st
 }
 
 // New returns a gateway.
@@ -141,13 +169,6 @@ func (g *Gateway) Connected(participantID string) bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	return g.sockets[participantID] > 0
-}
-
-// Connections counts the open sockets, for the metrics.
-func (g *Gateway) Connections() int {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return len(g.live)
 }
 
 // forbidden answers as API Gateway does for a refused websocket.
@@ -312,6 +333,7 @@ func (s *socket) offer(f outFrame) {
 	if len(s.queue) >= QueueLength {
 		s.lagging, s.queue = true, nil
 		s.mu.Unlock()
+		s.g.slowDrops.Add(1)
 		s.close(closeLagging, "Fell behind; reconnect and read the transcript.")
 		return
 	}

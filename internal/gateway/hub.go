@@ -197,6 +197,7 @@ func (f *feed) drop() {
 	f.h.mu.Unlock()
 	f.sub.Close()
 	for _, s := range sockets {
+		s.g.slowDrops.Add(1)
 		s.close(closeLagging, "Fell behind; reconnect and read the transcript.")
 	}
 }

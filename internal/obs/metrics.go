@@ -27,8 +27,6 @@ type Metrics struct {
 	commitSeconds prometheus.Histogram
 	syncSeconds   prometheus.Histogram
 
-	slowDrops prometheus.Counter
-
 	verdicts     *prometheus.CounterVec
 	checkSeconds prometheus.Histogram
 	scanSeconds  prometheus.Histogram
@@ -61,8 +59,6 @@ func NewMetrics() *Metrics {
 		Help: "Time from a batch's first statement to its durable commit.", Buckets: latency})
 	m.syncSeconds = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "parley_store_sync_duration_seconds",
 		Help: "Time the commit itself took: the log write and its fsync.", Buckets: latency})
-	m.slowDrops = prometheus.NewCounter(prometheus.CounterOpts{Name: "parley_websocket_slow_drops_total",
-		Help: "Websockets closed because they fell too far behind."})
 	m.verdicts = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "parley_attachments_total",
 		Help: "Attachment verdicts, by verdict."}, []string{"verdict"})
 	m.checkSeconds = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "parley_attachment_check_duration_seconds",
@@ -72,7 +68,7 @@ func NewMetrics() *Metrics {
 	m.pruned = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "parley_pruned_total",
 		Help: "Records pruned by housekeeping and retention, by kind."}, []string{"kind"})
 	for _, c := range []prometheus.Collector{m.requests, m.duration, m.throttled, m.authFailures, m.commits, m.items,
-		m.batch, m.commitSeconds, m.syncSeconds, m.slowDrops, m.verdicts, m.checkSeconds, m.scanSeconds, m.pruned,
+		m.batch, m.commitSeconds, m.syncSeconds, m.verdicts, m.checkSeconds, m.scanSeconds, m.pruned,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
 		f(c)
 	}
@@ -106,6 +102,14 @@ func (m *Metrics) Gauge(name, help string, read func() float64) {
 	}
 }
 
+// Counter registers a counter read when scraped, for a count a component
+// keeps anyway.
+func (m *Metrics) Counter(name, help string, read func() float64) {
+	if m != nil {
+		m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, read))
+	}
+}
+
 func (m *Metrics) request(op string, status int, d time.Duration) {
 	if m == nil {
 		return
@@ -136,13 +140,6 @@ func (m *Metrics) Commit(changes, items int, total, sync time.Duration) {
 	m.syncSeconds.Observe(sync.Seconds())
 }
 
-// SlowDrop records a websocket closed for falling behind.
-func (m *Metrics) SlowDrop() {
-	if m != nil {
-		m.slowDrops.Inc()
-	}
-}
-
 // Verdict records an attachment's verdict ("APPROVED" or "REJECTED") and
 // how long its checks took.
 func (m *Metrics) Verdict(verdict string, check time.Duration) {
@@ -165,4 +162,45 @@ func (m *Metrics) Pruned(kind string, n int) {
 	if m != nil && n > 0 {
 		m.pruned.WithLabelValues(kind).Add(float64(n))
 	}
+}
+
+// Value reads a counter's or gauge's value, or a histogram's count, summed
+// over the series whose labels include the given name=value pairs; -1 if no
+// such metric. For tests and for the bench.
+func (m *Metrics) Value(name string, labels ...string) float64 {
+	fams, err := m.reg.Gather()
+	if err != nil {
+		return -1
+	}
+	want := map[string]string{}
+	for i := 0; i+1 < len(labels); i += 2 {
+		want[labels[i]] = labels[i+1]
+	}
+	for _, f := range fams {
+		if f.GetName() != name {
+			continue
+		}
+		var sum float64
+		for _, s := range f.GetMetric() {
+			match := true
+			for _, l := range s.GetLabel() {
+				if v, ok := want[l.GetName()]; ok && v != l.GetValue() {
+					match = false
+				}
+			}
+			if !match {
+				continue
+			}
+			switch {
+			case s.Counter != nil:
+				sum += s.Counter.GetValue()
+			case s.Gauge != nil:
+				sum += s.Gauge.GetValue()
+			case s.Histogram != nil:
+				sum += float64(s.Histogram.GetSampleCount())
+			}
+		}
+		return sum
+	}
+	return -1
 }

@@ -104,6 +104,9 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 		ln.Close()
 		return nil, err
 	}
+	if o, ok := s.store.(interface{ Observe(store.CommitObserver) }); ok {
+		o.Observe(s.metrics.Commit)
+	}
 	s.blobs, err = openBlobs(ctx, cfg)
 	if err != nil {
 		s.store.Close()
@@ -201,7 +204,11 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 	}}
 	connectapi.New(connectapi.Config{Region: cfg.Region, AccountID: cfg.AccountID, Verifier: verifier, Throttle: connectRates}, s.chat, log).Register(mux)
 	adminapi.New(s.chat, verifier, log).Register(mux)
-	s.metrics.Gauge("parley_websocket_connections", "Open participant websockets on this node.", func() float64 { return float64(s.gateway.Connections()) })
+	s.metrics.Gauge("parley_websocket_connections", "Open participant websockets on this node.", func() float64 { return float64(s.gateway.Stats().Sockets) })
+	s.metrics.Gauge("parley_websocket_subscriptions", "Chats this node follows: one broker subscription each, shared by their sockets.",
+		func() float64 { return float64(s.gateway.Stats().Subscriptions) })
+	s.metrics.Gauge("parley_websocket_queued_frames", "Frames waiting to be written to sockets on this node.", func() float64 { return float64(s.gateway.Stats().Queued) })
+	s.metrics.Counter("parley_websocket_slow_drops_total", "Websockets closed because they fell too far behind.", func() float64 { return float64(s.gateway.Stats().SlowDrops) })
 	if cfg.MetricsAddr == "" {
 		mux.Handle("GET /metrics", s.metrics.Handler())
 	} else {

@@ -545,3 +545,8 @@ type Prune struct {
 // CommitHook is called by a backend after each commit with the items it
 // committed, in commit order, one call at a time.
 type CommitHook func(items []Item)
+
+// CommitObserver is told of each batch a backend commits: how many changes
+// and items it held, how long the whole transaction took, and how long its
+// commit (the log write and its fsync) took. For the metrics.
+type CommitObserver func(changes, items int, total, commit time.Duration)

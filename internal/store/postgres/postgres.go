@@ -23,6 +23,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -50,9 +51,14 @@ type DB struct {
 	mu     sync.RWMutex // guards closed against sends on reqs
 	closed bool
 	done   chan struct{}
+
+	observer atomic.Pointer[store.CommitObserver]
 }
 
 var _ store.Store = (*DB)(nil)
+
+// Observe has o told of every batch committed from now on.
+func (db *DB) Observe(o store.CommitObserver) { db.observer.Store(&o) }
 
 type writeReq struct {
 	ctx    context.Context
@@ -256,6 +262,7 @@ func (db *DB) tryCommit(batch []*writeReq, savepoints, last bool) outcome {
 		}
 		return answer(fmt.Errorf("postgres: %w", err))
 	}
+	start := time.Now()
 	tx, err := db.w.Begin(ctx)
 	if err != nil {
 		if !last {
@@ -316,15 +323,20 @@ func (db *DB) tryCommit(batch []*writeReq, savepoints, last bool) outcome {
 	if err := b.saveCounters(ctx); err != nil {
 		return abandon(tx, err)
 	}
+	committing := time.Now()
 	if err := tx.Commit(ctx); err != nil {
 		// Whether a failed COMMIT committed is unknown: no retry.
 		return answer(fmt.Errorf("postgres: commit: %w", err))
 	}
+	done := time.Now()
 	var items []store.Item
 	for _, r := range batch {
 		if r.err == nil {
 			items = append(items, r.items...)
 		}
+	}
+	if o := db.observer.Load(); o != nil {
+		(*o)(len(batch), len(items), done.Sub(start), done.Sub(committing))
 	}
 	if len(items) > 0 {
 		db.hook(items)

@@ -57,7 +57,8 @@ type DB struct {
 	rstmts sync.Map // on r
 	wstmts sync.Map // on w
 
-	walLong atomic.Bool // the checkpointer found the WAL long: restartWAL
+	walLong  atomic.Bool // the checkpointer found the WAL long: restartWAL
+	observer atomic.Pointer[store.CommitObserver]
 
 	// Owned by the writer goroutine.
 	missed []string // statements to prepare after the transaction
@@ -349,6 +350,9 @@ func (db *DB) Close() error {
 
 var errClosed = errors.New("sqlite: store is closed")
 
+// Observe has o told of every batch committed from now on.
+func (db *DB) Observe(o store.CommitObserver) { db.observer.Store(&o) }
+
 // Apply queues c for the next group commit and waits until it is durable.
 func (db *DB) Apply(ctx context.Context, c *store.Change) ([]store.Item, error) {
 	req := &writeReq{ctx: ctx, change: c, done: make(chan struct{})}
@@ -426,6 +430,7 @@ func (db *DB) tryCommit(batch []*writeReq, savepoints bool) bool {
 		return true
 	}
 	ctx := context.Background()
+	start := time.Now()
 	tx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {
 		return fail(fmt.Errorf("sqlite: begin: %w", err))
@@ -470,14 +475,19 @@ func (db *DB) tryCommit(batch []*writeReq, savepoints bool) bool {
 			return fail(err)
 		}
 	}
+	committing := time.Now()
 	if err := tx.Commit(); err != nil {
 		return fail(fmt.Errorf("sqlite: commit: %w", err))
 	}
+	done := time.Now()
 	var committed []store.Item
 	for _, r := range batch {
 		if r.err == nil {
 			committed = append(committed, r.items...)
 		}
+	}
+	if o := db.observer.Load(); o != nil {
+		(*o)(len(batch), len(committed), done.Sub(start), done.Sub(committing))
 	}
 	if len(committed) > 0 {
 		db.hook(committed)
