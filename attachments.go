@@ -36,41 +36,55 @@ func (e *TransferError) Error() string {
 	return fmt.Sprintf("parley: attachment transfer failed with HTTP %d: %s", e.StatusCode, e.Body)
 }
 
-// SendAttachment uploads size bytes from r as an attachment named name and
-// returns its id. The three steps of the service (start, upload, complete)
-// run in turn; the upload's status is checked, and cancelling ctx stops it,
-// in which case the service keeps nothing. The verdict on the file arrives
-// later, as an *AttachmentEvent.
-func (s *Session) SendAttachment(ctx context.Context, name, contentType string, r io.Reader, size int64, progress Progress) (string, error) {
+// SendAttachmentInput is an attachment to send.
+type SendAttachmentInput struct {
+	Name        string    // the file name the others see
+	ContentType string    // e.g. from TypeByName
+	Body        io.Reader // Size bytes of it are sent
+	Size        int64
+	Progress    Progress // optional
+}
+
+// SendAttachmentOutput is a sent attachment.
+type SendAttachmentOutput struct {
+	AttachmentID string
+}
+
+// SendAttachment uploads in.Size bytes from in.Body as an attachment. The
+// three steps of the service (start, upload, complete) run in turn; the
+// upload's status is checked, and cancelling ctx stops it, in which case
+// the service keeps nothing. The verdict on the file arrives later, as an
+// *AttachmentEvent.
+func (s *Session) SendAttachment(ctx context.Context, in *SendAttachmentInput) (*SendAttachmentOutput, error) {
 	var start startUploadOut
-	in := map[string]any{"AttachmentName": name, "ContentType": contentType, "AttachmentSizeInBytes": size, "ClientToken": newClientToken()}
-	if err := s.call(ctx, "POST", "/participant/start-attachment-upload", s.connectionToken(), in, &start); err != nil {
-		return "", err
+	req0 := map[string]any{"AttachmentName": in.Name, "ContentType": in.ContentType, "AttachmentSizeInBytes": in.Size, "ClientToken": newClientToken()}
+	if err := s.call(ctx, "POST", "/participant/start-attachment-upload", s.connectionToken(), req0, &start); err != nil {
+		return nil, err
 	}
-	body := io.Reader(io.LimitReader(r, size))
-	if progress != nil {
-		body = &progressReader{r: body, total: size, progress: progress}
+	body := io.Reader(io.LimitReader(in.Body, in.Size))
+	if in.Progress != nil {
+		body = &progressReader{r: body, total: in.Size, progress: in.Progress}
 	}
 	req, err := http.NewRequestWithContext(ctx, "PUT", start.UploadMetadata.Url, body)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
-	req.ContentLength = size
+	req.ContentLength = in.Size
 	for k, v := range start.UploadMetadata.HeadersToInclude {
 		req.Header.Set(k, v)
 	}
 	resp, err := s.http.Do(req)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 	resp.Body.Close()
 	if resp.StatusCode/100 != 2 {
-		return "", &TransferError{StatusCode: resp.StatusCode, Body: strings.TrimSpace(string(msg))}
+		return nil, &TransferError{StatusCode: resp.StatusCode, Body: strings.TrimSpace(string(msg))}
 	}
 	err = s.call(ctx, "POST", "/participant/complete-attachment-upload", s.connectionToken(),
 		map[string]any{"AttachmentIds": []string{start.AttachmentId}, "ClientToken": newClientToken()}, nil)
-	return start.AttachmentId, err
+	return &SendAttachmentOutput{AttachmentID: start.AttachmentId}, err
 }
 
 // SendFile sends the file at path, its type taken from its extension.
@@ -84,7 +98,12 @@ func (s *Session) SendFile(ctx context.Context, path string, progress Progress) 
 	if err != nil {
 		return "", err
 	}
-	return s.SendAttachment(ctx, filepath.Base(path), TypeByName(path), f, info.Size(), progress)
+	out, err := s.SendAttachment(ctx, &SendAttachmentInput{Name: filepath.Base(path), ContentType: TypeByName(path),
+		Body: f, Size: info.Size(), Progress: progress})
+	if err != nil {
+		return "", err
+	}
+	return out.AttachmentID, nil
 }
 
 // TypeByName guesses a content type from a file name's extension, falling

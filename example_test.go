@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/connect/types"
 
 	"github.com/parleychat/parley"
+	"github.com/parleychat/parley/contact"
 	"github.com/parleychat/parley/internal/config"
 	"github.com/parleychat/parley/internal/server"
 )
@@ -47,14 +48,14 @@ func Example() {
 	endpoint, connectClient := startParley()
 	ctx := context.Background()
 
-	customer, err := parley.StartChat(ctx, connectClient, &connect.StartChatContactInput{
+	customer, err := contact.Start(ctx, connectClient, &connect.StartChatContactInput{
 		InstanceId: aws.String("example"), ContactFlowId: aws.String("default"),
 		ParticipantDetails: &types.ParticipantDetails{DisplayName: aws.String("Ada")},
 	})
 	if err != nil {
 		log.Fatal(err)
 	}
-	agent, err := parley.JoinChat(ctx, connectClient, "example", customer.ContactID, types.ParticipantRoleAgent, "Grace")
+	agent, err := contact.Join(ctx, connectClient, &contact.JoinInput{InstanceID: "example", ContactID: customer.ContactID, Role: types.ParticipantRoleAgent, DisplayName: "Grace"})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -94,7 +95,7 @@ func Example() {
 func ExampleSession_SendAttachment() {
 	endpoint, connectClient := startParley()
 	ctx := context.Background()
-	customer, _ := parley.StartChat(ctx, connectClient, &connect.StartChatContactInput{
+	customer, _ := contact.Start(ctx, connectClient, &connect.StartChatContactInput{
 		InstanceId: aws.String("example"), ContactFlowId: aws.String("default"),
 		ParticipantDetails: &types.ParticipantDetails{DisplayName: aws.String("Ada")},
 	})
@@ -105,10 +106,12 @@ func ExampleSession_SendAttachment() {
 	defer s.Close()
 
 	csv := "order,amount\n1234,19.99\n"
-	id, err := s.SendAttachment(ctx, "orders.csv", "text/csv", strings.NewReader(csv), int64(len(csv)), nil)
+	sent, err := s.SendAttachment(ctx, &parley.SendAttachmentInput{Name: "orders.csv", ContentType: "text/csv",
+		Body: strings.NewReader(csv), Size: int64(len(csv))})
 	if err != nil {
 		log.Fatal(err)
 	}
+	id := sent.AttachmentID
 	// The verdict on the file arrives as an event.
 	for e := range s.Events() {
 		if a, ok := e.(*parley.AttachmentEvent); ok && a.Attachment.ID == id && a.Attachment.Status != "IN_PROGRESS" {
@@ -132,7 +135,7 @@ func ExampleSession_SendAttachment() {
 func ExampleSession_Transcript() {
 	endpoint, connectClient := startParley()
 	ctx := context.Background()
-	customer, _ := parley.StartChat(ctx, connectClient, &connect.StartChatContactInput{
+	customer, _ := contact.Start(ctx, connectClient, &connect.StartChatContactInput{
 		InstanceId: aws.String("example"), ContactFlowId: aws.String("default"),
 		ParticipantDetails: &types.ParticipantDetails{DisplayName: aws.String("Ada")},
 		InitialMessage:     &types.ChatMessage{ContentType: aws.String("text/plain"), Content: aws.String("Hi!")},

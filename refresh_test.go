@@ -37,11 +37,12 @@ func TestConnectionTokenRefresh(t *testing.T) {
 	defer srv.Shutdown(context.Background())
 	ctx := context.Background()
 	cc := connect.New(connect.Options{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL()), Credentials: credentials.NewStaticCredentialsProvider("K", "S", "")})
-	d, err := StartChat(ctx, cc, &connect.StartChatContactInput{InstanceId: aws.String("i"), ContactFlowId: aws.String("f"),
+	out, err := cc.StartChatContact(ctx, &connect.StartChatContactInput{InstanceId: aws.String("i"), ContactFlowId: aws.String("f"),
 		ParticipantDetails: &types.ParticipantDetails{DisplayName: aws.String("Ada")}})
 	if err != nil {
 		t.Fatal(err)
 	}
+	d := Details{ContactID: *out.ContactId, ParticipantID: *out.ParticipantId, ParticipantToken: *out.ParticipantToken}
 	s := NewSession(d, Options{Endpoint: srv.URL()})
 	if err := s.Connect(ctx); err != nil {
 		t.Fatal(err)

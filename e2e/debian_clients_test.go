@@ -162,6 +162,7 @@ func TestBoto3(t *testing.T) {
 		UnknownContact string `json:"unknownContact"`
 		State          string `json:"state"`
 		AfterEnd       string `json:"afterEnd"`
+		Newer          map[string]string
 	}
 	if err := json.Unmarshal(stdout.Bytes(), &got); err != nil {
 		t.Fatalf("%v: %s", err, stdout.String())
@@ -173,4 +174,11 @@ func TestBoto3(t *testing.T) {
 	equal(t, "unknown contact", got.UnknownContact, "ResourceNotFoundException")
 	equal(t, "after stop-contact", got.State, "ENDED")
 	equal(t, "sending after the end", got.AfterEnd, "AccessDeniedException")
+	want := map[string]string{"TransferContact": "InvalidRequestException", "MonitorContact": "ResourceNotFoundException",
+		"StartContactStreaming": "InvalidRequestException", "StopContactStreaming": "ResourceNotFoundException",
+		"CreatePersistentContactAssociation": "InvalidRequestException", "PersistentChat": "ok"}
+	for op, v := range got.Newer {
+		equal(t, "boto3 "+op, v, want[op])
+	}
+	t.Logf("boto3 drove %d of the newer operations: %v", len(got.Newer), got.Newer)
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/connect/types"
 
 	"github.com/parleychat/parley"
+	"github.com/parleychat/parley/contact"
 	"github.com/parleychat/parley/internal/testfiles"
 )
 
@@ -55,11 +56,11 @@ func TestSDKCustomerAndChatJSAgentConverse(t *testing.T) {
 	t.Parallel()
 	ts := startServer(t)
 	ctx := context.Background()
-	customer, err := parley.StartChat(ctx, ts.connectClient(), startInput(ts))
+	customer, err := contact.Start(ctx, ts.connectClient(), startInput(ts))
 	if err != nil {
 		t.Fatal(err)
 	}
-	agentDetails, err := parley.JoinChat(ctx, ts.connectClient(), ts.InstanceID, customer.ContactID, types.ParticipantRoleAgent, "Grace")
+	agentDetails, err := contact.Join(ctx, ts.connectClient(), &contact.JoinInput{InstanceID: ts.InstanceID, ContactID: customer.ContactID, Role: types.ParticipantRoleAgent, DisplayName: "Grace"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,11 +96,12 @@ func TestSDKCustomerAndChatJSAgentConverse(t *testing.T) {
 	// A file from Go, with progress, downloaded by ChatJS.
 	pdf := testfiles.PDF("from Go")
 	var progress []int64
-	id, err := s.SendAttachment(ctx, "from-go.pdf", "application/pdf", bytes.NewReader(pdf), int64(len(pdf)),
-		func(done, total int64) { progress = append(progress, done) })
+	up, err := s.SendAttachment(ctx, &parley.SendAttachmentInput{Name: "from-go.pdf", ContentType: "application/pdf",
+		Body: bytes.NewReader(pdf), Size: int64(len(pdf)), Progress: func(done, total int64) { progress = append(progress, done) }})
 	if err != nil {
 		t.Fatal(err)
 	}
+	id := up.AttachmentID
 	if len(progress) == 0 || progress[len(progress)-1] != int64(len(pdf)) {
 		t.Errorf("progress %v, want it to reach %d", progress, len(pdf))
 	}
@@ -246,7 +248,7 @@ func TestSDKCancelledUploadLeavesNothing(t *testing.T) {
 	s := sdkSession(t, ts, ts.startChat(t, nil))
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
-	_, err := s.SendAttachment(ctx, "big.txt", "text/plain", &slowReader{left: 1 << 20}, 1<<20, nil)
+	_, err := s.SendAttachment(ctx, &parley.SendAttachmentInput{Name: "big.txt", ContentType: "text/plain", Body: &slowReader{left: 1 << 20}, Size: 1 << 20})
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("cancelled upload: %v", err)
 	}
@@ -266,7 +268,7 @@ func TestSDKTypedErrors(t *testing.T) {
 	if !errors.As(err, &invalid) || invalid.StatusCode != 400 || invalid.Message == "" || invalid.RequestID == "" {
 		t.Errorf("too long a message: %#v", err)
 	}
-	_, err = s.SendAttachment(ctx, "huge.pdf", "application/pdf", strings.NewReader(""), 200<<20, nil)
+	_, err = s.SendAttachment(ctx, &parley.SendAttachmentInput{Name: "huge.pdf", ContentType: "application/pdf", Body: strings.NewReader(""), Size: 200 << 20})
 	var quota *parley.ServiceQuotaExceededException
 	if !errors.As(err, &quota) {
 		t.Errorf("too large a file: %v", err)

@@ -182,7 +182,8 @@ func agentCommand(args []string, env config.Env, stdout, stderr io.Writer) error
 			fmt.Fprintln(stdout, "No agents yet: parley agent add NAME creates one.")
 		}
 		for _, a := range agents {
-			fmt.Fprintf(stdout, "%s\tadded %s\n", a.Name, a.CreatedAt.Format(time.RFC3339))
+			// The id is the agent's UserId, as MonitorContact takes it.
+			fmt.Fprintf(stdout, "%s\tadded %s\tid %s\n", a.Name, a.CreatedAt.Format(time.RFC3339), a.ID)
 		}
 	case "remove":
 		if err := server.RemoveAgent(ctx, cfg, name); err != nil {

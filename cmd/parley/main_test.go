@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"os"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -70,7 +71,8 @@ func TestAgentCommands(t *testing.T) {
 		t.Fatal(err)
 	}
 	list, err := cmd("list")
-	if err != nil || !strings.HasPrefix(list, "Alan\t") || !strings.Contains(list, "\nGrace\t") || strings.Contains(list, key) {
+	if err != nil || !strings.HasPrefix(list, "Alan\t") || !strings.Contains(list, "\nGrace\t") || strings.Contains(list, key) ||
+		!regexp.MustCompile(`\tid [0-9a-f-]{36}\n`).MatchString(list) {
 		t.Errorf("list: %q, %v", list, err)
 	}
 	rotated, err := cmd("rotate-key", "Grace")

@@ -38,7 +38,7 @@ const session = ChatSession.create({
 
 for (const hook of ["onMessage", "onTyping", "onReadReceipt", "onDeliveredReceipt", "onConnectionEstablished",
   "onConnectionLost", "onConnectionBroken", "onEnded", "onDeepHeartbeatSuccess", "onDeepHeartbeatFailure",
-  "onParticipantIdle", "onParticipantReturned"]) {
+  "onParticipantIdle", "onParticipantReturned", "onChatRehydrated", "onParticipantInvited"]) {
   session[hook]((e) => emit({ event: hook, data: e?.data ?? null }));
 }
 

@@ -80,7 +80,7 @@ func (s *Service) Accept(ctx context.Context, agent store.Agent, contactID strin
 	if agent.Status == store.AgentAway {
 		return AddParticipantOutput{}, errAway
 	}
-	if len(active) >= MaxAgentChats { // a quick refusal; addParticipant's change holds the limit
+	if countRole(active, RoleAgent) >= MaxAgentChats { // a quick refusal; addParticipant's change holds the limit
 		return AddParticipantOutput{}, errAgentQuota
 	}
 	return s.addParticipant(ctx, s.cfg.InstanceID, contactID, RoleAgent, agent.Name, "", agent.ID)

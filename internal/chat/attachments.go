@@ -127,6 +127,9 @@ func (s *Service) StartUpload(ctx context.Context, sess *Session, name, contentT
 	if err := s.Usable(ctx, sess); err != nil {
 		return t, err
 	}
+	if silent(sess.Participant) {
+		return t, errSilent
+	}
 	limits, _, err := s.Limits(ctx, sess.Contact.InstanceID, ScopeChat)
 	if err != nil {
 		return t, err

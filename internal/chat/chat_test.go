@@ -121,3 +121,16 @@ func TestStartEndsChatsThatExpiredWhileDown(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+func FuzzValidateInteractive(f *testing.F) {
+	f.Add(`{"templateType":"ListPicker","version":"1.0","data":{"content":{"title":"t","elements":[{"title":"a"}]}}}`)
+	f.Add(`{"templateType":"Carousel","version":"1.0","data":{"content":{"elements":[{"templateType":"Panel","version":"1.0","data":{"content":{"title":"p","elements":[{"title":"a"}]}}},{"templateType":"Panel","version":"1.0","data":{"content":{"title":"q","elements":[{"title":"b"}]}}}]}}}`)
+	f.Add(`{"templateType":"TimePicker","version":"1.0","data":{"content":{"title":"t","timeslots":[{"date":"2026-01-01T10:00+00:00","duration":30}]}}}`)
+	f.Add(`{"templateType":"ViewResource","version":"1.0","data":{"content":{"viewId":"v"}}}`)
+	f.Fuzz(func(t *testing.T, content string) {
+		err := validateInteractive(content)
+		if err != nil && KindOf(err) != Invalid {
+			t.Fatalf("a refusal that is not Invalid: %v", err)
+		}
+	})
+}

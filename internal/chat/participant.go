@@ -124,14 +124,16 @@ func (s *Service) connect(ctx context.Context, p store.Participant, websocket, c
 		out.WebsocketURL = s.cfg.WebsocketURL(s.sockets.Sign(grant))
 		out.WebsocketExpiry = expiry
 	}
-	if acknowledge && !p.Connected {
+	if acknowledge && !p.Connected && silent(p) {
+		ch.Acknowledge = []string{p.ID} // no event: nobody hears of a silent monitor
+	} else if acknowledge && !p.Connected {
 		ch.Acknowledge = []string{p.ID}
 		ch.Items = []store.Item{{
 			ID: secret.NewTimeUUID(), ContactID: p.ContactID, ParticipantID: p.ID, Type: TypeEvent,
 			ContentType: EventConnectionAck, DisplayName: p.DisplayName, Role: p.Role,
 		}}
 	}
-	if len(ch.Tokens) == 0 && len(ch.Items) == 0 {
+	if len(ch.Tokens) == 0 && len(ch.Items) == 0 && len(ch.Acknowledge) == 0 {
 		return out, nil
 	}
 	if _, err := s.store.Apply(ctx, ch); err != nil {
@@ -232,9 +234,29 @@ func (s *Service) SendMessage(ctx context.Context, sess *Session, contentType, c
 	if it, stop, err := s.notUsable(ctx, sess, clientToken); stop {
 		return it, err
 	}
+	if silent(sess.Participant) {
+		return store.Item{}, errSilent
+	}
+	if contentType == ContentInteractive {
+		// CUSTOM_BOT and AGENT participants send interactive messages
+		// (admin guide); the customer answers with interactive.response.
+		if r := sess.Participant.Role; r != RoleCustomBot && r != RoleAgent {
+			return store.Item{}, errorf(Invalid, "Only agents and custom bots send %s; a %s participant answers with %s.", ContentInteractive, r, ContentInteractiveResponse)
+		}
+		if !slices.Contains(sess.Contact.ContentTypes, contentType) {
+			return store.Item{}, errorf(Invalid, "Content type %s is not supported by this chat.", contentType)
+		}
+		if err := validateInteractive(content); err != nil {
+			return store.Item{}, err
+		}
+		it := s.newItem(sess, TypeMessage, contentType, content, clientToken)
+		it.InTranscript = true
+		s.active(ctx, sess)
+		return s.commitItem(ctx, sess, &store.Change{Items: []store.Item{it}})
+	}
 	limit, ok := messageLimits[contentType]
 	if !ok {
-		return store.Item{}, errorf(Invalid, "Unsupported content type %s: use text/plain, text/markdown, application/json or %s.", contentType, ContentInteractiveResponse)
+		return store.Item{}, errorf(Invalid, "Unsupported content type %s: use text/plain, text/markdown, application/json, %s or %s.", contentType, ContentInteractive, ContentInteractiveResponse)
 	}
 	if !slices.Contains(sess.Contact.ContentTypes, contentType) {
 		return store.Item{}, errorf(Invalid, "Content type %s is not supported by this chat.", contentType)
@@ -258,6 +280,9 @@ type receiptContent struct {
 func (s *Service) SendEvent(ctx context.Context, sess *Session, contentType, content, clientToken string) (store.Item, error) {
 	if it, stop, err := s.notUsable(ctx, sess, clientToken); stop {
 		return it, err
+	}
+	if silent(sess.Participant) {
+		return store.Item{}, errSilent
 	}
 	if !sendableEvents[contentType] {
 		return store.Item{}, errorf(Invalid, "Unsupported event content type %s.", contentType)
@@ -304,10 +329,11 @@ func (s *Service) SendEvent(ctx context.Context, sess *Session, contentType, con
 	return s.commitItem(ctx, sess, ch)
 }
 
+// countJoined counts the participants the chat knows of: not silent monitors.
 func countJoined(ps []store.Participant) int {
 	n := 0
 	for _, p := range ps {
-		if p.State == store.ParticipantJoined {
+		if p.State == store.ParticipantJoined && !silent(p) {
 			n++
 		}
 	}
@@ -347,7 +373,16 @@ func (s *Service) Disconnect(ctx context.Context, sess *Session, clientToken str
 		})
 		ch.End = &store.End{ContactID: p.ContactID, At: s.now(), Reason: reason}
 	}
-	_, err := s.commitItem(ctx, sess, ch)
+	var err error
+	if silent(p) {
+		// A silent monitor leaves as it came: unheard.
+		ch.Items, ch.RequireActive = nil, p.ContactID
+		if _, err = s.store.Apply(ctx, ch); errors.Is(err, store.ErrEnded) {
+			err = errParticipantEnded
+		}
+	} else {
+		_, err = s.commitItem(ctx, sess, ch)
+	}
 	if err == nil {
 		s.unwatch(p.ID)
 		if reason != "" {

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -65,6 +66,16 @@ type Config struct {
 	// URLs, as Amazon Connect does) instead of Parley's own, so that bytes
 	// bypass Parley.
 	Direct DirectBlobs
+	// Streams delivers message streams (StartContactStreaming); nil means
+	// no endpoint is configured, and streaming is refused.
+	Streams StreamSender
+}
+
+// StreamSender posts a stream's notifications to the endpoint a topic ARN
+// maps to.
+type StreamSender interface {
+	Configured(arn string) bool
+	Send(ctx context.Context, arn, id, message string, attrs map[string]string, at time.Time) error
 }
 
 // DirectBlobs is a blob store clients read and write directly.
@@ -93,7 +104,9 @@ type Service struct {
 	cancelWork context.CancelFunc
 	running    sync.WaitGroup // every goroutine the service starts
 
-	mu      sync.Mutex
+	mu         sync.Mutex
+	streamWake chan struct{} // a commit may have queued deliveries
+
 	timers  map[string]Stopper    // contact id → end of its duration
 	watches map[string]*idleWatch // participant id → idle timer
 	// uploading holds the files whose bytes are arriving in this process,
@@ -136,6 +149,7 @@ func New(cfg Config, st store.Store, key secret.Key, log *slog.Logger) *Service 
 		watches:    make(map[string]*idleWatch),
 		uploading:  make(map[string]*upload),
 		thumbLocks: make(map[string]*keyLock),
+		streamWake: make(chan struct{}, 1),
 	}
 	// Timer callbacks are the service's goroutines too: counted, and not
 	// run once Shutdown has begun.
@@ -176,6 +190,9 @@ func (s *Service) Start(ctx context.Context) error {
 		s.spawn(func() { s.runRetention(s.background) })
 	}
 	s.spawn(func() { s.runHousekeeping(s.background) })
+	if s.cfg.Streams != nil {
+		s.spawn(func() { s.runStreams(s.background) })
+	}
 	return nil
 }
 
@@ -365,6 +382,11 @@ type StartChatInput struct {
 	ClientToken    string
 	DurationMins   int
 	ContentTypes   []string
+	// RelatedContactID relates the chat to another contact of the
+	// instance, whose attributes it starts with.
+	RelatedContactID string
+	// Persistent, if set, continues an ended chat (persistent chat).
+	Persistent *Persistence
 }
 
 // Message is a piece of content with its type.
@@ -378,6 +400,8 @@ type StartChatOutput struct {
 	ContactID        string
 	ParticipantID    string
 	ParticipantToken string
+	// ContinuedFromContactID is the contact a persistent chat continues.
+	ContinuedFromContactID string `json:",omitempty"`
 }
 
 // StartChat starts a chat with its customer as first participant. The chat
@@ -401,6 +425,21 @@ func (s *Service) StartChat(ctx context.Context, in StartChatInput) (StartChatOu
 	if in.InitialMessage != nil && !slices.Contains(types, in.InitialMessage.ContentType) {
 		return out, errorf(Invalid, "InitialMessage content type %s is not one of the SupportedMessagingContentTypes.", in.InitialMessage.ContentType)
 	}
+	var related store.Contact
+	switch {
+	case in.Persistent != nil:
+		src, err := s.rehydrationSource(ctx, in.InstanceID, *in.Persistent)
+		if err != nil {
+			return out, err
+		}
+		related = src
+	case in.RelatedContactID != "":
+		rc, _, err := s.Contact(ctx, in.InstanceID, in.RelatedContactID)
+		if err != nil {
+			return out, err
+		}
+		related = rc
+	}
 	duration := in.DurationMins
 	if duration == 0 {
 		duration = DefaultDurationMins
@@ -411,6 +450,21 @@ func (s *Service) StartChat(ctx context.Context, in StartChatInput) (StartChatOu
 		State: store.ContactQueued, Attributes: in.Attributes, CustomerAttributes: in.CustomerAttributes, ContentTypes: types,
 		CreatedAt: now, Deadline: now.Add(time.Duration(duration) * time.Minute),
 	}
+	if related.ID != "" {
+		// "This new contact contains a copy of the contact properties from
+		// the related contact" (admin guide): its attributes, under the
+		// request's own.
+		attrs := maps.Clone(related.Attributes)
+		if attrs == nil {
+			attrs = map[string]string{}
+		}
+		maps.Copy(attrs, in.Attributes)
+		contact.Attributes = attrs
+		contact.RelatedContactID = related.ID
+		if in.Persistent != nil {
+			contact.ContinuedFromID, contact.RehydrationType = related.ID, in.Persistent.RehydrationType
+		}
+	}
 	if contact.Attributes == nil {
 		contact.Attributes = map[string]string{}
 	}
@@ -420,7 +474,7 @@ func (s *Service) StartChat(ctx context.Context, in StartChatInput) (StartChatOu
 		ID: secret.NewTimeUUID(), ContactID: contact.ID, Role: RoleCustomer, DisplayName: in.DisplayName,
 		TokenHash: secret.Hash(token), State: store.ParticipantJoined, JoinedAt: now,
 	}
-	out = StartChatOutput{ContactID: contact.ID, ParticipantID: customer.ID, ParticipantToken: token}
+	out = StartChatOutput{ContactID: contact.ID, ParticipantID: customer.ID, ParticipantToken: token, ContinuedFromContactID: contact.ContinuedFromID}
 	items := []store.Item{joinedItem(customer)}
 	if m := in.InitialMessage; m != nil {
 		items = append(items, store.Item{
@@ -441,6 +495,9 @@ func (s *Service) StartChat(ctx context.Context, in StartChatInput) (StartChatOu
 	_, err := s.store.Apply(ctx, ch)
 	if errors.Is(err, store.ErrQueueFull) {
 		return StartChatOutput{}, ErrQueueFull
+	}
+	if errors.Is(err, store.ErrConflict) && contact.ContinuedFromID != "" {
+		return StartChatOutput{}, errSourceUsed(contact.ContinuedFromID)
 	}
 	if errors.Is(err, store.ErrDuplicate) { // a concurrent retry won
 		_, err = s.idempotent(ctx, scope, in.ClientToken, &out)
@@ -550,6 +607,9 @@ func (s *Service) tryAddParticipant(ctx context.Context, instanceID, contactID, 
 	if c.State == store.ContactEnded {
 		return out, errChatEnded
 	}
+	if c.TransferTo != "" && role == RoleAgent && consoleAgent != "" && c.TransferTo != consoleAgent {
+		return out, errorf(Conflict, "This chat is being transferred to another agent.")
+	}
 	if role != RoleCustomBot && role != RoleAgent {
 		return out, errorf(Invalid, "ParticipantRole %s cannot be added to a chat: use CUSTOM_BOT, or AGENT for an agent joining.", role)
 	}
@@ -608,9 +668,12 @@ func (s *Service) tryAddParticipant(ctx context.Context, instanceID, contactID, 
 			})
 		}
 	}
+	if role == RoleAgent && c.State == store.ContactQueued && c.TransferTo != "" {
+		ch.Items = append(ch.Items, systemEvent(contactID, EventTransferSucceeded))
+	}
 	ch.Items = append(ch.Items, joinedItem(p))
 	if role == RoleAgent && (c.State == store.ContactQueued || consoleAgent != "") {
-		ch.ConnectAgent = &store.ConnectAgent{ContactID: contactID, AgentID: p.ID, At: now, Exclusive: consoleAgent != ""}
+		ch.ConnectAgent = &store.ConnectAgent{ContactID: contactID, AgentID: p.ID, At: now, Exclusive: consoleAgent != "", Console: consoleAgent}
 	}
 	_, err = s.store.Apply(ctx, ch)
 	switch {
@@ -627,7 +690,7 @@ func (s *Service) tryAddParticipant(ctx context.Context, instanceID, contactID, 
 	case errors.Is(err, store.ErrConflict) && role == RoleCustomBot:
 		return AddParticipantOutput{}, errorf(Conflict, "An agent or another custom participant joined the chat meanwhile.")
 	case errors.Is(err, store.ErrConflict):
-		return AddParticipantOutput{}, errorf(Conflict, "Another agent accepted this chat.")
+		return AddParticipantOutput{}, errorf(Conflict, "Another agent accepted this chat, or it is being transferred to another agent.")
 	case errors.Is(err, store.ErrLimit):
 		return AddParticipantOutput{}, limitError(err)
 	case err != nil:

@@ -36,6 +36,9 @@ type pageToken struct {
 	ContactID string `json:"c"`
 	From      int64  `json:"s"`
 	Forward   bool   `json:"f"`
+	// Part is which contact of a persistent chat's chain From is a seq of:
+	// 0 the contact read, 1 the one it continues, and so on back.
+	Part int `json:"i,omitempty"`
 }
 
 // DefaultMaxResults is GetTranscript's page size when MaxResults is absent.
@@ -51,9 +54,20 @@ func (s *Service) Transcript(ctx context.Context, sess *Session, q TranscriptQue
 	if err := s.Usable(ctx, sess); err != nil {
 		return page, err
 	}
+	// A persistent chat's transcript carries the sessions it continues, and
+	// ContactId may name any contact of that chain: the transcript then
+	// reads from that contact back.
+	chain, err := s.chain(ctx, sess.Contact)
+	if err != nil {
+		return page, err
+	}
 	contactID := sess.Contact.ID
 	if q.ContactID != "" && q.ContactID != contactID {
-		return page, errorf(AccessDenied, "The participant is not part of contact %s.", q.ContactID)
+		i := slices.Index(chain, q.ContactID)
+		if i < 0 {
+			return page, errorf(AccessDenied, "The participant is not part of contact %s.", q.ContactID)
+		}
+		contactID, chain = q.ContactID, chain[i:]
 	}
 	limit := q.MaxResults
 	if limit == 0 {
@@ -65,7 +79,7 @@ func (s *Service) Transcript(ctx context.Context, sess *Session, q TranscriptQue
 	switch {
 	case q.NextToken != "":
 		payload, err := s.pages.Verify(q.NextToken)
-		if err != nil || json.Unmarshal(payload, &pos) != nil || pos.ContactID != contactID {
+		if err != nil || json.Unmarshal(payload, &pos) != nil || pos.ContactID != contactID || pos.Part < 0 || pos.Part >= len(chain) {
 			return page, errorf(Invalid, "The NextToken is not valid for this transcript.")
 		}
 	case !hasStart:
@@ -79,18 +93,28 @@ func (s *Service) Transcript(ctx context.Context, sess *Session, q TranscriptQue
 		switch {
 		case q.StartID != "":
 			var it store.Item
-			it, err = s.store.Item(ctx, contactID, q.StartID)
+			it, err = s.chainItem(ctx, chain, q.StartID)
 			if err == nil && !it.InTranscript {
 				err = store.ErrNotFound
 			}
 			if errors.Is(err, store.ErrNotFound) {
 				return page, errorf(Invalid, "StartPosition Id %s is not an item of this transcript.", q.StartID)
 			}
-			pos.From = it.Seq
+			pos.From, pos.Part = it.Seq, slices.Index(chain, it.ContactID)
 		case q.StartTime != nil:
-			pos.From, err = s.store.TranscriptSeqAt(ctx, contactID, *q.StartTime, pos.Forward)
-		default:
+			pos.Part, pos.From, err = s.chainSeqAt(ctx, chain, *q.StartTime, pos.Forward)
+		case len(chain) == 1:
 			pos.From, err = s.store.TranscriptNewest(ctx, contactID, *q.MostRecent)
+		default:
+			var newest []store.Item
+			newest, err = s.chainTranscript(ctx, chain, pageToken{From: math.MaxInt64}, max(*q.MostRecent, 1))
+			if err == nil && len(newest) == 0 {
+				err = store.ErrNotFound
+			}
+			if err == nil {
+				last := newest[len(newest)-1]
+				pos.From, pos.Part = last.Seq, slices.Index(chain, last.ContactID)
+			}
 		}
 		if errors.Is(err, store.ErrNotFound) {
 			return page, nil // nothing at or beyond the start position
@@ -100,12 +124,13 @@ func (s *Service) Transcript(ctx context.Context, sess *Session, q TranscriptQue
 		}
 	}
 
-	items, err := s.store.Transcript(ctx, contactID, pos.From, pos.Forward, limit+1)
+	items, err := s.chainTranscript(ctx, chain, pos, limit+1)
 	if err != nil {
 		return page, err
 	}
 	if len(items) > limit {
-		next, _ := json.Marshal(pageToken{ContactID: contactID, From: items[limit].Seq, Forward: pos.Forward})
+		next, _ := json.Marshal(pageToken{ContactID: contactID, From: items[limit].Seq, Forward: pos.Forward,
+			Part: slices.Index(chain, items[limit].ContactID)})
 		page.NextToken = s.pages.Sign(next)
 		items = items[:limit]
 	}

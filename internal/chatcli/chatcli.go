@@ -22,6 +22,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/connect/types"
 
 	"github.com/parleychat/parley"
+	"github.com/parleychat/parley/contact"
 )
 
 const usage = `Usage: parley chat COMMAND [flags]
@@ -184,13 +185,13 @@ func (c *cli) startOrJoin(ctx context.Context, cmd, endpoint, instanceID, dataDi
 		if message != "" {
 			in.InitialMessage = &types.ChatMessage{ContentType: aws.String("text/plain"), Content: aws.String(message)}
 		}
-		d, err = parley.StartChat(ctx, cc, in)
+		d, err = contact.Start(ctx, cc, in)
 	} else {
 		if contactID == "" {
 			return errors.New("join needs --contact-id")
 		}
 		role = "AGENT"
-		d, err = parley.JoinChat(ctx, cc, instanceID, contactID, types.ParticipantRoleAgent, or(name, "Agent"))
+		d, err = contact.Join(ctx, cc, &contact.JoinInput{InstanceID: instanceID, ContactID: contactID, Role: types.ParticipantRoleAgent, DisplayName: or(name, "Agent")})
 	}
 	if err != nil {
 		return err

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/parleychat/parley/internal/streaming"
 	"io/fs"
 	"net"
 	"net/netip"
@@ -92,6 +93,9 @@ type Config struct {
 	// ThrottleConnect applies Amazon Connect's documented API request rates
 	// (PARLEY_THROTTLE=connect), for testing clients' retries.
 	ThrottleConnect bool
+	// StreamingEndpoints maps SNS topic ARNs to the HTTPS endpoints message
+	// streams deliver to (PARLEY_STREAMING_ENDPOINTS).
+	StreamingEndpoints map[string]string
 
 	// Identity, from the environment or generated into DataDir.
 	AccessKeyID     string
@@ -175,6 +179,7 @@ func Parse(args []string, env Env) (*Config, error) {
 	fs.StringVar(&c.WidgetBranding.Position, "widget-position", or(env("PARLEY_WIDGET_POSITION"), "right"), "the corner the embedded widget sits in: right or left (PARLEY_WIDGET_POSITION)")
 	proxies := fs.String("trusted-proxies", env("PARLEY_TRUSTED_PROXIES"),
 		"reverse proxies whose X-Forwarded-For is believed, comma-separated CIDRs (PARLEY_TRUSTED_PROXIES)")
+	streams := fs.String("streaming-endpoints", env("PARLEY_STREAMING_ENDPOINTS"), "message streaming: comma-separated arn:aws:sns:…=https://… pairs (PARLEY_STREAMING_ENDPOINTS)")
 	throttle := fs.String("throttle", or(env("PARLEY_THROTTLE"), "off"), "connect applies Amazon Connect's API request rates; off does not (PARLEY_THROTTLE)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -189,6 +194,11 @@ func Parse(args []string, env Env) (*Config, error) {
 	if ev.err != nil {
 		return nil, ev.err
 	}
+	endpoints, err := streaming.ParseEndpoints(*streams)
+	if err != nil {
+		return nil, fmt.Errorf("PARLEY_STREAMING_ENDPOINTS: %w", err)
+	}
+	c.StreamingEndpoints = endpoints
 	if c.AttachmentRetention < 0 || c.ChatRetention < 0 || c.AttachmentMinFree < 0 {
 		return nil, errors.New("the retentions and the free-space floor cannot be negative")
 	}
@@ -203,7 +213,6 @@ func Parse(args []string, env Env) (*Config, error) {
 	if c.WidgetAbandon < time.Second {
 		return nil, fmt.Errorf("PARLEY_WIDGET_ABANDON must be at least 1s, not %s: a customer's page needs time to reconnect", c.WidgetAbandon)
 	}
-	var err error
 	if c.TrustedProxies, err = realip.ParsePrefixes(*proxies); err != nil {
 		return nil, fmt.Errorf("PARLEY_TRUSTED_PROXIES: %w", err)
 	}

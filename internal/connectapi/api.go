@@ -20,6 +20,7 @@ import (
 	"github.com/parleychat/parley/internal/quota"
 	"github.com/parleychat/parley/internal/sigv4"
 	"github.com/parleychat/parley/internal/store"
+	"github.com/parleychat/parley/internal/streaming"
 )
 
 // Config describes the instance the API serves.
@@ -56,28 +57,13 @@ func (a *API) Register(mux *http.ServeMux) {
 	mux.Handle("POST /attached-files-configurations/{InstanceId}/{AttachmentScope}", a.op("UpdateAttachedFilesConfiguration", a.updateAttachedFilesConfiguration))
 	mux.Handle("GET /contact/attributes/{InstanceId}/{InitialContactId}", a.op("GetContactAttributes", a.getContactAttributes))
 	mux.Handle("POST /contact/attributes", a.op("UpdateContactAttributes", a.updateContactAttributes))
-	for op, route := range unsupported {
-		mux.Handle(route.pattern, a.op(op, a.notSupported(op, route.why)))
-	}
+	mux.Handle("POST /contact/transfer", a.op("TransferContact", a.transferContact))
+	mux.Handle("POST /contact/monitor", a.op("MonitorContact", a.monitorContact))
+	mux.Handle("POST /contact/persistent-contact-association/{InstanceId}/{InitialContactId}",
+		a.op("CreatePersistentContactAssociation", a.createPersistentContactAssociation))
+	mux.Handle("POST /contact/start-streaming", a.op("StartContactStreaming", a.startContactStreaming))
+	mux.Handle("POST /contact/stop-streaming", a.op("StopContactStreaming", a.stopContactStreaming))
 	mux.Handle("/", http.HandlerFunc(awswire.UnknownRoute))
-}
-
-// unsupported are the chat operations of the Connect API that Parley does
-// not offer. They answer InvalidRequestException, the error every one of
-// them declares for a request Connect cannot carry out ("The request is not
-// valid"), after the signature check, so that clients see a typed error.
-var unsupported = map[string]struct{ pattern, why string }{
-	"MonitorContact":                     {"POST /contact/monitor", "Parley has no supervisors"},
-	"StartContactStreaming":              {"POST /contact/start-streaming", "Parley does not stream chat messages"},
-	"StopContactStreaming":               {"POST /contact/stop-streaming", "Parley does not stream chat messages"},
-	"TransferContact":                    {"POST /contact/transfer", "Parley does not transfer contacts"},
-	"CreatePersistentContactAssociation": {"POST /contact/persistent-contact-association/{InstanceId}/{InitialContactId}", "Parley has no persistent chat"},
-}
-
-func (a *API) notSupported(op, why string) handler {
-	return func(w http.ResponseWriter, r *http.Request, body []byte) error {
-		return invalidRequest("%s is not supported: %s.", op, why)
-	}
 }
 
 type handler func(w http.ResponseWriter, r *http.Request, body []byte) error
@@ -134,6 +120,17 @@ func asConnect(err error) error {
 	var e *awswire.Error
 	if errors.As(err, &e) && e.Type == "ValidationException" {
 		return invalidParameter("%s", e.Message)
+	}
+	return err
+}
+
+// asRequest re-types a model-constraint violation for the operations
+// that declare no InvalidParameterException (MonitorContact,
+// TransferContact): they report bad input as InvalidRequestException.
+func asRequest(err error) error {
+	var e *awswire.Error
+	if errors.As(err, &e) && e.Type == "ValidationException" {
+		return invalidRequest("%s", e.Message)
 	}
 	return err
 }
@@ -216,8 +213,13 @@ func decodeStartChat(body []byte) (in startChatInput, err error) {
 	if err := c.Err(); err != nil {
 		return in, asConnect(err)
 	}
-	if in.PersistentChat != nil {
-		return in, invalidParameter("PersistentChat is not supported by Parley: every chat starts a new transcript.")
+	if pc := in.PersistentChat; pc != nil {
+		if in.RelatedContactId != nil {
+			return in, invalidParameter("You cannot provide data for both RelatedContactId and PersistentChat.")
+		}
+		if err := checkPersistence(pc.RehydrationType, pc.SourceContactId); err != nil {
+			return in, err
+		}
 	}
 	if len(in.SupportedMessagingContentTypes) > 0 && !slices.Contains(in.SupportedMessagingContentTypes, chat.ContentPlain) {
 		return in, invalidParameter("SupportedMessagingContentTypes must include text/plain.")
@@ -225,10 +227,30 @@ func decodeStartChat(body []byte) (in startChatInput, err error) {
 	return in, nil
 }
 
+// checkPersistence checks a PersistentChat's or a persistent
+// association's fields: both are needed ("RehydrationType is required for
+// persistent chat").
+func checkPersistence(typ, source *string) error {
+	var c awswire.Checker
+	c.OneOf("persistentChat.rehydrationType", typ, chat.RehydrationEntire, chat.RehydrationSegment)
+	c.Length("persistentChat.sourceContactId", source, 1, 256)
+	if err := c.Err(); err != nil {
+		return asConnect(err)
+	}
+	if typ == nil {
+		return invalidParameter("RehydrationType is required for persistent chat: %s or %s.", chat.RehydrationEntire, chat.RehydrationSegment)
+	}
+	if source == nil {
+		return invalidParameter("SourceContactId is required for persistent chat.")
+	}
+	return nil
+}
+
 type startChatOutput struct {
-	ContactId        string
-	ParticipantId    string
-	ParticipantToken string
+	ContactId              string
+	ParticipantId          string
+	ParticipantToken       string
+	ContinuedFromContactId string `json:",omitempty"`
 }
 
 func (a *API) startChatContact(w http.ResponseWriter, r *http.Request, body []byte) error {
@@ -236,10 +258,9 @@ func (a *API) startChatContact(w http.ResponseWriter, r *http.Request, body []by
 	if err != nil {
 		return err
 	}
-	if in.RelatedContactId != nil {
-		if _, _, err := a.chat.Contact(r.Context(), *in.InstanceId, *in.RelatedContactId); err != nil {
-			return err
-		}
+	var persistent *chat.Persistence
+	if pc := in.PersistentChat; pc != nil {
+		persistent = &chat.Persistence{RehydrationType: *pc.RehydrationType, SourceContactID: *pc.SourceContactId}
 	}
 	var initial *chat.Message
 	if m := in.InitialMessage; m != nil {
@@ -254,12 +275,16 @@ func (a *API) startChatContact(w http.ResponseWriter, r *http.Request, body []by
 		ClientToken:    awswire.Deref(in.ClientToken),
 		DurationMins:   int(awswire.Deref(in.ChatDurationInMinutes)),
 		ContentTypes:   in.SupportedMessagingContentTypes,
+
+		RelatedContactID: awswire.Deref(in.RelatedContactId),
+		Persistent:       persistent,
 	})
 	if err != nil {
 		return err
 	}
 	obs.SetContact(r.Context(), out.ContactID)
-	awswire.WriteJSON(w, startChatOutput{ContactId: out.ContactID, ParticipantId: out.ParticipantID, ParticipantToken: out.ParticipantToken})
+	awswire.WriteJSON(w, startChatOutput{ContactId: out.ContactID, ParticipantId: out.ParticipantID, ParticipantToken: out.ParticipantToken,
+		ContinuedFromContactId: out.ContinuedFromContactID})
 	return nil
 }
 
@@ -383,6 +408,7 @@ type contactOut struct {
 	Arn                 string
 	Id                  string
 	InitialContactId    string
+	RelatedContactId    string `json:",omitempty"`
 	InitiationMethod    string
 	Channel             string
 	QueueInfo           *queueInfo `json:",omitempty"`
@@ -409,9 +435,10 @@ func (a *API) describeContact(w http.ResponseWriter, r *http.Request, _ []byte) 
 
 func (a *API) contactOut(k store.Contact) contactOut {
 	out := contactOut{
-		Arn:                 fmt.Sprintf("arn:aws:connect:%s:%s:instance/%s/contact/%s", a.cfg.Region, a.cfg.AccountID, k.InstanceID, k.ID),
+		Arn:                 a.contactArn(k.InstanceID, k.ID),
 		Id:                  k.ID,
 		InitialContactId:    k.InitialContactID,
+		RelatedContactId:    k.RelatedContactID,
 		InitiationMethod:    "API",
 		Channel:             "CHAT",
 		QueueInfo:           &queueInfo{Id: k.QueueID, EnqueueTimestamp: awswire.EpochSeconds(k.CreatedAt)},
@@ -660,5 +687,181 @@ func (a *API) getContactAttributes(w http.ResponseWriter, r *http.Request, _ []b
 		return err
 	}
 	awswire.WriteJSON(w, struct{ Attributes map[string]string }{attrs})
+	return nil
+}
+
+type persistInput struct {
+	RehydrationType *string
+	SourceContactId *string
+	ClientToken     *string
+}
+
+func (a *API) createPersistentContactAssociation(w http.ResponseWriter, r *http.Request, body []byte) error {
+	instanceID, contactID := r.PathValue("InstanceId"), r.PathValue("InitialContactId")
+	obs.SetContact(r.Context(), contactID)
+	var in persistInput
+	if err := awswire.Unmarshal(body, &in); err != nil {
+		return asConnect(err)
+	}
+	var c awswire.Checker
+	c.Required("instanceId", &instanceID, 1, 100)
+	c.Required("initialContactId", &contactID, 1, 256)
+	c.Length("clientToken", in.ClientToken, 0, 500)
+	if err := asConnect(c.Err()); err != nil {
+		return err
+	}
+	if err := checkPersistence(in.RehydrationType, in.SourceContactId); err != nil {
+		return err
+	}
+	out, err := a.chat.Persist(r.Context(), instanceID, contactID,
+		chat.Persistence{RehydrationType: *in.RehydrationType, SourceContactID: *in.SourceContactId}, awswire.Deref(in.ClientToken))
+	if err != nil {
+		return err
+	}
+	awswire.WriteJSON(w, struct{ ContinuedFromContactId string }{out.ContinuedFromContactID})
+	return nil
+}
+
+type transferInput struct {
+	InstanceId    *string
+	ContactId     *string
+	QueueId       *string
+	UserId        *string
+	ContactFlowId *string
+	ClientToken   *string
+}
+
+// transferContact answers as Connect does for a chat: "Transfer is only
+// supported for TASK and EMAIL contacts", and every Parley contact is a
+// chat. The agent console transfers chats (see the README).
+func (a *API) transferContact(w http.ResponseWriter, r *http.Request, body []byte) error {
+	var in transferInput
+	if err := awswire.Unmarshal(body, &in); err != nil {
+		return asRequest(err)
+	}
+	var c awswire.Checker
+	c.Required("instanceId", in.InstanceId, 1, 100)
+	c.Required("contactId", in.ContactId, 1, 256)
+	c.Required("contactFlowId", in.ContactFlowId, 0, 500)
+	c.Length("queueId", in.QueueId, 0, 500)
+	c.Length("userId", in.UserId, 0, 256)
+	c.Length("clientToken", in.ClientToken, 0, 500)
+	if err := asRequest(c.Err()); err != nil {
+		return err
+	}
+	obs.SetContact(r.Context(), *in.ContactId)
+	if in.QueueId != nil && in.UserId != nil {
+		return invalidRequest("Do not use both QueueId and UserId in the same call.")
+	}
+	if _, _, err := a.chat.Contact(r.Context(), *in.InstanceId, *in.ContactId); err != nil {
+		return err
+	}
+	return invalidRequest("Transfer is only supported for TASK and EMAIL contacts; this contact is a CHAT contact.")
+}
+
+type monitorInput struct {
+	InstanceId                 *string
+	ContactId                  *string
+	UserId                     *string
+	AllowedMonitorCapabilities []string
+	ClientToken                *string
+}
+
+// monitorContact makes a console agent, named by its id as UserId, a
+// SUPERVISOR of a chat; the agent's console then joins with the
+// participant (see the README).
+func (a *API) monitorContact(w http.ResponseWriter, r *http.Request, body []byte) error {
+	var in monitorInput
+	if err := awswire.Unmarshal(body, &in); err != nil {
+		return asRequest(err)
+	}
+	var c awswire.Checker
+	c.Required("instanceId", in.InstanceId, 1, 100)
+	c.Required("contactId", in.ContactId, 1, 256)
+	c.Required("userId", in.UserId, 1, 256)
+	c.Length("clientToken", in.ClientToken, 0, 500)
+	if len(in.AllowedMonitorCapabilities) > 2 {
+		c.Fail("1 validation error detected: Value at 'allowedMonitorCapabilities' failed to satisfy constraint: Member must have length less than or equal to 2")
+	}
+	for _, m := range in.AllowedMonitorCapabilities {
+		c.OneOf("allowedMonitorCapabilities.member", &m, chat.MonitorSilent, chat.MonitorBarge)
+	}
+	if err := asRequest(c.Err()); err != nil {
+		return err
+	}
+	obs.SetContact(r.Context(), *in.ContactId)
+	if _, err := a.chat.Monitor(r.Context(), *in.InstanceId, *in.ContactId, *in.UserId, in.AllowedMonitorCapabilities); err != nil {
+		return err
+	}
+	awswire.WriteJSON(w, struct{ ContactId, ContactArn string }{*in.ContactId, a.contactArn(*in.InstanceId, *in.ContactId)})
+	return nil
+}
+
+func (a *API) contactArn(instanceID, contactID string) string {
+	return fmt.Sprintf("arn:aws:connect:%s:%s:instance/%s/contact/%s", a.cfg.Region, a.cfg.AccountID, instanceID, contactID)
+}
+
+type startStreamingInput struct {
+	InstanceId                 *string
+	ContactId                  *string
+	ChatStreamingConfiguration *struct{ StreamingEndpointArn *string }
+	ClientToken                *string
+}
+
+// startContactStreaming streams a chat to the endpoint configured for an
+// SNS topic ARN (PARLEY_STREAMING_ENDPOINTS).
+func (a *API) startContactStreaming(w http.ResponseWriter, r *http.Request, body []byte) error {
+	var in startStreamingInput
+	if err := awswire.Unmarshal(body, &in); err != nil {
+		return asConnect(err)
+	}
+	var c awswire.Checker
+	c.Required("instanceId", in.InstanceId, 1, 100)
+	c.Required("contactId", in.ContactId, 1, 256)
+	c.Required("clientToken", in.ClientToken, 0, 500)
+	if in.ChatStreamingConfiguration == nil {
+		c.Fail("1 validation error detected: Value null at 'chatStreamingConfiguration' failed to satisfy constraint: Member must not be null")
+	} else {
+		c.Required("chatStreamingConfiguration.streamingEndpointArn", in.ChatStreamingConfiguration.StreamingEndpointArn, 1, 350)
+	}
+	if err := asConnect(c.Err()); err != nil {
+		return err
+	}
+	arn := *in.ChatStreamingConfiguration.StreamingEndpointArn
+	if !streaming.IsTopicARN(arn) {
+		return invalidParameter("StreamingEndpointArn %s is not an Amazon SNS topic ARN.", arn)
+	}
+	obs.SetContact(r.Context(), *in.ContactId)
+	id, err := a.chat.StartStreaming(r.Context(), *in.InstanceId, *in.ContactId, arn)
+	if err != nil {
+		return err
+	}
+	awswire.WriteJSON(w, struct{ StreamingId string }{id})
+	return nil
+}
+
+type stopStreamingInput struct {
+	InstanceId  *string
+	ContactId   *string
+	StreamingId *string
+}
+
+func (a *API) stopContactStreaming(w http.ResponseWriter, r *http.Request, body []byte) error {
+	var in stopStreamingInput
+	if err := awswire.Unmarshal(body, &in); err != nil {
+		return asConnect(err)
+	}
+	var c awswire.Checker
+	c.Required("instanceId", in.InstanceId, 1, 100)
+	c.Required("contactId", in.ContactId, 1, 256)
+	c.Required("streamingId", in.StreamingId, 1, 100)
+	if err := asConnect(c.Err()); err != nil {
+		return err
+	}
+	obs.SetContact(r.Context(), *in.ContactId)
+	if err := a.chat.StopStreaming(r.Context(), *in.InstanceId, *in.ContactId, *in.StreamingId); err != nil {
+		return err
+	}
+	awswire.WriteJSON(w, struct{}{})
 	return nil
 }

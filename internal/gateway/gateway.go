@@ -253,6 +253,8 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// with its chat.ended published to nobody: look again now that the
 		// socket follows it.
 		s.close(websocket.StatusNormalClosure, "The chat has ended.")
+	} else {
+		g.chat.SocketOpened(r.Context(), sess)
 	}
 	// The handler returns, so that the request and what net/http holds for
 	// it become garbage; the socket lives on in the goroutines it starts.

@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
@@ -35,6 +36,7 @@ import (
 	"github.com/parleychat/parley/internal/store/cache"
 	"github.com/parleychat/parley/internal/store/postgres"
 	"github.com/parleychat/parley/internal/store/sqlite"
+	"github.com/parleychat/parley/internal/streaming"
 	"github.com/parleychat/parley/internal/views"
 	"github.com/parleychat/parley/internal/webapi"
 	"github.com/parleychat/parley/internal/webui"
@@ -94,11 +96,18 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 	s.metrics = obs.NewMetrics()
 	fanout := broker.NewMemory()
 	s.publisher = broker.NewPublisher(fanout, log)
+	// The commit hook also wakes the stream deliverer, which exists only
+	// once the domain does, and the consoles' queue events.
+	var wakeStreams atomic.Pointer[func()]
 	s.queueSignal = webapi.NewQueueSignal()
-	s.store, err = openStore(ctx, cfg, func(items []store.Item) {
+	hook := func(items []store.Item) {
 		s.publisher.Committed(items)
 		s.queueSignal.Notify(items)
-	})
+		if w := wakeStreams.Load(); w != nil {
+			(*w)()
+		}
+	}
+	s.store, err = openStore(ctx, cfg, hook)
 	if err != nil {
 		s.publisher.Close()
 		ln.Close()
@@ -142,6 +151,17 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 		}
 		scanner = clamd
 	}
+	var streams chat.StreamSender
+	signer, err := streaming.LoadSigner(filepath.Join(cfg.DataDir, "streaming-key.pem"), s.baseURL)
+	if err != nil {
+		s.blobs.Close()
+		s.store.Close()
+		ln.Close()
+		return nil, fmt.Errorf("message streaming: %w", err)
+	}
+	if len(cfg.StreamingEndpoints) > 0 {
+		streams = &streaming.Sender{Endpoints: cfg.StreamingEndpoints, Signer: signer, Client: &http.Client{Timeout: 15 * time.Second}}
+	}
 	wsBase := config.WebsocketBase(s.baseURL)
 	cached := cache.New(s.store) // one server per SQLite database
 	if cfg.DatabaseURL != "" {
@@ -164,7 +184,10 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 		FreeSpace:     freeSpace(s.blobs),
 		MinFreeBytes:  cfg.AttachmentMinFree,
 		Direct:        direct,
+		Streams:       streams,
 	}, cached, cfg.Key, log)
+	wake := s.chat.WakeStreams
+	wakeStreams.Store(&wake)
 	if err := s.chat.Start(ctx); err != nil {
 		s.store.Close()
 		s.publisher.Close()
@@ -173,6 +196,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 	}
 
 	mux := http.NewServeMux()
+	mux.HandleFunc("GET "+streaming.CertPath, signer.ServeCert)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
 	var connectRates, participantRates *quota.Limiter
 	if cfg.ThrottleConnect {

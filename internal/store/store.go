@@ -38,6 +38,20 @@ type Contact struct {
 	Deadline           time.Time // when ChatDurationInMinutes runs out
 	DisconnectReason   string
 	Timers             map[string]ParticipantTimers // by role, from UpdateParticipantRoleConfig
+	// RelatedContactID is the contact this one was started in relation to
+	// (StartChatContact's RelatedContactId), or the one a persistent chat
+	// rehydrated from, as Connect sets it.
+	RelatedContactID string
+	// ContinuedFromID is the ended contact whose transcript a persistent
+	// chat continues ("" if none); RehydrationType is how it was chosen.
+	// A contact is continued from at most once.
+	ContinuedFromID string
+	RehydrationType string
+	// RehydrationAnnounced is set once the chat.rehydrated event went out.
+	RehydrationAnnounced bool
+	// TransferTo is the console agent a queued chat is being transferred
+	// to: only that agent may accept it.
+	TransferTo string
 }
 
 // ParticipantTimers are the idle and auto-disconnect timeouts of a role.
@@ -68,7 +82,12 @@ type Participant struct {
 	Connected   bool // acknowledged with ConnectParticipant
 	JoinedAt    time.Time
 	LeftAt      time.Time
-	AgentID     string // the console agent an AGENT participant is, if any
+	AgentID     string // the console agent an AGENT or SUPERVISOR participant is, if any
+	// MonitorCapabilities are a SUPERVISOR's (MonitorContact's
+	// AllowedMonitorCapabilities: SILENT_MONITOR, BARGE); Barged is set once
+	// it barged in, after which it may send.
+	MonitorCapabilities []string
+	Barged              bool
 }
 
 // Agent is a person who signs in to the agent console.
@@ -302,6 +321,93 @@ type Change struct {
 	// a joined participant (state JOINED) in one of the roles. Checked
 	// inside the transaction, before anything is written.
 	RequireNoJoined *RoleCheck
+	// Persist makes a live contact a persistent chat continuing an ended
+	// one (CreatePersistentContactAssociation). It fails with ErrConflict
+	// if the contact continues one already, or if another contact
+	// continues the source already; an unknown contact fails it with
+	// ErrNotFound. NewContact with ContinuedFromID set is checked the same
+	// way: a source is continued at most once.
+	Persist *Persist
+	// Barge marks a SUPERVISOR participant as barged in; it fails with
+	// ErrConflict unless the participant is joined and has not barged yet.
+	Barge string
+	// ParticipantToken replaces a participant's token hash (the console
+	// hands a supervisor the token of the participant MonitorContact made).
+	ParticipantToken *ParticipantToken
+	// StartStream adds a message stream to a contact: from this change on,
+	// every item committed for the contact is queued for it, in the same
+	// transaction, in commit order (see Delivery).
+	StartStream *Stream
+	// StopStream stops a contact's stream; an unknown one fails with
+	// ErrNotFound, a stopped one succeeds. Its queued deliveries remain.
+	StopStream *StopStream
+	// DeliveriesDone removes delivered (or abandoned) deliveries.
+	DeliveriesDone []int64
+	// DeliveryRetries reschedule deliveries that failed.
+	DeliveryRetries []DeliveryRetry
+	// Requeue puts a connected contact back in the queue (a transfer): it
+	// fails with ErrConflict unless the contact is CONNECTED.
+	Requeue *Requeue
+	// AnnounceRehydration marks the contact's chat.rehydrated event as
+	// sent; if it was sent already the change fails with ErrConflict.
+	AnnounceRehydration string
+}
+
+// Stream is a contact's message stream to an endpoint (an SNS topic ARN).
+type Stream struct {
+	ID          string
+	ContactID   string
+	EndpointARN string
+	StartedAt   time.Time
+	StoppedAt   time.Time // zero while it streams
+}
+
+// StopStream stops a stream.
+type StopStream struct {
+	ContactID, StreamID string
+	At                  time.Time
+}
+
+// Delivery is an item a stream must still deliver. A backend queues one
+// per item and active stream of the item's contact in the transaction
+// that commits the item, and keeps it until DeliveriesDone names it, so
+// that delivery is at least once across crashes.
+type Delivery struct {
+	ID          int64 // rises in commit order among a contact's deliveries (a backend with concurrent writers assigns it under the contact's lock)
+	StreamID    string
+	ContactID   string
+	EndpointARN string
+	Item        Item
+	Attempts    int
+	NextAt      time.Time // not before
+	CreatedAt   time.Time
+}
+
+// DeliveryRetry schedules a delivery's next attempt.
+type DeliveryRetry struct {
+	ID       int64
+	Attempts int
+	NextAt   time.Time
+}
+
+// ParticipantToken is a participant's new token.
+type ParticipantToken struct {
+	ParticipantID string
+	TokenHash     string
+}
+
+// Requeue is a contact going back to the queue, for any agent or, with
+// TransferTo, for one console agent.
+type Requeue struct {
+	ContactID  string
+	TransferTo string
+}
+
+// Persist links a contact to the ended contact it continues.
+type Persist struct {
+	ContactID       string
+	SourceID        string
+	RehydrationType string
 }
 
 // MergeAttributes is an update of a contact's attributes.
@@ -363,7 +469,8 @@ const (
 	// CountParticipants counts the JOINED participants of contact Key.
 	CountParticipants = "participants"
 	// CountAgentChats counts the JOINED participants whose AgentID is Key,
-	// in contacts that have not ENDED.
+	// in contacts that have not ENDED, but not SUPERVISOR ones: monitoring
+	// takes none of an agent's chats.
 	CountAgentChats = "agent-chats"
 )
 
@@ -413,6 +520,9 @@ type ConnectAgent struct {
 	// Exclusive fails the change with ErrConflict unless the contact was
 	// still queued: two agents accepting at once cannot both have it.
 	Exclusive bool
+	// Console is the console agent accepting; with Exclusive, a contact
+	// being transferred to another console agent fails with ErrConflict.
+	Console string
 }
 
 // Leave is a participant leaving.
@@ -526,6 +636,12 @@ type Store interface {
 	// whose content holds text (case-insensitively for ASCII), of the
 	// chats the agent was in, newest first.
 	SearchAgentMessages(ctx context.Context, agentID, text string, limit int) ([]AgentMessage, error)
+
+	// Streams returns a contact's streams, active and stopped, oldest first.
+	Streams(ctx context.Context, contactID string) ([]Stream, error)
+	// Deliveries returns up to limit queued deliveries, by ID (so each
+	// stream's in commit order).
+	Deliveries(ctx context.Context, limit int) ([]Delivery, error)
 
 	// Prune deletes what no request needs any more, at most p.Limit rows
 	// of each kind, and reports how many rows it deleted in all.

@@ -131,6 +131,10 @@ func (a *API) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /agent/v1/chats/{contactId}/past", a.agent(a.past))
 	mux.HandleFunc("GET /agent/v1/chats/{contactId}/past/{pastId}/transcript", a.agent(a.pastTranscript))
 	mux.HandleFunc("GET /agent/v1/search", a.agent(a.search))
+	mux.HandleFunc("GET /agent/v1/agents", a.agent(a.agents))
+	mux.HandleFunc("POST /agent/v1/chats/{contactId}/transfer", a.agent(a.transfer))
+	mux.HandleFunc("POST /agent/v1/chats/{contactId}/monitor", a.agent(a.monitor))
+	mux.HandleFunc("POST /agent/v1/chats/{contactId}/barge", a.agent(a.barge))
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -215,7 +219,7 @@ func (a *API) startChat(w http.ResponseWriter, r *http.Request) {
 	// the attributes the Connect API sets, and the console labels it so.
 	out, err := a.chat.StartChat(r.Context(), chat.StartChatInput{
 		InstanceID: a.chat.InstanceID(), FlowID: FlowID, DisplayName: in.DisplayName, CustomerAttributes: in.Attributes,
-		ContentTypes: []string{chat.ContentPlain, chat.ContentMarkdown}, MaxQueued: a.cfg.MaxQueued,
+		ContentTypes: []string{chat.ContentPlain, chat.ContentMarkdown, chat.ContentInteractive, chat.ContentInteractiveResponse}, MaxQueued: a.cfg.MaxQueued,
 	})
 	if errors.Is(err, chat.ErrQueueFull) {
 		// The server's capacity, not this client's rate: 503, and the
@@ -288,7 +292,8 @@ func (a *API) me(w http.ResponseWriter, r *http.Request, agent store.Agent) {
 	if status == "" {
 		status = store.AgentAvailable
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"Name": agent.Name, "Status": status})
+	// Id is the agent's UserId, as MonitorContact takes it.
+	writeJSON(w, http.StatusOK, map[string]string{"Name": agent.Name, "Id": agent.ID, "Status": status})
 }
 
 // waiting is a chat as the console shows it. Attributes were set through
@@ -302,6 +307,8 @@ type waiting struct {
 	CustomerAttributes map[string]string
 	WaitingSince       string
 	Preview            string `json:",omitempty"`
+	// TransferTo is the id of the agent a transferred chat waits for.
+	TransferTo string `json:",omitempty"`
 	// ContentTypes are the chat's SupportedMessagingContentTypes: the
 	// console sends Markdown only where it is one.
 	ContentTypes []string
@@ -310,8 +317,8 @@ type waiting struct {
 
 func newWaiting(c store.Contact, customerName string) waiting {
 	w := waiting{ContactId: c.ID, CustomerName: customerName, Attributes: c.Attributes,
-		CustomerAttributes: c.CustomerAttributes, WaitingSince: awswire.FormatTime(c.CreatedAt), createdAt: c.CreatedAt,
-		ContentTypes: c.ContentTypes}
+		CustomerAttributes: c.CustomerAttributes, WaitingSince: awswire.FormatTime(c.CreatedAt), TransferTo: c.TransferTo,
+		createdAt: c.CreatedAt, ContentTypes: c.ContentTypes}
 	if w.Attributes == nil {
 		w.Attributes = map[string]string{}
 	}

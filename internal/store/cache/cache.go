@@ -136,7 +136,9 @@ func (c *Store) Apply(ctx context.Context, ch *store.Change) ([]store.Item, erro
 }
 
 func (c *Store) forget(ch *store.Change) {
-	if len(ch.Acknowledge) == 0 && len(ch.Leave) == 0 && ch.End == nil && ch.ConnectAgent == nil && ch.Timers == nil && ch.Attributes == nil && ch.Erase == nil {
+	if len(ch.Acknowledge) == 0 && len(ch.Leave) == 0 && ch.End == nil && ch.ConnectAgent == nil && ch.Timers == nil && ch.Attributes == nil && ch.Erase == nil &&
+		ch.Persist == nil && ch.AnnounceRehydration == "" && ch.Requeue == nil &&
+		ch.Barge == "" && ch.ParticipantToken == nil {
 		return // nothing cached changed: reads in flight may fill the cache
 	}
 	c.mu.Lock()
@@ -164,6 +166,21 @@ func (c *Store) forget(ch *store.Change) {
 	}
 	if ch.Timers != nil {
 		delete(c.contacts, ch.Timers.ContactID)
+	}
+	if ch.Persist != nil {
+		delete(c.contacts, ch.Persist.ContactID)
+	}
+	if ch.Barge != "" {
+		delete(c.participants, ch.Barge)
+	}
+	if ch.ParticipantToken != nil {
+		delete(c.participants, ch.ParticipantToken.ParticipantID)
+	}
+	if ch.Requeue != nil {
+		delete(c.contacts, ch.Requeue.ContactID)
+	}
+	if ch.AnnounceRehydration != "" {
+		delete(c.contacts, ch.AnnounceRehydration)
 	}
 	if ch.Attributes != nil {
 		delete(c.contacts, ch.Attributes.ContactID)

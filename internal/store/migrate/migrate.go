@@ -36,6 +36,8 @@ var tables = []struct{ name, order string }{
 	{"attached_files_config", "instance_id, scope"},
 	{"agents", "id"},
 	{"erasures", "contact_id"},
+	{"streams", "id"},
+	{"stream_outbox", "id"},
 	{"canned_responses", "id"},
 }
 
@@ -108,6 +110,11 @@ func Copy(ctx context.Context, path, url string) (Report, error) {
 			return rep, fmt.Errorf("copying %s: %w", t.name, err)
 		}
 		rep.Rows[t.name] = n
+	}
+
+	// Copied ids leave the outbox's sequence behind them: move it on.
+	if _, err := tx.Exec(ctx, `SELECT setval(pg_get_serial_sequence('stream_outbox', 'id'), COALESCE(MAX(id), 0) + 1, false) FROM stream_outbox`); err != nil {
+		return rep, err
 	}
 
 	// Verify in the same transaction, before it commits.

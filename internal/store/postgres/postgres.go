@@ -370,6 +370,7 @@ type chat struct {
 	lastSeq int64
 	lastAt  int64
 	dirty   bool // the counters changed: saveCounters writes them
+	streams int  // active message streams: items are queued for them
 }
 
 // batchTx is one batch's transaction.
@@ -412,6 +413,21 @@ func chatIDs(c *store.Change) []string {
 	if c.Erase != nil {
 		ids = append(ids, c.Erase.ContactID)
 	}
+	if c.Persist != nil {
+		ids = append(ids, c.Persist.ContactID)
+	}
+	if c.AnnounceRehydration != "" {
+		ids = append(ids, c.AnnounceRehydration)
+	}
+	if c.Requeue != nil {
+		ids = append(ids, c.Requeue.ContactID)
+	}
+	if c.StartStream != nil {
+		ids = append(ids, c.StartStream.ContactID)
+	}
+	if c.StopStream != nil {
+		ids = append(ids, c.StopStream.ContactID)
+	}
 	// A limit counted within a chat takes the chat's lock, so that two
 	// changes under it take turns.
 	for _, l := range c.Limits {
@@ -451,14 +467,14 @@ func (b *batchTx) lock(ctx context.Context, batch []*writeReq) error {
 		}
 	}
 	if len(ids) > 0 {
-		rows, err := b.tx.Query(ctx, `SELECT id, state, last_seq, last_at FROM contacts WHERE id = ANY($1) ORDER BY id FOR UPDATE`, ids)
+		rows, err := b.tx.Query(ctx, `SELECT id, state, last_seq, last_at, active_streams FROM contacts WHERE id = ANY($1) ORDER BY id FOR UPDATE`, ids)
 		if err != nil {
 			return err
 		}
 		for rows.Next() {
 			var id string
 			k := &chat{}
-			if err := rows.Scan(&id, &k.state, &k.lastSeq, &k.lastAt); err != nil {
+			if err := rows.Scan(&id, &k.state, &k.lastSeq, &k.lastAt, &k.streams); err != nil {
 				rows.Close()
 				return err
 			}
@@ -578,10 +594,15 @@ func (b *batchTx) apply(ctx context.Context, c *store.Change) ([]store.Item, err
 			customer, _ = json.Marshal(k.CustomerAttributes)
 		}
 		if _, err := b.exec(ctx, `INSERT INTO contacts (id, instance_id, initial_contact_id, flow_id, queue_id, state,
-			attributes, content_types, agent_id, created_at, connected_at, ended_at, deadline, disconnect_reason, customer_attributes)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+			attributes, content_types, agent_id, created_at, connected_at, ended_at, deadline, disconnect_reason, customer_attributes,
+			related_contact_id, continued_from_id, rehydration_type)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`,
 			k.ID, k.InstanceID, k.InitialContactID, k.FlowID, k.QueueID, k.State, string(attrs), string(types),
-			k.AgentID, ms(k.CreatedAt), ms(k.ConnectedAt), ms(k.EndedAt), ms(k.Deadline), k.DisconnectReason, string(customer)); err != nil {
+			k.AgentID, ms(k.CreatedAt), ms(k.ConnectedAt), ms(k.EndedAt), ms(k.Deadline), k.DisconnectReason, string(customer),
+			k.RelatedContactID, k.ContinuedFromID, k.RehydrationType); err != nil {
+			if constraint(err) == "contacts_continued_from" {
+				return nil, store.ErrConflict // the source is continued already
+			}
 			return nil, err
 		}
 		// Nobody else sees the row before this transaction commits: it is
@@ -589,15 +610,21 @@ func (b *batchTx) apply(ctx context.Context, c *store.Change) ([]store.Item, err
 		b.chats[k.ID] = &chat{state: k.State}
 	}
 	for _, p := range c.NewParticipants {
-		if _, err := b.exec(ctx, `INSERT INTO participants (id, contact_id, role, display_name, token_hash, state, connected, joined_at, left_at, agent_id)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-			p.ID, p.ContactID, p.Role, p.DisplayName, p.TokenHash, p.State, p.Connected, ms(p.JoinedAt), ms(p.LeftAt), p.AgentID); err != nil {
+		if _, err := b.exec(ctx, `INSERT INTO participants (id, contact_id, role, display_name, token_hash, state, connected, joined_at, left_at, agent_id,
+			monitor_capabilities, barged)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+			p.ID, p.ContactID, p.Role, p.DisplayName, p.TokenHash, p.State, p.Connected, ms(p.JoinedAt), ms(p.LeftAt), p.AgentID,
+			strings.Join(p.MonitorCapabilities, ","), p.Barged); err != nil {
 			return nil, err
 		}
 	}
+	if err := b.applyChatFeatures(ctx, c); err != nil {
+		return nil, err
+	}
 	if a := c.ConnectAgent; a != nil {
-		n, err := b.exec(ctx, `UPDATE contacts SET state = $1, agent_id = $2, connected_at = $3 WHERE id = $4 AND state = $5`,
-			store.ContactConnected, a.AgentID, ms(a.At), a.ContactID, store.ContactQueued)
+		n, err := b.exec(ctx, `UPDATE contacts SET state = $1, agent_id = $2, connected_at = $3, transfer_to = ''
+			WHERE id = $4 AND state = $5 AND ($6 = '' OR transfer_to = '' OR transfer_to = $6)`,
+			store.ContactConnected, a.AgentID, ms(a.At), a.ContactID, store.ContactQueued, a.Console)
 		if err != nil {
 			return nil, err
 		}
@@ -631,6 +658,9 @@ func (b *batchTx) apply(ctx context.Context, c *store.Change) ([]store.Item, err
 	}
 	items, err := b.number(c.Items)
 	if err != nil {
+		return nil, err
+	}
+	if err := b.queueDeliveries(ctx, items); err != nil {
 		return nil, err
 	}
 	if b.deferred {
@@ -842,6 +872,8 @@ func (b *batchTx) erase(ctx context.Context, e *store.Tombstone) error {
 	for _, q := range []string{
 		`DELETE FROM receipts WHERE contact_id = $1`,
 		`DELETE FROM items WHERE contact_id = $1`,
+		`DELETE FROM stream_outbox WHERE contact_id = $1`,
+		`DELETE FROM streams WHERE contact_id = $1`,
 		`DELETE FROM files WHERE contact_id = $1`,
 		`DELETE FROM connection_tokens WHERE participant_id IN (SELECT id FROM participants WHERE contact_id = $1)`,
 		// Records made before they named their contact are found by the
@@ -866,7 +898,7 @@ var limitQueries = map[string]string{
 	store.CountFiles:        `SELECT COUNT(*) FROM files WHERE contact_id = $1 AND state <> 'REJECTED'`,
 	store.CountParticipants: `SELECT COUNT(*) FROM participants WHERE contact_id = $1 AND state = 'JOINED'`,
 	store.CountAgentChats: `SELECT COUNT(*) FROM participants WHERE agent_id = $1 AND state = 'JOINED'
-		AND contact_id IN (SELECT id FROM contacts WHERE state <> 'ENDED')`,
+		AND role <> 'SUPERVISOR' AND contact_id IN (SELECT id FROM contacts WHERE state <> 'ENDED')`,
 }
 
 // errFlush: a deferred insert met a duplicate; the batch runs again with
@@ -1025,17 +1057,34 @@ func collect[T any](db *DB, ctx context.Context, scan func(rowScanner) (T, error
 }
 
 const contactCols = `id, instance_id, initial_contact_id, flow_id, queue_id, state, attributes, content_types, agent_id,
-	created_at, connected_at, ended_at, deadline, disconnect_reason, timers, customer_attributes`
+	created_at, connected_at, ended_at, deadline, disconnect_reason, timers, customer_attributes,
+	related_contact_id, continued_from_id, rehydration_type, rehydration_announced, transfer_to`
+
+// contactRow is what a row of contactCols scans into.
+type contactRow struct {
+	c                                   store.Contact
+	attrs, types, timers, customer      string
+	created, connected, ended, deadline int64
+}
+
+func (r *contactRow) dest() []any {
+	c := &r.c
+	return []any{&c.ID, &c.InstanceID, &c.InitialContactID, &c.FlowID, &c.QueueID, &c.State, &r.attrs, &r.types,
+		&c.AgentID, &r.created, &r.connected, &r.ended, &r.deadline, &c.DisconnectReason, &r.timers, &r.customer,
+		&c.RelatedContactID, &c.ContinuedFromID, &c.RehydrationType, &c.RehydrationAnnounced, &c.TransferTo}
+}
+
+func (r *contactRow) contact() (store.Contact, error) {
+	err := fillContact(&r.c, r.attrs, r.types, r.timers, r.customer, r.created, r.connected, r.ended, r.deadline)
+	return r.c, err
+}
 
 func scanContact(row rowScanner) (store.Contact, error) {
-	var c store.Contact
-	var attrs, types, timers, customer string
-	var created, connected, ended, deadline int64
-	if err := row.Scan(&c.ID, &c.InstanceID, &c.InitialContactID, &c.FlowID, &c.QueueID, &c.State, &attrs, &types,
-		&c.AgentID, &created, &connected, &ended, &deadline, &c.DisconnectReason, &timers, &customer); err != nil {
-		return c, notFound(err)
+	var r contactRow
+	if err := row.Scan(r.dest()...); err != nil {
+		return r.c, notFound(err)
 	}
-	return c, fillContact(&c, attrs, types, timers, customer, created, connected, ended, deadline)
+	return r.contact()
 }
 
 // fillContact decodes a contact's JSON and time columns.
@@ -1089,14 +1138,34 @@ func (db *DB) Idempotency(ctx context.Context, scope, clientToken string) ([]byt
 	return b, notFound(err)
 }
 
-const participantCols = `id, contact_id, role, display_name, token_hash, state, connected, joined_at, left_at, agent_id`
+const participantCols = `id, contact_id, role, display_name, token_hash, state, connected, joined_at, left_at, agent_id,
+	monitor_capabilities, barged`
+
+// participantRow is what a row of participantCols scans into.
+type participantRow struct {
+	p            store.Participant
+	joined, left int64
+	caps         string
+}
+
+func (r *participantRow) dest() []any {
+	p := &r.p
+	return []any{&p.ID, &p.ContactID, &p.Role, &p.DisplayName, &p.TokenHash, &p.State, &p.Connected, &r.joined, &r.left, &p.AgentID,
+		&r.caps, &p.Barged}
+}
+
+func (r *participantRow) participant() store.Participant {
+	r.p.JoinedAt, r.p.LeftAt = fromMS(r.joined), fromMS(r.left)
+	if r.caps != "" {
+		r.p.MonitorCapabilities = strings.Split(r.caps, ",")
+	}
+	return r.p
+}
 
 func scanParticipant(row rowScanner) (store.Participant, error) {
-	var p store.Participant
-	var joined, left int64
-	err := row.Scan(&p.ID, &p.ContactID, &p.Role, &p.DisplayName, &p.TokenHash, &p.State, &p.Connected, &joined, &left, &p.AgentID)
-	p.JoinedAt, p.LeftAt = fromMS(joined), fromMS(left)
-	return p, notFound(err)
+	var r participantRow
+	err := row.Scan(r.dest()...)
+	return r.participant(), notFound(err)
 }
 
 func (db *DB) Participant(ctx context.Context, id string) (store.Participant, error) {
@@ -1106,22 +1175,15 @@ func (db *DB) Participant(ctx context.Context, id string) (store.Participant, er
 // Session reads a participant and its contact in one query: every request
 // of a participant needs both, and nothing mutable of either is cached.
 func (db *DB) Session(ctx context.Context, participantID string) (store.Participant, store.Contact, error) {
-	var p store.Participant
-	var c store.Contact
 	row := db.pool.QueryRow(ctx, `SELECT `+prefixed("p", participantCols)+`, `+prefixed("c", contactCols)+`
 		FROM participants p JOIN contacts c ON c.id = p.contact_id WHERE p.id = $1`, participantID)
-	var joined, left int64
-	var attrs, types, timers, customer string
-	var created, connected, ended, deadline int64
-	err := row.Scan(&p.ID, &p.ContactID, &p.Role, &p.DisplayName, &p.TokenHash, &p.State, &p.Connected, &joined, &left, &p.AgentID,
-		&c.ID, &c.InstanceID, &c.InitialContactID, &c.FlowID, &c.QueueID, &c.State, &attrs, &types,
-		&c.AgentID, &created, &connected, &ended, &deadline, &c.DisconnectReason, &timers, &customer)
-	if err != nil {
-		return p, c, notFound(err)
+	var pr participantRow
+	var cr contactRow
+	if err := row.Scan(append(pr.dest(), cr.dest()...)...); err != nil {
+		return pr.p, cr.c, notFound(err)
 	}
-	p.JoinedAt, p.LeftAt = fromMS(joined), fromMS(left)
-	err = fillContact(&c, attrs, types, timers, customer, created, connected, ended, deadline)
-	return p, c, err
+	c, err := cr.contact()
+	return pr.participant(), c, err
 }
 
 // prefixed qualifies each of a list of columns with a table alias.

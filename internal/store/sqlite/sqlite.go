@@ -62,6 +62,10 @@ type DB struct {
 
 	// Owned by the writer goroutine.
 	missed []string // statements to prepare after the transaction
+	// streamed holds the contacts that may have an active stream (a
+	// superset: stopping never removes one), so that committing an item
+	// of any other contact costs no outbox query.
+	streamed map[string]bool
 }
 
 func prepared(pool *sql.DB, cache *sync.Map, q string) (*sql.Stmt, error) {
@@ -187,6 +191,20 @@ func Open(path string, hook store.CommitHook) (*DB, error) {
 		r.Close()
 		return nil, fmt.Errorf("sqlite: migrate %s: %w", path, err)
 	}
+	db.streamed = map[string]bool{}
+	rows, err := w.Query(`SELECT DISTINCT contact_id FROM streams WHERE stopped_at = 0`)
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		db.streamed[id] = true
+	}
+	rows.Close()
 	ckpt, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, err
@@ -555,23 +573,89 @@ func (db *DB) apply(tx *sql.Tx, c *store.Change) ([]store.Item, error) {
 			customer, _ = json.Marshal(k.CustomerAttributes)
 		}
 		if _, err := db.exec(tx, `INSERT INTO contacts (id, instance_id, initial_contact_id, flow_id, queue_id, state,
-			attributes, content_types, agent_id, created_at, connected_at, ended_at, deadline, disconnect_reason, customer_attributes)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			attributes, content_types, agent_id, created_at, connected_at, ended_at, deadline, disconnect_reason, customer_attributes,
+			related_contact_id, continued_from_id, rehydration_type)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			k.ID, k.InstanceID, k.InitialContactID, k.FlowID, k.QueueID, k.State, string(attrs), string(types),
-			k.AgentID, ms(k.CreatedAt), ms(k.ConnectedAt), ms(k.EndedAt), ms(k.Deadline), k.DisconnectReason, string(customer)); err != nil {
+			k.AgentID, ms(k.CreatedAt), ms(k.ConnectedAt), ms(k.EndedAt), ms(k.Deadline), k.DisconnectReason, string(customer),
+			k.RelatedContactID, k.ContinuedFromID, k.RehydrationType); err != nil {
+			if isUniqueViolation(err) && k.ContinuedFromID != "" {
+				return nil, store.ErrConflict // the source is continued already
+			}
 			return nil, err
+		}
+	}
+	if p := c.Persist; p != nil {
+		res, err := db.exec(tx, `UPDATE contacts SET related_contact_id = ?, continued_from_id = ?, rehydration_type = ?
+			WHERE id = ? AND continued_from_id = ''`, p.SourceID, p.SourceID, p.RehydrationType, p.ContactID)
+		if err != nil && isUniqueViolation(err) {
+			return nil, store.ErrConflict
+		}
+		if err != nil {
+			return nil, err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			var one int
+			if err := db.txRow(tx, `SELECT 1 FROM contacts WHERE id = ?`, p.ContactID).Scan(&one); err != nil {
+				return nil, notFound(err)
+			}
+			return nil, store.ErrConflict
+		}
+	}
+	if q := c.Requeue; q != nil {
+		res, err := db.exec(tx, `UPDATE contacts SET state = ?, agent_id = '', connected_at = 0, transfer_to = ?
+			WHERE id = ? AND state = ?`, store.ContactQueued, q.TransferTo, q.ContactID, store.ContactConnected)
+		if err != nil {
+			return nil, err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return nil, store.ErrConflict
+		}
+	}
+	if id := c.AnnounceRehydration; id != "" {
+		res, err := db.exec(tx, `UPDATE contacts SET rehydration_announced = 1 WHERE id = ? AND rehydration_announced = 0`, id)
+		if err != nil {
+			return nil, err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return nil, store.ErrConflict
 		}
 	}
 	for _, p := range c.NewParticipants {
-		if _, err := db.exec(tx, `INSERT INTO participants (id, contact_id, role, display_name, token_hash, state, connected, joined_at, left_at, agent_id)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			p.ID, p.ContactID, p.Role, p.DisplayName, p.TokenHash, p.State, p.Connected, ms(p.JoinedAt), ms(p.LeftAt), p.AgentID); err != nil {
+		caps := ""
+		if len(p.MonitorCapabilities) > 0 {
+			caps = strings.Join(p.MonitorCapabilities, ",")
+		}
+		if _, err := db.exec(tx, `INSERT INTO participants (id, contact_id, role, display_name, token_hash, state, connected, joined_at, left_at, agent_id,
+			monitor_capabilities, barged)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			p.ID, p.ContactID, p.Role, p.DisplayName, p.TokenHash, p.State, p.Connected, ms(p.JoinedAt), ms(p.LeftAt), p.AgentID,
+			caps, p.Barged); err != nil {
 			return nil, err
 		}
 	}
+	if id := c.Barge; id != "" {
+		res, err := db.exec(tx, `UPDATE participants SET barged = 1 WHERE id = ? AND state = ? AND NOT barged`, id, store.ParticipantJoined)
+		if err != nil {
+			return nil, err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return nil, store.ErrConflict
+		}
+	}
+	if pt := c.ParticipantToken; pt != nil {
+		res, err := db.exec(tx, `UPDATE participants SET token_hash = ? WHERE id = ?`, pt.TokenHash, pt.ParticipantID)
+		if err != nil {
+			return nil, err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return nil, store.ErrNotFound
+		}
+	}
 	if a := c.ConnectAgent; a != nil {
-		res, err := db.exec(tx, `UPDATE contacts SET state = ?, agent_id = ?, connected_at = ?
-			WHERE id = ? AND state = ?`, store.ContactConnected, a.AgentID, ms(a.At), a.ContactID, store.ContactQueued)
+		res, err := db.exec(tx, `UPDATE contacts SET state = ?, agent_id = ?, connected_at = ?, transfer_to = ''
+			WHERE id = ? AND state = ? AND (? = '' OR transfer_to = '' OR transfer_to = ?)`,
+			store.ContactConnected, a.AgentID, ms(a.At), a.ContactID, store.ContactQueued, a.Console, a.Console)
 		if err != nil {
 			return nil, err
 		}
@@ -640,6 +724,53 @@ func (db *DB) apply(tx *sql.Tx, c *store.Change) ([]store.Item, error) {
 			return nil, err
 		}
 		items = append(items, it)
+	}
+	if st := c.StartStream; st != nil {
+		if _, err := db.exec(tx, `INSERT INTO streams (id, contact_id, endpoint_arn, started_at) VALUES (?, ?, ?, ?)`,
+			st.ID, st.ContactID, st.EndpointARN, ms(st.StartedAt)); err != nil {
+			return nil, err
+		}
+		if _, err := db.exec(tx, `UPDATE contacts SET active_streams = active_streams + 1 WHERE id = ?`, st.ContactID); err != nil {
+			return nil, err
+		}
+		db.streamed[st.ContactID] = true
+	}
+	if st := c.StopStream; st != nil {
+		var stopped int64
+		if err := db.txRow(tx, `SELECT stopped_at FROM streams WHERE id = ? AND contact_id = ?`, st.StreamID, st.ContactID).Scan(&stopped); err != nil {
+			return nil, notFound(err)
+		}
+		if stopped == 0 {
+			if _, err := db.exec(tx, `UPDATE streams SET stopped_at = ? WHERE id = ?`, ms(st.At), st.StreamID); err != nil {
+				return nil, err
+			}
+			if _, err := db.exec(tx, `UPDATE contacts SET active_streams = active_streams - 1 WHERE id = ?`, st.ContactID); err != nil {
+				return nil, err
+			}
+		}
+	}
+	// Queue every item for the active streams of its contact, in this
+	// transaction: what is committed is delivered, whatever crashes.
+	for _, it := range items {
+		if !db.streamed[it.ContactID] {
+			continue
+		}
+		b, _ := json.Marshal(it)
+		if _, err := db.exec(tx, `INSERT INTO stream_outbox (stream_id, contact_id, item, next_at, created_at)
+			SELECT id, contact_id, ?, ?, ? FROM streams WHERE contact_id = ? AND stopped_at = 0`,
+			string(b), ms(it.Time), ms(it.Time), it.ContactID); err != nil {
+			return nil, err
+		}
+	}
+	for _, id := range c.DeliveriesDone {
+		if _, err := db.exec(tx, `DELETE FROM stream_outbox WHERE id = ?`, id); err != nil {
+			return nil, err
+		}
+	}
+	for _, r := range c.DeliveryRetries {
+		if _, err := db.exec(tx, `UPDATE stream_outbox SET attempts = ?, next_at = ? WHERE id = ?`, r.Attempts, ms(r.NextAt), r.ID); err != nil {
+			return nil, err
+		}
 	}
 	for _, rc := range c.Receipts {
 		if _, err := db.exec(tx, `INSERT INTO receipts (message_id, recipient_id, contact_id, delivered_at, read_at) VALUES (?, ?, ?, ?, ?)
@@ -829,6 +960,8 @@ func (db *DB) erase(tx *sql.Tx, e *store.Tombstone) error {
 	for _, q := range []string{
 		`DELETE FROM receipts WHERE contact_id = ?1`,
 		`DELETE FROM items WHERE contact_id = ?1`,
+		`DELETE FROM stream_outbox WHERE contact_id = ?1`,
+		`DELETE FROM streams WHERE contact_id = ?1`,
 		`DELETE FROM files WHERE contact_id = ?1`,
 		`DELETE FROM connection_tokens WHERE participant_id IN (SELECT id FROM participants WHERE contact_id = ?1)`,
 		// Records made before they named their contact are found by the
@@ -859,7 +992,7 @@ var limitQueries = map[string]string{
 	store.CountFiles:        `SELECT COUNT(*) FROM files WHERE contact_id = ? AND state != '` + store.FileRejected + `'`,
 	store.CountParticipants: `SELECT COUNT(*) FROM participants WHERE contact_id = ? AND state = '` + store.ParticipantJoined + `'`,
 	store.CountAgentChats: `SELECT COUNT(*) FROM participants WHERE agent_id = ? AND state = '` + store.ParticipantJoined + `'
-		AND contact_id IN (SELECT id FROM contacts WHERE state != '` + store.ContactEnded + `')`,
+		AND role != 'SUPERVISOR' AND contact_id IN (SELECT id FROM contacts WHERE state != '` + store.ContactEnded + `')`,
 }
 
 // pruneQueries delete up to a limit of rows older than a time. Items go
@@ -920,14 +1053,16 @@ func notFound(err error) error {
 }
 
 const contactCols = `id, instance_id, initial_contact_id, flow_id, queue_id, state, attributes, content_types, agent_id,
-	created_at, connected_at, ended_at, deadline, disconnect_reason, timers, customer_attributes`
+	created_at, connected_at, ended_at, deadline, disconnect_reason, timers, customer_attributes,
+	related_contact_id, continued_from_id, rehydration_type, rehydration_announced, transfer_to`
 
 func scanContact(row rowScanner) (store.Contact, error) {
 	var c store.Contact
 	var attrs, types, timers, customer string
 	var created, connected, ended, deadline int64
 	if err := row.Scan(&c.ID, &c.InstanceID, &c.InitialContactID, &c.FlowID, &c.QueueID, &c.State, &attrs, &types,
-		&c.AgentID, &created, &connected, &ended, &deadline, &c.DisconnectReason, &timers, &customer); err != nil {
+		&c.AgentID, &created, &connected, &ended, &deadline, &c.DisconnectReason, &timers, &customer,
+		&c.RelatedContactID, &c.ContinuedFromID, &c.RehydrationType, &c.RehydrationAnnounced, &c.TransferTo); err != nil {
 		return c, notFound(err)
 	}
 	if customer != "" {
@@ -979,13 +1114,19 @@ func (db *DB) Idempotency(ctx context.Context, scope, clientToken string) ([]byt
 	return b, notFound(err)
 }
 
-const participantCols = `id, contact_id, role, display_name, token_hash, state, connected, joined_at, left_at, agent_id`
+const participantCols = `id, contact_id, role, display_name, token_hash, state, connected, joined_at, left_at, agent_id,
+	monitor_capabilities, barged`
 
 func scanParticipant(row rowScanner) (store.Participant, error) {
 	var p store.Participant
 	var joined, left int64
-	err := row.Scan(&p.ID, &p.ContactID, &p.Role, &p.DisplayName, &p.TokenHash, &p.State, &p.Connected, &joined, &left, &p.AgentID)
+	var caps string
+	err := row.Scan(&p.ID, &p.ContactID, &p.Role, &p.DisplayName, &p.TokenHash, &p.State, &p.Connected, &joined, &left, &p.AgentID,
+		&caps, &p.Barged)
 	p.JoinedAt, p.LeftAt = fromMS(joined), fromMS(left)
+	if caps != "" {
+		p.MonitorCapabilities = strings.Split(caps, ",")
+	}
 	return p, notFound(err)
 }
 
@@ -1308,6 +1449,50 @@ func (db *DB) CountQueued(ctx context.Context, flowID string) (int, error) {
 	var n int
 	err := db.row(ctx, `SELECT COUNT(*) FROM contacts WHERE state = 'QUEUED' AND (? = '' OR flow_id = ?)`, flowID, flowID).Scan(&n)
 	return n, err
+}
+
+func (db *DB) Streams(ctx context.Context, contactID string) ([]store.Stream, error) {
+	rows, err := db.rows(ctx, `SELECT id, contact_id, endpoint_arn, started_at, stopped_at FROM streams
+		WHERE contact_id = ? ORDER BY started_at, id`, contactID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.Stream
+	for rows.Next() {
+		var st store.Stream
+		var started, stopped int64
+		if err := rows.Scan(&st.ID, &st.ContactID, &st.EndpointARN, &started, &stopped); err != nil {
+			return nil, err
+		}
+		st.StartedAt, st.StoppedAt = fromMS(started), fromMS(stopped)
+		out = append(out, st)
+	}
+	return out, rows.Err()
+}
+
+func (db *DB) Deliveries(ctx context.Context, limit int) ([]store.Delivery, error) {
+	rows, err := db.rows(ctx, `SELECT o.id, o.stream_id, o.contact_id, s.endpoint_arn, o.item, o.attempts, o.next_at, o.created_at
+		FROM stream_outbox o JOIN streams s ON s.id = o.stream_id ORDER BY o.id LIMIT ?`, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.Delivery
+	for rows.Next() {
+		var d store.Delivery
+		var item string
+		var next, created int64
+		if err := rows.Scan(&d.ID, &d.StreamID, &d.ContactID, &d.EndpointARN, &item, &d.Attempts, &next, &created); err != nil {
+			return nil, err
+		}
+		if err := json.Unmarshal([]byte(item), &d.Item); err != nil {
+			return nil, err
+		}
+		d.NextAt, d.CreatedAt = fromMS(next), fromMS(created)
+		out = append(out, d)
+	}
+	return out, rows.Err()
 }
 
 func (db *DB) CannedResponses(ctx context.Context, instanceID string) ([]store.Canned, error) {

@@ -51,6 +51,10 @@ func Run(t *testing.T, b Backend) {
 		{"Prune", testPrune},
 		{"AttributesAndRoleCheck", testAttributesAndRoleCheck},
 		{"Erase", testErase},
+		{"PersistAndAnnounce", testPersistAndAnnounce},
+		{"Requeue", testRequeue},
+		{"Supervisors", testSupervisors},
+		{"StreamOutbox", testStreamOutbox},
 		{"Console", testConsole},
 	}
 	for _, tc := range tests {

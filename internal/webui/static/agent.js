@@ -8,15 +8,20 @@ import { followQueue } from "./queue.js";
 import { attention } from "./attention.js";
 import { setupTools, attachCanned, pastChats } from "./tools.js";
 import { readQueue } from "./queue.js";
+import { transferControls } from "./console-transfer.js";
+import { monitorForm, bargeButton } from "./console-monitor.js";
 
 const KEY = "parley.agent";
 let agentKey = sessionStorage.getItem(KEY);
 const open = new Map(); // contact id → {tab, panel, conn, view}
 
+// agentAPI calls the console's API; body is an object (sent as JSON) or a
+// string of JSON.
 export async function agentAPI(method, path, body) {
   const headers = { Authorization: "Bearer " + agentKey };
   if (body) headers["Content-Type"] = "application/json";
-  const resp = await fetch(path, { method, headers, body: body ? JSON.stringify(body) : undefined });
+  const payload = body === undefined || typeof body === "string" ? body : JSON.stringify(body);
+  const resp = await fetch(path, { method, headers, body: payload });
   const data = resp.status === 204 ? {} : await resp.json().catch(() => ({}));
   if (!resp.ok) throw Object.assign(new Error(data.Message || resp.statusText), { status: resp.status });
   return data;
@@ -41,14 +46,18 @@ document.getElementById("signout").addEventListener("click", () => {
   location.reload();
 });
 
+let myId = "";
+
 async function start(me) {
+  myId = me.Id;
   document.getElementById("signin-area").hidden = true;
   document.getElementById("desk").hidden = false;
   document.getElementById("signout").hidden = false;
   document.getElementById("agent-tools").hidden = false;
   document.getElementById("whoami").textContent = `Signed in as ${me.Name}`;
-  followQueue({ agentAPI, key: () => agentKey, accept, onChats: () => loadChats().catch(() => {}) });
+  followQueue({ agentAPI, key: () => agentKey, accept, me: () => myId, onChats: () => loadChats().catch(() => {}) });
   setupTools(agentAPI, me, () => readQueue());
+  document.querySelector("#desk nav").append(monitorForm(agentAPI, openChat, alertMessage));
   try {
     await loadChats();
   } catch (e) {
@@ -124,7 +133,7 @@ function showAttributes(attrs) {
   };
 }
 
-async function openChat(chat, { focus }) {
+async function openChat(chat, { focus = true } = {}) {
   if (open.has(chat.ContactId)) return select(chat.ContactId, { focus });
   const id = chat.ContactId;
   const badge = el("span", { class: "badge", hidden: "" });
@@ -149,7 +158,8 @@ async function openChat(chat, { focus }) {
   const end = el("button", { type: "button", class: "danger" }, "End chat");
   const close = el("button", { type: "button", hidden: "" }, "Close");
   const panel = el("section", { class: "chat-panel", role: "tabpanel", "aria-label": `Chat with ${chat.CustomerName}`, "data-contact": id },
-    el("header", { class: "panel-head" }, el("h2", {}, chat.CustomerName), transcript, end, close), attrs, past);
+    el("header", { class: "panel-head" }, el("h2", {}, chat.CustomerName), transcript, end, close), attrs, past,
+    chat.Monitoring ? bargeButton(agentAPI, chat, alertMessage) : transferControls(agentAPI, chat.ContactId, alertMessage));
   document.getElementById("mine").append(tab);
   document.getElementById("chats").append(panel);
   let unread = 0;
@@ -166,7 +176,8 @@ async function openChat(chat, { focus }) {
     details: chat,
     // The server opens the agent's connection: no participant token is
     // kept in the browser.
-    connection: () => agentAPI("POST", chatPath(id, "/connection")),
+    // (A chat just accepted or monitored comes with its token.)
+    connection: chat.ParticipantToken ? undefined : () => agentAPI("POST", chatPath(id, "/connection")),
     onItem: (item) => view.add(item),
     onState: (state) => view && view.setState(state),
   });

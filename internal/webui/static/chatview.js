@@ -3,6 +3,8 @@
 // picker, drag-and-drop and paste) with upload progress, image previews,
 // file cards, and clear messages when a file is refused or rejected.
 
+import { INTERACTIVE, RESPONSE, renderInteractive, answerText } from "./interactive.js";
+
 const EVENT = "application/vnd.amazonaws.connect.event.";
 
 function el(tag, attrs = {}, ...children) {
@@ -235,6 +237,9 @@ export class ChatView {
     if (item.Type === "MESSAGE") {
       const body = el("div", { class: "body" });
       if (item.ContentType === "text/markdown") body.append(renderMarkdown(item.Content));
+      else if (item.ContentType === INTERACTIVE) {
+        body.append(renderInteractive(item.Content, mine || this.conn.ended ? null : (json) => this.conn.sendMessage(json, RESPONSE)));
+      } else if (item.ContentType === RESPONSE) body.append(el("p", {}, answerText(item.Content)));
       else body.append(el("p", {}, ...linkify(item.Content)));
       const li = el("div", { class: "message" + (mine ? " mine" : ""), "data-id": item.Id });
       li.append(this.header(li, item, who), body, el("span", { class: "receipt" }));
@@ -253,10 +258,14 @@ export class ChatView {
       if (!mine) this.showTyping(who);
     } else if (item.ContentType?.startsWith(EVENT + "participant.")) {
       const change = item.ContentType.slice((EVENT + "participant.").length);
-      const text = { joined: "joined the chat", left: "left the chat", idle: "is idle", returned: "is back" }[change];
+      const text = { joined: "joined the chat", left: "left the chat", idle: "is idle", returned: "is back", invited: "was invited to the chat" }[change];
       if (text && !mine) this.notice(`${who} ${text}`);
     } else if (item.ContentType === EVENT + "chat.ended") {
       this.notice("The chat has ended.");
+    } else if (item.ContentType === EVENT + "transfer.succeeded" || item.ContentType === EVENT + "transfer.failed") {
+      this.notice(item.ContentType.endsWith("succeeded") ? "The chat was transferred." : "The transfer failed.");
+    } else if (item.ContentType === EVENT + "chat.rehydrated") {
+      this.notice("The earlier conversation is above.");
     }
     this.scroll();
   }

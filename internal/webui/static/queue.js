@@ -8,7 +8,7 @@ const PAGE = 25;
 const pages = [""]; // the token of each page seen so far ("" is the first)
 let page = 0;
 let reads = 0; // only the latest read's answer is shown
-let api, acceptChat, chatsChanged;
+let api, acceptChat, chatsChanged, myId;
 
 function turnPage(by) {
   page = Math.max(0, Math.min(pages.length - 1, page + by));
@@ -39,6 +39,7 @@ export async function readQueue() {
   list.replaceChildren(...q.Waiting.map((w) => el("li", { class: "waiting", "data-contact": w.ContactId },
     el("span", { class: "name" }, w.CustomerName),
     el("span", { class: "meta", "data-since": w.WaitingSince }, since(w.WaitingSince)),
+    w.TransferTo ? el("span", { class: "meta transferred" }, w.TransferTo === myId() ? "transferred to you" : "transferred") : null,
     w.Preview ? el("span", { class: "preview-text" }, w.Preview) : null,
     el("button", { type: "button", "aria-label": `Accept the chat with ${w.CustomerName}`, onclick: () => acceptChat(w.ContactId) }, "Accept"))));
   if (q.Away) list.append(el("li", { class: "empty" }, "You are Away: no chats are offered to you."));
@@ -77,7 +78,8 @@ async function events(key) {
 
 // followQueue reads the queue as the server pushes changes; onChats runs
 // when the agent's own chats may have changed (accepted in another tab).
-export function followQueue({ agentAPI, key, accept, onChats }) {
+export function followQueue({ agentAPI, key, accept, onChats, me }) {
+  myId = me;
   api = agentAPI;
   acceptChat = accept;
   chatsChanged = onChats;

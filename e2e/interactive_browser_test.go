@@ -1,0 +1,89 @@
+package e2e
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/connect"
+	ctypes "github.com/aws/aws-sdk-go-v2/service/connect/types"
+	v1aws "github.com/aws/aws-sdk-go/aws"
+	cp "github.com/aws/aws-sdk-go/service/connectparticipant"
+)
+
+// TestBrowserInteractive: the widget renders a bot's ListPicker,
+// QuickReply and Panel, and the customer's taps go back as interactive
+// responses (e2e/js/interactive.test.mjs in Chromium).
+func TestBrowserInteractive(t *testing.T) {
+	chromium := chromiumPath(t)
+	nodeModules(t)
+	ts := startServer(t)
+	var mu sync.Mutex
+	bots := map[string]string{} // contact → the bot's connection token
+	// POST ?contact=ID: a custom bot joins the widget's chat and sends the
+	// three templates. GET ?contact=ID: the interactive responses the bot
+	// has in its transcript, oldest first.
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		contact := r.URL.Query().Get("contact")
+		mu.Lock()
+		defer mu.Unlock()
+		if r.Method == http.MethodPost {
+			bot, err := ts.connectClient().CreateParticipant(r.Context(), &connect.CreateParticipantInput{
+				InstanceId: aws.String(ts.InstanceID), ContactId: aws.String(contact),
+				ParticipantDetails: &ctypes.ParticipantDetailsToAdd{ParticipantRole: ctypes.ParticipantRoleCustomBot, DisplayName: aws.String("Bot")}})
+			if err != nil {
+				http.Error(w, err.Error(), http.StatusBadGateway)
+				return
+			}
+			tok := ts.connectionToken(t, *bot.ParticipantCredentials.ParticipantToken)
+			bots[contact] = tok
+			for _, m := range []string{
+				template("ListPicker", `{"title":"Which fruit?","subtitle":"Tap one","elements":[{"title":"Apple","subtitle":"$1"},{"title":"Orange"},{"title":"Banana"}]}`),
+				template("QuickReply", `{"title":"Did that help?","elements":[{"title":"Yes"},{"title":"No"}]}`),
+				template("Panel", `{"title":"How can I help?","elements":[{"title":"Track my order"},{"title":"Talk to an agent"}]}`),
+			} {
+				if _, err := ts.participantClient().SendMessage(&cp.SendMessageInput{ConnectionToken: v1aws.String(tok),
+					ContentType: v1aws.String(interactiveType), Content: v1aws.String(m)}); err != nil {
+					http.Error(w, err.Error(), http.StatusBadGateway)
+					return
+				}
+			}
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		out, err := ts.participantClient().GetTranscript(&cp.GetTranscriptInput{ConnectionToken: v1aws.String(bots[contact]),
+			SortOrder: v1aws.String("ASCENDING"), MaxResults: v1aws.Int64(100)})
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		answers := []string{}
+		for _, it := range out.Transcript {
+			if v1aws.StringValue(it.ContentType) == responseType {
+				answers = append(answers, v1aws.StringValue(it.Content))
+			}
+		}
+		json.NewEncoder(w).Encode(answers)
+	})
+	bot := httptest.NewServer(h)
+	t.Cleanup(bot.Close)
+	runNodeTest(t, "interactive.test.mjs", map[string]any{"url": ts.URL, "chromium": chromium, "bot": bot.URL})
+}
+
+// TestBrowserConsoleControls: the console's monitor, barge and transfer
+// controls in Chromium (e2e/js/console.test.mjs).
+func TestBrowserConsoleControls(t *testing.T) {
+	chromium := chromiumPath(t)
+	nodeModules(t)
+	ts := startServer(t)
+	grace, sam := ts.addConsoleAgent(t, "Grace"), ts.addConsoleAgent(t, "Sam")
+	chat := ts.startChat(t, &connect.StartChatContactInput{
+		ParticipantDetails:             &ctypes.ParticipantDetails{DisplayName: aws.String("Ada")},
+		SupportedMessagingContentTypes: []string{"text/plain", "text/markdown"}, // the console writes Markdown
+		InitialMessage:                 &ctypes.ChatMessage{ContentType: aws.String("text/plain"), Content: aws.String("Where is my parcel?")}})
+	runNodeTest(t, "console.test.mjs", map[string]any{"url": ts.URL, "chromium": chromium, "graceKey": grace, "samKey": sam,
+		"contactId": chat.ContactID})
+}

@@ -1,0 +1,51 @@
+// The console's supervisor and transfer controls in Chromium: Grace holds a
+// chat, Sam monitors it by its contact id, barges in and speaks; Grace
+// transfers it back to the queue. TestBrowserConsoleControls passes
+// PARLEY_FIXTURE.
+import { test, after } from "node:test";
+import assert from "node:assert/strict";
+import { chromium } from "playwright-core";
+
+const fx = JSON.parse(process.env.PARLEY_FIXTURE);
+const browser = await chromium.launch({
+  executablePath: fx.chromium,
+  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"],
+});
+after(() => browser.close());
+
+async function signIn(name, key) {
+  const page = await (await browser.newContext({ viewport: { width: 1200, height: 800 } })).newPage();
+  await page.goto(fx.url + "/agent");
+  await page.getByLabel("Name").fill(name);
+  await page.getByLabel("Key").fill(key);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("form", { name: "Monitor a chat" }).waitFor();
+  return page;
+}
+
+test("a supervisor monitors and barges; an agent transfers to the queue", async () => {
+  const grace = await signIn("Grace", fx.graceKey);
+  await grace.getByRole("button", { name: "Accept the chat with Ada" }).click();
+  await grace.getByText("Where is my parcel?").waitFor();
+
+  const sam = await signIn("Sam", fx.samKey);
+  await sam.getByLabel("Contact id to monitor").fill(fx.contactId);
+  await sam.getByRole("button", { name: "Monitor", exact: true }).click();
+  await sam.getByText("Where is my parcel?").waitFor();
+  await sam.getByRole("button", { name: "Barge in" }).click();
+  await sam.getByRole("button", { name: "Barge in" }).waitFor({ state: "hidden" });
+  const errors = [];
+  sam.on("console", (m) => errors.push(m.text()));
+  await sam.getByRole("textbox", { name: "Message" }).fill("Supervisor here");
+  await sam.getByRole("button", { name: "Send" }).click();
+  await sam.locator(".message.mine", { hasText: "Supervisor here" }).waitFor().catch((e) => { throw new Error(errors.join("\n") + e.message); });
+  await grace.getByText("Supervisor here").waitFor();
+
+  await grace.getByRole("combobox", { name: "Transfer to" }).selectOption({ label: "the queue" });
+  await grace.getByRole("button", { name: "Transfer" }).click();
+  await sam.getByText("The chat was transferred.").waitFor();
+  await sam.getByRole("button", { name: "Accept the chat with Ada" }).waitFor({ timeout: 10000 });
+  const waiting = await (await fetch(`${fx.url}/agent/v1/queue`, { headers: { Authorization: "Bearer " + fx.samKey } })).json();
+  assert.equal(waiting.Waiting[0].ContactId, fx.contactId);
+});

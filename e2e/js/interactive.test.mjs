@@ -1,0 +1,48 @@
+// The widget's interactive messages in Chromium: a bot's ListPicker,
+// QuickReply and Panel render as choices, and a tap answers with an
+// interactive response. TestBrowserInteractive passes PARLEY_FIXTURE.
+import { test, after } from "node:test";
+import assert from "node:assert/strict";
+import { chromium } from "playwright-core";
+
+const fx = JSON.parse(process.env.PARLEY_FIXTURE);
+const browser = await chromium.launch({
+  executablePath: fx.chromium,
+  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"],
+});
+after(() => browser.close());
+
+test("the widget renders ListPicker, QuickReply and Panel and answers them", async () => {
+  const errors = [];
+  const page = await (await browser.newContext({ viewport: { width: 390, height: 740 } })).newPage();
+  page.on("pageerror", (e) => errors.push(e.message));
+  page.on("console", (m) => { if (m.type() === "error") errors.push(m.text()); });
+  await page.goto(fx.url + "/");
+  await page.getByLabel("Your name").fill("Ada");
+  await page.getByRole("button", { name: "Start chat" }).click();
+  await page.getByRole("textbox", { name: "Message" }).waitFor();
+  const contactId = await page.evaluate(() => JSON.parse(sessionStorage.getItem("parley.widget.chat")).ContactId);
+  const sent = await fetch(`${fx.bot}?contact=${encodeURIComponent(contactId)}`, { method: "POST" });
+  assert.equal(sent.status, 204, await sent.text());
+
+  const picker = page.getByRole("group", { name: "Which fruit?" });
+  await picker.waitFor();
+  await page.getByText("Tap one").waitFor();
+  assert.equal(await picker.getByRole("button").count(), 3);
+  await page.getByRole("group", { name: "Did that help?" }).waitFor();
+  await page.getByRole("group", { name: "How can I help?" }).waitFor();
+
+  await picker.getByRole("button", { name: /Orange/ }).click();
+  await page.locator(".message.mine", { hasText: "Orange" }).waitFor();
+  assert.ok(await picker.getByRole("button", { name: /Apple/ }).isDisabled(), "a list picker is answered once");
+  await page.getByRole("group", { name: "Did that help?" }).getByRole("button", { name: "Yes" }).click();
+  await page.locator(".message.mine", { hasText: "Yes" }).waitFor();
+  await page.getByRole("group", { name: "How can I help?" }).getByRole("button", { name: "Talk to an agent" }).click();
+  await page.locator(".message.mine", { hasText: "Talk to an agent" }).waitFor();
+
+  const answers = await (await fetch(`${fx.bot}?contact=${encodeURIComponent(contactId)}`)).json();
+  assert.deepEqual(answers.map((a) => [JSON.parse(a).templateType, JSON.parse(a).data.content.elements[0].title]),
+    [["ListPicker", "Orange"], ["QuickReply", "Yes"], ["Panel", "Talk to an agent"]]);
+  assert.deepEqual(errors, []);
+});

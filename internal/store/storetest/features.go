@@ -1,0 +1,136 @@
+package storetest
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/parleychat/parley/internal/store"
+)
+
+// testPersistAndAnnounce: a contact continues a source once, a source is
+// continued once (also by a new contact), chat.rehydrated is announced once.
+func testPersistAndAnnounce(t *testing.T, b Backend) {
+	s := newStore(t, b)
+	for _, id := range []string{"src", "a", "b"} {
+		newChat(t, s, id)
+	}
+	persist := func(contactID, source string) *store.Change {
+		return &store.Change{Persist: &store.Persist{ContactID: contactID, SourceID: source, RehydrationType: "FROM_SEGMENT"}}
+	}
+	apply(t, s, persist("a", "src"))
+	k, err := s.Contact(ctx, "a")
+	if err != nil || k.ContinuedFromID != "src" || k.RelatedContactID != "src" || k.RehydrationType != "FROM_SEGMENT" {
+		t.Errorf("persisted contact %+v, %v", k, err)
+	}
+	wantErr(t, s, persist("b", "src"), store.ErrConflict)
+	wantErr(t, s, persist("a", "b"), store.ErrConflict)
+	wantErr(t, s, persist("nope", "b"), store.ErrNotFound)
+	c := contact("c")
+	c.ContinuedFromID, c.RelatedContactID = "src", "src"
+	wantErr(t, s, &store.Change{NewContact: c}, store.ErrConflict)
+	if _, err := s.Contact(ctx, "c"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("the refused contact was written: %v", err)
+	}
+	apply(t, s, &store.Change{AnnounceRehydration: "a"})
+	wantErr(t, s, &store.Change{AnnounceRehydration: "a"}, store.ErrConflict)
+	if k, _ := s.Contact(ctx, "a"); !k.RehydrationAnnounced {
+		t.Error("the announcement is not kept")
+	}
+}
+
+// testRequeue: a connected contact goes back to the queue, for one console
+// agent only, whom accepting clears.
+func testRequeue(t *testing.T, b Backend) {
+	s := newStore(t, b)
+	newChat(t, s, "c")
+	connect := func(console string) *store.Change {
+		return &store.Change{ConnectAgent: &store.ConnectAgent{ContactID: "c", AgentID: "p-" + console, At: t0, Exclusive: true, Console: console}}
+	}
+	requeue := func(to string) *store.Change {
+		return &store.Change{Requeue: &store.Requeue{ContactID: "c", TransferTo: to}}
+	}
+	wantErr(t, s, requeue(""), store.ErrConflict)
+	apply(t, s, connect("grace"))
+	apply(t, s, requeue("alan"))
+	k, _ := s.Contact(ctx, "c")
+	if k.State != store.ContactQueued || k.TransferTo != "alan" || k.AgentID != "" || !k.ConnectedAt.IsZero() {
+		t.Errorf("requeued contact %+v", k)
+	}
+	wantErr(t, s, connect("bob"), store.ErrConflict)
+	apply(t, s, connect("alan"))
+	if k, _ := s.Contact(ctx, "c"); k.State != store.ContactConnected || k.TransferTo != "" {
+		t.Errorf("accepted contact %+v", k)
+	}
+}
+
+// testSupervisors: capabilities and barging are kept, a barge happens
+// once, a token can be replaced, monitoring takes none of an agent's chats.
+func testSupervisors(t *testing.T, b Backend) {
+	s := newStore(t, b)
+	newChat(t, s, "c")
+	apply(t, s, &store.Change{NewAgent: &store.Agent{ID: "sam", Name: "Sam", KeyHash: "k", CreatedAt: t0}})
+	sup := participant("sup", "c", "SUPERVISOR")
+	sup.AgentID, sup.MonitorCapabilities = "sam", []string{"SILENT_MONITOR", "BARGE"}
+	apply(t, s, &store.Change{NewParticipants: []store.Participant{sup}, Limits: []store.Limit{{Count: store.CountAgentChats, Key: "sam", Max: 0}}})
+	p, err := s.Participant(ctx, "sup")
+	if err != nil || len(p.MonitorCapabilities) != 2 || p.MonitorCapabilities[1] != "BARGE" || p.Barged {
+		t.Errorf("supervisor %+v, %v", p, err)
+	}
+	apply(t, s, &store.Change{Barge: "sup"})
+	wantErr(t, s, &store.Change{Barge: "sup"}, store.ErrConflict)
+	apply(t, s, &store.Change{ParticipantToken: &store.ParticipantToken{ParticipantID: "sup", TokenHash: "new"}})
+	if p, err := s.ParticipantByToken(ctx, "new"); err != nil || !p.Barged {
+		t.Errorf("by the new token: %+v, %v", p, err)
+	}
+	if _, err := s.ParticipantByToken(ctx, "th-sup"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("the old token still works: %v", err)
+	}
+	if p, _, err := s.Session(ctx, "sup"); err != nil || !p.Barged || len(p.MonitorCapabilities) != 2 {
+		t.Errorf("Session: %+v, %v", p, err)
+	}
+}
+
+// testStreamOutbox: items are queued for a contact's active streams in the
+// transaction that commits them, in order; a stopped stream queues nothing
+// more; erasure removes both.
+func testStreamOutbox(t *testing.T, b Backend) {
+	s := newStore(t, b)
+	newChat(t, s, "c")
+	newChat(t, s, "other")
+	apply(t, s, &store.Change{Items: []store.Item{message("c", "before", "")}})
+	apply(t, s, &store.Change{StartStream: &store.Stream{ID: "s1", ContactID: "c", EndpointARN: "arn:aws:sns:r:a:t", StartedAt: t0}})
+	apply(t, s, &store.Change{Items: []store.Item{message("c", "one", ""), message("other", "elsewhere", ""), message("c", "two", "")}})
+	apply(t, s, &store.Change{Items: []store.Item{event("c", "typing")}})
+	ds, err := s.Deliveries(ctx, 10)
+	if err != nil || len(ds) != 3 || ds[0].Item.ID != "one" || ds[1].Item.ID != "two" || ds[2].Item.ID != "typing" ||
+		ds[0].EndpointARN != "arn:aws:sns:r:a:t" || ds[0].StreamID != "s1" || ds[0].ContactID != "c" || ds[0].Item.Seq == 0 {
+		t.Fatalf("deliveries %+v, %v", ds, err)
+	}
+	if ds[2].Item.Content != "" && ds[2].Item.InTranscript {
+		t.Errorf("the typing event changed: %+v", ds[2].Item)
+	}
+	next := time.Now().Add(time.Minute)
+	apply(t, s, &store.Change{DeliveriesDone: []int64{ds[0].ID}, DeliveryRetries: []store.DeliveryRetry{{ID: ds[1].ID, Attempts: 1, NextAt: next}}})
+	ds, _ = s.Deliveries(ctx, 10)
+	if len(ds) != 2 || ds[0].Item.ID != "two" || ds[0].Attempts != 1 || !ds[0].NextAt.Equal(ms(next)) {
+		t.Fatalf("after one done and one retried: %+v", ds)
+	}
+	apply(t, s, &store.Change{StopStream: &store.StopStream{ContactID: "c", StreamID: "s1", At: t0}})
+	apply(t, s, &store.Change{StopStream: &store.StopStream{ContactID: "c", StreamID: "s1", At: t0}}) // stopped already: fine
+	apply(t, s, &store.Change{Items: []store.Item{message("c", "after stop", "")}})
+	if ds, _ = s.Deliveries(ctx, 10); len(ds) != 2 {
+		t.Errorf("a stopped stream queued more: %+v", ds)
+	}
+	wantErr(t, s, &store.Change{StopStream: &store.StopStream{ContactID: "c", StreamID: "nope", At: t0}}, store.ErrNotFound)
+	if st, err := s.Streams(ctx, "c"); err != nil || len(st) != 1 || st[0].StoppedAt.IsZero() || st[0].EndpointARN != "arn:aws:sns:r:a:t" {
+		t.Errorf("streams %+v, %v", st, err)
+	}
+	apply(t, s, &store.Change{Erase: &store.Tombstone{ContactID: "c", At: t0, Reason: "test"}})
+	if ds, _ = s.Deliveries(ctx, 10); len(ds) != 0 {
+		t.Errorf("erasure left deliveries: %+v", ds)
+	}
+	if st, _ := s.Streams(ctx, "c"); len(st) != 0 {
+		t.Errorf("erasure left streams: %+v", st)
+	}
+}
