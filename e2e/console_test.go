@@ -222,6 +222,23 @@ func TestConsoleAgentTools(t *testing.T) {
 	resp, _ = rawRequest(t, "GET", ts.URL+"/agent/v1/chats/"+chat.ContactID+"/past", as(alan), "")
 	equal(t, "another agent's past chats", resp.StatusCode, 403)
 
+	// A persistent chat lists the chats it continues, with no CustomerId.
+	first := ts.startChat(t, &connect.StartChatContactInput{
+		InitialMessage: &ctypes.ChatMessage{ContentType: aws.String("text/plain"), Content: aws.String("First visit")}})
+	if _, err := ts.connectClient().StopContact(context.Background(), &connect.StopContactInput{
+		InstanceId: aws.String(ts.InstanceID), ContactId: aws.String(first.ContactID)}); err != nil {
+		t.Fatal(err)
+	}
+	again := ts.startChat(t, persistent(ctypes.RehydrationTypeEntirePastSession, first.ContactID))
+	resp, _ = rawRequest(t, "POST", ts.URL+"/agent/v1/chats/"+again.ContactID+"/accept", as(alan), "")
+	equal(t, "accept the persistent chat", resp.StatusCode, 200)
+	_, b = rawRequest(t, "GET", ts.URL+"/agent/v1/chats/"+again.ContactID+"/past", as(alan), "")
+	var chain struct{ Chats []struct{ ContactId, Preview string } }
+	jsonUnmarshal(t, b, &chain)
+	if len(chain.Chats) != 1 || chain.Chats[0].ContactId != first.ContactID || chain.Chats[0].Preview != "First visit" {
+		t.Errorf("a persistent chat's past chats: %s", b)
+	}
+
 	// Search: the agent's own chats only.
 	resp, b = rawRequest(t, "GET", ts.URL+"/agent/v1/search?q=parcel", as(grace), "")
 	equal(t, "search status", resp.StatusCode, 200)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -186,27 +187,42 @@ type PastChat struct {
 	Preview string // the start of the customer's first message
 }
 
+// maxPastChain bounds how far back the console follows a persistent chain.
+const maxPastChain = 20
+
 // PastChats returns the other chats of the customer of a chat the agent is
-// or was in, newest first, by the CustomerId attribute (set through the
-// Connect API; what a browser supplies never counts). None without one.
+// or was in, newest first: those it continues as a persistent chat (each
+// ContinuedFromID back), and those with its CustomerId attribute (set
+// through the Connect API; what a browser supplies never counts).
 func (s *Service) PastChats(ctx context.Context, agent store.Agent, contactID string) ([]PastChat, error) {
 	sess, err := s.agentSession(ctx, agent, contactID)
 	if err != nil {
 		return nil, err
 	}
-	customer := sess.Contact.Attributes[CustomerIDAttribute]
-	if customer == "" {
-		return nil, nil
+	var cs []store.Contact
+	for c, n := sess.Contact, 0; c.ContinuedFromID != "" && n < maxPastChain; n++ {
+		if c, err = s.store.Contact(ctx, c.ContinuedFromID); errors.Is(err, store.ErrNotFound) {
+			break // erased
+		} else if err != nil {
+			return nil, err
+		}
+		cs = append(cs, c)
 	}
-	cs, err := s.store.ContactsWithAttribute(ctx, CustomerIDAttribute, customer, 21)
-	if err != nil {
-		return nil, err
+	if customer := sess.Contact.Attributes[CustomerIDAttribute]; customer != "" {
+		more, err := s.store.ContactsWithAttribute(ctx, CustomerIDAttribute, customer, 21)
+		if err != nil {
+			return nil, err
+		}
+		cs = append(cs, more...)
 	}
+	slices.SortStableFunc(cs, func(a, b store.Contact) int { return b.CreatedAt.Compare(a.CreatedAt) })
+	seen := map[string]bool{contactID: true}
 	var out []PastChat
 	for _, c := range cs {
-		if c.ID == contactID || c.InstanceID != s.cfg.InstanceID {
+		if seen[c.ID] || c.InstanceID != s.cfg.InstanceID {
 			continue
 		}
+		seen[c.ID] = true
 		cust, err := s.customerOf(ctx, c.ID)
 		if err != nil {
 			return nil, err
