@@ -233,7 +233,9 @@ func TestConsoleAgentTools(t *testing.T) {
 	resp, _ = rawRequest(t, "POST", ts.URL+"/agent/v1/chats/"+again.ContactID+"/accept", as(alan), "")
 	equal(t, "accept the persistent chat", resp.StatusCode, 200)
 	_, b = rawRequest(t, "GET", ts.URL+"/agent/v1/chats/"+again.ContactID+"/past", as(alan), "")
-	var chain struct{ Chats []struct{ ContactId, Preview string } }
+	var chain struct {
+		Chats []struct{ ContactId, Preview string }
+	}
 	jsonUnmarshal(t, b, &chain)
 	if len(chain.Chats) != 1 || chain.Chats[0].ContactId != first.ContactID || chain.Chats[0].Preview != "First visit" {
 		t.Errorf("a persistent chat's past chats: %s", b)
