@@ -132,6 +132,25 @@ func TestExportForAudit(t *testing.T) {
 	if _, rep := readArchive(t, buf.Bytes()); rep.Contacts != 1 {
 		t.Errorf("the period's export holds %d contacts, want 1", rep.Contacts)
 	}
+	// A persistent chat continuing it brings it along: the chain, oldest
+	// first, each contact once.
+	next := ts.startChat(t, persistent(ctypes.RehydrationTypeEntirePastSession, contactID))
+	resp, body = adminRequest(t, ts, "GET", "/admin/v1/export?ContactId="+next.ContactID, "")
+	if resp.StatusCode != 200 {
+		t.Fatalf("export of a persistent chat: %d %s", resp.StatusCode, body)
+	}
+	entries, rep = readArchive(t, body)
+	if rep.Contacts != 2 {
+		t.Errorf("a persistent chat's export holds %d contacts, want it and the one it continues", rep.Contacts)
+	}
+	var nc audit.Contact
+	jsonUnmarshal(t, entries["contacts/"+next.ContactID+"/contact.json"], &nc)
+	if nc.ContinuedFromContactId != contactID || len(nc.Chain) != 1 || nc.Chain[0] != contactID {
+		t.Errorf("the persistent chat's contact.json: continued from %q, chain %v; want %s", nc.ContinuedFromContactId, nc.Chain, contactID)
+	}
+	if _, ok := entries[dir+"transcript.json"]; !ok {
+		t.Error("the continued chat's transcript is not in the archive")
+	}
 	for _, q := range []string{"", "?ContactId=x&EndedAfter=" + after, "?EndedAfter=yesterday"} {
 		if resp, _ := adminRequest(t, ts, "GET", "/admin/v1/export"+q, ""); resp.StatusCode != 400 || resp.Header.Get("X-Amzn-ErrorType") != "InvalidParameterException" {
 			t.Errorf("export%s: %d %s", q, resp.StatusCode, resp.Header.Get("X-Amzn-ErrorType"))

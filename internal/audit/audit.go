@@ -6,7 +6,8 @@
 // whole transcript in the Participant API's Item shape, as GetTranscript
 // returns it), attachments.json (every file with its state, verdict and the
 // SHA-256 Parley computed on upload) and attachments/ATTACHMENT_ID (the
-// bytes of each file that has any). manifest.json, the last entry, lists
+// bytes of each file that has any). A persistent chat brings the chain of
+// chats it continues, each in its own folder, older ones first. manifest.json, the last entry, lists
 // every other entry with its SHA-256, so a verifier can recompute them all.
 // Entry names are ids Parley generated, never a user's file name.
 package audit
@@ -51,17 +52,23 @@ type Manifest struct {
 
 // Contact is contact.json.
 type Contact struct {
-	ContactId          string
-	InitialContactId   string `json:",omitempty"`
-	InstanceId         string
-	State              string
-	CreatedAt          string
-	ConnectedAt        string            `json:",omitempty"`
-	EndedAt            string            `json:",omitempty"`
-	DisconnectReason   string            `json:",omitempty"`
-	Attributes         map[string]string `json:",omitempty"`
-	CustomerAttributes map[string]string `json:",omitempty"` // supplied by the customer's browser, unverified
-	Participants       []Participant
+	ContactId        string
+	InitialContactId string `json:",omitempty"`
+	InstanceId       string
+	State            string
+	CreatedAt        string
+	ConnectedAt      string `json:",omitempty"`
+	EndedAt          string `json:",omitempty"`
+	DisconnectReason string `json:",omitempty"`
+	RelatedContactId string `json:",omitempty"`
+	// ContinuedFromContactId and Chain: the persistent chat this contact
+	// continues, and the whole chain it carries, oldest first; each of them
+	// is in the archive too.
+	ContinuedFromContactId string            `json:",omitempty"`
+	Chain                  []string          `json:",omitempty"`
+	Attributes             map[string]string `json:",omitempty"`
+	CustomerAttributes     map[string]string `json:",omitempty"` // supplied by the customer's browser, unverified
+	Participants           []Participant
 }
 
 // Participant is one entry of contact.json's Participants.
@@ -97,10 +104,37 @@ type Attachment struct {
 // Write writes the archive of the contacts to w.
 func Write(ctx context.Context, w io.Writer, src Source, contactIDs []string) (*Manifest, error) {
 	z := zip.NewWriter(w)
-	m := &Manifest{Format: Format, CreatedAt: awswire.FormatTime(time.Now()), Contacts: contactIDs, Entries: map[string]string{}}
+	m := &Manifest{Format: Format, CreatedAt: awswire.FormatTime(time.Now()), Entries: map[string]string{}}
+	// A contact's persistent-chat chain comes with it, each contact once,
+	// the older before the newer.
+	written := map[string]bool{}
+	var add func(id string, r *chat.Record) error
+	add = func(id string, r *chat.Record) error {
+		if written[id] {
+			return nil
+		}
+		if r == nil {
+			rec, err := src.Record(ctx, id)
+			if err != nil {
+				return fmt.Errorf("contact %s: %w", id, err)
+			}
+			r = &rec
+		}
+		for _, older := range r.Chain {
+			if err := add(older, nil); err != nil {
+				return err
+			}
+		}
+		written[id] = true
+		m.Contacts = append(m.Contacts, id)
+		if err := writeContact(ctx, z, m, src, *r); err != nil {
+			return fmt.Errorf("contact %s: %w", id, err)
+		}
+		return nil
+	}
 	for _, id := range contactIDs {
-		if err := writeContact(ctx, z, m, src, id); err != nil {
-			return nil, fmt.Errorf("contact %s: %w", id, err)
+		if err := add(id, nil); err != nil {
+			return nil, err
 		}
 	}
 	b, err := json.MarshalIndent(m, "", "  ")
@@ -117,16 +151,13 @@ func Write(ctx context.Context, w io.Writer, src Source, contactIDs []string) (*
 	return m, z.Close()
 }
 
-func writeContact(ctx context.Context, z *zip.Writer, m *Manifest, src Source, id string) error {
-	r, err := src.Record(ctx, id)
-	if err != nil {
-		return err
-	}
-	dir := "contacts/" + id + "/"
+func writeContact(ctx context.Context, z *zip.Writer, m *Manifest, src Source, r chat.Record) error {
+	dir := "contacts/" + r.Contact.ID + "/"
 	c := Contact{
 		ContactId: r.Contact.ID, InstanceId: r.Contact.InstanceID, State: r.Contact.State,
 		CreatedAt: stamp(r.Contact.CreatedAt), ConnectedAt: stamp(r.Contact.ConnectedAt), EndedAt: stamp(r.Contact.EndedAt),
 		DisconnectReason: r.Contact.DisconnectReason, Attributes: r.Contact.Attributes, CustomerAttributes: r.Contact.CustomerAttributes,
+		RelatedContactId: r.Contact.RelatedContactID, ContinuedFromContactId: r.Contact.ContinuedFromID, Chain: r.Chain,
 	}
 	if r.Contact.InitialContactID != r.Contact.ID {
 		c.InitialContactId = r.Contact.InitialContactID

@@ -42,6 +42,10 @@ const (
 	uploadURLLifetime       = 10 * time.Minute
 	defaultDownloadLifetime = 300 * time.Second
 	verdictTimeout          = 90 * time.Second // Connect gives its scanner 60 s
+	// checkLease is how long a process holds an attachment's check: the
+	// check and its announcements fit in it, so that no other process
+	// takes a live check over.
+	checkLease = verdictTimeout + time.Minute
 )
 
 // UploadTicket is StartAttachmentUpload's answer.
@@ -468,7 +472,7 @@ func (s *Service) CompleteUpload(ctx context.Context, sess *Session, fileID, cli
 	_, err = s.store.Apply(ctx, &store.Change{
 		RequireActive: sess.Contact.ID,
 		Idempotency:   s.idempotencyRecord(scope, sess.Contact.ID, clientToken, done),
-		FileUpdates:   []store.FileUpdate{{ID: fileID, From: from, To: store.FileInProgress, At: s.now()}},
+		FileUpdates:   []store.FileUpdate{{ID: fileID, From: from, To: store.FileInProgress, At: s.now(), LeaseUntil: s.now().Add(checkLease)}},
 	})
 	switch {
 	case errors.Is(err, store.ErrDuplicate):
@@ -497,7 +501,7 @@ func (s *Service) judge(f store.File, uploader store.Participant, wait time.Dura
 		defer cancel()
 		result <- s.inspect(ctx, f)
 	}) {
-		return // shutting down: the file stays IN_PROGRESS and is judged at the next start
+		return // shutting down: the file stays IN_PROGRESS, claimed again when its lease runs out
 	}
 	item := store.Item{
 		ID: secret.NewTimeUUID(), ContactID: f.ContactID, ParticipantID: uploader.ID, Type: TypeAttachment,
@@ -580,7 +584,7 @@ func (t timedScanner) Scan(ctx context.Context, r io.Reader) (string, error) {
 // set, the transcript's IN_PROGRESS item is updated to the verdict too.
 func (s *Service) announce(f store.File, item store.Item, v attach.Verdict, inProgressItem string) {
 	if s.work.Err() != nil {
-		return // the check was cut short by Shutdown: the next start judges the file again
+		return // the check was cut short by Shutdown: it is claimed again when its lease runs out
 	}
 	ctx, cancel := context.WithTimeout(s.work, 30*time.Second)
 	defer cancel()
@@ -614,26 +618,24 @@ func (s *Service) announce(f store.File, item store.Item, v attach.Verdict, inPr
 	}
 }
 
-// resumeVerdicts judges files whose checks a restart interrupted.
-func (s *Service) resumeVerdicts(ctx context.Context) error {
-	if s.cfg.Blobs == nil {
-		return nil
-	}
-	files, err := s.store.UnfinishedFiles(ctx)
+// sweepFiles claims the checks whose lease ran out (their process died or
+// stopped mid-check, or never started them) and runs them here.
+func (s *Service) sweepFiles(ctx context.Context, now time.Time) {
+	files, err := s.store.ClaimFiles(ctx, now, checkLease, sweepBatch)
 	if err != nil {
-		return err
+		if ctx.Err() == nil {
+			s.log.Error("claiming attachment checks", "err", err)
+		}
+		return
 	}
 	for _, f := range files {
-		if f.State != store.FileInProgress {
-			continue // uploaded but never completed: it waits for its Complete
-		}
 		p, err := s.store.Participant(ctx, f.ParticipantID)
 		if err != nil {
-			return err
+			s.log.Error("resuming an attachment check", "attachment", f.ID, "err", err)
+			continue
 		}
 		s.spawn(func() { s.judge(f, p, 0, nil) })
 	}
-	return nil
 }
 
 // Download is an approved attachment, opened.

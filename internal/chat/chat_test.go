@@ -99,9 +99,12 @@ func TestStartEndsChatsThatExpiredWhileDown(t *testing.T) {
 
 	st = openStore(t, dir)
 	defer st.Close()
-	svc = newService(t, st, &clock{t: time.Now()})
-	if err := svc.Start(ctx); err != nil {
-		t.Fatal(err)
+	// Two servers start on the store at once: the chat ends once.
+	for range 2 {
+		svc = newService(t, st, &clock{t: time.Now()})
+		if err := svc.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
 	}
 	deadline := time.Now().Add(5 * time.Second)
 	for {
@@ -112,6 +115,20 @@ func TestStartEndsChatsThatExpiredWhileDown(t *testing.T) {
 		if c.State == store.ContactEnded {
 			if c.DisconnectReason != ReasonExpired {
 				t.Errorf("reason %q", c.DisconnectReason)
+			}
+			time.Sleep(100 * time.Millisecond) // room for a second, wrong, end
+			items, err := st.Transcript(ctx, chat.ContactID, 0, true, 100)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ended := 0
+			for _, it := range items {
+				if it.ContentType == EventChatEnded {
+					ended++
+				}
+			}
+			if ended != 1 {
+				t.Errorf("%d chat.ended items, want 1", ended)
 			}
 			return
 		}

@@ -204,21 +204,21 @@ func (s *Service) replay(ctx context.Context, sess *Session, clientToken string)
 	return it, err == nil, err
 }
 
-// commitItem applies a change whose first item was created with a client
+// commitItem applies a change whose item lead was created with a client
 // token, resolving a race with a concurrent retry of the same request.
-func (s *Service) commitItem(ctx context.Context, sess *Session, ch *store.Change) (store.Item, error) {
+func (s *Service) commitItem(ctx context.Context, sess *Session, ch *store.Change, lead int) (store.Item, error) {
 	ch.RequireActive = sess.Contact.ID
 	items, err := s.store.Apply(ctx, ch)
 	switch {
 	case errors.Is(err, store.ErrDuplicate):
-		it, _, err := s.replay(ctx, sess, ch.Items[0].ClientToken)
+		it, _, err := s.replay(ctx, sess, ch.Items[lead].ClientToken)
 		return it, err
 	case errors.Is(err, store.ErrEnded):
 		return store.Item{}, errParticipantEnded
 	case err != nil:
 		return store.Item{}, err
 	}
-	return items[0], nil
+	return items[lead], nil
 }
 
 func (s *Service) newItem(sess *Session, typ, contentType, content, clientToken string) store.Item {
@@ -249,10 +249,7 @@ func (s *Service) SendMessage(ctx context.Context, sess *Session, contentType, c
 		if err := validateInteractive(content); err != nil {
 			return store.Item{}, err
 		}
-		it := s.newItem(sess, TypeMessage, contentType, content, clientToken)
-		it.InTranscript = true
-		s.active(ctx, sess)
-		return s.commitItem(ctx, sess, &store.Change{Items: []store.Item{it}})
+		return s.sendMessage(ctx, sess, contentType, content, clientToken)
 	}
 	limit, ok := messageLimits[contentType]
 	if !ok {
@@ -264,10 +261,19 @@ func (s *Service) SendMessage(ctx context.Context, sess *Session, contentType, c
 	if n := runeLen(content); n > limit {
 		return store.Item{}, errorf(Invalid, "Content of type %s must be at most %d characters; it has %d.", contentType, limit, n)
 	}
+	return s.sendMessage(ctx, sess, contentType, content, clientToken)
+}
+
+// sendMessage commits a validated message, with the restart of the
+// sender's idle timer.
+func (s *Service) sendMessage(ctx context.Context, sess *Session, contentType, content, clientToken string) (store.Item, error) {
 	it := s.newItem(sess, TypeMessage, contentType, content, clientToken)
 	it.InTranscript = true
-	s.active(ctx, sess)
-	return s.commitItem(ctx, sess, &store.Change{Items: []store.Item{it}})
+	// A participant who was idle returns before their message.
+	ch := &store.Change{}
+	s.active(sess, ch)
+	ch.Items = append(ch.Items, it)
+	return s.commitItem(ctx, sess, ch, len(ch.Items)-1)
 }
 
 // receiptContent is the Content of a read or delivered event.
@@ -326,7 +332,7 @@ func (s *Service) SendEvent(ctx context.Context, sess *Session, contentType, con
 	default: // typing: delivered live, not kept in the transcript
 		ch.Items = []store.Item{s.newItem(sess, TypeEvent, contentType, content, clientToken)}
 	}
-	return s.commitItem(ctx, sess, ch)
+	return s.commitItem(ctx, sess, ch, 0)
 }
 
 // countJoined counts the participants the chat knows of: not silent monitors.
@@ -346,10 +352,31 @@ func (s *Service) Disconnect(ctx context.Context, sess *Session, clientToken str
 	if _, stop, err := s.notUsable(ctx, sess, clientToken); stop {
 		return err
 	}
+	ch, err := s.disconnection(ctx, sess, clientToken)
+	if err != nil {
+		return err
+	}
+	if silent(sess.Participant) { // no item to commit
+		ch.RequireActive = sess.Participant.ContactID
+		if _, err = s.store.Apply(ctx, ch); errors.Is(err, store.ErrEnded) {
+			err = errParticipantEnded
+		}
+		return err
+	}
+	_, err = s.commitItem(ctx, sess, ch, 0)
+	return err
+}
+
+// disconnection is the change of a participant leaving: its left event
+// first, and the end of the chat if it goes with them.
+func (s *Service) disconnection(ctx context.Context, sess *Session, clientToken string) (*store.Change, error) {
 	p := sess.Participant
 	left := s.newItem(sess, TypeEvent, EventParticipantLeft, "", clientToken)
 	left.InTranscript = true
 	ch := &store.Change{Leave: []store.Leave{{ParticipantID: p.ID, At: s.now()}}, Items: []store.Item{left}}
+	if human(p.Role) {
+		ch.Clocks = []store.Clock{{ParticipantID: p.ID}} // no timers run for who left
+	}
 
 	reason := ""
 	switch p.Role {
@@ -358,7 +385,7 @@ func (s *Service) Disconnect(ctx context.Context, sess *Session, clientToken str
 	case RoleAgent:
 		ps, err := s.store.Participants(ctx, p.ContactID)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if !slices.ContainsFunc(ps, func(o store.Participant) bool {
 			return o.ID != p.ID && o.Role == RoleAgent && o.State == store.ParticipantJoined
@@ -373,22 +400,9 @@ func (s *Service) Disconnect(ctx context.Context, sess *Session, clientToken str
 		})
 		ch.End = &store.End{ContactID: p.ContactID, At: s.now(), Reason: reason}
 	}
-	var err error
 	if silent(p) {
 		// A silent monitor leaves as it came: unheard.
-		ch.Items, ch.RequireActive = nil, p.ContactID
-		if _, err = s.store.Apply(ctx, ch); errors.Is(err, store.ErrEnded) {
-			err = errParticipantEnded
-		}
-	} else {
-		_, err = s.commitItem(ctx, sess, ch)
+		ch.Items = nil
 	}
-	if err == nil {
-		s.unwatch(p.ID)
-		if reason != "" {
-			s.unschedule(p.ContactID)
-			s.unwatchContact(p.ContactID)
-		}
-	}
-	return err
+	return ch, nil
 }

@@ -221,8 +221,6 @@ func (s *Service) endAbandoned(ctx context.Context, contactID string) error {
 	if err != nil {
 		return fmt.Errorf("ending chat %s: %w", contactID, err)
 	}
-	s.unschedule(contactID)
-	s.unwatchContact(contactID)
 	s.log.Info("ended a queued chat whose customer had no connection", "contact", contactID)
 	return nil
 }

@@ -19,6 +19,9 @@ type Record struct {
 	// receipts.
 	Items []store.Item
 	Files []store.File
+	// Chain is the contacts this one's persistent chat continues, oldest
+	// first (empty for a chat that continues none).
+	Chain []string
 }
 
 // Record reads a contact's record. It is an administrator's read: no
@@ -48,8 +51,17 @@ func (s *Service) Record(ctx context.Context, contactID string) (Record, error) 
 			from = items[len(items)-1].Seq + 1
 		}
 	}
-	r.Files, err = s.store.Files(ctx, contactID)
-	return r, err
+	if r.Files, err = s.store.Files(ctx, contactID); err != nil {
+		return r, err
+	}
+	chain, err := s.chain(ctx, r.Contact)
+	if err != nil {
+		return r, err
+	}
+	for i := len(chain) - 1; i >= 1; i-- { // chain is newest first, this contact first of all
+		r.Chain = append(r.Chain, chain[i])
+	}
+	return r, nil
 }
 
 // EndedContacts returns the contacts that ended in [after, before).
@@ -125,8 +137,6 @@ func (s *Service) erase(ctx context.Context, contactID, reason string, scrub boo
 			return Tombstone{}, fmt.Errorf("erased, but the database's old pages were not scrubbed yet: %w", err)
 		}
 	}
-	s.unschedule(contactID)
-	s.unwatchContact(contactID)
 	s.log.Info("contact erased", "contact", contactID, "files", len(files))
 	return Tombstone{ContactID: contactID, ErasedAt: t.At, Reason: reason}, nil
 }

@@ -33,8 +33,11 @@ type Config struct {
 	ConnectionTTL time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
-	// AfterFunc schedules the chat's timers; nil means time.AfterFunc.
-	AfterFunc func(d time.Duration, f func()) Stopper
+	// SweepInterval is how often the sweeper looks for due deadlines (chat
+	// expiry, idle and auto-disconnect), with up to a fifth more of jitter
+	// so that processes spread out; zero means 1 s, negative never (tests
+	// call sweep themselves).
+	SweepInterval time.Duration
 
 	// Blobs holds attachment bytes; nil disables attachments.
 	Blobs blob.Store
@@ -97,9 +100,9 @@ type Service struct {
 
 	background context.Context // cancelled when Shutdown begins: loops end
 	stop       context.CancelFunc
-	// work bounds what Shutdown waits for (attachment checks, timer
-	// callbacks): cancelled when Shutdown's context ends, so that work cut
-	// short records nothing and a check is resumed at the next start.
+	// work bounds what Shutdown waits for (attachment checks, sweeps):
+	// cancelled when Shutdown's context ends, so that work cut
+	// short records nothing and a check is claimed again once its lease runs out.
 	work       context.Context
 	cancelWork context.CancelFunc
 	running    sync.WaitGroup // every goroutine the service starts
@@ -107,8 +110,10 @@ type Service struct {
 	mu         sync.Mutex
 	streamWake chan struct{} // a commit may have queued deliveries
 
-	timers  map[string]Stopper    // contact id → end of its duration
-	watches map[string]*idleWatch // participant id → idle timer
+	// nextWake is the earliest deadline this process set that is due before
+	// the sweeper's next tick; woken tells the sweeper of it.
+	nextWake time.Time
+	woken    chan struct{}
 	// uploading holds the files whose bytes are arriving in this process,
 	// so that a retried PUT can take over from a stalled one (claimUpload);
 	// across servers the file's RECEIVING state is the claim.
@@ -128,8 +133,8 @@ func New(cfg Config, st store.Store, key secret.Key, log *slog.Logger) *Service 
 	if cfg.VerdictWait == 0 {
 		cfg.VerdictWait = time.Second
 	}
-	if cfg.AfterFunc == nil {
-		cfg.AfterFunc = func(d time.Duration, f func()) Stopper { return time.AfterFunc(d, f) }
+	if cfg.SweepInterval == 0 {
+		cfg.SweepInterval = time.Second
 	}
 	background, stop := context.WithCancel(context.Background())
 	work, cancelWork := context.WithCancel(context.Background())
@@ -145,46 +150,21 @@ func New(cfg Config, st store.Store, key secret.Key, log *slog.Logger) *Service 
 		stop:       stop,
 		work:       work,
 		cancelWork: cancelWork,
-		timers:     make(map[string]Stopper),
-		watches:    make(map[string]*idleWatch),
+		woken:      make(chan struct{}, 1),
 		uploading:  make(map[string]*upload),
 		thumbLocks: make(map[string]*keyLock),
 		streamWake: make(chan struct{}, 1),
 	}
-	// Timer callbacks are the service's goroutines too: counted, and not
-	// run once Shutdown has begun.
-	after := cfg.AfterFunc
-	s.cfg.AfterFunc = func(d time.Duration, f func()) Stopper { return after(d, func() { s.track(f) }) }
 	return s
 }
 
-// Start schedules the end of every live chat, ending at once those whose
-// duration ran out while the server was down, and starts its participants'
-// idle timers.
+// Start starts the background loops: the sweeper, whose first sweep ends
+// the chats whose duration ran out while no server ran, applies the
+// participant timers that passed meanwhile and resumes interrupted
+// attachment checks; retention; housekeeping.
 func (s *Service) Start(ctx context.Context) error {
-	var timed []store.Contact
-	for c, err := range s.store.ActiveContacts(ctx) {
-		if err != nil {
-			return err
-		}
-		s.schedule(c.ID, c.Deadline)
-		if len(c.Timers) > 0 {
-			timed = append(timed, c)
-		}
-	}
-	for _, c := range timed {
-		ps, err := s.store.Participants(ctx, c.ID)
-		if err != nil {
-			return err
-		}
-		for _, p := range ps {
-			if p.State == store.ParticipantJoined {
-				s.watch(c.ID, c.Timers, p)
-			}
-		}
-	}
-	if err := s.resumeVerdicts(ctx); err != nil {
-		return err
+	if s.cfg.SweepInterval > 0 {
+		s.spawn(func() { s.runSweeper(s.background) })
 	}
 	if s.cfg.Retention > 0 && s.cfg.Blobs != nil {
 		s.spawn(func() { s.runRetention(s.background) })
@@ -200,24 +180,14 @@ func (s *Service) Start(ctx context.Context) error {
 // bounds itself (a check by its verdict timeout, a store write by 30 s).
 func (s *Service) Close() { s.Shutdown(context.Background()) }
 
-// Shutdown stops every timer and background loop, refuses new background
-// work, and waits for the work in flight (attachment checks, timer
-// callbacks) until ctx ends; then it cancels what is left, which records
+// Shutdown stops every background loop (the sweeper among them), refuses
+// new background work, and waits for the work in flight (attachment
+// checks, sweeps) until ctx ends; then it cancels what is left, which records
 // nothing more. After it returns the store may be closed.
 func (s *Service) Shutdown(ctx context.Context) error {
 	s.stop()
 	s.mu.Lock()
 	s.closed = true
-	for id, t := range s.timers {
-		t.Stop()
-		delete(s.timers, id)
-	}
-	for id, w := range s.watches {
-		if w.timer != nil {
-			w.timer.Stop()
-		}
-		delete(s.watches, id)
-	}
 	s.mu.Unlock()
 	done := make(chan struct{})
 	go func() { s.running.Wait(); close(done) }()
@@ -256,35 +226,7 @@ func (s *Service) spawn(f func()) bool {
 	return true
 }
 
-// track runs f on this goroutine, counted as work Shutdown waits for; not
-// at all once Shutdown has begun.
-func (s *Service) track(f func()) {
-	if !s.enter() {
-		return
-	}
-	defer s.running.Done()
-	f()
-}
-
 func (s *Service) now() time.Time { return s.cfg.Now().UTC() }
-
-func (s *Service) schedule(contactID string, deadline time.Time) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return
-	}
-	s.timers[contactID] = s.cfg.AfterFunc(deadline.Sub(s.now()), func() { s.expire(contactID) })
-}
-
-func (s *Service) unschedule(contactID string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if t, ok := s.timers[contactID]; ok {
-		t.Stop()
-		delete(s.timers, contactID)
-	}
-}
 
 // expire ends a chat whose duration ran out.
 func (s *Service) expire(contactID string) {
@@ -307,10 +249,6 @@ func (s *Service) end(ctx context.Context, contactID, reason string, items []sto
 	_, err := s.store.Apply(ctx, ch)
 	if errors.Is(err, store.ErrEnded) {
 		return errChatEnded
-	}
-	if err == nil {
-		s.unschedule(contactID)
-		s.unwatchContact(contactID)
 	}
 	return err
 }
@@ -506,7 +444,7 @@ func (s *Service) StartChat(ctx context.Context, in StartChatInput) (StartChatOu
 	if err != nil {
 		return StartChatOutput{}, err
 	}
-	s.schedule(contact.ID, contact.Deadline)
+	s.wake(contact.Deadline)
 	return out, nil
 }
 
@@ -644,6 +582,10 @@ func (s *Service) tryAddParticipant(ctx context.Context, instanceID, contactID, 
 		ID: secret.NewTimeUUID(), ContactID: contactID, Role: role, DisplayName: displayName,
 		TokenHash: secret.Hash(token), State: store.ParticipantJoined, JoinedAt: now, AgentID: consoleAgent,
 	}
+	if human(role) {
+		k := s.clock(p.ID, c.Timers[role], now)
+		p.IdleAt = k.IdleAt
+	}
 	out = AddParticipantOutput{ParticipantID: p.ID, ParticipantToken: token, Expiry: c.Deadline}
 	ch := &store.Change{
 		RequireActive:   contactID,
@@ -696,9 +638,5 @@ func (s *Service) tryAddParticipant(ctx context.Context, instanceID, contactID, 
 	case err != nil:
 		return AddParticipantOutput{}, err
 	}
-	for _, b := range bots {
-		s.unwatch(b.ID)
-	}
-	s.watch(contactID, c.Timers, p)
 	return out, nil
 }

@@ -131,6 +131,6 @@ func TestShutdownDeadlineLeavesCheckForNextStart(t *testing.T) {
 	}
 	st.closed.Store(false)
 	if f, _ := st.File(context.Background(), id); f.State != store.FileInProgress {
-		t.Errorf("the file is %s, want IN_PROGRESS to be judged at the next start", f.State)
+		t.Errorf("the file is %s, want IN_PROGRESS, to be claimed again after its lease", f.State)
 	}
 }

@@ -15,8 +15,11 @@ import (
 // idle timeout becomes idle (participant.idle); sending again makes them
 // return (participant.returned); staying idle for the auto-disconnect
 // timeout disconnects them (participant.autodisconnection, then as if they
-// had called DisconnectParticipant). The timers run in memory: after a
-// restart they count again from the restart.
+// had called DisconnectParticipant). The deadlines are the participant's
+// columns (store.Participant.IdleAt, DisconnectAt), set in the same change
+// as the message or update that resets them, and the sweeper (sweep.go)
+// acts on them: they survive restarts, and each takes effect once however
+// many processes share the store.
 
 const (
 	EventParticipantAutoDisconnection = eventPrefix + "participant.autodisconnection"
@@ -30,9 +33,6 @@ const (
 	TimerUnset      = "Unset"
 )
 
-// Stopper is a scheduled call that can be cancelled.
-type Stopper interface{ Stop() bool }
-
 // TimerUpdate is one entry of UpdateParticipantRoleConfig's list.
 type TimerUpdate struct {
 	Role    string // CUSTOMER or AGENT
@@ -41,17 +41,8 @@ type TimerUpdate struct {
 	Unset   bool
 }
 
-// idleWatch follows one human participant's activity.
-type idleWatch struct {
-	contactID string
-	timers    store.ParticipantTimers
-	timer     Stopper
-	idle      bool
-	gen       int // a timer firing with an older gen was superseded
-}
-
 // UpdateTimers changes a chat's participant timers and restarts the timers
-// of its participants.
+// of its participants, in one change.
 func (s *Service) UpdateTimers(ctx context.Context, instanceID, contactID string, updates []TimerUpdate) error {
 	c, ps, err := s.Contact(ctx, instanceID, contactID)
 	if err != nil {
@@ -79,143 +70,97 @@ func (s *Service) UpdateTimers(ctx context.Context, instanceID, contactID string
 		}
 		timers[u.Role] = t
 	}
-	_, err = s.store.Apply(ctx, &store.Change{RequireActive: contactID, Timers: &store.SetTimers{ContactID: contactID, Timers: timers}})
+	ch := &store.Change{RequireActive: contactID, Timers: &store.SetTimers{ContactID: contactID, Timers: timers}}
+	now := s.now()
+	for _, p := range ps {
+		if p.State == store.ParticipantJoined && human(p.Role) {
+			ch.Clocks = append(ch.Clocks, s.clock(p.ID, timers[p.Role], now))
+		}
+	}
+	_, err = s.store.Apply(ctx, ch)
 	if errors.Is(err, store.ErrEnded) {
 		return errChatEnded
 	}
+	return err
+}
+
+func human(role string) bool { return role == RoleCustomer || role == RoleAgent }
+
+// clock is a participant's timer state from now: active, with its idle
+// deadline if its role has an idle timeout.
+func (s *Service) clock(participantID string, t store.ParticipantTimers, now time.Time) store.Clock {
+	k := store.Clock{ParticipantID: participantID}
+	if t.IdleMinutes > 0 {
+		k.IdleAt = now.Add(time.Duration(t.IdleMinutes) * time.Minute)
+		s.wake(k.IdleAt)
+	}
+	return k
+}
+
+// active adds to ch, the change of a message the participant sends, the
+// restart of their idle timer and, if they were idle, their return.
+func (s *Service) active(sess *Session, ch *store.Change) {
+	p := sess.Participant
+	t := sess.Contact.Timers[p.Role]
+	if !human(p.Role) || (t.IdleMinutes == 0 && !p.Idle && p.IdleAt.IsZero() && p.DisconnectAt.IsZero()) {
+		return
+	}
+	ch.Clocks = append(ch.Clocks, s.clock(p.ID, t, s.now()))
+	if p.Idle {
+		ch.Items = append(ch.Items, s.presence(p, EventParticipantReturned))
+	}
+}
+
+// presence is a live-only event about a participant.
+func (s *Service) presence(p store.Participant, contentType string) store.Item {
+	return store.Item{
+		ID: secret.NewTimeUUID(), ContactID: p.ContactID, ParticipantID: p.ID, Type: TypeEvent,
+		ContentType: contentType, DisplayName: p.DisplayName, Role: p.Role,
+	}
+}
+
+// becameIdle applies a due idle deadline: the participant is idle, their
+// auto-disconnect deadline runs from the moment they became idle, and the
+// participant.idle event goes out in the same change. The change holds only
+// if the deadline is still the one claimed, so it happens once.
+func (s *Service) becameIdle(ctx context.Context, d store.Due) error {
+	p, c, err := s.store.Session(ctx, d.ParticipantID)
 	if err != nil {
 		return err
 	}
-	for _, p := range ps {
-		if p.State == store.ParticipantJoined {
-			s.watch(contactID, timers, p)
-		}
+	if p.State != store.ParticipantJoined || !p.IdleAt.Equal(d.At) {
+		return nil // superseded since the claim
 	}
-	return nil
+	k := store.Clock{ParticipantID: p.ID, Idle: true, Conditional: true, IfIdleAt: p.IdleAt, IfDisconnectAt: p.DisconnectAt}
+	if m := c.Timers[p.Role].DisconnectMinutes; m > 0 {
+		k.DisconnectAt = d.At.Add(time.Duration(m) * time.Minute)
+		s.wake(k.DisconnectAt)
+	}
+	_, err = s.store.Apply(ctx, &store.Change{RequireActive: p.ContactID, Clocks: []store.Clock{k},
+		Items: []store.Item{s.presence(p, EventParticipantIdle)}})
+	return err
 }
 
-// watch (re)starts the idle timer of a human participant.
-func (s *Service) watch(contactID string, timers map[string]store.ParticipantTimers, p store.Participant) {
-	if p.Role != RoleCustomer && p.Role != RoleAgent {
-		return
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	w := s.watches[p.ID]
-	if w == nil {
-		w = &idleWatch{contactID: contactID}
-	}
-	w.timers = timers[p.Role]
-	s.arm(p.ID, w)
-}
-
-// arm starts w's idle timer; s.mu is held.
-func (s *Service) arm(participantID string, w *idleWatch) {
-	if w.timer != nil {
-		w.timer.Stop()
-		w.timer = nil
-	}
-	w.gen++
-	w.idle = false
-	if s.closed || w.timers.IdleMinutes == 0 {
-		delete(s.watches, participantID)
-		return
-	}
-	s.watches[participantID] = w
-	gen := w.gen
-	w.timer = s.cfg.AfterFunc(time.Duration(w.timers.IdleMinutes)*time.Minute, func() { s.becameIdle(participantID, gen) })
-}
-
-func (s *Service) unwatch(participantIDs ...string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, id := range participantIDs {
-		if w := s.watches[id]; w != nil {
-			if w.timer != nil {
-				w.timer.Stop()
-			}
-			delete(s.watches, id)
-		}
-	}
-}
-
-func (s *Service) unwatchContact(contactID string) {
-	s.mu.Lock()
-	var ids []string
-	for id, w := range s.watches {
-		if w.contactID == contactID {
-			ids = append(ids, id)
-		}
-	}
-	s.mu.Unlock()
-	s.unwatch(ids...)
-}
-
-// active records that a participant sent something: an idle participant
-// returns, and the idle timer starts again.
-func (s *Service) active(ctx context.Context, sess *Session) {
-	s.mu.Lock()
-	w := s.watches[sess.Participant.ID]
-	if w == nil {
-		s.mu.Unlock()
-		return
-	}
-	wasIdle := w.idle
-	s.arm(sess.Participant.ID, w)
-	s.mu.Unlock()
-	if wasIdle {
-		s.emitPresence(ctx, sess.Participant, EventParticipantReturned)
-	}
-}
-
-func (s *Service) becameIdle(participantID string, gen int) {
-	s.mu.Lock()
-	w := s.watches[participantID]
-	if w == nil || w.gen != gen || s.closed {
-		s.mu.Unlock()
-		return
-	}
-	w.idle = true
-	if d := w.timers.DisconnectMinutes; d > 0 {
-		w.timer = s.cfg.AfterFunc(time.Duration(d)*time.Minute, func() { s.autoDisconnect(participantID, gen) })
-	}
-	s.mu.Unlock()
-
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if p, err := s.store.Participant(ctx, participantID); err == nil {
-		s.emitPresence(ctx, p, EventParticipantIdle)
-	}
-}
-
-func (s *Service) autoDisconnect(participantID string, gen int) {
-	s.mu.Lock()
-	w := s.watches[participantID]
-	if w == nil || w.gen != gen || !w.idle || s.closed {
-		s.mu.Unlock()
-		return
-	}
-	s.mu.Unlock()
-
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	sess, err := s.session(ctx, participantID)
+// autoDisconnect applies a due auto-disconnect deadline: the
+// participant.autodisconnection event and the disconnection itself, in one
+// change conditional on the deadline claimed.
+func (s *Service) autoDisconnect(ctx context.Context, d store.Due) error {
+	sess, err := s.session(ctx, d.ParticipantID)
 	if err != nil {
-		return
+		return err
 	}
-	s.emitPresence(ctx, sess.Participant, EventParticipantAutoDisconnection)
-	if err := s.Disconnect(ctx, sess, ""); err != nil && KindOf(err) == 0 {
-		s.log.Error("auto-disconnecting an idle participant", "participant", participantID, "err", err)
+	p := sess.Participant
+	if p.State != store.ParticipantJoined || !p.Idle || !p.DisconnectAt.Equal(d.At) {
+		return nil
 	}
-}
-
-// emitPresence sends a live-only event about a participant.
-func (s *Service) emitPresence(ctx context.Context, p store.Participant, contentType string) {
-	_, err := s.store.Apply(ctx, &store.Change{RequireActive: p.ContactID, Items: []store.Item{{
-		ID: secret.NewTimeUUID(), ContactID: p.ContactID, ParticipantID: p.ID, Type: TypeEvent,
-		ContentType: contentType, DisplayName: p.DisplayName, Role: p.Role,
-	}}})
-	if err != nil && !errors.Is(err, store.ErrEnded) {
-		s.log.Error("sending a participant event", "event", contentType, "err", err)
+	ch, err := s.disconnection(ctx, sess, "")
+	if err != nil {
+		return err
 	}
+	ch.Items = append([]store.Item{s.presence(p, EventParticipantAutoDisconnection)}, ch.Items...)
+	// Instead of the unconditional clearing of the participant's deadlines.
+	ch.Clocks = []store.Clock{{ParticipantID: p.ID, Conditional: true, IfIdleAt: p.IdleAt, IfDisconnectAt: p.DisconnectAt}}
+	ch.RequireActive = p.ContactID
+	_, err = s.store.Apply(ctx, ch)
+	return err
 }

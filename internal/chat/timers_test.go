@@ -14,45 +14,6 @@ import (
 	"github.com/parleychat/parley/internal/store/sqlite"
 )
 
-// fakeTimers is a scheduler the test fires by hand.
-type fakeTimers struct {
-	mu      sync.Mutex
-	pending []*fakeTimer
-}
-
-type fakeTimer struct {
-	d       time.Duration
-	f       func()
-	stopped bool
-}
-
-func (t *fakeTimer) Stop() bool { was := !t.stopped; t.stopped = true; return was }
-
-func (ft *fakeTimers) AfterFunc(d time.Duration, f func()) Stopper {
-	ft.mu.Lock()
-	defer ft.mu.Unlock()
-	t := &fakeTimer{d: d, f: f}
-	ft.pending = append(ft.pending, t)
-	return t
-}
-
-// fire runs every live timer of duration d, returning how many ran.
-func (ft *fakeTimers) fire(d time.Duration) int {
-	ft.mu.Lock()
-	var due []*fakeTimer
-	for _, t := range ft.pending {
-		if t.d == d && !t.stopped {
-			t.stopped = true
-			due = append(due, t)
-		}
-	}
-	ft.mu.Unlock()
-	for _, t := range due {
-		t.f()
-	}
-	return len(due)
-}
-
 // published collects what the store commits, as the broker would see it.
 type published struct {
 	mu    sync.Mutex
@@ -77,6 +38,25 @@ func (p *published) contentTypes(participantID string) []string {
 	return out
 }
 
+// newTimedService is a service whose sweeper the test runs by hand, on clk.
+func newTimedService(t *testing.T, st store.Store, clk *clock) *Service {
+	t.Helper()
+	svc := New(Config{InstanceID: "i", QueueID: "q", Now: clk.Now, SweepInterval: -1, WebsocketURL: func(string) string { return "" }},
+		st, secret.Key{1}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	t.Cleanup(svc.Close)
+	return svc
+}
+
+func (p *published) count(participantID, contentType string) int {
+	n := 0
+	for _, ct := range p.contentTypes(participantID) {
+		if ct == contentType {
+			n++
+		}
+	}
+	return n
+}
+
 func TestIdleReturnedAndAutoDisconnect(t *testing.T) {
 	ctx := context.Background()
 	pub := &published{}
@@ -85,16 +65,15 @@ func TestIdleReturnedAndAutoDisconnect(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	ft := &fakeTimers{}
-	svc := New(Config{InstanceID: "i", QueueID: "q", AfterFunc: ft.AfterFunc, WebsocketURL: func(string) string { return "" }},
-		st, secret.Key{1}, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	defer svc.Close()
+	clk := &clock{t: time.Now()}
+	svc := newTimedService(t, st, clk)
 
 	chat, err := svc.StartChat(ctx, StartChatInput{InstanceID: "i", FlowID: "f", DisplayName: "Ada"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := svc.AddParticipant(ctx, "i", chat.ContactID, RoleAgent, "Grace", ""); err != nil {
+	agent, err := svc.AddParticipant(ctx, "i", chat.ContactID, RoleAgent, "Grace", "")
+	if err != nil {
 		t.Fatal(err)
 	}
 	err = svc.UpdateTimers(ctx, "i", chat.ContactID, []TimerUpdate{
@@ -112,18 +91,32 @@ func TestIdleReturnedAndAutoDisconnect(t *testing.T) {
 	sess, _ := svc.Authenticate(ctx, conn.ConnectionToken)
 	cust := chat.ParticipantID
 
-	if n := ft.fire(5 * time.Minute); n != 1 {
-		t.Fatalf("%d idle timers fired, want the customer's", n)
+	clk.Add(5*time.Minute - time.Second)
+	svc.sweep(ctx)
+	if n := pub.count(cust, EventParticipantIdle); n != 0 {
+		t.Fatalf("idle %d times a second before the idle timeout", n)
 	}
+	clk.Add(time.Second)
+	svc.sweep(ctx)
+	svc.sweep(ctx) // a second sweep finds nothing more to do
+	if n, m := pub.count(cust, EventParticipantIdle), pub.count(agent.ParticipantID, EventParticipantIdle); n != 1 || m != 0 {
+		t.Fatalf("idle events: customer %d, agent %d; want the customer's once", n, m)
+	}
+	sess, _ = svc.Authenticate(ctx, conn.ConnectionToken)
 	if _, err := svc.SendMessage(ctx, sess, ContentPlain, "still here", ""); err != nil {
 		t.Fatal(err)
 	}
-	// The disconnect timer of the first idle spell was cancelled by returning.
-	if n := ft.fire(3 * time.Minute); n != 0 {
-		t.Errorf("%d auto-disconnect timers fired after the customer returned", n)
+	// The disconnect deadline of the first idle spell went with returning.
+	clk.Add(3 * time.Minute)
+	svc.sweep(ctx)
+	if n := pub.count(cust, EventParticipantAutoDisconnection); n != 0 {
+		t.Errorf("%d auto-disconnections after the customer returned", n)
 	}
-	ft.fire(5 * time.Minute)
-	ft.fire(3 * time.Minute)
+	clk.Add(2 * time.Minute) // 5 minutes after the message
+	svc.sweep(ctx)
+	clk.Add(3 * time.Minute)
+	svc.sweep(ctx)
+	svc.sweep(ctx)
 
 	want := []string{EventParticipantJoined, EventParticipantIdle, EventParticipantReturned, ContentPlain,
 		EventParticipantIdle, EventParticipantAutoDisconnection, EventParticipantLeft}
@@ -142,5 +135,91 @@ func TestIdleReturnedAndAutoDisconnect(t *testing.T) {
 	}
 	if items, _ := st.Transcript(ctx, chat.ContactID, 0, true, 100); len(items) != 5 { // 2 joined, message, left, ended
 		t.Errorf("transcript has %d items; idle and returned events are live-only", len(items))
+	}
+}
+
+// An idle deadline is data: set before a restart, it fires after it, at the
+// time it was set for, once.
+func TestIdleTimerSurvivesRestart(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	pub := &published{}
+	st, err := sqlite.Open(filepath.Join(dir, "parley.db"), pub.hook)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk := &clock{t: time.Now()}
+	svc := newTimedService(t, st, clk)
+	chat, err := svc.StartChat(ctx, StartChatInput{InstanceID: "i", FlowID: "f", DisplayName: "Ada"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.UpdateTimers(ctx, "i", chat.ContactID, []TimerUpdate{{Role: RoleCustomer, Type: TimerIdle, Minutes: 5}}); err != nil {
+		t.Fatal(err)
+	}
+	clk.Add(3 * time.Minute)
+	svc.Close()
+	st.Close()
+
+	st, err = sqlite.Open(filepath.Join(dir, "parley.db"), pub.hook)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	// Two services on the store: two processes sweeping at once.
+	a, b := newTimedService(t, st, clk), newTimedService(t, st, clk)
+	if err := a.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	clk.Add(2*time.Minute - time.Second)
+	a.sweep(ctx)
+	b.sweep(ctx)
+	if n := pub.count(chat.ParticipantID, EventParticipantIdle); n != 0 {
+		t.Fatalf("idle %d times before the timeout set before the restart", n)
+	}
+	clk.Add(time.Second)
+	var wg sync.WaitGroup
+	for _, svc := range []*Service{a, b, a, b} {
+		wg.Go(func() { svc.sweep(ctx) })
+	}
+	wg.Wait()
+	if n := pub.count(chat.ParticipantID, EventParticipantIdle); n != 1 {
+		t.Fatalf("idle %d times at the timeout set before the restart, want once", n)
+	}
+}
+
+// A deadline this process has just set, due before the sweeper's next tick,
+// wakes the sweeper: it is applied on time, not a tick late.
+func TestSweeperWakesForANearDeadline(t *testing.T) {
+	ctx := context.Background()
+	pub := &published{}
+	st, err := sqlite.Open(filepath.Join(t.TempDir(), "parley.db"), pub.hook)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	svc := New(Config{InstanceID: "i", QueueID: "q", SweepInterval: time.Hour, WebsocketURL: func(string) string { return "" }},
+		st, secret.Key{1}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	defer svc.Close()
+	if err := svc.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	chat, err := svc.StartChat(ctx, StartChatInput{InstanceID: "i", FlowID: "f", DisplayName: "Ada"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(50 * time.Millisecond) // the first sweep, at start, is over: the next tick is an hour away
+	at := time.Now().Add(200 * time.Millisecond)
+	if _, err := st.Apply(ctx, &store.Change{Clocks: []store.Clock{{ParticipantID: chat.ParticipantID, IdleAt: at}}}); err != nil {
+		t.Fatal(err)
+	}
+	svc.wake(at)
+	for deadline := time.Now().Add(5 * time.Second); pub.count(chat.ParticipantID, EventParticipantIdle) == 0; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the near idle deadline was not applied before the sweeper's next tick")
+		}
+	}
+	if now := time.Now(); now.Before(at) {
+		t.Errorf("idle %v before its deadline", at.Sub(now))
 	}
 }

@@ -83,6 +83,7 @@ func (s *Service) Transfer(ctx context.Context, agent store.Agent, contactID, to
 	left := s.newItem(sess, TypeEvent, EventParticipantLeft, "", "")
 	left.InTranscript = true
 	ch.Leave = []store.Leave{{ParticipantID: me.ID, At: s.now()}}
+	ch.Clocks = []store.Clock{{ParticipantID: me.ID}} // no timers run for who left
 	ch.Items = append([]store.Item{left}, ch.Items...)
 	if toAgentID == "" {
 		ch.Items = append(ch.Items, systemEvent(contactID, EventTransferSucceeded))
@@ -96,7 +97,6 @@ func (s *Service) Transfer(ctx context.Context, agent store.Agent, contactID, to
 	case err != nil:
 		return err
 	}
-	s.unwatch(me.ID)
 	return nil
 }
 

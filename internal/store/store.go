@@ -88,6 +88,44 @@ type Participant struct {
 	// it barged in, after which it may send.
 	MonitorCapabilities []string
 	Barged              bool
+	// The participant timers' state, kept in the store so that it outlives
+	// the process: Idle since the idle timeout ran out; IdleAt, when it
+	// will (zero: no idle timer runs); DisconnectAt, when an idle
+	// participant is auto-disconnected (zero: never).
+	Idle         bool
+	IdleAt       time.Time
+	DisconnectAt time.Time
+}
+
+// Clock sets a participant's idle state and deadlines (Participant.Idle,
+// IdleAt, DisconnectAt), and releases any claim on them.
+type Clock struct {
+	ParticipantID string
+	Idle          bool
+	IdleAt        time.Time
+	DisconnectAt  time.Time
+	// Conditional fails the change with ErrConflict unless the participant
+	// is still JOINED with the deadlines IfIdleAt and IfDisconnectAt: what
+	// a sweeper read when it claimed them. So two sweepers acting on the
+	// same deadline cannot both take effect.
+	Conditional    bool
+	IfIdleAt       time.Time
+	IfDisconnectAt time.Time
+}
+
+// Kinds of Due.
+const (
+	DueExpiry     = "expiry"     // a chat's Deadline (ChatDurationInMinutes) passed
+	DueIdle       = "idle"       // a participant's IdleAt passed
+	DueDisconnect = "disconnect" // an idle participant's DisconnectAt passed
+)
+
+// Due is a deadline that has passed, as ClaimDue returns it.
+type Due struct {
+	Kind          string
+	ContactID     string
+	ParticipantID string // DueIdle and DueDisconnect
+	At            time.Time
 }
 
 // Agent is a person who signs in to the agent console.
@@ -226,6 +264,9 @@ type FileUpdate struct {
 	Reason       string
 	ItemID       string
 	At           time.Time
+	// LeaseUntil, if set, is the new lease on the file's check (see
+	// ClaimFiles): the process that moves a file to IN_PROGRESS checks it.
+	LeaseUntil time.Time
 }
 
 // FilesConfig is an instance's attachment limits for one scope.
@@ -269,6 +310,9 @@ type Change struct {
 	End *End
 	// Timers replaces a contact's participant timers.
 	Timers *SetTimers
+	// Clocks set participants' timer state (see Clock); applied before
+	// Leave. End clears the deadlines of the ended contact's participants.
+	Clocks []Clock
 	// NewFile records an attachment whose upload starts.
 	NewFile *File
 	// FileUpdates move files between states, conditionally.
@@ -637,6 +681,21 @@ type Store interface {
 	// chats the agent was in, newest first.
 	SearchAgentMessages(ctx context.Context, agentID, text string, limit int) ([]AgentMessage, error)
 
+	// ClaimDue claims up to limit deadlines that passed at now (chats not
+	// ended whose Deadline passed; JOINED participants whose IdleAt or
+	// DisconnectAt passed) and that no claim holds, and holds them until
+	// now+lease: until then no other ClaimDue, in this process or another,
+	// returns them. A claim whose effect is not applied by then (its
+	// process died) is returned again. The effect itself is a conditional
+	// Change (End, or a Conditional Clock), so it takes effect once however
+	// often a deadline is claimed. On PostgreSQL the rows are claimed with
+	// SELECT … FOR UPDATE SKIP LOCKED; on SQLite through the single writer.
+	ClaimDue(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]Due, error)
+	// ClaimFiles claims up to limit IN_PROGRESS files whose check's lease
+	// ran out (its process died or stopped), leasing them until now+lease,
+	// as ClaimDue claims deadlines. The verdict is a FileUpdate from
+	// IN_PROGRESS, so it is recorded once.
+	ClaimFiles(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]File, error)
 	// Streams returns a contact's streams, active and stopped, oldest first.
 	Streams(ctx context.Context, contactID string) ([]Stream, error)
 	// Deliveries returns up to limit queued deliveries, by ID (so each

@@ -611,10 +611,10 @@ func (b *batchTx) apply(ctx context.Context, c *store.Change) ([]store.Item, err
 	}
 	for _, p := range c.NewParticipants {
 		if _, err := b.exec(ctx, `INSERT INTO participants (id, contact_id, role, display_name, token_hash, state, connected, joined_at, left_at, agent_id,
-			monitor_capabilities, barged)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+			monitor_capabilities, barged, idle, idle_at, disconnect_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
 			p.ID, p.ContactID, p.Role, p.DisplayName, p.TokenHash, p.State, p.Connected, ms(p.JoinedAt), ms(p.LeftAt), p.AgentID,
-			strings.Join(p.MonitorCapabilities, ","), p.Barged); err != nil {
+			strings.Join(p.MonitorCapabilities, ","), p.Barged, p.Idle, ms(p.IdleAt), ms(p.DisconnectAt)); err != nil {
 			return nil, err
 		}
 	}
@@ -638,6 +638,21 @@ func (b *batchTx) apply(ctx context.Context, c *store.Change) ([]store.Item, err
 	for _, id := range c.Acknowledge {
 		if _, err := b.exec(ctx, `UPDATE participants SET connected = true WHERE id = $1`, id); err != nil {
 			return nil, err
+		}
+	}
+	for _, k := range c.Clocks {
+		q := `UPDATE participants SET idle = $1, idle_at = $2, disconnect_at = $3, claimed_until = 0 WHERE id = $4`
+		args := []any{k.Idle, ms(k.IdleAt), ms(k.DisconnectAt), k.ParticipantID}
+		if k.Conditional {
+			q += ` AND state = $5 AND idle_at = $6 AND disconnect_at = $7`
+			args = append(args, store.ParticipantJoined, ms(k.IfIdleAt), ms(k.IfDisconnectAt))
+		}
+		n, err := b.exec(ctx, q, args...)
+		if err != nil {
+			return nil, err
+		}
+		if n == 0 {
+			return nil, store.ErrConflict
 		}
 	}
 	for _, l := range c.Leave {
@@ -722,9 +737,10 @@ func (b *batchTx) apply(ctx context.Context, c *store.Change) ([]store.Item, err
 				sha256 = CASE WHEN $3 <> '' THEN $3 ELSE sha256 END,
 				serve_type = CASE WHEN $4 <> '' THEN $4 ELSE serve_type END,
 				reason = CASE WHEN $5 <> '' THEN $5 ELSE reason END,
-				item_id = CASE WHEN $6 <> '' THEN $6 ELSE item_id END
+				item_id = CASE WHEN $6 <> '' THEN $6 ELSE item_id END,
+				lease_until = CASE WHEN $9::bigint > 0 THEN $9::bigint ELSE lease_until END
 			WHERE id = $7 AND state = $8`,
-			u.To, ms(u.At), u.SHA256, u.ServeType, u.Reason, u.ItemID, u.ID, u.From)
+			u.To, ms(u.At), u.SHA256, u.ServeType, u.Reason, u.ItemID, u.ID, u.From, ms(u.LeaseUntil))
 		if err != nil {
 			return nil, err
 		}
@@ -826,6 +842,11 @@ func (b *batchTx) apply(ctx context.Context, c *store.Change) ([]store.Item, err
 		}
 		if k := b.chats[e.ContactID]; k != nil {
 			k.state = store.ContactEnded
+		}
+		// An ended chat's participants have no timers left to run.
+		if _, err := b.exec(ctx, `UPDATE participants SET idle_at = 0, disconnect_at = 0 WHERE contact_id = $1
+			AND (idle_at > 0 OR disconnect_at > 0)`, e.ContactID); err != nil {
+			return nil, err
 		}
 	}
 	if e := c.Erase; e != nil {
@@ -1139,23 +1160,24 @@ func (db *DB) Idempotency(ctx context.Context, scope, clientToken string) ([]byt
 }
 
 const participantCols = `id, contact_id, role, display_name, token_hash, state, connected, joined_at, left_at, agent_id,
-	monitor_capabilities, barged`
+	monitor_capabilities, barged, idle, idle_at, disconnect_at`
 
 // participantRow is what a row of participantCols scans into.
 type participantRow struct {
-	p            store.Participant
-	joined, left int64
-	caps         string
+	p                              store.Participant
+	joined, left, idle, disconnect int64
+	caps                           string
 }
 
 func (r *participantRow) dest() []any {
 	p := &r.p
 	return []any{&p.ID, &p.ContactID, &p.Role, &p.DisplayName, &p.TokenHash, &p.State, &p.Connected, &r.joined, &r.left, &p.AgentID,
-		&r.caps, &p.Barged}
+		&r.caps, &p.Barged, &p.Idle, &r.idle, &r.disconnect}
 }
 
 func (r *participantRow) participant() store.Participant {
 	r.p.JoinedAt, r.p.LeftAt = fromMS(r.joined), fromMS(r.left)
+	r.p.IdleAt, r.p.DisconnectAt = fromMS(r.idle), fromMS(r.disconnect)
 	if r.caps != "" {
 		r.p.MonitorCapabilities = strings.Split(r.caps, ",")
 	}
@@ -1427,6 +1449,78 @@ var pruneQueries = []string{
 
 // Prune deletes on the pool, not through the group committer: it locks
 // only rows no change writes.
+// ClaimDue claims in a transaction of its own, with FOR UPDATE SKIP LOCKED:
+// processes sweeping at once each take different rows and never wait for
+// one another, nor for a batch that holds a chat's row (that chat is
+// claimed at the next sweep).
+func (db *DB) ClaimDue(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]store.Due, error) {
+	var due []store.Due
+	at, until := ms(now), ms(now.Add(lease))
+	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+		due = nil
+		rows, err := tx.Query(ctx, `UPDATE contacts SET claimed_until = $2 WHERE id IN (
+				SELECT id FROM contacts WHERE state <> 'ENDED' AND deadline <= $1 AND claimed_until <= $1
+				ORDER BY deadline LIMIT $3 FOR UPDATE SKIP LOCKED)
+			RETURNING id, deadline`, at, until, limit)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			d := store.Due{Kind: store.DueExpiry}
+			var deadline int64
+			if err := rows.Scan(&d.ContactID, &deadline); err != nil {
+				rows.Close()
+				return err
+			}
+			d.At = fromMS(deadline)
+			due = append(due, d)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		rows, err = tx.Query(ctx, `UPDATE participants SET claimed_until = $2 WHERE id IN (
+				SELECT id FROM participants
+				WHERE ((idle_at > 0 AND idle_at <= $1) OR (disconnect_at > 0 AND disconnect_at <= $1))
+					AND state = 'JOINED' AND claimed_until <= $1
+				LIMIT $3 FOR UPDATE SKIP LOCKED)
+			RETURNING id, contact_id, idle_at, disconnect_at`, at, until, limit)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var d store.Due
+			var idleAt, disconnectAt int64
+			if err := rows.Scan(&d.ParticipantID, &d.ContactID, &idleAt, &disconnectAt); err != nil {
+				return err
+			}
+			d.Kind, d.At = store.DueIdle, fromMS(idleAt)
+			if idleAt == 0 || idleAt > at {
+				d.Kind, d.At = store.DueDisconnect, fromMS(disconnectAt)
+			}
+			due = append(due, d)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("postgres: claim: %w", err)
+	}
+	return due, nil
+}
+
+// ClaimFiles claims with FOR UPDATE SKIP LOCKED, as ClaimDue does.
+func (db *DB) ClaimFiles(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]store.File, error) {
+	fs, err := collect(db, ctx, scanFile, `UPDATE files SET lease_until = $2 WHERE id IN (
+			SELECT id FROM files WHERE state = 'IN_PROGRESS' AND lease_until <= $1
+			ORDER BY lease_until LIMIT $3 FOR UPDATE SKIP LOCKED)
+		RETURNING `+fileCols, ms(now), ms(now.Add(lease)), limit)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: claim files: %w", err)
+	}
+	return fs, nil
+}
+
 func (db *DB) Prune(ctx context.Context, p store.Prune) (int, error) {
 	n := 0
 	for i, before := range []time.Time{p.TokensExpiredBefore, p.IdempotencyBefore, p.EphemeralBefore} {

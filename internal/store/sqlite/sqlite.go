@@ -153,6 +153,7 @@ type writeReq struct {
 	change *store.Change
 	prune  *store.Prune // instead of change
 	pruned int
+	claim  *claim // instead of change
 	items  []store.Item
 	err    error
 	done   chan struct{}
@@ -385,6 +386,122 @@ func (db *DB) Prune(ctx context.Context, p store.Prune) (int, error) {
 	return req.pruned, err
 }
 
+// claim is a ClaimDue request and, once done, its answer.
+type claim struct {
+	now, until int64
+	limit      int
+	files      bool // ClaimFiles, not ClaimDue
+	due        []store.Due
+	ids        []string // the files claimed
+}
+
+// ClaimFiles claims through the writer, as ClaimDue does.
+func (db *DB) ClaimFiles(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]store.File, error) {
+	c := &claim{now: ms(now), until: ms(now.Add(lease)), limit: limit, files: true}
+	if err := db.write(ctx, &writeReq{ctx: ctx, claim: c, done: make(chan struct{})}); err != nil {
+		return nil, err
+	}
+	var out []store.File
+	for _, id := range c.ids {
+		f, err := db.File(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, f)
+	}
+	return out, nil
+}
+
+func (db *DB) claimFilesTx(tx *sql.Tx, c *claim) error {
+	c.ids = nil
+	rows, err := tx.Query(`UPDATE files SET lease_until = ? WHERE id IN (
+			SELECT id FROM files WHERE state = 'IN_PROGRESS' AND lease_until <= ? ORDER BY lease_until LIMIT ?)
+		RETURNING id`, c.until, c.now, c.limit)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return err
+		}
+		c.ids = append(c.ids, id)
+	}
+	return rows.Err()
+}
+
+// ClaimDue claims through the writer: the single writer serialises claims
+// with every change, so a deadline is never claimed twice at once.
+func (db *DB) ClaimDue(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]store.Due, error) {
+	c := &claim{now: ms(now), until: ms(now.Add(lease)), limit: limit}
+	req := &writeReq{ctx: ctx, claim: c, done: make(chan struct{})}
+	err := db.write(ctx, req)
+	return c.due, err
+}
+
+func (db *DB) claimTx(tx *sql.Tx, c *claim) error {
+	if c.files {
+		return db.claimFilesTx(tx, c)
+	}
+	c.due = nil
+	rows, err := tx.Query(`SELECT id, deadline FROM contacts WHERE state != 'ENDED' AND deadline <= ? AND claimed_until <= ?
+		ORDER BY deadline LIMIT ?`, c.now, c.now, c.limit)
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		d := store.Due{Kind: store.DueExpiry}
+		var at int64
+		if err := rows.Scan(&d.ContactID, &at); err != nil {
+			rows.Close()
+			return err
+		}
+		d.At = fromMS(at)
+		c.due = append(c.due, d)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	rows, err = tx.Query(`SELECT id, contact_id, idle_at, disconnect_at FROM participants
+		WHERE ((idle_at > 0 AND idle_at <= ?) OR (disconnect_at > 0 AND disconnect_at <= ?)) AND state = ? AND claimed_until <= ?
+		LIMIT ?`, c.now, c.now, store.ParticipantJoined, c.now, c.limit)
+	if err != nil {
+		return err
+	}
+	var ps []store.Due
+	for rows.Next() {
+		var d store.Due
+		var idleAt, disconnectAt int64
+		if err := rows.Scan(&d.ParticipantID, &d.ContactID, &idleAt, &disconnectAt); err != nil {
+			rows.Close()
+			return err
+		}
+		d.Kind, d.At = store.DueIdle, fromMS(idleAt)
+		if idleAt == 0 || idleAt > c.now {
+			d.Kind, d.At = store.DueDisconnect, fromMS(disconnectAt)
+		}
+		ps = append(ps, d)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, d := range c.due {
+		if _, err := db.exec(tx, `UPDATE contacts SET claimed_until = ? WHERE id = ?`, c.until, d.ContactID); err != nil {
+			return err
+		}
+	}
+	for _, d := range ps {
+		if _, err := db.exec(tx, `UPDATE participants SET claimed_until = ? WHERE id = ?`, c.until, d.ParticipantID); err != nil {
+			return err
+		}
+	}
+	c.due = append(c.due, ps...)
+	return nil
+}
+
 func (db *DB) write(ctx context.Context, req *writeReq) error {
 	db.mu.RLock()
 	if db.closed {
@@ -465,9 +582,12 @@ func (db *DB) tryCommit(batch []*writeReq, savepoints bool) bool {
 				return fail(err)
 			}
 		}
-		if r.prune != nil {
+		switch {
+		case r.prune != nil:
 			r.pruned, r.err = db.pruneTx(tx, r.prune)
-		} else {
+		case r.claim != nil:
+			r.err = db.claimTx(tx, r.claim)
+		default:
 			r.items, r.err = db.apply(tx, r.change)
 		}
 		if r.err == nil {
@@ -627,10 +747,10 @@ func (db *DB) apply(tx *sql.Tx, c *store.Change) ([]store.Item, error) {
 			caps = strings.Join(p.MonitorCapabilities, ",")
 		}
 		if _, err := db.exec(tx, `INSERT INTO participants (id, contact_id, role, display_name, token_hash, state, connected, joined_at, left_at, agent_id,
-			monitor_capabilities, barged)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			monitor_capabilities, barged, idle, idle_at, disconnect_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			p.ID, p.ContactID, p.Role, p.DisplayName, p.TokenHash, p.State, p.Connected, ms(p.JoinedAt), ms(p.LeftAt), p.AgentID,
-			caps, p.Barged); err != nil {
+			caps, p.Barged, p.Idle, ms(p.IdleAt), ms(p.DisconnectAt)); err != nil {
 			return nil, err
 		}
 	}
@@ -666,6 +786,21 @@ func (db *DB) apply(tx *sql.Tx, c *store.Change) ([]store.Item, error) {
 	for _, id := range c.Acknowledge {
 		if _, err := db.exec(tx, `UPDATE participants SET connected = 1 WHERE id = ?`, id); err != nil {
 			return nil, err
+		}
+	}
+	for _, k := range c.Clocks {
+		q := `UPDATE participants SET idle = ?, idle_at = ?, disconnect_at = ?, claimed_until = 0 WHERE id = ?`
+		args := []any{k.Idle, ms(k.IdleAt), ms(k.DisconnectAt), k.ParticipantID}
+		if k.Conditional {
+			q += ` AND state = ? AND idle_at = ? AND disconnect_at = ?`
+			args = append(args, store.ParticipantJoined, ms(k.IfIdleAt), ms(k.IfDisconnectAt))
+		}
+		res, err := db.exec(tx, q, args...)
+		if err != nil {
+			return nil, err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return nil, store.ErrConflict
 		}
 	}
 	for _, l := range c.Leave {
@@ -821,9 +956,11 @@ func (db *DB) apply(tx *sql.Tx, c *store.Change) ([]store.Item, error) {
 				sha256 = CASE WHEN ? != '' THEN ? ELSE sha256 END,
 				serve_type = CASE WHEN ? != '' THEN ? ELSE serve_type END,
 				reason = CASE WHEN ? != '' THEN ? ELSE reason END,
-				item_id = CASE WHEN ? != '' THEN ? ELSE item_id END
+				item_id = CASE WHEN ? != '' THEN ? ELSE item_id END,
+				lease_until = CASE WHEN ? > 0 THEN ? ELSE lease_until END
 			WHERE id = ? AND state = ?`,
-			u.To, ms(u.At), u.SHA256, u.SHA256, u.ServeType, u.ServeType, u.Reason, u.Reason, u.ItemID, u.ItemID, u.ID, u.From)
+			u.To, ms(u.At), u.SHA256, u.SHA256, u.ServeType, u.ServeType, u.Reason, u.Reason, u.ItemID, u.ItemID,
+			ms(u.LeaseUntil), ms(u.LeaseUntil), u.ID, u.From)
 		if err != nil {
 			return nil, err
 		}
@@ -916,6 +1053,11 @@ func (db *DB) apply(tx *sql.Tx, c *store.Change) ([]store.Item, error) {
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
 			return nil, store.ErrEnded
+		}
+		// An ended chat's participants have no timers left to run.
+		if _, err := db.exec(tx, `UPDATE participants SET idle_at = 0, disconnect_at = 0 WHERE contact_id = ?
+			AND (idle_at > 0 OR disconnect_at > 0)`, e.ContactID); err != nil {
+			return nil, err
 		}
 	}
 	if e := c.Erase; e != nil {
@@ -1115,15 +1257,15 @@ func (db *DB) Idempotency(ctx context.Context, scope, clientToken string) ([]byt
 }
 
 const participantCols = `id, contact_id, role, display_name, token_hash, state, connected, joined_at, left_at, agent_id,
-	monitor_capabilities, barged`
+	monitor_capabilities, barged, idle, idle_at, disconnect_at`
 
 func scanParticipant(row rowScanner) (store.Participant, error) {
 	var p store.Participant
-	var joined, left int64
+	var joined, left, idleAt, disconnectAt int64
 	var caps string
 	err := row.Scan(&p.ID, &p.ContactID, &p.Role, &p.DisplayName, &p.TokenHash, &p.State, &p.Connected, &joined, &left, &p.AgentID,
-		&caps, &p.Barged)
-	p.JoinedAt, p.LeftAt = fromMS(joined), fromMS(left)
+		&caps, &p.Barged, &p.Idle, &idleAt, &disconnectAt)
+	p.JoinedAt, p.LeftAt, p.IdleAt, p.DisconnectAt = fromMS(joined), fromMS(left), fromMS(idleAt), fromMS(disconnectAt)
 	if caps != "" {
 		p.MonitorCapabilities = strings.Split(caps, ",")
 	}

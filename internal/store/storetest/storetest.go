@@ -51,6 +51,8 @@ func Run(t *testing.T, b Backend) {
 		{"Prune", testPrune},
 		{"AttributesAndRoleCheck", testAttributesAndRoleCheck},
 		{"Erase", testErase},
+		{"Deadlines", testDeadlines},
+		{"FileChecks", testFileChecks},
 		{"PersistAndAnnounce", testPersistAndAnnounce},
 		{"Requeue", testRequeue},
 		{"Supervisors", testSupervisors},
@@ -1211,5 +1213,264 @@ func testConsole(t *testing.T, b Backend) {
 	}
 	if found, _ := s.SearchAgentMessages(ctx, "a1", "1_0", 10); len(found) != 0 {
 		t.Errorf("_ matched as a wildcard: %+v", found)
+	}
+}
+
+// testDeadlines: due deadlines are claimed exactly once by concurrent
+// sweepers (several stores on one database where the backend allows), a
+// claim that outlives its lease is claimed again, and the conditional
+// changes that apply them take effect once however many sweepers race.
+func testDeadlines(t *testing.T, b Backend) {
+	ss := stores(t, b, 4)
+	s := ss[0]
+	due, later := t0.Add(time.Hour), t0.Add(48*time.Hour)
+	now := t0.Add(2 * time.Hour)
+	type key struct{ kind, contact, participant string }
+	want := map[key]time.Time{}
+	for i := range 12 {
+		id := fmt.Sprintf("dl-%d", i)
+		c := contact(id)
+		p := participant("p-"+id, id, "CUSTOMER")
+		switch i % 4 {
+		case 0: // the chat's duration ran out
+			c.Deadline = due
+			want[key{store.DueExpiry, id, ""}] = due
+		case 1: // the customer's idle timeout ran out
+			p.IdleAt = due
+			want[key{store.DueIdle, id, p.ID}] = due
+		case 2: // the idle customer's auto-disconnect timeout ran out
+			p.Idle, p.DisconnectAt = true, due
+			want[key{store.DueDisconnect, id, p.ID}] = due
+		case 3: // nothing due yet
+			p.IdleAt = later
+		}
+		apply(t, s, &store.Change{NewContact: c, NewParticipants: []store.Participant{p}})
+	}
+	// Deadlines of a participant who left, and of a chat that ended, are
+	// never due.
+	left := participant("p-dl-left", "dl-0", "AGENT")
+	left.IdleAt = due
+	apply(t, s, &store.Change{NewParticipants: []store.Participant{left}})
+	apply(t, s, &store.Change{Leave: []store.Leave{{ParticipantID: left.ID, At: t0}}})
+	ended := contact("dl-ended")
+	gone := participant("p-dl-ended", "dl-ended", "CUSTOMER")
+	gone.IdleAt = due
+	apply(t, s, &store.Change{NewContact: ended, NewParticipants: []store.Participant{gone}})
+	apply(t, s, &store.Change{End: &store.End{ContactID: "dl-ended", At: t0, Reason: "API"}})
+
+	p, err := s.Participant(ctx, "p-dl-2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	equal(t, "idle participant", [3]any{p.Idle, p.IdleAt, p.DisconnectAt}, [3]any{true, time.Time{}, due})
+
+	// Concurrent sweepers, in small batches, until none finds more.
+	claimDue := func(at time.Time, due map[key]time.Time) map[key]int {
+		var mu sync.Mutex
+		got := map[key]int{}
+		var wg sync.WaitGroup
+		for i := range 8 {
+			wg.Go(func() {
+				// Bounded: a backend that returns claimed rows again would
+				// otherwise keep its sweepers busy for ever.
+				for range 100 {
+					ds, err := ss[i%len(ss)].ClaimDue(ctx, at, time.Minute, 2)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					if len(ds) == 0 {
+						return
+					}
+					mu.Lock()
+					for _, d := range ds {
+						k := key{d.Kind, d.ContactID, d.ParticipantID}
+						got[k]++
+						if w, ok := due[k]; !ok || !d.At.Equal(w) {
+							t.Errorf("claimed %+v, not due", d)
+						}
+					}
+					mu.Unlock()
+				}
+			})
+		}
+		wg.Wait()
+		return got
+	}
+	claim := func(at time.Time) map[key]int { return claimDue(at, want) }
+	check := func(what string, got map[key]int) {
+		t.Helper()
+		for k := range want {
+			if got[k] != 1 {
+				t.Errorf("%s: %v claimed %d times, want once", what, k, got[k])
+			}
+		}
+	}
+	check("first sweep", claim(now))
+	if got := claim(now.Add(30 * time.Second)); len(got) != 0 {
+		t.Errorf("claimed again within the lease: %v", got)
+	}
+	check("after the lease", claim(now.Add(61*time.Second)))
+
+	// Sweepers racing to apply the same deadlines: each effect once.
+	at := now.Add(61 * time.Second)
+	for k := range want {
+		item := store.Item{ID: "fx-" + k.kind + "-" + k.contact, ContactID: k.contact, ParticipantID: k.participant,
+			Type: "EVENT", ContentType: "effect/" + k.kind, Role: "SYSTEM", InTranscript: true}
+		var change func(int) *store.Change
+		var refused error
+		switch k.kind {
+		case store.DueExpiry:
+			refused = store.ErrEnded
+			change = func(i int) *store.Change {
+				it := item
+				it.ID = fmt.Sprintf("%s-%d", item.ID, i)
+				return &store.Change{Items: []store.Item{it}, End: &store.End{ContactID: k.contact, At: at, Reason: "EXPIRED"}}
+			}
+		case store.DueIdle:
+			refused = store.ErrConflict
+			change = func(i int) *store.Change {
+				it := item
+				it.ID = fmt.Sprintf("%s-%d", item.ID, i)
+				return &store.Change{RequireActive: k.contact, Items: []store.Item{it}, Clocks: []store.Clock{{
+					ParticipantID: k.participant, Idle: true, DisconnectAt: later,
+					Conditional: true, IfIdleAt: due}}}
+			}
+		case store.DueDisconnect:
+			refused = store.ErrConflict
+			change = func(i int) *store.Change {
+				it := item
+				it.ID = fmt.Sprintf("%s-%d", item.ID, i)
+				return &store.Change{RequireActive: k.contact, Items: []store.Item{it},
+					Leave:  []store.Leave{{ParticipantID: k.participant, At: at}},
+					Clocks: []store.Clock{{ParticipantID: k.participant, Conditional: true, IfDisconnectAt: due}}}
+			}
+		}
+		if n := succeeded(t, race(ss, 6, change), refused); n != 1 {
+			t.Errorf("%v applied %d times, want once", k, n)
+		}
+		items, err := s.Transcript(ctx, k.contact, 0, true, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, it := range items {
+			if strings.HasPrefix(it.ID, item.ID) {
+				n++
+			}
+		}
+		if n != 1 {
+			t.Errorf("%v: %d effect items in the transcript, want 1", k, n)
+		}
+	}
+	// Applied, nothing is due any more, even once the claims' leases ran out.
+	if got := claim(now.Add(10 * time.Minute)); len(got) != 0 {
+		t.Errorf("claimed after being applied: %v", got)
+	}
+	p, err = s.Participant(ctx, "p-dl-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	equal(t, "participant after idle", [3]any{p.Idle, p.IdleAt, p.DisconnectAt}, [3]any{true, time.Time{}, later})
+	// The disconnect deadlines set by the idle effect are claimed when due,
+	// with the idle deadlines not due before.
+	next := map[key]time.Time{}
+	for i := range 12 {
+		id := fmt.Sprintf("dl-%d", i)
+		switch i % 4 {
+		case 1:
+			next[key{store.DueDisconnect, id, "p-" + id}] = later
+		case 3:
+			next[key{store.DueIdle, id, "p-" + id}] = later
+		}
+	}
+	got := claimDue(later, next)
+	for k := range next {
+		if got[k] != 1 {
+			t.Errorf("at the new deadlines: %v claimed %d times, want once", k, got[k])
+		}
+	}
+	// An unconditional Clock (a message resetting the timers) releases the
+	// claim and sets new deadlines.
+	apply(t, s, &store.Change{Clocks: []store.Clock{{ParticipantID: "p-dl-1", IdleAt: later}}})
+	if got := claimDue(later, map[key]time.Time{{store.DueIdle, "dl-1", "p-dl-1"}: later}); len(got) != 1 {
+		t.Errorf("after a reset: %v, want p-dl-1's idle deadline", got)
+	}
+}
+
+// testFileChecks: an attachment check is a job with a lease. The process
+// moving a file to IN_PROGRESS holds it; once the lease runs out,
+// concurrent sweepers claim it exactly once, again after each lease, and
+// never once it has its verdict.
+func testFileChecks(t *testing.T, b Backend) {
+	ss := stores(t, b, 4)
+	s := ss[0]
+	newChat(t, s, "fc")
+	lease := t0.Add(time.Minute)
+	for i := range 6 {
+		f := store.File{ID: fmt.Sprintf("fc-%d", i), ContactID: "fc", ParticipantID: "p-fc", Name: "a.txt", ContentType: "text/plain",
+			Size: 1, State: store.FileUploaded, CreatedAt: t0}
+		apply(t, s, &store.Change{NewFile: &f})
+		apply(t, s, &store.Change{FileUpdates: []store.FileUpdate{{ID: f.ID, From: store.FileUploaded, To: store.FileInProgress,
+			At: t0, LeaseUntil: lease}}})
+	}
+	claim := func(at time.Time) map[string]int {
+		var mu sync.Mutex
+		got := map[string]int{}
+		var wg sync.WaitGroup
+		for i := range 8 {
+			wg.Go(func() {
+				for range 100 {
+					fs, err := ss[i%len(ss)].ClaimFiles(ctx, at, time.Minute, 2)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					if len(fs) == 0 {
+						return
+					}
+					mu.Lock()
+					for _, f := range fs {
+						got[f.ID]++
+						if f.State != store.FileInProgress || f.ContactID != "fc" {
+							t.Errorf("claimed %+v", f)
+						}
+					}
+					mu.Unlock()
+				}
+			})
+		}
+		wg.Wait()
+		return got
+	}
+	if got := claim(lease.Add(-time.Second)); len(got) != 0 {
+		t.Errorf("checks claimed while their first lease held: %v", got)
+	}
+	once := func(what string, got map[string]int) {
+		t.Helper()
+		if len(got) != 6 {
+			t.Errorf("%s: %d checks claimed, want 6", what, len(got))
+		}
+		for id, n := range got {
+			if n != 1 {
+				t.Errorf("%s: %s claimed %d times", what, id, n)
+			}
+		}
+	}
+	once("after the first lease", claim(lease))
+	if got := claim(lease.Add(30 * time.Second)); len(got) != 0 {
+		t.Errorf("claimed again within the lease: %v", got)
+	}
+	once("after the second lease", claim(lease.Add(time.Minute)))
+	// A verdict is recorded once, however many sweepers judged the file.
+	errs := race(ss, 6, func(int) *store.Change {
+		return &store.Change{FileUpdates: []store.FileUpdate{{ID: "fc-0", From: store.FileInProgress, To: store.FileApproved, At: lease}}}
+	})
+	if n := succeeded(t, errs, store.ErrConflict); n != 1 {
+		t.Errorf("verdict recorded %d times, want once", n)
+	}
+	got := claim(lease.Add(time.Hour))
+	if len(got) != 5 || got["fc-0"] != 0 {
+		t.Errorf("after a verdict: claimed %v, want the 5 other files", got)
 	}
 }
