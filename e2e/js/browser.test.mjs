@@ -5,7 +5,11 @@ import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
+import { createRequire } from "node:module";
 import { chromium } from "playwright-core";
+
+const require = createRequire(import.meta.url);
+const axeSource = fs.readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
 
 const fx = JSON.parse(process.env.PARLEY_FIXTURE);
 const browser = await chromium.launch({
@@ -24,10 +28,25 @@ function watch(page, errors) {
 
 const b64 = (p) => fs.readFileSync(p).toString("base64");
 
+// screen saves a screenshot of what the page shows and runs axe-core on it
+// (contexts are made with bypassCSP, so that axe can be injected); any
+// violation fails the test, listed with the elements it found.
+async function screen(page, name, frame = page) {
+  fs.mkdirSync(fx.screenshots, { recursive: true });
+  await page.screenshot({ path: path.join(fx.screenshots, name + ".png") });
+  if (!(await frame.evaluate(() => typeof window.axe === "object"))) await frame.evaluate(axeSource);
+  const result = await frame.evaluate(() => window.axe.run(document, { resultTypes: ["violations"] }));
+  const found = result.violations.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(" ")).join(", ")})`);
+  assert.deepEqual(found, [], `axe-core on ${name}`);
+}
+
+// newContext makes a browser context that lets axe-core in.
+const newContext = (opts = {}) => browser.newContext({ bypassCSP: true, ...opts });
+
 test("a customer and an agent converse, with files, in the widget and the console", async () => {
   const errors = [];
-  const customerCtx = await browser.newContext({ viewport: { width: 390, height: 740 } }); // a phone-sized screen
-  const agentCtx = await browser.newContext({ viewport: { width: 1200, height: 800 }, acceptDownloads: true });
+  const customerCtx = await newContext({ viewport: { width: 390, height: 740 } }); // a phone-sized screen
+  const agentCtx = await newContext({ viewport: { width: 1200, height: 800 }, acceptDownloads: true });
   const customer = await customerCtx.newPage();
   const agent = await agentCtx.newPage();
   watch(customer, errors);
@@ -48,13 +67,13 @@ test("a customer and an agent converse, with files, in the widget and the consol
   await agent.getByRole("button", { name: "Sign in" }).click();
   await agent.locator("#queue-total", { hasText: /^\(\d+\)$/ }).waitFor(); // how many wait, in all
   await agent.getByRole("button", { name: "Accept the chat with Ada" }).click();
-  await agent.getByText("Hello, my order 1234 has not arrived").waitFor();
+  await agent.locator(".chat-panel").getByText("Hello, my order 1234 has not arrived").waitFor();
   // What the widget's page sent shows, labelled as the customer's word.
   await agent.locator(".customer-attributes dt", { hasText: "page" }).waitFor();
   await agent.getByText("Supplied by the customer (unverified)").waitFor();
   assert.equal(await agent.getByRole("definition").filter({ hasText: "page" }).count(), 0);
   // UpdateContactAttributes (signed by the Go test's helper) shows live.
-  const contactId = await agent.evaluate(() => JSON.parse(sessionStorage.getItem("parley.agent.chats"))[0].ContactId);
+  const contactId = await agent.locator(".chat-panel").first().getAttribute("data-contact");
   const updated = await fetch(`${fx.updateAttributes}?contact=${encodeURIComponent(contactId)}`, { method: "POST" });
   assert.equal(updated.status, 204);
   await agent.locator(".attributes dd", { hasText: "urgent" }).waitFor({ timeout: 10000 });
@@ -96,9 +115,8 @@ test("a customer and an agent converse, with files, in the widget and the consol
   await customer.locator("input[type=file]").setInputFiles(fx.files.spoofed);
   await customer.getByText(/report\.pdf was rejected\. .*not what a \.pdf file holds/).waitFor();
 
-  fs.mkdirSync(fx.screenshots, { recursive: true });
-  await customer.screenshot({ path: path.join(fx.screenshots, "customer-widget.png") });
-  await agent.screenshot({ path: path.join(fx.screenshots, "agent-console.png") });
+  await screen(customer, "customer-widget");
+  await screen(agent, "agent-console");
 
   // The agent ends the chat; the customer sees it.
   await agent.getByRole("button", { name: "End chat" }).click();

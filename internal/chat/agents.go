@@ -77,6 +77,9 @@ func (s *Service) Accept(ctx context.Context, agent store.Agent, contactID strin
 	if err != nil {
 		return AddParticipantOutput{}, err
 	}
+	if agent.Status == store.AgentAway {
+		return AddParticipantOutput{}, errAway
+	}
 	if countRole(active, RoleAgent) >= MaxAgentChats { // a quick refusal; addParticipant's change holds the limit
 		return AddParticipantOutput{}, errAgentQuota
 	}

@@ -653,6 +653,12 @@ func (s *Service) GetAttachment(ctx context.Context, sess *Session, fileID strin
 	if err := s.Usable(ctx, sess); err != nil {
 		return "", time.Time{}, 0, err
 	}
+	return s.attachmentURL(ctx, sess, fileID, expiry)
+}
+
+// attachmentURL is GetAttachment without the check that the session may
+// still act: the console reads its agent's chats after they end.
+func (s *Service) attachmentURL(ctx context.Context, sess *Session, fileID string, expiry time.Duration) (url string, expires time.Time, size int64, err error) {
 	f, err := s.store.File(ctx, fileID)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && f.ContactID != sess.Contact.ID) {
 		return "", time.Time{}, 0, errorf(AccessDenied, "Attachment %s is not part of this chat.", fileID)
@@ -838,6 +844,9 @@ func (s *Service) OpenThumbnail(ctx context.Context, fileID, token string) (Down
 	d.Blob, err = s.cfg.Blobs.Open(ctx, key)
 	return d, err
 }
+
+// AttachmentsEnabled reports whether the instance takes attachments.
+func (s *Service) AttachmentsEnabled() bool { return s.attachmentsEnabled() == nil }
 
 // lockThumb locks the making of one file's preview and returns the unlock.
 func (s *Service) lockThumb(fileID string) func() {

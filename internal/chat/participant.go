@@ -98,6 +98,12 @@ func (s *Service) Connect(ctx context.Context, participantToken string, websocke
 	if err != nil {
 		return out, err
 	}
+	return s.connect(ctx, p, websocket, credentials, acknowledge)
+}
+
+// connect is Connect for a participant already resolved.
+func (s *Service) connect(ctx context.Context, p store.Participant, websocket, credentials, acknowledge bool) (Connection, error) {
+	var out Connection
 	sess, err := s.session(ctx, p.ID)
 	if err != nil {
 		return out, err

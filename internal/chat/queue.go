@@ -26,7 +26,13 @@ var ErrQueueFull = errorf(QuotaExceeded, "All our agents are busy and too many p
 type QueuedChat struct {
 	Contact  store.Contact
 	Customer store.Participant
+	// Preview is the start of the customer's first message, "" before one.
+	Preview string
 }
+
+// PreviewLength is how many characters of a waiting chat's first message
+// the queue shows.
+const PreviewLength = 140
 
 // QueuePage is one page of the queue: every waiting chat is on some page.
 type QueuePage struct {
@@ -75,7 +81,11 @@ func (s *Service) Queue(ctx context.Context, token string, limit int) (QueuePage
 		}
 		for _, p := range ps {
 			if p.Role == RoleCustomer {
-				page.Chats = append(page.Chats, QueuedChat{Contact: c, Customer: p})
+				preview, err := s.firstMessage(ctx, c.ID, p.ID)
+				if err != nil {
+					return page, err
+				}
+				page.Chats = append(page.Chats, QueuedChat{Contact: c, Customer: p, Preview: preview})
 				break
 			}
 		}
@@ -213,4 +223,53 @@ func (s *Service) endAbandoned(ctx context.Context, contactID string) error {
 	}
 	s.log.Info("ended a queued chat whose customer had no connection", "contact", contactID)
 	return nil
+}
+
+// firstMessage returns the start of a participant's first message, looking
+// at the first few items only (a queued chat has few).
+func (s *Service) firstMessage(ctx context.Context, contactID, participantID string) (string, error) {
+	items, err := s.store.Transcript(ctx, contactID, 0, true, 20)
+	if err != nil {
+		return "", err
+	}
+	for _, it := range items {
+		if it.Type == TypeMessage && it.ParticipantID == participantID {
+			if r := []rune(it.Content); len(r) > PreviewLength {
+				return string(r[:PreviewLength]) + "…", nil
+			}
+			return it.Content, nil
+		}
+	}
+	return "", nil
+}
+
+// QueuePosition returns where a waiting chat stands in the queue (1 is
+// next) and how many wait in all; position 0 when it waits no more.
+func (s *Service) QueuePosition(ctx context.Context, contactID string) (position, total int, err error) {
+	if total, err = s.store.CountQueued(ctx, ""); err != nil {
+		return 0, 0, err
+	}
+	q := store.QueueQuery{Limit: 500}
+	for n := 0; n < 20; n++ { // 10,000 ahead is far enough to say "many"
+		contacts, err := s.store.QueuedContacts(ctx, q)
+		if err != nil {
+			return 0, 0, err
+		}
+		for i, c := range contacts {
+			if c.ID == contactID {
+				return n*q.Limit + i + 1, total, nil
+			}
+		}
+		if len(contacts) < q.Limit {
+			return 0, total, nil
+		}
+		last := contacts[len(contacts)-1]
+		q.AfterCreated, q.AfterID = last.CreatedAt, last.ID
+	}
+	return 0, total, nil
+}
+
+// QueueLength counts the chats waiting for an agent.
+func (s *Service) QueueLength(ctx context.Context) (int, error) {
+	return s.store.CountQueued(ctx, "")
 }

@@ -96,6 +96,9 @@ type Config struct {
 	// WidgetAbandon ends a queued widget chat whose customer has had no
 	// websocket open for this long.
 	WidgetAbandon time.Duration
+	// WidgetBranding is how the widget looks: its title, colour, logo,
+	// welcome text and corner (PARLEY_WIDGET_TITLE and so on).
+	WidgetBranding Branding
 
 	// ThrottleConnect applies Amazon Connect's documented API request rates
 	// (PARLEY_THROTTLE=connect), for testing clients' retries.
@@ -189,6 +192,12 @@ func Parse(args []string, env Env) (*Config, error) {
 		"widget chats that may wait for an agent at once (PARLEY_WIDGET_MAX_QUEUED)")
 	fs.DurationVar(&c.WidgetAbandon, "widget-abandon", ev.duration("PARLEY_WIDGET_ABANDON", 2*time.Minute),
 		"end a queued widget chat whose customer has had no websocket this long (PARLEY_WIDGET_ABANDON)")
+	fs.StringVar(&c.WidgetBranding.Title, "widget-title", or(env("PARLEY_WIDGET_TITLE"), "Chat with us"), "the widget's title (PARLEY_WIDGET_TITLE)")
+	fs.StringVar(&c.WidgetBranding.Color, "widget-color", or(env("PARLEY_WIDGET_COLOR"), "#1f5fbf"), "the widget's colour, #rgb or #rrggbb (PARLEY_WIDGET_COLOR)")
+	fs.StringVar(&c.WidgetBranding.Logo, "widget-logo", env("PARLEY_WIDGET_LOGO"), "the widget's logo: an https URL or a path on this server (PARLEY_WIDGET_LOGO)")
+	fs.StringVar(&c.WidgetBranding.Welcome, "widget-welcome", or(env("PARLEY_WIDGET_WELCOME"), "Tell us your name and we will connect you with an agent."),
+		"the text above the widget's start form (PARLEY_WIDGET_WELCOME)")
+	fs.StringVar(&c.WidgetBranding.Position, "widget-position", or(env("PARLEY_WIDGET_POSITION"), "right"), "the corner the embedded widget sits in: right or left (PARLEY_WIDGET_POSITION)")
 	proxies := fs.String("trusted-proxies", env("PARLEY_TRUSTED_PROXIES"),
 		"reverse proxies whose X-Forwarded-For is believed, comma-separated CIDRs (PARLEY_TRUSTED_PROXIES)")
 	streams := fs.String("streaming-endpoints", env("PARLEY_STREAMING_ENDPOINTS"), "message streaming: comma-separated arn:aws:sns:…=https://… pairs (PARLEY_STREAMING_ENDPOINTS)")
@@ -263,6 +272,9 @@ func Parse(args []string, env Env) (*Config, error) {
 	case "off", "false", "0":
 	default:
 		return nil, fmt.Errorf("PARLEY_WIDGET must be on or off, not %q", *widget)
+	}
+	if err := c.WidgetBranding.Check(); err != nil {
+		return nil, err
 	}
 	for _, o := range strings.Split(*origins, ",") {
 		if o = strings.TrimSpace(o); o != "" {

@@ -61,7 +61,9 @@ type Server struct {
 	blobs     blob.Store
 	chat      *chat.Service
 	gateway   *gateway.Gateway
-	metrics   *obs.Metrics
+	// queueSignal pushes queue changes to the consoles' event streams.
+	queueSignal *webapi.QueueSignal
+	metrics     *obs.Metrics
 	// metricsHTTP serves /metrics on PARLEY_METRICS_ADDR, when set.
 	metricsHTTP *http.Server
 	metricsLn   net.Listener
@@ -108,10 +110,12 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 	}
 	s.publisher = broker.NewPublisher(fanout, log)
 	// The commit hook also wakes the stream deliverer, which exists only
-	// once the domain does.
+	// once the domain does, and the consoles' queue events.
 	var wakeStreams atomic.Pointer[func()]
+	s.queueSignal = webapi.NewQueueSignal()
 	hook := func(items []store.Item) {
 		s.publisher.Committed(items)
+		s.queueSignal.Notify(items)
 		if w := wakeStreams.Load(); w != nil {
 			(*w)()
 		}
@@ -226,7 +230,8 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 	}).Throttled(participantRates).Register(mux)
 	fileapi.New(s.chat, log, fileapi.Config{MinRate: cfg.UploadMinRate, Window: cfg.BodyTimeout}).Register(mux)
 	webapi.New(webapi.Config{Enabled: cfg.WidgetEnabled, PublicURL: s.baseURL, Origins: cfg.WidgetOrigins,
-		PerMinute: cfg.WidgetPerMinute, MaxQueued: cfg.WidgetMaxQueued, TrustedProxies: cfg.TrustedProxies}, s.chat, log).Register(mux)
+		PerMinute: cfg.WidgetPerMinute, MaxQueued: cfg.WidgetMaxQueued, TrustedProxies: cfg.TrustedProxies, Signal: s.queueSignal,
+		Branding: cfg.WidgetBranding}, s.chat, log).Register(mux)
 	webui.Register(mux)
 	s.gateway = gateway.New(s.chat, fanout, log)
 	if db, ok := s.store.(*postgres.DB); ok {
@@ -424,6 +429,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 func (s *Server) StopAccepting(ctx context.Context) error {
 	s.stopWatch()
 	<-s.watchDone
+	s.queueSignal.Close() // the consoles' streams end; they reconnect to the successor
 	err := s.http.Shutdown(ctx)
 	return errors.Join(err, s.chat.Shutdown(ctx))
 }

@@ -134,6 +134,42 @@ type Agent struct {
 	Name      string
 	KeyHash   string
 	CreatedAt time.Time
+	Status    string // AgentAway, or AgentAvailable ("" until first set: available)
+}
+
+// Agent statuses, as CCP's: an AWAY agent is offered no chats.
+const (
+	AgentAvailable = "AVAILABLE"
+	AgentAway      = "AWAY"
+)
+
+// AgentStatus sets a console agent's status.
+type AgentStatus struct {
+	AgentID string
+	Status  string
+}
+
+// Canned is a canned response of an instance, which agents insert in the
+// console by its shortcut.
+type Canned struct {
+	ID         string
+	InstanceID string
+	Shortcut   string
+	Text       string
+	CreatedAt  time.Time
+}
+
+// CannedKey names a canned response of an instance.
+type CannedKey struct {
+	InstanceID string
+	ID         string
+}
+
+// AgentMessage is a message found by SearchAgentMessages, with the name
+// of its chat's customer.
+type AgentMessage struct {
+	Item     Item
+	Customer string
 }
 
 // ConnectionToken is a stored (hashed) ConnectionToken.
@@ -317,6 +353,14 @@ type Change struct {
 	// total more than MaxBytes UTF-8 bytes the change fails with
 	// ErrTooLarge, and an unknown contact fails it with ErrNotFound.
 	Attributes *MergeAttributes
+	// AgentStatus sets a console agent's status; no such agent fails
+	// with ErrNotFound.
+	AgentStatus *AgentStatus
+	// NewCanned adds a canned response; a shortcut the instance has
+	// already fails with ErrDuplicate.
+	NewCanned *Canned
+	// RemoveCanned deletes a canned response; none fails with ErrNotFound.
+	RemoveCanned *CannedKey
 	// RequireNoJoined fails the change with ErrConflict if the contact has
 	// a joined participant (state JOINED) in one of the roles. Checked
 	// inside the transaction, before anything is written.
@@ -630,6 +674,16 @@ type Store interface {
 	// AgentParticipants returns the joined participants of an agent in
 	// chats that have not ended.
 	AgentParticipants(ctx context.Context, agentID string) ([]Participant, error)
+	// CannedResponses returns an instance's canned responses, by shortcut.
+	CannedResponses(ctx context.Context, instanceID string) ([]Canned, error)
+	// ContactsWithAttribute returns up to limit contacts whose Attributes
+	// (set through the Connect API, never CustomerAttributes) hold key =
+	// value, newest first.
+	ContactsWithAttribute(ctx context.Context, key, value string, limit int) ([]Contact, error)
+	// SearchAgentMessages returns up to limit transcript MESSAGE items
+	// whose content holds text (case-insensitively for ASCII), of the
+	// chats the agent was in, newest first.
+	SearchAgentMessages(ctx context.Context, agentID, text string, limit int) ([]AgentMessage, error)
 
 	// ClaimDue claims up to limit deadlines that passed at now (chats not
 	// ended whose Deadline passed; JOINED participants whose IdleAt or

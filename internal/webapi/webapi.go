@@ -21,6 +21,7 @@ import (
 
 	"github.com/parleychat/parley/internal/awswire"
 	"github.com/parleychat/parley/internal/chat"
+	"github.com/parleychat/parley/internal/config"
 	"github.com/parleychat/parley/internal/realip"
 	"github.com/parleychat/parley/internal/store"
 )
@@ -57,6 +58,11 @@ type Config struct {
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For names
 	// the client.
 	TrustedProxies []netip.Prefix
+	// Signal, if set, pushes queue changes to the consoles (GET
+	// /agent/v1/events); the server feeds it from the store's commit hook.
+	Signal *QueueSignal
+	// Branding is how the widget looks (GET /widget/v1/config).
+	Branding config.Branding
 }
 
 // API is the web UI's API.
@@ -67,6 +73,8 @@ type API struct {
 	log       *slog.Logger
 	limiter   *limiter
 	signins   *logLimiter
+	signal    *QueueSignal
+	waits     waitTimes
 }
 
 // New returns the API.
@@ -78,7 +86,7 @@ func New(cfg Config, svc *chat.Service, log *slog.Logger) *API {
 		cfg.MaxQueued = DefaultMaxQueued
 	}
 	return &API{cfg: cfg, ownOrigin: originOf(cfg.PublicURL), chat: svc, log: log, limiter: newLimiter(cfg.PerMinute),
-		signins: &logLimiter{perMinute: 10}}
+		signins: &logLimiter{perMinute: 10}, signal: cfg.Signal}
 }
 
 // originOf returns the origin a browser sends for pages under base, "" if
@@ -100,10 +108,29 @@ func (a *API) Register(mux *http.ServeMux) {
 	mux.HandleFunc("POST /widget/v1/chats", a.startChat)
 	mux.HandleFunc("OPTIONS /widget/v1/chats", a.startChat)
 	mux.HandleFunc("GET /widget/v1/attachment-limits", a.attachmentLimits)
+	mux.HandleFunc("GET /widget/v1/config", a.branding)
+	mux.HandleFunc("POST /widget/v1/status", a.waitStatus)
+	mux.HandleFunc("POST /widget/v1/rating", a.rate)
+	mux.HandleFunc("OPTIONS /widget/v1/rating", a.rate)
+	mux.HandleFunc("POST "+SamplePath, a.startSample)
+	mux.HandleFunc("OPTIONS "+SamplePath, a.startSample)
 	mux.HandleFunc("GET /agent/v1/me", a.agent(a.me))
 	mux.HandleFunc("GET /agent/v1/queue", a.agent(a.queue))
 	mux.HandleFunc("POST /agent/v1/chats/{contactId}/accept", a.agent(a.accept))
 	mux.HandleFunc("GET /agent/v1/chats/{contactId}", a.agent(a.chatInfo))
+	mux.HandleFunc("GET /agent/v1/events", a.agent(a.events))
+	mux.HandleFunc("GET /agent/v1/chats", a.agent(a.myChats))
+	mux.HandleFunc("POST /agent/v1/chats/{contactId}/connection", a.agent(a.connection))
+	mux.HandleFunc("POST /agent/v1/chats/{contactId}/leave", a.agent(a.leave))
+	mux.HandleFunc("GET /agent/v1/chats/{contactId}/transcript", a.agent(a.transcript))
+	mux.HandleFunc("GET /agent/v1/chats/{contactId}/attachments/{attachmentId}", a.agent(a.attachment))
+	mux.HandleFunc("PUT /agent/v1/status", a.agent(a.status))
+	mux.HandleFunc("GET /agent/v1/canned", a.agent(a.cannedList))
+	mux.HandleFunc("POST /agent/v1/canned", a.agent(a.cannedAdd))
+	mux.HandleFunc("DELETE /agent/v1/canned/{id}", a.agent(a.cannedRemove))
+	mux.HandleFunc("GET /agent/v1/chats/{contactId}/past", a.agent(a.past))
+	mux.HandleFunc("GET /agent/v1/chats/{contactId}/past/{pastId}/transcript", a.agent(a.pastTranscript))
+	mux.HandleFunc("GET /agent/v1/search", a.agent(a.search))
 	mux.HandleFunc("GET /agent/v1/agents", a.agent(a.agents))
 	mux.HandleFunc("POST /agent/v1/chats/{contactId}/transfer", a.agent(a.transfer))
 	mux.HandleFunc("POST /agent/v1/chats/{contactId}/monitor", a.agent(a.monitor))
@@ -261,8 +288,12 @@ func (a *API) signinFailed(r *http.Request, why string) {
 }
 
 func (a *API) me(w http.ResponseWriter, r *http.Request, agent store.Agent) {
+	status := agent.Status
+	if status == "" {
+		status = store.AgentAvailable
+	}
 	// Id is the agent's UserId, as MonitorContact takes it.
-	writeJSON(w, http.StatusOK, map[string]string{"Name": agent.Name, "Id": agent.ID})
+	writeJSON(w, http.StatusOK, map[string]string{"Name": agent.Name, "Id": agent.ID, "Status": status})
 }
 
 // waiting is a chat as the console shows it. Attributes were set through
@@ -270,17 +301,24 @@ func (a *API) me(w http.ResponseWriter, r *http.Request, agent store.Agent) {
 // unverified, and the console labels them so.
 type waiting struct {
 	ContactId          string
+	ParticipantId      string `json:",omitempty"`
 	CustomerName       string
 	Attributes         map[string]string
 	CustomerAttributes map[string]string
 	WaitingSince       string
+	Preview            string `json:",omitempty"`
 	// TransferTo is the id of the agent a transferred chat waits for.
 	TransferTo string `json:",omitempty"`
+	// ContentTypes are the chat's SupportedMessagingContentTypes: the
+	// console sends Markdown only where it is one.
+	ContentTypes []string
+	createdAt    time.Time
 }
 
 func newWaiting(c store.Contact, customerName string) waiting {
 	w := waiting{ContactId: c.ID, CustomerName: customerName, Attributes: c.Attributes,
-		CustomerAttributes: c.CustomerAttributes, WaitingSince: awswire.FormatTime(c.CreatedAt), TransferTo: c.TransferTo}
+		CustomerAttributes: c.CustomerAttributes, WaitingSince: awswire.FormatTime(c.CreatedAt), TransferTo: c.TransferTo,
+		createdAt: c.CreatedAt, ContentTypes: c.ContentTypes}
 	if w.Attributes == nil {
 		w.Attributes = map[string]string{}
 	}
@@ -303,6 +341,16 @@ func (a *API) queue(w http.ResponseWriter, r *http.Request, agent store.Agent) {
 		}
 		limit = n
 	}
+	if agent.Status == store.AgentAway {
+		// An Away agent is offered no chats; how many wait still shows.
+		n, err := a.chat.QueueLength(r.Context())
+		if err != nil {
+			fail(w, a.log, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"Waiting": []waiting{}, "Total": n, "Away": true})
+		return
+	}
 	page, err := a.chat.Queue(r.Context(), r.URL.Query().Get("next"), limit)
 	if err != nil {
 		fail(w, a.log, err)
@@ -314,7 +362,9 @@ func (a *API) queue(w http.ResponseWriter, r *http.Request, agent store.Agent) {
 		NextToken string `json:",omitempty"`
 	}{Waiting: []waiting{}, Total: page.Total, NextToken: page.NextToken}
 	for _, c := range page.Chats {
-		out.Waiting = append(out.Waiting, newWaiting(c.Contact, c.Customer.DisplayName))
+		w := newWaiting(c.Contact, c.Customer.DisplayName)
+		w.Preview = c.Preview
+		out.Waiting = append(out.Waiting, w)
 	}
 	writeJSON(w, http.StatusOK, out)
 }
@@ -331,21 +381,16 @@ func (a *API) accept(w http.ResponseWriter, r *http.Request, agent store.Agent) 
 		fail(w, a.log, err)
 		return
 	}
+	a.waits.observe(time.Since(info.createdAt))
 	writeJSON(w, http.StatusOK, map[string]any{"ContactId": contactID, "ParticipantId": p.ParticipantID,
 		"ParticipantToken": p.ParticipantToken, "CustomerName": info.CustomerName, "Attributes": info.Attributes,
-		"CustomerAttributes": info.CustomerAttributes})
+		"CustomerAttributes": info.CustomerAttributes, "ContentTypes": info.ContentTypes})
 }
 
-// info is what the console shows of a chat the agent is in.
+// info is what the console shows of a chat the agent is or was in (after
+// the end, its attributes may still change: a customer's rating).
 func (a *API) info(r *http.Request, agent store.Agent, contactID string) (waiting, error) {
-	mine, err := a.chat.AgentChats(r.Context(), agent)
-	if err != nil {
-		return waiting{}, err
-	}
-	if !slices.ContainsFunc(mine, func(p store.Participant) bool { return p.ContactID == contactID }) {
-		return waiting{}, &chat.Error{Kind: chat.AccessDenied, Message: "You are not in this chat."}
-	}
-	c, ps, err := a.chat.Contact(r.Context(), a.chat.InstanceID(), contactID)
+	c, ps, err := a.chat.AgentContact(r.Context(), agent, contactID)
 	if err != nil {
 		return waiting{}, err
 	}

@@ -6,27 +6,118 @@
 package webui
 
 import (
+	"bytes"
+	"compress/gzip"
+	"crypto/sha256"
 	"embed"
+	"encoding/base64"
 	"io/fs"
+	"mime"
 	"net/http"
+	"path"
+	"strings"
 )
 
 //go:embed static
 var files embed.FS
 
 // pagePolicy keeps the pages to their own scripts and styles. The widget may
-// be framed by any site (that is how it embeds); the console by none.
-const pagePolicy = "default-src 'self'; img-src 'self' blob: data:; connect-src 'self' ws: wss:; " +
+// be framed by any site (that is how it embeds); the console by none. Images
+// may come from https URLs too: an operator's logo.
+const pagePolicy = "default-src 'self'; img-src 'self' blob: data: https:; connect-src 'self' ws: wss:; " +
 	"style-src 'self'; script-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'"
+
+// asset is one embedded file, ready to serve: its bytes, gzipped once at
+// start-up, and an ETag of its content.
+type asset struct {
+	plain, gz   []byte
+	etag, ctype string
+}
+
+// assets holds every file of static, by name.
+var assets = func() map[string]*asset {
+	out := map[string]*asset{}
+	fs.WalkDir(files, "static", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := files.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		var gz bytes.Buffer
+		zw, _ := gzip.NewWriterLevel(&gz, gzip.BestCompression)
+		zw.Write(b)
+		zw.Close()
+		sum := sha256.Sum256(b)
+		ctype := mime.TypeByExtension(path.Ext(p))
+		if ctype == "" {
+			ctype = "application/octet-stream"
+		}
+		out[strings.TrimPrefix(p, "static/")] = &asset{plain: b, gz: gz.Bytes(),
+			etag: `"` + base64.RawURLEncoding.EncodeToString(sum[:12]) + `"`, ctype: ctype}
+		return nil
+	})
+	return out
+}()
+
+// GzipSize returns the gzipped size of a static file, 0 if there is none:
+// what a browser transfers for it.
+func GzipSize(name string) int {
+	if a := assets[name]; a != nil {
+		return len(a.gz)
+	}
+	return 0
+}
 
 // Register adds the pages to mux.
 func Register(mux *http.ServeMux) {
-	static, _ := fs.Sub(files, "static")
-	assets := http.FileServerFS(static)
-	mux.Handle("GET /static/", http.StripPrefix("/static/", withHeaders(assets, "")))
-	mux.Handle("GET /{$}", page(static, "widget.html", "frame-ancestors *"))
-	mux.Handle("GET /agent", page(static, "agent.html", "frame-ancestors 'none'"))
-	mux.Handle("GET /embed.js", withHeaders(http.StripPrefix("/", assets), ""))
+	mux.Handle("GET /static/{name}", withHeaders(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		serve(w, r, r.PathValue("name"))
+	}), ""))
+	mux.Handle("GET /{$}", page("widget.html", "frame-ancestors *"))
+	mux.Handle("GET /agent", page("agent.html", "frame-ancestors 'none'"))
+	mux.Handle("GET /embed.js", withHeaders(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		serve(w, r, "embed.js")
+	}), ""))
+}
+
+// serve answers a static file: 304 for a current ETag, gzip for a browser
+// that takes it. Browsers revalidate every time (no-cache), which costs a
+// 304 and no bytes.
+func serve(w http.ResponseWriter, r *http.Request, name string) {
+	a := assets[name]
+	if a == nil {
+		http.NotFound(w, r)
+		return
+	}
+	h := w.Header()
+	h.Set("ETag", a.etag)
+	h.Add("Vary", "Accept-Encoding")
+	if match := r.Header.Get("If-None-Match"); match != "" && strings.Contains(match, a.etag) {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	h.Set("Content-Type", a.ctype)
+	body := a.plain
+	if acceptsGzip(r.Header.Get("Accept-Encoding")) {
+		h.Set("Content-Encoding", "gzip")
+		body = a.gz
+	}
+	if r.Method == http.MethodHead {
+		return
+	}
+	w.Write(body)
+}
+
+func acceptsGzip(accept string) bool {
+	for _, part := range strings.Split(accept, ",") {
+		coding, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+		if strings.EqualFold(strings.TrimSpace(coding), "gzip") {
+			return !strings.Contains(strings.ReplaceAll(params, " ", ""), "q=0") || strings.Contains(params, "q=0.")
+		}
+	}
+	return false
 }
 
 func withHeaders(h http.Handler, frameAncestors string) http.Handler {
@@ -40,8 +131,8 @@ func withHeaders(h http.Handler, frameAncestors string) http.Handler {
 	})
 }
 
-func page(static fs.FS, name, frameAncestors string) http.Handler {
+func page(name, frameAncestors string) http.Handler {
 	return withHeaders(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		http.ServeFileFS(w, r, static, name)
+		serve(w, r, name)
 	}), frameAncestors)
 }

@@ -38,6 +38,7 @@ var tables = []struct{ name, order string }{
 	{"erasures", "contact_id"},
 	{"streams", "id"},
 	{"stream_outbox", "id"},
+	{"canned_responses", "id"},
 }
 
 // Report is what was copied.

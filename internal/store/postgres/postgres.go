@@ -795,6 +795,33 @@ func (b *batchTx) apply(ctx context.Context, c *store.Change) ([]store.Item, err
 			return nil, store.ErrNotFound
 		}
 	}
+	if st := c.AgentStatus; st != nil {
+		n, err := b.exec(ctx, `UPDATE agents SET status = $1 WHERE id = $2`, st.Status, st.AgentID)
+		if err != nil {
+			return nil, err
+		}
+		if n == 0 {
+			return nil, store.ErrNotFound
+		}
+	}
+	if k := c.NewCanned; k != nil {
+		if _, err := b.exec(ctx, `INSERT INTO canned_responses (id, instance_id, shortcut, text, created_at) VALUES ($1, $2, $3, $4, $5)`,
+			k.ID, k.InstanceID, k.Shortcut, k.Text, ms(k.CreatedAt)); err != nil {
+			if sqlState(err) == uniqueViolation {
+				return nil, store.ErrDuplicate
+			}
+			return nil, err
+		}
+	}
+	if k := c.RemoveCanned; k != nil {
+		n, err := b.exec(ctx, `DELETE FROM canned_responses WHERE instance_id = $1 AND id = $2`, k.InstanceID, k.ID)
+		if err != nil {
+			return nil, err
+		}
+		if n == 0 {
+			return nil, store.ErrNotFound
+		}
+	}
 	if e := c.End; e != nil {
 		if e.OnlyQueued {
 			k := b.chats[e.ContactID] // locked: its state is current
@@ -1381,8 +1408,8 @@ func (db *DB) FilesConfig(ctx context.Context, instanceID, scope string) (store.
 func (db *DB) AgentByKey(ctx context.Context, keyHash string) (store.Agent, error) {
 	var a store.Agent
 	var created int64
-	err := db.pool.QueryRow(ctx, `SELECT id, name, key_hash, created_at FROM agents WHERE key_hash = $1`, keyHash).
-		Scan(&a.ID, &a.Name, &a.KeyHash, &created)
+	err := db.pool.QueryRow(ctx, `SELECT id, name, key_hash, created_at, status FROM agents WHERE key_hash = $1`, keyHash).
+		Scan(&a.ID, &a.Name, &a.KeyHash, &created, &a.Status)
 	a.CreatedAt = fromMS(created)
 	return a, notFound(err)
 }
@@ -1391,10 +1418,10 @@ func (db *DB) Agents(ctx context.Context) ([]store.Agent, error) {
 	return collect(db, ctx, func(row rowScanner) (store.Agent, error) {
 		var a store.Agent
 		var created int64
-		err := row.Scan(&a.ID, &a.Name, &a.KeyHash, &created)
+		err := row.Scan(&a.ID, &a.Name, &a.KeyHash, &created, &a.Status)
 		a.CreatedAt = fromMS(created)
 		return a, err
-	}, `SELECT id, name, key_hash, created_at FROM agents ORDER BY name`)
+	}, `SELECT id, name, key_hash, created_at, status FROM agents ORDER BY name`)
 }
 
 func (db *DB) QueuedContacts(ctx context.Context, q store.QueueQuery) ([]store.Contact, error) {
@@ -1508,3 +1535,42 @@ func (db *DB) Prune(ctx context.Context, p store.Prune) (int, error) {
 	}
 	return n, nil
 }
+
+func (db *DB) CannedResponses(ctx context.Context, instanceID string) ([]store.Canned, error) {
+	return collect(db, ctx, func(row rowScanner) (store.Canned, error) {
+		var c store.Canned
+		var created int64
+		err := row.Scan(&c.ID, &c.InstanceID, &c.Shortcut, &c.Text, &created)
+		c.CreatedAt = fromMS(created)
+		return c, err
+	}, `SELECT id, instance_id, shortcut, text, created_at FROM canned_responses WHERE instance_id = $1 ORDER BY shortcut`, instanceID)
+}
+
+func (db *DB) ContactsWithAttribute(ctx context.Context, key, value string, limit int) ([]store.Contact, error) {
+	// Attributes are JSON text (as in SQLite); a scan bounded by the limit:
+	// the console asks for one customer's few chats.
+	return collect(db, ctx, scanContact, `SELECT `+contactCols+` FROM contacts WHERE attributes LIKE '{%'
+		AND (attributes::jsonb ->> $1) = $2 ORDER BY created_at DESC, id DESC LIMIT $3`, key, value, limit)
+}
+
+func (db *DB) SearchAgentMessages(ctx context.Context, agentID, text string, limit int) ([]store.AgentMessage, error) {
+	like := "%" + strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(text) + "%"
+	return collect(db, ctx, func(row rowScanner) (store.AgentMessage, error) {
+		var m store.AgentMessage
+		it, err := scanItem(extraScanner{row, &m.Customer})
+		m.Item = it
+		return m, err
+	}, `SELECT `+prefixed("i", itemCols)+`, COALESCE((SELECT display_name FROM participants c
+			WHERE c.contact_id = i.contact_id AND c.role = 'CUSTOMER' LIMIT 1), '')
+		FROM items i WHERE i.type = 'MESSAGE' AND i.in_transcript AND i.content ILIKE $1 ESCAPE '\'
+		AND i.contact_id IN (SELECT contact_id FROM participants WHERE agent_id = $2)
+		ORDER BY i.at DESC, i.seq DESC LIMIT $3`, like, agentID, limit)
+}
+
+// extraScanner scans a row whose last columns follow what scanItem reads.
+type extraScanner struct {
+	row   rowScanner
+	extra *string
+}
+
+func (e extraScanner) Scan(dest ...any) error { return e.row.Scan(append(dest, e.extra)...) }

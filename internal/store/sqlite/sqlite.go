@@ -1009,6 +1009,33 @@ func (db *DB) apply(tx *sql.Tx, c *store.Change) ([]store.Item, error) {
 			return nil, store.ErrNotFound
 		}
 	}
+	if st := c.AgentStatus; st != nil {
+		res, err := db.exec(tx, `UPDATE agents SET status = ? WHERE id = ?`, st.Status, st.AgentID)
+		if err != nil {
+			return nil, err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return nil, store.ErrNotFound
+		}
+	}
+	if k := c.NewCanned; k != nil {
+		if _, err := db.exec(tx, `INSERT INTO canned_responses (id, instance_id, shortcut, text, created_at) VALUES (?, ?, ?, ?, ?)`,
+			k.ID, k.InstanceID, k.Shortcut, k.Text, ms(k.CreatedAt)); err != nil {
+			if isUniqueViolation(err) {
+				return nil, store.ErrDuplicate
+			}
+			return nil, err
+		}
+	}
+	if k := c.RemoveCanned; k != nil {
+		res, err := db.exec(tx, `DELETE FROM canned_responses WHERE instance_id = ? AND id = ?`, k.InstanceID, k.ID)
+		if err != nil {
+			return nil, err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return nil, store.ErrNotFound
+		}
+	}
 	if e := c.End; e != nil {
 		if e.OnlyQueued {
 			var state string
@@ -1529,14 +1556,14 @@ func (db *DB) FilesConfig(ctx context.Context, instanceID, scope string) (store.
 func (db *DB) AgentByKey(ctx context.Context, keyHash string) (store.Agent, error) {
 	var a store.Agent
 	var created int64
-	err := db.row(ctx, `SELECT id, name, key_hash, created_at FROM agents WHERE key_hash = ?`, keyHash).
-		Scan(&a.ID, &a.Name, &a.KeyHash, &created)
+	err := db.row(ctx, `SELECT id, name, key_hash, created_at, status FROM agents WHERE key_hash = ?`, keyHash).
+		Scan(&a.ID, &a.Name, &a.KeyHash, &created, &a.Status)
 	a.CreatedAt = fromMS(created)
 	return a, notFound(err)
 }
 
 func (db *DB) Agents(ctx context.Context) ([]store.Agent, error) {
-	rows, err := db.rows(ctx, `SELECT id, name, key_hash, created_at FROM agents ORDER BY name`)
+	rows, err := db.rows(ctx, `SELECT id, name, key_hash, created_at, status FROM agents ORDER BY name`)
 	if err != nil {
 		return nil, err
 	}
@@ -1545,7 +1572,7 @@ func (db *DB) Agents(ctx context.Context) ([]store.Agent, error) {
 	for rows.Next() {
 		var a store.Agent
 		var created int64
-		if err := rows.Scan(&a.ID, &a.Name, &a.KeyHash, &created); err != nil {
+		if err := rows.Scan(&a.ID, &a.Name, &a.KeyHash, &created, &a.Status); err != nil {
 			return nil, err
 		}
 		a.CreatedAt = fromMS(created)
@@ -1625,3 +1652,85 @@ func (db *DB) Deliveries(ctx context.Context, limit int) ([]store.Delivery, erro
 	}
 	return out, rows.Err()
 }
+
+func (db *DB) CannedResponses(ctx context.Context, instanceID string) ([]store.Canned, error) {
+	rows, err := db.rows(ctx, `SELECT id, instance_id, shortcut, text, created_at FROM canned_responses
+		WHERE instance_id = ? ORDER BY shortcut`, instanceID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.Canned
+	for rows.Next() {
+		var c store.Canned
+		var created int64
+		if err := rows.Scan(&c.ID, &c.InstanceID, &c.Shortcut, &c.Text, &created); err != nil {
+			return nil, err
+		}
+		c.CreatedAt = fromMS(created)
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+func (db *DB) ContactsWithAttribute(ctx context.Context, key, value string, limit int) ([]store.Contact, error) {
+	// Attributes are JSON text; json_valid guards rows written before any
+	// were set. A scan, bounded by the limit: the console asks for one
+	// customer's few chats.
+	rows, err := db.rows(ctx, `SELECT `+contactCols+` FROM contacts WHERE json_valid(attributes)
+		AND json_extract(attributes, '$.' || json_quote(?)) = ? ORDER BY created_at DESC, id DESC LIMIT ?`, key, value, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var cs []store.Contact
+	for rows.Next() {
+		c, err := scanContact(rows)
+		if err != nil {
+			return nil, err
+		}
+		cs = append(cs, c)
+	}
+	return cs, rows.Err()
+}
+
+func (db *DB) SearchAgentMessages(ctx context.Context, agentID, text string, limit int) ([]store.AgentMessage, error) {
+	like := "%" + strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(text) + "%"
+	rows, err := db.rows(ctx, `SELECT `+prefixed("i.", itemCols)+`, COALESCE((SELECT display_name FROM participants c
+			WHERE c.contact_id = i.contact_id AND c.role = 'CUSTOMER' LIMIT 1), '')
+		FROM items i WHERE i.type = 'MESSAGE' AND i.in_transcript AND i.content LIKE ? ESCAPE '\'
+		AND i.contact_id IN (SELECT contact_id FROM participants WHERE agent_id = ?)
+		ORDER BY i.seq DESC LIMIT ?`, like, agentID, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.AgentMessage
+	for rows.Next() {
+		var m store.AgentMessage
+		it, err := scanItem(extraScanner{rows, &m.Customer})
+		if err != nil {
+			return nil, err
+		}
+		m.Item = it
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
+// prefixed qualifies each column of a column list with a table alias.
+func prefixed(alias, cols string) string {
+	parts := strings.Split(cols, ",")
+	for i, p := range parts {
+		parts[i] = alias + strings.TrimSpace(p)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// extraScanner scans a row whose last columns follow what scanItem reads.
+type extraScanner struct {
+	rows  *sql.Rows
+	extra *string
+}
+
+func (e extraScanner) Scan(dest ...any) error { return e.rows.Scan(append(dest, e.extra)...) }

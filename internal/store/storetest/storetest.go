@@ -57,6 +57,7 @@ func Run(t *testing.T, b Backend) {
 		{"Requeue", testRequeue},
 		{"Supervisors", testSupervisors},
 		{"StreamOutbox", testStreamOutbox},
+		{"Console", testConsole},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.f(t, b) })
@@ -1134,6 +1135,92 @@ func testErase(t *testing.T, b Backend) {
 	}
 	if err := s.Scrub(ctx); err != nil {
 		t.Errorf("Scrub: %v", err)
+	}
+}
+
+// testConsole: agent status, canned responses per instance, contacts by
+// an attribute (never the customer's), and the search over the messages of
+// an agent's chats.
+func testConsole(t *testing.T, b Backend) {
+	s := newStore(t, b)
+	apply(t, s, &store.Change{NewAgent: &store.Agent{ID: "a1", Name: "Grace", KeyHash: "kh1", CreatedAt: t0}})
+	if a, err := s.AgentByKey(ctx, "kh1"); err != nil || a.Status == store.AgentAway {
+		t.Fatalf("a new agent: %+v, %v; want it available", a, err)
+	}
+	apply(t, s, &store.Change{AgentStatus: &store.AgentStatus{AgentID: "a1", Status: store.AgentAway}})
+	if a, _ := s.AgentByKey(ctx, "kh1"); a.Status != store.AgentAway {
+		t.Errorf("status = %q, want AWAY", a.Status)
+	}
+	if as, _ := s.Agents(ctx); len(as) != 1 || as[0].Status != store.AgentAway {
+		t.Errorf("Agents = %+v", as)
+	}
+	wantErr(t, s, &store.Change{AgentStatus: &store.AgentStatus{AgentID: "nobody", Status: store.AgentAway}}, store.ErrNotFound)
+
+	canned := func(id, instance, shortcut string) *store.Change {
+		return &store.Change{NewCanned: &store.Canned{ID: id, InstanceID: instance, Shortcut: shortcut, Text: "text " + id, CreatedAt: t0}}
+	}
+	apply(t, s, canned("c1", "inst", "thanks"))
+	apply(t, s, canned("c2", "inst", "hello"))
+	apply(t, s, canned("c3", "other", "thanks"))
+	wantErr(t, s, canned("c4", "inst", "thanks"), store.ErrDuplicate)
+	list, err := s.CannedResponses(ctx, "inst")
+	if err != nil {
+		t.Fatal(err)
+	}
+	equal(t, "canned responses, by shortcut", list, []store.Canned{
+		{ID: "c2", InstanceID: "inst", Shortcut: "hello", Text: "text c2", CreatedAt: t0},
+		{ID: "c1", InstanceID: "inst", Shortcut: "thanks", Text: "text c1", CreatedAt: t0}})
+	wantErr(t, s, &store.Change{RemoveCanned: &store.CannedKey{InstanceID: "other", ID: "c1"}}, store.ErrNotFound)
+	apply(t, s, &store.Change{RemoveCanned: &store.CannedKey{InstanceID: "inst", ID: "c1"}})
+	if list, _ := s.CannedResponses(ctx, "inst"); len(list) != 1 {
+		t.Errorf("after removing: %+v", list)
+	}
+
+	// Chats k1, k2 of customer 42 (k2 newer), k3 of 7; k4 claims 42 only
+	// in what a browser sent. The agent was in k1.
+	for i, id := range []string{"k1", "k2", "k3", "k4"} {
+		k := contact(id)
+		k.CreatedAt = t0.Add(time.Duration(i) * time.Second)
+		k.Attributes = map[string]string{"CustomerId": []string{"42", "42", "7", ""}[i]}
+		if id == "k4" {
+			k.Attributes, k.CustomerAttributes = map[string]string{}, map[string]string{"CustomerId": "42"}
+		}
+		apply(t, s, &store.Change{NewContact: k})
+	}
+	cs, err := s.ContactsWithAttribute(ctx, "CustomerId", "42", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, c := range cs {
+		ids = append(ids, c.ID)
+	}
+	equal(t, "customer 42's chats, newest first", ids, []string{"k2", "k1"})
+	if cs, _ := s.ContactsWithAttribute(ctx, "CustomerId", "42", 1); len(cs) != 1 {
+		t.Errorf("the limit: %d", len(cs))
+	}
+
+	agent := participant("ag1", "k1", "AGENT")
+	agent.AgentID = "a1"
+	cust := participant("cu1", "k1", "CUSTOMER")
+	cust.DisplayName = "Ada"
+	msg := func(contact, id, content string) store.Item {
+		it := message(contact, id, "")
+		it.Content = content
+		return it
+	}
+	apply(t, s, &store.Change{NewParticipants: []store.Participant{cust, agent, participant("cu3", "k3", "CUSTOMER")},
+		Items: []store.Item{msg("k1", "m1", "My REFUND for order 100% late"), msg("k1", "m2", "hello")}})
+	apply(t, s, &store.Change{Items: []store.Item{msg("k3", "m3", "refund please")}})
+	found, err := s.SearchAgentMessages(ctx, "a1", "refund", 10)
+	if err != nil || len(found) != 1 || found[0].Item.ID != "m1" || found[0].Customer != "Ada" {
+		t.Fatalf("search = %+v, %v; want m1 only (k3 is not the agent's)", found, err)
+	}
+	if found, _ := s.SearchAgentMessages(ctx, "a1", "100%", 10); len(found) != 1 {
+		t.Errorf("a search for a literal %%: %+v", found)
+	}
+	if found, _ := s.SearchAgentMessages(ctx, "a1", "1_0", 10); len(found) != 0 {
+		t.Errorf("_ matched as a wildcard: %+v", found)
 	}
 }
 

@@ -1,22 +1,32 @@
-// The agent console: sign in with a key Parley manages, see the queue live,
-// accept chats (up to ten at once), and talk in them over the participant
-// API and websocket, as ChatJS would.
+// The agent console: sign in with a key Parley manages, see the queue live
+// (pushed by the server), accept chats (up to ten at once), and talk in them
+// over the participant API and websocket, as ChatJS would. The server keeps
+// which chats the agent holds: a new tab or a fresh sign-in reopens them.
 import { ChatConnection } from "./parley.js";
 import { ChatView, el } from "./chatview.js";
+import { followQueue } from "./queue.js";
+import { attention } from "./attention.js";
+import { setupTools, attachCanned, pastChats } from "./tools.js";
+import { readQueue } from "./queue.js";
 import { transferControls } from "./console-transfer.js";
 import { monitorForm, bargeButton } from "./console-monitor.js";
 
 const KEY = "parley.agent";
-const CHATS = "parley.agent.chats";
 let agentKey = sessionStorage.getItem(KEY);
 const open = new Map(); // contact id → {tab, panel, conn, view}
 
-async function agentAPI(method, path, body) {
-  const resp = await fetch(path, { method, body, headers: { Authorization: "Bearer " + agentKey } });
-  const data = await resp.json().catch(() => ({}));
+// agentAPI calls the console's API; body is an object (sent as JSON) or a
+// string of JSON.
+export async function agentAPI(method, path, body) {
+  const headers = { Authorization: "Bearer " + agentKey };
+  if (body) headers["Content-Type"] = "application/json";
+  const payload = body === undefined || typeof body === "string" ? body : JSON.stringify(body);
+  const resp = await fetch(path, { method, headers, body: payload });
+  const data = resp.status === 204 ? {} : await resp.json().catch(() => ({}));
   if (!resp.ok) throw Object.assign(new Error(data.Message || resp.statusText), { status: resp.status });
   return data;
 }
+const chatPath = (id, rest = "") => `/agent/v1/chats/${encodeURIComponent(id)}${rest}`;
 
 document.getElementById("signin").addEventListener("submit", async (e) => {
   e.preventDefault();
@@ -38,66 +48,36 @@ document.getElementById("signout").addEventListener("click", () => {
 
 let myId = "";
 
-function start(me) {
+async function start(me) {
   myId = me.Id;
-  document.getElementById("signin").hidden = true;
+  document.getElementById("signin-area").hidden = true;
   document.getElementById("desk").hidden = false;
   document.getElementById("signout").hidden = false;
+  document.getElementById("agent-tools").hidden = false;
   document.getElementById("whoami").textContent = `Signed in as ${me.Name}`;
-  for (const saved of JSON.parse(sessionStorage.getItem(CHATS) || "[]")) openChat(saved);
+  followQueue({ agentAPI, key: () => agentKey, accept, me: () => myId, onChats: () => loadChats().catch(() => {}) });
+  setupTools(agentAPI, me, () => readQueue());
   document.querySelector("#desk nav").append(monitorForm(agentAPI, openChat, alertMessage));
-  pollQueue();
-  setInterval(pollQueue, 1500);
+  try {
+    await loadChats();
+  } catch (e) {
+    alertMessage("Your chats could not be loaded. Reload the page to try again.");
+  }
 }
 
-// The queue comes a page at a time, so that no number of waiting chats can
-// hide one: the heading says how many wait, and the pager walks them all.
-// pages holds the token of each page seen so far ("" is the first).
-const PAGE = 25;
-const pages = [""];
-let page = 0;
-let polls = 0; // only the latest poll's answer is shown
-
-function turnPage(by) {
-  page = Math.max(0, Math.min(pages.length - 1, page + by));
-  pollQueue();
-}
-document.getElementById("queue-prev").addEventListener("click", () => turnPage(-1));
-document.getElementById("queue-next").addEventListener("click", () => turnPage(1));
-
-async function pollQueue() {
-  const mine = ++polls;
-  let q;
-  try { q = await agentAPI("GET", `/agent/v1/queue?limit=${PAGE}&next=${encodeURIComponent(pages[page])}`); } catch { return; }
-  if (mine !== polls) return;
-  if (!q.Waiting.length && page > 0) { page--; return pollQueue(); } // the page emptied: step back
-  pages.length = page + 1;
-  if (q.NextToken) pages.push(q.NextToken);
-  document.getElementById("queue-total").textContent = q.Total ? `(${q.Total})` : "";
-  const pager = document.getElementById("queue-pager");
-  pager.hidden = page === 0 && !q.NextToken;
-  document.getElementById("queue-page").textContent = `Page ${page + 1} of ${Math.max(1, Math.ceil(q.Total / PAGE))}`;
-  document.getElementById("queue-prev").disabled = page === 0;
-  document.getElementById("queue-next").disabled = !q.NextToken;
-  const list = document.getElementById("queue");
-  list.replaceChildren(...q.Waiting.map((w) => {
-    const since = Math.max(0, Math.round((Date.now() - Date.parse(w.WaitingSince)) / 1000));
-    return el("li", { class: "waiting" },
-      el("span", { class: "name" }, w.CustomerName), el("span", { class: "meta" }, `waiting ${since}s`),
-      w.TransferTo ? el("span", { class: "meta transferred" }, w.TransferTo === myId ? "transferred to you" : "transferred") : "",
-      el("button", { type: "button", "aria-label": `Accept the chat with ${w.CustomerName}`, onclick: () => accept(w.ContactId) }, "Accept"));
-  }));
-  if (!q.Waiting.length) list.append(el("li", { class: "empty" }, "No one is waiting."));
+// loadChats opens the chats this agent holds, wherever they were accepted.
+async function loadChats() {
+  const { Chats } = await agentAPI("GET", "/agent/v1/chats");
+  for (const chat of Chats) if (!open.has(chat.ContactId)) openChat(chat, { focus: false });
 }
 
 async function accept(contactId) {
   try {
-    const chat = await agentAPI("POST", `/agent/v1/chats/${encodeURIComponent(contactId)}/accept`);
-    const saved = JSON.parse(sessionStorage.getItem(CHATS) || "[]");
-    saved.push(chat);
-    sessionStorage.setItem(CHATS, JSON.stringify(saved));
-    openChat(chat);
-    pollQueue();
+    const chat = await agentAPI("POST", chatPath(contactId, "/accept"));
+    // It waits no more: off the list at once, before the pushed re-read.
+    document.querySelector(`#queue li[data-contact="${CSS.escape(contactId)}"]`)?.remove();
+    openChat(chat, { focus: true });
+    readQueue();
   } catch (e) {
     alertMessage(e.message);
   }
@@ -109,28 +89,35 @@ function alertMessage(text) {
   setTimeout(() => p.remove(), 5000);
 }
 
-function select(contactId) {
+function select(contactId, { focus = false } = {}) {
   for (const [id, c] of open) {
     const on = id === contactId;
     c.tab.setAttribute("aria-selected", String(on));
-    c.tab.classList.toggle("unread", c.tab.classList.contains("unread") && !on);
+    c.tab.tabIndex = on ? 0 : -1;
     c.panel.hidden = !on;
+    if (on) c.unread(0);
   }
+  if (focus) open.get(contactId)?.view.text.focus();
 }
 
-function forget(contactId) {
-  const saved = JSON.parse(sessionStorage.getItem(CHATS) || "[]").filter((c) => c.ContactId !== contactId);
-  sessionStorage.setItem(CHATS, JSON.stringify(saved));
-}
+// Arrow keys move between chat tabs, as in any tab list.
+document.getElementById("mine").addEventListener("keydown", (e) => {
+  const tabs = [...document.querySelectorAll("#mine [role=tab]")];
+  const i = tabs.indexOf(document.activeElement);
+  if (i < 0) return;
+  const to = { ArrowDown: i + 1, ArrowRight: i + 1, ArrowUp: i - 1, ArrowLeft: i - 1, Home: 0, End: tabs.length - 1 }[e.key];
+  if (to === undefined) return;
+  e.preventDefault();
+  const tab = tabs[(to + tabs.length) % tabs.length];
+  tab.focus();
+  select(tab.dataset.contact);
+});
 
-async function openChat(chat) {
-  if (open.has(chat.ContactId)) return select(chat.ContactId);
-  const tab = el("li", { role: "tab", tabindex: "0", "aria-selected": "false" }, chat.CustomerName);
+function showAttributes(attrs) {
   // Attributes set through the Connect API are the operator's; those the
   // customer's browser sent are only the customer's word, and say so.
-  const attrs = el("div", { class: "chat-attributes" });
   let shown = "";
-  const showAttributes = (operator, customer) => {
+  return (operator, customer) => {
     const key = JSON.stringify([Object.entries(operator || {}).sort(), Object.entries(customer || {}).sort()]);
     if (key === shown) return;
     shown = key;
@@ -144,49 +131,99 @@ async function openChat(chat) {
     list(Object.entries(operator || {}), "attributes", "Contact attributes");
     list(Object.entries(customer || {}), "attributes customer-attributes", "Supplied by the customer (unverified)");
   };
-  showAttributes(chat.Attributes, chat.CustomerAttributes);
-  // UpdateContactAttributes can change them at any time: follow them while the chat lasts.
+}
+
+async function openChat(chat, { focus = true } = {}) {
+  if (open.has(chat.ContactId)) return select(chat.ContactId, { focus });
+  const id = chat.ContactId;
+  const badge = el("span", { class: "badge", hidden: "" });
+  const tab = el("li", { role: "tab", tabindex: "-1", "aria-selected": "false", "data-contact": id }, chat.CustomerName, badge);
+  const attrs = el("div", { class: "chat-attributes" });
+  const past = el("div", { class: "past-chats" });
+  const show = showAttributes(attrs);
+  show(chat.Attributes, chat.CustomerAttributes);
+  // UpdateContactAttributes can change them at any time, and the customer
+  // may rate the chat after it ends: follow them until a while after.
+  let endedAt = 0;
   const attrPoll = setInterval(async () => {
+    if (endedAt && Date.now() - endedAt > 10 * 60 * 1000) return clearInterval(attrPoll);
     try {
-      const c = await agentAPI("GET", `/agent/v1/chats/${encodeURIComponent(chat.ContactId)}`);
-      showAttributes(c.Attributes, c.CustomerAttributes);
+      const c = await agentAPI("GET", chatPath(id));
+      show(c.Attributes, c.CustomerAttributes);
     } catch (e) {
       if (e.status === 403 || e.status === 404) clearInterval(attrPoll);
     }
   }, 2000);
+  const transcript = el("button", { type: "button" }, "Transcript");
   const end = el("button", { type: "button", class: "danger" }, "End chat");
   const close = el("button", { type: "button", hidden: "" }, "Close");
-  const panel = el("section", { class: "chat-panel", role: "tabpanel", "aria-label": `Chat with ${chat.CustomerName}` },
-    el("header", { class: "panel-head" }, el("h2", {}, chat.CustomerName), end, close), attrs,
+  const panel = el("section", { class: "chat-panel", role: "tabpanel", "aria-label": `Chat with ${chat.CustomerName}`, "data-contact": id },
+    el("header", { class: "panel-head" }, el("h2", {}, chat.CustomerName), transcript, end, close), attrs, past,
     chat.Monitoring ? bargeButton(agentAPI, chat, alertMessage) : transferControls(agentAPI, chat.ContactId, alertMessage));
   document.getElementById("mine").append(tab);
   document.getElementById("chats").append(panel);
+  let unread = 0;
+  const setUnread = (n) => {
+    unread = n;
+    badge.hidden = !n;
+    // Read as "Ada, 2 unread"; shown as a count.
+    badge.replaceChildren(el("span", { class: "visually-hidden" }, ", "), String(n), el("span", { class: "visually-hidden" }, " unread"));
+    tab.classList.toggle("unread", n > 0);
+    attention.unread(id, n);
+  };
   let view;
   const conn = new ChatConnection({
     details: chat,
-    onItem: (item) => {
-      view.add(item);
-      if (panel.hidden && item.Type === "MESSAGE") tab.classList.add("unread");
-    },
+    // The server opens the agent's connection: no participant token is
+    // kept in the browser.
+    // (A chat just accepted or monitored comes with its token.)
+    connection: chat.ParticipantToken ? undefined : () => agentAPI("POST", chatPath(id, "/connection")),
+    onItem: (item) => view.add(item),
     onState: (state) => view && view.setState(state),
   });
   view = new ChatView(panel, conn, {
     me: chat.ParticipantId, title: `Chat with ${chat.CustomerName}`,
-    onEnded: () => { clearInterval(attrPoll); end.hidden = true; close.hidden = false; tab.classList.add("ended"); forget(chat.ContactId); },
+    markdown: !chat.ContentTypes || chat.ContentTypes.includes("text/markdown"),
+    // Through the console's API, which answers after the chat ends too.
+    attachment: (aid) => agentAPI("GET", chatPath(id, `/attachments/${encodeURIComponent(aid)}`)),
+    transcript: async () => (await agentAPI("GET", chatPath(id, "/transcript"))).Transcript,
+    onEnded: () => {
+      endedAt ||= Date.now(); end.hidden = true; close.hidden = false; tab.classList.add("ended");
+    },
   });
-  open.set(chat.ContactId, { tab, panel, conn, view });
-  const choose = () => select(chat.ContactId);
-  tab.addEventListener("click", choose);
-  tab.addEventListener("keydown", (e) => { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); choose(); } });
-  end.addEventListener("click", () => conn.disconnect().catch(() => conn.end()));
-  close.addEventListener("click", () => { clearInterval(attrPoll); tab.remove(); panel.remove(); open.delete(chat.ContactId); });
-  select(chat.ContactId);
+  let loaded = false; // what the transcript brings back is not news
+  attachCanned(view.text);
+  pastChats(past, id);
+  view.onAdd = (item, mine) => {
+    if (mine || !loaded) return;
+    if (panel.hidden || !document.hasFocus()) attention.message(chat.CustomerName, item);
+    if (panel.hidden) setUnread(unread + 1);
+  };
+  open.set(id, { tab, panel, conn, view, unread: setUnread });
+  tab.addEventListener("click", () => select(id));
+  tab.addEventListener("keydown", (e) => { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); select(id, { focus: true }); } });
+  transcript.addEventListener("click", () => view.downloadTranscript());
+  // Ending through the agent API works for a chat whose connection could
+  // not be opened, such as one abandoned in a tab long closed.
+  end.addEventListener("click", () => conn.disconnect().catch(() => agentAPI("POST", chatPath(id, "/leave")).then(() => conn.end()).catch(() => conn.end())));
+  close.addEventListener("click", () => {
+    clearInterval(attrPoll); tab.remove(); panel.remove(); open.delete(id); attention.unread(id, 0);
+  });
+  if (focus || open.size === 1) select(id, { focus });
+  else panel.hidden = true;
   try {
     await conn.connect();
-    for (const item of await conn.transcript()) view.add(item);
+    await conn.load();
+    loaded = true;
   } catch (e) {
-    if (e.status === 403) { conn.end(); return; }
-    view.notice(`Could not connect: ${e.message}`, "error");
+    loaded = true;
+    if (e.status === 403 || e.status === 410) {
+      // It ended meanwhile: show what it held, from the console's API.
+      try { for (const item of await view.getTranscript()) view.add(item); } catch {}
+      conn.end();
+      return;
+    }
+    view.notice("Could not connect to this chat. End it, or reload the page to try again.", "error");
   }
 }
 

@@ -44,39 +44,97 @@ export function renderMarkdown(src) {
   return frag;
 }
 
+const URL_RE = "https?:\\/\\/[^\\s<>]*[^\\s<>.,;:!?)\\]'\"]";
+const link = (href, text) => el("a", { href, target: "_blank", rel: "noopener noreferrer nofollow" }, text);
+
 function inline(text) {
   const out = [];
-  const re = /\*\*(.+?)\*\*|\*(.+?)\*|`(.+?)`|\[([^\]]+)\]\((https?:\/\/[^\s)]+)\)/g;
+  const re = new RegExp("\\*\\*(.+?)\\*\\*|\\*(.+?)\\*|`(.+?)`|\\[([^\\]]+)\\]\\((https?:\\/\\/[^\\s)]+)\\)|(" + URL_RE + ")", "g");
   let last = 0, m;
   while ((m = re.exec(text))) {
     out.push(document.createTextNode(text.slice(last, m.index)));
     if (m[1]) out.push(el("strong", {}, m[1]));
     else if (m[2]) out.push(el("em", {}, m[2]));
     else if (m[3]) out.push(el("code", {}, m[3]));
-    else out.push(el("a", { href: m[5], target: "_blank", rel: "noopener noreferrer nofollow" }, m[4]));
+    else if (m[6]) out.push(link(m[6], m[6]));
+    else out.push(link(m[5], m[4]));
     last = re.lastIndex;
   }
   out.push(document.createTextNode(text.slice(last)));
   return out;
 }
 
+// linkify makes plain URLs in plain text links; nothing else is parsed.
+export function linkify(text) {
+  const out = [];
+  const re = new RegExp(URL_RE, "g");
+  let last = 0, m;
+  while ((m = re.exec(text))) {
+    out.push(document.createTextNode(text.slice(last, m.index)), link(m[0], m[0]));
+    last = re.lastIndex;
+  }
+  out.push(document.createTextNode(text.slice(last)));
+  return out;
+}
+
+// plainError says what went wrong in words for a customer, never the
+// server's own message (written for developers) or the browser's.
+export function plainError(e) {
+  const status = e?.status;
+  if (!status) return "We could not reach the chat service. Check your connection.";
+  if (status === 403 || status === 410) return "This chat has ended.";
+  if (status === 429) return "You are sending too quickly. Wait a moment and try again.";
+  if (status === 413) return "That is too large to send.";
+  if (status >= 500) return "Something went wrong on our side. Please try again.";
+  return "That could not be sent.";
+}
+
+// plainReason says why a file was rejected without MIME types, which
+// mean nothing to a customer.
+export function plainReason(reason) {
+  if (!reason) return "It did not pass our checks.";
+  const m = /not what a (\.[\w-]+) file holds/.exec(reason);
+  if (m) return `Its content is not what a ${m[1]} file holds.`;
+  return reason.replace(/\b[a-z]+\/[a-z0-9][\w.+-]*\b/gi, "another type");
+}
+
+// kind names a file's type in words, not as a MIME type.
+function kind(name) {
+  const ext = name.includes(".") ? name.split(".").pop().toLowerCase() : "";
+  const words = { pdf: "PDF document", png: "PNG image", jpg: "JPEG image", jpeg: "JPEG image", gif: "GIF image",
+    txt: "text file", csv: "spreadsheet (CSV)", doc: "Word document", docx: "Word document", xls: "Excel sheet",
+    xlsx: "Excel sheet", ppt: "presentation", pptx: "presentation", heic: "photo", mp4: "video", wav: "audio" };
+  return words[ext] || (ext ? ext.toUpperCase() + " file" : "file");
+}
+
+const clock = (iso) => new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+
 let limits = null; // the instance's attachment limits, fetched once
 
 export class ChatView {
   // conn is a ChatConnection; me is this participant's id.
-  constructor(root, conn, { me, title = "Chat", onEnded = () => {} }) {
+  // attachment(id) and transcript() default to the participant API; the
+  // console passes its own, which still answer after the chat ends.
+  // markdown says whether the chat takes text/markdown (its
+  // SupportedMessagingContentTypes); otherwise messages go as text/plain.
+  constructor(root, conn, { me, title = "Chat", onEnded = () => {}, attachment, transcript, markdown = true }) {
+    this.contentType = markdown ? "text/markdown" : "text/plain";
     this.conn = conn;
     this.me = me;
     this.onEnded = onEnded;
+    this.getAttachment = attachment || ((id) => this.conn.attachment(id));
+    this.getTranscript = transcript || null;
+    this.items = new Map(); // every item seen, by id: the transcript kept for download
+    this.onAdd = () => {}; // the page's hook on each new item shown
     this.seen = new Set();
     this.messages = new Map(); // message id → its element, for receipts
     this.files = new Map(); // attachment id → its card
     this.typingTimer = null;
 
-    this.log = el("ol", { class: "log", role: "log", "aria-live": "polite", "aria-label": title + " messages" });
+    this.log = el("div", { class: "log", role: "log", "aria-live": "polite", "aria-label": title + " messages" });
     this.status = el("p", { class: "status", role: "status" });
     this.typingLine = el("p", { class: "typing", "aria-live": "polite" });
-    this.uploads = el("div", { class: "uploads", "aria-label": "Uploads" });
+    this.uploads = el("div", { class: "uploads", role: "group", "aria-label": "Uploads" });
     this.text = el("textarea", { rows: "2", placeholder: "Type a message", "aria-label": "Message" });
     this.fileInput = el("input", { type: "file", multiple: "", class: "visually-hidden", "aria-label": "Attach files", tabindex: "-1" });
     this.attachButton = el("button", { type: "button", class: "attach", "aria-label": "Attach a file", title: "Attach a file (or drop or paste one)" }, "Attach");
@@ -114,21 +172,45 @@ export class ChatView {
     if (off) this.onEnded();
   }
 
-  async send() {
-    const text = this.text.value.trim();
+  async send(text = this.text.value.trim()) {
     if (!text || this.conn.ended) return;
     this.text.value = "";
     try {
-      await this.conn.sendMessage(text, "text/markdown");
+      await this.conn.sendMessage(text, this.contentType);
     } catch (e) {
-      this.notice(`Your message was not sent: ${e.message}`, "error");
-      this.text.value = text;
+      // The message stays on screen with a retry, in plain words.
+      const retry = el("button", { type: "button", class: "retry" }, "Retry");
+      const li = this.notice(`Your message “${text.length > 60 ? text.slice(0, 60) + "…" : text}” was not sent. ${plainError(e)}`, "error", retry);
+      retry.addEventListener("click", () => { li.remove(); this.send(text); });
     }
   }
 
-  notice(text, kind = "info") {
-    this.log.append(el("li", { class: "notice " + kind }, text));
+  notice(text, kind = "info", ...extra) {
+    const li = el("div", { class: "notice " + kind }, text, ...extra);
+    this.log.append(li);
     this.scroll();
+    return li;
+  }
+
+  // applyReceipts shows the best receipt the other side gave a message of
+  // mine: from the transcript's MessageMetadata, or a receipt item.
+  applyReceipts(li, receipts) {
+    if (!li || !li.classList.contains("mine")) return;
+    const others = (receipts || []).filter((r) => r.RecipientParticipantId !== this.me);
+    const label = others.some((r) => r.ReadTimestamp) ? "Read" : others.some((r) => r.DeliveredTimestamp) ? "Delivered" : "";
+    const span = li.querySelector(".receipt");
+    if (label && span.textContent !== "Read") span.textContent = label;
+  }
+
+  // header is a message's sender and time; consecutive messages of one
+  // sender within two minutes are grouped under the first one's.
+  header(li, item, who) {
+    const prev = this.log.lastElementChild;
+    const at = Date.parse(item.AbsoluteTime) || Date.now();
+    if (prev && prev.dataset.from === (item.ParticipantId || "") && at - Number(prev.dataset.at) < 120000) li.classList.add("grouped");
+    li.dataset.from = item.ParticipantId || "";
+    li.dataset.at = String(at);
+    return el("span", { class: "who" }, who, " ", el("time", { datetime: item.AbsoluteTime || new Date(at).toISOString() }, clock(at)));
   }
 
   scroll() { this.log.scrollTop = this.log.scrollHeight; }
@@ -137,8 +219,19 @@ export class ChatView {
   add(item) {
     const att = item.Attachments?.[0];
     const key = att ? att.AttachmentId + "/" + att.Status : item.Id;
-    if (this.seen.has(key)) return;
+    if (item.Type === "MESSAGEMETADATA") {
+      this.applyReceipts(this.messages.get(item.MessageMetadata?.MessageId), item.MessageMetadata?.Receipts);
+      return;
+    }
+    if (this.seen.has(key)) {
+      // Seen already: a transcript read may still bring its receipts.
+      if (item.MessageMetadata?.Receipts) this.applyReceipts(this.messages.get(item.Id) || this.files.get(att?.AttachmentId), item.MessageMetadata.Receipts);
+      return;
+    }
     this.seen.add(key);
+    if (item.Type === "MESSAGE" || item.Type === "ATTACHMENT" || item.ContentType?.startsWith(EVENT + "participant.") || item.ContentType === EVENT + "chat.ended") {
+      this.items.set(item.Id, item);
+    }
     const mine = item.ParticipantId === this.me;
     const who = mine ? "You" : item.DisplayName || item.ParticipantRole;
     if (item.Type === "MESSAGE") {
@@ -147,21 +240,20 @@ export class ChatView {
       else if (item.ContentType === INTERACTIVE) {
         body.append(renderInteractive(item.Content, mine || this.conn.ended ? null : (json) => this.conn.sendMessage(json, RESPONSE)));
       } else if (item.ContentType === RESPONSE) body.append(el("p", {}, answerText(item.Content)));
-      else body.append(el("p", {}, item.Content));
-      const li = el("li", { class: "message" + (mine ? " mine" : ""), "data-id": item.Id },
-        el("span", { class: "who" }, who), body, el("span", { class: "receipt" }));
+      else body.append(el("p", {}, ...linkify(item.Content)));
+      const li = el("div", { class: "message" + (mine ? " mine" : ""), "data-id": item.Id });
+      li.append(this.header(li, item, who), body, el("span", { class: "receipt" }));
       this.messages.set(item.Id, li);
       this.log.append(li);
+      this.applyReceipts(li, item.MessageMetadata?.Receipts);
       this.clearTyping();
-      if (!mine && !this.conn.ended) this.conn.sendRead(item.Id);
+      if (!mine && !this.conn.ended && !item.MessageMetadata?.Receipts?.some((r) => r.RecipientParticipantId === this.me && r.ReadTimestamp)) {
+        this.conn.sendRead(item.Id);
+      }
+      this.onAdd(item, mine);
     } else if (item.Type === "ATTACHMENT" && att) {
       this.showAttachment(item, att, mine, who);
-    } else if (item.Type === "MESSAGEMETADATA") {
-      const r = item.MessageMetadata?.Receipts?.[0];
-      const li = this.messages.get(item.MessageMetadata?.MessageId);
-      if (r && li && r.RecipientParticipantId !== this.me) {
-        li.querySelector(".receipt").textContent = r.ReadTimestamp ? "Read" : "Delivered";
-      }
+      if (att.Status !== "IN_PROGRESS") this.onAdd(item, mine);
     } else if (item.ContentType === EVENT + "typing") {
       if (!mine) this.showTyping(who);
     } else if (item.ContentType?.startsWith(EVENT + "participant.")) {
@@ -190,12 +282,18 @@ export class ChatView {
   // changes: a preview for images, size and type for everything.
   async showAttachment(item, att, mine, who) {
     let card = this.files.get(att.AttachmentId);
-    const fresh = el("li", { class: "message file" + (mine ? " mine" : ""), "data-attachment": att.AttachmentId, "data-status": att.Status },
-      el("span", { class: "who" }, who));
-    if (card) card.replaceWith(fresh); else this.log.append(fresh);
+    const fresh = el("div", { class: "message file" + (mine ? " mine" : ""), "data-attachment": att.AttachmentId, "data-status": att.Status });
+    if (card) {
+      fresh.append(card.querySelector(".who"));
+      fresh.className = card.className;
+      card.replaceWith(fresh);
+    } else {
+      fresh.append(this.header(fresh, item, who));
+      this.log.append(fresh);
+    }
     this.files.set(att.AttachmentId, fresh);
     const info = el("div", { class: "card" }, el("span", { class: "name" }, att.AttachmentName),
-      el("span", { class: "meta" }, att.ContentType || ""));
+      el("span", { class: "meta" }, kind(att.AttachmentName)));
     fresh.append(info);
     if (att.Status === "IN_PROGRESS") {
       info.append(el("span", { class: "state" }, "Checking…"));
@@ -204,27 +302,46 @@ export class ChatView {
     if (att.Status === "REJECTED") {
       fresh.classList.add("rejected");
       // Parley puts the reason in the item's Content; elsewhere GetAttachment says why.
-      let reason = item.Content || "";
-      if (!reason) try { await this.conn.attachment(att.AttachmentId); } catch (e) { reason = e.message; }
+      // The verdict's reason is written for the sender (Parley's own
+      // words); without one, say it plainly.
+      const reason = plainReason(item.Content);
       info.append(el("span", { class: "state error", role: "alert" }, `${att.AttachmentName} was rejected. ${reason}`));
       return;
     }
     try {
-      const a = await this.conn.attachment(att.AttachmentId);
-      info.querySelector(".meta").textContent = `${att.ContentType} · ${formatSize(a.AttachmentSizeInBytes)}`;
+      const a = await this.getAttachment(att.AttachmentId);
+      info.querySelector(".meta").textContent = `${kind(att.AttachmentName)} · ${formatSize(a.AttachmentSizeInBytes)}`;
       if (/^image\/(png|jpeg)$/.test(att.ContentType)) {
         const thumb = a.Url.replace(/\/attachments\/([^/?]+)\?/, "/attachments/$1/thumbnail?");
-        fresh.insertBefore(el("img", { class: "preview", src: thumb, alt: `Preview of ${att.AttachmentName}` }), info);
+        const open = el("button", { type: "button", class: "preview-open", "aria-label": `View ${att.AttachmentName}`,
+          onclick: () => this.lightbox(att) }, el("img", { class: "preview", src: thumb, alt: `Preview of ${att.AttachmentName}` }));
+        fresh.insertBefore(open, info);
       }
       info.append(el("button", { type: "button", class: "download", "aria-label": `Download ${att.AttachmentName}`,
         onclick: () => this.download(att.AttachmentId) }, "Download"));
     } catch (e) {
-      info.append(el("span", { class: "state error" }, e.message));
+      info.append(el("span", { class: "state error" }, plainError(e)));
     }
   }
 
+  // lightbox shows an image whole, in a modal dialog that Escape closes.
+  async lightbox(att) {
+    let a;
+    try { a = await this.getAttachment(att.AttachmentId); } catch (e) { this.notice(plainError(e), "error"); return; }
+    const close = el("button", { type: "button", class: "close" }, "Close");
+    const dialog = el("dialog", { class: "lightbox", "aria-label": att.AttachmentName },
+      el("img", { src: a.Url, alt: att.AttachmentName }), el("p", {}, att.AttachmentName, " ", close));
+    close.addEventListener("click", () => dialog.close());
+    dialog.addEventListener("click", (e) => { if (e.target === dialog) dialog.close(); });
+    dialog.addEventListener("close", () => dialog.remove());
+    document.body.append(dialog);
+    dialog.showModal();
+    close.focus();
+  }
+
   async download(id) {
-    const a = await this.conn.attachment(id); // a fresh URL: they expire
+    let a;
+    try { a = await this.getAttachment(id); } catch (e) { this.notice(plainError(e), "error"); return; } // a fresh URL: they expire
     const link = el("a", { href: a.Url, download: "" });
     document.body.append(link);
     link.click();
@@ -263,7 +380,9 @@ export class ChatView {
       row.remove();
     } catch (e) {
       row.remove();
-      this.notice(`${file.name} was not sent: ${e.message}`, "error");
+      const retry = el("button", { type: "button", class: "retry" }, "Retry");
+      const li = this.notice(`${file.name} was not sent. ${plainError(e)}`, "error", retry);
+      retry.addEventListener("click", () => { li.remove(); this.upload(file); });
     }
   }
 
@@ -275,8 +394,13 @@ export class ChatView {
     }).join("\n") + "\n";
   }
 
+  // downloadTranscript saves what the page has seen (the customer's token
+  // no longer reads the transcript once the chat ends), or, for the console,
+  // what its own API answers.
   async downloadTranscript() {
-    const blob = new Blob([this.transcriptText(await this.conn.transcript())], { type: "text/plain" });
+    let items = [...this.items.values()];
+    if (this.getTranscript) try { items = await this.getTranscript(); } catch (e) { /* keep what was seen */ }
+    const blob = new Blob([this.transcriptText(items)], { type: "text/plain" });
     const url = URL.createObjectURL(blob);
     const link = el("a", { href: url, download: "chat-transcript.txt" });
     document.body.append(link);

@@ -13,14 +13,29 @@ export class ApiError extends Error {
 
 const EVENT = "application/vnd.amazonaws.connect.event.";
 
+// keptInTranscript reports whether the service keeps an item, so that a
+// catch-up can start from it.
+function keptInTranscript(item) {
+  if (item.Type === "MESSAGE" || item.Type === "ATTACHMENT") return true;
+  return item.Type === "EVENT" && ["participant.joined", "participant.left", "chat.ended"]
+    .some((k) => item.ContentType === EVENT + k);
+}
+
 export class ChatConnection {
   // details: {ContactId, ParticipantId, ParticipantToken}; onItem(item) gets
   // every chat item; onState(state) gets "connecting", "connected",
   // "reconnecting" or "ended".
-  constructor({ endpoint = location.origin, details, onItem, onState }) {
+  // connection(), if given, opens the connection instead of
+  // CreateParticipantConnection with details.ParticipantToken (the console
+  // asks its own API, for chats its agent holds).
+  constructor({ endpoint = location.origin, details, onItem, onState, connection }) {
     this.endpoint = endpoint;
     this.details = details;
     this.onItem = onItem;
+    this.connection = connection || (() => this.api("/participant/connection",
+      { Type: ["WEBSOCKET", "CONNECTION_CREDENTIALS"], ConnectParticipant: true }, this.details.ParticipantToken));
+    this.lastItem = ""; // the newest transcript item seen, to catch up from
+    this.reconnecting = null; // the one reconnect loop running, if any
     this.onState = onState || (() => {});
     this.token = null;
     this.ws = null;
@@ -51,8 +66,7 @@ export class ChatConnection {
   }
 
   async open() {
-    const out = await this.api("/participant/connection",
-      { Type: ["WEBSOCKET", "CONNECTION_CREDENTIALS"], ConnectParticipant: true }, this.details.ParticipantToken);
+    const out = await this.connection();
     this.token = out.ConnectionCredentials.ConnectionToken;
     await new Promise((resolve, reject) => {
       const ws = new WebSocket(out.Websocket.Url);
@@ -70,7 +84,7 @@ export class ChatConnection {
         } else if (frame.topic === "aws/chat") {
           let item;
           try { item = JSON.parse(frame.content); } catch { return; }
-          this.onItem(item);
+          this.deliver(item);
           if (item.ContentType === EVENT + "chat.ended") this.end();
         }
       };
@@ -89,6 +103,13 @@ export class ChatConnection {
     });
   }
 
+  // deliver passes an item to the page and remembers the newest one the
+  // transcript keeps, as the Go SDK does.
+  deliver(item) {
+    if (keptInTranscript(item)) this.lastItem = item.Id;
+    this.onItem(item);
+  }
+
   // reconnect starts the reconnect loop unless it runs already: a socket
   // the loop opens may close before subscribing (a 429 or 503 on upgrade),
   // and its close must not start a second loop beside the first.
@@ -105,11 +126,12 @@ export class ChatConnection {
       this.attempt++;
       const delay = Math.min(30000, 500 * 2 ** (this.attempt - 1)) * (0.7 + 0.6 * Math.random());
       await new Promise((r) => setTimeout(r, delay));
+      if (this.ended) return;
       try {
         await this.open();
-        // What came while the socket was down is in the transcript; the
-        // page de-duplicates by item.
-        for (const item of await this.transcript()) this.onItem(item);
+        // What came while the socket was down: the transcript after the
+        // last item seen (the page de-duplicates by item).
+        await this.catchUp();
         // A socket that closed meanwhile found this loop running: go round.
         if (this.ws.readyState === WebSocket.OPEN) return;
         this.onState("reconnecting");
@@ -117,6 +139,12 @@ export class ChatConnection {
         if (e instanceof ApiError && e.status === 403) { this.end(); return; }
       }
     }
+  }
+
+  // catchUp delivers what came while the socket was down: the transcript
+  // after the last item seen, or all of it if none was.
+  async catchUp() {
+    for (const item of await this.transcript(this.lastItem)) this.deliver(item);
   }
 
   end() {
@@ -178,16 +206,36 @@ export class ChatConnection {
     return this.api("/participant/attachment", { AttachmentId: id });
   }
 
-  // transcript returns every item, oldest first.
-  async transcript() {
+  // transcript returns every item, oldest first, or with after, those
+  // after that item.
+  async transcript(after = "") {
     const items = [];
     let NextToken;
+    if (after) {
+      try {
+        do {
+          const page = await this.api("/participant/transcript",
+            { MaxResults: 100, ScanDirection: "FORWARD", SortOrder: "ASCENDING", StartPosition: { Id: after }, NextToken });
+          items.push(...page.Transcript);
+          NextToken = page.NextToken;
+        } while (NextToken);
+        return items.filter((i) => i.Id !== after); // the start position is inclusive
+      } catch (e) {
+        if (e.status !== 400) throw e; // an unknown start: read it all
+        items.length = 0;
+      }
+    }
     do {
       const page = await this.api("/participant/transcript", { MaxResults: 100, ScanDirection: "BACKWARD", SortOrder: "ASCENDING", NextToken });
       items.unshift(...page.Transcript);
       NextToken = page.NextToken;
     } while (NextToken);
     return items;
+  }
+
+  // load delivers the whole transcript once connected.
+  async load() {
+    for (const item of await this.transcript()) this.deliver(item);
   }
 
   disconnect() {

@@ -1,12 +1,36 @@
 // The customer widget: start a chat through Parley's start-chat endpoint,
 // then talk in it over the participant API, as a ChatJS page would.
 import { ChatConnection } from "./parley.js";
-import { ChatView } from "./chatview.js";
+import { ChatView, plainError } from "./chatview.js";
+import { applyBranding } from "./branding.js";
+import { waitForAgent } from "./waiting.js";
+import { afterChat } from "./aftercare.js";
 
 const app = document.getElementById("app");
 const startForm = document.getElementById("start");
 const actions = document.querySelector(".actions");
 const KEY = "parley.widget.chat";
+
+// In a frame (embed.js), the page that embeds it is told of unread
+// messages and asked to close the frame; it says whether the frame shows.
+const framed = window.parent !== window;
+let shown = !framed;
+let unread = 0;
+const tellParent = (msg) => { if (framed) window.parent.postMessage({ parley: msg.type, ...msg }, "*"); };
+window.addEventListener("message", (e) => {
+  if (e.source !== window.parent || e.data?.parley !== "shown") return;
+  shown = !!e.data.open;
+  if (shown) { unread = 0; tellParent({ type: "unread", count: 0 }); }
+});
+if (framed) {
+  tellParent({ type: "hello" });
+  const min = document.getElementById("minimise");
+  min.hidden = false;
+  min.addEventListener("click", () => tellParent({ type: "close" }));
+  document.addEventListener("keydown", (e) => {
+    if (e.key === "Escape" && !document.querySelector("dialog[open]")) tellParent({ type: "close" });
+  });
+}
 
 async function startChat(name) {
   const resp = await fetch("/widget/v1/chats", {
@@ -14,19 +38,28 @@ async function startChat(name) {
     body: JSON.stringify({ DisplayName: name, Attributes: { page: document.referrer || location.href } }),
   });
   const data = await resp.json().catch(() => ({}));
-  // The server's Message is written for the customer (a full queue, too
-  // many chats from one address); without one, say it plainly.
-  if (!resp.ok) throw new Error(data.Message || "The chat could not start just now. Please try again in a few minutes.");
+  // Only a full queue's and a rate limit's Message are written for the
+  // customer; anything else is said plainly.
+  if (!resp.ok) {
+    throw new Error((resp.status === 503 || resp.status === 429) && data.Message ? data.Message
+      : resp.status === 400 ? "Please check your name and try again."
+        : "The chat could not start just now. Please try again in a few minutes.");
+  }
   return data;
+}
+
+function newChat() {
+  sessionStorage.removeItem(KEY);
+  location.reload();
 }
 
 async function open(details) {
   startForm.hidden = true;
   actions.hidden = false;
-  let view;
+  let view, waiting;
   const conn = new ChatConnection({
     details,
-    onItem: (item) => view.add(item),
+    onItem: (item) => { view.add(item); waiting?.item(item); },
     onState: (state) => view && view.setState(state),
   });
   view = new ChatView(app, conn, {
@@ -34,17 +67,26 @@ async function open(details) {
     onEnded: () => {
       sessionStorage.removeItem(KEY);
       document.getElementById("end").hidden = true;
+      waiting?.stop();
+      afterChat(view.root, () => conn.token, newChat);
     },
   });
+  view.onAdd = (item, mine) => {
+    if (mine || shown) return;
+    unread++;
+    tellParent({ type: "unread", count: unread });
+  };
   document.getElementById("end").onclick = () => conn.disconnect().catch(() => conn.end());
   document.getElementById("transcript").onclick = () => view.downloadTranscript();
   try {
     await conn.connect();
-    for (const item of await conn.transcript()) view.add(item);
+    performance.mark("parley:connected");
+    waiting = waitForAgent(view, conn);
+    await conn.load();
     view.text.focus();
   } catch (e) {
     if (e.status === 403) { view.setState("ended"); conn.end(); return; }
-    view.notice(`Could not connect: ${e.message}`, "error");
+    view.notice(`We could not connect you. ${plainError(e)}`, "error");
   }
 }
 
@@ -52,14 +94,16 @@ startForm.addEventListener("submit", async (e) => {
   e.preventDefault();
   const err = document.getElementById("start-error");
   err.textContent = "";
+  performance.mark("parley:start");
   try {
     const details = await startChat(document.getElementById("name").value.trim());
     sessionStorage.setItem(KEY, JSON.stringify(details));
     await open(details);
   } catch (ex) {
-    err.textContent = ex.message;
+    err.textContent = ex instanceof TypeError ? plainError(ex) : ex.message;
   }
 });
 
+applyBranding();
 const saved = sessionStorage.getItem(KEY);
 if (saved) open(JSON.parse(saved));

@@ -1,0 +1,77 @@
+package webapi
+
+import (
+	"testing"
+
+	"github.com/parleychat/parley/internal/chat"
+	"github.com/parleychat/parley/internal/store"
+)
+
+// TestQueueSignal: the consoles wake for what can change the queue, and not
+// for the chatter of chats an agent answers.
+func TestQueueSignal(t *testing.T) {
+	q := NewQueueSignal()
+	woke := func(items ...store.Item) bool {
+		ch := q.changed()
+		q.Notify(items)
+		select {
+		case <-ch:
+			return true
+		default:
+			return false
+		}
+	}
+	msg := func(contact, role string) store.Item {
+		return store.Item{ContactID: contact, Type: chat.TypeMessage, Role: role}
+	}
+	event := func(contact, contentType, role string) store.Item {
+		return store.Item{ContactID: contact, Type: chat.TypeEvent, ContentType: contentType, Role: role}
+	}
+	for _, c := range []struct {
+		name  string
+		items []store.Item
+		wake  bool
+	}{
+		{"a chat starts", []store.Item{event("c1", chat.EventParticipantJoined, chat.RoleCustomer)}, true},
+		{"a waiting customer writes", []store.Item{msg("c1", chat.RoleCustomer)}, true},
+		{"typing", []store.Item{event("c1", chat.EventTyping, chat.RoleCustomer)}, false},
+		{"an agent joins", []store.Item{event("c1", chat.EventParticipantJoined, chat.RoleAgent)}, true},
+		{"the customer of an answered chat writes", []store.Item{msg("c1", chat.RoleCustomer)}, false},
+		{"the agent writes", []store.Item{msg("c2", chat.RoleAgent)}, false},
+		{"the chat ends", []store.Item{event("c1", chat.EventChatEnded, chat.RoleSystem)}, true},
+		{"nothing", nil, false},
+	} {
+		if got := woke(c.items...); got != c.wake {
+			t.Errorf("%s: woke %v, want %v", c.name, got, c.wake)
+		}
+	}
+	if len(q.answered) != 0 {
+		t.Errorf("an ended chat is still remembered: %v", q.answered)
+	}
+}
+
+// TestSampleRequestCheck: the sample widgets' request is checked as
+// StartChatContact checks it.
+func TestSampleRequestCheck(t *testing.T) {
+	name := func(n string) *struct{ DisplayName string } { return &struct{ DisplayName string }{n} }
+	for _, c := range []struct {
+		name string
+		in   sampleIn
+		ok   bool
+	}{
+		{"minimal", sampleIn{ParticipantDetails: name("Ada")}, true},
+		{"our instance", sampleIn{InstanceId: "me", ParticipantDetails: name("Ada")}, true},
+		{"ConnectInstanceId", sampleIn{ConnectInstanceId: "me", ParticipantDetails: name("Ada")}, true},
+		{"another instance", sampleIn{ConnectInstanceId: "you", ParticipantDetails: name("Ada")}, false},
+		{"no details", sampleIn{}, false},
+		{"blank name", sampleIn{ParticipantDetails: name("  ")}, false},
+		{"duration", sampleIn{ParticipantDetails: name("Ada"), ChatDurationInMinutes: 59}, false},
+		{"content type", sampleIn{ParticipantDetails: name("Ada"), SupportedMessagingContentTypes: []string{"text/html"}}, false},
+		{"persistent", sampleIn{ParticipantDetails: name("Ada"), PersistentChat: &struct{ SourceContactId, RehydrationType string }{"c", "ENTIRE_PAST_SESSION"}}, false},
+		{"empty initial message", sampleIn{ParticipantDetails: name("Ada"), InitialMessage: &struct{ ContentType, Content string }{"text/plain", ""}}, false},
+	} {
+		if msg := c.in.check("me"); (msg == "") != c.ok {
+			t.Errorf("%s: %q", c.name, msg)
+		}
+	}
+}
