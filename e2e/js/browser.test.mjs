@@ -119,10 +119,15 @@ test("a customer and an agent converse, with files, in the widget and the consol
   await screen(agent, "agent-console");
 
   // The agent ends the chat; the customer sees it.
+  const beforeEnd = errors.length;
   await agent.getByRole("button", { name: "End chat" }).click();
   await customer.getByText("This chat has ended.").first().waitFor();
   await agent.getByRole("button", { name: "Close" }).waitFor();
-  assert.deepEqual(errors, [], "console errors");
+  // A read receipt or typing event a page sent as the chat ended is refused
+  // with 403, as Connect refuses it (the browser logs the failed request):
+  // that race is expected; nothing else may fail.
+  const afterEnd = errors.slice(beforeEnd).filter((e) => !/participant\/event → 403|status of 403/.test(e));
+  assert.deepEqual([...errors.slice(0, beforeEnd), ...afterEnd], [], "console errors");
 });
 
 test("the widget embeds on another site with one script tag", async () => {
