@@ -5,6 +5,7 @@
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { chromium } from "playwright-core";
+import { screen } from "./screen.mjs";
 
 const fx = JSON.parse(process.env.PARLEY_FIXTURE);
 const browser = await chromium.launch({
@@ -15,7 +16,7 @@ const browser = await chromium.launch({
 after(() => browser.close());
 
 async function signIn(name, key) {
-  const page = await (await browser.newContext({ viewport: { width: 1200, height: 800 } })).newPage();
+  const page = await (await browser.newContext({ viewport: { width: 1200, height: 800 }, bypassCSP: true })).newPage();
   await page.goto(fx.url + "/agent");
   await page.getByLabel("Name").fill(name);
   await page.getByLabel("Key").fill(key);
@@ -33,6 +34,7 @@ test("a supervisor monitors and barges; an agent transfers to the queue", async 
   await sam.getByLabel("Contact id to monitor").fill(fx.contactId);
   await sam.getByRole("button", { name: "Monitor", exact: true }).click();
   await sam.getByText("Where is my parcel?").waitFor();
+  await screen(sam, "console-supervisor-monitoring");
   await sam.getByRole("button", { name: "Barge in" }).click();
   await sam.getByRole("button", { name: "Barge in" }).waitFor({ state: "hidden" });
   const errors = [];
@@ -42,6 +44,7 @@ test("a supervisor monitors and barges; an agent transfers to the queue", async 
   await sam.locator(".message.mine", { hasText: "Supervisor here" }).waitFor().catch((e) => { throw new Error(errors.join("\n") + e.message); });
   await grace.getByText("Supervisor here").waitFor();
 
+  await screen(grace, "console-transfer");
   await grace.getByRole("combobox", { name: "Transfer to" }).selectOption({ label: "the queue" });
   await grace.getByRole("button", { name: "Transfer" }).click();
   await sam.getByText("The chat was transferred.").waitFor();

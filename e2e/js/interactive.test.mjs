@@ -4,6 +4,7 @@
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { chromium } from "playwright-core";
+import { screen } from "./screen.mjs";
 
 const fx = JSON.parse(process.env.PARLEY_FIXTURE);
 const browser = await chromium.launch({
@@ -15,7 +16,7 @@ after(() => browser.close());
 
 test("the widget renders ListPicker, QuickReply and Panel and answers them", async () => {
   const errors = [];
-  const page = await (await browser.newContext({ viewport: { width: 390, height: 740 } })).newPage();
+  const page = await (await browser.newContext({ viewport: { width: 390, height: 740 }, bypassCSP: true })).newPage();
   page.on("pageerror", (e) => errors.push(e.message));
   page.on("console", (m) => { if (m.type() === "error") errors.push(m.text()); });
   await page.goto(fx.url + "/");
@@ -28,6 +29,7 @@ test("the widget renders ListPicker, QuickReply and Panel and answers them", asy
 
   const picker = page.getByRole("group", { name: "Which fruit?" });
   await picker.waitFor();
+  await screen(page, "widget-interactive-list-picker");
   await page.getByText("Tap one").waitFor();
   assert.equal(await picker.getByRole("button").count(), 3);
   await page.getByRole("group", { name: "Did that help?" }).waitFor();
