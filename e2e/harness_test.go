@@ -124,6 +124,10 @@ func (ts *testServer) participantClient() *connectparticipant.ConnectParticipant
 		Endpoint:    v1aws.String(ts.URL),
 		Credentials: v1creds.AnonymousCredentials,
 		MaxRetries:  v1aws.Int(0),
+		// A client of its own: aws-sdk-go v1 otherwise sets up TLS on
+		// http.DefaultClient, a write the race detector catches when
+		// senders make their sessions at once.
+		HTTPClient: &http.Client{},
 	}))
 	return connectparticipant.New(sess)
 }
