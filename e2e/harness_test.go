@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -119,18 +120,30 @@ func connectClientWith(url, akid, secret string) *connect.Client {
 // participantClient is the official v1 Go participant client (the v2 module
 // is not served by the module proxy these machines reach).
 func (ts *testServer) participantClient() *connectparticipant.ConnectParticipant {
+	// One client per server URL, made once: aws-sdk-go v1 sets up TLS on
+	// the shared http.DefaultClient as it makes a session, a write the race
+	// detector catches when concurrent senders make theirs; and a client is
+	// safe for concurrent use.
+	participantClientsMu.Lock()
+	defer participantClientsMu.Unlock()
+	if c, ok := participantClients[ts.URL]; ok {
+		return c
+	}
 	sess := v1session.Must(v1session.NewSession(&v1aws.Config{
 		Region:      v1aws.String(testRegion),
 		Endpoint:    v1aws.String(ts.URL),
 		Credentials: v1creds.AnonymousCredentials,
 		MaxRetries:  v1aws.Int(0),
-		// A client of its own: aws-sdk-go v1 otherwise sets up TLS on
-		// http.DefaultClient, a write the race detector catches when
-		// senders make their sessions at once.
-		HTTPClient: &http.Client{},
 	}))
-	return connectparticipant.New(sess)
+	c := connectparticipant.New(sess)
+	participantClients[ts.URL] = c
+	return c
 }
+
+var (
+	participantClientsMu sync.Mutex
+	participantClients   = map[string]*connectparticipant.ConnectParticipant{}
+)
 
 type chatDetails struct {
 	ContactID, ParticipantID, ParticipantToken string
