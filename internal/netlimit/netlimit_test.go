@@ -217,13 +217,13 @@ func TestMinRateKeepsSteadyUploadsAndCutsStalledOnes(t *testing.T) {
 	}
 	got := make(chan result, 1)
 	srv := httptest.NewServer(BodyDeadline(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		r, _ = MinRate(w, r, 1000, 400*time.Millisecond) // 400 bytes every 400 ms
+		r, _ = MinRate(w, r, 500, time.Second) // 500 bytes every second
 		n, err := io.Copy(io.Discard, r.Body)
 		got <- result{n, err}
 	}), 100*time.Millisecond)) // shorter than the upload takes: MinRate replaces it
 	defer srv.Close()
 
-	// Steady: 100 bytes every 25 ms for a second (4000 B/s, four times the
+	// Steady: 100 bytes every 25 ms for a second (4000 B/s, eight times the
 	// minimum, so that a busy machine's late wake-ups do not fail it) passes.
 	c := slowPost(t, srv.URL, "/", 4000, "")
 	for range 40 {
@@ -238,7 +238,7 @@ func TestMinRateKeepsSteadyUploadsAndCutsStalledOnes(t *testing.T) {
 	c = slowPost(t, srv.URL, "/", 1<<20, strings.Repeat("x", 500))
 	select {
 	case r := <-got:
-		if !errors.Is(r.err, ErrSlowBody) || !strings.Contains(r.err.Error(), "1000 bytes a second") {
+		if !errors.Is(r.err, ErrSlowBody) || !strings.Contains(r.err.Error(), "500 bytes a second") {
 			t.Fatalf("a stalled upload: %d bytes, %v", r.n, r.err)
 		}
 	case <-time.After(5 * time.Second):
