@@ -131,6 +131,18 @@ func (db *DB) exec(tx *sql.Tx, q string, args ...any) (sql.Result, error) {
 	return st.Exec(args...)
 }
 
+// execOne runs a statement that must change a row; none is ErrNotFound.
+func (db *DB) execOne(tx *sql.Tx, q string, args ...any) error {
+	res, err := db.exec(tx, q, args...)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return store.ErrNotFound
+	}
+	return nil
+}
+
 // txRow runs a one-row read in the writer's transaction.
 func (db *DB) txRow(tx *sql.Tx, q string, args ...any) rowScanner {
 	st, err := db.writerStmt(tx, q)
@@ -764,12 +776,8 @@ func (db *DB) apply(tx *sql.Tx, c *store.Change) ([]store.Item, error) {
 		}
 	}
 	if pt := c.ParticipantToken; pt != nil {
-		res, err := db.exec(tx, `UPDATE participants SET token_hash = ? WHERE id = ?`, pt.TokenHash, pt.ParticipantID)
-		if err != nil {
+		if err := db.execOne(tx, `UPDATE participants SET token_hash = ? WHERE id = ?`, pt.TokenHash, pt.ParticipantID); err != nil {
 			return nil, err
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return nil, store.ErrNotFound
 		}
 	}
 	if a := c.ConnectAgent; a != nil {
@@ -992,30 +1000,18 @@ func (db *DB) apply(tx *sql.Tx, c *store.Change) ([]store.Item, error) {
 		}
 	}
 	if name := c.RemoveAgent; name != "" {
-		res, err := db.exec(tx, `DELETE FROM agents WHERE name = ?`, name)
-		if err != nil {
+		if err := db.execOne(tx, `DELETE FROM agents WHERE name = ?`, name); err != nil {
 			return nil, err
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return nil, store.ErrNotFound
 		}
 	}
 	if k := c.AgentKey; k != nil {
-		res, err := db.exec(tx, `UPDATE agents SET key_hash = ? WHERE name = ?`, k.KeyHash, k.Name)
-		if err != nil {
+		if err := db.execOne(tx, `UPDATE agents SET key_hash = ? WHERE name = ?`, k.KeyHash, k.Name); err != nil {
 			return nil, err
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return nil, store.ErrNotFound
 		}
 	}
 	if st := c.AgentStatus; st != nil {
-		res, err := db.exec(tx, `UPDATE agents SET status = ? WHERE id = ?`, st.Status, st.AgentID)
-		if err != nil {
+		if err := db.execOne(tx, `UPDATE agents SET status = ? WHERE id = ?`, st.Status, st.AgentID); err != nil {
 			return nil, err
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return nil, store.ErrNotFound
 		}
 	}
 	if k := c.NewCanned; k != nil {
@@ -1028,12 +1024,8 @@ func (db *DB) apply(tx *sql.Tx, c *store.Change) ([]store.Item, error) {
 		}
 	}
 	if k := c.RemoveCanned; k != nil {
-		res, err := db.exec(tx, `DELETE FROM canned_responses WHERE instance_id = ? AND id = ?`, k.InstanceID, k.ID)
-		if err != nil {
+		if err := db.execOne(tx, `DELETE FROM canned_responses WHERE instance_id = ? AND id = ?`, k.InstanceID, k.ID); err != nil {
 			return nil, err
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return nil, store.ErrNotFound
 		}
 	}
 	if e := c.End; e != nil {
