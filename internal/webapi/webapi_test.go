@@ -296,7 +296,14 @@ func TestCustomerSuppliedAttributes(t *testing.T) {
 	if len(q.Waiting) != 2 {
 		t.Fatalf("queue: %+v", q)
 	}
+	// Two chats started in one millisecond are ordered by id: find each by its id.
 	widget, api := q.Waiting[0], q.Waiting[1]
+	if widget.ContactId != started.ContactId {
+		widget, api = api, widget
+	}
+	if widget.ContactId != started.ContactId {
+		t.Fatalf("the widget chat %s is not in the queue: %+v", started.ContactId, q)
+	}
 	if len(widget.Attributes) != 0 || widget.CustomerAttributes["verified"] != "true" || widget.CustomerAttributes["tier"] != "gold" {
 		t.Errorf("the widget chat's attributes: %v, customer-supplied %v", widget.Attributes, widget.CustomerAttributes)
 	}
