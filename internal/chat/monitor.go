@@ -37,9 +37,14 @@ type MonitorOutput struct {
 // until it barges in. Monitoring an ended or unanswered chat is refused
 // as Connect refuses it (InvalidRequest); an unknown user is NotFound.
 // Monitoring again returns the same participant with a new token, which is
-// how the console gets one.
-func (s *Service) Monitor(ctx context.Context, instanceID, contactID, userID string, capabilities []string) (MonitorOutput, error) {
+// how the console gets one. A retry with the same clientToken (within
+// IdempotencyWindow) answers as the first request did, without a token.
+func (s *Service) Monitor(ctx context.Context, instanceID, contactID, userID string, capabilities []string, clientToken string) (MonitorOutput, error) {
 	var out MonitorOutput
+	scope := "monitor-contact:" + instanceID
+	if ok, err := s.idempotent(ctx, scope, clientToken, &out); ok || err != nil {
+		return out, err
+	}
 	c, ps, err := s.Contact(ctx, instanceID, contactID)
 	if err != nil {
 		return out, err
@@ -83,9 +88,15 @@ func (s *Service) Monitor(ctx context.Context, instanceID, contactID, userID str
 		TokenHash: secret.Hash(token), State: store.ParticipantJoined, JoinedAt: s.now(), AgentID: user.ID,
 		MonitorCapabilities: capabilities,
 	}
+	out = MonitorOutput{ParticipantID: p.ID, Capabilities: capabilities}
 	_, err = s.store.Apply(ctx, &store.Change{RequireActive: contactID, NewParticipants: []store.Participant{p},
-		Limits: []store.Limit{{Count: store.CountParticipants, Key: contactID, Max: MaxParticipants}}})
+		Limits:      []store.Limit{{Count: store.CountParticipants, Key: contactID, Max: MaxParticipants}},
+		Idempotency: s.idempotencyRecord(scope, contactID, clientToken, out)})
 	switch {
+	case errors.Is(err, store.ErrDuplicate): // a concurrent retry won
+		out = MonitorOutput{}
+		_, err = s.idempotent(ctx, scope, clientToken, &out)
+		return out, err
 	case errors.Is(err, store.ErrEnded):
 		return out, errorf(Invalid, "Contact %s is not active; only contacts in progress can be monitored.", contactID)
 	case errors.Is(err, store.ErrLimit):
@@ -93,7 +104,8 @@ func (s *Service) Monitor(ctx context.Context, instanceID, contactID, userID str
 	case err != nil:
 		return out, err
 	}
-	return MonitorOutput{ParticipantID: p.ID, ParticipantToken: token, Capabilities: capabilities}, nil
+	out.ParticipantToken = token
+	return out, nil
 }
 
 // Barge lets a console agent's silent monitor take part in the chat: it

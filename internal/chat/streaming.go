@@ -23,8 +23,14 @@ const (
 
 // StartStreaming starts streaming a chat's messages and events to the
 // endpoint of a topic ARN (StartContactStreaming); a stream to the same
-// ARN already running is returned again.
-func (s *Service) StartStreaming(ctx context.Context, instanceID, contactID, arn string) (string, error) {
+// ARN already running is returned again, and a retry with the same
+// clientToken (within IdempotencyWindow) gets the first answer.
+func (s *Service) StartStreaming(ctx context.Context, instanceID, contactID, arn, clientToken string) (string, error) {
+	scope := "start-streaming:" + instanceID
+	var first struct{ StreamingID string }
+	if ok, err := s.idempotent(ctx, scope, clientToken, &first); ok || err != nil {
+		return first.StreamingID, err
+	}
 	c, _, err := s.Contact(ctx, instanceID, contactID)
 	if err != nil {
 		return "", err
@@ -45,7 +51,13 @@ func (s *Service) StartStreaming(ctx context.Context, instanceID, contactID, arn
 		}
 	}
 	st := store.Stream{ID: secret.NewUUID(), ContactID: contactID, EndpointARN: arn, StartedAt: s.now()}
-	if _, err := s.store.Apply(ctx, &store.Change{RequireActive: contactID, StartStream: &st}); err != nil {
+	first.StreamingID = st.ID
+	if _, err := s.store.Apply(ctx, &store.Change{RequireActive: contactID, StartStream: &st,
+		Idempotency: s.idempotencyRecord(scope, contactID, clientToken, first)}); err != nil {
+		if errors.Is(err, store.ErrDuplicate) { // a concurrent retry won
+			_, err = s.idempotent(ctx, scope, clientToken, &first)
+			return first.StreamingID, err
+		}
 		if errors.Is(err, store.ErrEnded) {
 			return "", errorf(Invalid, "Contact %s has ended; only a live chat can be streamed.", contactID)
 		}

@@ -790,7 +790,7 @@ func (a *API) monitorContact(w http.ResponseWriter, r *http.Request, body []byte
 		return err
 	}
 	obs.SetContact(r.Context(), *in.ContactId)
-	if _, err := a.chat.Monitor(r.Context(), *in.InstanceId, *in.ContactId, *in.UserId, in.AllowedMonitorCapabilities); err != nil {
+	if _, err := a.chat.Monitor(r.Context(), *in.InstanceId, *in.ContactId, *in.UserId, in.AllowedMonitorCapabilities, awswire.Deref(in.ClientToken)); err != nil {
 		return err
 	}
 	awswire.WriteJSON(w, struct{ ContactId, ContactArn string }{*in.ContactId, a.contactArn(*in.InstanceId, *in.ContactId)})
@@ -832,7 +832,7 @@ func (a *API) startContactStreaming(w http.ResponseWriter, r *http.Request, body
 		return invalidParameter("StreamingEndpointArn %s is not an Amazon SNS topic ARN.", arn)
 	}
 	obs.SetContact(r.Context(), *in.ContactId)
-	id, err := a.chat.StartStreaming(r.Context(), *in.InstanceId, *in.ContactId, arn)
+	id, err := a.chat.StartStreaming(r.Context(), *in.InstanceId, *in.ContactId, arn, *in.ClientToken)
 	if err != nil {
 		return err
 	}

@@ -63,7 +63,7 @@ func (a *API) monitor(w http.ResponseWriter, r *http.Request, agent store.Agent)
 		return
 	}
 	contactID := r.PathValue("contactId")
-	out, err := a.chat.Monitor(r.Context(), a.chat.InstanceID(), contactID, agent.ID, in.Capabilities)
+	out, err := a.chat.Monitor(r.Context(), a.chat.InstanceID(), contactID, agent.ID, in.Capabilities, "")
 	if err != nil {
 		fail(w, a.log, err)
 		return
