@@ -828,13 +828,21 @@ func TestClusterSocketLimit(t *testing.T) {
 
 // TestClusterConsoleAcceptExclusive: two console agents on two nodes
 // accept the same queued chats at once: each chat goes to exactly one,
-// and the queue on a third node is empty afterwards.
+// and the queue on a third node is empty afterwards. A console on the
+// third node hears of the new chats and of the accepts at once, over NATS.
 func TestClusterConsoleAcceptExclusive(t *testing.T) {
 	c := startCluster(t, 3)
 	keys := []string{c.nodes[0].addConsoleAgent(t, "Grace"), c.nodes[0].addConsoleAgent(t, "Ada")}
+	events := consoleEvents(t, c.nodes[2].URL, keys[0])
+	equal(t, "the first event on node 3", events.next(t), "event: queue")
 	var chats []string
 	for range 10 {
-		chats = append(chats, c.ts.startChat(t, nil).ContactID)
+		chats = append(chats, c.node(0).startChat(t, nil).ContactID)
+	}
+	start := time.Now()
+	equal(t, "node 3's console after chats started on node 1", events.next(t), "event: queue")
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("node 3's console heard of node 1's chats after %v", d)
 	}
 	var wg sync.WaitGroup
 	var mu sync.Mutex
@@ -859,10 +867,61 @@ func TestClusterConsoleAcceptExclusive(t *testing.T) {
 			t.Errorf("chat %s accepted %d times", id, won[id])
 		}
 	}
+	for events.next(t) != "event: chats" { // the agents' chats changed on nodes 1 and 2
+	}
 	resp, b := rawRequest(t, "GET", c.nodes[2].URL+"/agent/v1/queue", bearer(keys[0]), "")
 	var q struct{ Total int }
 	jsonUnmarshal(t, b, &q)
 	if resp.StatusCode != 200 || q.Total != 0 {
 		t.Errorf("node 3's queue after the accepts: %d %s", resp.StatusCode, b)
+	}
+}
+
+// eventStream reads a console's server-sent events.
+type eventStream struct {
+	lines *bufio.Scanner
+}
+
+// consoleEvents opens the console event stream of an agent on a node; it
+// ends with the test, and a read gives up after 10 s.
+func consoleEvents(t *testing.T, base, key string) *eventStream {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	req, _ := http.NewRequestWithContext(ctx, "GET", base+"/agent/v1/events", nil)
+	req.Header.Set("Authorization", "Bearer "+key)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { resp.Body.Close() })
+	if resp.StatusCode != 200 {
+		t.Fatalf("console events: %d", resp.StatusCode)
+	}
+	return &eventStream{lines: bufio.NewScanner(resp.Body)}
+}
+
+// next returns the next "event: …" line.
+func (e *eventStream) next(t *testing.T) string {
+	t.Helper()
+	got := make(chan string, 1)
+	go func() {
+		for e.lines.Scan() {
+			if l := e.lines.Text(); strings.HasPrefix(l, "event: ") {
+				got <- l
+				return
+			}
+		}
+		got <- ""
+	}()
+	select {
+	case l := <-got:
+		if l == "" {
+			t.Fatal("the console's event stream ended")
+		}
+		return l
+	case <-time.After(10 * time.Second):
+		t.Fatal("no console event in 10 s")
+		return ""
 	}
 }

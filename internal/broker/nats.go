@@ -136,6 +136,27 @@ func (n *NATS) troubled() {
 	}
 }
 
+// Signal tells every other node, at most once and without waiting, that
+// something node-wide changed (the console's queue); kind is a short
+// payload the receivers interpret. It is a hint: a lost one costs only
+// the receivers' periodic re-read.
+func (n *NATS) Signal(kind string) {
+	if err := n.nc.Publish(n.prefix+signalSubject, []byte(kind)); err != nil {
+		n.log.Debug("NATS signal not sent", "err", err)
+	}
+}
+
+// OnSignal calls f with each other node's Signal, on the NATS
+// connection's goroutine, until Close; f must not block.
+func (n *NATS) OnSignal(f func(kind string)) error {
+	_, err := n.nc.Subscribe(n.prefix+signalSubject, func(m *nats.Msg) { f(string(m.Data)) })
+	return err
+}
+
+// signalSubject follows the chats' prefix; subject refuses a contact id
+// beginning with "_", so no chat's subject is this one.
+const signalSubject = "_signal"
+
 // Connected reports whether the node is connected to a NATS server.
 func (n *NATS) Connected() bool { return n.nc.IsConnected() }
 
@@ -198,7 +219,7 @@ func (n *NATS) release(contactID string) {
 // subject is a chat's subject; ids are UUIDs, but one that could change a
 // subject's meaning is never published (followers repair from the store).
 func (n *NATS) subject(contactID string) (string, bool) {
-	if contactID == "" || strings.ContainsAny(contactID, ". *>\t\r\n") {
+	if contactID == "" || contactID[0] == '_' || strings.ContainsAny(contactID, ". *>\t\r\n") {
 		return "", false
 	}
 	return n.prefix + contactID, true

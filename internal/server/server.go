@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -113,9 +114,17 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 	// once the domain does, and the consoles' queue events.
 	var wakeStreams atomic.Pointer[func()]
 	s.queueSignal = webapi.NewQueueSignal()
+	if s.nats != nil {
+		// Other nodes' consoles hear of this node's queue changes at once.
+		if err := s.nats.OnSignal(func(kind string) { s.queueSignal.Wake(parseConsoleSignal(kind)) }); err != nil {
+			log.Warn("NATS: consoles on other nodes will see queue changes at their periodic re-read", "err", err)
+		}
+	}
 	hook := func(items []store.Item) {
 		s.publisher.Committed(items)
-		s.queueSignal.Notify(items)
+		if queue, agents := s.queueSignal.Notify(items); (queue || agents) && s.nats != nil {
+			s.nats.Signal(consoleSignal(queue, agents))
+		}
 		if w := wakeStreams.Load(); w != nil {
 			(*w)()
 		}
@@ -612,4 +621,21 @@ func pprofMux() *http.ServeMux {
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	return mux
+}
+
+// consoleSignal and parseConsoleSignal carry a QueueSignal's wake-up
+// between nodes: "q" the queue, "a" an agent's chats.
+func consoleSignal(queue, agents bool) string {
+	var b []byte
+	if queue {
+		b = append(b, 'q')
+	}
+	if agents {
+		b = append(b, 'a')
+	}
+	return string(b)
+}
+
+func parseConsoleSignal(kind string) (queue, agents bool) {
+	return strings.Contains(kind, "q"), strings.Contains(kind, "a")
 }

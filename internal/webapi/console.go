@@ -35,11 +35,11 @@ func NewQueueSignal() *QueueSignal {
 	return &QueueSignal{ch: make(chan struct{}), agents: make(chan struct{}), done: make(chan struct{}), answered: map[string]bool{}}
 }
 
-// Notify is a store.CommitHook.
-func (q *QueueSignal) Notify(items []store.Item) {
+// Notify is fed every committed item (from the store's commit hook). It
+// reports what it woke, so that a cluster can wake the other nodes' consoles.
+func (q *QueueSignal) Notify(items []store.Item) (queue, agents bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	wake, agents := false, false
 	for _, it := range items {
 		switch {
 		case it.ContentType == chat.EventParticipantJoined:
@@ -47,18 +47,30 @@ func (q *QueueSignal) Notify(items []store.Item) {
 				q.answered[it.ContactID] = true
 				agents = true
 			}
-			wake = true
+			queue = true
 		case it.ContentType == chat.EventChatEnded:
 			delete(q.answered, it.ContactID)
-			wake, agents = true, true
+			queue, agents = true, true
 		case it.ContentType == chat.EventParticipantLeft:
-			wake = true
+			queue = true
 			agents = agents || it.Role == chat.RoleAgent
 		case it.Type == chat.TypeMessage && it.Role == chat.RoleCustomer && !q.answered[it.ContactID]:
-			wake = true // perhaps a waiting chat's first message, which the queue previews
+			queue = true // perhaps a waiting chat's first message, which the queue previews
 		}
 	}
-	if wake {
+	q.wake(queue, agents)
+	return queue, agents
+}
+
+// Wake wakes the streams as another node's Notify did.
+func (q *QueueSignal) Wake(queue, agents bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.wake(queue, agents)
+}
+
+func (q *QueueSignal) wake(queue, agents bool) {
+	if queue {
 		close(q.ch)
 		q.ch = make(chan struct{})
 	}
