@@ -77,7 +77,7 @@ func (s *Service) Accept(ctx context.Context, agent store.Agent, contactID strin
 	if err != nil {
 		return AddParticipantOutput{}, err
 	}
-	if agent.Status == store.AgentAway {
+	if agent.Status == store.AgentAway { // a quick refusal; the change's limit holds it
 		return AddParticipantOutput{}, errAway
 	}
 	if countRole(active, RoleAgent) >= MaxAgentChats { // a quick refusal; addParticipant's change holds the limit

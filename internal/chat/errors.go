@@ -67,6 +67,8 @@ func limitError(err error) error {
 		return errParticipantQuota
 	case store.CountAgentChats:
 		return errAgentQuota
+	case store.CountAgentAway:
+		return errAway
 	case store.CountFiles:
 		return errFileQuota
 	}

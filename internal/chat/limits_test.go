@@ -2,6 +2,7 @@ package chat
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/parleychat/parley/internal/attach"
+	"github.com/parleychat/parley/internal/store"
 )
 
 // burst runs n calls of f at once and counts those that succeed, failing
@@ -115,6 +117,26 @@ func TestLimitsHoldUnderConcurrency(t *testing.T) {
 		held, _ := st.AgentParticipants(ctx, agent.ID)
 		if len(held) != MaxAgentChats {
 			t.Errorf("the agent holds %d chats, want %d", len(held), MaxAgentChats)
+		}
+	})
+
+	// An accept that authenticated before the agent went Away (another
+	// tab, another node) is refused by the committing transaction.
+	t.Run("away", func(t *testing.T) {
+		st := openStore(t, t.TempDir())
+		defer st.Close()
+		svc := newService(t, st, clk)
+		key, _ := svc.AddAgent(ctx, "Grace")
+		before, err := svc.AuthenticateAgent(ctx, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := svc.SetAgentStatus(ctx, before, store.AgentAway); err != nil {
+			t.Fatal(err)
+		}
+		c, _ := svc.StartChat(ctx, StartChatInput{InstanceID: "i", FlowID: "f", DisplayName: "Ada"})
+		if _, err := svc.Accept(ctx, before, c.ContactID); !errors.Is(err, errAway) {
+			t.Errorf("an accept by an agent who went Away meanwhile: %v, want %v", err, errAway)
 		}
 	})
 }

@@ -594,7 +594,9 @@ func (s *Service) tryAddParticipant(ctx context.Context, instanceID, contactID, 
 		Limits:          []store.Limit{{Count: store.CountParticipants, Key: contactID, Max: MaxParticipants}},
 	}
 	if consoleAgent != "" {
-		ch.Limits = append(ch.Limits, store.Limit{Count: store.CountAgentChats, Key: consoleAgent, Max: MaxAgentChats})
+		ch.Limits = append(ch.Limits, store.Limit{Count: store.CountAgentChats, Key: consoleAgent, Max: MaxAgentChats},
+			// An agent who set themselves Away meanwhile is refused.
+			store.Limit{Count: store.CountAgentAway, Key: consoleAgent, Max: 0})
 	}
 	if role == RoleCustomBot {
 		// Checked again in the transaction: two bots, or a bot and an agent,

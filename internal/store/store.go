@@ -516,6 +516,9 @@ const (
 	// in contacts that have not ENDED, but not SUPERVISOR ones: monitoring
 	// takes none of an agent's chats.
 	CountAgentChats = "agent-chats"
+	// CountAgentAway is 1 while agent Key is AWAY, else 0: a Limit of it
+	// with Max 0 lets a change through only while the agent is available.
+	CountAgentAway = "agent-away"
 )
 
 // Limit bounds how many rows of a kind a change may leave behind. It is
@@ -523,7 +526,8 @@ const (
 // transaction: SQLite's single writer serialises changes, so counting in
 // the transaction is enough; a backend with concurrent writers (PostgreSQL)
 // first locks the row Key names (SELECT … FOR UPDATE on contacts for
-// CountFiles and CountParticipants, on agents for CountAgentChats), so that
+// CountFiles and CountParticipants, on agents for CountAgentChats and
+// CountAgentAway), so that
 // two changes under the same limit take turns, then writes, then counts.
 type Limit struct {
 	Count string // CountFiles, CountParticipants or CountAgentChats

@@ -458,9 +458,14 @@ func (b *batchTx) lock(ctx context.Context, batch []*writeReq) error {
 			add(&ids, "c", id)
 		}
 		for _, l := range r.change.Limits {
-			if l.Count == store.CountAgentChats {
+			if l.Count == store.CountAgentChats || l.Count == store.CountAgentAway {
 				add(&agents, "a", l.Key)
 			}
+		}
+		// A status change locks its agent up front too, in the same order,
+		// so that it and an accept counting that agent take turns.
+		if st := r.change.AgentStatus; st != nil {
+			add(&agents, "a", st.AgentID)
 		}
 		if q := r.change.QueueCeiling; q != nil {
 			add(&queues, "q", q.FlowID)
@@ -920,6 +925,7 @@ var limitQueries = map[string]string{
 	store.CountParticipants: `SELECT COUNT(*) FROM participants WHERE contact_id = $1 AND state = 'JOINED'`,
 	store.CountAgentChats: `SELECT COUNT(*) FROM participants WHERE agent_id = $1 AND state = 'JOINED'
 		AND role <> 'SUPERVISOR' AND contact_id IN (SELECT id FROM contacts WHERE state <> 'ENDED')`,
+	store.CountAgentAway: `SELECT COUNT(*) FROM agents WHERE id = $1 AND status = 'AWAY'`,
 }
 
 // errFlush: a deferred insert met a duplicate; the batch runs again with

@@ -1127,6 +1127,7 @@ var limitQueries = map[string]string{
 	store.CountParticipants: `SELECT COUNT(*) FROM participants WHERE contact_id = ? AND state = '` + store.ParticipantJoined + `'`,
 	store.CountAgentChats: `SELECT COUNT(*) FROM participants WHERE agent_id = ? AND state = '` + store.ParticipantJoined + `'
 		AND role != 'SUPERVISOR' AND contact_id IN (SELECT id FROM contacts WHERE state != '` + store.ContactEnded + `')`,
+	store.CountAgentAway: `SELECT COUNT(*) FROM agents WHERE id = ? AND status = '` + store.AgentAway + `'`,
 }
 
 // pruneQueries delete up to a limit of rows older than a time. Items go

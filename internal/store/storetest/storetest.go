@@ -1155,6 +1155,17 @@ func testConsole(t *testing.T, b Backend) {
 		t.Errorf("Agents = %+v", as)
 	}
 	wantErr(t, s, &store.Change{AgentStatus: &store.AgentStatus{AgentID: "nobody", Status: store.AgentAway}}, store.ErrNotFound)
+	// Accepting is refused, in the transaction, while the agent is Away.
+	newChat(t, s, "q")
+	accept := func() *store.Change {
+		p := participant("pa", "q", "AGENT")
+		p.AgentID = "a1"
+		return &store.Change{NewParticipants: []store.Participant{p}, Limits: []store.Limit{{Count: store.CountAgentAway, Key: "a1", Max: 0}}}
+	}
+	wantErr(t, s, accept(), store.ErrLimit)
+	apply(t, s, &store.Change{AgentStatus: &store.AgentStatus{AgentID: "a1", Status: store.AgentAvailable}})
+	apply(t, s, accept())
+	apply(t, s, &store.Change{AgentStatus: &store.AgentStatus{AgentID: "a1", Status: store.AgentAway}})
 
 	canned := func(id, instance, shortcut string) *store.Change {
 		return &store.Change{NewCanned: &store.Canned{ID: id, InstanceID: instance, Shortcut: shortcut, Text: "text " + id, CreatedAt: t0}}
