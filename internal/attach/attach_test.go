@@ -23,7 +23,81 @@ func inspect(t *testing.T, name, declared string, data []byte, s Scanner) Verdic
 	if err != nil {
 		t.Fatal(err)
 	}
+	if s == nil { // the same verdict from the bytes kept as they streamed in
+		if hv, ok := headCheck(data, name); ok && hv != v {
+			t.Errorf("%s: checked as it arrived %+v, read back %+v", name, hv, v)
+		}
+	}
 	return v
+}
+
+// headCheck feeds data to a Head in uneven writes, as an upload arrives.
+func headCheck(data []byte, name string) (Verdict, bool) {
+	h := NewHead(int64(len(data)))
+	for rest := data; len(rest) > 0; {
+		n := min(len(rest), 7000)
+		h.Write(rest[:n])
+		rest = rest[n:]
+	}
+	return h.Check(int64(len(data)), name)
+}
+
+// withSegments puts n application segments of size bytes each before a
+// JPEG's frame header, as a camera's EXIF and preview do.
+func withSegments(jpg []byte, n, size int) []byte {
+	out := append([]byte{}, jpg[:2]...)
+	for range n {
+		seg := []byte{0xFF, 0xE1, byte((size + 2) >> 8), byte(size + 2)}
+		out = append(append(out, seg...), bytes.Repeat([]byte{'e'}, size)...)
+	}
+	return append(out, jpg[2:]...)
+}
+
+// TestHeadCheck: the content checks run on the bytes kept as an upload
+// arrives give Inspect's verdict, and defer to reading the file when the
+// kept bytes cannot decide (an image header past them).
+func TestHeadCheck(t *testing.T) {
+	bigText := bytes.Repeat([]byte("plain text line\n"), 10_000)
+	lateHTML := append(bytes.Clone(bigText), "<html><script>alert(1)</script></html>"...)
+	farHeader := withSegments(testfiles.JPEG(8, 8), 2, 40_000)
+	tests := []struct {
+		name     string
+		data     []byte
+		decides  bool
+		approved bool
+	}{
+		{"a.txt", []byte("hello"), true, true},
+		{"a.txt", bigText, true, true},
+		{"a.txt", lateHTML, true, true}, // sniffing reads the first 64 KB, read back or not
+		{"a.txt", []byte("<html><script>alert(1)</script></html>"), true, false},
+		{"a.png", testfiles.PNG(8, 8), true, true},
+		{"a.jpg", testfiles.JPEG(8, 8), true, true},
+		{"a.jpg", farHeader, false, true},
+		{"bomb.png", testfiles.PNGBomb(100000, 100000), true, false},
+		{"broken.png", corruptHeader(testfiles.PNG(8, 8)), true, false},
+		{"broken.jpg", farHeader[:70_000], false, false}, // ends before its frame header
+		{"a.pdf", testfiles.ELF(), true, false},
+	}
+	for _, tt := range tests {
+		full := inspect(t, tt.name, "application/octet-stream", tt.data, nil)
+		if full.Approved != tt.approved {
+			t.Errorf("%s (%d bytes): Inspect %+v, want approved %v", tt.name, len(tt.data), full, tt.approved)
+		}
+		v, ok := headCheck(tt.data, tt.name)
+		if ok != tt.decides {
+			t.Errorf("%s (%d bytes): decided from the head %v, want %v", tt.name, len(tt.data), ok, tt.decides)
+		}
+		if ok && v != full {
+			t.Errorf("%s: from the head %+v, read back %+v", tt.name, v, full)
+		}
+	}
+	// Fewer bytes than the file's start were kept (an interrupted upload):
+	// nothing is decided.
+	h := NewHead(int64(len(bigText)))
+	h.Write(bigText[:100])
+	if _, ok := h.Check(int64(len(bigText)), "a.txt"); ok {
+		t.Error("decided from 100 bytes of a file's first 64 KB")
+	}
 }
 
 func TestEveryDefaultKindIsAccepted(t *testing.T) {

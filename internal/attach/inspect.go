@@ -1,6 +1,7 @@
 package attach
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	_ "image/png"
 	"io"
 	"slices"
+	"strings"
 
 	"github.com/gabriel-vasile/mimetype"
 )
@@ -18,6 +20,8 @@ import (
 // that decodes to gigabytes) is refused with bounded memory. 50 MP is above
 // any phone camera and below what would hurt a thumbnailer.
 const MaxImagePixels = 50_000_000
+
+const damagedImage = "The image is damaged: "
 
 // sniffBytes is how much of a file the type sniffer reads: enough for the
 // Office formats, whose zip entries identify them, and bounded so that
@@ -43,6 +47,17 @@ type Scanner interface {
 // with scanner when there is one. f is read from the start each time, so it
 // is never held in memory whole.
 func Inspect(ctx context.Context, f io.ReaderAt, size int64, name, declared string, scanner Scanner) (Verdict, error) {
+	v, err := CheckContent(f, size, name)
+	if err != nil || !v.Approved {
+		return v, err
+	}
+	return Scan(ctx, f, size, v, scanner)
+}
+
+// CheckContent runs the checks that read only the start of a file: its
+// sniffed type against the extension, markup in text, and an image's
+// header.
+func CheckContent(f io.ReaderAt, size int64, name string) (Verdict, error) {
 	ext := Extension(name)
 	head := io.NewSectionReader(f, 0, min(size, sniffBytes))
 	detected, err := mimetype.DetectReader(head)
@@ -58,22 +73,61 @@ func Inspect(ctx context.Context, f io.ReaderAt, size int64, name, declared stri
 	if detected.Is("image/png") || detected.Is("image/jpeg") {
 		cfg, _, err := image.DecodeConfig(io.NewSectionReader(f, 0, size))
 		if err != nil {
-			return Verdict{Reason: "The image is damaged: " + err.Error()}, nil
+			return Verdict{Reason: damagedImage + err.Error()}, nil
 		}
 		if cfg.Width <= 0 || cfg.Height <= 0 || int64(cfg.Width)*int64(cfg.Height) > MaxImagePixels {
 			return Verdict{Reason: fmt.Sprintf("The image is %d×%d pixels; at most %d pixels are accepted.", cfg.Width, cfg.Height, MaxImagePixels)}, nil
 		}
 	}
-	if scanner != nil {
-		found, err := scanner.Scan(ctx, io.NewSectionReader(f, 0, size))
-		if err != nil {
-			return Verdict{}, fmt.Errorf("virus scan: %w", err)
-		}
-		if found != "" {
-			return Verdict{Reason: "The file contains malware (" + found + ")."}, nil
-		}
-	}
 	return Verdict{Approved: true, Type: ServeType(ext)}, nil
+}
+
+// Scan runs scanner, when there is one, over a file whose content checks
+// gave v, and returns the verdict.
+func Scan(ctx context.Context, f io.ReaderAt, size int64, v Verdict, scanner Scanner) (Verdict, error) {
+	if scanner == nil || !v.Approved {
+		return v, nil
+	}
+	found, err := scanner.Scan(ctx, io.NewSectionReader(f, 0, size))
+	if err != nil {
+		return Verdict{}, fmt.Errorf("virus scan: %w", err)
+	}
+	if found != "" {
+		return Verdict{Reason: "The file contains malware (" + found + ")."}, nil
+	}
+	return v, nil
+}
+
+// Head keeps the first bytes written to it, as many as CheckContent reads
+// for sniffing, so that an upload's content can be checked as it arrives
+// instead of read back from storage.
+type Head struct{ b []byte }
+
+// NewHead returns a Head for a file of size bytes.
+func NewHead(size int64) *Head { return &Head{b: make([]byte, 0, min(max(size, 0), sniffBytes))} }
+
+func (h *Head) Write(p []byte) (int, error) {
+	if room := cap(h.b) - len(h.b); room > 0 {
+		h.b = append(h.b, p[:min(room, len(p))]...)
+	}
+	return len(p), nil
+}
+
+// Check runs CheckContent over the kept bytes of a file of size bytes. ok
+// is false when they do not suffice: an image whose header lies past them,
+// or fewer bytes than the file's start; the file itself must then be read.
+func (h *Head) Check(size int64, name string) (v Verdict, ok bool) {
+	if int64(len(h.b)) != min(size, sniffBytes) {
+		return Verdict{}, false
+	}
+	v, err := CheckContent(bytes.NewReader(h.b), int64(len(h.b)), name)
+	if err != nil {
+		return Verdict{}, false
+	}
+	if !v.Approved && int64(len(h.b)) < size && strings.HasPrefix(v.Reason, damagedImage) {
+		return Verdict{}, false // the header may go on past the kept bytes
+	}
+	return v, true
 }
 
 // markupIn names the markup sniffed bytes are, "" when none.

@@ -167,6 +167,7 @@ func Run(ctx context.Context, o Options, out io.Writer) error {
 	}{
 		{"upload and download", b.transfers},
 		{"memory during uploads", b.uploadMemory},
+		{"concurrent uploads", b.concurrentUploads},
 		{"SendMessage throughput", b.throughput},
 		{"delivery latency", b.latency},
 		{"idle connections", b.idleMemory},

@@ -272,7 +272,11 @@ func (s *Service) ReceiveUpload(ctx context.Context, fileID, token, contentType 
 	}
 	defer w.Abort() // a no-op once committed
 	sw := &spaceWriter{w: w, s: s}
-	n, sha, err := attach.CopyHashed(sw, body, g.Size+1)
+	// The content checks (type, markup, image header) read only the file's
+	// start: kept as it streams in, so that the check after Complete does
+	// not read it back.
+	head := attach.NewHead(g.Size)
+	n, sha, err := attach.CopyHashed(io.MultiWriter(sw, head), body, g.Size+1)
 	if sw.err != nil {
 		if errors.Is(sw.err, ErrStorageFull) {
 			return "", ErrStorageFull
@@ -298,6 +302,11 @@ func (s *Service) ReceiveUpload(ctx context.Context, fileID, token, contentType 
 		FileUpdates:   []store.FileUpdate{{ID: fileID, From: store.FileReceiving, To: store.FileUploaded, SHA256: sha, At: s.now()}},
 	})
 	received = err == nil
+	if received {
+		if v, ok := head.Check(g.Size, f.Name); ok {
+			s.checked.put(fileID, v, s.now())
+		}
+	}
 	if err != nil {
 		s.cfg.Blobs.Delete(context.WithoutCancel(ctx), fileID)
 		if errors.Is(err, store.ErrEnded) {
@@ -540,20 +549,17 @@ func (s *Service) judge(f store.File, uploader store.Participant, wait time.Dura
 	s.announce(f, next, v, item.ID)
 }
 
+// maxChecks bounds the attachment checks that run at once in a process.
+// With a scanner each streams a whole file to clamd, whose default
+// MaxThreads is 10: more at once only queue there (on their own timeout)
+// and compete for the disk.
+const maxChecks = 8
+
 // inspect runs the checks; a failure to check is a rejection, as Connect
 // rejects what its scanner could not judge.
 func (s *Service) inspect(ctx context.Context, f store.File) attach.Verdict {
-	b, err := s.cfg.Blobs.Open(ctx, f.ID)
-	if err != nil {
-		return attach.Verdict{Reason: "The uploaded file is missing."}
-	}
-	defer b.Close()
 	start := time.Now()
-	var scanner attach.Scanner
-	if s.cfg.Scanner != nil {
-		scanner = timedScanner{s.cfg.Scanner, s.cfg.Metrics}
-	}
-	v, err := attach.Inspect(ctx, b, b.Size(), f.Name, f.ContentType, scanner)
+	v, err := s.check(ctx, f)
 	if err != nil {
 		// The reason is shown to every participant: the detail (clamd's
 		// address, a path) is for the log only.
@@ -566,6 +572,79 @@ func (s *Service) inspect(ctx context.Context, f store.File) attach.Verdict {
 	}
 	s.cfg.Metrics.Verdict(verdict, time.Since(start))
 	return v
+}
+
+func (s *Service) check(ctx context.Context, f store.File) (attach.Verdict, error) {
+	// Content checked as the bytes arrived here: a rejection needs nothing
+	// more, and an approval only the scanner, if any.
+	content, checked := s.checked.take(f.ID)
+	if checked && !content.Approved {
+		return content, nil
+	}
+	select {
+	case s.checks <- struct{}{}:
+		defer func() { <-s.checks }()
+	case <-ctx.Done():
+		return attach.Verdict{}, fmt.Errorf("waiting for a check's turn: %w", ctx.Err())
+	}
+	b, err := s.cfg.Blobs.Open(ctx, f.ID)
+	if err != nil {
+		return attach.Verdict{Reason: "The uploaded file is missing."}, nil
+	}
+	defer b.Close()
+	var scanner attach.Scanner
+	if s.cfg.Scanner != nil {
+		scanner = timedScanner{s.cfg.Scanner, s.cfg.Metrics}
+	}
+	if checked {
+		return attach.Scan(ctx, b, b.Size(), content, scanner)
+	}
+	return attach.Inspect(ctx, b, b.Size(), f.Name, f.ContentType, scanner)
+}
+
+// checkedContent holds the content verdicts of the files whose bytes
+// arrived in this process, until their check takes them. A check that
+// finds none (the bytes arrived at another server, or before a restart)
+// reads the file's start instead.
+type checkedContent struct {
+	mu sync.Mutex
+	m  map[string]checkedVerdict
+}
+
+type checkedVerdict struct {
+	v  attach.Verdict
+	at time.Time
+}
+
+// maxCheckedContent bounds checkedContent, which files uploaded and never
+// completed would otherwise grow: about 100 bytes each.
+const maxCheckedContent = 10_000
+
+func (c *checkedContent) put(id string, v attach.Verdict, now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = make(map[string]checkedVerdict)
+	}
+	if len(c.m) >= maxCheckedContent {
+		for k, e := range c.m {
+			if now.Sub(e.at) > time.Hour {
+				delete(c.m, k)
+			}
+		}
+		if len(c.m) >= maxCheckedContent {
+			return // the check reads the file's start then
+		}
+	}
+	c.m[id] = checkedVerdict{v, now}
+}
+
+func (c *checkedContent) take(id string) (attach.Verdict, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.m[id]
+	delete(c.m, id)
+	return e.v, ok
 }
 
 // timedScanner measures each scan for the metrics.

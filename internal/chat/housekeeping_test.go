@@ -136,7 +136,9 @@ func TestUploadsNeverCompletedAreDeleted(t *testing.T) {
 			t.Errorf("the bytes of an upload never completed are still there")
 		}
 	}
-	if f, _ := st.File(ctx, done.AttachmentID); f.State != store.FileApproved {
+	// Its check runs on its own goroutine, which a loaded machine may not
+	// have finished yet.
+	if f := awaitVerdict(t, st, done.AttachmentID); f.State != store.FileApproved {
 		t.Errorf("a completed upload: %s, want APPROVED", f.State)
 	}
 }

@@ -118,6 +118,8 @@ type Service struct {
 	// so that a retried PUT can take over from a stalled one (claimUpload);
 	// across servers the file's RECEIVING state is the claim.
 	uploading  map[string]*upload
+	checked    checkedContent      // content verdicts taken as uploads arrived
+	checks     chan struct{}       // a slot per attachment check running (maxChecks)
 	thumbLocks map[string]*keyLock // file id → the lock of its preview's making
 	closed     bool
 }
@@ -152,6 +154,7 @@ func New(cfg Config, st store.Store, key secret.Key, log *slog.Logger) *Service 
 		cancelWork: cancelWork,
 		woken:      make(chan struct{}, 1),
 		uploading:  make(map[string]*upload),
+		checks:     make(chan struct{}, maxChecks),
 		thumbLocks: make(map[string]*keyLock),
 		streamWake: make(chan struct{}, 1),
 	}
