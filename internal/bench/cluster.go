@@ -301,12 +301,9 @@ func (b *bench) postgresThroughput(ctx context.Context) ([]Row, error) {
 	if err != nil {
 		return nil, err
 	}
-	servers := "nodes + PostgreSQL"
+	servers := "nodes + PostgreSQL; 3 nodes: + nats-server"
 	if e.pg == nil {
-		servers = "nodes only: PostgreSQL is external"
-	}
-	if e.natsCmd != nil {
-		servers += "; 3 nodes: + nats-server"
+		servers = "nodes (+ nats-server) only: PostgreSQL is external"
 	}
 	return append(rows,
 		Row{Figure: "durable SendMessage throughput, 3 nodes on one PostgreSQL + NATS, senders round-robin (msgs/s)",

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	natsserver "github.com/nats-io/nats-server/v2/server"
 
 	"github.com/parleychat/parley/internal/pgserver"
 )
@@ -27,11 +26,9 @@ type engines struct {
 	noPG    string           // why there is no PostgreSQL
 	dbs     int
 
-	natsURL  string
-	natsCmd  *exec.Cmd          // Debian's nats-server, when installed
-	natsEmb  *natsserver.Server // otherwise an embedded one
-	noNATS   string             // why there is no NATS
-	natsKind string
+	natsURL string
+	natsCmd *exec.Cmd
+	noNATS  string // why there is no NATS
 }
 
 // engines starts PostgreSQL (unless -database-url names one) and NATS.
@@ -52,27 +49,14 @@ func (b *bench) engines() *engines {
 	} else {
 		e.pg = srv
 	}
-	if bin := natsBinary(); bin != "" {
-		if url, cmd, err := startNATSProcess(bin); err != nil {
-			e.noNATS = fmt.Sprintf("%s did not start: %v", bin, err)
-		} else {
-			e.natsURL, e.natsCmd, e.natsKind = url, cmd, bin
-		}
+	// Debian's nats-server, or the one `make bench` builds from go.mod's
+	// nats-server/v2: not linked into parley, where it would add 13 MB.
+	if bin := natsBinary(); bin == "" {
+		e.noNATS = "no nats-server (apt-get install nats-server, set PARLEY_NATS_SERVER, or run make bench, which builds one)"
+	} else if url, cmd, err := startNATSProcess(bin); err != nil {
+		e.noNATS = fmt.Sprintf("%s did not start: %v", bin, err)
 	} else {
-		srv, err := natsserver.NewServer(&natsserver.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true})
-		if err == nil {
-			go srv.Start()
-			if !srv.ReadyForConnections(10 * time.Second) {
-				srv.Shutdown()
-				err = fmt.Errorf("not ready in 10 s")
-			}
-		}
-		if err != nil {
-			e.noNATS = "the embedded NATS server did not start: " + err.Error()
-		} else {
-			e.natsEmb, e.natsKind = srv, "embedded nats-server (no nats-server on PATH; its CPU is the load generator's)"
-			e.natsURL = "nats://" + srv.Addr().String()
-		}
+		e.natsURL, e.natsCmd = url, cmd
 	}
 	return e
 }
@@ -96,8 +80,8 @@ func (e *engines) database(ctx context.Context) (string, error) {
 	return e.pg.DatabaseURL(name), nil
 }
 
-// cpu is the CPU time the servers have used so far: PostgreSQL's (private
-// server only) and nats-server's (when it is a process of its own).
+// cpu is the CPU time the engines have used so far: PostgreSQL's (private
+// server only: postmaster and backends) and nats-server's.
 func (e *engines) cpu() time.Duration {
 	var d time.Duration
 	if e.pg != nil {
@@ -116,9 +100,6 @@ func (e *engines) stop() {
 	if e.natsCmd != nil {
 		e.natsCmd.Process.Kill()
 		e.natsCmd.Wait()
-	}
-	if e.natsEmb != nil {
-		e.natsEmb.Shutdown()
 	}
 }
 
