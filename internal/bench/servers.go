@@ -82,15 +82,14 @@ func (e *engines) database(ctx context.Context) (string, error) {
 
 // cpu is the CPU time the engines have used so far: PostgreSQL's (private
 // server only: postmaster and backends) and nats-server's.
-func (e *engines) cpu() time.Duration {
-	var d time.Duration
+func (e *engines) cpu() (pg, nats time.Duration) {
 	if e.pg != nil {
-		d += treeCPU(e.pg.PID())
+		pg = treeCPU(e.pg.PID())
 	}
 	if e.natsCmd != nil {
-		d += treeCPU(e.natsCmd.Process.Pid)
+		nats = treeCPU(e.natsCmd.Process.Pid)
 	}
-	return d
+	return pg, nats
 }
 
 func (e *engines) stop() {
