@@ -26,6 +26,7 @@ import (
 type deployment struct {
 	db    string
 	nodes []*bench
+	nats  bool // the nodes fan out over NATS
 }
 
 // deploy starts n nodes on a fresh database; with more than one they share
@@ -37,7 +38,7 @@ func (b *bench) deploy(ctx context.Context, n int) (*deployment, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &deployment{db: db}
+	d := &deployment{db: db, nats: n > 1}
 	for i := range n {
 		env := []string{"PARLEY_ADDR=127.0.0.1:0", "PARLEY_ACCESS_KEY_ID=" + akid, "PARLEY_SECRET_ACCESS_KEY=" + secret,
 			"PARLEY_INSTANCE_ID=" + inst, "PARLEY_DATABASE_URL=" + db, "PARLEY_NATS_URL=", "PARLEY_PUBLIC_URL="}
@@ -68,6 +69,9 @@ func (d *deployment) stop() {
 func (d *deployment) cpu(e *engines) cpuTimes {
 	var t cpuTimes
 	t.pg, t.nats = e.cpu()
+	if !d.nats {
+		t.nats = 0 // idle, and not this deployment's
+	}
 	for _, n := range d.nodes {
 		t.nodes += treeCPU(n.parley.cmd.Process.Pid)
 	}
