@@ -45,9 +45,19 @@ fuzz:
 
 ## bench: Parley against baselines measured in the same run (a Parley
 ## server and a baseline server, each its own process), then the
-## micro-benchmarks of the hot paths.
+## micro-benchmarks of the hot paths. The PostgreSQL and cluster figures
+## run on a private PostgreSQL (Debian's postgresql) and nats-server that
+## the bench starts; without Debian's nats-server, one is built from
+## go.mod's nats-server/v2 (kept out of the parley binary).
+NATS_SERVER ?= $(firstword $(wildcard /usr/sbin/nats-server /usr/bin/nats-server) $(shell command -v nats-server))
+
 bench: build
-	./parley bench
+ifeq ($(NATS_SERVER),)
+	$(GO) build -o .bench/nats-server github.com/nats-io/nats-server/v2
+	PARLEY_NATS_SERVER=.bench/nats-server ./parley bench
+else
+	PARLEY_NATS_SERVER=$(NATS_SERVER) ./parley bench
+endif
 	$(GO) test -run '^$$' -bench . -benchmem ./internal/...
 
 ## run: start a local server with data in ./parley-data.

@@ -40,8 +40,8 @@ type Options struct {
 	Only string
 	// Hold keeps the idle connections open this long, for profiling.
 	Hold time.Duration
-	// DatabaseURL runs Parley on this PostgreSQL database (which the bench
-	// writes to) and adds the PostgreSQL baseline; "" runs it on SQLite.
+	// DatabaseURL is the PostgreSQL database the PostgreSQL and cluster
+	// figures write to; "" starts a private server (internal/pgserver).
 	DatabaseURL string
 }
 
@@ -146,7 +146,7 @@ func Run(ctx context.Context, o Options, out io.Writer) error {
 	}
 	parley, err := start(bin, []string{"serve"}, []string{"PARLEY_ADDR=127.0.0.1:0", "PARLEY_PPROF=" + os.Getenv("PARLEY_PPROF"), "PARLEY_ACCESS_KEY_ID=" + akid,
 		"PARLEY_SECRET_ACCESS_KEY=" + secret, "PARLEY_INSTANCE_ID=" + inst, "PARLEY_ATTACHMENT_MAX_BYTES=" + strconv.Itoa(100<<20),
-		"PARLEY_DATABASE_URL=" + o.DatabaseURL})
+		"PARLEY_DATABASE_URL=", "PARLEY_NATS_URL="}) // SQLite: PostgreSQL's figures have their own servers (cluster.go)
 	if err != nil {
 		return err
 	}
@@ -160,6 +160,7 @@ func Run(ctx context.Context, o Options, out io.Writer) error {
 	b := &bench{o: o, parley: parley, baseline: baseline, http: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1024}},
 		cc: connect.New(connect.Options{Region: "us-east-1", BaseEndpoint: aws.String(parley.url),
 			Credentials: credentials.NewStaticCredentialsProvider(akid, secret, "")})}
+	defer b.stopEngines()
 	fmt.Fprintf(out, "Parley %s and baseline %s on %d CPUs, %s/%s\n\n", parley.url, baseline.url, runtime.NumCPU(), runtime.GOOS, runtime.GOARCH)
 	steps := []struct {
 		name string
@@ -171,6 +172,8 @@ func Run(ctx context.Context, o Options, out io.Writer) error {
 		{"SendMessage throughput", b.throughput},
 		{"delivery latency", b.latency},
 		{"idle connections", b.idleMemory},
+		{"SendMessage throughput on PostgreSQL, 1 and 3 nodes", b.postgresThroughput},
+		{"delivery latency on PostgreSQL, 1 node and across 3", b.postgresLatency},
 	}
 	var rows []Row
 	for _, s := range steps {
@@ -212,6 +215,7 @@ type bench struct {
 	baseline *process
 	http     *http.Client
 	cc       *connect.Client
+	eng      *engines // PostgreSQL and NATS, started by the first figure that needs them
 }
 
 // chat is a customer's connection, and optionally an agent's.

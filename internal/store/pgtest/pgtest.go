@@ -2,10 +2,9 @@
 // package, started by Main from TestMain, and one database per test, cloned
 // from a template.
 //
-// The server runs from Debian's binaries (/usr/lib/postgresql/N/bin, or
-// PARLEY_PG_BIN) in a temp dir, reachable only through a unix socket in that
-// dir (no TCP). initdb refuses to run as root, so as root the server runs
-// as the postgres OS user. PARLEY_TEST_DATABASE_URL points the tests at an
+// The server is internal/pgserver's: Debian's binaries in a temp dir,
+// reachable only through a unix socket (no TCP), run as the postgres OS
+// user when root. PARLEY_TEST_DATABASE_URL points the tests at an
 // external server instead; its user needs CREATEDB.
 //
 // The private server runs with fsync off: tests kill Parley, never the
@@ -17,18 +16,16 @@ package pgtest
 import (
 	"context"
 	"crypto/rand"
-	"errors"
 	"fmt"
 	"net/url"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"sort"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/parleychat/parley/internal/pgserver"
 )
 
 var (
@@ -138,111 +135,10 @@ func start() (stop func(), err error) {
 			adminExec(context.Background(), `DROP DATABASE IF EXISTS `+template+` WITH (FORCE)`)
 		}, nil
 	}
-	bin, err := binDir()
+	srv, err := pgserver.Start(pgserver.Options{Fsync: os.Getenv("PARLEY_PG_FSYNC") == "on"})
 	if err != nil {
 		return nil, err
 	}
-	dir, err := os.MkdirTemp("", "parley-pg-")
-	if err != nil {
-		return nil, err
-	}
-	data := filepath.Join(dir, "data")
-	root := os.Geteuid() == 0
-	run := func(name string, args ...string) error {
-		cmdArgs := append([]string{filepath.Join(bin, name)}, args...)
-		if root {
-			cmdArgs = append([]string{"runuser", "-u", "postgres", "--"}, cmdArgs...)
-		}
-		cmd := exec.Command(cmdArgs[0], cmdArgs[1:]...)
-		cmd.Dir = dir
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			return fmt.Errorf("%s: %v: %s", name, err, out)
-		}
-		return nil
-	}
-	fail := func(err error) (func(), error) {
-		os.RemoveAll(dir)
-		return nil, err
-	}
-	if root {
-		if err := exec.Command("chown", "postgres:", dir).Run(); err != nil {
-			return fail(fmt.Errorf("chown %s to postgres: %w", dir, err))
-		}
-	}
-	if err := run("initdb", "-D", data, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--locale=C", "--no-sync"); err != nil {
-		return fail(err)
-	}
-	fsync := "off"
-	if os.Getenv("PARLEY_PG_FSYNC") == "on" {
-		fsync = "on"
-	}
-	conf := fmt.Sprintf(`
-listen_addresses = ''
-unix_socket_directories = '%s'
-fsync = %s
-full_page_writes = %[2]s
-synchronous_commit = on
-max_connections = 300
-shared_buffers = 32MB
-`, dir, fsync)
-	f, err := os.OpenFile(filepath.Join(data, "postgresql.conf"), os.O_APPEND|os.O_WRONLY, 0)
-	if err != nil {
-		return fail(err)
-	}
-	_, err = f.WriteString(conf)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fail(err)
-	}
-	if err := run("pg_ctl", "-D", data, "-l", filepath.Join(dir, "log"), "-w", "-t", "60", "start"); err != nil {
-		log, _ := os.ReadFile(filepath.Join(dir, "log"))
-		return fail(fmt.Errorf("%w\n%s", err, log))
-	}
-	// A test binary that panics or is killed never runs stop: a watchdog
-	// process stops the server and removes the dir once this process is gone.
-	pgCtl := filepath.Join(bin, "pg_ctl")
-	if root {
-		pgCtl = "runuser -u postgres -- " + pgCtl
-	}
-	watchdog := exec.Command("sh", "-c", fmt.Sprintf(`while kill -0 %d 2>/dev/null; do sleep 1; done; %s -D '%s' -m immediate stop >/dev/null 2>&1; rm -rf '%s'`,
-		os.Getpid(), pgCtl, data, dir))
-	if err := watchdog.Start(); err == nil {
-		go watchdog.Wait()
-	}
-	baseURL = &url.URL{Scheme: "postgres", User: url.User("postgres"), Path: "/postgres",
-		RawQuery: url.Values{"host": {dir}}.Encode()}
-	return func() {
-		run("pg_ctl", "-D", data, "-m", "immediate", "-w", "stop")
-		os.RemoveAll(dir)
-		if watchdog.Process != nil {
-			watchdog.Process.Kill()
-		}
-	}, nil
-}
-
-// binDir finds PostgreSQL's server binaries.
-func binDir() (string, error) {
-	if d := os.Getenv("PARLEY_PG_BIN"); d != "" {
-		return d, nil
-	}
-	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
-	sort.Slice(dirs, func(i, j int) bool { return version(dirs[i]) > version(dirs[j]) })
-	for _, d := range dirs {
-		if _, err := os.Stat(filepath.Join(d, "initdb")); err == nil {
-			return d, nil
-		}
-	}
-	if p, err := exec.LookPath("initdb"); err == nil {
-		return filepath.Dir(p), nil
-	}
-	return "", errors.New("initdb not found in /usr/lib/postgresql/*/bin or $PATH")
-}
-
-func version(binDir string) int {
-	var v int
-	fmt.Sscan(filepath.Base(filepath.Dir(binDir)), &v)
-	return v
+	baseURL = srv.URL
+	return srv.Stop, nil
 }

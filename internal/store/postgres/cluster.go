@@ -10,17 +10,8 @@ import (
 // id), unless the database holds one already, and returns the one it holds.
 // The first node of a cluster to start thus sets the identity of all of
 // them: a token or signed URL one node issues verifies on every other.
-// It also creates the table of websockets (AcquireSocket). These tables
-// live outside the migrations, as they are not chat data.
+// Its table (parley_identity) comes with the migrations (0005_cluster).
 func (db *DB) ShareIdentity(ctx context.Context, candidate []byte) ([]byte, error) {
-	if _, err := db.pool.Exec(ctx, `CREATE TABLE IF NOT EXISTS parley_identity (
-		id integer PRIMARY KEY CHECK (id = 1),
-		doc bytea NOT NULL)`); err != nil {
-		return nil, fmt.Errorf("identity table: %w", err)
-	}
-	if _, err := db.pool.Exec(ctx, socketsTable); err != nil {
-		return nil, fmt.Errorf("sockets table: %w", err)
-	}
 	if _, err := db.pool.Exec(ctx, `INSERT INTO parley_identity (id, doc) VALUES (1, $1) ON CONFLICT (id) DO NOTHING`, candidate); err != nil {
 		return nil, fmt.Errorf("storing the identity: %w", err)
 	}
@@ -55,16 +46,10 @@ func (db *DB) LastSeqs(ctx context.Context, ids []string) (map[string]int64, err
 // Ping reports whether the database answers.
 func (db *DB) Ping(ctx context.Context) error { return db.pool.Ping(ctx) }
 
-// The websockets open on every node, each a lease that its node renews
-// while the socket lives: a node that dies leaves leases that expire.
-const socketsTable = `CREATE TABLE IF NOT EXISTS parley_sockets (
-	id text PRIMARY KEY,
-	participant_id text NOT NULL,
-	node text NOT NULL,
-	expires_at timestamptz NOT NULL)`
-
 // AcquireSocket records a new websocket of a participant, unless it has
-// max unexpired ones already on all nodes together. Acquisitions for one
+// max unexpired ones already on all nodes together. Each is a row of
+// parley_sockets (0005_cluster), a lease its node renews while the socket
+// lives, so that a node that dies leaves leases that expire. Acquisitions for one
 // participant are serialised by an advisory lock on its id, so that
 // concurrent ones on several nodes cannot all pass.
 func (db *DB) AcquireSocket(ctx context.Context, id, participantID, node string, max int, ttl time.Duration) (bool, error) {
