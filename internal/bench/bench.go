@@ -161,6 +161,8 @@ func Run(ctx context.Context, o Options, out io.Writer) error {
 		cc: connect.New(connect.Options{Region: "us-east-1", BaseEndpoint: aws.String(parley.url),
 			Credentials: credentials.NewStaticCredentialsProvider(akid, secret, "")})}
 	fmt.Fprintf(out, "Parley %s and baseline %s on %d CPUs, %s/%s\n\n", parley.url, baseline.url, runtime.NumCPU(), runtime.GOOS, runtime.GOARCH)
+	fmt.Fprintf(out, "CPU gauge at start: %v (SHA-256 of 64 MB)\n", Gauge().Round(time.Millisecond))
+	defer func() { fmt.Fprintf(out, "CPU gauge at end: %v\n", Gauge().Round(time.Millisecond)) }()
 	steps := []struct {
 		name string
 		run  func(context.Context) ([]Row, error)
