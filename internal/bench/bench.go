@@ -151,7 +151,12 @@ func Run(ctx context.Context, o Options, out io.Writer) error {
 		return err
 	}
 	defer parley.stop()
-	baseline, err := start(bin, []string{"bench", "baseline"}, nil)
+	// The baselines are this binary's, whichever Parley is measured.
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	baseline, err := start(self, []string{"bench", "baseline"}, nil)
 	if err != nil {
 		return err
 	}

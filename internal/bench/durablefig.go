@@ -67,7 +67,8 @@ func Gauge() time.Duration {
 // closed loop (the same senders, each going round its own chats of the
 // same number) against the durable relay's group-committed append, with no
 // websockets listening.
-func (b *bench) durableSendRate(ctx context.Context, chats int) (rate float64, failed int64) {
+func (b *bench) durableSendRate(ctx context.Context, chats int) (rate float64, failed int64, cores float64) {
+	cpu := startCPU(b.baseline.cmd.Process.Pid)
 	var sent, bad atomic.Int64
 	deadline := time.Now().Add(b.o.Duration)
 	var wg sync.WaitGroup
@@ -92,7 +93,22 @@ func (b *bench) durableSendRate(ctx context.Context, chats int) (rate float64, f
 		}()
 	}
 	wg.Wait()
-	return float64(sent.Load()) / b.o.Duration.Seconds(), bad.Load()
+	return float64(sent.Load()) / b.o.Duration.Seconds(), bad.Load(), cpu.cores()
+}
+
+// cpuPerMessageRow is the server's CPU per message under the throughput
+// load. Unlike the rate, it hardly depends on the share of the CPUs the
+// server got, so it compares runs on a shared machine.
+func cpuPerMessageRow(cores, rate, baseCores, baseRate float64) Row {
+	us := func(c, r float64) float64 {
+		if r == 0 {
+			return 0
+		}
+		return c / r * 1e6
+	}
+	p, base := us(cores, rate), us(baseCores, baseRate)
+	return Row{Figure: "of which server CPU per SendMessage", Parley: fmt.Sprintf("%.0f µs (%.2f cores)", p, cores),
+		Baseline: fmt.Sprintf("%.0f µs (%.2f cores; durable append)", base, baseCores), Ratio: ratio(p, base), Target: "—", Met: true}
 }
 
 // durableLatencyRows are the rows of issue 17 for the latency load: Parley

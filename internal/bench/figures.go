@@ -290,11 +290,12 @@ func (b *bench) throughput(ctx context.Context) ([]Row, error) {
 	if firstErr != nil {
 		return nil, firstErr
 	}
-	var baseRate float64
+	var baseRate, baseCPU float64
 	var baseFailed int64
 	if b.o.DatabaseURL == "" {
-		baseRate, baseFailed = b.durableSendRate(ctx, chats)
+		baseRate, baseFailed, baseCPU = b.durableSendRate(ctx, chats)
 	}
+	cpu := startCPU(b.parley.cmd.Process.Pid)
 	var sent, failed atomic.Int64
 	deadline := time.Now().Add(b.o.Duration)
 	var wg sync.WaitGroup
@@ -320,6 +321,7 @@ func (b *bench) throughput(ctx context.Context) ([]Row, error) {
 		}()
 	}
 	wg.Wait()
+	cores := cpu.cores()
 	rate := float64(sent.Load()) / b.o.Duration.Seconds()
 	if b.o.DatabaseURL != "" {
 		quiet()
@@ -334,7 +336,8 @@ func (b *bench) throughput(ctx context.Context) ([]Row, error) {
 	}
 	return []Row{{Figure: fmt.Sprintf("durable SendMessage throughput, %d concurrent senders (msgs/s)", b.o.Senders),
 		Parley: fmt.Sprintf("%.0f (%d failed)", rate, failed.Load()), Baseline: fmt.Sprintf("%.0f (%d failed; durable append, group commit)", baseRate, baseFailed),
-		Ratio: ratio(rate, baseRate), Target: "≥ 15,000 and ≥ 0.7×", Met: rate >= 15000 && rate >= 0.7*baseRate && failed.Load() == 0}}, nil
+		Ratio: ratio(rate, baseRate), Target: "≥ 15,000 and ≥ 0.7×", Met: rate >= 15000 && rate >= 0.7*baseRate && failed.Load() == 0},
+		cpuPerMessageRow(cores, rate, baseCPU, baseRate)}, nil
 }
 
 // latencies are the percentiles of one latency run.
