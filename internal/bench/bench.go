@@ -87,7 +87,11 @@ func start(bin string, args []string, env []string) (*process, error) {
 	if err != nil {
 		return nil, err
 	}
-	cmd.Stderr = io.Discard
+	// The server's log goes to /dev/null itself (a nil Stderr), not through
+	// a pipe to this process: a pipe would stall the server's logging (and
+	// every request, behind the log's lock) whenever the load generator,
+	// which shares the CPUs, is slow to drain it.
+	cmd.Stderr = nil
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
