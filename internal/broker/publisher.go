@@ -19,14 +19,19 @@ const publishTimeout = 5 * time.Second
 // commit. Items are published in commit order, each identified by
 // (ContactID, Seq): a follower that misses one sees the gap in the chat's
 // seqs and reads the rest from the store.
+//
+// The in-process broker (Memory) never blocks or fails: Committed publishes
+// to it directly, which spares every delivery a hand-off to the publisher's
+// goroutine (a wake-up, and on a busy machine a wait for a CPU).
 type Publisher struct {
-	b     Broker
-	log   *slog.Logger
-	mu    sync.Mutex
-	queue []store.Item
-	wake  chan struct{}
-	stop  chan struct{}
-	done  chan struct{}
+	b      Broker
+	direct *Memory // b, when it is the in-process broker
+	log    *slog.Logger
+	mu     sync.Mutex
+	queue  []store.Item
+	wake   chan struct{}
+	stop   chan struct{}
+	done   chan struct{}
 	// failing says the last publish failed; owned by run.
 	failing bool
 }
@@ -34,12 +39,18 @@ type Publisher struct {
 // NewPublisher starts a publisher to b; Close stops it.
 func NewPublisher(b Broker, log *slog.Logger) *Publisher {
 	p := &Publisher{b: b, log: log, wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
+	p.direct, _ = b.(*Memory)
 	go p.run()
 	return p
 }
 
 // Committed queues committed items for publishing. It never blocks.
 func (p *Publisher) Committed(items []store.Item) {
+	if p.direct != nil {
+		// The store calls the hook from one goroutine, in commit order.
+		p.direct.Publish(context.Background(), items)
+		return
+	}
 	p.mu.Lock()
 	p.queue = append(p.queue, items...)
 	p.mu.Unlock()

@@ -82,3 +82,25 @@ func TestSlowPublishDoesNotStallCommits(t *testing.T) {
 		t.Errorf("%d items published, want %d", len(b.got), n)
 	}
 }
+
+// TestInProcessPublishIsDirect: with the in-process broker, a commit's
+// items are queued for their subscribers before the hook returns, in
+// order, with no hand-off to the publisher's goroutine.
+func TestInProcessPublishIsDirect(t *testing.T) {
+	m := NewMemory()
+	p := NewPublisher(m, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	defer p.Close()
+	sub := m.Subscribe("a", 10)
+	defer sub.Close()
+	for round := range 3 {
+		p.Committed([]store.Item{{ContactID: "a", Seq: int64(2*round + 1)}, {ContactID: "b", Seq: 1}, {ContactID: "a", Seq: int64(2*round + 2)}})
+		if n := sub.Pending(); n != 2 {
+			t.Fatalf("round %d: %d items queued when Committed returned, want 2", round, n)
+		}
+		for i, it := range sub.Take() {
+			if want := int64(2*round + 1 + i); it.Seq != want {
+				t.Fatalf("round %d: seq %d, want %d", round, it.Seq, want)
+			}
+		}
+	}
+}
