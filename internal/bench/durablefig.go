@@ -51,6 +51,13 @@ func (w cpuWindow) cores() float64 {
 	return (cpuTime(w.pid) - w.cpu).Seconds() / time.Since(w.wall).Seconds()
 }
 
+// coresOver is the CPU used since the start, in cores over d: the load's
+// nominal length. A server that falls behind stretches the window to its
+// last delivery; its work is the same, and is what this compares.
+func (w cpuWindow) coresOver(d time.Duration) float64 {
+	return (cpuTime(w.pid) - w.cpu).Seconds() / d.Seconds()
+}
+
 // Gauge times a fixed CPU-bound loop (SHA-256 of 64 MB, on one goroutine),
 // so that a run shows how fast the shared machine was at its start and
 // end: BENCHMARKS.md compares figures of runs whose gauges agree.

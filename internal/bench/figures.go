@@ -456,7 +456,7 @@ func (b *bench) latency(ctx context.Context) ([]Row, error) {
 		case <-time.After(30 * time.Second):
 			return latencies{}, fmt.Errorf("only %d of %d messages arrived", received.Load(), total)
 		}
-		cores := cpu.cores()
+		cores := cpu.coresOver(b.o.Duration)
 		slices.Sort(got)
 		slices.Sort(answered)
 		return latencies{got[total/2], got[total*99/100], answered[total/2], answered[total*99/100], cores}, nil
