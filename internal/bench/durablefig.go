@@ -37,19 +37,13 @@ func cpuTime(pid int) time.Duration {
 	return time.Duration(u+st) * clockTick
 }
 
-// cpuWindow measures one process's CPU over a window of wall time.
+// cpuWindow measures one process's CPU from a start.
 type cpuWindow struct {
-	pid  int
-	cpu  time.Duration
-	wall time.Time
+	pid int
+	cpu time.Duration
 }
 
-func startCPU(pid int) cpuWindow { return cpuWindow{pid, cpuTime(pid), time.Now()} }
-
-// cores is the CPU used since the start, in cores.
-func (w cpuWindow) cores() float64 {
-	return (cpuTime(w.pid) - w.cpu).Seconds() / time.Since(w.wall).Seconds()
-}
+func startCPU(pid int) cpuWindow { return cpuWindow{pid, cpuTime(pid)} }
 
 // coresOver is the CPU used since the start, in cores over d: the load's
 // nominal length. A server that falls behind stretches the window to its
@@ -100,7 +94,7 @@ func (b *bench) durableSendRate(ctx context.Context, chats int) (rate float64, f
 		}()
 	}
 	wg.Wait()
-	return float64(sent.Load()) / b.o.Duration.Seconds(), bad.Load(), cpu.cores()
+	return float64(sent.Load()) / b.o.Duration.Seconds(), bad.Load(), cpu.coresOver(b.o.Duration)
 }
 
 // cpuPerMessageRow is the server's CPU per message under the throughput

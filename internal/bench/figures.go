@@ -321,7 +321,7 @@ func (b *bench) throughput(ctx context.Context) ([]Row, error) {
 		}()
 	}
 	wg.Wait()
-	cores := cpu.cores()
+	cores := cpu.coresOver(b.o.Duration) // per message: its CPU over the messages sent
 	rate := float64(sent.Load()) / b.o.Duration.Seconds()
 	if b.o.DatabaseURL != "" {
 		quiet()
