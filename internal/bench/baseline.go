@@ -52,6 +52,11 @@ func ServeBaseline(ctx context.Context, dir string, out io.Writer) error {
 	relay := &relay{subs: map[string][]*websocket.Conn{}}
 	mux.HandleFunc("POST /relay/{chat}", relay.post)
 	mux.HandleFunc("GET /relay/{chat}/ws", relay.subscribe)
+	dlog, err := openDurableLog(ctx, dir)
+	if err != nil {
+		return err
+	}
+	mux.HandleFunc("POST /durable/{chat}", relay.durablePost(dlog))
 
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -87,7 +87,11 @@ func start(bin string, args []string, env []string) (*process, error) {
 	if err != nil {
 		return nil, err
 	}
-	cmd.Stderr = io.Discard
+	// The server's log goes to /dev/null itself (a nil Stderr), not through
+	// a pipe to this process: a pipe would stall the server's logging (and
+	// every request, behind the log's lock) whenever the load generator,
+	// which shares the CPUs, is slow to drain it.
+	cmd.Stderr = nil
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
@@ -151,7 +155,12 @@ func Run(ctx context.Context, o Options, out io.Writer) error {
 		return err
 	}
 	defer parley.stop()
-	baseline, err := start(bin, []string{"bench", "baseline"}, nil)
+	// The baselines are this binary's, whichever Parley is measured.
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	baseline, err := start(self, []string{"bench", "baseline"}, nil)
 	if err != nil {
 		return err
 	}
@@ -162,6 +171,8 @@ func Run(ctx context.Context, o Options, out io.Writer) error {
 			Credentials: credentials.NewStaticCredentialsProvider(akid, secret, "")})}
 	defer b.stopEngines()
 	fmt.Fprintf(out, "Parley %s and baseline %s on %d CPUs, %s/%s\n\n", parley.url, baseline.url, runtime.NumCPU(), runtime.GOOS, runtime.GOARCH)
+	fmt.Fprintf(out, "CPU gauge at start: %v (SHA-256 of 64 MB)\n", Gauge().Round(time.Millisecond))
+	defer func() { fmt.Fprintf(out, "CPU gauge at end: %v\n", Gauge().Round(time.Millisecond)) }()
 	steps := []struct {
 		name string
 		run  func(context.Context) ([]Row, error)

@@ -278,7 +278,7 @@ func (d *deployment) deliveryLatency(ctx context.Context, recv []*bench) (latenc
 	}
 	slices.Sort(got)
 	slices.Sort(answered)
-	return latencies{got[total/2], got[total*99/100], answered[total/2], answered[total*99/100]}, nil
+	return latencies{p50: got[total/2], p99: got[total*99/100], answeredP50: answered[total/2], answeredP99: answered[total*99/100]}, nil
 }
 
 // parallel runs f(0..n-1) on 16 workers and returns the first error.

@@ -156,13 +156,22 @@ func (m *Memory) Publish(_ context.Context, items []store.Item) error {
 	// A subscriber that missed an item gets nothing after it (offer refuses
 	// once it overflowed): what it has queued stays a gap-free prefix.
 	var lagging, notified []*Subscription
+	var seen map[*Subscription]bool // for a large batch: a search of notified per item would be quadratic
+	if len(items) > 16 {
+		seen = make(map[*Subscription]bool)
+	}
 	m.mu.RLock()
 	for _, it := range items {
 		for s := range m.subs[it.ContactID] {
 			if !s.offer(it) {
 				lagging = append(lagging, s)
 			}
-			if !slices.Contains(notified, s) {
+			if seen != nil {
+				if !seen[s] {
+					seen[s] = true
+					notified = append(notified, s)
+				}
+			} else if !slices.Contains(notified, s) {
 				notified = append(notified, s)
 			}
 		}

@@ -91,3 +91,27 @@ func BenchmarkPublish(b *testing.B) {
 		}
 	}
 }
+
+// TestPublishNotifiesOncePerBatch: each subscriber is told once per
+// Publish, however many of the batch's items are its chat's, in small and
+// large batches alike.
+func TestPublishNotifiesOncePerBatch(t *testing.T) {
+	for _, size := range []int{3, 40} {
+		m := NewMemory()
+		calls := map[string]*int{}
+		for _, c := range []string{"a", "b", "c"} {
+			calls[c] = new(int)
+			n := calls[c]
+			sub := m.SubscribeFunc(c, 100, func() { *n++ })
+			defer sub.Close()
+		}
+		var items []store.Item
+		for i := range size {
+			items = append(items, store.Item{ContactID: []string{"a", "b"}[i%2], Seq: int64(i/2 + 1)})
+		}
+		m.Publish(context.Background(), items)
+		if *calls["a"] != 1 || *calls["b"] != 1 || *calls["c"] != 0 {
+			t.Errorf("batch of %d: notified a %d, b %d, c %d times; want 1, 1, 0", size, *calls["a"], *calls["b"], *calls["c"])
+		}
+	}
+}

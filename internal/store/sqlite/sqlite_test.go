@@ -127,27 +127,32 @@ func TestFailingChangeLeavesBatchIntact(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			ch := &store.Change{RequireActive: "c", Items: []store.Item{item("c", fmt.Sprint("ok", i))}}
-			switch i % 3 {
+			switch i % 4 {
 			case 1: // a duplicate client token, plus an item that must not be written with it
 				d := item("c", "dup")
 				d.ID = fmt.Sprint("dup-", i)
 				ch.Items = append([]store.Item{item("c", fmt.Sprint("partial", i))}, d)
 			case 2:
 				ch.RequireActive = "ended"
+			case 3: // a message to the ended chat: the check rides on its seq update
+				ch.RequireActive, ch.Items = "ended", []store.Item{item("ended", fmt.Sprint("late", i))}
 			}
 			_, errs[i] = db.Apply(ctx, ch)
 		}()
 	}
 	wg.Wait()
 	for i, err := range errs {
-		want := []error{nil, store.ErrDuplicate, store.ErrEnded}[i%3]
+		want := []error{nil, store.ErrDuplicate, store.ErrEnded, store.ErrEnded}[i%4]
 		if !errors.Is(err, want) {
 			t.Errorf("change %d: %v, want %v", i, err, want)
 		}
 	}
 	items, _ := db.Transcript(ctx, "c", 0, true, 1000)
-	if len(items) != 11 { // "dup" and the ten good ones
-		t.Errorf("%d items stored, want 11 (nothing of a failed change)", len(items))
+	if len(items) != 9 { // "dup" and the eight good ones
+		t.Errorf("%d items stored, want 9 (nothing of a failed change)", len(items))
+	}
+	if items, _ := db.Transcript(ctx, "ended", 0, true, 1000); len(items) != 0 {
+		t.Errorf("%d items stored in the ended chat", len(items))
 	}
 	if _, err := db.Apply(ctx, &store.Change{End: &store.End{ContactID: "ended", At: time.Now()}}); !errors.Is(err, store.ErrEnded) {
 		t.Errorf("ending an ended contact: %v", err)
