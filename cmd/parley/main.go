@@ -105,6 +105,7 @@ func run(args []string, env config.Env, stdout, stderr io.Writer) error {
 		fs.IntVar(&o.IdleSockets, "idle", o.IdleSockets, "idle connections for the memory figure")
 		fs.StringVar(&o.Only, "only", "", "run only the figures whose step name contains this")
 		fs.DurationVar(&o.Hold, "hold", 0, "keep the idle connections open this long (for profiling)")
+		fs.StringVar(&o.ParleyBinary, "parley", "", "the parley executable to measure (default: this one), for paired runs of two builds")
 		fs.StringVar(&o.DatabaseURL, "database-url", "", "run Parley on this PostgreSQL database, which the bench writes to, beside a PostgreSQL baseline")
 		if err := fs.Parse(args[1:]); err != nil {
 			return err

@@ -146,7 +146,8 @@ func Run(ctx context.Context, o Options, out io.Writer) error {
 	}
 	parley, err := start(bin, []string{"serve"}, []string{"PARLEY_ADDR=127.0.0.1:0", "PARLEY_PPROF=" + os.Getenv("PARLEY_PPROF"), "PARLEY_ACCESS_KEY_ID=" + akid,
 		"PARLEY_SECRET_ACCESS_KEY=" + secret, "PARLEY_INSTANCE_ID=" + inst, "PARLEY_ATTACHMENT_MAX_BYTES=" + strconv.Itoa(100<<20),
-		"PARLEY_DATABASE_URL=" + o.DatabaseURL})
+		"PARLEY_DATABASE_URL=" + o.DatabaseURL,
+		"PARLEY_MAX_CONNS=" + strconv.Itoa(fileLimit()-300)}) // the idle figure's sockets, up to the file limit
 	if err != nil {
 		return err
 	}
@@ -160,6 +161,7 @@ func Run(ctx context.Context, o Options, out io.Writer) error {
 	b := &bench{o: o, parley: parley, baseline: baseline, http: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1024}},
 		cc: connect.New(connect.Options{Region: "us-east-1", BaseEndpoint: aws.String(parley.url),
 			Credentials: credentials.NewStaticCredentialsProvider(akid, secret, "")})}
+	b.log = out
 	fmt.Fprintf(out, "Parley %s and baseline %s on %d CPUs, %s/%s\n\n", parley.url, baseline.url, runtime.NumCPU(), runtime.GOOS, runtime.GOARCH)
 	steps := []struct {
 		name string
@@ -211,6 +213,7 @@ type bench struct {
 	baseline *process
 	http     *http.Client
 	cc       *connect.Client
+	log      io.Writer // progress and detail beside the table
 }
 
 // chat is a customer's connection, and optionally an agent's.
