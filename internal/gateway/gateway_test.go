@@ -461,6 +461,17 @@ func TestHubFollowsEachChatOnceAndFillsGaps(t *testing.T) {
 	if n := encoded.Load(); n != 3 {
 		t.Errorf("%d encodings of 3 messages for 3 sockets, want 3 (once per item)", n)
 	}
+	// The gap filled, the feed holds no map of waiting items: a map keeps
+	// its size (8 items' room, 2 KB) once grown, for the chat's life.
+	g.hub.mu.Lock()
+	f := g.hub.feeds[contactID]
+	g.hub.mu.Unlock()
+	f.mu.Lock()
+	held := f.pending != nil
+	f.mu.Unlock()
+	if held {
+		t.Error("the feed still holds its map of waiting items after the gap was filled")
+	}
 }
 
 // troubled is a memory broker that says it can lose items, as NATS does:
