@@ -594,11 +594,7 @@ func (s *socket) ready() {
 			var cc clientClosed
 			switch {
 			case errors.As(err, &cc):
-				code, _ := ws.ParseCloseFrameData(cc.payload)
-				if code == 0 || code == ws.StatusNoStatusRcvd {
-					code = statusNormal
-				}
-				s.writeFrame(ws.OpClose, closeBody(code, ""))
+				s.writeFrame(ws.OpClose, closeReply(cc.payload))
 			case errors.As(err, &pe):
 				s.writeFrame(ws.OpClose, closeBody(pe.code, pe.reason))
 			}

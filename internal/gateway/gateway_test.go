@@ -306,7 +306,12 @@ func TestIdleSocketCost(t *testing.T) {
 		}
 		return float64(inUse()-before) / n / 1024
 	}
+	goroutines := runtime.NumGoroutine()
 	per := open()
+	// No goroutine waits for an idle socket's client: the poller does.
+	if grew := runtime.NumGoroutine() - goroutines; grew > n/10 {
+		t.Errorf("%d goroutines more for %d idle sockets", grew, n)
+	}
 	// A second socket of each participant: its chat is followed already,
 	// so it costs only the websocket.
 	second := open()

@@ -170,6 +170,20 @@ func closeBody(code ws.StatusCode, reason string) []byte {
 	return ws.NewCloseFrameBody(code, reason)
 }
 
+// closeReply answers a client's close frame: its code back, a normal
+// close if it gave none, a protocol error if its frame is not one a client
+// may send (RFC 6455, 7.4).
+func closeReply(payload []byte) []byte {
+	if len(payload) == 0 {
+		return closeBody(statusNormal, "")
+	}
+	code, reason := ws.ParseCloseFrameData(payload)
+	if len(payload) < 2 || ws.CheckCloseFrameData(code, reason) != nil {
+		return closeBody(statusProtocolError, "Invalid close frame.")
+	}
+	return closeBody(code, "")
+}
+
 // rawConn is the connection's descriptor for the poller, nil if it has none
 // (the socket's reader then waits in its read).
 func rawConn(c net.Conn) syscall.RawConn {

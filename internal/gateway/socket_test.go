@@ -103,6 +103,29 @@ func TestReadMessage(t *testing.T) {
 	}
 }
 
+// TestCloseReply: a client's close gets its code back; none gets 1000;
+// a code no endpoint may send, or a reason that is not UTF-8, gets 1002.
+func TestCloseReply(t *testing.T) {
+	tests := []struct {
+		in   []byte
+		want ws.StatusCode
+	}{
+		{nil, 1000},
+		{ws.NewCloseFrameBody(1000, "bye"), 1000},
+		{ws.NewCloseFrameBody(1001, ""), 1001},
+		{ws.NewCloseFrameBody(4000, "app"), 4000},
+		{[]byte{3}, 1002},
+		{ws.NewCloseFrameBody(999, ""), 1002},
+		{ws.NewCloseFrameBody(1005, ""), 1002},
+		{ws.NewCloseFrameBody(1000, "\xff"), 1002},
+	}
+	for _, tt := range tests {
+		if code, _ := ws.ParseCloseFrameData(closeReply(tt.in)); code != tt.want {
+			t.Errorf("close % x: answered %d, want %d", tt.in, code, tt.want)
+		}
+	}
+}
+
 // FuzzReadMessage: whatever bytes a client sends, the reader neither
 // panics nor returns a message over the limit, and a protocol error
 // carries a close code the RFC lets a server send.
