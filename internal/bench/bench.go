@@ -150,7 +150,8 @@ func Run(ctx context.Context, o Options, out io.Writer) error {
 	}
 	parley, err := start(bin, []string{"serve"}, []string{"PARLEY_ADDR=127.0.0.1:0", "PARLEY_PPROF=" + os.Getenv("PARLEY_PPROF"), "PARLEY_ACCESS_KEY_ID=" + akid,
 		"PARLEY_SECRET_ACCESS_KEY=" + secret, "PARLEY_INSTANCE_ID=" + inst, "PARLEY_ATTACHMENT_MAX_BYTES=" + strconv.Itoa(100<<20),
-		"PARLEY_DATABASE_URL=", "PARLEY_NATS_URL="}) // SQLite: PostgreSQL's figures have their own servers (cluster.go)
+		"PARLEY_DATABASE_URL=", "PARLEY_NATS_URL=", // SQLite: PostgreSQL's figures have their own servers (cluster.go)
+		"PARLEY_MAX_CONNS=" + strconv.Itoa(fileLimit()-300)}) // the idle figure's sockets, up to the file limit
 	if err != nil {
 		return err
 	}
@@ -170,6 +171,7 @@ func Run(ctx context.Context, o Options, out io.Writer) error {
 		cc: connect.New(connect.Options{Region: "us-east-1", BaseEndpoint: aws.String(parley.url),
 			Credentials: credentials.NewStaticCredentialsProvider(akid, secret, "")})}
 	defer b.stopEngines()
+	b.log = out
 	fmt.Fprintf(out, "Parley %s and baseline %s on %d CPUs, %s/%s\n\n", parley.url, baseline.url, runtime.NumCPU(), runtime.GOOS, runtime.GOARCH)
 	fmt.Fprintf(out, "CPU gauge at start: %v (SHA-256 of 64 MB)\n", Gauge().Round(time.Millisecond))
 	defer func() { fmt.Fprintf(out, "CPU gauge at end: %v\n", Gauge().Round(time.Millisecond)) }()
@@ -226,7 +228,8 @@ type bench struct {
 	baseline *process
 	http     *http.Client
 	cc       *connect.Client
-	eng      *engines // PostgreSQL and NATS, started by the first figure that needs them
+	eng      *engines  // PostgreSQL and NATS, started by the first figure that needs them
+	log      io.Writer // progress and detail beside the table
 }
 
 // chat is a customer's connection, and optionally an agent's.

@@ -9,13 +9,16 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
+	"net"
 	"net/http"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
-	"github.com/coder/websocket"
+	"github.com/gobwas/ws"
 
 	"github.com/parleychat/parley/internal/broker"
 	"github.com/parleychat/parley/internal/chat"
@@ -39,17 +42,12 @@ const (
 	maxFrame     = 64 << 10
 )
 
-// Close codes. A socket closed for falling behind uses 1013 (try again
-// later), which ChatJS treats as a lost connection and reconnects.
-const (
-	closeLagging = websocket.StatusTryAgainLater
-)
-
 // Gateway serves participant websockets.
 type Gateway struct {
 	chat   *chat.Service
 	hub    *hub
-	leases Leases // nil on a single node
+	poll   *poller // nil where there is none: each socket's reader waits in its read
+	leases Leases  // nil on a single node
 	node   string
 	log    *slog.Logger
 	now    func() time.Time
@@ -156,6 +154,10 @@ func New(svc *chat.Service, b broker.Broker, log *slog.Logger) *Gateway {
 		g.sweepIdle()
 	}()
 	g.goWork(func() { g.hub.run(g.stop) })
+	if p, err := newPoller(); err == nil {
+		g.poll = p
+		g.goWork(func() { p.run(g.stop) })
+	}
 	return g
 }
 
@@ -170,7 +172,7 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 	}
 	g.closing = true
 	for s := range g.live {
-		s.close(websocket.StatusGoingAway, "The server is shutting down.")
+		s.close(statusGoingAway, "The server is shutting down.")
 	}
 	g.mu.Unlock()
 	g.workMu.Lock()
@@ -184,6 +186,7 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 	}()
 	select {
 	case <-done:
+		g.closePoller()
 		return nil
 	case <-ctx.Done():
 	}
@@ -191,14 +194,21 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 	for s := range g.live {
 		// The network connection itself: the reader, stuck waiting for
 		// the client's close frame, fails and finishes the socket.
-		s.netConn.Close()
+		s.conn.Close()
 	}
 	g.mu.Unlock()
 	select {
 	case <-done:
 	case <-time.After(time.Second):
 	}
+	g.closePoller()
 	return ctx.Err()
+}
+
+func (g *Gateway) closePoller() {
+	if g.poll != nil {
+		g.poll.close()
+	}
 }
 
 // goWork runs f on a goroutine Shutdown waits for, unless it has begun.
@@ -238,11 +248,11 @@ func (g *Gateway) Drain(d time.Duration) {
 		if wait := time.Until(start.Add(d * time.Duration(i+1) / time.Duration(len(socks)))); wait > 0 {
 			time.Sleep(wait)
 		}
-		s.close(websocket.StatusServiceRestart, reason)
+		s.close(statusRestart, reason)
 	}
 	g.mu.Lock()
 	for s := range g.live {
-		s.close(websocket.StatusServiceRestart, reason)
+		s.close(statusRestart, reason)
 	}
 	g.mu.Unlock()
 }
@@ -339,41 +349,59 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// a client that sends at once (ChatJS does, on onConnectionEstablished)
 	// must see its item. Frames wait until the client subscribes.
 	g.hub.join(s, grant.ContactID, sess.Contact.InitialContactID)
-	hw := &hijackWriter{ResponseWriter: w}
-	conn, err := websocket.Accept(hw, r, &websocket.AcceptOptions{InsecureSkipVerify: true})
+	conn, rw, _, err := ws.UpgradeHTTP(r, w)
 	if err != nil {
+		if conn != nil {
+			conn.Close()
+		}
 		g.hub.leave(s)
 		g.release(s)
 		return
 	}
-	conn.SetReadLimit(maxFrame)
-	s.mu.Lock()
-	s.conn, s.netConn, s.br = conn, hw.conn, hw.br
-	s.mu.Unlock()
-	if s.closeReq.Load() != nil { // asked to close before the upgrade
-		s.netConn.SetReadDeadline(time.Unix(1, 0))
+	// What the client sent right after its request (ChatJS may send its
+	// subscription at once) is in net/http's buffer: keep those bytes and
+	// let the buffers go, so that the socket holds none.
+	if n := rw.Reader.Buffered(); n > 0 {
+		s.src.early, _ = rw.Reader.Peek(n)
+		s.src.early = append([]byte(nil), s.src.early...)
+	}
+	s.conn, s.src.conn = conn, conn
+	if g.poll != nil {
+		s.rc = rawConn(conn)
 	}
 	s.touch()
 	s.expiry = time.AfterFunc(grant.Expires.Sub(g.now()), func() {
-		s.close(websocket.StatusNormalClosure, "The connection has expired.")
+		s.close(statusNormal, "The connection has expired.")
 	})
 	g.mu.Lock()
 	g.live[s] = struct{}{}
 	closing := g.closing
 	g.mu.Unlock()
 	if closing {
-		s.close(websocket.StatusGoingAway, "The server is shutting down.")
+		s.close(statusGoingAway, "The server is shutting down.")
 	} else if _, err := g.chat.SocketSession(r.Context(), grant); err != nil {
 		// The chat may have ended between the checks and the subscription,
 		// with its chat.ended published to nobody: look again now that the
 		// socket follows it.
-		s.close(websocket.StatusNormalClosure, "The chat has ended.")
+		s.close(statusNormal, "The chat has ended.")
 	} else {
 		g.chat.SocketOpened(r.Context(), sess)
 	}
-	// The handler returns, so that the request and what net/http holds for
-	// it become garbage; the socket lives on in the goroutines it starts.
-	go s.await()
+	// The socket now waits for its client; the handler returns, so that the
+	// request and what net/http holds for it become garbage.
+	early := len(s.src.early) > 0
+	if s.rc != nil && g.poll.add(s, s.rc, !early) != nil {
+		s.rc = nil // not watchable: a reader waits in its read
+	}
+	if early || s.rc == nil {
+		go s.ready()
+	}
+	s.mu.Lock()
+	s.upgraded = true
+	s.mu.Unlock()
+	if s.closeReq.Load() != nil { // asked to close before the upgrade
+		s.startClose()
+	}
 }
 
 // sweepIdle closes, every IdleTimeout/4, the sockets that sent nothing for
@@ -398,28 +426,41 @@ func (g *Gateway) closeSilent(t time.Time) {
 	defer g.mu.Unlock()
 	for s := range g.live {
 		if s.lastRead.Load() < cutoff {
-			s.close(websocket.StatusPolicyViolation, "No heartbeat.")
+			s.close(statusPolicy, "No heartbeat.")
 		}
 	}
 }
 
-// socket is one open participant websocket. It holds one goroutine, parked
-// on a shallow stack until the client sends (see await); a writer goroutine
-// exists only while items wait to be sent. An idle socket costs that one
-// small stack and its small buffers.
+// socket is one open participant websocket. While its client is silent it
+// holds no goroutine and no buffer: the poller watches its connection, and
+// a goroutine reads only once the client has sent something (see ready). A
+// writer goroutine exists only while items wait to be sent.
 type socket struct {
-	g       *Gateway
-	conn    *websocket.Conn
-	netConn *trackedConn
-	br      *bufio.Reader // the socket's read buffer, inside conn
-	grant   chat.SocketGrant
-	lease   string // its lease's id in a cluster, else ""
-	feed    *feed  // its chat's feed in the hub; under the hub's mu
-	expiry  *time.Timer
+	g      *Gateway
+	conn   net.Conn
+	rc     syscall.RawConn // conn's descriptor for the poller; nil: a reader waits in its read
+	token  uint64          // its key in the poller
+	src    source          // what the reader reads; under rmu
+	grant  chat.SocketGrant
+	lease  string // its lease's id in a cluster, else ""
+	feed   *feed  // its chat's feed in the hub; under the hub's mu
+	expiry *time.Timer
 
-	mu      sync.Mutex
-	queue   []outFrame // frames waiting to be written
-	lagging bool       // the queue overflowed: the socket is closing
+	mu       sync.Mutex
+	upgraded bool       // conn is set: close may start the handshake
+	queue    []outFrame // frames waiting to be written
+	lagging  bool       // the queue overflowed: the socket is closing
+
+	// rmu is held by whoever reads the connection: the reader of a frame,
+	// or the close handshake waiting for the client's close frame.
+	rmu      sync.Mutex
+	finished bool // under rmu
+
+	wmu     sync.Mutex // one frame at a time
+	wclosed bool       // the close frame was sent; under wmu
+
+	teardown sync.Once
+	closing  atomic.Bool // the close handshake has started
 
 	subscribed atomic.Bool  // the client sent aws/subscribe
 	writing    atomic.Bool  // a writer goroutine is running
@@ -428,7 +469,7 @@ type socket struct {
 }
 
 type closeRequest struct {
-	code   websocket.StatusCode
+	code   ws.StatusCode
 	reason string
 }
 
@@ -486,64 +527,144 @@ var (
 	pong       = []byte(`{"topic":"aws/ping","statusCode":200,"statusContent":"OK"}`)
 )
 
-// close asks the socket's reader to close it with a close handshake. It
-// returns at once: the reader, woken by a read deadline in the past, does
-// the handshake, so that only the reader ever reads the connection.
-func (s *socket) close(code websocket.StatusCode, reason string) {
+// close starts the close handshake with code and reason, once. It returns
+// at once; before the upgrade, ServeHTTP starts it after.
+func (s *socket) close(code ws.StatusCode, reason string) {
 	if s.closeReq.CompareAndSwap(nil, &closeRequest{code, reason}) {
 		s.mu.Lock()
-		nc := s.netConn // nil until the upgrade: ServeHTTP looks then
+		up := s.upgraded
 		s.mu.Unlock()
-		if nc != nil {
-			nc.SetReadDeadline(time.Unix(1, 0))
+		if up {
+			s.startClose()
 		}
 	}
 }
 
-// await waits for the client's next frame and answers it. It runs on a new
-// goroutine for every frame: the wait parks on a shallow stack, and the
-// stack that reading, decoding and answering grew is freed with the
-// goroutine that grew it, rather than held by an idle socket for its life.
-func (s *socket) await() {
-	if !s.unread() {
-		s.waitReadable() // a closed connection or a close request shows below
+// startClose starts the close handshake, once.
+func (s *socket) startClose() {
+	if s.closing.CompareAndSwap(false, true) {
+		go s.closeHandshake()
 	}
-	if s.closeRequested() {
+}
+
+// closeHandshake sends the requested close frame, waits up to closeWait for
+// the client's, and finishes the socket. A reader in the middle of a frame
+// is woken by a read deadline in the past and gives way.
+func (s *socket) closeHandshake() {
+	req := s.closeReq.Load()
+	s.conn.SetReadDeadline(time.Unix(1, 0))
+	s.rmu.Lock()
+	defer s.rmu.Unlock()
+	if s.finished {
 		return
 	}
-	_, data, err := s.conn.Read(context.Background()) // sweepIdle closes a silent socket
+	s.unwatch()
+	if s.writeFrame(ws.OpClose, closeBody(req.code, req.reason)) == nil {
+		s.conn.SetReadDeadline(time.Now().Add(closeWait))
+		br := readers.Get().(*bufio.Reader)
+		br.Reset(&s.src)
+		for {
+			if _, err := s.readMessage(br); err != nil {
+				break // the client's close frame, or the deadline
+			}
+		}
+		br.Reset(nil)
+		readers.Put(br)
+	}
+	s.finish()
+}
+
+// ready reads what the client sent and answers it, then waits for the
+// poller again. The poller starts it on a new goroutine, so the stack that
+// reading and answering grew is freed when it returns.
+func (s *socket) ready() {
+	s.rmu.Lock()
+	if s.finished || s.closeReq.Load() != nil { // the close handshake reads now
+		s.rmu.Unlock()
+		return
+	}
+	br := readers.Get().(*bufio.Reader)
+	br.Reset(&s.src)
+	err := s.readAll(br)
+	br.Reset(nil)
+	readers.Put(br)
 	if err != nil {
-		if !s.closeRequested() { // one that came during the read
+		if s.closeReq.Load() == nil { // else the close handshake woke the read: it finishes
+			var pe *protocolError
+			var cc clientClosed
+			switch {
+			case errors.As(err, &cc):
+				s.writeFrame(ws.OpClose, closeReply(cc.payload))
+			case errors.As(err, &pe):
+				s.writeFrame(ws.OpClose, closeBody(pe.code, pe.reason))
+			}
 			s.finish()
 		}
+		s.rmu.Unlock()
 		return
 	}
-	s.touch()
-	if err := s.answer(data); err != nil {
-		s.finish()
-		return
+	defer s.rmu.Unlock()
+	switch {
+	case s.closeReq.Load() != nil: // the close handshake reads next
+	case s.rc == nil:
+		go s.ready() // no poller: the next reader waits in its read
+	case s.g.poll.arm(s, s.rc) != nil:
+		s.closeNow()
 	}
-	go s.await()
 }
 
-// closeRequested closes the socket, if asked to, and reports whether it did.
-func (s *socket) closeRequested() bool {
-	req := s.closeReq.Load()
-	if req == nil {
-		return false
+// readAll answers the client's messages while its bytes last. A frame cut
+// short is read to its end: its client is sending it. A message that is
+// not one of the protocol's is ignored, as ChatJS ignores what it cannot
+// parse.
+func (s *socket) readAll(br *bufio.Reader) error {
+	for {
+		msg, err := s.readMessage(br)
+		if err != nil {
+			return err
+		}
+		s.touch()
+		if msg != nil {
+			if err := s.answer(msg); err != nil {
+				return err
+			}
+		}
+		if br.Buffered() == 0 && len(s.src.early) == 0 {
+			return nil
+		}
 	}
-	s.netConn.SetReadDeadline(time.Time{}) // Close reads the client's close frame
-	s.conn.Close(req.code, req.reason)
-	s.finish()
-	return true
 }
 
-// finish releases what the socket holds; only its reader calls it, once.
+// unwatch stops the poller watching the socket; under rmu.
+func (s *socket) unwatch() {
+	if s.rc != nil {
+		s.g.poll.remove(s, s.rc)
+	}
+}
+
+// finish releases what the socket holds, once; under rmu.
 func (s *socket) finish() {
-	s.expiry.Stop()
-	s.g.hub.leave(s)
-	s.conn.CloseNow()
-	s.g.release(s)
+	s.finished = true
+	s.teardown.Do(func() {
+		s.unwatch()
+		s.conn.Close()
+		s.expiry.Stop()
+		s.g.hub.leave(s)
+		s.g.release(s)
+	})
+}
+
+// closeNow drops the connection without a handshake (a write failed or
+// timed out): a reader in it fails, and the socket finishes.
+func (s *socket) closeNow() {
+	s.conn.SetReadDeadline(time.Unix(1, 0))
+	go func() {
+		s.rmu.Lock()
+		defer s.rmu.Unlock()
+		if !s.finished {
+			s.finish()
+		}
+	}()
 }
 
 // answer replies to one of the client's control frames.
@@ -552,7 +673,7 @@ func (s *socket) answer(data []byte) error {
 	if reply == nil {
 		return nil
 	}
-	if err := s.write(context.Background(), reply); err != nil {
+	if err := s.write(reply); err != nil {
 		return err
 	}
 	if subscribe && !s.subscribed.Swap(true) {
@@ -591,7 +712,6 @@ func (s *socket) wake() {
 // and the chat.ended it causes) are queued together, so they all go before
 // a close.
 func (s *socket) drain() {
-	ctx := context.Background()
 	for {
 		frames := s.take()
 		if len(frames) == 0 {
@@ -605,24 +725,22 @@ func (s *socket) drain() {
 		}
 		closing := false
 		for _, f := range frames {
-			if err := s.write(ctx, f.data); err != nil {
-				s.conn.CloseNow()
+			if err := s.write(f.data); err != nil {
+				if err != errWriteClosed {
+					s.closeNow()
+				}
 				return
 			}
 			closing = closing || f.closes
 		}
 		if closing {
-			s.close(websocket.StatusNormalClosure, "The chat has ended.")
+			s.close(statusNormal, "The chat has ended.")
 			return
 		}
 	}
 }
 
-func (s *socket) write(ctx context.Context, b []byte) error {
-	ctx, cancel := context.WithTimeout(ctx, WriteTimeout)
-	defer cancel()
-	return s.conn.Write(ctx, websocket.MessageText, b)
-}
+func (s *socket) write(b []byte) error { return s.writeFrame(ws.OpText, b) }
 
 type envelope struct {
 	Topic       string `json:"topic"`

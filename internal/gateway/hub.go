@@ -82,7 +82,7 @@ type feed struct {
 	// position (items wait in pending meanwhile).
 	next       int64
 	positioned bool
-	pending    map[int64]store.Item // items after a gap
+	pending    map[int64]store.Item // items after a gap; nil without one
 	want       int64                // the newest seq known committed
 	dead       bool
 }
@@ -198,7 +198,7 @@ func (h *hub) join(s *socket, contactID, initialContactID string) {
 	created := f == nil
 	if created {
 		f = &feed{h: h, contactID: contactID, initialContactID: initialContactID, sockets: make(map[*socket]struct{}),
-			pending: make(map[int64]store.Item), subscribed: make(chan struct{})}
+			subscribed: make(chan struct{})}
 		f.sub = h.broker.SubscribeFunc(contactID, feedQueue, f.wake)
 		close(f.subscribed)
 		h.feeds[contactID] = f
@@ -295,8 +295,21 @@ func (f *feed) receive(it store.Item) {
 	if f.positioned && f.next == 0 {
 		f.next = it.Seq // positionless: the first item sets it
 	}
-	f.pending[it.Seq] = it
 	f.want = max(f.want, it.Seq)
+	if f.positioned && it.Seq == f.next && len(f.pending) == 0 {
+		// In order, as almost always: delivered without the map, which a
+		// chat then never holds (a map keeps its size once grown).
+		f.send(it)
+		f.next++
+		if f.want >= f.next {
+			f.h.markGap(f)
+		}
+		return
+	}
+	if f.pending == nil {
+		f.pending = make(map[int64]store.Item)
+	}
+	f.pending[it.Seq] = it
 	if f.positioned {
 		f.flush()
 	}
@@ -329,6 +342,9 @@ func (f *feed) flush() {
 		if seq < f.next {
 			delete(f.pending, seq)
 		}
+	}
+	if len(f.pending) == 0 {
+		f.pending = nil // the gap is filled: let its items' map go
 	}
 	if len(f.pending) > 0 || f.want >= f.next {
 		f.h.markGap(f)
