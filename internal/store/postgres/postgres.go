@@ -286,6 +286,11 @@ func (db *DB) tryCommit(batch []*writeReq, savepoints, last bool) outcome {
 			r.err = err
 			continue
 		}
+		if err := b.expect(r.change); err != nil {
+			r.err = err
+			continue
+		}
+		b.touch(r.change)
 		if !savepoints {
 			r.items, r.err = b.apply(ctx, r.change)
 			if r.err != nil {
@@ -382,6 +387,18 @@ type batchTx struct {
 	deferred bool
 	items    []store.Item
 	idem     []*store.Idempotency
+	// expected are the participants the batch's changes Expect, as read
+	// after the chats were locked; touched, the participants and contacts
+	// that changes applied earlier in the batch may have changed since.
+	expected map[string]expectedRow
+	touched  map[string]bool
+}
+
+// expectedRow is what Change.Expect is checked against.
+type expectedRow struct {
+	contactID, role, state, timers string
+	idle                           bool
+	idleAt, disconnectAt           int64
 }
 
 // chatIDs are the chats a change locks: those it checks, numbers items in
@@ -390,6 +407,11 @@ func chatIDs(c *store.Change) []string {
 	var ids []string
 	if c.RequireActive != "" {
 		ids = append(ids, c.RequireActive)
+	}
+	// The changes that change a participant lock its chat: with the chat
+	// locked, what Expect reads of the participant stays true.
+	if c.Expect != nil {
+		ids = append(ids, c.Expect.ContactID)
 	}
 	for _, it := range c.Items {
 		ids = append(ids, it.ContactID)
@@ -445,7 +467,7 @@ func chatIDs(c *store.Change) []string {
 // deadlock over them.
 func (b *batchTx) lock(ctx context.Context, batch []*writeReq) error {
 	b.chats = make(map[string]*chat)
-	var ids, agents, queues []string
+	var ids, agents, queues, expect []string
 	seen := make(map[string]bool)
 	add := func(list *[]string, kind, id string) {
 		if !seen[kind+id] {
@@ -464,6 +486,9 @@ func (b *batchTx) lock(ctx context.Context, batch []*writeReq) error {
 		}
 		if q := r.change.QueueCeiling; q != nil {
 			add(&queues, "q", q.FlowID)
+		}
+		if e := r.change.Expect; e != nil {
+			add(&expect, "p", e.ParticipantID)
 		}
 	}
 	if len(ids) > 0 {
@@ -485,6 +510,11 @@ func (b *batchTx) lock(ctx context.Context, batch []*writeReq) error {
 			return err
 		}
 	}
+	if len(expect) > 0 {
+		if err := b.readExpected(ctx, expect); err != nil {
+			return err
+		}
+	}
 	if len(agents) > 0 {
 		if _, err := b.tx.Exec(ctx, `SELECT id FROM agents WHERE id = ANY($1) ORDER BY id FOR UPDATE`, agents); err != nil {
 			return err
@@ -499,6 +529,87 @@ func (b *batchTx) lock(ctx context.Context, batch []*writeReq) error {
 		}
 	}
 	return nil
+}
+
+// readExpected reads the participants that changes Expect, with their
+// contacts' timers, in one statement for the batch.
+func (b *batchTx) readExpected(ctx context.Context, ids []string) error {
+	b.expected = make(map[string]expectedRow, len(ids))
+	b.touched = make(map[string]bool)
+	rows, err := b.tx.Query(ctx, `SELECT p.id, p.contact_id, p.role, p.state, p.idle, p.idle_at, p.disconnect_at, c.timers
+		FROM participants p JOIN contacts c ON c.id = p.contact_id WHERE p.id = ANY($1)`, ids)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		var e expectedRow
+		if err := rows.Scan(&id, &e.contactID, &e.role, &e.state, &e.idle, &e.idleAt, &e.disconnectAt, &e.timers); err != nil {
+			return err
+		}
+		b.expected[id] = e
+	}
+	return rows.Err()
+}
+
+// expect checks c.Expect against the participant as the batch read it. A
+// participant or contact that an earlier change of the batch may have
+// changed counts as stale: the caller then reads afresh and tries again.
+func (b *batchTx) expect(c *store.Change) error {
+	e := c.Expect
+	if e == nil {
+		return nil
+	}
+	row, ok := b.expected[e.ParticipantID]
+	if !ok || b.touched["p"+e.ParticipantID] || b.touched["c"+e.ContactID] {
+		return store.ErrStale
+	}
+	return store.CheckExpect(e, row.contactID, row.role, row.state, row.idle, fromMS(row.idleAt), fromMS(row.disconnectAt), row.timers)
+}
+
+// touch notes the participants and contacts c may change, for expect.
+func (b *batchTx) touch(c *store.Change) {
+	if b.touched == nil {
+		return // nothing in the batch Expects
+	}
+	for _, id := range c.Acknowledge {
+		b.touched["p"+id] = true
+	}
+	for _, l := range c.Leave {
+		b.touched["p"+l.ParticipantID] = true
+	}
+	for _, k := range c.Clocks {
+		b.touched["p"+k.ParticipantID] = true
+	}
+	if c.Barge != "" {
+		b.touched["p"+c.Barge] = true
+	}
+	if c.ParticipantToken != nil {
+		b.touched["p"+c.ParticipantToken.ParticipantID] = true
+	}
+	var contacts []string
+	if c.End != nil {
+		contacts = append(contacts, c.End.ContactID)
+	}
+	if c.Timers != nil {
+		contacts = append(contacts, c.Timers.ContactID)
+	}
+	if c.Erase != nil {
+		contacts = append(contacts, c.Erase.ContactID)
+	}
+	if c.Requeue != nil {
+		contacts = append(contacts, c.Requeue.ContactID)
+	}
+	if c.ConnectAgent != nil {
+		contacts = append(contacts, c.ConnectAgent.ContactID)
+	}
+	if c.Persist != nil {
+		contacts = append(contacts, c.Persist.ContactID)
+	}
+	for _, id := range contacts {
+		b.touched["c"+id] = true
+	}
 }
 
 func (b *batchTx) requireActive(c *store.Change) error {

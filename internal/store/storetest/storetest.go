@@ -58,6 +58,7 @@ func Run(t *testing.T, b Backend) {
 		{"Supervisors", testSupervisors},
 		{"StreamOutbox", testStreamOutbox},
 		{"Console", testConsole},
+		{"Expect", testExpect},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.f(t, b) })
