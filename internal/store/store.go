@@ -754,8 +754,15 @@ type CommitObserver func(changes, items int, total, commit time.Duration)
 // participant's row (contactID … disconnectAt) and its contact's timers
 // (as stored: JSON of Contact.Timers, or ""). It returns ErrStale or nil.
 func CheckExpect(e *Expect, contactID, role, state string, idle bool, idleAt, disconnectAt time.Time, timers string) error {
+	// Stores keep milliseconds; a cache may hold what was written, finer.
+	msOf := func(t time.Time) int64 {
+		if t.IsZero() {
+			return 0
+		}
+		return t.UnixMilli()
+	}
 	if contactID != e.ContactID || state != ParticipantJoined || idle != e.Idle ||
-		!idleAt.Equal(e.IdleAt) || !disconnectAt.Equal(e.DisconnectAt) {
+		msOf(idleAt) != msOf(e.IdleAt) || msOf(disconnectAt) != msOf(e.DisconnectAt) {
 		return ErrStale
 	}
 	var t map[string]ParticipantTimers
