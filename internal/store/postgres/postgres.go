@@ -39,14 +39,21 @@ var migrations embed.FS
 // maxBatch bounds how many changes share one transaction.
 const maxBatch = 512
 
+// writers is how many batches a process has in flight: while one waits for
+// its commit to be durable the next runs its statements. Batches that
+// share a chat take turns on its row lock, so its seqs stay in commit
+// order; the hook is called in an order that keeps them so (see turns).
+const writers = 4
+
 // migrationLock is the advisory lock key under which a process migrates.
 const migrationLock = 0x7061726c6579 // "parley"
 
 // DB is the PostgreSQL store.
 type DB struct {
 	pool   *pgxpool.Pool // reads
-	w      *pgxpool.Pool // the group committer's one connection
+	w      *pgxpool.Pool // the group committers' connections, one each
 	hook   store.CommitHook
+	turns  turns
 	reqs   chan *writeReq
 	mu     sync.RWMutex // guards closed against sends on reqs
 	closed bool
@@ -83,10 +90,10 @@ func Open(ctx context.Context, url string, hook store.CommitHook) (*DB, error) {
 	// A 200 must mean durable, whatever the server's default.
 	cfg.ConnConfig.RuntimeParams["synchronous_commit"] = "on"
 	cfg.ConnConfig.RuntimeParams["application_name"] = "parley"
-	// The writer has a connection of its own, so that reads never make a
+	// The writers have connections of their own, so that reads never make a
 	// batch wait for one.
 	wcfg := cfg.Copy()
-	wcfg.MaxConns, wcfg.MinConns = 1, 1
+	wcfg.MaxConns, wcfg.MinConns = writers, writers
 	if !strings.Contains(url, "pool_max_conns") {
 		// Every request reads (its participant and chat, which are not
 		// cached here): pgx's default of max(4, CPUs) queues them under load.
@@ -106,7 +113,19 @@ func Open(ctx context.Context, url string, hook store.CommitHook) (*DB, error) {
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
 	db := &DB{pool: pool, w: w, hook: hook, reqs: make(chan *writeReq, maxBatch), done: make(chan struct{})}
-	go db.writer()
+	db.turns.cond = sync.NewCond(&db.turns.mu)
+	var wg sync.WaitGroup
+	for range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			db.writer()
+		}()
+	}
+	go func() {
+		wg.Wait()
+		close(db.done)
+	}()
 	return db, nil
 }
 
@@ -192,8 +211,39 @@ func (db *DB) Apply(ctx context.Context, c *store.Change) ([]store.Item, error) 
 	return req.items, req.err
 }
 
+// turns orders the writers' commit hooks. A batch takes a ticket just
+// before its COMMIT, holding the row locks of its chats; a batch sharing a
+// chat with it can only reach its own COMMIT after that one committed, so
+// it takes a later ticket. Hooks run in ticket order, one at a time: each
+// chat's items reach the hook in seq order.
+type turns struct {
+	mu         sync.Mutex
+	cond       *sync.Cond
+	next, turn uint64
+}
+
+func (t *turns) take() uint64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.next++
+	return t.next - 1
+}
+
+// run waits for ticket's turn, runs f and passes the turn on.
+func (t *turns) run(ticket uint64, f func()) {
+	t.mu.Lock()
+	for t.turn != ticket {
+		t.cond.Wait()
+	}
+	t.mu.Unlock()
+	f()
+	t.mu.Lock()
+	t.turn++
+	t.mu.Unlock()
+	t.cond.Broadcast()
+}
+
 func (db *DB) writer() {
-	defer close(db.done)
 	batch := make([]*writeReq, 0, maxBatch)
 	for first := range db.reqs {
 		batch = append(batch[:0], first)
@@ -329,7 +379,9 @@ func (db *DB) tryCommit(batch []*writeReq, savepoints, last bool) outcome {
 		return abandon(tx, err)
 	}
 	committing := time.Now()
+	ticket := db.turns.take()
 	if err := tx.Commit(ctx); err != nil {
+		db.turns.run(ticket, func() {})
 		// Whether a failed COMMIT committed is unknown: no retry.
 		return answer(fmt.Errorf("postgres: commit: %w", err))
 	}
@@ -343,9 +395,11 @@ func (db *DB) tryCommit(batch []*writeReq, savepoints, last bool) outcome {
 	if o := db.observer.Load(); o != nil {
 		(*o)(len(batch), len(items), done.Sub(start), done.Sub(committing))
 	}
-	if len(items) > 0 {
-		db.hook(items)
-	}
+	db.turns.run(ticket, func() {
+		if len(items) > 0 {
+			db.hook(items)
+		}
+	})
 	return answer(nil)
 }
 
