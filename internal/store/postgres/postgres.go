@@ -369,14 +369,11 @@ func (db *DB) tryCommit(batch []*writeReq, savepoints, last bool) outcome {
 			return abandon(tx, err)
 		}
 	}
-	if ok, err := b.flush(ctx); err != nil {
+	if ok, err := b.flush(ctx, true); err != nil {
 		return abandon(tx, err)
 	} else if !ok {
 		tx.Rollback(ctx)
 		return changeFailed
-	}
-	if err := b.saveCounters(ctx); err != nil {
-		return abandon(tx, err)
 	}
 	committing := time.Now()
 	ticket := db.turns.take()
@@ -428,7 +425,7 @@ type chat struct {
 	state   string
 	lastSeq int64
 	lastAt  int64
-	dirty   bool // the counters changed: saveCounters writes them
+	dirty   bool // the counters changed: flush writes them
 	streams int  // active message streams: items are queued for them
 }
 
@@ -546,26 +543,24 @@ func (b *batchTx) lock(ctx context.Context, batch []*writeReq) error {
 		}
 	}
 	if len(ids) > 0 {
-		rows, err := b.tx.Query(ctx, `SELECT id, state, last_seq, last_at, active_streams FROM contacts WHERE id = ANY($1) ORDER BY id FOR UPDATE`, ids)
+		// The expected participants are read in the same round trip, by a
+		// statement of their own that runs once the chats are locked (one
+		// statement would read them as they were before it waited).
+		var batch pgx.Batch
+		batch.Queue(`SELECT id, state, last_seq, last_at, active_streams FROM contacts WHERE id = ANY($1) ORDER BY id FOR UPDATE`, ids)
+		if len(expect) > 0 {
+			batch.Queue(`SELECT p.id, p.contact_id, p.role, p.state, p.idle, p.idle_at, p.disconnect_at, c.timers
+				FROM participants p JOIN contacts c ON c.id = p.contact_id WHERE p.id = ANY($1)`, expect)
+		}
+		br := b.tx.SendBatch(ctx, &batch)
+		err := b.readChats(br)
+		if err == nil && len(expect) > 0 {
+			err = b.readExpected(br, len(expect))
+		}
+		if cerr := br.Close(); err == nil {
+			err = cerr
+		}
 		if err != nil {
-			return err
-		}
-		for rows.Next() {
-			var id string
-			k := &chat{}
-			if err := rows.Scan(&id, &k.state, &k.lastSeq, &k.lastAt, &k.streams); err != nil {
-				rows.Close()
-				return err
-			}
-			b.chats[id] = k
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
-		}
-	}
-	if len(expect) > 0 {
-		if err := b.readExpected(ctx, expect); err != nil {
 			return err
 		}
 	}
@@ -585,13 +580,30 @@ func (b *batchTx) lock(ctx context.Context, batch []*writeReq) error {
 	return nil
 }
 
+// readChats reads the locked chats.
+func (b *batchTx) readChats(br pgx.BatchResults) error {
+	rows, err := br.Query()
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		k := &chat{}
+		if err := rows.Scan(&id, &k.state, &k.lastSeq, &k.lastAt, &k.streams); err != nil {
+			return err
+		}
+		b.chats[id] = k
+	}
+	return rows.Err()
+}
+
 // readExpected reads the participants that changes Expect, with their
-// contacts' timers, in one statement for the batch.
-func (b *batchTx) readExpected(ctx context.Context, ids []string) error {
-	b.expected = make(map[string]expectedRow, len(ids))
+// contacts' timers.
+func (b *batchTx) readExpected(br pgx.BatchResults, n int) error {
+	b.expected = make(map[string]expectedRow, n)
 	b.touched = make(map[string]bool)
-	rows, err := b.tx.Query(ctx, `SELECT p.id, p.contact_id, p.role, p.state, p.idle, p.idle_at, p.disconnect_at, c.timers
-		FROM participants p JOIN contacts c ON c.id = p.contact_id WHERE p.id = ANY($1)`, ids)
+	rows, err := br.Query()
 	if err != nil {
 		return err
 	}
@@ -915,7 +927,7 @@ func (b *batchTx) apply(ctx context.Context, c *store.Change) ([]store.Item, err
 	}
 	if len(c.ItemUpdates) > 0 {
 		// The items may be among those waiting to be inserted.
-		if ok, err := b.flush(ctx); err != nil || !ok {
+		if ok, err := b.flush(ctx, false); err != nil || !ok {
 			return nil, errors.Join(err, errFlush)
 		}
 	}
@@ -1017,7 +1029,7 @@ func (b *batchTx) apply(ctx context.Context, c *store.Change) ([]store.Item, err
 	if e := c.Erase; e != nil {
 		// Rows of this chat may wait to be inserted: they go first, and
 		// are erased with the rest.
-		if ok, err := b.flush(ctx); err != nil || !ok {
+		if ok, err := b.flush(ctx, false); err != nil || !ok {
 			return nil, errors.Join(err, errFlush)
 		}
 		if err := b.erase(ctx, e); err != nil {
@@ -1121,6 +1133,12 @@ func constraint(err error) string {
 // insertItems inserts items in one statement. With skipDuplicates a
 // conflicting row is left out, and the count inserted tells.
 func (b *batchTx) insertItems(ctx context.Context, items []store.Item, skipDuplicates bool) (int64, error) {
+	q, args := itemsInsert(items, skipDuplicates)
+	return b.exec(ctx, q, args...)
+}
+
+// itemsInsert is the statement that inserts items.
+func itemsInsert(items []store.Item, skipDuplicates bool) (string, []any) {
 	n := len(items)
 	var (
 		contact, id, participant, token, typ, ctype, content, name, role, attachments, receipts, message = make([]string, n),
@@ -1152,53 +1170,67 @@ func (b *batchTx) insertItems(ctx context.Context, items []store.Item, skipDupli
 	if skipDuplicates {
 		q += ` ON CONFLICT DO NOTHING`
 	}
-	return b.exec(ctx, q, contact, seq, id, participant, token, typ, ctype, content, name, role, at, inTranscript,
-		attachments, receipts, message)
+	return q, []any{contact, seq, id, participant, token, typ, ctype, content, name, role, at, inTranscript,
+		attachments, receipts, message}
 }
 
-// flush inserts the deferred idempotency keys and items; false means one
-// of them was a duplicate, and the batch must run again with savepoints.
-func (b *batchTx) flush(ctx context.Context) (bool, error) {
-	if len(b.idem) > 0 {
-		n := len(b.idem)
+// flush inserts the deferred idempotency keys and items and, with
+// counters, writes the counters of the chats that got items: in one round
+// trip. false means a key or an item was a duplicate, and the batch must
+// run again with savepoints.
+func (b *batchTx) flush(ctx context.Context, counters bool) (bool, error) {
+	var batch pgx.Batch
+	var want []int64 // the rows each statement must insert; -1: any
+	if n := len(b.idem); n > 0 {
 		scope, token, response, created, contact := make([]string, n), make([]string, n), make([][]byte, n), make([]int64, n), make([]string, n)
 		now := time.Now().UnixMilli()
 		for i, k := range b.idem {
 			scope[i], token[i], response[i], created[i], contact[i] = k.Scope, k.ClientToken, k.Response, now, k.ContactID
 		}
-		got, err := b.exec(ctx, `INSERT INTO idempotency (scope, client_token, response, created_at, contact_id)
+		batch.Queue(`INSERT INTO idempotency (scope, client_token, response, created_at, contact_id)
 			SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[], $4::bigint[], $5::text[]) ON CONFLICT DO NOTHING`,
 			scope, token, response, created, contact)
-		if err != nil || got < int64(n) {
-			return false, err
-		}
-		b.idem = b.idem[:0]
+		want = append(want, int64(n))
 	}
 	if len(b.items) > 0 {
-		got, err := b.insertItems(ctx, b.items, true)
-		if err != nil || got < int64(len(b.items)) {
+		q, args := itemsInsert(b.items, true)
+		batch.Queue(q, args...)
+		want = append(want, int64(len(b.items)))
+	}
+	if counters {
+		var ids []string
+		var seqs, ats []int64
+		for id, k := range b.chats {
+			if k.dirty {
+				ids, seqs, ats = append(ids, id), append(seqs, k.lastSeq), append(ats, k.lastAt)
+			}
+		}
+		if len(ids) > 0 {
+			batch.Queue(`UPDATE contacts SET last_seq = v.seq, last_at = v.at
+				FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS v(id, seq, at) WHERE contacts.id = v.id`, ids, seqs, ats)
+			want = append(want, -1)
+		}
+	}
+	if len(want) == 0 {
+		return true, nil
+	}
+	br := b.tx.SendBatch(ctx, &batch)
+	ok := true
+	for _, w := range want {
+		tag, err := br.Exec()
+		if err != nil {
+			br.Close()
 			return false, err
 		}
-		b.items = b.items[:0]
+		ok = ok && tag.RowsAffected() >= w
 	}
-	return true, nil
-}
-
-// saveCounters writes the counters of the chats that got items.
-func (b *batchTx) saveCounters(ctx context.Context) error {
-	var ids []string
-	var seqs, ats []int64
-	for id, k := range b.chats {
-		if k.dirty {
-			ids, seqs, ats = append(ids, id), append(seqs, k.lastSeq), append(ats, k.lastAt)
-		}
+	if err := br.Close(); err != nil {
+		return false, err
 	}
-	if len(ids) == 0 {
-		return nil
+	if ok {
+		b.idem, b.items = b.idem[:0], b.items[:0]
 	}
-	_, err := b.exec(ctx, `UPDATE contacts SET last_seq = v.seq, last_at = v.at
-		FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS v(id, seq, at) WHERE contacts.id = v.id`, ids, seqs, ats)
-	return err
+	return ok, nil
 }
 
 func ms(t time.Time) int64 {
