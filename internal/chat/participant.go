@@ -15,7 +15,21 @@ import (
 type Session struct {
 	Participant store.Participant
 	Contact     store.Contact
+	// stale: from AuthenticateCached, which may have served it from a
+	// cache that other processes' writes made stale.
+	stale bool
 }
+
+// sessionCache is a store that serves sessions from memory (cache.Store).
+type sessionCache interface {
+	CachedSession(ctx context.Context, participantID string) (store.Participant, store.Contact, bool, error)
+	DropSession(participantID string)
+}
+
+// errStale is what the fast path of an operation on a stale session
+// returns when it cannot decide: the operation then reads the session
+// afresh and decides as it always did.
+var errStale = errors.New("chat: stale session")
 
 // Usable reports why the session can no longer act (left, or the chat
 // ended), or nil.
@@ -47,6 +61,51 @@ func (s *Service) Authenticate(ctx context.Context, connectionToken string) (*Se
 		return nil, errorf(AccessDenied, "The connection token has expired.")
 	}
 	return s.session(ctx, t.ParticipantID)
+}
+
+// AuthenticateCached is Authenticate for SendMessage alone: it may answer
+// from memory, with a session that other processes' writes made stale.
+// SendMessage then decides from it only what the committing transaction
+// confirms (store.Expect), and decides anything else from a fresh read.
+func (s *Service) AuthenticateCached(ctx context.Context, connectionToken string) (*Session, error) {
+	sc, ok := s.store.(sessionCache)
+	if !ok {
+		return s.Authenticate(ctx, connectionToken)
+	}
+	t, err := s.store.ConnectionToken(ctx, secret.Hash(connectionToken))
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, errAccessDenied
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !s.now().Before(t.Expires) {
+		return nil, errorf(AccessDenied, "The connection token has expired.")
+	}
+	p, c, stale, err := sc.CachedSession(ctx, t.ParticipantID)
+	if err != nil {
+		return nil, err
+	}
+	return &Session{Participant: p, Contact: c, stale: stale}, nil
+}
+
+// refresh reads a stale session afresh.
+func (s *Service) refresh(ctx context.Context, sess *Session) (*Session, error) {
+	sc := s.store.(sessionCache) // only such a store makes stale sessions
+	sc.DropSession(sess.Participant.ID)
+	p, c, _, err := sc.CachedSession(ctx, sess.Participant.ID)
+	if err != nil {
+		return nil, err
+	}
+	return &Session{Participant: p, Contact: c}, nil
+}
+
+// expect is what a change decided from sess relies on, for the committing
+// transaction to check.
+func expect(sess *Session) *store.Expect {
+	p := sess.Participant
+	return &store.Expect{ParticipantID: p.ID, ContactID: p.ContactID, Idle: p.Idle, IdleAt: p.IdleAt,
+		DisconnectAt: p.DisconnectAt, Timers: sess.Contact.Timers[p.Role]}
 }
 
 func (s *Service) session(ctx context.Context, participantID string) (*Session, error) {
@@ -237,49 +296,97 @@ func (s *Service) newItem(sess *Session, typ, contentType, content, clientToken 
 
 // SendMessage adds a message to the chat.
 func (s *Service) SendMessage(ctx context.Context, sess *Session, contentType, content, clientToken string) (store.Item, error) {
+	if sess.stale {
+		it, err := s.sendMessageStale(ctx, sess, contentType, content, clientToken)
+		if !errors.Is(err, errStale) {
+			return it, err
+		}
+		if sess, err = s.refresh(ctx, sess); err != nil {
+			return store.Item{}, err
+		}
+	}
 	if it, stop, err := s.notUsable(ctx, sess, clientToken); stop {
 		return it, err
 	}
+	if err := s.checkMessage(sess, contentType, content); err != nil {
+		return store.Item{}, err
+	}
+	return s.sendMessage(ctx, sess, contentType, content, clientToken)
+}
+
+// sendMessageStale is SendMessage's fast path, on a session that may be
+// stale and without a read: every refusal, and every failure of the
+// transaction's checks, is errStale, for SendMessage to decide afresh.
+// What the message's change relies on of the session (the participant
+// joined, its idle state and timers, the chat not ended) the committing
+// transaction checks; the rest (role, content types, deadline) never
+// changes. Barged does, but only from false to true, and a silent monitor
+// is refused (stale).
+func (s *Service) sendMessageStale(ctx context.Context, sess *Session, contentType, content, clientToken string) (store.Item, error) {
+	p, c := sess.Participant, sess.Contact
+	if p.State == store.ParticipantLeft || c.State == store.ContactEnded || c.Ended(s.now()) {
+		return store.Item{}, errStale
+	}
+	if s.checkMessage(sess, contentType, content) != nil {
+		return store.Item{}, errStale
+	}
+	ch := s.messageChange(sess, contentType, content, clientToken)
+	ch.RequireActive, ch.Expect = c.ID, expect(sess)
+	items, err := s.store.Apply(ctx, ch)
+	switch {
+	case err == nil:
+		return items[len(ch.Items)-1], nil
+	case errors.Is(err, store.ErrStale), errors.Is(err, store.ErrEnded), errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrDuplicate):
+		return store.Item{}, errStale // nothing was written: decide afresh
+	}
+	return store.Item{}, err
+}
+
+// checkMessage refuses a message the session may not send.
+func (s *Service) checkMessage(sess *Session, contentType, content string) error {
 	if silent(sess.Participant) {
-		return store.Item{}, errSilent
+		return errSilent
 	}
 	if contentType == ContentInteractive {
 		// CUSTOM_BOT and AGENT participants send interactive messages
 		// (admin guide); the customer answers with interactive.response.
 		if r := sess.Participant.Role; r != RoleCustomBot && r != RoleAgent {
-			return store.Item{}, errorf(Invalid, "Only agents and custom bots send %s; a %s participant answers with %s.", ContentInteractive, r, ContentInteractiveResponse)
+			return errorf(Invalid, "Only agents and custom bots send %s; a %s participant answers with %s.", ContentInteractive, r, ContentInteractiveResponse)
 		}
 		if !slices.Contains(sess.Contact.ContentTypes, contentType) {
-			return store.Item{}, errorf(Invalid, "Content type %s is not supported by this chat.", contentType)
+			return errorf(Invalid, "Content type %s is not supported by this chat.", contentType)
 		}
-		if err := validateInteractive(content); err != nil {
-			return store.Item{}, err
-		}
-		return s.sendMessage(ctx, sess, contentType, content, clientToken)
+		return validateInteractive(content)
 	}
 	limit, ok := messageLimits[contentType]
 	if !ok {
-		return store.Item{}, errorf(Invalid, "Unsupported content type %s: use text/plain, text/markdown, application/json, %s or %s.", contentType, ContentInteractive, ContentInteractiveResponse)
+		return errorf(Invalid, "Unsupported content type %s: use text/plain, text/markdown, application/json, %s or %s.", contentType, ContentInteractive, ContentInteractiveResponse)
 	}
 	if !slices.Contains(sess.Contact.ContentTypes, contentType) {
-		return store.Item{}, errorf(Invalid, "Content type %s is not supported by this chat.", contentType)
+		return errorf(Invalid, "Content type %s is not supported by this chat.", contentType)
 	}
 	if n := runeLen(content); n > limit {
-		return store.Item{}, errorf(Invalid, "Content of type %s must be at most %d characters; it has %d.", contentType, limit, n)
+		return errorf(Invalid, "Content of type %s must be at most %d characters; it has %d.", contentType, limit, n)
 	}
-	return s.sendMessage(ctx, sess, contentType, content, clientToken)
+	return nil
 }
 
 // sendMessage commits a validated message, with the restart of the
 // sender's idle timer.
 func (s *Service) sendMessage(ctx context.Context, sess *Session, contentType, content, clientToken string) (store.Item, error) {
+	ch := s.messageChange(sess, contentType, content, clientToken)
+	return s.commitItem(ctx, sess, ch, len(ch.Items)-1)
+}
+
+// messageChange is the change of a message: the message last.
+func (s *Service) messageChange(sess *Session, contentType, content, clientToken string) *store.Change {
 	it := s.newItem(sess, TypeMessage, contentType, content, clientToken)
 	it.InTranscript = true
 	// A participant who was idle returns before their message.
 	ch := &store.Change{}
 	s.active(sess, ch)
 	ch.Items = append(ch.Items, it)
-	return s.commitItem(ctx, sess, ch, len(ch.Items)-1)
+	return ch
 }
 
 // receiptContent is the Content of a read or delivered event.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/parleychat/parley/internal/secret"
 	"github.com/parleychat/parley/internal/store"
+	"github.com/parleychat/parley/internal/store/cache"
 	"github.com/parleychat/parley/internal/store/sqlite"
 )
 
@@ -57,7 +58,22 @@ func (p *published) count(participantID, contentType string) int {
 	return n
 }
 
+// The timers run the same on the store, behind the server's cache (which
+// must forget a participant whose clock changed), and behind a shared one.
 func TestIdleReturnedAndAutoDisconnect(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		wrap func(store.Store) store.Store
+	}{
+		{"store", func(s store.Store) store.Store { return s }},
+		{"cache", func(s store.Store) store.Store { return cache.New(s) }},
+		{"shared cache", func(s store.Store) store.Store { return cache.Shared(s) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) { testIdleReturnedAndAutoDisconnect(t, tc.wrap) })
+	}
+}
+
+func testIdleReturnedAndAutoDisconnect(t *testing.T, wrap func(store.Store) store.Store) {
 	ctx := context.Background()
 	pub := &published{}
 	st, err := sqlite.Open(filepath.Join(t.TempDir(), "parley.db"), pub.hook)
@@ -66,7 +82,7 @@ func TestIdleReturnedAndAutoDisconnect(t *testing.T) {
 	}
 	defer st.Close()
 	clk := &clock{t: time.Now()}
-	svc := newTimedService(t, st, clk)
+	svc := newTimedService(t, wrap(st), clk)
 
 	chat, err := svc.StartChat(ctx, StartChatInput{InstanceID: "i", FlowID: "f", DisplayName: "Ada"})
 	if err != nil {

@@ -5,6 +5,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"iter"
@@ -95,6 +96,19 @@ type Participant struct {
 	Idle         bool
 	IdleAt       time.Time
 	DisconnectAt time.Time
+}
+
+// Expect is what a change was decided from: a participant JOINED in
+// ContactID, with this timer state (Participant.Idle, IdleAt,
+// DisconnectAt), in a contact whose timers for the participant's role are
+// Timers.
+type Expect struct {
+	ParticipantID string
+	ContactID     string
+	Idle          bool
+	IdleAt        time.Time
+	DisconnectAt  time.Time
+	Timers        ParticipantTimers
 }
 
 // Clock sets a participant's idle state and deadlines (Participant.Idle,
@@ -291,6 +305,11 @@ type Change struct {
 	// RequireActive names a contact that must not have ended; otherwise the
 	// change fails with ErrEnded. Checked inside the transaction.
 	RequireActive string
+	// Expect fails the change with ErrStale unless the participant is as
+	// the caller saw it, which may have been in a cache that other
+	// processes' writes made stale. Checked inside the transaction, before
+	// anything is written.
+	Expect *Expect
 	// Idempotency is inserted; if the key exists the change fails with
 	// ErrDuplicate.
 	Idempotency *Idempotency
@@ -595,7 +614,8 @@ var (
 	ErrEnded     = errors.New("store: contact has ended")
 	ErrDuplicate = errors.New("store: duplicate client token")
 	ErrConflict  = errors.New("store: state changed")
-	ErrLimit     = errors.New("store: limit exceeded") // see LimitError
+	ErrStale     = errors.New("store: not as expected") // see Change.Expect
+	ErrLimit     = errors.New("store: limit exceeded")  // see LimitError
 	ErrTooLarge  = errors.New("store: over a size limit")
 )
 
@@ -733,3 +753,30 @@ type CommitHook func(items []Item)
 // and items it held, how long the whole transaction took, and how long its
 // commit (the log write and its fsync) took. For the metrics.
 type CommitObserver func(changes, items int, total, commit time.Duration)
+
+// CheckExpect is Change.Expect's check for a backend that has read the
+// participant's row (contactID … disconnectAt) and its contact's timers
+// (as stored: JSON of Contact.Timers, or ""). It returns ErrStale or nil.
+func CheckExpect(e *Expect, contactID, role, state string, idle bool, idleAt, disconnectAt time.Time, timers string) error {
+	// Stores keep milliseconds; a cache may hold what was written, finer.
+	msOf := func(t time.Time) int64 {
+		if t.IsZero() {
+			return 0
+		}
+		return t.UnixMilli()
+	}
+	if contactID != e.ContactID || state != ParticipantJoined || idle != e.Idle ||
+		msOf(idleAt) != msOf(e.IdleAt) || msOf(disconnectAt) != msOf(e.DisconnectAt) {
+		return ErrStale
+	}
+	var t map[string]ParticipantTimers
+	if timers != "" {
+		if err := json.Unmarshal([]byte(timers), &t); err != nil {
+			return err
+		}
+	}
+	if t[role] != e.Timers {
+		return ErrStale
+	}
+	return nil
+}

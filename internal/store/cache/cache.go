@@ -3,7 +3,9 @@
 // a store. Connection tokens never change; participants and contacts are
 // dropped from the cache by the writes that change them, which all go
 // through Apply. That holds for one server: servers sharing a database
-// use Shared, which caches only what never changes.
+// use Shared, which caches only what never changes, and, for CachedSession
+// alone, sessions that may be stale: a change decided from one carries a
+// store.Expect, which the committing transaction checks.
 //
 // A read that misses goes to the store and then fills the cache; a write
 // may commit and invalidate between the two, and the read would then put
@@ -14,6 +16,7 @@ package cache
 
 import (
 	"context"
+	"slices"
 	"sync"
 
 	"github.com/parleychat/parley/internal/store"
@@ -30,16 +33,23 @@ type Store struct {
 	tokens       map[string]store.ConnectionToken
 	participants map[string]store.Participant
 	contacts     map[string]store.Contact
-	gen          uint64 // advanced by every invalidation; under mu
-	shared       bool   // other processes write the database: cache only tokens
+	sessions     map[string]session // Shared only: see CachedSession
+	gen          uint64             // advanced by every invalidation; under mu
+	shared       bool               // other processes write the database: cache only tokens
 }
 
 var _ store.Store = (*Store)(nil)
 
+// session is a participant and its contact, as CachedSession returns them.
+type session struct {
+	p store.Participant
+	c store.Contact
+}
+
 // New wraps s.
 func New(s store.Store) *Store {
 	return &Store{Store: s, tokens: map[string]store.ConnectionToken{},
-		participants: map[string]store.Participant{}, contacts: map[string]store.Contact{}}
+		participants: map[string]store.Participant{}, contacts: map[string]store.Contact{}, sessions: map[string]session{}}
 }
 
 // Shared wraps s, which other processes write too. It caches only
@@ -113,6 +123,36 @@ func (c *Store) Session(ctx context.Context, participantID string) (store.Partic
 	return p, k, err
 }
 
+// CachedSession is Session, from memory where it can be. In a Shared
+// cache what it returns may be stale (another process may have changed the
+// participant or its contact): a change decided from it must carry a
+// store.Expect, and a refusal decided from it must be decided again from
+// Session. It reports whether the session may be stale.
+func (c *Store) CachedSession(ctx context.Context, participantID string) (store.Participant, store.Contact, bool, error) {
+	if !c.shared {
+		p, k, err := c.Session(ctx, participantID)
+		return p, k, false, err
+	}
+	s, gen, ok := get(c, c.sessions, participantID)
+	if ok {
+		return s.p, s.c, true, nil
+	}
+	p, k, err := c.Store.Session(ctx, participantID)
+	if err == nil {
+		put(c, &c.sessions, participantID, session{p, k}, gen)
+	}
+	return p, k, false, err
+}
+
+// DropSession forgets participantID's session, found stale: the next
+// CachedSession reads it afresh.
+func (c *Store) DropSession(participantID string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
+	delete(c.sessions, participantID)
+}
+
 func (c *Store) Contact(ctx context.Context, id string) (store.Contact, error) {
 	if c.shared {
 		return c.Store.Contact(ctx, id)
@@ -131,14 +171,14 @@ func (c *Store) Contact(ctx context.Context, id string) (store.Contact, error) {
 // Apply writes through, then forgets what the change touched.
 func (c *Store) Apply(ctx context.Context, ch *store.Change) ([]store.Item, error) {
 	items, err := c.Store.Apply(ctx, ch)
-	c.forget(ch)
+	c.forget(ch, err == nil)
 	return items, err
 }
 
-func (c *Store) forget(ch *store.Change) {
+func (c *Store) forget(ch *store.Change, committed bool) {
 	if len(ch.Acknowledge) == 0 && len(ch.Leave) == 0 && ch.End == nil && ch.ConnectAgent == nil && ch.Timers == nil && ch.Attributes == nil && ch.Erase == nil &&
 		ch.Persist == nil && ch.AnnounceRehydration == "" && ch.Requeue == nil &&
-		ch.Barge == "" && ch.ParticipantToken == nil {
+		ch.Barge == "" && ch.ParticipantToken == nil && len(ch.Clocks) == 0 {
 		return // nothing cached changed: reads in flight may fill the cache
 	}
 	c.mu.Lock()
@@ -150,10 +190,15 @@ func (c *Store) forget(ch *store.Change) {
 		c.tokens = map[string]store.ConnectionToken{}
 		c.participants = map[string]store.Participant{}
 		c.contacts = map[string]store.Contact{}
+		c.sessions = map[string]session{}
 		return
 	}
+	c.forgetSessions(ch, committed)
 	for _, id := range ch.Acknowledge {
 		delete(c.participants, id)
+	}
+	for _, k := range ch.Clocks { // a participant's idle state and deadlines
+		delete(c.participants, k.ParticipantID)
 	}
 	for _, l := range ch.Leave {
 		delete(c.participants, l.ParticipantID)
@@ -184,5 +229,63 @@ func (c *Store) forget(ch *store.Change) {
 	}
 	if ch.Attributes != nil {
 		delete(c.contacts, ch.Attributes.ContactID)
+	}
+}
+
+// forgetSessions drops the sessions ch changed, under mu. A committed clock
+// is kept: a message restarts its sender's clock, and dropping the session
+// would send every message of a participant with an idle timer to the
+// database for it.
+func (c *Store) forgetSessions(ch *store.Change, committed bool) {
+	if len(c.sessions) == 0 {
+		return
+	}
+	for _, k := range ch.Clocks {
+		s, ok := c.sessions[k.ParticipantID]
+		if ok && committed && !k.Conditional {
+			s.p.Idle, s.p.IdleAt, s.p.DisconnectAt = k.Idle, k.IdleAt, k.DisconnectAt
+			c.sessions[k.ParticipantID] = s
+		} else {
+			delete(c.sessions, k.ParticipantID)
+		}
+	}
+	for _, id := range ch.Acknowledge {
+		delete(c.sessions, id)
+	}
+	for _, l := range ch.Leave {
+		delete(c.sessions, l.ParticipantID)
+	}
+	if ch.Barge != "" {
+		delete(c.sessions, ch.Barge)
+	}
+	if ch.ParticipantToken != nil {
+		delete(c.sessions, ch.ParticipantToken.ParticipantID)
+	}
+	var contacts []string
+	for _, k := range []struct {
+		changed bool
+		id      func() string
+	}{
+		{ch.End != nil, func() string { return ch.End.ContactID }},
+		{ch.ConnectAgent != nil, func() string { return ch.ConnectAgent.ContactID }},
+		{ch.Timers != nil, func() string { return ch.Timers.ContactID }},
+		{ch.Persist != nil, func() string { return ch.Persist.ContactID }},
+		{ch.Requeue != nil, func() string { return ch.Requeue.ContactID }},
+		{ch.AnnounceRehydration != "", func() string { return ch.AnnounceRehydration }},
+		{ch.Attributes != nil, func() string { return ch.Attributes.ContactID }},
+	} {
+		if k.changed {
+			contacts = append(contacts, k.id())
+		}
+	}
+	if len(contacts) == 0 {
+		return
+	}
+	// Sessions are by participant: a change of a contact, rare beside
+	// messages, looks through them all.
+	for id, s := range c.sessions {
+		if slices.Contains(contacts, s.c.ID) {
+			delete(c.sessions, id)
+		}
 	}
 }

@@ -145,3 +145,77 @@ func TestSharedSeesOtherWriters(t *testing.T) {
 		t.Errorf("token: %+v, %v", tok, err)
 	}
 }
+
+// A shared cache's sessions may be stale, as another process's write
+// leaves them; its own writes update or drop them.
+func TestCachedSession(t *testing.T) {
+	ctx := context.Background()
+	db, err := sqlite.Open(filepath.Join(t.TempDir(), "p.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	c := Shared(db)
+	now := time.Now()
+	newChat := func(id string) {
+		t.Helper()
+		if _, err := c.Apply(ctx, &store.Change{
+			NewContact: &store.Contact{ID: id, InstanceID: "i", InitialContactID: id, State: store.ContactQueued,
+				Attributes: map[string]string{}, ContentTypes: []string{"text/plain"}, CreatedAt: now, Deadline: now.Add(time.Hour)},
+			NewParticipants: []store.Participant{{ID: "p-" + id, ContactID: id, Role: "CUSTOMER", DisplayName: "A", TokenHash: "h" + id, State: store.ParticipantJoined, JoinedAt: now}},
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	newChat("c")
+	newChat("d")
+	session := func(id string, wantCached bool) store.Participant {
+		t.Helper()
+		p, k, cached, err := c.CachedSession(ctx, id)
+		if err != nil || cached != wantCached || k.ID != p.ContactID {
+			t.Fatalf("CachedSession(%s): cached %v, contact %q of %q, %v; want cached %v", id, cached, k.ID, p.ContactID, err, wantCached)
+		}
+		return p
+	}
+	session("p-c", false)
+	session("p-c", true)
+	session("p-d", false)
+
+	// Its own clock change is kept; another process's is not seen.
+	at := now.Add(time.Minute)
+	if _, err := c.Apply(ctx, &store.Change{Clocks: []store.Clock{{ParticipantID: "p-c", IdleAt: at}}}); err != nil {
+		t.Fatal(err)
+	}
+	if p := session("p-c", true); !p.IdleAt.Equal(at) {
+		t.Errorf("after its clock change: IdleAt %v, want %v", p.IdleAt, at)
+	}
+	if _, err := db.Apply(ctx, &store.Change{Leave: []store.Leave{{ParticipantID: "p-c", At: now}}}); err != nil {
+		t.Fatal(err)
+	}
+	if p := session("p-c", true); p.State != store.ParticipantJoined {
+		t.Errorf("another process's leave seen: %s", p.State)
+	}
+	c.DropSession("p-c")
+	if p := session("p-c", false); p.State != store.ParticipantLeft {
+		t.Errorf("after DropSession: %s, want LEFT", p.State)
+	}
+
+	// Its own writes drop what they change: a participant, or a contact.
+	if _, err := c.Apply(ctx, &store.Change{End: &store.End{ContactID: "d", At: now, Reason: "API"}}); err != nil {
+		t.Fatal(err)
+	}
+	session("p-d", false)
+	session("p-c", true)
+	if _, err := c.Apply(ctx, &store.Change{Acknowledge: []string{"p-c"}}); err != nil {
+		t.Fatal(err)
+	}
+	session("p-c", false)
+
+	// An unshared cache's sessions are never stale.
+	u := New(db)
+	for range 2 {
+		if _, _, cached, err := u.CachedSession(ctx, "p-d"); cached || err != nil {
+			t.Errorf("unshared CachedSession: cached %v, %v", cached, err)
+		}
+	}
+}

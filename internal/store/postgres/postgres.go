@@ -39,14 +39,21 @@ var migrations embed.FS
 // maxBatch bounds how many changes share one transaction.
 const maxBatch = 512
 
+// writers is how many batches a process has in flight: while one waits for
+// its commit to be durable the next runs its statements. Batches that
+// share a chat take turns on its row lock, so its seqs stay in commit
+// order; the hook is called in an order that keeps them so (see turns).
+const writers = 4
+
 // migrationLock is the advisory lock key under which a process migrates.
 const migrationLock = 0x7061726c6579 // "parley"
 
 // DB is the PostgreSQL store.
 type DB struct {
 	pool   *pgxpool.Pool // reads
-	w      *pgxpool.Pool // the group committer's one connection
+	w      *pgxpool.Pool // the group committers' connections, one each
 	hook   store.CommitHook
+	turns  turns
 	reqs   chan *writeReq
 	mu     sync.RWMutex // guards closed against sends on reqs
 	closed bool
@@ -83,10 +90,10 @@ func Open(ctx context.Context, url string, hook store.CommitHook) (*DB, error) {
 	// A 200 must mean durable, whatever the server's default.
 	cfg.ConnConfig.RuntimeParams["synchronous_commit"] = "on"
 	cfg.ConnConfig.RuntimeParams["application_name"] = "parley"
-	// The writer has a connection of its own, so that reads never make a
+	// The writers have connections of their own, so that reads never make a
 	// batch wait for one.
 	wcfg := cfg.Copy()
-	wcfg.MaxConns, wcfg.MinConns = 1, 1
+	wcfg.MaxConns, wcfg.MinConns = writers, writers
 	if !strings.Contains(url, "pool_max_conns") {
 		// Every request reads (its participant and chat, which are not
 		// cached here): pgx's default of max(4, CPUs) queues them under load.
@@ -106,7 +113,19 @@ func Open(ctx context.Context, url string, hook store.CommitHook) (*DB, error) {
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
 	db := &DB{pool: pool, w: w, hook: hook, reqs: make(chan *writeReq, maxBatch), done: make(chan struct{})}
-	go db.writer()
+	db.turns.cond = sync.NewCond(&db.turns.mu)
+	var wg sync.WaitGroup
+	for range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			db.writer()
+		}()
+	}
+	go func() {
+		wg.Wait()
+		close(db.done)
+	}()
 	return db, nil
 }
 
@@ -192,8 +211,39 @@ func (db *DB) Apply(ctx context.Context, c *store.Change) ([]store.Item, error) 
 	return req.items, req.err
 }
 
+// turns orders the writers' commit hooks. A batch takes a ticket just
+// before its COMMIT, holding the row locks of its chats; a batch sharing a
+// chat with it can only reach its own COMMIT after that one committed, so
+// it takes a later ticket. Hooks run in ticket order, one at a time: each
+// chat's items reach the hook in seq order.
+type turns struct {
+	mu         sync.Mutex
+	cond       *sync.Cond
+	next, turn uint64
+}
+
+func (t *turns) take() uint64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.next++
+	return t.next - 1
+}
+
+// run waits for ticket's turn, runs f and passes the turn on.
+func (t *turns) run(ticket uint64, f func()) {
+	t.mu.Lock()
+	for t.turn != ticket {
+		t.cond.Wait()
+	}
+	t.mu.Unlock()
+	f()
+	t.mu.Lock()
+	t.turn++
+	t.mu.Unlock()
+	t.cond.Broadcast()
+}
+
 func (db *DB) writer() {
-	defer close(db.done)
 	batch := make([]*writeReq, 0, maxBatch)
 	for first := range db.reqs {
 		batch = append(batch[:0], first)
@@ -286,6 +336,11 @@ func (db *DB) tryCommit(batch []*writeReq, savepoints, last bool) outcome {
 			r.err = err
 			continue
 		}
+		if err := b.expect(r.change); err != nil {
+			r.err = err
+			continue
+		}
+		b.touch(r.change)
 		if !savepoints {
 			r.items, r.err = b.apply(ctx, r.change)
 			if r.err != nil {
@@ -314,17 +369,16 @@ func (db *DB) tryCommit(batch []*writeReq, savepoints, last bool) outcome {
 			return abandon(tx, err)
 		}
 	}
-	if ok, err := b.flush(ctx); err != nil {
+	if ok, err := b.flush(ctx, true); err != nil {
 		return abandon(tx, err)
 	} else if !ok {
 		tx.Rollback(ctx)
 		return changeFailed
 	}
-	if err := b.saveCounters(ctx); err != nil {
-		return abandon(tx, err)
-	}
 	committing := time.Now()
+	ticket := db.turns.take()
 	if err := tx.Commit(ctx); err != nil {
+		db.turns.run(ticket, func() {})
 		// Whether a failed COMMIT committed is unknown: no retry.
 		return answer(fmt.Errorf("postgres: commit: %w", err))
 	}
@@ -338,9 +392,11 @@ func (db *DB) tryCommit(batch []*writeReq, savepoints, last bool) outcome {
 	if o := db.observer.Load(); o != nil {
 		(*o)(len(batch), len(items), done.Sub(start), done.Sub(committing))
 	}
-	if len(items) > 0 {
-		db.hook(items)
-	}
+	db.turns.run(ticket, func() {
+		if len(items) > 0 {
+			db.hook(items)
+		}
+	})
 	return answer(nil)
 }
 
@@ -369,7 +425,7 @@ type chat struct {
 	state   string
 	lastSeq int64
 	lastAt  int64
-	dirty   bool // the counters changed: saveCounters writes them
+	dirty   bool // the counters changed: flush writes them
 	streams int  // active message streams: items are queued for them
 }
 
@@ -382,6 +438,18 @@ type batchTx struct {
 	deferred bool
 	items    []store.Item
 	idem     []*store.Idempotency
+	// expected are the participants the batch's changes Expect, as read
+	// after the chats were locked; touched, the participants and contacts
+	// that changes applied earlier in the batch may have changed since.
+	expected map[string]expectedRow
+	touched  map[string]bool
+}
+
+// expectedRow is what Change.Expect is checked against.
+type expectedRow struct {
+	contactID, role, state, timers string
+	idle                           bool
+	idleAt, disconnectAt           int64
 }
 
 // chatIDs are the chats a change locks: those it checks, numbers items in
@@ -390,6 +458,11 @@ func chatIDs(c *store.Change) []string {
 	var ids []string
 	if c.RequireActive != "" {
 		ids = append(ids, c.RequireActive)
+	}
+	// The changes that change a participant lock its chat: with the chat
+	// locked, what Expect reads of the participant stays true.
+	if c.Expect != nil {
+		ids = append(ids, c.Expect.ContactID)
 	}
 	for _, it := range c.Items {
 		ids = append(ids, it.ContactID)
@@ -445,7 +518,7 @@ func chatIDs(c *store.Change) []string {
 // deadlock over them.
 func (b *batchTx) lock(ctx context.Context, batch []*writeReq) error {
 	b.chats = make(map[string]*chat)
-	var ids, agents, queues []string
+	var ids, agents, queues, expect []string
 	seen := make(map[string]bool)
 	add := func(list *[]string, kind, id string) {
 		if !seen[kind+id] {
@@ -470,23 +543,29 @@ func (b *batchTx) lock(ctx context.Context, batch []*writeReq) error {
 		if q := r.change.QueueCeiling; q != nil {
 			add(&queues, "q", q.FlowID)
 		}
+		if e := r.change.Expect; e != nil {
+			add(&expect, "p", e.ParticipantID)
+		}
 	}
 	if len(ids) > 0 {
-		rows, err := b.tx.Query(ctx, `SELECT id, state, last_seq, last_at, active_streams FROM contacts WHERE id = ANY($1) ORDER BY id FOR UPDATE`, ids)
+		// The expected participants are read in the same round trip, by a
+		// statement of their own that runs once the chats are locked (one
+		// statement would read them as they were before it waited).
+		var batch pgx.Batch
+		batch.Queue(`SELECT id, state, last_seq, last_at, active_streams FROM contacts WHERE id = ANY($1) ORDER BY id FOR UPDATE`, ids)
+		if len(expect) > 0 {
+			batch.Queue(`SELECT p.id, p.contact_id, p.role, p.state, p.idle, p.idle_at, p.disconnect_at, c.timers
+				FROM participants p JOIN contacts c ON c.id = p.contact_id WHERE p.id = ANY($1)`, expect)
+		}
+		br := b.tx.SendBatch(ctx, &batch)
+		err := b.readChats(br)
+		if err == nil && len(expect) > 0 {
+			err = b.readExpected(br, len(expect))
+		}
+		if cerr := br.Close(); err == nil {
+			err = cerr
+		}
 		if err != nil {
-			return err
-		}
-		for rows.Next() {
-			var id string
-			k := &chat{}
-			if err := rows.Scan(&id, &k.state, &k.lastSeq, &k.lastAt, &k.streams); err != nil {
-				rows.Close()
-				return err
-			}
-			b.chats[id] = k
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
 			return err
 		}
 	}
@@ -504,6 +583,104 @@ func (b *batchTx) lock(ctx context.Context, batch []*writeReq) error {
 		}
 	}
 	return nil
+}
+
+// readChats reads the locked chats.
+func (b *batchTx) readChats(br pgx.BatchResults) error {
+	rows, err := br.Query()
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		k := &chat{}
+		if err := rows.Scan(&id, &k.state, &k.lastSeq, &k.lastAt, &k.streams); err != nil {
+			return err
+		}
+		b.chats[id] = k
+	}
+	return rows.Err()
+}
+
+// readExpected reads the participants that changes Expect, with their
+// contacts' timers.
+func (b *batchTx) readExpected(br pgx.BatchResults, n int) error {
+	b.expected = make(map[string]expectedRow, n)
+	b.touched = make(map[string]bool)
+	rows, err := br.Query()
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		var e expectedRow
+		if err := rows.Scan(&id, &e.contactID, &e.role, &e.state, &e.idle, &e.idleAt, &e.disconnectAt, &e.timers); err != nil {
+			return err
+		}
+		b.expected[id] = e
+	}
+	return rows.Err()
+}
+
+// expect checks c.Expect against the participant as the batch read it. A
+// participant or contact that an earlier change of the batch may have
+// changed counts as stale: the caller then reads afresh and tries again.
+func (b *batchTx) expect(c *store.Change) error {
+	e := c.Expect
+	if e == nil {
+		return nil
+	}
+	row, ok := b.expected[e.ParticipantID]
+	if !ok || b.touched["p"+e.ParticipantID] || b.touched["c"+e.ContactID] {
+		return store.ErrStale
+	}
+	return store.CheckExpect(e, row.contactID, row.role, row.state, row.idle, fromMS(row.idleAt), fromMS(row.disconnectAt), row.timers)
+}
+
+// touch notes the participants and contacts c may change, for expect.
+func (b *batchTx) touch(c *store.Change) {
+	if b.touched == nil {
+		return // nothing in the batch Expects
+	}
+	for _, id := range c.Acknowledge {
+		b.touched["p"+id] = true
+	}
+	for _, l := range c.Leave {
+		b.touched["p"+l.ParticipantID] = true
+	}
+	for _, k := range c.Clocks {
+		b.touched["p"+k.ParticipantID] = true
+	}
+	if c.Barge != "" {
+		b.touched["p"+c.Barge] = true
+	}
+	if c.ParticipantToken != nil {
+		b.touched["p"+c.ParticipantToken.ParticipantID] = true
+	}
+	var contacts []string
+	if c.End != nil {
+		contacts = append(contacts, c.End.ContactID)
+	}
+	if c.Timers != nil {
+		contacts = append(contacts, c.Timers.ContactID)
+	}
+	if c.Erase != nil {
+		contacts = append(contacts, c.Erase.ContactID)
+	}
+	if c.Requeue != nil {
+		contacts = append(contacts, c.Requeue.ContactID)
+	}
+	if c.ConnectAgent != nil {
+		contacts = append(contacts, c.ConnectAgent.ContactID)
+	}
+	if c.Persist != nil {
+		contacts = append(contacts, c.Persist.ContactID)
+	}
+	for _, id := range contacts {
+		b.touched["c"+id] = true
+	}
 }
 
 func (b *batchTx) requireActive(c *store.Change) error {
@@ -755,7 +932,7 @@ func (b *batchTx) apply(ctx context.Context, c *store.Change) ([]store.Item, err
 	}
 	if len(c.ItemUpdates) > 0 {
 		// The items may be among those waiting to be inserted.
-		if ok, err := b.flush(ctx); err != nil || !ok {
+		if ok, err := b.flush(ctx, false); err != nil || !ok {
 			return nil, errors.Join(err, errFlush)
 		}
 	}
@@ -857,7 +1034,7 @@ func (b *batchTx) apply(ctx context.Context, c *store.Change) ([]store.Item, err
 	if e := c.Erase; e != nil {
 		// Rows of this chat may wait to be inserted: they go first, and
 		// are erased with the rest.
-		if ok, err := b.flush(ctx); err != nil || !ok {
+		if ok, err := b.flush(ctx, false); err != nil || !ok {
 			return nil, errors.Join(err, errFlush)
 		}
 		if err := b.erase(ctx, e); err != nil {
@@ -962,6 +1139,12 @@ func constraint(err error) string {
 // insertItems inserts items in one statement. With skipDuplicates a
 // conflicting row is left out, and the count inserted tells.
 func (b *batchTx) insertItems(ctx context.Context, items []store.Item, skipDuplicates bool) (int64, error) {
+	q, args := itemsInsert(items, skipDuplicates)
+	return b.exec(ctx, q, args...)
+}
+
+// itemsInsert is the statement that inserts items.
+func itemsInsert(items []store.Item, skipDuplicates bool) (string, []any) {
 	n := len(items)
 	var (
 		contact, id, participant, token, typ, ctype, content, name, role, attachments, receipts, message = make([]string, n),
@@ -993,53 +1176,67 @@ func (b *batchTx) insertItems(ctx context.Context, items []store.Item, skipDupli
 	if skipDuplicates {
 		q += ` ON CONFLICT DO NOTHING`
 	}
-	return b.exec(ctx, q, contact, seq, id, participant, token, typ, ctype, content, name, role, at, inTranscript,
-		attachments, receipts, message)
+	return q, []any{contact, seq, id, participant, token, typ, ctype, content, name, role, at, inTranscript,
+		attachments, receipts, message}
 }
 
-// flush inserts the deferred idempotency keys and items; false means one
-// of them was a duplicate, and the batch must run again with savepoints.
-func (b *batchTx) flush(ctx context.Context) (bool, error) {
-	if len(b.idem) > 0 {
-		n := len(b.idem)
+// flush inserts the deferred idempotency keys and items and, with
+// counters, writes the counters of the chats that got items: in one round
+// trip. false means a key or an item was a duplicate, and the batch must
+// run again with savepoints.
+func (b *batchTx) flush(ctx context.Context, counters bool) (bool, error) {
+	var batch pgx.Batch
+	var want []int64 // the rows each statement must insert; -1: any
+	if n := len(b.idem); n > 0 {
 		scope, token, response, created, contact := make([]string, n), make([]string, n), make([][]byte, n), make([]int64, n), make([]string, n)
 		now := time.Now().UnixMilli()
 		for i, k := range b.idem {
 			scope[i], token[i], response[i], created[i], contact[i] = k.Scope, k.ClientToken, k.Response, now, k.ContactID
 		}
-		got, err := b.exec(ctx, `INSERT INTO idempotency (scope, client_token, response, created_at, contact_id)
+		batch.Queue(`INSERT INTO idempotency (scope, client_token, response, created_at, contact_id)
 			SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[], $4::bigint[], $5::text[]) ON CONFLICT DO NOTHING`,
 			scope, token, response, created, contact)
-		if err != nil || got < int64(n) {
-			return false, err
-		}
-		b.idem = b.idem[:0]
+		want = append(want, int64(n))
 	}
 	if len(b.items) > 0 {
-		got, err := b.insertItems(ctx, b.items, true)
-		if err != nil || got < int64(len(b.items)) {
+		q, args := itemsInsert(b.items, true)
+		batch.Queue(q, args...)
+		want = append(want, int64(len(b.items)))
+	}
+	if counters {
+		var ids []string
+		var seqs, ats []int64
+		for id, k := range b.chats {
+			if k.dirty {
+				ids, seqs, ats = append(ids, id), append(seqs, k.lastSeq), append(ats, k.lastAt)
+			}
+		}
+		if len(ids) > 0 {
+			batch.Queue(`UPDATE contacts SET last_seq = v.seq, last_at = v.at
+				FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS v(id, seq, at) WHERE contacts.id = v.id`, ids, seqs, ats)
+			want = append(want, -1)
+		}
+	}
+	if len(want) == 0 {
+		return true, nil
+	}
+	br := b.tx.SendBatch(ctx, &batch)
+	ok := true
+	for _, w := range want {
+		tag, err := br.Exec()
+		if err != nil {
+			br.Close()
 			return false, err
 		}
-		b.items = b.items[:0]
+		ok = ok && tag.RowsAffected() >= w
 	}
-	return true, nil
-}
-
-// saveCounters writes the counters of the chats that got items.
-func (b *batchTx) saveCounters(ctx context.Context) error {
-	var ids []string
-	var seqs, ats []int64
-	for id, k := range b.chats {
-		if k.dirty {
-			ids, seqs, ats = append(ids, id), append(seqs, k.lastSeq), append(ats, k.lastAt)
-		}
+	if err := br.Close(); err != nil {
+		return false, err
 	}
-	if len(ids) == 0 {
-		return nil
+	if ok {
+		b.idem, b.items = b.idem[:0], b.items[:0]
 	}
-	_, err := b.exec(ctx, `UPDATE contacts SET last_seq = v.seq, last_at = v.at
-		FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS v(id, seq, at) WHERE contacts.id = v.id`, ids, seqs, ats)
-	return err
+	return ok, nil
 }
 
 func ms(t time.Time) int64 {

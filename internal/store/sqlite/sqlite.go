@@ -671,6 +671,23 @@ func (db *DB) tryCommit(batch []*writeReq, savepoints bool) bool {
 	return true
 }
 
+// expect checks a Change.Expect.
+func (db *DB) expect(tx *sql.Tx, e *store.Expect) error {
+	var contactID, role, state, timers string
+	var idle bool
+	var idleAt, disconnectAt int64
+	err := db.txRow(tx, `SELECT p.contact_id, p.role, p.state, p.idle, p.idle_at, p.disconnect_at, c.timers
+		FROM participants p JOIN contacts c ON c.id = p.contact_id WHERE p.id = ?`, e.ParticipantID).
+		Scan(&contactID, &role, &state, &idle, &idleAt, &disconnectAt, &timers)
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.ErrStale
+	}
+	if err != nil {
+		return err
+	}
+	return store.CheckExpect(e, contactID, role, state, idle, fromMS(idleAt), fromMS(disconnectAt), timers)
+}
+
 func (db *DB) apply(tx *sql.Tx, c *store.Change) ([]store.Item, error) {
 	fused := fusedActiveCheck(c)
 	if c.RequireActive != "" && !fused {
@@ -684,6 +701,11 @@ func (db *DB) apply(tx *sql.Tx, c *store.Change) ([]store.Item, error) {
 		}
 		if state == store.ContactEnded {
 			return nil, store.ErrEnded
+		}
+	}
+	if c.Expect != nil {
+		if err := db.expect(tx, c.Expect); err != nil {
+			return nil, err
 		}
 	}
 	if rc := c.RequireNoJoined; rc != nil && len(rc.Roles) > 0 {

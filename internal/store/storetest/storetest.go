@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -58,6 +59,7 @@ func Run(t *testing.T, b Backend) {
 		{"Supervisors", testSupervisors},
 		{"StreamOutbox", testStreamOutbox},
 		{"Console", testConsole},
+		{"Expect", testExpect},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.f(t, b) })
@@ -431,8 +433,14 @@ func testFailingChangeFailsAlone(t *testing.T, b Backend) {
 // 1, 2, 3… in commit order, and times that never decrease.
 func testSeqPerChat(t *testing.T, b Backend) {
 	var mu sync.Mutex
+	var calls atomic.Int32
 	hooked := map[string][]int64{}
 	s := open(t, b.NewDatabase(t), func(items []store.Item) {
+		if calls.Add(1) != 1 {
+			t.Error("the hook was called while a call was running") // one call at a time
+		}
+		defer calls.Add(-1)
+		time.Sleep(time.Millisecond) // widens the window for a second call
 		mu.Lock()
 		defer mu.Unlock()
 		for _, it := range items {
