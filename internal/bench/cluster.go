@@ -2,10 +2,7 @@ package bench
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -179,12 +176,11 @@ func (d *deployment) deliveryLatency(ctx context.Context, recv []*bench) (latenc
 	send := d.nodes[0]
 	o := send.o
 	n := o.LatencyChats
-	tokens := make([]string, n)
-	sockets := make([]*socket, n)
+	targets := make([]target, n)
 	defer func() {
-		for _, s := range sockets {
-			if s != nil {
-				s.conn.CloseNow()
+		for _, t := range targets {
+			if t.ws != nil {
+				t.ws.conn.CloseNow()
 			}
 		}
 	}()
@@ -193,92 +189,18 @@ func (d *deployment) deliveryLatency(ctx context.Context, recv []*bench) (latenc
 		if err != nil {
 			return err
 		}
-		tokens[i] = "X-Amz-Bearer: " + c.customerToken
 		r := recv[i%len(recv)]
 		_, ws, err := r.connection(ctx, c.agentParticipantToken, true)
 		if err != nil {
 			return err
 		}
-		sockets[i], err = dial(ctx, onHost(ws, r.parley.url))
+		sock, err := dial(ctx, onHost(ws, r.parley.url))
+		targets[i] = target{ws: sock, path: "/participant/message", header: []string{"X-Amz-Bearer: " + c.customerToken}, body: sendMessageBody}
 		return err
 	}); err != nil {
 		return latencies{}, err
 	}
-
-	total := int(float64(o.LatencyRate) * o.Duration.Seconds())
-	sentAt := make([]time.Time, total)
-	answered := make([]time.Duration, total)
-	got := make([]time.Duration, total)
-	var received atomic.Int64
-	done := make(chan struct{})
-	rctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	for _, s := range sockets {
-		go func() {
-			for {
-				_, raw, err := s.conn.Read(rctx)
-				if err != nil {
-					return
-				}
-				var f struct{ Topic, Content string }
-				if json.Unmarshal(raw, &f) != nil || f.Topic != "aws/chat" {
-					continue
-				}
-				var it struct{ Type, Content string }
-				json.Unmarshal([]byte(f.Content), &it)
-				seq, err := strconv.Atoi(it.Content)
-				if it.Type != "MESSAGE" || err != nil || seq >= total {
-					continue
-				}
-				got[seq] = time.Since(sentAt[seq])
-				if received.Add(1) == int64(total) {
-					close(done)
-				}
-			}
-		}()
-	}
-	jobs := make(chan int, total)
-	var wg sync.WaitGroup
-	var failed atomic.Bool
-	for range 128 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			p, _ := newPoster(send.parley.url)
-			defer p.close()
-			for seq := range jobs {
-				t0 := time.Now()
-				status, err := p.post(ctx, "/participant/message",
-					fmt.Appendf(nil, `{"ContentType":"text/plain","Content":"%d","ClientToken":"l%d"}`, seq, seq), tokens[seq%n])
-				answered[seq] = time.Since(t0)
-				if err != nil || status != 200 {
-					failed.Store(true)
-					cancel()
-					return
-				}
-			}
-		}()
-	}
-	interval := time.Second / time.Duration(o.LatencyRate)
-	start := time.Now()
-	for seq := range total {
-		time.Sleep(time.Until(start.Add(time.Duration(seq) * interval)))
-		sentAt[seq] = time.Now()
-		jobs <- seq
-	}
-	close(jobs)
-	wg.Wait()
-	if failed.Load() {
-		return latencies{}, errors.New("a message was refused")
-	}
-	select {
-	case <-done:
-	case <-time.After(30 * time.Second):
-		return latencies{}, fmt.Errorf("only %d of %d messages arrived", received.Load(), total)
-	}
-	slices.Sort(got)
-	slices.Sort(answered)
-	return latencies{p50: got[total/2], p99: got[total*99/100], answeredP50: answered[total/2], answeredP99: answered[total*99/100]}, nil
+	return send.measureLatency(ctx, nil, send.parley.url, targets, parseParleyItem)
 }
 
 // parallel runs f(0..n-1) on 16 workers and returns the first error.

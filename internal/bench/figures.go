@@ -339,13 +339,6 @@ type latencies struct {
 // offered load spread over many chats, against a bare relay.
 func (b *bench) latency(ctx context.Context) ([]Row, error) {
 	n := b.o.LatencyChats
-	// A target is where one chat's messages go, and the socket they arrive on.
-	type target struct {
-		path   string
-		header []string
-		body   func(seq int) []byte
-		ws     *socket
-	}
 	parleyTargets := make([]target, n)
 	baseTargets := make([]target, n)
 	for i := range n {
@@ -362,9 +355,7 @@ func (b *bench) latency(ctx context.Context) ([]Row, error) {
 			return nil, err
 		}
 		parleyTargets[i] = target{ws: ws, path: "/participant/message", header: []string{"X-Amz-Bearer: " + c.customerToken},
-			body: func(seq int) []byte {
-				return fmt.Appendf(nil, `{"ContentType":"text/plain","Content":"%d","ClientToken":"l%d"}`, seq, seq)
-			}}
+			body: sendMessageBody}
 		bws, err := dialRaw(ctx, fmt.Sprintf("ws%s/relay/c%d/ws", strings.TrimPrefix(b.baseline.url, "http"), i))
 		if err != nil {
 			return nil, err
@@ -378,91 +369,6 @@ func (b *bench) latency(ctx context.Context) ([]Row, error) {
 			baseTargets[i].ws.conn.CloseNow()
 		}
 	}()
-	measure := func(server *process, baseURL string, targets []target, parse func([]byte) (int, bool)) (latencies, error) {
-		total := int(float64(b.o.LatencyRate) * b.o.Duration.Seconds())
-		sentAt := make([]time.Time, total)
-		answered := make([]time.Duration, total) // request to response
-		got := make([]time.Duration, total)
-		var received atomic.Int64
-		done := make(chan struct{})
-		rctx, cancel := context.WithCancel(ctx)
-		defer cancel()
-		for _, t := range targets {
-			go func() {
-				for {
-					_, raw, err := t.ws.conn.Read(rctx)
-					if err != nil {
-						return
-					}
-					if seq, ok := parse(raw); ok && seq < total {
-						got[seq] = time.Since(sentAt[seq])
-						if received.Add(1) == int64(total) {
-							close(done)
-						}
-					}
-				}
-			}()
-		}
-		// A fixed offered load: one message every interval, whatever the
-		// server's speed, handed to a pool of senders.
-		jobs := make(chan int, total)
-		var wg sync.WaitGroup
-		var failed atomic.Bool
-		for range 128 {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				p, _ := newPoster(baseURL)
-				defer p.close()
-				for seq := range jobs {
-					t := targets[seq%len(targets)]
-					t0 := time.Now()
-					status, err := p.post(ctx, t.path, t.body(seq), t.header...)
-					answered[seq] = time.Since(t0)
-					if err != nil || status != 200 {
-						failed.Store(true)
-						cancel()
-						return
-					}
-				}
-			}()
-		}
-		interval := time.Second / time.Duration(b.o.LatencyRate)
-		cpu := startCPU(server.cmd.Process.Pid)
-		start := time.Now()
-		for seq := range total {
-			time.Sleep(time.Until(start.Add(time.Duration(seq) * interval)))
-			sentAt[seq] = time.Now()
-			jobs <- seq
-		}
-		close(jobs)
-		wg.Wait()
-		if failed.Load() {
-			return latencies{}, errors.New("a message was refused")
-		}
-		select {
-		case <-done:
-		case <-time.After(30 * time.Second):
-			return latencies{}, fmt.Errorf("only %d of %d messages arrived", received.Load(), total)
-		}
-		cores := cpu.coresOver(b.o.Duration)
-		slices.Sort(got)
-		slices.Sort(answered)
-		return latencies{got[total/2], got[total*99/100], answered[total/2], answered[total*99/100], cores}, nil
-	}
-	parseParley := func(raw []byte) (int, bool) {
-		var f struct{ Topic, Content string }
-		if json.Unmarshal(raw, &f) != nil || f.Topic != "aws/chat" {
-			return 0, false
-		}
-		var it struct{ Type, Content string }
-		json.Unmarshal([]byte(f.Content), &it)
-		if it.Type != "MESSAGE" {
-			return 0, false
-		}
-		n, err := strconv.Atoi(it.Content)
-		return n, err == nil
-	}
 	parseBase := func(raw []byte) (int, bool) {
 		var m struct{ Content string }
 		if json.Unmarshal(raw, &m) != nil {
@@ -471,7 +377,7 @@ func (b *bench) latency(ctx context.Context) ([]Row, error) {
 		n, err := strconv.Atoi(m.Content)
 		return n, err == nil
 	}
-	base, err := measure(b.baseline, b.baseline.url, baseTargets, parseBase)
+	base, err := b.measureLatency(ctx, b.baseline, b.baseline.url, baseTargets, parseBase)
 	if err != nil {
 		return nil, fmt.Errorf("baseline: %w", err)
 	}
@@ -490,11 +396,11 @@ func (b *bench) latency(ctx context.Context) ([]Row, error) {
 			t.ws.conn.CloseNow()
 		}
 	}()
-	dur, err := measure(b.baseline, b.baseline.url, durTargets, parseBase)
+	dur, err := b.measureLatency(ctx, b.baseline, b.baseline.url, durTargets, parseBase)
 	if err != nil {
 		return nil, fmt.Errorf("durable relay: %w", err)
 	}
-	par, err := measure(b.parley, b.parley.url, parleyTargets, parseParley)
+	par, err := b.measureLatency(ctx, b.parley, b.parley.url, parleyTargets, parseParleyItem)
 	if err != nil {
 		return nil, err
 	}
@@ -520,4 +426,115 @@ func dialRaw(ctx context.Context, url string) (*socket, error) {
 		return nil, err
 	}
 	return &socket{conn: c}, nil
+}
+
+// target is where one chat's messages go in a latency run, and the socket
+// they arrive on.
+type target struct {
+	path   string
+	header []string
+	body   func(seq int) []byte
+	ws     *socket
+}
+
+// sendMessageBody is a SendMessage whose content is seq.
+func sendMessageBody(seq int) []byte {
+	return fmt.Appendf(nil, `{"ContentType":"text/plain","Content":"%d","ClientToken":"l%d"}`, seq, seq)
+}
+
+// parseParleyItem is the seq a Parley socket's MESSAGE item carries.
+func parseParleyItem(raw []byte) (int, bool) {
+	var f struct{ Topic, Content string }
+	if json.Unmarshal(raw, &f) != nil || f.Topic != "aws/chat" {
+		return 0, false
+	}
+	var it struct{ Type, Content string }
+	json.Unmarshal([]byte(f.Content), &it)
+	if it.Type != "MESSAGE" {
+		return 0, false
+	}
+	n, err := strconv.Atoi(it.Content)
+	return n, err == nil
+}
+
+// measureLatency offers LatencyRate messages a second for Duration to
+// baseURL, spread over targets, and times each from its send to its
+// arrival on its target's socket; with server, also that process's CPU.
+func (b *bench) measureLatency(ctx context.Context, server *process, baseURL string, targets []target, parse func([]byte) (int, bool)) (latencies, error) {
+	total := int(float64(b.o.LatencyRate) * b.o.Duration.Seconds())
+	sentAt := make([]time.Time, total)
+	answered := make([]time.Duration, total) // request to response
+	got := make([]time.Duration, total)
+	var received atomic.Int64
+	done := make(chan struct{})
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	for _, t := range targets {
+		go func() {
+			for {
+				_, raw, err := t.ws.conn.Read(rctx)
+				if err != nil {
+					return
+				}
+				if seq, ok := parse(raw); ok && seq < total {
+					got[seq] = time.Since(sentAt[seq])
+					if received.Add(1) == int64(total) {
+						close(done)
+					}
+				}
+			}
+		}()
+	}
+	// A fixed offered load: one message every interval, whatever the
+	// server's speed, handed to a pool of senders.
+	jobs := make(chan int, total)
+	var wg sync.WaitGroup
+	var failed atomic.Bool
+	for range 128 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p, _ := newPoster(baseURL)
+			defer p.close()
+			for seq := range jobs {
+				t := targets[seq%len(targets)]
+				t0 := time.Now()
+				status, err := p.post(ctx, t.path, t.body(seq), t.header...)
+				answered[seq] = time.Since(t0)
+				if err != nil || status != 200 {
+					failed.Store(true)
+					cancel()
+					return
+				}
+			}
+		}()
+	}
+	interval := time.Second / time.Duration(b.o.LatencyRate)
+	var cpu cpuWindow
+	if server != nil {
+		cpu = startCPU(server.cmd.Process.Pid)
+	}
+	start := time.Now()
+	for seq := range total {
+		time.Sleep(time.Until(start.Add(time.Duration(seq) * interval)))
+		sentAt[seq] = time.Now()
+		jobs <- seq
+	}
+	close(jobs)
+	wg.Wait()
+	if failed.Load() {
+		return latencies{}, errors.New("a message was refused")
+	}
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		return latencies{}, fmt.Errorf("only %d of %d messages arrived", received.Load(), total)
+	}
+	var cores float64
+	if server != nil {
+		cores = cpu.coresOver(b.o.Duration)
+	}
+	slices.Sort(got)
+	slices.Sort(answered)
+	return latencies{got[total/2], got[total*99/100], answered[total/2], answered[total*99/100], cores}, nil
 }
