@@ -477,7 +477,7 @@ func (s *socket) touch() { s.lastRead.Store(time.Now().UnixNano()) }
 
 // outFrame is an encoded chat item on its way to one socket.
 type outFrame struct {
-	data   []byte // shared by every socket of the chat: never modified
+	data   []byte // shared by every socket of the chat: never modified; nil for a close alone
 	closes bool   // the socket closes once it is sent (the chat ended, or its participant left)
 }
 
@@ -725,6 +725,10 @@ func (s *socket) drain() {
 		}
 		closing := false
 		for _, f := range frames {
+			if f.data == nil {
+				closing = closing || f.closes
+				continue
+			}
 			if err := s.write(f.data); err != nil {
 				if err != errWriteClosed {
 					s.closeNow()

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -541,5 +542,58 @@ func TestHubFindsALostLastItem(t *testing.T) {
 	}
 	if strings.Join(got, ",") != "first,second,last" {
 		t.Errorf("got %v", got)
+	}
+}
+
+// TestOwnLeaveClosesBehindTheRestOfItsItems: the frame of a socket's own
+// participant.left does not close it; the close comes after every item
+// delivered with the leave, so a chat.ended committed with it is sent
+// first (a client that has not seen the end reconnects and is refused).
+func TestOwnLeaveClosesBehindTheRestOfItsItems(t *testing.T) {
+	h := newHub(broker.NewMemory(), nil, nil, func(func()) bool { return false }, slog.New(slog.DiscardHandler))
+	mine := &socket{grant: chat.SocketGrant{ParticipantID: "p1", ContactID: "c"}}
+	other := &socket{grant: chat.SocketGrant{ParticipantID: "p2", ContactID: "c"}}
+	f := &feed{h: h, contactID: "c", positioned: true, next: 1, sockets: map[*socket]struct{}{mine: {}, other: {}}}
+	event := func(seq int64, contentType, participant string) store.Item {
+		return store.Item{ID: fmt.Sprint("i", seq), ContactID: "c", Seq: seq, Type: chat.TypeEvent, ContentType: contentType, ParticipantID: participant, Role: "CUSTOMER"}
+	}
+	closing := func(s *socket) (n int, closes bool) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		for _, fr := range s.queue {
+			closes = closes || fr.closes
+		}
+		return len(s.queue), closes
+	}
+
+	f.mu.Lock()
+	f.receive(event(1, chat.EventParticipantLeft, "p1"))
+	if _, closes := closing(mine); closes {
+		t.Error("the leave's own frame closes the socket before the items committed with it")
+	}
+	f.receive(event(2, chat.EventChatEnded, ""))
+	f.closeLeavers()
+	f.mu.Unlock()
+	if n, closes := closing(mine); n < 2 || !closes || mine.queue[1].closes != true {
+		t.Errorf("the leaving socket's queue: %+v", mine.queue)
+	}
+	if _, closes := closing(other); !closes {
+		t.Error("chat.ended does not close the other socket")
+	}
+
+	// A leave alone (the chat goes on) still closes the leaver's socket,
+	// and only the leaver's.
+	mine2 := &socket{grant: chat.SocketGrant{ParticipantID: "p3", ContactID: "c2"}}
+	stays := &socket{grant: chat.SocketGrant{ParticipantID: "p4", ContactID: "c2"}}
+	f2 := &feed{h: h, contactID: "c2", positioned: true, next: 1, sockets: map[*socket]struct{}{mine2: {}, stays: {}}}
+	f2.mu.Lock()
+	f2.receive(event(1, chat.EventParticipantLeft, "p3"))
+	f2.closeLeavers()
+	f2.mu.Unlock()
+	if _, closes := closing(mine2); !closes {
+		t.Error("a participant who left keeps their socket")
+	}
+	if _, closes := closing(stays); closes {
+		t.Error("another participant's leave closes this socket")
 	}
 }

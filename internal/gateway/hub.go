@@ -85,6 +85,10 @@ type feed struct {
 	pending    map[int64]store.Item // items after a gap; nil without one
 	want       int64                // the newest seq known committed
 	dead       bool
+	// leaving are the sockets whose participant left in the items being
+	// delivered: they close once the rest of those items (above all a
+	// chat.ended committed with the leave) are queued behind the leave.
+	leaving []*socket
 }
 
 // newHub returns a hub; the gateway runs its run method.
@@ -235,6 +239,7 @@ func (f *feed) position() {
 		}
 	}
 	f.flush()
+	f.closeLeavers()
 }
 
 // leave removes a socket; the chat's last socket here ends the node's
@@ -283,6 +288,7 @@ func (f *feed) drain() {
 		for _, it := range items {
 			f.receive(it)
 		}
+		f.closeLeavers()
 		f.mu.Unlock()
 	}
 }
@@ -383,6 +389,7 @@ func (f *feed) repair() {
 		}
 	}
 	f.flush()
+	f.closeLeavers()
 }
 
 // send encodes an item once and hands the frame to every socket of the
@@ -401,8 +408,22 @@ func (f *feed) send(it store.Item) {
 	f.h.mu.Unlock()
 	ends := it.ContentType == chat.EventChatEnded
 	for _, s := range sockets {
-		s.offer(outFrame{data: frame, closes: ends || (it.ContentType == chat.EventParticipantLeft && it.ParticipantID == s.grant.ParticipantID)})
+		if !ends && it.ContentType == chat.EventParticipantLeft && it.ParticipantID == s.grant.ParticipantID {
+			f.leaving = append(f.leaving, s)
+		}
+		s.offer(outFrame{data: frame, closes: ends})
 	}
+}
+
+// closeLeavers queues a close behind what was sent to the sockets whose
+// participant left; under f.mu. Closing right after the leave could
+// overtake the chat.ended committed with it, and a client that has not
+// seen the end reconnects (and is refused).
+func (f *feed) closeLeavers() {
+	for _, s := range f.leaving {
+		s.offer(outFrame{closes: true})
+	}
+	f.leaving = nil
 }
 
 // drop ends a feed that fell behind: its sockets close, and their clients
