@@ -732,6 +732,16 @@ func (b *batchTx) exec(ctx context.Context, q string, args ...any) (int64, error
 	return tag.RowsAffected(), err
 }
 
+// execOne runs a change that must touch a row; none is its error when it
+// touched none.
+func (b *batchTx) execOne(ctx context.Context, none error, q string, args ...any) error {
+	n, err := b.exec(ctx, q, args...)
+	if err == nil && n == 0 {
+		return none
+	}
+	return err
+}
+
 func (b *batchTx) apply(ctx context.Context, c *store.Change) ([]store.Item, error) {
 	if rc := c.RequireNoJoined; rc != nil && len(rc.Roles) > 0 {
 		// The chat is locked (see chatIDs): no participant joins meanwhile.
@@ -748,13 +758,9 @@ func (b *batchTx) apply(ctx context.Context, c *store.Change) ([]store.Item, err
 		if b.deferred {
 			b.idem = append(b.idem, i)
 		} else {
-			n, err := b.exec(ctx, `INSERT INTO idempotency (scope, client_token, response, created_at, contact_id) VALUES ($1, $2, $3, $4, $5)
-				ON CONFLICT DO NOTHING`, i.Scope, i.ClientToken, i.Response, time.Now().UnixMilli(), i.ContactID)
-			if err != nil {
+			if err := b.execOne(ctx, store.ErrDuplicate, `INSERT INTO idempotency (scope, client_token, response, created_at, contact_id) VALUES ($1, $2, $3, $4, $5)
+				ON CONFLICT DO NOTHING`, i.Scope, i.ClientToken, i.Response, time.Now().UnixMilli(), i.ContactID); err != nil {
 				return nil, err
-			}
-			if n == 0 {
-				return nil, store.ErrDuplicate
 			}
 		}
 	}
@@ -829,22 +835,14 @@ func (b *batchTx) apply(ctx context.Context, c *store.Change) ([]store.Item, err
 			q += ` AND state = $5 AND idle_at = $6 AND disconnect_at = $7`
 			args = append(args, store.ParticipantJoined, ms(k.IfIdleAt), ms(k.IfDisconnectAt))
 		}
-		n, err := b.exec(ctx, q, args...)
-		if err != nil {
+		if err := b.execOne(ctx, store.ErrConflict, q, args...); err != nil {
 			return nil, err
-		}
-		if n == 0 {
-			return nil, store.ErrConflict
 		}
 	}
 	for _, l := range c.Leave {
-		n, err := b.exec(ctx, `UPDATE participants SET state = $1, left_at = $2 WHERE id = $3 AND state <> $1`,
-			store.ParticipantLeft, ms(l.At), l.ParticipantID)
-		if err != nil {
+		if err := b.execOne(ctx, store.ErrEnded, `UPDATE participants SET state = $1, left_at = $2 WHERE id = $3 AND state <> $1`,
+			store.ParticipantLeft, ms(l.At), l.ParticipantID); err != nil {
 			return nil, err
-		}
-		if n == 0 {
-			return nil, store.ErrEnded
 		}
 	}
 	for _, t := range c.Tokens {
@@ -915,19 +913,15 @@ func (b *batchTx) apply(ctx context.Context, c *store.Change) ([]store.Item, err
 		}
 	}
 	for _, u := range c.FileUpdates {
-		n, err := b.exec(ctx, `UPDATE files SET state = $1, updated_at = $2,
+		if err := b.execOne(ctx, store.ErrConflict, `UPDATE files SET state = $1, updated_at = $2,
 				sha256 = CASE WHEN $3 <> '' THEN $3 ELSE sha256 END,
 				serve_type = CASE WHEN $4 <> '' THEN $4 ELSE serve_type END,
 				reason = CASE WHEN $5 <> '' THEN $5 ELSE reason END,
 				item_id = CASE WHEN $6 <> '' THEN $6 ELSE item_id END,
 				lease_until = CASE WHEN $9::bigint > 0 THEN $9::bigint ELSE lease_until END
 			WHERE id = $7 AND state = $8`,
-			u.To, ms(u.At), u.SHA256, u.ServeType, u.Reason, u.ItemID, u.ID, u.From, ms(u.LeaseUntil))
-		if err != nil {
+			u.To, ms(u.At), u.SHA256, u.ServeType, u.Reason, u.ItemID, u.ID, u.From, ms(u.LeaseUntil)); err != nil {
 			return nil, err
-		}
-		if n == 0 {
-			return nil, store.ErrConflict
 		}
 	}
 	if len(c.ItemUpdates) > 0 {
@@ -960,30 +954,18 @@ func (b *batchTx) apply(ctx context.Context, c *store.Change) ([]store.Item, err
 		}
 	}
 	if name := c.RemoveAgent; name != "" {
-		n, err := b.exec(ctx, `DELETE FROM agents WHERE name = $1`, name)
-		if err != nil {
+		if err := b.execOne(ctx, store.ErrNotFound, `DELETE FROM agents WHERE name = $1`, name); err != nil {
 			return nil, err
-		}
-		if n == 0 {
-			return nil, store.ErrNotFound
 		}
 	}
 	if k := c.AgentKey; k != nil {
-		n, err := b.exec(ctx, `UPDATE agents SET key_hash = $1 WHERE name = $2`, k.KeyHash, k.Name)
-		if err != nil {
+		if err := b.execOne(ctx, store.ErrNotFound, `UPDATE agents SET key_hash = $1 WHERE name = $2`, k.KeyHash, k.Name); err != nil {
 			return nil, err
-		}
-		if n == 0 {
-			return nil, store.ErrNotFound
 		}
 	}
 	if st := c.AgentStatus; st != nil {
-		n, err := b.exec(ctx, `UPDATE agents SET status = $1 WHERE id = $2`, st.Status, st.AgentID)
-		if err != nil {
+		if err := b.execOne(ctx, store.ErrNotFound, `UPDATE agents SET status = $1 WHERE id = $2`, st.Status, st.AgentID); err != nil {
 			return nil, err
-		}
-		if n == 0 {
-			return nil, store.ErrNotFound
 		}
 	}
 	if k := c.NewCanned; k != nil {
@@ -996,12 +978,8 @@ func (b *batchTx) apply(ctx context.Context, c *store.Change) ([]store.Item, err
 		}
 	}
 	if k := c.RemoveCanned; k != nil {
-		n, err := b.exec(ctx, `DELETE FROM canned_responses WHERE instance_id = $1 AND id = $2`, k.InstanceID, k.ID)
-		if err != nil {
+		if err := b.execOne(ctx, store.ErrNotFound, `DELETE FROM canned_responses WHERE instance_id = $1 AND id = $2`, k.InstanceID, k.ID); err != nil {
 			return nil, err
-		}
-		if n == 0 {
-			return nil, store.ErrNotFound
 		}
 	}
 	if e := c.End; e != nil {
@@ -1014,13 +992,9 @@ func (b *batchTx) apply(ctx context.Context, c *store.Change) ([]store.Item, err
 				return nil, store.ErrConflict
 			}
 		}
-		n, err := b.exec(ctx, `UPDATE contacts SET state = $1, ended_at = $2, disconnect_reason = $3 WHERE id = $4 AND state <> $1`,
-			store.ContactEnded, ms(e.At), e.Reason, e.ContactID)
-		if err != nil {
+		if err := b.execOne(ctx, store.ErrEnded, `UPDATE contacts SET state = $1, ended_at = $2, disconnect_reason = $3 WHERE id = $4 AND state <> $1`,
+			store.ContactEnded, ms(e.At), e.Reason, e.ContactID); err != nil {
 			return nil, err
-		}
-		if n == 0 {
-			return nil, store.ErrEnded
 		}
 		if k := b.chats[e.ContactID]; k != nil {
 			k.state = store.ContactEnded
