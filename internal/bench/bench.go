@@ -238,6 +238,21 @@ type chat struct {
 	agentParticipantToken                 string
 }
 
+// chatWithAgent starts a chat with an agent, and opens the agent's
+// websocket on it.
+func (b *bench) chatWithAgent(ctx context.Context) (chat, *socket, error) {
+	c, err := b.newChat(ctx, true)
+	if err != nil {
+		return c, nil, err
+	}
+	_, url, err := b.connection(ctx, c.agentParticipantToken, true)
+	if err != nil {
+		return c, nil, err
+	}
+	ws, err := dial(ctx, url)
+	return c, ws, err
+}
+
 func (b *bench) newChat(ctx context.Context, withAgent bool) (chat, error) {
 	out, err := b.cc.StartChatContact(ctx, &connect.StartChatContactInput{InstanceId: aws.String(inst), ContactFlowId: aws.String("bench"),
 		ParticipantDetails: &ctypes.ParticipantDetails{DisplayName: aws.String("Customer")}})

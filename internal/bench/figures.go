@@ -131,15 +131,7 @@ const downloadPasses = 5
 // other participant receives APPROVED) against a bare PUT into a fsynced
 // file; and its download (GetAttachment → GET) against ServeContent.
 func (b *bench) transfers(ctx context.Context) ([]Row, error) {
-	c, err := b.newChat(ctx, true)
-	if err != nil {
-		return nil, err
-	}
-	_, agentWS, err := b.connection(ctx, c.agentParticipantToken, true)
-	if err != nil {
-		return nil, err
-	}
-	agent, err := dial(ctx, agentWS)
+	c, agent, err := b.chatWithAgent(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -342,15 +334,7 @@ func (b *bench) latency(ctx context.Context) ([]Row, error) {
 	parleyTargets := make([]target, n)
 	baseTargets := make([]target, n)
 	for i := range n {
-		c, err := b.newChat(ctx, true)
-		if err != nil {
-			return nil, err
-		}
-		_, wsURL, err := b.connection(ctx, c.agentParticipantToken, true)
-		if err != nil {
-			return nil, err
-		}
-		ws, err := dial(ctx, wsURL)
+		c, ws, err := b.chatWithAgent(ctx)
 		if err != nil {
 			return nil, err
 		}

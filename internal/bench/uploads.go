@@ -22,15 +22,7 @@ func (b *bench) concurrentUploads(ctx context.Context) ([]Row, error) {
 	}
 	customers := make([]customer, concurrentUploadsN)
 	for i := range customers {
-		c, err := b.newChat(ctx, true)
-		if err != nil {
-			return nil, err
-		}
-		_, agentWS, err := b.connection(ctx, c.agentParticipantToken, true)
-		if err != nil {
-			return nil, err
-		}
-		agent, err := dial(ctx, agentWS)
+		c, agent, err := b.chatWithAgent(ctx)
 		if err != nil {
 			return nil, err
 		}
