@@ -18,6 +18,8 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -326,4 +328,62 @@ func quiet() { time.Sleep(8 * time.Second) }
 func startInput() *connect.StartChatContactInput {
 	return &connect.StartChatContactInput{InstanceId: aws.String(inst), ContactFlowId: aws.String("bench"),
 		ParticipantDetails: &ctypes.ParticipantDetails{DisplayName: aws.String("Idle customer")}}
+}
+
+// parallel runs f(0..n-1) on 32 workers and returns the first error; after
+// an error a worker takes no more.
+func parallel(n int, f func(i int) error) error {
+	var next atomic.Int64
+	var mu sync.Mutex
+	var first error
+	var wg sync.WaitGroup
+	for range 32 {
+		wg.Go(func() {
+			for i := int(next.Add(1)) - 1; i < n; i = int(next.Add(1)) - 1 {
+				if err := f(i); err != nil {
+					mu.Lock()
+					if first == nil {
+						first = err
+					}
+					mu.Unlock()
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return first
+}
+
+// closedLoop is the throughput load: senders that each send a message as
+// soon as the last was answered, until d has passed. Sender g talks to
+// url(g); its nth message goes to the path and bearer header to(g, n)
+// returns ("" for none). It counts the 200s and the rest.
+func closedLoop(ctx context.Context, senders int, d time.Duration, url func(g int) string, to func(g, n int) (path, header string)) (sent, failed int64) {
+	var ok, bad atomic.Int64
+	deadline := time.Now().Add(d)
+	var wg sync.WaitGroup
+	for g := range senders {
+		wg.Go(func() {
+			p, _ := newPoster(url(g))
+			defer p.close()
+			prefix := []byte(`{"ContentType":"text/plain","Content":"load","ClientToken":"`)
+			var body []byte
+			for n := 0; time.Now().Before(deadline); n++ {
+				path, header := to(g, n)
+				body = append(append(append(append(append(body[:0], prefix...), strconv.Itoa(g)...), '-'), strconv.Itoa(n)...), `"}`...)
+				var hs []string
+				if header != "" {
+					hs = []string{header}
+				}
+				if status, err := p.post(ctx, path, body, hs...); err == nil && status == 200 {
+					ok.Add(1)
+				} else {
+					bad.Add(1)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return ok.Load(), bad.Load()
 }

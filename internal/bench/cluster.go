@@ -3,9 +3,6 @@ package bench
 import (
 	"context"
 	"fmt"
-	"strconv"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -90,39 +87,19 @@ func (d *deployment) sendRate(ctx context.Context, e *engines) (sendResult, erro
 		return sendResult{}, err
 	}
 	o := d.nodes[0].o
-	var sent, failures atomic.Int64
 	syncs0 := walSyncs(ctx, d.db)
 	cpu0, t0 := d.cpu(e), time.Now()
-	deadline := t0.Add(o.Duration)
-	var wg sync.WaitGroup
-	for g := range o.Senders {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			p, _ := newPoster(d.nodes[g%len(d.nodes)].parley.url)
-			defer p.close()
-			prefix := []byte(`{"ContentType":"text/plain","Content":"load","ClientToken":"`)
-			var body []byte
-			for n := 0; time.Now().Before(deadline); n++ {
-				bearer := tokens[(g+n*o.Senders)%chats]
-				body = append(append(append(append(append(body[:0], prefix...), strconv.Itoa(g)...), '-'), strconv.Itoa(n)...), `"}`...)
-				if status, err := p.post(ctx, "/participant/message", body, bearer); err == nil && status == 200 {
-					sent.Add(1)
-				} else {
-					failures.Add(1)
-				}
-			}
-		}()
-	}
-	wg.Wait()
+	// Each sender stays on one node, its messages going round its chats.
+	sent, failures := closedLoop(ctx, o.Senders, o.Duration, func(g int) string { return d.nodes[g%len(d.nodes)].parley.url },
+		func(g, n int) (string, string) { return "/participant/message", tokens[(g+n*o.Senders)%chats] })
 	wall := time.Since(t0).Seconds()
 	cpu1 := d.cpu(e)
-	r := sendResult{rate: float64(sent.Load()) / wall, failed: failures.Load(), nodes: (cpu1.nodes - cpu0.nodes).Seconds() / wall,
+	r := sendResult{rate: float64(sent) / wall, failed: failures, nodes: (cpu1.nodes - cpu0.nodes).Seconds() / wall,
 		pg: (cpu1.pg - cpu0.pg).Seconds() / wall, nats: (cpu1.nats - cpu0.nats).Seconds() / wall}
 	// PostgreSQL counts its statistics with up to a second's delay.
 	time.Sleep(1500 * time.Millisecond)
 	if n := walSyncs(ctx, d.db) - syncs0; syncs0 >= 0 && n > 0 {
-		r.perSync = float64(sent.Load()) / float64(n)
+		r.perSync = float64(sent) / float64(n)
 	}
 	return r, nil
 }
@@ -201,32 +178,6 @@ func (d *deployment) deliveryLatency(ctx context.Context, recv []*bench) (latenc
 		return latencies{}, err
 	}
 	return send.measureLatency(ctx, nil, send.parley.url, targets, parseParleyItem)
-}
-
-// parallel runs f(0..n-1) on 16 workers and returns the first error.
-func parallel(n int, f func(i int) error) error {
-	var next atomic.Int64
-	var mu sync.Mutex
-	var first error
-	var wg sync.WaitGroup
-	for range 16 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := int(next.Add(1)) - 1; i < n; i = int(next.Add(1)) - 1 {
-				if err := f(i); err != nil {
-					mu.Lock()
-					if first == nil {
-						first = err
-					}
-					mu.Unlock()
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	return first
 }
 
 func skipped(figure, why string) Row {

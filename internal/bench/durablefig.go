@@ -7,8 +7,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -70,31 +68,9 @@ func Gauge() time.Duration {
 // websockets listening.
 func (b *bench) durableSendRate(ctx context.Context, chats int) (rate float64, failed int64, cores float64) {
 	cpu := startCPU(b.baseline.cmd.Process.Pid)
-	var sent, bad atomic.Int64
-	deadline := time.Now().Add(b.o.Duration)
-	var wg sync.WaitGroup
-	for g := range b.o.Senders {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			p, _ := newPoster(b.baseline.url)
-			defer p.close()
-			prefix := []byte(`{"ContentType":"text/plain","Content":"load","ClientToken":"`)
-			var body, path []byte
-			for n := 0; time.Now().Before(deadline); n++ {
-				path = strconv.AppendInt(append(path[:0], "/durable/t"...), int64((g+n*b.o.Senders)%chats), 10)
-				body = append(append(append(append(append(body[:0], prefix...), strconv.Itoa(g)...), '-'), strconv.Itoa(n)...), `"}`...)
-				status, err := p.post(ctx, string(path), body)
-				if err == nil && status == 200 {
-					sent.Add(1)
-				} else {
-					bad.Add(1)
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	return float64(sent.Load()) / b.o.Duration.Seconds(), bad.Load(), cpu.coresOver(b.o.Duration)
+	sent, failed := closedLoop(ctx, b.o.Senders, b.o.Duration, func(int) string { return b.baseline.url },
+		func(g, n int) (string, string) { return "/durable/t" + strconv.Itoa((g+n*b.o.Senders)%chats), "" })
+	return float64(sent) / b.o.Duration.Seconds(), failed, cpu.coresOver(b.o.Duration)
 }
 
 // cpuPerMessageRow is the server's CPU per message under the throughput

@@ -255,32 +255,12 @@ func (b *bench) throughput(ctx context.Context) ([]Row, error) {
 	// burst of 300, then 10 a second), which real senders never reach.
 	const chats = 1024
 	tokens := make([]string, chats)
-	var mu sync.Mutex
-	var firstErr error
-	var setup sync.WaitGroup
-	work := make(chan int)
-	for range 32 {
-		setup.Add(1)
-		go func() {
-			defer setup.Done()
-			for i := range work {
-				c, err := b.newChat(ctx, false)
-				if err != nil {
-					mu.Lock()
-					firstErr = err
-					mu.Unlock()
-				}
-				tokens[i] = "X-Amz-Bearer: " + c.customerToken
-			}
-		}()
-	}
-	for i := range chats {
-		work <- i
-	}
-	close(work)
-	setup.Wait()
-	if firstErr != nil {
-		return nil, firstErr
+	if err := parallel(chats, func(i int) error {
+		c, err := b.newChat(ctx, false)
+		tokens[i] = "X-Amz-Bearer: " + c.customerToken
+		return err
+	}); err != nil {
+		return nil, err
 	}
 	var baseRate, baseCPU float64
 	var baseFailed int64
@@ -288,36 +268,13 @@ func (b *bench) throughput(ctx context.Context) ([]Row, error) {
 		baseRate, baseFailed, baseCPU = b.durableSendRate(ctx, chats)
 	}
 	cpu := startCPU(b.parley.cmd.Process.Pid)
-	var sent, failed atomic.Int64
-	deadline := time.Now().Add(b.o.Duration)
-	var wg sync.WaitGroup
-	for g := range b.o.Senders {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			p, _ := newPoster(b.parley.url)
-			defer p.close()
-			prefix := []byte(`{"ContentType":"text/plain","Content":"load","ClientToken":"`)
-			var body []byte
-			for n := 0; time.Now().Before(deadline); n++ {
-				// Each sender goes round its own chats.
-				bearer := tokens[(g+n*b.o.Senders)%chats]
-				body = append(append(append(append(append(body[:0], prefix...), strconv.Itoa(g)...), '-'), strconv.Itoa(n)...), `"}`...)
-				status, err := p.post(ctx, "/participant/message", body, bearer)
-				if err == nil && status == 200 {
-					sent.Add(1)
-				} else {
-					failed.Add(1)
-				}
-			}
-		}()
-	}
-	wg.Wait()
+	sent, failed := closedLoop(ctx, b.o.Senders, b.o.Duration, func(int) string { return b.parley.url },
+		func(g, n int) (string, string) { return "/participant/message", tokens[(g+n*b.o.Senders)%chats] })
 	cores := cpu.coresOver(b.o.Duration) // per message: its CPU over the messages sent
-	rate := float64(sent.Load()) / b.o.Duration.Seconds()
+	rate := float64(sent) / b.o.Duration.Seconds()
 	return []Row{{Figure: fmt.Sprintf("durable SendMessage throughput, %d concurrent senders (msgs/s)", b.o.Senders),
-		Parley: fmt.Sprintf("%.0f (%d failed)", rate, failed.Load()), Baseline: fmt.Sprintf("%.0f (%d failed; durable append, group commit)", baseRate, baseFailed),
-		Ratio: ratio(rate, baseRate), Target: "≥ 15,000 and ≥ 0.7×", Met: rate >= 15000 && rate >= 0.7*baseRate && failed.Load() == 0},
+		Parley: fmt.Sprintf("%.0f (%d failed)", rate, failed), Baseline: fmt.Sprintf("%.0f (%d failed; durable append, group commit)", baseRate, baseFailed),
+		Ratio: ratio(rate, baseRate), Target: "≥ 15,000 and ≥ 0.7×", Met: rate >= 15000 && rate >= 0.7*baseRate && failed == 0},
 		cpuPerMessageRow(cores, rate, baseCPU, baseRate)}, nil
 }
 

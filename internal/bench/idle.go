@@ -43,33 +43,6 @@ func fileLimit() int {
 	return int(min(r.Cur, 1<<20))
 }
 
-// forEach runs f(i) for i in [0, n) on 32 goroutines; the first error wins.
-func forEach(ctx context.Context, n int, f func(i int) error) error {
-	var mu sync.Mutex
-	var first error
-	var wg sync.WaitGroup
-	work := make(chan int)
-	for range 32 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range work {
-				if err := f(i); err != nil {
-					mu.Lock()
-					first = err
-					mu.Unlock()
-				}
-			}
-		}()
-	}
-	for i := range n {
-		work <- i
-	}
-	close(work)
-	wg.Wait()
-	return first
-}
-
 // heapProfile saves the server's heap profile as idle-heap-NAME.pb.gz when
 // it serves pprof (PARLEY_PPROF), so that `go tool pprof -base` can
 // attribute a round's growth: a chat state and a websocket, by function.
@@ -130,7 +103,7 @@ func (b *bench) idleMemory(ctx context.Context) ([]Row, error) {
 	start := b.parley.rssKB("VmRSS")
 	tokens := make([]string, n)
 	urls := make([]string, n)
-	if err := forEach(ctx, n, func(i int) error {
+	if err := parallel(n, func(i int) error {
 		out, err := b.cc.StartChatContact(ctx, startInput())
 		if err == nil {
 			tokens[i] = *out.ParticipantToken
@@ -156,7 +129,7 @@ func (b *bench) idleMemory(ctx context.Context) ([]Row, error) {
 		sys0, heap0, stack0 := b.goMemKB(ctx)
 		heapProfile(ctx, fmt.Sprint(round))
 		round++
-		err := forEach(ctx, len(urls), func(i int) error {
+		err := parallel(len(urls), func(i int) error {
 			s, err := dial(ctx, urls[i])
 			if err != nil {
 				return err
@@ -193,7 +166,7 @@ func (b *bench) idleMemory(ctx context.Context) ([]Row, error) {
 		// Fresh URLs (a URL must be opened within 100 s of its making),
 		// made before the reading.
 		second := make([]string, m)
-		if err := forEach(ctx, m, func(i int) error {
+		if err := parallel(m, func(i int) error {
 			var err error
 			_, second[i], err = b.connection(ctx, tokens[i], true)
 			return err
