@@ -244,11 +244,7 @@ func (a *API) transcript(w http.ResponseWriter, r *http.Request, agent store.Age
 		fail(w, a.log, err)
 		return
 	}
-	out := struct{ Transcript []chatwire.Item }{Transcript: []chatwire.Item{}}
-	for _, it := range items {
-		out.Transcript = append(out.Transcript, chatwire.FromStore(it))
-	}
-	writeJSON(w, http.StatusOK, out)
+	writeTranscript(w, items)
 }
 
 // attachment answers a download URL of a file of a chat the agent was in,
@@ -339,11 +335,7 @@ func (a *API) pastTranscript(w http.ResponseWriter, r *http.Request, agent store
 		fail(w, a.log, err)
 		return
 	}
-	out := struct{ Transcript []chatwire.Item }{Transcript: []chatwire.Item{}}
-	for _, it := range items {
-		out.Transcript = append(out.Transcript, chatwire.FromStore(it))
-	}
-	writeJSON(w, http.StatusOK, out)
+	writeTranscript(w, items)
 }
 
 // search finds messages in the chats the agent was in.
@@ -357,6 +349,15 @@ func (a *API) search(w http.ResponseWriter, r *http.Request, agent store.Agent) 
 	out := struct{ Results []hit }{Results: []hit{}}
 	for _, m := range found {
 		out.Results = append(out.Results, hit{m.Item.ContactID, m.Customer, m.Item.Content, awswire.FormatTime(m.Item.Time)})
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// writeTranscript answers items in GetTranscript's item shape.
+func writeTranscript(w http.ResponseWriter, items []store.Item) {
+	out := struct{ Transcript []chatwire.Item }{Transcript: make([]chatwire.Item, 0, len(items))}
+	for _, it := range items {
+		out.Transcript = append(out.Transcript, chatwire.FromStore(it))
 	}
 	writeJSON(w, http.StatusOK, out)
 }
