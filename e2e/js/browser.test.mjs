@@ -52,13 +52,21 @@ test("a customer and an agent converse, with files, in the widget and the consol
   watch(customer, errors);
   watch(agent, errors);
 
-  // The customer starts a chat from the widget and writes.
+  // The customer starts a chat from the widget and writes at once, while
+  // the connection is still opening (held back here so that it always is):
+  // the message waits for it instead of failing for want of a token.
+  let releaseConnection;
+  const connectionHeld = new Promise((r) => { releaseConnection = r; });
+  await customer.route("**/participant/connection", async (route) => { await connectionHeld; await route.continue(); });
   await customer.goto(fx.url + "/");
   await customer.getByLabel("Your name").fill("Ada");
   await customer.getByRole("button", { name: "Start chat" }).click();
   await customer.getByRole("textbox", { name: "Message" }).fill("Hello, my order 1234 has not arrived");
   await customer.keyboard.press("Enter");
+  await customer.getByRole("status").filter({ hasText: "Connecting…" }).waitFor();
+  releaseConnection();
   await customer.locator(".message.mine", { hasText: "order 1234" }).waitFor();
+  await customer.unroute("**/participant/connection");
 
   // The agent signs in, sees the waiting chat live, accepts it.
   await agent.goto(fx.url + "/agent");

@@ -43,7 +43,7 @@ export class ChatConnection {
     this.attempt = 0;
     this.lastTyping = 0;
     this.heartbeat = null;
-    this.reconnecting = null; // the one reconnect loop running, if any
+    this.opening = null; // the first connection, which sends wait for
   }
 
   async api(path, body, bearer = this.token) {
@@ -62,7 +62,16 @@ export class ChatConnection {
 
   async connect() {
     this.onState("connecting");
-    await this.open();
+    this.opening = this.open();
+    await this.opening;
+  }
+
+  // call is api with the connection token. What the page sends before the
+  // first connection opens (a message typed while "Connecting…") waits for
+  // it rather than going out without a token and failing.
+  async call(path, body) {
+    if (!this.token && this.opening) await this.opening.catch(() => {});
+    return this.api(path, body);
   }
 
   async open() {
@@ -156,13 +165,13 @@ export class ChatConnection {
   }
 
   sendMessage(content, contentType = "text/plain") {
-    return this.api("/participant/message", { ContentType: contentType, Content: content, ClientToken: crypto.randomUUID() });
+    return this.call("/participant/message", { ContentType: contentType, Content: content, ClientToken: crypto.randomUUID() });
   }
 
   sendEvent(contentType, content) {
     const body = { ContentType: contentType, ClientToken: crypto.randomUUID() };
     if (content) body.Content = content;
-    return this.api("/participant/event", body);
+    return this.call("/participant/event", body);
   }
 
   // typing sends a typing event at most every 5 seconds.
@@ -179,7 +188,7 @@ export class ChatConnection {
   // sendAttachment uploads a File, reporting progress(done, total); it
   // checks the upload's status, which ChatJS does not.
   async sendAttachment(file, progress) {
-    const start = await this.api("/participant/start-attachment-upload", {
+    const start = await this.call("/participant/start-attachment-upload", {
       AttachmentName: file.name, AttachmentSizeInBytes: file.size,
       ContentType: file.type || "application/octet-stream", ClientToken: crypto.randomUUID(),
     });
@@ -197,13 +206,13 @@ export class ChatConnection {
       xhr.onerror = () => reject(new ApiError("UploadFailed", "The upload was interrupted.", 0));
       xhr.send(file);
     });
-    await this.api("/participant/complete-attachment-upload", { AttachmentIds: [start.AttachmentId], ClientToken: crypto.randomUUID() });
+    await this.call("/participant/complete-attachment-upload", { AttachmentIds: [start.AttachmentId], ClientToken: crypto.randomUUID() });
     return start.AttachmentId;
   }
 
   // attachment returns {Url, AttachmentSizeInBytes} of an approved file.
   attachment(id) {
-    return this.api("/participant/attachment", { AttachmentId: id });
+    return this.call("/participant/attachment", { AttachmentId: id });
   }
 
   // transcript returns every item, oldest first, or with after, those
@@ -214,7 +223,7 @@ export class ChatConnection {
     if (after) {
       try {
         do {
-          const page = await this.api("/participant/transcript",
+          const page = await this.call("/participant/transcript",
             { MaxResults: 100, ScanDirection: "FORWARD", SortOrder: "ASCENDING", StartPosition: { Id: after }, NextToken });
           items.push(...page.Transcript);
           NextToken = page.NextToken;
@@ -226,7 +235,7 @@ export class ChatConnection {
       }
     }
     do {
-      const page = await this.api("/participant/transcript", { MaxResults: 100, ScanDirection: "BACKWARD", SortOrder: "ASCENDING", NextToken });
+      const page = await this.call("/participant/transcript", { MaxResults: 100, ScanDirection: "BACKWARD", SortOrder: "ASCENDING", NextToken });
       items.unshift(...page.Transcript);
       NextToken = page.NextToken;
     } while (NextToken);
@@ -239,6 +248,6 @@ export class ChatConnection {
   }
 
   disconnect() {
-    return this.api("/participant/disconnect", { ClientToken: crypto.randomUUID() });
+    return this.call("/participant/disconnect", { ClientToken: crypto.randomUUID() });
   }
 }
