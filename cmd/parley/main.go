@@ -103,7 +103,7 @@ func run(args []string, env config.Env, stdout, stderr io.Writer) error {
 		fs.IntVar(&o.LatencyChats, "latency-chats", o.LatencyChats, "chats the latency load is spread over")
 		fs.IntVar(&o.LatencyRate, "latency-rate", o.LatencyRate, "messages a second offered for latency")
 		fs.IntVar(&o.IdleSockets, "idle", o.IdleSockets, "idle connections for the memory figure")
-		fs.StringVar(&o.Only, "only", "", "run only the figures whose step name contains this")
+		fs.StringVar(&o.Only, "only", "", "run only the figures whose step name contains this (a trailing $ anchors it at the end)")
 		fs.StringVar(&o.ParleyBinary, "parley", "", "the parley executable to measure (paired runs of two builds); default this one")
 		fs.DurationVar(&o.Hold, "hold", 0, "keep the idle connections open this long (for profiling)")
 		fs.StringVar(&o.DatabaseURL, "database-url", "", "the PostgreSQL database the PostgreSQL and cluster figures write to (default: a private server the bench starts)")

@@ -38,7 +38,8 @@ type Options struct {
 	LatencyRate  int // messages a second offered
 	IdleSockets  int
 	ParleyBinary string // the parley executable; "" means this one
-	// Only runs the steps whose names contain it ("" runs all).
+	// Only runs the steps whose names contain it ("" runs all); a
+	// trailing "$" anchors it at the name's end.
 	Only string
 	// Hold keeps the idle connections open this long, for profiling.
 	Hold time.Duration
@@ -192,7 +193,7 @@ func Run(ctx context.Context, o Options, out io.Writer) error {
 	}
 	var rows []Row
 	for _, s := range steps {
-		if !strings.Contains(s.name, o.Only) {
+		if only, ok := strings.CutSuffix(o.Only, "$"); (ok && !strings.HasSuffix(s.name, only)) || (!ok && !strings.Contains(s.name, o.Only)) {
 			continue
 		}
 		fmt.Fprintf(out, "measuring %s…\n", s.name)
