@@ -55,18 +55,12 @@ type DB struct {
 	// Prepared statements by query text: compiling SQL was a third of the
 	// CPU of a SendMessage before they were kept.
 	rstmts sync.Map // on r
-	wstmts sync.Map // on w
 
 	walLong  atomic.Bool // the checkpointer found the WAL long: restartWAL
 	observer atomic.Pointer[store.CommitObserver]
 
 	// Owned by the writer goroutine.
-	missed []string // statements to prepare after the transaction
-	// txStmts are the statements bound to the transaction txOf: tx.Stmt
-	// allocates a new binding on every call, and a batch runs the same few
-	// statements for each of its changes.
-	txStmts map[string]*sql.Stmt
-	txOf    *sql.Tx
+	wtx *writeTx
 	// streamed holds the contacts that may have an active stream (a
 	// superset: stopping never removes one), so that committing an item
 	// of any other contact costs no outbox query.
@@ -106,48 +100,59 @@ func (db *DB) rows(ctx context.Context, q string, args ...any) (*sql.Rows, error
 	return st.QueryContext(ctx, args...)
 }
 
-// writerStmt returns the writer's prepared statement for q, bound to tx.
-// The writer has one connection, which tx holds, so a statement not
-// prepared yet is prepared in tx for this use, and on the connection once
-// tx has ended (prepareMissed).
-func (db *DB) writerStmt(tx *sql.Tx, q string) (*sql.Stmt, error) {
-	if db.txOf != tx {
-		// A new transaction: the bindings of the last one closed with it.
-		db.txOf = tx
-		clear(db.txStmts)
-	}
-	if st, ok := db.txStmts[q]; ok {
+// writeTx is the writer's connection, on which it runs its transactions
+// with BEGIN and COMMIT itself rather than through database/sql's Tx: a
+// Tx watches its context on a goroutine of its own, so does every Rows
+// read in it (one UPDATE … RETURNING per SendMessage), and tx.Stmt binds
+// each statement to the transaction anew. The writer goroutine alone uses
+// it, and only within the transaction it begins.
+type writeTx struct {
+	conn  *sql.Conn
+	stmts map[string]*sql.Stmt // prepared on conn, for its lifetime
+}
+
+// stmt returns the prepared statement for q.
+func (tx *writeTx) stmt(q string) (*sql.Stmt, error) {
+	if st, ok := tx.stmts[q]; ok {
 		return st, nil
 	}
-	var st *sql.Stmt
-	if ps, ok := db.wstmts.Load(q); ok {
-		st = tx.Stmt(ps.(*sql.Stmt))
-	} else {
-		db.missed = append(db.missed, q)
-		var err error
-		if st, err = tx.Prepare(q); err != nil {
-			return nil, err
-		}
+	st, err := tx.conn.PrepareContext(context.Background(), q)
+	if err != nil {
+		return nil, err
 	}
-	if db.txStmts == nil {
-		db.txStmts = map[string]*sql.Stmt{}
-	}
-	db.txStmts[q] = st
+	tx.stmts[q] = st
 	return st, nil
 }
 
-// prepareMissed prepares what writerStmt missed; the writer goroutine calls
-// it between transactions.
-func (db *DB) prepareMissed() {
-	for _, q := range db.missed {
-		prepared(db.w, &db.wstmts, q)
+// Query runs a read (or a statement with RETURNING) that has rows.
+func (tx *writeTx) Query(q string, args ...any) (*sql.Rows, error) {
+	st, err := tx.stmt(q)
+	if err != nil {
+		return nil, err
 	}
-	db.missed = db.missed[:0]
+	return st.Query(args...)
+}
+
+// run executes a statement that is not worth preparing (BEGIN, COMMIT).
+func (tx *writeTx) run(q string) error {
+	_, err := tx.conn.ExecContext(context.Background(), q)
+	return err
+}
+
+// Rollback ends the transaction without its changes. SQLite may have
+// rolled it back itself already (after an I/O error), which is no error.
+func (tx *writeTx) Rollback() { tx.run(`ROLLBACK`) }
+
+func (tx *writeTx) close() error {
+	for _, st := range tx.stmts {
+		st.Close()
+	}
+	return tx.conn.Close()
 }
 
 // exec runs a statement in the writer's transaction.
-func (db *DB) exec(tx *sql.Tx, q string, args ...any) (sql.Result, error) {
-	st, err := db.writerStmt(tx, q)
+func (db *DB) exec(tx *writeTx, q string, args ...any) (sql.Result, error) {
+	st, err := tx.stmt(q)
 	if err != nil {
 		return nil, err
 	}
@@ -155,7 +160,7 @@ func (db *DB) exec(tx *sql.Tx, q string, args ...any) (sql.Result, error) {
 }
 
 // execOne runs a statement that must change a row; none is ErrNotFound.
-func (db *DB) execOne(tx *sql.Tx, q string, args ...any) error {
+func (db *DB) execOne(tx *writeTx, q string, args ...any) error {
 	res, err := db.exec(tx, q, args...)
 	if err != nil {
 		return err
@@ -167,8 +172,8 @@ func (db *DB) execOne(tx *sql.Tx, q string, args ...any) error {
 }
 
 // txRow runs a one-row read in the writer's transaction.
-func (db *DB) txRow(tx *sql.Tx, q string, args ...any) rowScanner {
-	st, err := db.writerStmt(tx, q)
+func (db *DB) txRow(tx *writeTx, q string, args ...any) rowScanner {
+	st, err := tx.stmt(q)
 	if err != nil {
 		return errRow{err}
 	}
@@ -241,6 +246,13 @@ func Open(path string, hook store.CommitHook) (*DB, error) {
 		db.streamed[id] = true
 	}
 	rows.Close()
+	conn, err := w.Conn(context.Background())
+	if err != nil {
+		w.Close()
+		r.Close()
+		return nil, err
+	}
+	db.wtx = &writeTx{conn: conn, stmts: map[string]*sql.Stmt{}}
 	ckpt, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, err
@@ -339,9 +351,9 @@ func (db *DB) checkpoint() {
 // it is refused.
 func (db *DB) restartWAL() {
 	if db.walLong.Swap(false) {
-		db.w.Exec(`PRAGMA busy_timeout = 0`)
-		db.w.Exec(`PRAGMA wal_checkpoint(RESTART)`)
-		db.w.Exec(`PRAGMA busy_timeout = ` + strconv.Itoa(busyTimeoutMS))
+		db.wtx.run(`PRAGMA busy_timeout = 0`)
+		db.wtx.run(`PRAGMA wal_checkpoint(RESTART)`)
+		db.wtx.run(`PRAGMA busy_timeout = ` + strconv.Itoa(busyTimeoutMS))
 	}
 }
 
@@ -396,9 +408,7 @@ func (db *DB) Close() error {
 	db.mu.Unlock()
 	<-db.done
 	<-db.ckptDone
-	for _, cache := range []*sync.Map{&db.rstmts, &db.wstmts} {
-		cache.Range(func(_, st any) bool { st.(*sql.Stmt).Close(); return true })
-	}
+	db.rstmts.Range(func(_, st any) bool { st.(*sql.Stmt).Close(); return true })
 	return errors.Join(db.w.Close(), db.r.Close())
 }
 
@@ -447,7 +457,7 @@ func (db *DB) ClaimFiles(ctx context.Context, now time.Time, lease time.Duration
 	return out, nil
 }
 
-func (db *DB) claimFilesTx(tx *sql.Tx, c *claim) error {
+func (db *DB) claimFilesTx(tx *writeTx, c *claim) error {
 	c.ids = nil
 	rows, err := tx.Query(`UPDATE files SET lease_until = ? WHERE id IN (
 			SELECT id FROM files WHERE state = 'IN_PROGRESS' AND lease_until <= ? ORDER BY lease_until LIMIT ?)
@@ -475,7 +485,7 @@ func (db *DB) ClaimDue(ctx context.Context, now time.Time, lease time.Duration, 
 	return c.due, err
 }
 
-func (db *DB) claimTx(tx *sql.Tx, c *claim) error {
+func (db *DB) claimTx(tx *writeTx, c *claim) error {
 	if c.files {
 		return db.claimFilesTx(tx, c)
 	}
@@ -556,6 +566,7 @@ func (db *DB) write(ctx context.Context, req *writeReq) error {
 
 func (db *DB) writer() {
 	defer close(db.done)
+	defer db.wtx.close()
 	batch := make([]*writeReq, 0, maxBatch)
 	for first := range db.reqs {
 		batch = append(batch[:0], first)
@@ -572,7 +583,6 @@ func (db *DB) writer() {
 			}
 		}
 		db.commit(batch)
-		db.prepareMissed()
 		db.restartWAL()
 	}
 }
@@ -599,10 +609,9 @@ func (db *DB) tryCommit(batch []*writeReq, savepoints bool) bool {
 		}
 		return true
 	}
-	ctx := context.Background()
 	start := time.Now()
-	tx, err := db.w.BeginTx(ctx, nil)
-	if err != nil {
+	tx := db.wtx
+	if err := tx.run(`BEGIN IMMEDIATE`); err != nil {
 		return fail(fmt.Errorf("sqlite: begin: %w", err))
 	}
 	for _, r := range batch {
@@ -649,7 +658,8 @@ func (db *DB) tryCommit(batch []*writeReq, savepoints bool) bool {
 		}
 	}
 	committing := time.Now()
-	if err := tx.Commit(); err != nil {
+	if err := tx.run(`COMMIT`); err != nil {
+		tx.Rollback()
 		return fail(fmt.Errorf("sqlite: commit: %w", err))
 	}
 	done := time.Now()
@@ -672,7 +682,7 @@ func (db *DB) tryCommit(batch []*writeReq, savepoints bool) bool {
 }
 
 // expect checks a Change.Expect.
-func (db *DB) expect(tx *sql.Tx, e *store.Expect) error {
+func (db *DB) expect(tx *writeTx, e *store.Expect) error {
 	var contactID, role, state, timers string
 	var idle bool
 	var idleAt, disconnectAt int64
@@ -688,7 +698,7 @@ func (db *DB) expect(tx *sql.Tx, e *store.Expect) error {
 	return store.CheckExpect(e, contactID, role, state, idle, fromMS(idleAt), fromMS(disconnectAt), timers)
 }
 
-func (db *DB) apply(tx *sql.Tx, c *store.Change) ([]store.Item, error) {
+func (db *DB) apply(tx *writeTx, c *store.Change) ([]store.Item, error) {
 	fused := fusedActiveCheck(c)
 	if c.RequireActive != "" && !fused {
 		var state string
@@ -1150,7 +1160,7 @@ func fusedActiveCheck(c *store.Change) bool {
 
 // erase deletes a contact's rows, children first, and records the
 // tombstone.
-func (db *DB) erase(tx *sql.Tx, e *store.Tombstone) error {
+func (db *DB) erase(tx *writeTx, e *store.Tombstone) error {
 	var n int
 	if err := db.txRow(tx, `SELECT COUNT(*) FROM contacts WHERE id = ?`, e.ContactID).Scan(&n); err != nil {
 		return err
@@ -1213,7 +1223,7 @@ var pruneQueries = []string{
 	`DELETE FROM items WHERE rowid IN (SELECT rowid FROM items WHERE NOT in_transcript AND at < ? LIMIT ?)`,
 }
 
-func (db *DB) pruneTx(tx *sql.Tx, p *store.Prune) (int, error) {
+func (db *DB) pruneTx(tx *writeTx, p *store.Prune) (int, error) {
 	n := 0
 	for i, before := range []time.Time{p.TokensExpiredBefore, p.IdempotencyBefore, p.EphemeralBefore} {
 		if before.IsZero() {
