@@ -19,7 +19,7 @@ import (
 // its left is whatever the client chose to send. A malformed entry stops
 // the walk at the last trusted hop.
 func From(r *http.Request, trusted []netip.Prefix) netip.Addr {
-	peer := parse(r.RemoteAddr)
+	peer := parsePeer(r.RemoteAddr)
 	if !peer.IsValid() || !contains(trusted, peer) {
 		return peer
 	}
@@ -56,6 +56,15 @@ func parse(s string) netip.Addr {
 		}
 	}
 	return netip.Addr{}
+}
+
+// parsePeer is parse for a RemoteAddr, which has a port: trying that form
+// first spares every request a failed parse (and its error value).
+func parsePeer(s string) netip.Addr {
+	if ap, err := netip.ParseAddrPort(s); err == nil {
+		return ap.Addr().Unmap().WithZone("")
+	}
+	return parse(s)
 }
 
 func contains(prefixes []netip.Prefix, a netip.Addr) bool {

@@ -30,6 +30,8 @@ func TestFrom(t *testing.T) {
 		{"IPv6 client through a trusted proxy", "[fd00::1]:4000", []string{"2001:db8::1"}, "2001:db8::1"},
 		{"bracketed with port", "10.1.2.3:4000", []string{"[2001:db8::2]:5555"}, "2001:db8::2"},
 		{"IPv4-mapped peer is trusted as IPv4", "[::ffff:10.1.2.3]:4000", []string{"198.51.100.7"}, "198.51.100.7"},
+		{"peer's zone is dropped", "[fe80::1%eth0]:4000", nil, "fe80::1"},
+		{"peer without a port", "203.0.113.9", nil, "203.0.113.9"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			r, _ := http.NewRequest("GET", "http://x/", nil)
@@ -41,6 +43,15 @@ func TestFrom(t *testing.T) {
 				t.Errorf("From = %s, want %s", got, c.want)
 			}
 		})
+	}
+}
+
+// TestFromAllocates nothing for a direct peer: every request asks.
+func TestFromAllocates(t *testing.T) {
+	r, _ := http.NewRequest("GET", "http://x/", nil)
+	r.RemoteAddr = "203.0.113.5:4000"
+	if n := testing.AllocsPerRun(100, func() { From(r, nil) }); n != 0 {
+		t.Errorf("From allocates %v times a request, want 0", n)
 	}
 }
 

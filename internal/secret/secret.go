@@ -26,8 +26,11 @@ func NewToken() string {
 // Hash is how a bearer token is stored and looked up: the token itself is
 // never written anywhere.
 func Hash(token string) string {
-	sum := sha256.Sum256([]byte(token))
-	return hex.EncodeToString(sum[:])
+	var buf [128]byte // tokens are 43 characters: no copy of them on the heap
+	sum := sha256.Sum256(append(buf[:0], token...))
+	var h [2 * sha256.Size]byte // every request hashes its token: one allocation, the string
+	hex.Encode(h[:], sum[:])
+	return string(h[:])
 }
 
 // NewUUID returns a random (version 4) UUID, the id format Amazon Connect uses
@@ -37,8 +40,23 @@ func NewUUID() string {
 	rand.Read(b[:])
 	b[6] = b[6]&0x0f | 0x40
 	b[8] = b[8]&0x3f | 0x80
-	h := hex.EncodeToString(b[:])
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
+	return formatUUID(&b)
+}
+
+// formatUUID writes b in the 8-4-4-4-12 form, allocating only the string:
+// every request takes an id.
+func formatUUID(b *[16]byte) string {
+	var s [36]byte
+	hex.Encode(s[0:8], b[0:4])
+	s[8] = '-'
+	hex.Encode(s[9:13], b[4:6])
+	s[13] = '-'
+	hex.Encode(s[14:18], b[6:8])
+	s[18] = '-'
+	hex.Encode(s[19:23], b[8:10])
+	s[23] = '-'
+	hex.Encode(s[24:36], b[10:16])
+	return string(s[:])
 }
 
 // NewTimeUUID returns a version 7 UUID: 48 bits of Unix milliseconds, then
@@ -52,8 +70,7 @@ func NewTimeUUID() string {
 	b[0], b[1], b[2], b[3], b[4], b[5] = byte(ms>>40), byte(ms>>32), byte(ms>>24), byte(ms>>16), byte(ms>>8), byte(ms)
 	b[6] = b[6]&0x0f | 0x70
 	b[8] = b[8]&0x3f | 0x80
-	h := hex.EncodeToString(b[:])
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
+	return formatUUID(&b)
 }
 
 // Key is the server's master secret. Purpose-specific keys are derived from

@@ -24,6 +24,24 @@ func TestNewToken(t *testing.T) {
 	}
 }
 
+func TestHash(t *testing.T) {
+	// SHA-256 of "abc" (FIPS 180-2), in lower-case hex: how tokens are stored.
+	if h := Hash("abc"); h != "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad" {
+		t.Fatalf("Hash(abc) = %s", h)
+	}
+}
+
+// TestIDsAllocateOnce: every request takes an id and hashes a token.
+func TestIDsAllocateOnce(t *testing.T) {
+	tok := NewToken()
+	for name, f := range map[string]func(){"NewUUID": func() { NewUUID() }, "NewTimeUUID": func() { NewTimeUUID() },
+		"Hash": func() { Hash(tok) }} {
+		if n := testing.AllocsPerRun(100, f); n > 1 {
+			t.Errorf("%s allocates %v times, want 1", name, n)
+		}
+	}
+}
+
 func TestNewUUID(t *testing.T) {
 	re := regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
 	for range 100 {
