@@ -58,16 +58,31 @@ func (t EpochSeconds) MarshalJSON() ([]byte, error) {
 	return fmt.Appendf(nil, "%d.%03d", ms/1000, ms%1000), nil
 }
 
+// RequestIDHeader is x-amzn-RequestId in the form net/http writes it
+// (textproto.CanonicalMIMEHeaderKey): indexing the header map with it spares
+// each request the canonicalisation of "X-Amzn-RequestId", which allocates.
+const RequestIDHeader = "X-Amzn-Requestid"
+
 // RequestID returns the response's x-amzn-RequestId: the one the server's
 // middleware gave the request, or a fresh one.
 func RequestID(w http.ResponseWriter) string {
-	if id := w.Header().Get("X-Amzn-RequestId"); id != "" {
-		return id
+	h := w.Header()
+	if v := h[RequestIDHeader]; len(v) > 0 && v[0] != "" {
+		return v[0]
 	}
 	id := secret.NewUUID()
-	w.Header().Set("X-Amzn-RequestId", id)
+	h[RequestIDHeader] = []string{id}
 	return id
 }
+
+// Header values every response shares. The slices are never changed in
+// place (Header.Add appends past their length, onto a copy), so one serves
+// every request instead of a new one each.
+var (
+	jsonContentType = []string{"application/json"}
+	corsOrigin      = []string{"*"}
+	corsExpose      = []string{"x-amzn-RequestId, x-amzn-ErrorType, x-amz-apigw-id, Content-Length, ETag"}
+)
 
 // WriteJSON writes a 200 response with v as its body.
 func WriteJSON(w http.ResponseWriter, v any) {
@@ -76,7 +91,12 @@ func WriteJSON(w http.ResponseWriter, v any) {
 		WriteError(w, nil, err)
 		return
 	}
-	w.Header().Set("Content-Type", "application/json")
+	WriteJSONBytes(w, b)
+}
+
+// WriteJSONBytes writes a 200 response whose body b is JSON already.
+func WriteJSONBytes(w http.ResponseWriter, b []byte) {
+	w.Header()["Content-Type"] = jsonContentType
 	w.WriteHeader(http.StatusOK)
 	w.Write(b)
 }
@@ -93,7 +113,7 @@ func WriteError(w http.ResponseWriter, log *slog.Logger, err error, internalType
 		}
 		if log != nil {
 			// The writer knows the request's id; the log line carries it.
-			log.Error("internal error", "err", err, "request_id", w.Header().Get("X-Amzn-RequestId"))
+			log.Error("internal error", "err", err, "request_id", w.Header().Get(RequestIDHeader))
 		}
 		e = Errorf(http.StatusInternalServerError, typ, "An internal error occurred; the request may be retried.")
 	}
@@ -238,8 +258,8 @@ func Deref[T any](p *T) T {
 func CORS(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hd := w.Header()
-		hd.Set("Access-Control-Allow-Origin", "*")
-		hd.Set("Access-Control-Expose-Headers", "x-amzn-RequestId, x-amzn-ErrorType, x-amz-apigw-id, Content-Length, ETag")
+		hd["Access-Control-Allow-Origin"] = corsOrigin
+		hd["Access-Control-Expose-Headers"] = corsExpose
 		if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
 			hd.Set("Access-Control-Allow-Methods", "GET, POST, PUT, OPTIONS")
 			if req := r.Header.Get("Access-Control-Request-Headers"); req != "" {

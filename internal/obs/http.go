@@ -81,7 +81,9 @@ func Middleware(next http.Handler, log *slog.Logger, m *Metrics) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		info := &Info{ID: secret.NewUUID()}
-		w.Header().Set("X-Amzn-RequestId", info.ID)
+		// x-amzn-RequestId, by its canonical key (awswire.RequestIDHeader):
+		// Set would canonicalise it anew, an allocation every request.
+		w.Header()["X-Amzn-Requestid"] = []string{info.ID}
 		rw := &responseWriter{ResponseWriter: w, status: http.StatusOK, id: info.ID}
 		r = r.WithContext(context.WithValue(r.Context(), infoKey{}, info))
 		defer func() {

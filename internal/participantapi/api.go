@@ -229,6 +229,23 @@ type itemOut struct {
 	AbsoluteTime string
 }
 
+// writeItem answers with itemOut{id, at}, as WriteJSON would: SendMessage
+// and SendEvent answer every message and event with it, so it is written
+// without json.Marshal's reflection when the id needs no escaping (it is
+// a UUID; the time never does).
+func writeItem(w http.ResponseWriter, id string, at time.Time) {
+	for i := 0; i < len(id); i++ {
+		if c := id[i]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || c == '-') {
+			awswire.WriteJSON(w, itemOut{Id: id, AbsoluteTime: awswire.FormatTime(at)})
+			return
+		}
+	}
+	b := make([]byte, 0, len(id)+64)
+	b = append(append(append(b, `{"Id":"`...), id...), `","AbsoluteTime":"`...)
+	b = append(at.UTC().AppendFormat(b, awswire.TimeFormat), `"}`...)
+	awswire.WriteJSONBytes(w, b)
+}
+
 func (a *API) sendMessage(w http.ResponseWriter, r *http.Request, body []byte, sess *chat.Session) error {
 	in, err := decodeSendMessage(body)
 	if err != nil {
@@ -238,7 +255,7 @@ func (a *API) sendMessage(w http.ResponseWriter, r *http.Request, body []byte, s
 	if err != nil {
 		return err
 	}
-	awswire.WriteJSON(w, itemOut{Id: it.ID, AbsoluteTime: awswire.FormatTime(it.Time)})
+	writeItem(w, it.ID, it.Time)
 	return nil
 }
 
@@ -251,7 +268,7 @@ func (a *API) sendEvent(w http.ResponseWriter, r *http.Request, body []byte, ses
 	if err != nil {
 		return err
 	}
-	awswire.WriteJSON(w, itemOut{Id: it.ID, AbsoluteTime: awswire.FormatTime(it.Time)})
+	writeItem(w, it.ID, it.Time)
 	return nil
 }
 
