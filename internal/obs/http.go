@@ -106,16 +106,25 @@ func Middleware(next http.Handler, log *slog.Logger, m *Metrics) http.Handler {
 			if quiet[r.Pattern] && status < 500 {
 				return
 			}
-			// Typed attributes: one line per request is on every hot path,
-			// and LogAttrs spares boxing each value into an any.
-			attrs := [8]slog.Attr{slog.String("op", info.Operation), slog.String("method", r.Method), slog.Int("status", status),
+			// One line per request is on every hot path: typed attributes
+			// spare boxing each value into an any, and the record is made
+			// here, as slog's documentation shows for wrappers, because
+			// Logger.LogAttrs looks up its caller's PC for every line
+			// (runtime.Callers), which the access line never shows.
+			ctx := r.Context()
+			if !log.Enabled(ctx, slog.LevelInfo) {
+				return
+			}
+			attrs := [7]slog.Attr{slog.String("op", info.Operation), slog.String("method", r.Method), slog.Int("status", status),
 				slog.Float64("duration_ms", float64(d.Microseconds())/1000), slog.Int64("bytes", rw.bytes), slog.String("remote", remoteIP(r))}
 			n := 6
 			if c := info.contactID(); c != "" {
 				attrs[n] = slog.String("contact", c)
 				n++
 			}
-			log.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs[:n]...)
+			rec := slog.NewRecord(time.Now(), slog.LevelInfo, "request", 0)
+			rec.AddAttrs(attrs[:n]...)
+			log.Handler().Handle(ctx, rec)
 		}()
 		next.ServeHTTP(rw, r)
 	})

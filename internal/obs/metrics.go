@@ -3,6 +3,7 @@ package obs
 import (
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -32,6 +33,21 @@ type Metrics struct {
 	scanSeconds  prometheus.Histogram
 
 	pruned *prometheus.CounterVec
+
+	// perRequest holds the request series by operation and status, as
+	// request looked them up last: WithLabelValues hashes the labels and
+	// takes the vector's lock on every request.
+	perRequest sync.Map // requestSeries → requestMetrics
+}
+
+type requestSeries struct {
+	op     string
+	status int
+}
+
+type requestMetrics struct {
+	count    prometheus.Counter
+	duration prometheus.Observer
 }
 
 // NewMetrics makes a registry with Parley's metrics and Go's and the
@@ -114,8 +130,14 @@ func (m *Metrics) request(op string, status int, d time.Duration) {
 	if m == nil {
 		return
 	}
-	m.requests.WithLabelValues(op, strconv.Itoa(status)).Inc()
-	m.duration.WithLabelValues(op).Observe(d.Seconds())
+	k := requestSeries{op, status}
+	s, ok := m.perRequest.Load(k)
+	if !ok {
+		s, _ = m.perRequest.LoadOrStore(k, requestMetrics{m.requests.WithLabelValues(op, strconv.Itoa(status)), m.duration.WithLabelValues(op)})
+	}
+	rm := s.(requestMetrics)
+	rm.count.Inc()
+	rm.duration.Observe(d.Seconds())
 	if status == http.StatusTooManyRequests {
 		m.throttled.WithLabelValues(op).Inc()
 	}
