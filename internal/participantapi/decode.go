@@ -2,6 +2,7 @@ package participantapi
 
 import (
 	"time"
+	"unicode/utf8"
 
 	"github.com/parleychat/parley/internal/awswire"
 )
@@ -39,8 +40,11 @@ type sendMessageInput struct {
 }
 
 func decodeSendMessage(body []byte) (in sendMessageInput, err error) {
-	if err = awswire.Unmarshal(body, &in); err != nil {
-		return in, err
+	if !messageFields(body, &in.ContentType, &in.Content, &in.ClientToken) {
+		in = sendMessageInput{}
+		if err = awswire.Unmarshal(body, &in); err != nil {
+			return in, err
+		}
 	}
 	var c awswire.Checker
 	c.Required("contentType", in.ContentType, 1, 100)
@@ -56,8 +60,11 @@ type sendEventInput struct {
 }
 
 func decodeSendEvent(body []byte) (in sendEventInput, err error) {
-	if err = awswire.Unmarshal(body, &in); err != nil {
-		return in, err
+	if !messageFields(body, &in.ContentType, &in.Content, &in.ClientToken) {
+		in = sendEventInput{}
+		if err = awswire.Unmarshal(body, &in); err != nil {
+			return in, err
+		}
 	}
 	var c awswire.Checker
 	c.Required("contentType", in.ContentType, 1, 100)
@@ -213,4 +220,108 @@ func decodeCancelAuth(body []byte) (in cancelAuthInput, err error) {
 	var c awswire.Checker
 	c.Required("sessionId", in.SessionId, 36, 36)
 	return in, c.Err()
+}
+
+// messageFields decodes what every client sends for SendMessage and
+// SendEvent, a JSON object whose members are among ContentType, Content and
+// ClientToken, spelt so, each a string without escapes, as encoding/json
+// would, without its reflection (one allocation for the values, one for
+// their pointers, where json.Unmarshal makes about eight). It reports false
+// for anything else (another member, another spelling, an escape, a null,
+// a number, malformed JSON), which the caller decodes with
+// awswire.Unmarshal as before; FuzzMessageFields holds the two to the same
+// result.
+func messageFields(body []byte, contentType, content, clientToken **string) bool {
+	i := skipSpace(body, 0)
+	if i == len(body) || body[i] != '{' {
+		return false
+	}
+	i = skipSpace(body, i+1)
+	if i < len(body) && body[i] == '}' {
+		return skipSpace(body, i+1) == len(body)
+	}
+	type member struct {
+		dst      **string
+		from, to int
+	}
+	var found [8]member // duplicates are legal JSON: the last one wins, as in encoding/json
+	n := 0
+	for {
+		ks, ke, ok := plainString(body, i)
+		if !ok {
+			return false
+		}
+		var dst **string
+		switch string(body[ks:ke]) {
+		case "ContentType":
+			dst = contentType
+		case "Content":
+			dst = content
+		case "ClientToken":
+			dst = clientToken
+		default:
+			return false
+		}
+		i = skipSpace(body, ke+1)
+		if i == len(body) || body[i] != ':' {
+			return false
+		}
+		vs, ve, ok := plainString(body, skipSpace(body, i+1))
+		if !ok || n == len(found) {
+			return false
+		}
+		found[n] = member{dst, vs, ve}
+		n++
+		i = skipSpace(body, ve+1)
+		if i == len(body) {
+			return false
+		}
+		if body[i] == '}' {
+			break
+		}
+		if body[i] != ',' {
+			return false
+		}
+		i = skipSpace(body, i+1)
+	}
+	if skipSpace(body, i+1) != len(body) {
+		return false
+	}
+	all := string(body) // the values share one copy of the body
+	vals := make([]string, n)
+	for k, m := range found[:n] {
+		vals[k] = all[m.from:m.to]
+		*m.dst = &vals[k]
+	}
+	return true
+}
+
+// plainString finds the JSON string starting at body[i], reporting the
+// bounds of its content; false if there is none, or if it has an escape, a
+// control character or invalid UTF-8 (which encoding/json would reject or
+// rewrite).
+func plainString(body []byte, i int) (from, to int, ok bool) {
+	if i >= len(body) || body[i] != '"' {
+		return 0, 0, false
+	}
+	ascii := true
+	for j := i + 1; j < len(body); j++ {
+		switch c := body[j]; {
+		case c == '"':
+			return i + 1, j, ascii || utf8.Valid(body[i+1:j])
+		case c == '\\' || c < 0x20:
+			return 0, 0, false
+		case c >= utf8.RuneSelf:
+			ascii = false
+		}
+	}
+	return 0, 0, false
+}
+
+// skipSpace skips JSON's whitespace from body[i].
+func skipSpace(body []byte, i int) int {
+	for i < len(body) && (body[i] == ' ' || body[i] == '\t' || body[i] == '\n' || body[i] == '\r') {
+		i++
+	}
+	return i
 }

@@ -1,6 +1,7 @@
 package participantapi
 
 import (
+	"encoding/json"
 	"errors"
 	"net/http"
 	"strings"
@@ -193,4 +194,60 @@ func FuzzDecodeCancelAuth(f *testing.F) {
 	fuzzDecoder(f, []string{`{"SessionId":"0123456789abcdef0123456789abcdef0123"}`}, decodeCancelAuth, func(in cancelAuthInput) bool {
 		return inRange(in.SessionId, 36, 36)
 	})
+}
+
+// FuzzMessageFields holds SendMessage's and SendEvent's fast decoder to
+// encoding/json: whatever it accepts, json.Unmarshal decodes without error
+// to the same members.
+func FuzzMessageFields(f *testing.F) {
+	for _, s := range []string{`{"ContentType":"text/plain","Content":"hi","ClientToken":"t"}`, ` { "Content" : "é" , "Content":"b"} `,
+		`{}`, `{"Content":"a\"b"}`, `{"content":"x"}`, `{"Content":null}`, `{"Content":"x"} x`, `{"Content":"x",}`, "{\"Content\":\"\xff\"}"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		var fast sendMessageInput
+		if !messageFields(body, &fast.ContentType, &fast.Content, &fast.ClientToken) {
+			return
+		}
+		var slow sendMessageInput
+		if err := json.Unmarshal(body, &slow); err != nil {
+			t.Fatalf("%q: accepted, json.Unmarshal: %v", body, err)
+		}
+		for _, m := range []struct {
+			name       string
+			fast, slow *string
+		}{{"ContentType", fast.ContentType, slow.ContentType}, {"Content", fast.Content, slow.Content}, {"ClientToken", fast.ClientToken, slow.ClientToken}} {
+			if (m.fast == nil) != (m.slow == nil) || (m.fast != nil && *m.fast != *m.slow) {
+				t.Fatalf("%q: %s is %v, json.Unmarshal has %v", body, m.name, m.fast, m.slow)
+			}
+		}
+	})
+}
+
+// TestMessageFieldsTakesWhatClientsSend: the fast path serves what the
+// SDKs and ChatJS send, and leaves the rest to encoding/json.
+func TestMessageFieldsTakesWhatClientsSend(t *testing.T) {
+	for body, fast := range map[string]bool{
+		`{"ContentType":"text/plain","Content":"Hello, my order is late","ClientToken":"0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"}`:      true,
+		`{"ClientToken":"t","Content":"{\"messageId\":\"m\"}","ContentType":"application/vnd.amazonaws.connect.event.message.read"}`: false, // an escape
+		`{"ContentType":"application/vnd.amazonaws.connect.event.typing"}`:                                                           true,
+		`{"ContentType":"text/plain","Content":"héllo"}`:                                                                             true,
+		`{"contentType":"text/plain","Content":"hi"}`:                                                                                false,
+	} {
+		var in sendMessageInput
+		if got := messageFields([]byte(body), &in.ContentType, &in.Content, &in.ClientToken); got != fast {
+			t.Errorf("%s: fast path %v, want %v", body, got, fast)
+		}
+		if _, err := decodeSendEvent([]byte(body)); err != nil {
+			t.Errorf("%s: %v", body, err)
+		}
+	}
+}
+
+func BenchmarkDecodeSendMessage(b *testing.B) {
+	body := []byte(`{"ContentType":"text/plain","Content":"Hello, my order is late","ClientToken":"0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"}`)
+	b.ReportAllocs()
+	for b.Loop() {
+		decodeSendMessage(body)
+	}
 }
