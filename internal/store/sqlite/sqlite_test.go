@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime/metrics"
 	"slices"
 	"strings"
 	"sync"
@@ -108,6 +109,31 @@ func TestGroupCommit(t *testing.T) {
 
 // TestFailingChangeLeavesBatchIntact: one change failing inside a batch
 // (a duplicate client token, an ended contact) fails alone and writes nothing.
+// TestWriterStartsNoGoroutinePerWrite: committing a message costs the
+// writer no goroutine (database/sql's Tx watched its context on one per
+// transaction, and every Rows read in it on one more).
+func TestWriterStartsNoGoroutinePerWrite(t *testing.T) {
+	db := open(t, nil)
+	newContact(t, db, "c")
+	created := func() uint64 {
+		s := []metrics.Sample{{Name: "/sched/goroutines-created:goroutines"}}
+		metrics.Read(s)
+		return s[0].Value.Uint64()
+	}
+	const n = 200
+	before := created()
+	for i := range n {
+		if _, err := db.Apply(context.Background(), &store.Change{RequireActive: "c", Items: []store.Item{item("c", fmt.Sprint(i))}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The checkpointer's passes may start a few; a goroutine per write
+	// or per transaction would be n or more.
+	if got := created() - before; got >= n/4 {
+		t.Errorf("%d goroutines started for %d writes", got, n)
+	}
+}
+
 func TestFailingChangeLeavesBatchIntact(t *testing.T) {
 	db := open(t, nil)
 	ctx := context.Background()
