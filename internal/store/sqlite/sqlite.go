@@ -133,9 +133,15 @@ func (tx *writeTx) Query(q string, args ...any) (*sql.Rows, error) {
 	return st.Query(args...)
 }
 
-// run executes a statement that is not worth preparing (BEGIN, COMMIT).
+// run executes a statement without arguments (BEGIN, COMMIT, a PRAGMA),
+// prepared once like the rest: at the latency load nearly every message
+// has a transaction of its own.
 func (tx *writeTx) run(q string) error {
-	_, err := tx.conn.ExecContext(context.Background(), q)
+	st, err := tx.stmt(q)
+	if err != nil {
+		return err
+	}
+	_, err = st.Exec()
 	return err
 }
 
