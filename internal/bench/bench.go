@@ -193,7 +193,7 @@ func Run(ctx context.Context, o Options, out io.Writer) error {
 	}
 	var rows []Row
 	for _, s := range steps {
-		if only, ok := strings.CutSuffix(o.Only, "$"); (ok && !strings.HasSuffix(s.name, only)) || (!ok && !strings.Contains(s.name, o.Only)) {
+		if !selected(s.name, o.Only) {
 			continue
 		}
 		fmt.Fprintf(out, "measuring %s…\n", s.name)
@@ -207,6 +207,15 @@ func Run(ctx context.Context, o Options, out io.Writer) error {
 	fmt.Fprintln(out)
 	WriteTable(out, rows)
 	return nil
+}
+
+// selected reports whether -only picks the step name: it contains only, or
+// ends with it when only ends with "$".
+func selected(name, only string) bool {
+	if o, anchored := strings.CutSuffix(only, "$"); anchored {
+		return strings.HasSuffix(name, o)
+	}
+	return strings.Contains(name, only)
 }
 
 // WriteTable prints rows as a Markdown table.
