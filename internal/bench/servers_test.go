@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"bufio"
 	"os"
 	"os/exec"
 	"testing"
@@ -10,14 +11,32 @@ import (
 // treeCPU counts a process's own CPU time and its children's, live and
 // exited: a postmaster's figure must include its backends'.
 func TestTreeCPUCountsChildren(t *testing.T) {
-	// A child that spins for a second (in itself and in the date
-	// processes it waits for), then sleeps.
-	burn := exec.Command("sh", "-c", `end=$(($(date +%s) + 1)); while [ $(date +%s) -le $end ]; do :; done; sleep 5`)
+	// A child whose own child (waited for: its CPU counts as the child's
+	// children's time) spins through a fixed amount of work, about a
+	// second of CPU here; the child then says so and sleeps. Work, not wall
+	// time, so that a busy machine cannot starve it below the bound.
+	burn := exec.Command("sh", "-c", `sh -c 'i=0; while [ $i -lt 1000000 ]; do i=$((i+1)); done'; echo spun; exec sleep 60`)
+	out, err := burn.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := burn.Start(); err != nil {
 		t.Fatal(err)
 	}
 	defer func() { burn.Process.Kill(); burn.Wait() }()
-	time.Sleep(2500 * time.Millisecond)
+	spun := make(chan error, 1)
+	go func() {
+		_, err := bufio.NewReader(out).ReadString('\n')
+		spun <- err
+	}()
+	select {
+	case err := <-spun:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(2 * time.Minute):
+		t.Fatal("the child did not finish spinning")
+	}
 	self, _ := procCPU(os.Getpid())
 	tree := treeCPU(os.Getpid())
 	// At least 0.2 s of the child's second of spinning, on a busy machine.
