@@ -53,17 +53,17 @@ const migrationLock = 0x7061726c6579 // "parley"
 
 // DB is the PostgreSQL store.
 type DB struct {
-	pool   *pgxpool.Pool // reads
-	w      *pgxpool.Pool // the group committers' connections, one each
-	hook   store.CommitHook
-	turns  turns
-	reqs   chan *writeReq
+	pool  *pgxpool.Pool // reads
+	w     *pgxpool.Pool // the group committers' connections, one each
+	hook  store.CommitHook
+	turns turns
+	reqs  chan *writeReq
 	// collect is held by the writer that takes requests from reqs and
 	// runs their statements, until it sends its COMMIT.
 	collect sync.Mutex
-	mu     sync.RWMutex // guards closed against sends on reqs
-	closed bool
-	done   chan struct{}
+	mu      sync.RWMutex // guards closed against sends on reqs
+	closed  bool
+	done    chan struct{}
 
 	observer atomic.Pointer[store.CommitObserver]
 }
