@@ -100,6 +100,14 @@ func Open(ctx context.Context, url string, hook store.CommitHook) (*DB, error) {
 	// batch wait for one.
 	wcfg := cfg.Copy()
 	wcfg.MaxConns, wcfg.MinConns = writers, writers
+	// Every statement of a batch finds its rows by key, mostly with
+	// `= ANY($1)` over the batch's ids, and runs as a prepared statement
+	// whose generic plan assumes 10 ids. On a small table (a thousand
+	// participants) the planner then prefers a scan of the whole table,
+	// which compares every row with every id: 0.9 ms a batch of 50
+	// against 0.15 ms by the primary key. Scans stay possible where no
+	// index serves.
+	wcfg.ConnConfig.RuntimeParams["enable_seqscan"] = "off"
 	if !strings.Contains(url, "pool_max_conns") {
 		// Every request reads (its participant and chat, which are not
 		// cached here): pgx's default of max(4, CPUs) queues them under load.
