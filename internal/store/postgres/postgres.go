@@ -571,8 +571,11 @@ func chatIDs(c *store.Change) []string {
 func (b *batchTx) lock(ctx context.Context, batch []*writeReq) error {
 	b.chats = make(map[string]*chat)
 	var ids, agents, queues, expect []string
-	seen := make(map[key]bool)
+	seen := make(map[key]bool, 2*len(batch))
 	add := func(list *[]string, kind byte, id string) {
+		if n := len(*list); n > 0 && (*list)[n-1] == id {
+			return // a change names its chat several times in a row
+		}
 		if k := (key{kind, id}); !seen[k] {
 			seen[k] = true
 			*list = append(*list, id)
