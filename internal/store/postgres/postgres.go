@@ -39,10 +39,13 @@ var migrations embed.FS
 // maxBatch bounds how many changes share one transaction.
 const maxBatch = 512
 
-// writers is how many batches a process has in flight: while one waits for
-// its commit to be durable the next runs its statements. Batches that
-// share a chat take turns on its row lock, so its seqs stay in commit
-// order; the hook is called in an order that keeps them so (see turns).
+// writers bounds how many batches a process has in flight. One at a time
+// collects and runs its statements (DB.collect); it lets the next one
+// collect as it sends its COMMIT, so while a batch waits for its commit to
+// be durable the requests arriving meanwhile gather into the next one,
+// and a batch grows with the commit's latency. Batches that share a chat
+// take turns on its row lock, so its seqs stay in commit order; the hook
+// is called in an order that keeps them so (see turns).
 const writers = 4
 
 // migrationLock is the advisory lock key under which a process migrates.
@@ -50,14 +53,17 @@ const migrationLock = 0x7061726c6579 // "parley"
 
 // DB is the PostgreSQL store.
 type DB struct {
-	pool   *pgxpool.Pool // reads
-	w      *pgxpool.Pool // the group committers' connections, one each
-	hook   store.CommitHook
-	turns  turns
-	reqs   chan *writeReq
-	mu     sync.RWMutex // guards closed against sends on reqs
-	closed bool
-	done   chan struct{}
+	pool  *pgxpool.Pool // reads
+	w     *pgxpool.Pool // the group committers' connections, one each
+	hook  store.CommitHook
+	turns turns
+	reqs  chan *writeReq
+	// collect is held by the writer that takes requests from reqs and
+	// runs their statements, until it sends its COMMIT.
+	collect sync.Mutex
+	mu      sync.RWMutex // guards closed against sends on reqs
+	closed  bool
+	done    chan struct{}
 
 	observer atomic.Pointer[store.CommitObserver]
 }
@@ -94,6 +100,14 @@ func Open(ctx context.Context, url string, hook store.CommitHook) (*DB, error) {
 	// batch wait for one.
 	wcfg := cfg.Copy()
 	wcfg.MaxConns, wcfg.MinConns = writers, writers
+	// Every statement of a batch finds its rows by key, mostly with
+	// `= ANY($1)` over the batch's ids, and runs as a prepared statement
+	// whose generic plan assumes 10 ids. On a small table (a thousand
+	// participants) the planner then prefers a scan of the whole table,
+	// which compares every row with every id: 0.9 ms a batch of 50
+	// against 0.15 ms by the primary key. Scans stay possible where no
+	// index serves.
+	wcfg.ConnConfig.RuntimeParams["enable_seqscan"] = "off"
 	if !strings.Contains(url, "pool_max_conns") {
 		// Every request reads (its participant and chat, which are not
 		// cached here): pgx's default of max(4, CPUs) queues them under load.
@@ -245,7 +259,13 @@ func (t *turns) run(ticket uint64, f func()) {
 
 func (db *DB) writer() {
 	batch := make([]*writeReq, 0, maxBatch)
-	for first := range db.reqs {
+	for {
+		db.collect.Lock()
+		first, ok := <-db.reqs
+		if !ok {
+			db.collect.Unlock()
+			return
+		}
 		batch = append(batch[:0], first)
 	drain:
 		for len(batch) < maxBatch {
@@ -259,7 +279,9 @@ func (db *DB) writer() {
 				break drain
 			}
 		}
-		db.commit(batch)
+		release := sync.OnceFunc(db.collect.Unlock)
+		db.commit(batch, release)
+		release()
 	}
 }
 
@@ -276,10 +298,12 @@ const (
 // serialization failure (another process's transaction).
 const maxAttempts = 5
 
-func (db *DB) commit(batch []*writeReq) {
+// commit commits batch, calling release as it sends the COMMIT (or once
+// the batch fails).
+func (db *DB) commit(batch []*writeReq, release func()) {
 	savepoints := false
 	for attempt := 1; ; attempt++ {
-		switch db.tryCommit(batch, savepoints, attempt >= maxAttempts) {
+		switch db.tryCommit(batch, savepoints, attempt >= maxAttempts, release) {
 		case committed:
 			return
 		case changeFailed:
@@ -292,11 +316,19 @@ func (db *DB) commit(batch []*writeReq) {
 
 // tryCommit runs batch in one transaction. With savepoints, a failing change
 // is rolled back alone; without, the first failure abandons the attempt.
-// last makes a retryable error final.
-func (db *DB) tryCommit(batch []*writeReq, savepoints, last bool) outcome {
+// last makes a retryable error final. It calls release as it sends the
+// COMMIT, or when it gives up.
+//
+// The transaction takes two round trips when nothing fails: BEGIN with the
+// locks, then the inserts and updates with COMMIT (the changes' own
+// statements in between, for the few kinds that have them). It runs on a
+// bare connection rather than a pgx.Tx so that BEGIN and COMMIT can share
+// a pipeline with the statements.
+func (db *DB) tryCommit(batch []*writeReq, savepoints, last bool, release func()) outcome {
 	ctx := context.Background()
 	// answer tells every request its result; err fails those that had none.
 	answer := func(err error) outcome {
+		release()
 		for _, r := range batch {
 			if r.err == nil && err != nil {
 				r.err, r.items = err, nil
@@ -305,24 +337,29 @@ func (db *DB) tryCommit(batch []*writeReq, savepoints, last bool) outcome {
 		}
 		return committed
 	}
-	abandon := func(tx pgx.Tx, err error) outcome {
-		tx.Rollback(ctx)
-		if retryable(err) && !last {
-			return retry
-		}
-		return answer(fmt.Errorf("postgres: %w", err))
-	}
 	start := time.Now()
-	tx, err := db.w.Begin(ctx)
+	pc, err := db.w.Acquire(ctx)
 	if err != nil {
 		if !last {
 			return retry
 		}
 		return answer(fmt.Errorf("postgres: begin: %w", err))
 	}
-	b := &batchTx{tx: tx, deferred: !savepoints}
+	// A connection left inside a transaction (a failed ROLLBACK) is
+	// closed by the pool on release, not reused.
+	defer pc.Release()
+	conn := pc.Conn()
+	rollback := func() { conn.Exec(ctx, `ROLLBACK`) }
+	abandon := func(err error) outcome {
+		rollback()
+		if retryable(err) && !last {
+			return retry
+		}
+		return answer(fmt.Errorf("postgres: %w", err))
+	}
+	b := &batchTx{tx: conn, deferred: !savepoints}
 	if err := b.lock(ctx, batch); err != nil {
-		return abandon(tx, err)
+		return abandon(err)
 	}
 	for _, r := range batch {
 		r.err, r.items = nil, nil
@@ -345,15 +382,15 @@ func (db *DB) tryCommit(batch []*writeReq, savepoints, last bool) outcome {
 			r.items, r.err = b.apply(ctx, r.change)
 			if r.err != nil {
 				if retryable(r.err) {
-					return abandon(tx, r.err)
+					return abandon(r.err)
 				}
-				tx.Rollback(ctx)
+				rollback()
 				return changeFailed
 			}
 			continue
 		}
-		if _, err := tx.Exec(ctx, `SAVEPOINT change`); err != nil {
-			return abandon(tx, err)
+		if _, err := conn.Exec(ctx, `SAVEPOINT change`); err != nil {
+			return abandon(err)
 		}
 		undo := b.snapshot(r.change)
 		r.items, r.err = b.apply(ctx, r.change)
@@ -361,26 +398,34 @@ func (db *DB) tryCommit(batch []*writeReq, savepoints, last bool) outcome {
 			continue
 		}
 		if retryable(r.err) {
-			return abandon(tx, r.err)
+			return abandon(r.err)
 		}
 		r.items = nil
 		undo()
-		if _, err := tx.Exec(ctx, `ROLLBACK TO SAVEPOINT change`); err != nil {
-			return abandon(tx, err)
+		if _, err := conn.Exec(ctx, `ROLLBACK TO SAVEPOINT change`); err != nil {
+			return abandon(err)
 		}
 	}
-	if ok, err := b.flush(ctx, true); err != nil {
-		return abandon(tx, err)
-	} else if !ok {
-		tx.Rollback(ctx)
-		return changeFailed
-	}
-	committing := time.Now()
+	// The ticket is taken holding the chats' locks, before the COMMIT that
+	// releases them is sent (see turns).
 	ticket := db.turns.take()
-	if err := tx.Commit(ctx); err != nil {
+	committing := time.Now()
+	release()
+	ok, err := b.flush(ctx, true)
+	if err != nil || !ok {
 		db.turns.run(ticket, func() {})
-		// Whether a failed COMMIT committed is unknown: no retry.
-		return answer(fmt.Errorf("postgres: commit: %w", err))
+		if err == nil {
+			rollback()
+			return changeFailed
+		}
+		var pe *pgconn.PgError
+		if !errors.As(err, &pe) {
+			// Whether a COMMIT whose answer was lost committed is
+			// unknown: no retry.
+			rollback()
+			return answer(fmt.Errorf("postgres: commit: %w", err))
+		}
+		return abandon(err) // the server refused a statement: nothing was committed
 	}
 	done := time.Now()
 	var items []store.Item
@@ -431,7 +476,7 @@ type chat struct {
 
 // batchTx is one batch's transaction.
 type batchTx struct {
-	tx    pgx.Tx
+	tx    *pgx.Conn // inside the batch's transaction
 	chats map[string]*chat
 	// deferred: items and idempotency keys wait for flush, which inserts
 	// them in one statement each; otherwise each change inserts its own.
@@ -442,7 +487,14 @@ type batchTx struct {
 	// after the chats were locked; touched, the participants and contacts
 	// that changes applied earlier in the batch may have changed since.
 	expected map[string]expectedRow
-	touched  map[string]bool
+	touched  map[key]bool
+}
+
+// key names a row of one kind: 'c' a chat, 'p' a participant, 'a' an
+// agent, 'q' a queue.
+type key struct {
+	kind byte
+	id   string
 }
 
 // expectedRow is what Change.Expect is checked against.
@@ -519,70 +571,78 @@ func chatIDs(c *store.Change) []string {
 func (b *batchTx) lock(ctx context.Context, batch []*writeReq) error {
 	b.chats = make(map[string]*chat)
 	var ids, agents, queues, expect []string
-	seen := make(map[string]bool)
-	add := func(list *[]string, kind, id string) {
-		if !seen[kind+id] {
-			seen[kind+id] = true
+	seen := make(map[key]bool, 2*len(batch))
+	add := func(list *[]string, kind byte, id string) {
+		if n := len(*list); n > 0 && (*list)[n-1] == id {
+			return // a change names its chat several times in a row
+		}
+		if k := (key{kind, id}); !seen[k] {
+			seen[k] = true
 			*list = append(*list, id)
 		}
 	}
 	for _, r := range batch {
 		for _, id := range chatIDs(r.change) {
-			add(&ids, "c", id)
+			add(&ids, 'c', id)
 		}
 		for _, l := range r.change.Limits {
 			if l.Count == store.CountAgentChats || l.Count == store.CountAgentAway {
-				add(&agents, "a", l.Key)
+				add(&agents, 'a', l.Key)
 			}
 		}
 		// A status change locks its agent up front too, in the same order,
 		// so that it and an accept counting that agent take turns.
 		if st := r.change.AgentStatus; st != nil {
-			add(&agents, "a", st.AgentID)
+			add(&agents, 'a', st.AgentID)
 		}
 		if q := r.change.QueueCeiling; q != nil {
-			add(&queues, "q", q.FlowID)
+			add(&queues, 'q', q.FlowID)
 		}
 		if e := r.change.Expect; e != nil {
-			add(&expect, "p", e.ParticipantID)
+			add(&expect, 'p', e.ParticipantID)
 		}
 	}
+	// One round trip: BEGIN, then the locks in their order. The statements
+	// of a pipeline run one after the other, so each runs once those
+	// before it hold their locks; the expected participants are read by a
+	// statement of their own for that reason (one statement would read
+	// them as they were before it waited).
+	var pipe pgx.Batch
+	pipe.Queue(`BEGIN`)
 	if len(ids) > 0 {
-		// The expected participants are read in the same round trip, by a
-		// statement of their own that runs once the chats are locked (one
-		// statement would read them as they were before it waited).
-		var batch pgx.Batch
-		batch.Queue(`SELECT id, state, last_seq, last_at, active_streams FROM contacts WHERE id = ANY($1) ORDER BY id FOR UPDATE`, ids)
+		pipe.Queue(`SELECT id, state, last_seq, last_at, active_streams FROM contacts WHERE id = ANY($1) ORDER BY id FOR UPDATE`, ids)
 		if len(expect) > 0 {
-			batch.Queue(`SELECT p.id, p.contact_id, p.role, p.state, p.idle, p.idle_at, p.disconnect_at, c.timers
+			pipe.Queue(`SELECT p.id, p.contact_id, p.role, p.state, p.idle, p.idle_at, p.disconnect_at, c.timers
 				FROM participants p JOIN contacts c ON c.id = p.contact_id WHERE p.id = ANY($1)`, expect)
-		}
-		br := b.tx.SendBatch(ctx, &batch)
-		err := b.readChats(br)
-		if err == nil && len(expect) > 0 {
-			err = b.readExpected(br, len(expect))
-		}
-		if cerr := br.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			return err
 		}
 	}
 	if len(agents) > 0 {
-		if _, err := b.tx.Exec(ctx, `SELECT id FROM agents WHERE id = ANY($1) ORDER BY id FOR UPDATE`, agents); err != nil {
-			return err
-		}
+		pipe.Queue(`SELECT id FROM agents WHERE id = ANY($1) ORDER BY id FOR UPDATE`, agents)
 	}
 	if len(queues) > 0 {
 		// A queue has no row to lock: an advisory lock per flow stands in.
 		sort.Strings(queues)
-		if _, err := b.tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('parley.queue.' || f, 0))
-			FROM unnest($1::text[]) WITH ORDINALITY AS q(f, n) ORDER BY n`, queues); err != nil {
-			return err
+		pipe.Queue(`SELECT pg_advisory_xact_lock(hashtextextended('parley.queue.' || f, 0))
+			FROM unnest($1::text[]) WITH ORDINALITY AS q(f, n) ORDER BY n`, queues)
+	}
+	br := b.tx.SendBatch(ctx, &pipe)
+	_, err := br.Exec()
+	if err == nil && len(ids) > 0 {
+		err = b.readChats(br)
+		if err == nil && len(expect) > 0 {
+			err = b.readExpected(br, len(expect))
 		}
 	}
-	return nil
+	if err == nil && len(agents) > 0 {
+		_, err = br.Exec()
+	}
+	if err == nil && len(queues) > 0 {
+		_, err = br.Exec()
+	}
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // readChats reads the locked chats.
@@ -607,7 +667,7 @@ func (b *batchTx) readChats(br pgx.BatchResults) error {
 // contacts' timers.
 func (b *batchTx) readExpected(br pgx.BatchResults, n int) error {
 	b.expected = make(map[string]expectedRow, n)
-	b.touched = make(map[string]bool)
+	b.touched = make(map[key]bool)
 	rows, err := br.Query()
 	if err != nil {
 		return err
@@ -633,7 +693,7 @@ func (b *batchTx) expect(c *store.Change) error {
 		return nil
 	}
 	row, ok := b.expected[e.ParticipantID]
-	if !ok || b.touched["p"+e.ParticipantID] || b.touched["c"+e.ContactID] {
+	if !ok || b.touched[key{'p', e.ParticipantID}] || b.touched[key{'c', e.ContactID}] {
 		return store.ErrStale
 	}
 	return store.CheckExpect(e, row.contactID, row.role, row.state, row.idle, fromMS(row.idleAt), fromMS(row.disconnectAt), row.timers)
@@ -645,19 +705,19 @@ func (b *batchTx) touch(c *store.Change) {
 		return // nothing in the batch Expects
 	}
 	for _, id := range c.Acknowledge {
-		b.touched["p"+id] = true
+		b.touched[key{'p', id}] = true
 	}
 	for _, l := range c.Leave {
-		b.touched["p"+l.ParticipantID] = true
+		b.touched[key{'p', l.ParticipantID}] = true
 	}
 	for _, k := range c.Clocks {
-		b.touched["p"+k.ParticipantID] = true
+		b.touched[key{'p', k.ParticipantID}] = true
 	}
 	if c.Barge != "" {
-		b.touched["p"+c.Barge] = true
+		b.touched[key{'p', c.Barge}] = true
 	}
 	if c.ParticipantToken != nil {
-		b.touched["p"+c.ParticipantToken.ParticipantID] = true
+		b.touched[key{'p', c.ParticipantToken.ParticipantID}] = true
 	}
 	var contacts []string
 	if c.End != nil {
@@ -679,7 +739,7 @@ func (b *batchTx) touch(c *store.Change) {
 		contacts = append(contacts, c.Persist.ContactID)
 	}
 	for _, id := range contacts {
-		b.touched["c"+id] = true
+		b.touched[key{'c', id}] = true
 	}
 }
 
@@ -1154,13 +1214,21 @@ func itemsInsert(items []store.Item, skipDuplicates bool) (string, []any) {
 		attachments, receipts, message}
 }
 
-// flush inserts the deferred idempotency keys and items and, with
-// counters, writes the counters of the chats that got items: in one round
+// flush inserts the deferred idempotency keys and items, in one round
 // trip. false means a key or an item was a duplicate, and the batch must
 // run again with savepoints.
-func (b *batchTx) flush(ctx context.Context, counters bool) (bool, error) {
+//
+// With commit, the batch's last round trip, it also writes the counters of
+// the chats that got items and commits. Its inserts then have no ON
+// CONFLICT: a duplicate fails its statement, which makes the server skip
+// the COMMIT queued after it, and flush reports it as false.
+func (b *batchTx) flush(ctx context.Context, commit bool) (bool, error) {
 	var batch pgx.Batch
 	var want []int64 // the rows each statement must insert; -1: any
+	onConflict := ` ON CONFLICT DO NOTHING`
+	if commit {
+		onConflict = ""
+	}
 	if n := len(b.idem); n > 0 {
 		scope, token, response, created, contact := make([]string, n), make([]string, n), make([][]byte, n), make([]int64, n), make([]string, n)
 		now := time.Now().UnixMilli()
@@ -1168,16 +1236,16 @@ func (b *batchTx) flush(ctx context.Context, counters bool) (bool, error) {
 			scope[i], token[i], response[i], created[i], contact[i] = k.Scope, k.ClientToken, k.Response, now, k.ContactID
 		}
 		batch.Queue(`INSERT INTO idempotency (scope, client_token, response, created_at, contact_id)
-			SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[], $4::bigint[], $5::text[]) ON CONFLICT DO NOTHING`,
+			SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[], $4::bigint[], $5::text[])`+onConflict,
 			scope, token, response, created, contact)
 		want = append(want, int64(n))
 	}
 	if len(b.items) > 0 {
-		q, args := itemsInsert(b.items, true)
+		q, args := itemsInsert(b.items, !commit)
 		batch.Queue(q, args...)
 		want = append(want, int64(len(b.items)))
 	}
-	if counters {
+	if commit {
 		var ids []string
 		var seqs, ats []int64
 		for id, k := range b.chats {
@@ -1190,19 +1258,30 @@ func (b *batchTx) flush(ctx context.Context, counters bool) (bool, error) {
 				FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS v(id, seq, at) WHERE contacts.id = v.id`, ids, seqs, ats)
 			want = append(want, -1)
 		}
+		batch.Queue(`COMMIT`)
+		want = append(want, -1)
 	}
 	if len(want) == 0 {
 		return true, nil
 	}
 	br := b.tx.SendBatch(ctx, &batch)
 	ok := true
-	for _, w := range want {
+	for i, w := range want {
 		tag, err := br.Exec()
 		if err != nil {
 			br.Close()
+			if constraint(err) != "" {
+				return false, nil
+			}
 			return false, err
 		}
 		ok = ok && tag.RowsAffected() >= w
+		if commit && i == len(want)-1 && tag.String() != "COMMIT" {
+			// The server answers ROLLBACK to the COMMIT of a failed
+			// transaction.
+			br.Close()
+			return false, pgx.ErrTxCommitRollback
+		}
 	}
 	if err := br.Close(); err != nil {
 		return false, err
