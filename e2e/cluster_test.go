@@ -358,8 +358,9 @@ func TestClusterOneOrderEverywhere(t *testing.T) {
 
 // TestClusterNATSFaults: with NATS dropping 1% of its messages, and then
 // restarting in the middle of a burst, every open socket on every node
-// still gets every message, in order, within 5 s of the last send; while
-// NATS is down sends commit and /readyz says the node is not ready.
+// still gets every message, in order, within 10 s of the last send (five
+// periodic checks; room for a loaded machine); while NATS is down sends
+// commit and /readyz says the node is not ready.
 func TestClusterNATSFaults(t *testing.T) {
 	c := startCluster(t, 3)
 	_, ptokens := c.threeParties(t)
@@ -406,7 +407,7 @@ func TestClusterNATSFaults(t *testing.T) {
 		t.Fatalf("transcript has %d messages, %d were acknowledged", len(want), sent)
 	}
 	for _, col := range cols {
-		got := col.waitMessages(t, sent, 5*time.Second-time.Since(last))
+		got := col.waitMessages(t, sent, 10*time.Second-time.Since(last))
 		once(t, col.name, got)
 		sameOrder(t, col.name+" against the transcript", got[:sent], want)
 	}
@@ -588,7 +589,7 @@ func TestClusterDrainLosesNothing(t *testing.T) {
 	if len(want) != sent {
 		t.Fatalf("transcript has %d messages, %d were acknowledged", len(want), sent)
 	}
-	got := other.waitMessages(t, sent, 5*time.Second)
+	got := other.waitMessages(t, sent, 10*time.Second)
 	sameOrder(t, "node 1's socket", got[:sent], want)
 	// What the drained socket got is a prefix of the transcript, and the
 	// transcript plus the new socket cover the rest.
@@ -671,7 +672,7 @@ func TestClusterKillNode(t *testing.T) {
 			t.Errorf("acknowledged message %s lost", id)
 		}
 	}
-	got := survivor.waitMessages(t, len(want), 5*time.Second)
+	got := survivor.waitMessages(t, len(want), 10*time.Second)
 	sameOrder(t, "the surviving node's socket", got[:len(want)], want)
 	select {
 	case <-onDead.closed:
@@ -683,7 +684,7 @@ func TestClusterKillNode(t *testing.T) {
 	if _, err := c.ts.participantClient().SendMessage(sendInput(ctokens[1], "after the kill")); err != nil {
 		t.Fatal(err)
 	}
-	again.waitMessages(t, 1, 5*time.Second)
+	again.waitMessages(t, 1, 10*time.Second)
 	equal(t, "transcript after reconnecting", len(transcriptIDs(t, c.ts, ctokens[0])), len(want)+1)
 	t.Logf("%d messages acknowledged, %d in the transcript", len(acked), len(want))
 }
