@@ -76,7 +76,17 @@ func TestBackupUnderLoadRestores(t *testing.T) {
 			}
 		}()
 	}
-	time.Sleep(400 * time.Millisecond)
+	// The backup starts once enough is acknowledged to show anything: a
+	// fixed wait is too short when the machine (or the race detector) is
+	// slow.
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		mu.Lock()
+		n := len(acked)
+		mu.Unlock()
+		if n >= 60 || time.Now().After(deadline) {
+			break
+		}
+	}
 	started := time.Now()
 	dst := filepath.Join(t.TempDir(), "backup")
 	m, err := server.Backup(context.Background(), ts.srv.Config(), dst)

@@ -358,8 +358,9 @@ func TestClusterOneOrderEverywhere(t *testing.T) {
 
 // TestClusterNATSFaults: with NATS dropping 1% of its messages, and then
 // restarting in the middle of a burst, every open socket on every node
-// still gets every message, in order, within 5 s of the last send; while
-// NATS is down sends commit and /readyz says the node is not ready.
+// still gets every message, in order, within 10 s of the last send (five
+// periodic checks; room for a loaded machine); while NATS is down sends
+// commit and /readyz says the node is not ready.
 func TestClusterNATSFaults(t *testing.T) {
 	c := startCluster(t, 3)
 	_, ptokens := c.threeParties(t)
@@ -384,10 +385,19 @@ func TestClusterNATSFaults(t *testing.T) {
 	go func() { done <- burst(t, c.ts, ctokens, 60, 5*time.Millisecond) }()
 	time.Sleep(100 * time.Millisecond)
 	c.nats.Stop()
-	time.Sleep(300 * time.Millisecond)
-	resp, _ := rawRequest(t, "GET", c.nodes[0].URL+"/readyz", nil, "")
-	equal(t, "/readyz with NATS down", resp.StatusCode, http.StatusServiceUnavailable)
-	resp, _ = rawRequest(t, "GET", c.nodes[0].URL+"/healthz", nil, "")
+	// The node notices the lost connection when its client does: poll,
+	// generously, rather than assume a fixed wait is enough under load.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		resp, _ := rawRequest(t, "GET", c.nodes[0].URL+"/readyz", nil, "")
+		if resp.StatusCode == http.StatusServiceUnavailable {
+			break
+		}
+		if time.Now().After(deadline) {
+			equal(t, "/readyz with NATS down", resp.StatusCode, http.StatusServiceUnavailable)
+			break
+		}
+	}
+	resp, _ := rawRequest(t, "GET", c.nodes[0].URL+"/healthz", nil, "")
 	equal(t, "/healthz with NATS down", resp.StatusCode, http.StatusOK)
 	c.nats.Restart(0)
 	sent += <-done
@@ -397,7 +407,7 @@ func TestClusterNATSFaults(t *testing.T) {
 		t.Fatalf("transcript has %d messages, %d were acknowledged", len(want), sent)
 	}
 	for _, col := range cols {
-		got := col.waitMessages(t, sent, 5*time.Second-time.Since(last))
+		got := col.waitMessages(t, sent, 10*time.Second-time.Since(last))
 		once(t, col.name, got)
 		sameOrder(t, col.name+" against the transcript", got[:sent], want)
 	}
@@ -548,13 +558,22 @@ func TestClusterDrainLosesNothing(t *testing.T) {
 	time.Sleep(150 * time.Millisecond)
 	drainDone := make(chan struct{})
 	go func() { c.nodes[1].srv.Drain(500 * time.Millisecond); close(drainDone) }()
-	time.Sleep(50 * time.Millisecond)
-	resp, _ := rawRequest(t, "GET", c.nodes[1].URL+"/readyz", nil, "")
-	equal(t, "/readyz while draining", resp.StatusCode, http.StatusServiceUnavailable)
+	// Drain runs in its goroutine: poll until it has begun (the node stays
+	// unready from then on).
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		resp, _ := rawRequest(t, "GET", c.nodes[1].URL+"/readyz", nil, "")
+		if resp.StatusCode == http.StatusServiceUnavailable {
+			break
+		}
+		if time.Now().After(deadline) {
+			equal(t, "/readyz while draining", resp.StatusCode, http.StatusServiceUnavailable)
+			break
+		}
+	}
 	<-drainDone
 	select {
 	case <-drained.closed:
-	case <-time.After(2 * time.Second):
+	case <-time.After(10 * time.Second):
 		t.Fatal("the draining node's socket is still open")
 	}
 	drained.mu.Lock()
@@ -570,7 +589,7 @@ func TestClusterDrainLosesNothing(t *testing.T) {
 	if len(want) != sent {
 		t.Fatalf("transcript has %d messages, %d were acknowledged", len(want), sent)
 	}
-	got := other.waitMessages(t, sent, 5*time.Second)
+	got := other.waitMessages(t, sent, 10*time.Second)
 	sameOrder(t, "node 1's socket", got[:sent], want)
 	// What the drained socket got is a prefix of the transcript, and the
 	// transcript plus the new socket cover the rest.
@@ -653,7 +672,7 @@ func TestClusterKillNode(t *testing.T) {
 			t.Errorf("acknowledged message %s lost", id)
 		}
 	}
-	got := survivor.waitMessages(t, len(want), 5*time.Second)
+	got := survivor.waitMessages(t, len(want), 10*time.Second)
 	sameOrder(t, "the surviving node's socket", got[:len(want)], want)
 	select {
 	case <-onDead.closed:
@@ -665,7 +684,7 @@ func TestClusterKillNode(t *testing.T) {
 	if _, err := c.ts.participantClient().SendMessage(sendInput(ctokens[1], "after the kill")); err != nil {
 		t.Fatal(err)
 	}
-	again.waitMessages(t, 1, 5*time.Second)
+	again.waitMessages(t, 1, 10*time.Second)
 	equal(t, "transcript after reconnecting", len(transcriptIDs(t, c.ts, ctokens[0])), len(want)+1)
 	t.Logf("%d messages acknowledged, %d in the transcript", len(acked), len(want))
 }
@@ -724,8 +743,12 @@ func startNode(t *testing.T, dataDir string, env ...string) *process {
 // TestDrainOnSIGTERM: on SIGTERM /readyz turns 503 while the sockets are
 // still open; they then close with 1012 one after another over
 // PARLEY_DRAIN_SECONDS, not at once; then the process exits cleanly.
+// Three seconds of drain: the first socket closes a second after the
+// SIGTERM, room enough on a loaded machine for the /readyz poll to see
+// the 503 first (that it comes before any close is what is checked; how
+// soon after the signal is not).
 func TestDrainOnSIGTERM(t *testing.T) {
-	p := startNode(t, t.TempDir(), "PARLEY_DRAIN_SECONDS=1")
+	p := startNode(t, t.TempDir(), "PARLEY_DRAIN_SECONDS=3")
 	ts := &testServer{URL: p.url, InstanceID: "test-instance"}
 	chat := ts.startChat(t, nil)
 	var cols []*collector
@@ -743,8 +766,8 @@ func TestDrainOnSIGTERM(t *testing.T) {
 		if err == nil {
 			resp.Body.Close()
 		}
-		if time.Since(start) > 300*time.Millisecond {
-			t.Fatal("/readyz did not turn 503 at once on SIGTERM")
+		if time.Since(start) > 10*time.Second {
+			t.Fatal("/readyz did not turn 503 on SIGTERM")
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -759,7 +782,7 @@ func TestDrainOnSIGTERM(t *testing.T) {
 	for _, col := range cols {
 		select {
 		case <-col.closed:
-		case <-time.After(3 * time.Second):
+		case <-time.After(10 * time.Second):
 			t.Fatalf("%s still open", col.name)
 		}
 		equal(t, col.name+" close code", col.status, websocket.StatusServiceRestart)
@@ -770,8 +793,8 @@ func TestDrainOnSIGTERM(t *testing.T) {
 			last = col.at
 		}
 	}
-	// Three sockets over 1 s close about 333 ms apart.
-	if last.Sub(first) < 400*time.Millisecond {
+	// Three sockets over 3 s close about a second apart.
+	if last.Sub(first) < 1200*time.Millisecond {
 		t.Errorf("the sockets closed within %s of each other: not paced over the drain", last.Sub(first))
 	}
 	done := make(chan error, 1)

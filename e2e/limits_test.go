@@ -390,7 +390,18 @@ func TestUploadRetryTakesOverAStalledOne(t *testing.T) {
 	defer c.Close()
 	fmt.Fprintf(c, "PUT %s HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n\r\n%s",
 		strings.TrimPrefix(url, ts.URL), len(data), data[:100])
-	time.Sleep(200 * time.Millisecond) // the stalled PUT holds the URL
+	// The stalled PUT holds the URL once the server is writing its file (it
+	// claims the URL first): wait for that rather than for a fixed time,
+	// which a loaded machine can overrun (the retry would then come first
+	// and prove nothing, and the stalled PUT would get another answer).
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if _, tmp := blobFiles(t, ts.DataDir); len(tmp) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the stalled PUT never began writing its file")
+		}
+	}
 
 	start := time.Now()
 	req, _ := http.NewRequest("PUT", url, strings.NewReader(data))

@@ -147,11 +147,15 @@ func TestWidgetOriginIgnoresHost(t *testing.T) {
 // no websocket for PARLEY_WIDGET_ABANDON ends as StopContact ends it; a
 // customer with a socket open keeps waiting until the socket closes.
 func TestAbandonedWidgetChatsEnd(t *testing.T) {
-	ts := startServerIn(t, t.TempDir(), "PARLEY_WIDGET_ABANDON", "1s")
-	_, gone := ts.startWidgetChat(t, nil, "")
+	// The customer who stays connects first and at once: its socket must
+	// open within PARLEY_WIDGET_ABANDON of its start, which 2 s leaves
+	// room for on a loaded machine; the one who left starts after it, so
+	// by the time that one has ended, the first's timeout has passed too.
+	ts := startServerIn(t, t.TempDir(), "PARLEY_WIDGET_ABANDON", "2s")
 	_, here := ts.startWidgetChat(t, nil, "")
-	api := ts.startChat(t, nil) // Connect API chats are not the widget's to end
 	ws := dialChatUntracked(t, ts, here.ParticipantToken)
+	_, gone := ts.startWidgetChat(t, nil, "")
+	api := ts.startChat(t, nil) // Connect API chats are not the widget's to end
 	describe := func(id string) ctypes.Contact {
 		out, err := ts.connectClient().DescribeContact(context.Background(), &connect.DescribeContactInput{
 			InstanceId: aws.String(ts.InstanceID), ContactId: aws.String(id)})

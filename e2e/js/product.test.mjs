@@ -343,7 +343,7 @@ test("the agent's tools: Away, canned responses, past chats, search, notificatio
   await agent.keyboard.press("Tab");
   assert.equal(await box.inputValue(), "Thank you for waiting.");
   await agent.keyboard.press("Enter");
-  await agent.locator(".message.mine", { hasText: "Thank you for waiting." }).waitFor({ timeout: 5000 }).catch(async (e) => {
+  await agent.locator(".message.mine", { hasText: "Thank you for waiting." }).waitFor().catch(async (e) => {
     throw new Error(e.message + "\n" + (await agent.locator("#chats").innerText()) + "\n" + errors.join("\n"));
   });
 

@@ -83,7 +83,11 @@ func TestNATSCarriesItemsBetweenNodes(t *testing.T) {
 		t.Fatal("no trouble reported after the server restarted")
 	}
 	waitConnected(t, a, b)
-	time.Sleep(100 * time.Millisecond) // b's subscriptions are replayed
+	// b's client replays its subscriptions on reconnecting, before anything
+	// else it sends: a round trip after them means the server has them.
+	if err := b.nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
 	if err := a.Publish(ctx, []store.Item{{ContactID: "c1", Seq: 3, ID: "i3"}}); err != nil {
 		t.Fatal(err)
 	}

@@ -171,7 +171,21 @@ func TestSilentSocketIsClosed(t *testing.T) {
 		return c
 	}
 	silent, talking := dial(), dial()
-	time.Sleep(20 * time.Millisecond)
+	// The server counts a socket live after its open is stamped, which
+	// may come a while after the client's Dial returned on a loaded
+	// machine: wait for both, rather than for a fixed time.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		g.mu.Lock()
+		n := len(g.live)
+		g.mu.Unlock()
+		if n == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d sockets live, want 2", n)
+		}
+	}
+	time.Sleep(5 * time.Millisecond) // a mark strictly after both opens
 	mark := time.Now()
 	if err := talking.Write(ctx, websocket.MessageText, []byte(`{"topic":"aws/heartbeat"}`)); err != nil {
 		t.Fatal(err)
