@@ -65,7 +65,9 @@ func fileLimit() int {
 
 // heapProfile saves the server's heap profile as idle-heap-NAME.pb.gz when
 // it serves pprof (PARLEY_PPROF), so that `go tool pprof -base` can
-// attribute a round's growth: a chat state and a websocket, by function.
+// attribute a round's growth: a chat state and a websocket, by function
+// (idle-heap-0 and 1 around the warm-up, 2 and 3 around the first
+// sockets, 4 and 5 around the second ones).
 func heapProfile(ctx context.Context, name string) {
 	addr := os.Getenv("PARLEY_PPROF")
 	if addr == "" {
@@ -171,8 +173,7 @@ func (b *bench) idleMemory(ctx context.Context) ([]Row, error) {
 	round := 0
 	open := func(what string, urls []string) (rest, peak float64, after memAt, err error) {
 		before := b.rest(ctx)
-		heapProfile(ctx, fmt.Sprint(round))
-		round++
+		heapProfile(ctx, fmt.Sprint(2*round))
 		err = parallel(len(urls), func(i int) error {
 			s, err := dial(ctx, urls[i])
 			if err != nil {
@@ -187,7 +188,8 @@ func (b *bench) idleMemory(ctx context.Context) ([]Row, error) {
 			return 0, 0, after, err
 		}
 		after = b.rest(ctx)
-		heapProfile(ctx, fmt.Sprint(round))
+		heapProfile(ctx, fmt.Sprint(2*round+1))
+		round++
 		k := float64(len(urls))
 		rest, peak = float64(after.rss-before.rss)/k, float64(after.peak()-before.peak())/k
 		fmt.Fprintf(b.log, "  %d %s: RSS at rest %+.2f KB each, with the collector's room %+.2f; Go runtime %+.2f KB (heap in use %+.2f, stacks %+.2f)\n",
