@@ -530,10 +530,11 @@ func TestMergeAttributesAndRoleCheck(t *testing.T) {
 	}
 }
 
-// TestReaderPageCacheIsSmall: each reading connection's page cache is
-// readerCacheKiB, not SQLite's 2 MB default: WAL mode empties it whenever
-// another connection has committed, and eight full ones held 16 MB after
-// a quiet spell of reads (issue 17). The writer keeps the default.
+// TestReaderPageCacheIsSmall: each reading connection's page cache, and
+// its temp database's, is readerCacheKiB, not SQLite's 2 MB default: WAL
+// mode empties the first whenever another connection has committed, and
+// eight full ones held 16 MB after a quiet spell of reads (issue 17). The
+// writer keeps the default.
 func TestReaderPageCacheIsSmall(t *testing.T) {
 	db := open(t, nil)
 	ctx := context.Background()
@@ -548,12 +549,14 @@ func TestReaderPageCacheIsSmall(t *testing.T) {
 		conns = append(conns, c)
 	}
 	for i, c := range conns {
-		var kib int
-		if err := c.QueryRowContext(ctx, `PRAGMA cache_size`).Scan(&kib); err != nil {
-			t.Fatal(err)
-		}
-		if kib != -readerCacheKiB {
-			t.Errorf("reader %d: cache_size %d, want %d", i, kib, -readerCacheKiB)
+		for _, pragma := range []string{"cache_size", "temp.cache_size"} {
+			var kib int
+			if err := c.QueryRowContext(ctx, `PRAGMA `+pragma).Scan(&kib); err != nil {
+				t.Fatal(err)
+			}
+			if kib != -readerCacheKiB {
+				t.Errorf("reader %d: %s %d, want %d", i, pragma, kib, -readerCacheKiB)
+			}
 		}
 	}
 	var kib int
