@@ -35,8 +35,8 @@ import (
 // grows to twice its live data before a collection, and a round of second
 // sockets right after the first sockets found the room their garbage had
 // made). That room is then added back explicitly: a participant's figure
-// is its RSS at rest plus its share of the Go heap once more, what the
-// heap reaches before each collection with GOGC=100.
+// is its RSS at rest plus its share of the live Go heap and stacks once
+// more, the room the heap takes before each collection with GOGC=100.
 
 // idleWarm is how many participants the warm-up connects: enough to fill
 // eight reading connections' page caches of 512 KiB each.
@@ -88,14 +88,15 @@ func heapProfile(ctx context.Context, name string) {
 }
 
 // goMemKB reads the Go runtime's view of the server's memory from its
-// metrics: what Go has from the system, and of it the heap spans in use
-// (live and not yet swept) and the stacks. The rest of the RSS is the
-// SQLite library's own allocations (page cache) and the binary.
-func (b *bench) goMemKB(ctx context.Context) (sys, heap, stack int64) {
+// metrics: what Go has from the system, and of it the heap spans in use,
+// the heap's objects (live, right after a collection) and the stacks. The
+// rest of the RSS is the SQLite library's own allocations (page caches)
+// and the binary.
+func (b *bench) goMemKB(ctx context.Context) (m memAt) {
 	req, _ := http.NewRequestWithContext(ctx, "GET", b.parley.url+"/metrics", nil)
 	resp, err := b.http.Do(req)
 	if err != nil {
-		return 0, 0, 0
+		return m
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
@@ -107,18 +108,20 @@ func (b *bench) goMemKB(ctx context.Context) (sys, heap, stack int64) {
 		}
 		switch name {
 		case "go_memstats_sys_bytes":
-			sys = int64(f) >> 10
+			m.sys = int64(f) >> 10
 		case "go_memstats_heap_inuse_bytes":
-			heap = int64(f) >> 10
+			m.heap = int64(f) >> 10
+		case "go_memstats_heap_alloc_bytes":
+			m.live = int64(f) >> 10
 		case "go_memstats_stack_inuse_bytes":
-			stack = int64(f) >> 10
+			m.stack = int64(f) >> 10
 		}
 	}
-	return sys, heap, stack
+	return m
 }
 
 // memAt is the server's memory at a reading, in KB.
-type memAt struct{ rss, sys, heap, stack int64 }
+type memAt struct{ rss, sys, heap, live, stack int64 }
 
 // rest lets the server's memory come to rest and reads it: the server
 // collects and returns its free memory to the system first, when its pprof
@@ -131,15 +134,16 @@ func (b *bench) rest(ctx context.Context) memAt {
 			resp.Body.Close()
 		}
 	}
-	var m memAt
-	m.rss = b.parley.rssKB("VmRSS")
-	m.sys, m.heap, m.stack = b.goMemKB(ctx)
+	rss := b.parley.rssKB("VmRSS")
+	m := b.goMemKB(ctx)
+	m.rss = rss
 	return m
 }
 
-// peak is a reading's RSS with the collector's room added: the heap once
-// more (GOGC=100).
-func (m memAt) peak() int64 { return m.rss + m.heap }
+// peak is a reading's RSS with the collector's room added: with GOGC=100
+// the heap grows by its live data and the stacks before the next
+// collection.
+func (m memAt) peak() int64 { return m.rss + m.live + m.stack }
 
 // idleMemory: the server's memory per connected, idle participant.
 func (b *bench) idleMemory(ctx context.Context) ([]Row, error) {
@@ -192,8 +196,9 @@ func (b *bench) idleMemory(ctx context.Context) ([]Row, error) {
 		round++
 		k := float64(len(urls))
 		rest, peak = float64(after.rss-before.rss)/k, float64(after.peak()-before.peak())/k
-		fmt.Fprintf(b.log, "  %d %s: RSS at rest %+.2f KB each, with the collector's room %+.2f; Go runtime %+.2f KB (heap in use %+.2f, stacks %+.2f)\n",
-			len(urls), what, rest, peak, float64(after.sys-before.sys)/k, float64(after.heap-before.heap)/k, float64(after.stack-before.stack)/k)
+		fmt.Fprintf(b.log, "  %d %s: RSS at rest %+.2f KB each, with the collector's room %+.2f; Go runtime %+.2f KB (heap in use %+.2f, live %+.2f, stacks %+.2f)\n",
+			len(urls), what, rest, peak, float64(after.sys-before.sys)/k, float64(after.heap-before.heap)/k, float64(after.live-before.live)/k,
+			float64(after.stack-before.stack)/k)
 		return rest, peak, after, nil
 	}
 
