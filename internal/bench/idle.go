@@ -18,12 +18,13 @@ import (
 // split into its websocket and its chat state, and the server's RSS with
 // 100,000 of them (issue 17).
 //
-// The split: first, w participants connect one socket each and are not
-// measured (the warm-up): their sockets fill the server's bounded caches
-// (the page cache of each of SQLite's reading connections, which every
-// first socket's reads of its chat fill while nothing is written), which
-// would otherwise count as what each participant costs. Then n more
-// participants connect one socket each, and half of them a second socket.
+// The split: w+n chats start, then w participants connect one socket each
+// and are not measured (the warm-up): their sockets fill the server's
+// bounded caches (the page cache of each of SQLite's reading connections,
+// which every first socket's reads of its chat fill while nothing is
+// written, and any commit empties), which would otherwise count as what
+// each participant costs. Then the n others connect one socket each, and
+// half of them a second socket.
 // A second socket of a participant whose chat the node follows already
 // costs only the websocket; the first socket's cost less the second's is
 // the chat state (the hub's feed and broker subscription, the
@@ -202,17 +203,16 @@ func (b *bench) idleMemory(ctx context.Context) ([]Row, error) {
 		return rest, peak, after, nil
 	}
 
-	_, warmURLs, err := chats(w)
+	// Every chat is started first: a commit empties the reading
+	// connections' caches that the warm-up fills.
+	tokens, urls, err := chats(w + n)
 	if err != nil {
 		return nil, err
 	}
-	if _, _, _, err := open("sockets of the warm-up (not counted per participant)", warmURLs); err != nil {
+	if _, _, _, err := open("sockets of the warm-up (not counted per participant)", urls[:w]); err != nil {
 		return nil, err
 	}
-	tokens, urls, err := chats(n)
-	if err != nil {
-		return nil, err
-	}
+	tokens, urls = tokens[w:], urls[w:]
 	rest, per, atN, err := open("first sockets", urls)
 	if err != nil {
 		return nil, err
