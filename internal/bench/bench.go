@@ -232,6 +232,7 @@ type bench struct {
 	o        Options
 	parley   *process
 	pprof    string // the Parley server's pprof address
+	unrested bool   // the idle figure said its readings are not at rest
 	baseline *process
 	http     *http.Client
 	cc       *connect.Client

@@ -129,11 +129,17 @@ type memAt struct{ rss, sys, heap, live, stack int64 }
 // address answers (a build without that endpoint is read as it is).
 func (b *bench) rest(ctx context.Context) memAt {
 	settle()
+	rested := false
 	if b.pprof != "" {
 		req, _ := http.NewRequestWithContext(ctx, "POST", "http://"+b.pprof+"/debug/free-os-memory", nil)
 		if resp, err := b.http.Do(req); err == nil {
 			resp.Body.Close()
+			rested = resp.StatusCode == http.StatusNoContent
 		}
+	}
+	if !rested && !b.unrested {
+		b.unrested = true
+		fmt.Fprintln(b.log, "  (the server does not answer POST /debug/free-os-memory on its pprof address: its memory is read as it is, not at rest)")
 	}
 	rss := b.parley.rssKB("VmRSS")
 	m := b.goMemKB(ctx)
