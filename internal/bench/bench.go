@@ -151,7 +151,11 @@ func Run(ctx context.Context, o Options, out io.Writer) error {
 			return err
 		}
 	}
-	parley, err := start(bin, []string{"serve"}, []string{"PARLEY_ADDR=127.0.0.1:0", "PARLEY_PPROF=" + os.Getenv("PARLEY_PPROF"), "PARLEY_ACCESS_KEY_ID=" + akid,
+	pprofAddr := os.Getenv("PARLEY_PPROF")
+	if pprofAddr == "" {
+		pprofAddr = freeAddr() // the idle figure reads memory at rest through it (idle.go)
+	}
+	parley, err := start(bin, []string{"serve"}, []string{"PARLEY_ADDR=127.0.0.1:0", "PARLEY_PPROF=" + pprofAddr, "PARLEY_ACCESS_KEY_ID=" + akid,
 		"PARLEY_SECRET_ACCESS_KEY=" + secret, "PARLEY_INSTANCE_ID=" + inst, "PARLEY_ATTACHMENT_MAX_BYTES=" + strconv.Itoa(100<<20),
 		"PARLEY_DATABASE_URL=", "PARLEY_NATS_URL=", // SQLite: PostgreSQL's figures have their own servers (cluster.go)
 		"PARLEY_MAX_CONNS=" + strconv.Itoa(fileLimit()-300)}) // the idle figure's sockets, up to the file limit
@@ -170,7 +174,7 @@ func Run(ctx context.Context, o Options, out io.Writer) error {
 	}
 	defer baseline.stop()
 
-	b := &bench{o: o, parley: parley, baseline: baseline, http: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1024}},
+	b := &bench{o: o, parley: parley, pprof: pprofAddr, baseline: baseline, http: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1024}},
 		cc: connect.New(connect.Options{Region: "us-east-1", BaseEndpoint: aws.String(parley.url),
 			Credentials: credentials.NewStaticCredentialsProvider(akid, secret, "")})}
 	defer b.stopEngines()
@@ -237,6 +241,8 @@ func WriteTable(out io.Writer, rows []Row) {
 type bench struct {
 	o        Options
 	parley   *process
+	pprof    string // the Parley server's pprof address
+	unrested bool   // the idle figure said its readings are not at rest
 	baseline *process
 	http     *http.Client
 	cc       *connect.Client

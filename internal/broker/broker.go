@@ -29,18 +29,22 @@ type Broker interface {
 	// subscriber; one more drops it.
 	Subscribe(contactID string, limit int) *Subscription
 	// SubscribeFunc also calls notify, without blocking, when items were
-	// queued for the subscriber or it was dropped.
+	// queued for the subscriber or it was dropped. Its subscription has
+	// no channels (Ready and Dropped are nil): notify, Take and IsDropped
+	// say what they would.
 	SubscribeFunc(contactID string, limit int, notify func()) *Subscription
 }
 
 // Subscription is one follower of a chat. Its queue is a slice that grows
 // only while items wait, so an idle subscription costs a few hundred bytes
-// whatever its limit.
+// whatever its limit (a hundred or so without channels: SubscribeFunc).
 type Subscription struct {
 	// Ready receives a signal when items are waiting; Take returns them.
+	// nil for a subscription made by SubscribeFunc.
 	Ready <-chan struct{}
 	// Dropped is closed when the subscriber fell too far behind and was
-	// dropped; nothing is queued for it after that.
+	// dropped; nothing is queued for it after that. nil for a
+	// subscription made by SubscribeFunc.
 	Dropped <-chan struct{}
 
 	mu        sync.Mutex
@@ -76,9 +80,11 @@ func (s *Subscription) offer(it store.Item) bool {
 		return false
 	}
 	s.queue = append(s.queue, it)
-	select {
-	case s.ready <- struct{}{}:
-	default: // a signal is pending already
+	if s.ready != nil {
+		select {
+		case s.ready <- struct{}{}:
+		default: // a signal is pending already
+		}
 	}
 	return true
 }
@@ -102,54 +108,70 @@ func (s *Subscription) Close() { s.once.Do(func() { s.cancel(s) }) }
 
 // Memory is the in-process broker.
 type Memory struct {
-	mu   sync.RWMutex
-	subs map[string]map[*Subscription]struct{}
+	mu sync.RWMutex
+	// subs holds each chat's subscriptions: a slice, not a set, since a
+	// chat has one per node (the gateway's hub) or a few, and this is
+	// state every followed chat keeps (issue 17).
+	subs   map[string][]*Subscription
+	remove func(*Subscription) // m.unsubscribe, made once rather than per subscription
 }
 
 var _ Broker = (*Memory)(nil)
 
 // NewMemory returns an in-process broker.
 func NewMemory() *Memory {
-	return &Memory{subs: make(map[string]map[*Subscription]struct{})}
+	m := &Memory{subs: make(map[string][]*Subscription)}
+	m.remove = m.unsubscribe
+	return m
 }
 
 func (m *Memory) Subscribe(contactID string, limit int) *Subscription {
-	return m.SubscribeFunc(contactID, limit, nil)
+	s := m.subscribe(contactID, limit, nil)
+	s.ready, s.dropped = make(chan struct{}, 1), make(chan struct{})
+	s.Ready, s.Dropped = s.ready, s.dropped
+	m.add(s)
+	return s
 }
 
 // SubscribeFunc is Subscribe with a callback that Publish calls, without
 // blocking, whenever it queued items for the subscriber or dropped it: a
 // subscriber can then run a goroutine only while it has something to do.
+// It makes no channels.
 func (m *Memory) SubscribeFunc(contactID string, limit int, notify func()) *Subscription {
-	s := &Subscription{
-		notify:    notify,
-		limit:     limit,
-		ready:     make(chan struct{}, 1),
-		dropped:   make(chan struct{}),
-		contactID: contactID,
-		cancel:    m.remove,
+	if notify == nil {
+		return m.Subscribe(contactID, limit)
 	}
-	s.Ready, s.Dropped = s.ready, s.dropped
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	set := m.subs[contactID]
-	if set == nil {
-		set = make(map[*Subscription]struct{})
-		m.subs[contactID] = set
-	}
-	set[s] = struct{}{}
+	s := m.subscribe(contactID, limit, notify)
+	m.add(s)
 	return s
 }
 
-func (m *Memory) remove(s *Subscription) {
+func (m *Memory) subscribe(contactID string, limit int, notify func()) *Subscription {
+	return &Subscription{notify: notify, limit: limit, contactID: contactID, cancel: m.remove}
+}
+
+func (m *Memory) add(s *Subscription) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if set := m.subs[s.contactID]; set != nil {
-		delete(set, s)
-		if len(set) == 0 {
-			delete(m.subs, s.contactID)
-		}
+	m.subs[s.contactID] = append(m.subs[s.contactID], s)
+}
+
+func (m *Memory) unsubscribe(s *Subscription) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	subs := m.subs[s.contactID]
+	i := slices.Index(subs, s)
+	if i < 0 {
+		return
 	}
+	if len(subs) == 1 {
+		delete(m.subs, s.contactID)
+		return
+	}
+	// In place: Publish reads the slice under m.mu only.
+	subs[i] = subs[len(subs)-1]
+	subs[len(subs)-1] = nil
+	m.subs[s.contactID] = subs[:len(subs)-1]
 }
 
 func (m *Memory) Publish(_ context.Context, items []store.Item) error {
@@ -162,7 +184,7 @@ func (m *Memory) Publish(_ context.Context, items []store.Item) error {
 	}
 	m.mu.RLock()
 	for _, it := range items {
-		for s := range m.subs[it.ContactID] {
+		for _, s := range m.subs[it.ContactID] {
 			if !s.offer(it) {
 				lagging = append(lagging, s)
 			}
@@ -179,8 +201,10 @@ func (m *Memory) Publish(_ context.Context, items []store.Item) error {
 	m.mu.RUnlock()
 	for _, s := range lagging {
 		s.once.Do(func() {
-			s.cancel(s) // m.remove, or what a wrapping broker put there
-			close(s.dropped)
+			s.cancel(s) // m.unsubscribe, or what a wrapping broker put there
+			if s.dropped != nil {
+				close(s.dropped)
+			}
 		})
 	}
 	for _, s := range notified {

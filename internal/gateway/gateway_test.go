@@ -340,6 +340,49 @@ func TestIdleSocketCost(t *testing.T) {
 	}
 }
 
+// TestFollowedChatCost: what the hub and the broker keep for each chat a
+// node follows (its feed, the feed's sockets, the broker subscription and
+// both maps' entries), the live part of an idle participant's chat state
+// (issue 17's 2 KB). It was 1.1 KB with a map of sockets per feed and a
+// set of subscriptions per chat, and the subscription's two channels.
+func TestFollowedChatCost(t *testing.T) {
+	const n = 20000
+	ids := make([]string, n)
+	socks := make([]*socket, n)
+	for i := range ids {
+		ids[i] = secret.NewUUID()
+		socks[i] = &socket{grant: chat.SocketGrant{ParticipantID: secret.NewUUID(), ContactID: ids[i]}}
+	}
+	last := func(_ context.Context, ids []string) (map[string]int64, error) {
+		return map[string]int64{ids[0]: 3}, nil
+	}
+	h := newHub(broker.NewMemory(), nil, last, func(func()) bool { return false }, slog.New(slog.DiscardHandler))
+	live := func() uint64 {
+		var m runtime.MemStats
+		runtime.GC()
+		runtime.GC()
+		runtime.ReadMemStats(&m)
+		return m.HeapAlloc
+	}
+	before := live()
+	for i := range ids {
+		h.join(socks[i], ids[i], ids[i])
+	}
+	per := float64(live()-before) / n
+	runtime.KeepAlive(h)
+	t.Logf("%.0f B per followed chat", per)
+	if per > 600 {
+		t.Errorf("%.0f B per followed chat, want at most 600", per)
+	}
+	// Leaving undoes it: the chats are no longer followed.
+	for i := range ids {
+		h.leave(socks[i])
+	}
+	if len(h.feeds) != 0 || h.broker.(*broker.Memory).Subscribers(ids[0]) != 0 {
+		t.Errorf("%d feeds left", len(h.feeds))
+	}
+}
+
 // BenchmarkEncodeItem is the work of pushing one item to one socket.
 func BenchmarkEncodeItem(b *testing.B) {
 	it := store.Item{Seq: 1, ID: secret.NewTimeUUID(), ContactID: secret.NewUUID(), ParticipantID: secret.NewUUID(),
@@ -567,7 +610,7 @@ func TestOwnLeaveClosesBehindTheRestOfItsItems(t *testing.T) {
 	h := newHub(broker.NewMemory(), nil, nil, func(func()) bool { return false }, slog.New(slog.DiscardHandler))
 	mine := &socket{grant: chat.SocketGrant{ParticipantID: "p1", ContactID: "c"}}
 	other := &socket{grant: chat.SocketGrant{ParticipantID: "p2", ContactID: "c"}}
-	f := &feed{h: h, contactID: "c", positioned: true, next: 1, sockets: map[*socket]struct{}{mine: {}, other: {}}}
+	f := &feed{h: h, contactID: "c", positioned: true, next: 1, sockets: []*socket{mine, other}}
 	event := func(seq int64, contentType, participant string) store.Item {
 		return store.Item{ID: fmt.Sprint("i", seq), ContactID: "c", Seq: seq, Type: chat.TypeEvent, ContentType: contentType, ParticipantID: participant, Role: "CUSTOMER"}
 	}
@@ -599,7 +642,7 @@ func TestOwnLeaveClosesBehindTheRestOfItsItems(t *testing.T) {
 	// and only the leaver's.
 	mine2 := &socket{grant: chat.SocketGrant{ParticipantID: "p3", ContactID: "c2"}}
 	stays := &socket{grant: chat.SocketGrant{ParticipantID: "p4", ContactID: "c2"}}
-	f2 := &feed{h: h, contactID: "c2", positioned: true, next: 1, sockets: map[*socket]struct{}{mine2: {}, stays: {}}}
+	f2 := &feed{h: h, contactID: "c2", positioned: true, next: 1, sockets: []*socket{mine2, stays}}
 	f2.mu.Lock()
 	f2.receive(event(1, chat.EventParticipantLeft, "p3"))
 	f2.closeLeavers()

@@ -70,12 +70,16 @@ type feed struct {
 	h                *hub
 	contactID        string
 	initialContactID string
-	sub              *broker.Subscription
-	// subscribed closes once sub is set: the broker may wake the feed
-	// from inside SubscribeFunc, before it has returned sub.
-	subscribed chan struct{}
-	sockets    map[*socket]struct{} // under h.mu
-	running    atomic.Bool          // a drain goroutine runs
+	// sub is set under h.mu: the broker may wake the feed from inside
+	// SubscribeFunc, before it has returned sub, and drain reads it under
+	// h.mu.
+	sub *broker.Subscription
+	// sockets is under h.mu and never changed in place: join and leave
+	// replace it, so send reads it without copying. A slice, not a map:
+	// most chats have one or two sockets on a node, and an idle chat's
+	// state is what 100,000 connected participants cost (issue 17).
+	sockets []*socket
+	running atomic.Bool // a drain goroutine runs
 
 	mu sync.Mutex // the delivery state below; taken before h.mu
 	// next is the seq expected next; 0 until the feed knows the chat's
@@ -201,13 +205,11 @@ func (h *hub) join(s *socket, contactID, initialContactID string) {
 	f := h.feeds[contactID]
 	created := f == nil
 	if created {
-		f = &feed{h: h, contactID: contactID, initialContactID: initialContactID, sockets: make(map[*socket]struct{}),
-			subscribed: make(chan struct{})}
+		f = &feed{h: h, contactID: contactID, initialContactID: initialContactID}
 		f.sub = h.broker.SubscribeFunc(contactID, feedQueue, f.wake)
-		close(f.subscribed)
 		h.feeds[contactID] = f
 	}
-	f.sockets[s] = struct{}{}
+	f.sockets = append(slices.Clip(f.sockets), s) // a new array: send may hold the old one
 	s.feed = f
 	h.mu.Unlock()
 	if created {
@@ -251,7 +253,9 @@ func (h *hub) leave(s *socket) {
 	if f == nil {
 		return
 	}
-	delete(f.sockets, s)
+	if i := slices.Index(f.sockets, s); i >= 0 {
+		f.sockets = slices.Concat(f.sockets[:i], f.sockets[i+1:]) // a new array: send may hold the old one
+	}
 	if len(f.sockets) == 0 && h.feeds[f.contactID] == f {
 		delete(h.feeds, f.contactID)
 		delete(h.gaps, f)
@@ -268,18 +272,20 @@ func (f *feed) wake() {
 }
 
 func (f *feed) drain() {
-	<-f.subscribed
+	f.h.mu.Lock()
+	sub := f.sub // set by join before it let go of h.mu
+	f.h.mu.Unlock()
 	for {
-		if f.sub.IsDropped() {
+		if sub.IsDropped() {
 			f.drop()
 			return
 		}
-		items := f.sub.Take()
+		items := sub.Take()
 		if len(items) == 0 {
 			f.running.Store(false)
 			// An item queued between Take and Store found the drain
 			// running and did not start one: look once more.
-			if (f.sub.Pending() == 0 && !f.sub.IsDropped()) || !f.running.CompareAndSwap(false, true) {
+			if (sub.Pending() == 0 && !sub.IsDropped()) || !f.running.CompareAndSwap(false, true) {
 				return
 			}
 			continue
@@ -401,10 +407,7 @@ func (f *feed) send(it store.Item) {
 		return
 	}
 	f.h.mu.Lock()
-	sockets := make([]*socket, 0, len(f.sockets))
-	for s := range f.sockets {
-		sockets = append(sockets, s)
-	}
+	sockets := f.sockets
 	f.h.mu.Unlock()
 	ends := it.ContentType == chat.EventChatEnded
 	for _, s := range sockets {
@@ -437,10 +440,7 @@ func (f *feed) drop() {
 		delete(f.h.feeds, f.contactID)
 	}
 	delete(f.h.gaps, f)
-	sockets := make([]*socket, 0, len(f.sockets))
-	for s := range f.sockets {
-		sockets = append(sockets, s)
-	}
+	sockets := f.sockets
 	f.h.mu.Unlock()
 	f.sub.Close()
 	for _, s := range sockets {

@@ -557,3 +557,41 @@ func TestMergeAttributesAndRoleCheck(t *testing.T) {
 		t.Errorf("a bot after the first left: %v", err)
 	}
 }
+
+// TestReaderPageCacheIsSmall: each reading connection's page cache, and
+// its temp database's, is readerCacheKiB, not SQLite's 2 MB default: WAL
+// mode empties the first whenever another connection has committed, and
+// eight full ones held 16 MB after a quiet spell of reads (issue 17). The
+// writer keeps the default.
+func TestReaderPageCacheIsSmall(t *testing.T) {
+	db := open(t, nil)
+	ctx := context.Background()
+	// Every reading connection, not just the one the pool hands out first.
+	var conns []*sql.Conn
+	for range 3 {
+		c, err := db.r.Conn(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		conns = append(conns, c)
+	}
+	for i, c := range conns {
+		for _, pragma := range []string{"cache_size", "temp.cache_size"} {
+			var kib int
+			if err := c.QueryRowContext(ctx, `PRAGMA `+pragma).Scan(&kib); err != nil {
+				t.Fatal(err)
+			}
+			if kib != -readerCacheKiB {
+				t.Errorf("reader %d: %s %d, want %d", i, pragma, kib, -readerCacheKiB)
+			}
+		}
+	}
+	var kib int
+	if err := db.w.QueryRowContext(ctx, `PRAGMA cache_size`).Scan(&kib); err != nil {
+		t.Fatal(err)
+	}
+	if kib != -2000 {
+		t.Errorf("writer: cache_size %d, want SQLite's default -2000", kib)
+	}
+}
