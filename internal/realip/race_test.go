@@ -1,0 +1,5 @@
+//go:build race
+
+package realip
+
+const raceEnabled = true
