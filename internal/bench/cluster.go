@@ -35,13 +35,14 @@ func (b *bench) deploy(ctx context.Context, n int) (*deployment, error) {
 	}
 	d := &deployment{db: db, nats: n > 1}
 	for i := range n {
-		env := []string{"PARLEY_ADDR=127.0.0.1:0", "PARLEY_ACCESS_KEY_ID=" + akid, "PARLEY_SECRET_ACCESS_KEY=" + secret,
-			"PARLEY_INSTANCE_ID=" + inst, "PARLEY_DATABASE_URL=" + db, "PARLEY_NATS_URL=", "PARLEY_PUBLIC_URL=", "PARLEY_PPROF="}
+		// PARLEY_PPROF is the SQLite server's; the first node of each
+		// deployment serves pprof on PARLEY_PPROF_NODE, for profiles.
+		pprof := ""
 		if i == 0 {
-			// PARLEY_PPROF is the SQLite server's; the first node of each
-			// deployment serves pprof on PARLEY_PPROF_NODE, for profiles.
-			env[len(env)-1] = "PARLEY_PPROF=" + os.Getenv("PARLEY_PPROF_NODE")
+			pprof = os.Getenv("PARLEY_PPROF_NODE")
 		}
+		env := []string{"PARLEY_ADDR=127.0.0.1:0", "PARLEY_ACCESS_KEY_ID=" + akid, "PARLEY_SECRET_ACCESS_KEY=" + secret,
+			"PARLEY_INSTANCE_ID=" + inst, "PARLEY_DATABASE_URL=" + db, "PARLEY_NATS_URL=", "PARLEY_PUBLIC_URL=", "PARLEY_PPROF=" + pprof}
 		if n > 1 {
 			env = append(env, "PARLEY_NATS_URL="+e.natsURL, "PARLEY_PUBLIC_URL=http://parley-bench.invalid",
 				fmt.Sprintf("PARLEY_NODE_ID=node%d", i+1))

@@ -52,10 +52,7 @@ func (f *countingFile) ReadAt(p []byte, off int64) (int, error) {
 func checkService(t *testing.T, scanner attach.Scanner) (*Service, *sqlite.DB, *countingBlobs) {
 	t.Helper()
 	dir := t.TempDir()
-	db, err := sqlite.Open(filepath.Join(dir, "parley.db"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := openStore(t, dir)
 	local, err := blob.OpenLocal(filepath.Join(dir, "attachments"))
 	if err != nil {
 		t.Fatal(err)

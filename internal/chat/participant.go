@@ -50,17 +50,26 @@ func (s *Service) Usable(ctx context.Context, sess *Session) error {
 // has left or whose chat ended, so that retries of their last requests can be
 // answered; each operation then refuses new work.
 func (s *Service) Authenticate(ctx context.Context, connectionToken string) (*Session, error) {
-	t, err := s.store.ConnectionToken(ctx, secret.Hash(connectionToken))
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, errAccessDenied
-	}
+	t, err := s.connectionToken(ctx, connectionToken)
 	if err != nil {
 		return nil, err
 	}
-	if !s.now().Before(t.Expires) {
-		return nil, errorf(AccessDenied, "The connection token has expired.")
-	}
 	return s.session(ctx, t.ParticipantID)
+}
+
+// connectionToken finds an unexpired ConnectionToken.
+func (s *Service) connectionToken(ctx context.Context, connectionToken string) (store.ConnectionToken, error) {
+	t, err := s.store.ConnectionToken(ctx, secret.Hash(connectionToken))
+	if errors.Is(err, store.ErrNotFound) {
+		return t, errAccessDenied
+	}
+	if err != nil {
+		return t, err
+	}
+	if !s.now().Before(t.Expires) {
+		return t, errorf(AccessDenied, "The connection token has expired.")
+	}
+	return t, nil
 }
 
 // AuthenticateCached is Authenticate for SendMessage alone: it may answer
@@ -72,15 +81,9 @@ func (s *Service) AuthenticateCached(ctx context.Context, connectionToken string
 	if !ok {
 		return s.Authenticate(ctx, connectionToken)
 	}
-	t, err := s.store.ConnectionToken(ctx, secret.Hash(connectionToken))
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, errAccessDenied
-	}
+	t, err := s.connectionToken(ctx, connectionToken)
 	if err != nil {
 		return nil, err
-	}
-	if !s.now().Before(t.Expires) {
-		return nil, errorf(AccessDenied, "The connection token has expired.")
 	}
 	p, c, stale, err := sc.CachedSession(ctx, t.ParticipantID)
 	if err != nil {

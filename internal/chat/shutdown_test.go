@@ -13,7 +13,6 @@ import (
 	"github.com/parleychat/parley/internal/blob"
 	"github.com/parleychat/parley/internal/secret"
 	"github.com/parleychat/parley/internal/store"
-	"github.com/parleychat/parley/internal/store/sqlite"
 )
 
 // slowScanner finds nothing, after release closes; it ignores its context,
@@ -61,10 +60,7 @@ func (c *closedStore) File(ctx context.Context, id string) (store.File, error) {
 func checkInFlight(t *testing.T, scanner slowScanner) (*Service, *closedStore, string) {
 	t.Helper()
 	dir := t.TempDir()
-	db, err := sqlite.Open(filepath.Join(dir, "parley.db"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := openStore(t, dir)
 	blobs, err := blob.OpenLocal(filepath.Join(dir, "attachments"))
 	if err != nil {
 		t.Fatal(err)

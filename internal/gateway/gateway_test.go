@@ -23,6 +23,7 @@ import (
 
 	"github.com/parleychat/parley/internal/broker"
 	"github.com/parleychat/parley/internal/chat"
+	"github.com/parleychat/parley/internal/race"
 	"github.com/parleychat/parley/internal/secret"
 	"github.com/parleychat/parley/internal/store"
 	"github.com/parleychat/parley/internal/store/sqlite"
@@ -332,7 +333,7 @@ func TestIdleSocketCost(t *testing.T) {
 	second := open()
 	t.Logf("%.1f KB per idle socket, client included: %.1f KB the websocket, %.1f KB the chat state", per, second, per-second)
 	limit := 6.0
-	if raceEnabled {
+	if race.Enabled {
 		limit = 8 // the race detector's larger stacks and shadow state
 	}
 	if per > limit {

@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"net/netip"
 	"testing"
+
+	"github.com/parleychat/parley/internal/race"
 )
 
 func TestFrom(t *testing.T) {
@@ -48,7 +50,7 @@ func TestFrom(t *testing.T) {
 
 // TestFromAllocates nothing for a direct peer: every request asks.
 func TestFromAllocates(t *testing.T) {
-	if raceEnabled {
+	if race.Enabled {
 		t.Skip("the race detector allocates")
 	}
 	r, _ := http.NewRequest("GET", "http://x/", nil)

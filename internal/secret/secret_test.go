@@ -4,6 +4,8 @@ import (
 	"encoding/base64"
 	"regexp"
 	"testing"
+
+	"github.com/parleychat/parley/internal/race"
 )
 
 func TestNewToken(t *testing.T) {
@@ -33,7 +35,7 @@ func TestHash(t *testing.T) {
 
 // TestIDsAllocateOnce: every request takes an id and hashes a token.
 func TestIDsAllocateOnce(t *testing.T) {
-	if raceEnabled {
+	if race.Enabled {
 		t.Skip("the race detector allocates")
 	}
 	tok := NewToken()

@@ -1,5 +1,0 @@
-//go:build race
-
-package realip
-
-const raceEnabled = true

@@ -1,5 +1,0 @@
-//go:build race
-
-package secret
-
-const raceEnabled = true
