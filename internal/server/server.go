@@ -32,6 +32,7 @@ import (
 	"github.com/parleychat/parley/internal/connectapi"
 	"github.com/parleychat/parley/internal/fileapi"
 	"github.com/parleychat/parley/internal/gateway"
+	"github.com/parleychat/parley/internal/gcfloor"
 	"github.com/parleychat/parley/internal/netlimit"
 	"github.com/parleychat/parley/internal/obs"
 	"github.com/parleychat/parley/internal/participantapi"
@@ -473,6 +474,15 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Write
 		return err
 	}
 	s.printBanner(out)
+	// The collector's floor is process-wide, so the process's entry point
+	// owns it (tests run many servers in one process).
+	gcCtx, stopGC := context.WithCancel(context.WithoutCancel(ctx))
+	gcDone := make(chan struct{})
+	go func() {
+		defer close(gcDone)
+		gcfloor.Run(gcCtx)
+	}()
+	defer func() { stopGC(); <-gcDone }()
 	if cfg.PprofAddr != "" {
 		// The profiler has its own listener, never the public one.
 		prof := &http.Server{Addr: cfg.PprofAddr, Handler: pprofMux(), ReadHeaderTimeout: 10 * time.Second}
