@@ -212,13 +212,10 @@ func (b *bench) postgresThroughput(ctx context.Context) ([]Row, error) {
 	quiet()
 	// PostgreSQL's CPU per message on each side says how much of the gap
 	// is the node's and how much the statements' (private server only).
-	pg0, _ := e.cpu()
-	t0 := time.Now()
-	base, err := pgBaseline(ctx, one.db, b.o.Duration)
+	base, basePG, err := pgBaseline(ctx, one.db, b.o.Duration, func() time.Duration { pg, _ := e.cpu(); return pg })
 	if err != nil {
 		return nil, fmt.Errorf("PostgreSQL baseline: %w", err)
 	}
-	pg1, _ := e.cpu()
 	pgPer := func(cpus, rate float64) string {
 		if e.pg == nil || rate == 0 {
 			return ""
@@ -227,7 +224,7 @@ func (b *bench) postgresThroughput(ctx context.Context) ([]Row, error) {
 	}
 	rows := []Row{{Figure: fmt.Sprintf("durable SendMessage throughput on PostgreSQL, %d concurrent senders (msgs/s)", b.o.Senders),
 		Parley:   fmt.Sprintf("%.0f (%d failed; node %.0f µs CPU/msg%s)", r1.rate, r1.failed, r1.nodes/r1.rate*1e6, pgPer(r1.pg, r1.rate)),
-		Baseline: fmt.Sprintf("%.0f (batched inserts + seq%s)", base, pgPer((pg1-pg0).Seconds()/time.Since(t0).Seconds(), base)),
+		Baseline: fmt.Sprintf("%.0f (batched inserts + seq%s)", base, pgPer(basePG, base)),
 		Ratio:    ratio(r1.rate, base), Target: "≥ 10,000 and ≥ 0.6×", Met: r1.rate >= 10000 && r1.rate >= 0.6*base && r1.failed == 0}}
 	if e.noNATS != "" {
 		return append(rows, skipped("SendMessage throughput, 3 nodes", e.noNATS)), nil

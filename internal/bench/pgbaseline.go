@@ -14,16 +14,18 @@ import (
 // inserts into the same server, 64 messages a transaction from 4 writers,
 // each batch locking its chats in id order, bumping their seq counters and
 // inserting its items in one statement, with synchronous_commit on. It
-// writes tables of its own, dropped at the end.
-func pgBaseline(ctx context.Context, url string, d time.Duration) (float64, error) {
+// writes tables of its own, dropped at the end. With cpu (PostgreSQL's
+// CPU time so far), it also returns the CPUs PostgreSQL kept busy during
+// the load, read while the pool's backends still live.
+func pgBaseline(ctx context.Context, url string, d time.Duration, cpu func() time.Duration) (rate, cpus float64, err error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	cfg.ConnConfig.RuntimeParams["synchronous_commit"] = "on"
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	defer pool.Close()
 	const chats, batch, writers = 64, 64, 4
@@ -36,7 +38,7 @@ func pgBaseline(ctx context.Context, url string, d time.Duration) (float64, erro
 	}
 	for _, q := range setup {
 		if _, err := pool.Exec(ctx, q); err != nil {
-			return 0, err
+			return 0, 0, err
 		}
 	}
 	defer pool.Exec(context.WithoutCancel(ctx), `DROP TABLE IF EXISTS bench_baseline_items, bench_baseline_chats`)
@@ -44,7 +46,12 @@ func pgBaseline(ctx context.Context, url string, d time.Duration) (float64, erro
 	var sent, next atomic.Int64
 	var firstErr error
 	var once sync.Once
-	deadline := time.Now().Add(d)
+	start := time.Now()
+	deadline := start.Add(d)
+	var cpu0 time.Duration
+	if cpu != nil {
+		cpu0 = cpu()
+	}
 	var wg sync.WaitGroup
 	for range writers {
 		wg.Add(1)
@@ -60,7 +67,10 @@ func pgBaseline(ctx context.Context, url string, d time.Duration) (float64, erro
 		}()
 	}
 	wg.Wait()
-	return float64(sent.Load()) / d.Seconds(), firstErr
+	if cpu != nil {
+		cpus = (cpu() - cpu0).Seconds() / time.Since(start).Seconds()
+	}
+	return float64(sent.Load()) / d.Seconds(), cpus, firstErr
 }
 
 func baselineBatch(ctx context.Context, pool *pgxpool.Pool, base int64, batch, chats int) error {
