@@ -8,15 +8,15 @@
 // live data is small makes collections rarer, at the cost of at most Floor
 // of memory; once the live data is large (100,000 idle participants hold
 // hundreds of megabytes) GOGC=100 governs as before. It is the heap-floor
-// tuning Uber and TiDB describe for their Go services, bounded the same way.
+// tuning Uber and TiDB describe for their Go services.
 package gcfloor
 
 import (
-	"context"
 	"os"
+	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
-	"time"
+	"sync"
 )
 
 // Floor is the least room the heap is given before a collection.
@@ -25,52 +25,83 @@ const Floor = 64 << 20
 // base is the GOGC Parley keeps once the live data exceeds Floor.
 const base = 100
 
-// every is how often the live heap is read: a collection under load comes
-// every few hundred milliseconds at the floor, and reading the metric
-// costs a microsecond.
-const every = 100 * time.Millisecond
+// heapMinimum is Go's least heap goal at GOGC=100, which the runtime
+// scales with GOGC (runtime/mgcpacer.go, defaultHeapMinimum).
+const heapMinimum = 4 << 20
 
-// Percent is the GOGC that gives a heap of live bytes at least floor of
-// room: max(base, floor/live), in percent.
-func Percent(live, floor uint64) int {
-	if live == 0 {
+// Percent is the GOGC that gives a heap whose collector scans scanned
+// bytes (live heap, stacks and globals) at least floor of room:
+// floor/scanned, in percent, at least base. It is at most
+// floor/heapMinimum: beyond, the runtime's scaled minimum heap would
+// exceed the floor (GOGC=65536 would let a tiny heap grow to 2.6 GB).
+func Percent(scanned, floor uint64) int {
+	if scanned == 0 {
 		return base
 	}
-	return max(base, int(min(floor*100/live, 1<<20)))
+	return max(base, int(min(floor*100/scanned, floor*100/heapMinimum)))
 }
 
-// Enabled says whether Run should tune: not when the operator chose the
+// Enabled says whether Start should tune: not when the operator chose the
 // collector's pace (GOGC) or a memory limit (GOMEMLIMIT) themselves.
 func Enabled(getenv func(string) string) bool {
 	return getenv("GOGC") == "" && getenv("GOMEMLIMIT") == ""
 }
 
-// Run keeps GOGC at Percent(live heap, Floor) until ctx ends, then
-// restores the default. It is process-wide: the process's entry point runs
-// it once (server.Run), never a library.
-func Run(ctx context.Context) {
+// tuner sets GOGC after every collection, from the live heap that
+// collection found. It holds no goroutine: a cleanup on an object dropped
+// at once runs after the next cycle and arms the next one.
+type tuner struct {
+	mu      sync.Mutex
+	stopped bool
+	current int
+	sample  []metrics.Sample
+}
+
+// sentinel is what each cycle collects. The pointer keeps it out of the
+// tiny allocator, whose blocks may outlive their objects.
+type sentinel struct {
+	_ *byte
+	_ [8]byte
+}
+
+// Start keeps GOGC at Percent(live heap + stacks + globals, Floor) until stop is called,
+// which restores the default. It is process-wide: the process's entry
+// point starts it once (server.Run), never a library.
+func Start() (stop func()) {
 	if !Enabled(os.Getenv) {
+		return func() {}
+	}
+	t := &tuner{current: base, sample: []metrics.Sample{
+		{Name: "/gc/heap/live:bytes"}, {Name: "/gc/scan/stack:bytes"}, {Name: "/gc/scan/globals:bytes"}}}
+	t.tune()
+	return func() {
+		t.mu.Lock()
+		defer t.mu.Unlock()
+		t.stopped = true
+		debug.SetGCPercent(base)
+	}
+}
+
+// tune reads the live heap, sets GOGC, and arms itself for the next cycle.
+func (t *tuner) tune() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.stopped {
 		return
 	}
-	defer debug.SetGCPercent(base)
-	sample := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
-	current := base
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		metrics.Read(sample)
-		if sample[0].Value.Kind() == metrics.KindUint64 {
-			// Change only on a move of more than a tenth, so that a
-			// steady heap is not re-tuned on every reading.
-			if p := Percent(sample[0].Value.Uint64(), Floor); p*10 > current*11 || p*11 < current*10 {
-				debug.SetGCPercent(p)
-				current = p
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
+	metrics.Read(t.sample)
+	var scanned uint64
+	for _, s := range t.sample {
+		if s.Value.Kind() == metrics.KindUint64 {
+			scanned += s.Value.Uint64()
 		}
 	}
+	// Change only on a move of more than a tenth, so that a steady heap
+	// is not re-tuned every cycle; a heap past the floor gets GOGC=100
+	// exactly.
+	if p := Percent(scanned, Floor); p != t.current && (p == base || p*10 > t.current*11 || p*11 < t.current*10) {
+		debug.SetGCPercent(p)
+		t.current = p
+	}
+	runtime.AddCleanup(new(sentinel), func(t *tuner) { t.tune() }, t)
 }

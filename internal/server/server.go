@@ -476,13 +476,7 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Write
 	s.printBanner(out)
 	// The collector's floor is process-wide, so the process's entry point
 	// owns it (tests run many servers in one process).
-	gcCtx, stopGC := context.WithCancel(context.WithoutCancel(ctx))
-	gcDone := make(chan struct{})
-	go func() {
-		defer close(gcDone)
-		gcfloor.Run(gcCtx)
-	}()
-	defer func() { stopGC(); <-gcDone }()
+	defer gcfloor.Start()()
 	if cfg.PprofAddr != "" {
 		// The profiler has its own listener, never the public one.
 		prof := &http.Server{Addr: cfg.PprofAddr, Handler: pprofMux(), ReadHeaderTimeout: 10 * time.Second}
