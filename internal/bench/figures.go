@@ -41,6 +41,31 @@ func dial(ctx context.Context, url string) (*socket, error) {
 	}
 }
 
+// heartbeats sends ChatJS's heartbeat on each socket every interval until
+// stop, as ChatJS does every 10 s: Parley closes a socket that is silent
+// for a minute, and a figure's sockets may wait through the baselines'
+// runs first (with -duration 30s, they did).
+func heartbeats(sockets []*socket, every time.Duration) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			for _, s := range sockets {
+				s.conn.Write(ctx, websocket.MessageText, []byte(`{"topic":"aws/heartbeat"}`))
+			}
+		}
+	}()
+	return func() { cancel(); <-done }
+}
+
 // item reads the next chat item.
 func (s *socket) item(ctx context.Context) (map[string]any, error) {
 	for {
@@ -310,6 +335,12 @@ func (b *bench) latency(ctx context.Context) ([]Row, error) {
 			baseTargets[i].ws.conn.CloseNow()
 		}
 	}()
+	sockets := make([]*socket, n)
+	for i, t := range parleyTargets {
+		sockets[i] = t.ws
+	}
+	stopBeats := heartbeats(sockets, 10*time.Second)
+	defer stopBeats() // before the sockets close
 	parseBase := func(raw []byte) (int, bool) {
 		var m struct{ Content string }
 		if json.Unmarshal(raw, &m) != nil {
