@@ -161,6 +161,8 @@ func (d *deployment) deliveryLatency(ctx context.Context, recv []*bench) (latenc
 	o := send.o
 	n := o.LatencyChats
 	targets := make([]target, n)
+	beats := newBeater(10 * time.Second)
+	defer beats.stop()
 	defer func() {
 		for _, t := range targets {
 			if t.ws != nil {
@@ -179,6 +181,9 @@ func (d *deployment) deliveryLatency(ctx context.Context, recv []*bench) (latenc
 			return err
 		}
 		sock, err := dial(ctx, onHost(ws, r.parley.url))
+		if err == nil {
+			beats.add(sock)
+		}
 		targets[i] = target{ws: sock, path: "/participant/message", header: []string{"X-Amz-Bearer: " + c.customerToken}, body: sendMessageBody}
 		return err
 	}); err != nil {
@@ -216,15 +221,22 @@ func (b *bench) postgresThroughput(ctx context.Context) ([]Row, error) {
 	if err != nil {
 		return nil, fmt.Errorf("PostgreSQL baseline: %w", err)
 	}
-	pgPer := func(cpus, rate float64) string {
-		if e.pg == nil || rate == 0 {
+	pgPer := func(perMsg time.Duration) string {
+		if e.pg == nil || perMsg == 0 {
 			return ""
 		}
-		return fmt.Sprintf("; PostgreSQL %.0f µs CPU/msg", cpus/rate*1e6)
+		return fmt.Sprintf("; PostgreSQL %.0f µs CPU/msg", perMsg.Seconds()*1e6)
+	}
+	perMsg := func(cpus float64) time.Duration { // over the messages answered
+		if r1.rate == 0 {
+			return 0
+		}
+		return time.Duration(cpus / r1.rate * float64(time.Second))
 	}
 	rows := []Row{{Figure: fmt.Sprintf("durable SendMessage throughput on PostgreSQL, %d concurrent senders (msgs/s)", b.o.Senders),
-		Parley:   fmt.Sprintf("%.0f (%d failed; node %.0f µs CPU/msg%s)", r1.rate, r1.failed, r1.nodes/r1.rate*1e6, pgPer(r1.pg, r1.rate)),
-		Baseline: fmt.Sprintf("%.0f (batched inserts + seq%s)", base, pgPer(basePG, base)),
+		Parley: fmt.Sprintf("%.0f (%d failed; node %.0f µs CPU/msg%s)", r1.rate, r1.failed, perMsg(r1.nodes).Seconds()*1e6,
+			pgPer(perMsg(r1.pg))),
+		Baseline: fmt.Sprintf("%.0f (batched inserts + seq%s)", base, pgPer(basePG)),
 		Ratio:    ratio(r1.rate, base), Target: "≥ 10,000 and ≥ 0.6×", Met: r1.rate >= 10000 && r1.rate >= 0.6*base && r1.failed == 0}}
 	if e.noNATS != "" {
 		return append(rows, skipped("SendMessage throughput, 3 nodes", e.noNATS)), nil

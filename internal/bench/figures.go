@@ -41,11 +41,19 @@ func dial(ctx context.Context, url string) (*socket, error) {
 	}
 }
 
-// heartbeats sends ChatJS's heartbeat on each socket every interval until
-// stop, as ChatJS does every 10 s: Parley closes a socket that is silent
-// for a minute, and a figure's sockets may wait through the baselines'
-// runs first (with -duration 30s, they did).
-func heartbeats(sockets []*socket, every time.Duration) (stop func()) {
+// beater sends ChatJS's heartbeat every interval on each socket added,
+// until stop, as ChatJS does every 10 s: Parley closes a socket that is
+// silent for a minute, and a figure's sockets wait through the set-up of
+// the others and the baselines' runs (with -duration 30s, all but a few
+// had been closed before Parley's run).
+type beater struct {
+	mu      sync.Mutex
+	sockets []*socket
+	stop    func()
+}
+
+func newBeater(every time.Duration) *beater {
+	b := &beater{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
@@ -58,12 +66,22 @@ func heartbeats(sockets []*socket, every time.Duration) (stop func()) {
 				return
 			case <-t.C:
 			}
+			b.mu.Lock()
+			sockets := slices.Clone(b.sockets)
+			b.mu.Unlock()
 			for _, s := range sockets {
 				s.conn.Write(ctx, websocket.MessageText, []byte(`{"topic":"aws/heartbeat"}`))
 			}
 		}
 	}()
-	return func() { cancel(); <-done }
+	b.stop = func() { cancel(); <-done }
+	return b
+}
+
+func (b *beater) add(s *socket) {
+	b.mu.Lock()
+	b.sockets = append(b.sockets, s)
+	b.mu.Unlock()
 }
 
 // item reads the next chat item.
@@ -315,11 +333,14 @@ func (b *bench) latency(ctx context.Context) ([]Row, error) {
 	n := b.o.LatencyChats
 	parleyTargets := make([]target, n)
 	baseTargets := make([]target, n)
+	beats := newBeater(10 * time.Second)
+	defer beats.stop()
 	for i := range n {
 		c, ws, err := b.chatWithAgent(ctx)
 		if err != nil {
 			return nil, err
 		}
+		beats.add(ws)
 		parleyTargets[i] = target{ws: ws, path: "/participant/message", header: []string{"X-Amz-Bearer: " + c.customerToken},
 			body: sendMessageBody}
 		bws, err := dialRaw(ctx, fmt.Sprintf("ws%s/relay/c%d/ws", strings.TrimPrefix(b.baseline.url, "http"), i))
@@ -335,12 +356,6 @@ func (b *bench) latency(ctx context.Context) ([]Row, error) {
 			baseTargets[i].ws.conn.CloseNow()
 		}
 	}()
-	sockets := make([]*socket, n)
-	for i, t := range parleyTargets {
-		sockets[i] = t.ws
-	}
-	stopBeats := heartbeats(sockets, 10*time.Second)
-	defer stopBeats() // before the sockets close
 	parseBase := func(raw []byte) (int, bool) {
 		var m struct{ Content string }
 		if json.Unmarshal(raw, &m) != nil {

@@ -12,8 +12,8 @@ import (
 	"github.com/coder/websocket"
 )
 
-// TestHeartbeatsKeepSocketsAlive: every socket gets ChatJS's heartbeat each
-// interval, and none once stopped.
+// TestHeartbeatsKeepSocketsAlive: every socket added gets ChatJS's heartbeat
+// each interval, and none once stopped.
 func TestHeartbeatsKeepSocketsAlive(t *testing.T) {
 	var beats atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -34,16 +34,17 @@ func TestHeartbeatsKeepSocketsAlive(t *testing.T) {
 	}))
 	defer srv.Close()
 	ctx := context.Background()
-	var sockets []*socket
-	for range 3 {
+	hb := newBeater(20 * time.Millisecond)
+	for range 3 { // added after it started, as the figures add them
 		s, err := dialRaw(ctx, "ws"+strings.TrimPrefix(srv.URL, "http"))
 		if err != nil {
+			hb.stop()
 			t.Fatal(err)
 		}
 		defer s.conn.CloseNow()
-		sockets = append(sockets, s)
+		hb.add(s)
 	}
-	stop := heartbeats(sockets, 20*time.Millisecond)
+	stop := hb.stop
 	for deadline := time.Now().Add(5 * time.Second); beats.Load() < 6; time.Sleep(5 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatalf("%d heartbeats in 5 s on 3 sockets every 20 ms", beats.Load())

@@ -15,9 +15,9 @@ import (
 // each batch locking its chats in id order, bumping their seq counters and
 // inserting its items in one statement, with synchronous_commit on. It
 // writes tables of its own, dropped at the end. With cpu (PostgreSQL's
-// CPU time so far), it also returns the CPUs PostgreSQL kept busy during
-// the load, read while the pool's backends still live.
-func pgBaseline(ctx context.Context, url string, d time.Duration, cpu func() time.Duration) (rate, cpus float64, err error) {
+// CPU time so far), it also returns PostgreSQL's CPU per message sent,
+// read while the pool's backends still live.
+func pgBaseline(ctx context.Context, url string, d time.Duration, cpu func() time.Duration) (rate float64, perMsg time.Duration, err error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return 0, 0, err
@@ -46,8 +46,7 @@ func pgBaseline(ctx context.Context, url string, d time.Duration, cpu func() tim
 	var sent, next atomic.Int64
 	var firstErr error
 	var once sync.Once
-	start := time.Now()
-	deadline := start.Add(d)
+	deadline := time.Now().Add(d)
 	var cpu0 time.Duration
 	if cpu != nil {
 		cpu0 = cpu()
@@ -67,10 +66,10 @@ func pgBaseline(ctx context.Context, url string, d time.Duration, cpu func() tim
 		}()
 	}
 	wg.Wait()
-	if cpu != nil {
-		cpus = (cpu() - cpu0).Seconds() / time.Since(start).Seconds()
+	if n := sent.Load(); cpu != nil && n > 0 {
+		perMsg = (cpu() - cpu0) / time.Duration(n)
 	}
-	return float64(sent.Load()) / d.Seconds(), cpus, firstErr
+	return float64(sent.Load()) / d.Seconds(), perMsg, firstErr
 }
 
 func baselineBatch(ctx context.Context, pool *pgxpool.Pool, base int64, batch, chats int) error {

@@ -47,9 +47,11 @@ func Enabled(getenv func(string) string) bool {
 	return getenv("GOGC") == "" && getenv("GOMEMLIMIT") == ""
 }
 
-// tuner sets GOGC after every collection, from the live heap that
-// collection found. It holds no goroutine: a cleanup on an object dropped
-// at once runs after the next cycle and arms the next one.
+// tuner sets GOGC once a collection has ended, from what that collection
+// found live. It holds no goroutine: a cleanup on an object dropped at
+// once runs after the next cycle and arms the next one (a cleanup that
+// runs late, during the next cycle's marking, skips that cycle).
+// SetGCPercent costs a lock, so it is called whenever the value moves.
 type tuner struct {
 	mu      sync.Mutex
 	stopped bool
@@ -96,10 +98,7 @@ func (t *tuner) tune() {
 			scanned += s.Value.Uint64()
 		}
 	}
-	// Change only on a move of more than a tenth, so that a steady heap
-	// is not re-tuned every cycle; a heap past the floor gets GOGC=100
-	// exactly.
-	if p := Percent(scanned, Floor); p != t.current && (p == base || p*10 > t.current*11 || p*11 < t.current*10) {
+	if p := Percent(scanned, Floor); p != t.current {
 		debug.SetGCPercent(p)
 		t.current = p
 	}
