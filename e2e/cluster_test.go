@@ -387,16 +387,7 @@ func TestClusterNATSFaults(t *testing.T) {
 	c.nats.Stop()
 	// The node notices the lost connection when its client does: poll,
 	// generously, rather than assume a fixed wait is enough under load.
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		resp, _ := rawRequest(t, "GET", c.nodes[0].URL+"/readyz", nil, "")
-		if resp.StatusCode == http.StatusServiceUnavailable {
-			break
-		}
-		if time.Now().After(deadline) {
-			equal(t, "/readyz with NATS down", resp.StatusCode, http.StatusServiceUnavailable)
-			break
-		}
-	}
+	equal(t, "/readyz with NATS down", pollReadyz(t, c.nodes[0].URL, http.StatusServiceUnavailable, 10*time.Second), http.StatusServiceUnavailable)
 	resp, _ := rawRequest(t, "GET", c.nodes[0].URL+"/healthz", nil, "")
 	equal(t, "/healthz with NATS down", resp.StatusCode, http.StatusOK)
 	c.nats.Restart(0)
@@ -411,16 +402,21 @@ func TestClusterNATSFaults(t *testing.T) {
 		once(t, col.name, got)
 		sameOrder(t, col.name+" against the transcript", got[:sent], want)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		resp, _ = rawRequest(t, "GET", c.nodes[0].URL+"/readyz", nil, "")
-		if resp.StatusCode == http.StatusOK {
-			break
+	if got := pollReadyz(t, c.nodes[0].URL, http.StatusOK, 5*time.Second); got != http.StatusOK {
+		t.Fatalf("/readyz after NATS returned: %d", got)
+	}
+}
+
+// pollReadyz asks a node's /readyz until it answers want or within has
+// passed, and returns the last status: a node notices a change when its
+// clients do, so a fixed wait is never enough under load.
+func pollReadyz(t *testing.T, nodeURL string, want int, within time.Duration) int {
+	t.Helper()
+	for deadline := time.Now().Add(within); ; time.Sleep(20 * time.Millisecond) {
+		resp, _ := rawRequest(t, "GET", nodeURL+"/readyz", nil, "")
+		if resp.StatusCode == want || time.Now().After(deadline) {
+			return resp.StatusCode
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("/readyz after NATS returned: %d", resp.StatusCode)
-		}
-		time.Sleep(50 * time.Millisecond)
 	}
 }
 
@@ -560,16 +556,7 @@ func TestClusterDrainLosesNothing(t *testing.T) {
 	go func() { c.nodes[1].srv.Drain(500 * time.Millisecond); close(drainDone) }()
 	// Drain runs in its goroutine: poll until it has begun (the node stays
 	// unready from then on).
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-		resp, _ := rawRequest(t, "GET", c.nodes[1].URL+"/readyz", nil, "")
-		if resp.StatusCode == http.StatusServiceUnavailable {
-			break
-		}
-		if time.Now().After(deadline) {
-			equal(t, "/readyz while draining", resp.StatusCode, http.StatusServiceUnavailable)
-			break
-		}
-	}
+	equal(t, "/readyz while draining", pollReadyz(t, c.nodes[1].URL, http.StatusServiceUnavailable, 10*time.Second), http.StatusServiceUnavailable)
 	<-drainDone
 	select {
 	case <-drained.closed:

@@ -14,9 +14,9 @@ import (
 // inserts into the same server, 64 messages a transaction from 4 writers,
 // each batch locking its chats in id order, bumping their seq counters and
 // inserting its items in one statement, with synchronous_commit on. It
-// writes tables of its own, dropped at the end. With cpu (PostgreSQL's
-// CPU time so far), it also returns PostgreSQL's CPU per message sent,
-// read while the pool's backends still live.
+// writes tables of its own, dropped at the end. It also returns
+// PostgreSQL's CPU per message sent, from cpu (its CPU time so far), read
+// while the pool's backends still live.
 func pgBaseline(ctx context.Context, url string, d time.Duration, cpu func() time.Duration) (rate float64, perMsg time.Duration, err error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
@@ -47,10 +47,7 @@ func pgBaseline(ctx context.Context, url string, d time.Duration, cpu func() tim
 	var firstErr error
 	var once sync.Once
 	deadline := time.Now().Add(d)
-	var cpu0 time.Duration
-	if cpu != nil {
-		cpu0 = cpu()
-	}
+	cpu0 := cpu()
 	var wg sync.WaitGroup
 	for range writers {
 		wg.Add(1)
@@ -66,7 +63,7 @@ func pgBaseline(ctx context.Context, url string, d time.Duration, cpu func() tim
 		}()
 	}
 	wg.Wait()
-	if n := sent.Load(); cpu != nil && n > 0 {
+	if n := sent.Load(); n > 0 {
 		perMsg = (cpu() - cpu0) / time.Duration(n)
 	}
 	return float64(sent.Load()) / d.Seconds(), perMsg, firstErr

@@ -66,9 +66,9 @@ type sentinel struct {
 	_ [8]byte
 }
 
-// Start keeps GOGC at Percent(live heap + stacks + globals, Floor) until stop is called,
-// which restores the default. It is process-wide: the process's entry
-// point starts it once (server.Run), never a library.
+// Start keeps GOGC at Percent(live heap + stacks + globals, Floor) until
+// stop, which restores the default. It is process-wide: the process's
+// entry point starts it once (server.Run), never a library.
 func Start() (stop func()) {
 	if !Enabled(os.Getenv) {
 		return func() {}
