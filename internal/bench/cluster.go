@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -95,6 +96,7 @@ func (d *deployment) sendRate(ctx context.Context, e *engines) (sendResult, erro
 	}
 	o := d.nodes[0].o
 	syncs0 := walSyncs(ctx, d.db)
+	commits0, commitsOK := d.commits(ctx)
 	cpu0, t0 := d.cpu(e), time.Now()
 	// Each sender stays on one node, its messages going round its chats.
 	sent, failures := closedLoop(ctx, o.Senders, o.Duration, func(g int) string { return d.nodes[g%len(d.nodes)].parley.url },
@@ -103,12 +105,29 @@ func (d *deployment) sendRate(ctx context.Context, e *engines) (sendResult, erro
 	cpu1 := d.cpu(e)
 	r := sendResult{rate: float64(sent) / wall, failed: failures, nodes: (cpu1.nodes - cpu0.nodes).Seconds() / wall,
 		pg: (cpu1.pg - cpu0.pg).Seconds() / wall, nats: (cpu1.nats - cpu0.nats).Seconds() / wall}
+	if commits1, ok := d.commits(ctx); ok && commitsOK {
+		r.perTx = commits1.sub(commits0).perBatch()
+	}
 	// PostgreSQL counts its statistics with up to a second's delay.
 	time.Sleep(1500 * time.Millisecond)
 	if n := walSyncs(ctx, d.db) - syncs0; syncs0 >= 0 && n > 0 {
 		r.perSync = float64(sent) / float64(n)
 	}
 	return r, nil
+}
+
+// commits sums the nodes' commit counters; ok is false if one could not
+// be read.
+func (d *deployment) commits(ctx context.Context) (commitStats, bool) {
+	var sum commitStats
+	for _, n := range d.nodes {
+		s, err := parleyCommits(ctx, n.http, n.parley.url)
+		if err != nil {
+			return commitStats{}, false
+		}
+		sum = sum.add(s)
+	}
+	return sum, true
 }
 
 // walSyncs is how many times PostgreSQL has flushed its WAL (-1 if it
@@ -134,6 +153,7 @@ type sendResult struct {
 	failed          int64
 	nodes, pg, nats float64
 	perSync         float64 // messages per WAL flush (0: unknown)
+	perTx           float64 // items per transaction, over every node's (0: unknown)
 }
 
 func (r sendResult) cpus() float64 { return r.nodes + r.pg + r.nats }
@@ -147,8 +167,15 @@ func (r sendResult) busy() string {
 	if r.nats > 0 {
 		s += fmt.Sprintf(", nats %.2f", r.nats)
 	}
+	var batching []string
+	if r.perTx > 0 {
+		batching = append(batching, fmt.Sprintf("%.1f msgs a transaction", r.perTx))
+	}
 	if r.perSync > 0 {
-		s += fmt.Sprintf("; %.1f msgs per WAL flush", r.perSync)
+		batching = append(batching, fmt.Sprintf("%.1f per WAL flush", r.perSync))
+	}
+	if len(batching) > 0 {
+		s += "; " + strings.Join(batching, ", ")
 	}
 	return s
 }

@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/coder/websocket"
 )
@@ -24,11 +26,21 @@ type durableLog struct {
 	open  *logBatch // accepting messages; nil when none wait
 	ready chan struct{}
 	err   error // the first write or fsync failure: every later append fails
+
+	// What the committer did, for the figure's account of batching.
+	batches, records, busyNS atomic.Int64
 }
 
 type logBatch struct {
 	buf  []byte
+	n    int // records
 	done chan struct{}
+}
+
+// stats says what the committer has done so far.
+func (l *durableLog) stats() commitStats {
+	return commitStats{Batches: float64(l.batches.Load()), Items: float64(l.records.Load()),
+		Seconds: time.Duration(l.busyNS.Load()).Seconds()}
 }
 
 func openDurableLog(ctx context.Context, dir string) (*durableLog, error) {
@@ -58,6 +70,7 @@ func (l *durableLog) append(chat string, body []byte) error {
 	b.buf = append(b.buf, chat...)
 	b.buf = binary.AppendUvarint(b.buf, uint64(len(body)))
 	b.buf = append(b.buf, body...)
+	b.n++
 	l.mu.Unlock()
 	select {
 	case l.ready <- struct{}{}:
@@ -85,10 +98,14 @@ func (l *durableLog) commit(ctx context.Context) {
 		if b == nil {
 			continue
 		}
+		t0 := time.Now()
 		_, err := l.f.Write(b.buf)
 		if err == nil {
 			err = l.f.Sync()
 		}
+		l.busyNS.Add(int64(time.Since(t0)))
+		l.batches.Add(1)
+		l.records.Add(int64(b.n))
 		if err != nil {
 			l.mu.Lock()
 			l.err = err

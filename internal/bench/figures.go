@@ -383,11 +383,22 @@ func (b *bench) latency(ctx context.Context) ([]Row, error) {
 			t.ws.conn.CloseNow()
 		}
 	}()
-	dur, err := b.measureLatency(ctx, b.baseline, b.baseline.url, durTargets, parseBase)
+	// Each side's committer is read around its run: how many messages a
+	// commit carried and how busy it was say where the tail comes from.
+	var dur, par latencies
+	durCommits, durOK, err := commitsOver(func() (commitStats, error) { return relayCommits(ctx, b.http, b.baseline.url) },
+		func() (err error) {
+			dur, err = b.measureLatency(ctx, b.baseline, b.baseline.url, durTargets, parseBase)
+			return err
+		})
 	if err != nil {
 		return nil, fmt.Errorf("durable relay: %w", err)
 	}
-	par, err := b.measureLatency(ctx, b.parley, b.parley.url, parleyTargets, parseParleyItem)
+	parCommits, parOK, err := commitsOver(func() (commitStats, error) { return parleyCommits(ctx, b.http, b.parley.url) },
+		func() (err error) {
+			par, err = b.measureLatency(ctx, b.parley, b.parley.url, parleyTargets, parseParleyItem)
+			return err
+		})
 	if err != nil {
 		return nil, err
 	}
@@ -404,7 +415,24 @@ func (b *bench) latency(ctx context.Context) ([]Row, error) {
 			Ratio: ratio(float64(par.answeredP50), float64(base.answeredP50)), Target: "—", Met: true},
 		{Figure: "of which SendMessage answered, p99", Parley: ms(par.answeredP99), Baseline: ms(base.answeredP99) + " (relay POST)",
 			Ratio: ratio(float64(par.answeredP99), float64(base.answeredP99)), Target: "—", Met: true},
-	}, durableLatencyRows(load, par, base, dur)...), nil
+	}, append(durableLatencyRows(load, par, base, dur), commitRow(b.o.Duration, parCommits, parOK, durCommits, durOK))...), nil
+}
+
+// commitRow compares how the two group committers batched under the
+// latency load, over its duration d.
+func commitRow(d time.Duration, par commitStats, parOK bool, dur commitStats, durOK bool) Row {
+	r := Row{Figure: "of which the group commit: messages a commit, and how busy the committer was", Parley: "—",
+		Baseline: "— (durable relay)", Ratio: "—", Target: "—", Met: true}
+	if parOK {
+		r.Parley = par.describe(d)
+	}
+	if durOK {
+		r.Baseline = dur.describe(d) + " (durable relay)"
+	}
+	if parOK && durOK && dur.Seconds > 0 {
+		r.Ratio = ratio(par.Seconds, dur.Seconds) + " busy"
+	}
+	return r
 }
 
 func dialRaw(ctx context.Context, url string) (*socket, error) {
