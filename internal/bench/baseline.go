@@ -2,7 +2,6 @@ package bench
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -58,9 +57,7 @@ func ServeBaseline(ctx context.Context, dir string, out io.Writer) error {
 		return err
 	}
 	mux.HandleFunc("POST /durable/{chat}", relay.durablePost(dlog))
-	mux.HandleFunc("GET /durable/stats", func(w http.ResponseWriter, r *http.Request) {
-		json.NewEncoder(w).Encode(dlog.stats())
-	})
+	mux.HandleFunc("GET /durable/stats", dlog.serveStats)
 
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -48,44 +48,63 @@ func (s commitStats) describe(d time.Duration) string {
 // errNoCommitMetrics: the server's metrics lack the store's series.
 var errNoCommitMetrics = errors.New("no parley_store_commits_total in the metrics")
 
-// parseCommitMetrics reads a Parley server's commit counters from its
-// Prometheus text exposition.
-func parseCommitMetrics(r io.Reader) (commitStats, error) {
+// parseMetrics reads the unlabelled samples of a Prometheus text
+// exposition, by name; lines it cannot read are skipped.
+func parseMetrics(r io.Reader) (map[string]float64, error) {
 	raw, err := io.ReadAll(r)
+	if err != nil {
+		return nil, err
+	}
+	m := map[string]float64{}
+	for line := range strings.SplitSeq(string(raw), "\n") {
+		name, v, ok := strings.Cut(line, " ")
+		if f, err := strconv.ParseFloat(v, 64); ok && err == nil {
+			m[name] = f
+		}
+	}
+	return m, nil
+}
+
+// scrapeMetrics reads a Parley server's /metrics.
+func scrapeMetrics(ctx context.Context, c *http.Client, base string) (map[string]float64, error) {
+	req, err := http.NewRequestWithContext(ctx, "GET", base+"/metrics", nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET %s/metrics: %s", base, resp.Status)
+	}
+	return parseMetrics(resp.Body)
+}
+
+// commitsFrom picks the store's commit counters out of a server's metrics.
+func commitsFrom(m map[string]float64) (commitStats, error) {
+	n, ok := m["parley_store_commits_total"]
+	if !ok {
+		return commitStats{}, errNoCommitMetrics
+	}
+	return commitStats{Batches: n, Items: m["parley_store_items_committed_total"],
+		Seconds: m["parley_store_commit_duration_seconds_sum"]}, nil
+}
+
+// parleyCommits reads a Parley server's commit counters.
+func parleyCommits(ctx context.Context, c *http.Client, base string) (commitStats, error) {
+	m, err := scrapeMetrics(ctx, c, base)
 	if err != nil {
 		return commitStats{}, err
 	}
-	var s commitStats
-	found := false
-	for line := range strings.SplitSeq(string(raw), "\n") {
-		name, v, ok := strings.Cut(line, " ")
-		if !ok {
-			continue
-		}
-		var dst *float64
-		switch name {
-		case "parley_store_commits_total":
-			dst, found = &s.Batches, true
-		case "parley_store_items_committed_total":
-			dst = &s.Items
-		case "parley_store_commit_duration_seconds_sum":
-			dst = &s.Seconds
-		default:
-			continue
-		}
-		if *dst, err = strconv.ParseFloat(v, 64); err != nil {
-			return commitStats{}, fmt.Errorf("%s: %w", name, err)
-		}
-	}
-	if !found {
-		return commitStats{}, errNoCommitMetrics
-	}
-	return s, nil
+	return commitsFrom(m)
 }
 
-// getCommits reads commit counters from url, decoded by parse.
-func getCommits(ctx context.Context, c *http.Client, url string, parse func(io.Reader) (commitStats, error)) (commitStats, error) {
-	req, err := http.NewRequestWithContext(ctx, "GET", url, nil)
+// relayCommits reads the durable relay's (the baseline server's
+// GET /durable/stats).
+func relayCommits(ctx context.Context, c *http.Client, base string) (commitStats, error) {
+	req, err := http.NewRequestWithContext(ctx, "GET", base+"/durable/stats", nil)
 	if err != nil {
 		return commitStats{}, err
 	}
@@ -95,24 +114,11 @@ func getCommits(ctx context.Context, c *http.Client, url string, parse func(io.R
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return commitStats{}, fmt.Errorf("GET %s: %s", url, resp.Status)
+		return commitStats{}, fmt.Errorf("GET %s/durable/stats: %s", base, resp.Status)
 	}
-	return parse(resp.Body)
-}
-
-// parleyCommits reads a Parley server's commit counters.
-func parleyCommits(ctx context.Context, c *http.Client, base string) (commitStats, error) {
-	return getCommits(ctx, c, base+"/metrics", parseCommitMetrics)
-}
-
-// relayCommits reads the durable relay's (the baseline server's
-// GET /durable/stats).
-func relayCommits(ctx context.Context, c *http.Client, base string) (commitStats, error) {
-	return getCommits(ctx, c, base+"/durable/stats", func(r io.Reader) (commitStats, error) {
-		var s commitStats
-		err := json.NewDecoder(r).Decode(&s)
-		return s, err
-	})
+	var s commitStats
+	err = json.NewDecoder(resp.Body).Decode(&s)
+	return s, err
 }
 
 // commitsOver runs f and returns what the committer read by read did

@@ -3,34 +3,47 @@ package bench
 import (
 	"context"
 	"errors"
-	"fmt"
-	"os"
+	"net/http"
+	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
 
-// TestParseCommitMetrics reads the store's counters from a server's
-// metrics (testdata/metrics.txt is a real server's, trimmed).
-func TestParseCommitMetrics(t *testing.T) {
-	f, err := os.Open("testdata/metrics.txt")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	s, err := parseCommitMetrics(f)
+// TestParleyCommits reads the store's counters from a server's metrics
+// (testdata/metrics.txt is a real server's, trimmed).
+func TestParleyCommits(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/metrics" {
+			http.NotFound(w, r)
+			return
+		}
+		http.ServeFile(w, r, "testdata/metrics.txt")
+	}))
+	defer srv.Close()
+	s, err := parleyCommits(context.Background(), srv.Client(), srv.URL)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if want := (commitStats{Batches: 28354, Items: 31973, Seconds: 14.332698486999965}); s != want {
 		t.Fatalf("got %+v, want %+v", s, want)
 	}
-	if _, err := parseCommitMetrics(strings.NewReader("go_goroutines 155\n")); !errors.Is(err, errNoCommitMetrics) {
+	parse := func(text string) error {
+		m, err := parseMetrics(strings.NewReader(text))
+		if err != nil {
+			return err
+		}
+		_, err = commitsFrom(m)
+		return err
+	}
+	if err := parse("go_goroutines 155\n"); !errors.Is(err, errNoCommitMetrics) {
 		t.Fatalf("metrics without the store's series: %v", err)
 	}
-	if _, err := parseCommitMetrics(strings.NewReader("parley_store_commits_total x\n")); err == nil {
+	if err := parse("parley_store_commits_total x\n"); err == nil {
 		t.Fatal("a malformed value was read")
+	}
+	if _, err := parleyCommits(context.Background(), srv.Client(), srv.URL+"/nowhere"); err == nil {
+		t.Fatal("a 404 was read as metrics")
 	}
 }
 
@@ -54,42 +67,6 @@ func TestCommitStatsDescribe(t *testing.T) {
 	}
 	if got := a.sub(b).add(b); got != a {
 		t.Errorf("add: %+v", got)
-	}
-}
-
-// TestDurableLogStats: the durable relay counts every record once, and
-// no more batches than records.
-func TestDurableLogStats(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	l, err := openDurableLog(ctx, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	const writers, each = 16, 20
-	var wg sync.WaitGroup
-	for g := range writers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for range each {
-				if err := l.append(fmt.Sprintf("c%d", g), []byte("m")); err != nil {
-					t.Error(err)
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	s := l.stats()
-	if s.Items != writers*each {
-		t.Fatalf("%v records counted, want %d", s.Items, writers*each)
-	}
-	if s.Batches < 1 || s.Batches > s.Items {
-		t.Fatalf("%v batches for %v records", s.Batches, s.Items)
-	}
-	if s.Seconds <= 0 {
-		t.Fatalf("busy %vs", s.Seconds)
 	}
 }
 

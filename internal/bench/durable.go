@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"encoding/binary"
+	"encoding/json"
 	"io"
 	"net/http"
 	"os"
@@ -41,6 +42,11 @@ type logBatch struct {
 func (l *durableLog) stats() commitStats {
 	return commitStats{Batches: float64(l.batches.Load()), Items: float64(l.records.Load()),
 		Seconds: time.Duration(l.busyNS.Load()).Seconds()}
+}
+
+// serveStats answers GET /durable/stats with stats, for the latency figure.
+func (l *durableLog) serveStats(w http.ResponseWriter, _ *http.Request) {
+	json.NewEncoder(w).Encode(l.stats())
 }
 
 func openDurableLog(ctx context.Context, dir string) (*durableLog, error) {

@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"sync"
@@ -14,7 +16,9 @@ import (
 )
 
 // TestDurableLogGroupCommits: every record appended by concurrent callers
-// is in the file, whole, when its append returns.
+// is in the file, whole, when its append returns; its stats, as the
+// latency figure reads them, count every record once, in no more batches
+// than records.
 func TestDurableLogGroupCommits(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -65,6 +69,24 @@ func TestDurableLogGroupCommits(t *testing.T) {
 				t.Fatalf("%s is not in the log", k)
 			}
 		}
+	}
+	srv := httptest.NewServer(http.HandlerFunc(l.serveStats))
+	defer srv.Close()
+	s, err := relayCommits(ctx, srv.Client(), srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s != l.stats() {
+		t.Fatalf("GET /durable/stats: %+v, want %+v", s, l.stats())
+	}
+	if s.Items != writers*each {
+		t.Fatalf("%v records counted, want %d", s.Items, writers*each)
+	}
+	if s.Batches < 1 || s.Batches > s.Items {
+		t.Fatalf("%v batches for %v records", s.Batches, s.Items)
+	}
+	if s.Seconds <= 0 {
+		t.Fatalf("busy %vs", s.Seconds)
 	}
 }
 

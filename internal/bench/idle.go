@@ -7,8 +7,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -94,31 +92,13 @@ func heapProfile(ctx context.Context, name string) {
 // rest of the RSS is the SQLite library's own allocations (page caches)
 // and the binary.
 func (b *bench) goMemKB(ctx context.Context) (m memAt) {
-	req, _ := http.NewRequestWithContext(ctx, "GET", b.parley.url+"/metrics", nil)
-	resp, err := b.http.Do(req)
+	v, err := scrapeMetrics(ctx, b.http, b.parley.url)
 	if err != nil {
 		return m
 	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	for _, line := range strings.Split(string(raw), "\n") {
-		name, v, ok := strings.Cut(line, " ")
-		f, err := strconv.ParseFloat(v, 64)
-		if !ok || err != nil {
-			continue
-		}
-		switch name {
-		case "go_memstats_sys_bytes":
-			m.sys = int64(f) >> 10
-		case "go_memstats_heap_inuse_bytes":
-			m.heap = int64(f) >> 10
-		case "go_memstats_heap_alloc_bytes":
-			m.live = int64(f) >> 10
-		case "go_memstats_stack_inuse_bytes":
-			m.stack = int64(f) >> 10
-		}
-	}
-	return m
+	kb := func(name string) int64 { return int64(v[name]) >> 10 }
+	return memAt{sys: kb("go_memstats_sys_bytes"), heap: kb("go_memstats_heap_inuse_bytes"),
+		live: kb("go_memstats_heap_alloc_bytes"), stack: kb("go_memstats_stack_inuse_bytes")}
 }
 
 // memAt is the server's memory at a reading, in KB.
