@@ -131,6 +131,23 @@ func TestConnectErrors(t *testing.T) {
 				ParticipantDetails: &ctypes.ParticipantDetailsToAdd{ParticipantRole: ctypes.ParticipantRoleCustomer}})
 			return err
 		}, &ctypes.InvalidRequestException{}},
+		// CreateParticipant and GetContactAttributes declare no
+		// InvalidParameterException: their model-constraint violations are
+		// InvalidRequestException (anything else the SDK cannot type).
+		{"participant name over 256 characters", func() error {
+			_, err := cc.CreateParticipant(ctx, &connect.CreateParticipantInput{InstanceId: aws.String(ts.InstanceID), ContactId: aws.String(chat.ContactID),
+				ParticipantDetails: &ctypes.ParticipantDetailsToAdd{ParticipantRole: ctypes.ParticipantRoleCustomBot, DisplayName: aws.String(strings.Repeat("b", 257))}})
+			return err
+		}, &ctypes.InvalidRequestException{}},
+		{"participant role Connect lacks", func() error {
+			_, err := cc.CreateParticipant(ctx, &connect.CreateParticipantInput{InstanceId: aws.String(ts.InstanceID), ContactId: aws.String(chat.ContactID),
+				ParticipantDetails: &ctypes.ParticipantDetailsToAdd{ParticipantRole: "ROBOT"}})
+			return err
+		}, &ctypes.InvalidRequestException{}},
+		{"attributes of a contact id over 256 characters", func() error {
+			_, err := cc.GetContactAttributes(ctx, &connect.GetContactAttributesInput{InstanceId: aws.String(ts.InstanceID), InitialContactId: aws.String(strings.Repeat("c", 257))})
+			return err
+		}, &ctypes.InvalidRequestException{}},
 		{"stop unknown contact", func() error {
 			_, err := cc.StopContact(ctx, &connect.StopContactInput{InstanceId: aws.String(ts.InstanceID), ContactId: aws.String("nope")})
 			return err

@@ -125,8 +125,9 @@ func asConnect(err error) error {
 }
 
 // asRequest re-types a model-constraint violation for the operations
-// that declare no InvalidParameterException (MonitorContact,
-// TransferContact): they report bad input as InvalidRequestException.
+// that declare no InvalidParameterException (CreateParticipant,
+// GetContactAttributes, MonitorContact, TransferContact): they report bad
+// input as InvalidRequestException, the only 400 the SDKs type for them.
 func asRequest(err error) error {
 	var e *awswire.Error
 	if errors.As(err, &e) && e.Type == "ValidationException" {
@@ -334,7 +335,7 @@ type createParticipantInput struct {
 
 func decodeCreateParticipant(body []byte) (in createParticipantInput, err error) {
 	if err = awswire.Unmarshal(body, &in); err != nil {
-		return in, asConnect(err)
+		return in, asRequest(err)
 	}
 	var c awswire.Checker
 	c.Required("instanceId", in.InstanceId, 1, 100)
@@ -347,7 +348,7 @@ func decodeCreateParticipant(body []byte) (in createParticipantInput, err error)
 		c.Length("participantDetails.displayName", d.DisplayName, 1, 256)
 	}
 	if err := c.Err(); err != nil {
-		return in, asConnect(err)
+		return in, asRequest(err)
 	}
 	if in.ParticipantDetails.ParticipantRole == nil {
 		return in, invalidRequest("ParticipantDetails.ParticipantRole is required: CUSTOM_BOT, or AGENT for an agent joining the chat.")
@@ -679,7 +680,7 @@ func (a *API) getContactAttributes(w http.ResponseWriter, r *http.Request, _ []b
 	var c awswire.Checker
 	c.Required("instanceId", &instanceID, 1, 100)
 	c.Required("initialContactId", &contactID, 1, 256)
-	if err := asConnect(c.Err()); err != nil {
+	if err := asRequest(c.Err()); err != nil {
 		return err
 	}
 	attrs, err := a.chat.ContactAttributes(r.Context(), instanceID, contactID)
