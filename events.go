@@ -15,7 +15,7 @@ type Item struct {
 	ParticipantID   string
 	DisplayName     string
 	ParticipantRole string // CUSTOMER, AGENT, CUSTOM_BOT, SYSTEM
-	ContactID       string
+	ContactID       string // the contact it was sent on (a past one's in a persistent chat)
 	Time            time.Time
 	Attachments     []Attachment
 	// MessageID and Receipts are set on receipts (MESSAGEMETADATA) and, in a
@@ -42,8 +42,11 @@ type ReceiptInfo struct {
 // wireItem is Item's JSON shape.
 type wireItem struct {
 	Id, Type, ContentType, Content, ParticipantId, DisplayName, ParticipantRole, ContactId string
-	AbsoluteTime                                                                           string
-	Attachments                                                                            []struct {
+	// RelatedContactId replaces ContactId on a transcript's items from a
+	// persistent chat's past sessions.
+	RelatedContactId string
+	AbsoluteTime     string
+	Attachments      []struct {
 		AttachmentId, AttachmentName, ContentType, Status string
 	}
 	MessageMetadata *struct {
@@ -57,6 +60,9 @@ type wireItem struct {
 func (w wireItem) item() Item {
 	it := Item{ID: w.Id, Type: w.Type, ContentType: w.ContentType, Content: w.Content, ParticipantID: w.ParticipantId,
 		DisplayName: w.DisplayName, ParticipantRole: w.ParticipantRole, ContactID: w.ContactId, Time: parseTime(w.AbsoluteTime)}
+	if it.ContactID == "" {
+		it.ContactID = w.RelatedContactId
+	}
 	for _, a := range w.Attachments {
 		it.Attachments = append(it.Attachments, Attachment{ID: a.AttachmentId, Name: a.AttachmentName, ContentType: a.ContentType, Status: a.Status})
 	}

@@ -163,3 +163,20 @@ func TestDedupWindowIsBounded(t *testing.T) {
 	}
 	close(s.events)
 }
+
+// TestItemContactID: an item of a persistent chat's past session comes
+// with RelatedContactId instead of ContactId; Item.ContactID is either.
+func TestItemContactID(t *testing.T) {
+	for body, want := range map[string]string{
+		`{"Id":"a","Type":"MESSAGE","ContactId":"now"}`:         "now",
+		`{"Id":"b","Type":"MESSAGE","RelatedContactId":"past"}`: "past",
+	} {
+		var w wireItem
+		if err := json.Unmarshal([]byte(body), &w); err != nil {
+			t.Fatal(err)
+		}
+		if got := w.item().ContactID; got != want {
+			t.Errorf("%s: ContactID %q, want %q", body, got, want)
+		}
+	}
+}

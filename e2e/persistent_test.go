@@ -36,6 +36,11 @@ func persistent(typ ctypes.RehydrationType, source string) *connect.StartChatCon
 
 // transcriptTexts reads a participant's whole transcript, oldest first, as
 // "contact:content" for messages and the event's last word for events.
+// The contact is the item's ContactId, or for an item of a past session
+// its RelatedContactId with a "past " before it: Connect's Item sets
+// ContactId "only when the transcript item is from the current chat
+// session" and RelatedContactId only "when the transcript item is from the
+// past chat session".
 func (ts *testServer) transcriptTexts(t *testing.T, connToken, contactID string) []string {
 	t.Helper()
 	in := &cp.GetTranscriptInput{ConnectionToken: v1aws.String(connToken), SortOrder: v1aws.String("ASCENDING"),
@@ -49,9 +54,18 @@ func (ts *testServer) transcriptTexts(t *testing.T, connToken, contactID string)
 	}
 	var got []string
 	for _, it := range out.Transcript {
+		if (it.ContactId == nil) == (it.RelatedContactId == nil) {
+			t.Errorf("item %s has ContactId %v and RelatedContactId %v: want exactly one", v1aws.StringValue(it.Id),
+				v1aws.StringValue(it.ContactId), v1aws.StringValue(it.RelatedContactId))
+			continue
+		}
+		from := v1aws.StringValue(it.ContactId)
+		if it.RelatedContactId != nil {
+			from = "past " + *it.RelatedContactId
+		}
 		switch *it.Type {
 		case "MESSAGE":
-			got = append(got, *it.ContactId+":"+*it.Content)
+			got = append(got, from+":"+*it.Content)
 		case "EVENT":
 			ct := *it.ContentType
 			got = append(got, ct[strings.LastIndex(ct, "event.")+len("event."):])
@@ -125,7 +139,7 @@ func TestPersistentChat(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := strings.Join(ts.transcriptTexts(t, tok, ""), " | ")
-	want := past.ContactID + ":my parcel is late"
+	want := "past " + past.ContactID + ":my parcel is late"
 	if !strings.Contains(got, want) || !strings.Contains(got, next.ContactID+":still waiting") ||
 		strings.Index(got, want) > strings.Index(got, next.ContactID+":still waiting") {
 		t.Errorf("the persistent chat's transcript lacks the past session before its own: %s", got)

@@ -20,8 +20,21 @@ type Item struct {
 	ParticipantRole  string           `json:"ParticipantRole,omitempty"`
 	Attachments      []Attachment     `json:"Attachments,omitempty"`
 	MessageMetadata  *MessageMetadata `json:"MessageMetadata,omitempty"`
+	RelatedContactId string           `json:"RelatedContactId,omitempty"`
 	ContactId        string           `json:"ContactId,omitempty"`
 	InitialContactId string           `json:"InitialContactId,omitempty"`
+}
+
+// InSession returns w as GetTranscript returns it to a participant of
+// contact current: an item sent on another contact of a persistent chat's
+// chain, a past session, names that contact as RelatedContactId instead of
+// ContactId, which the model populates "only when the transcript item is
+// from the current chat session".
+func (w Item) InSession(current string) Item {
+	if w.ContactId != "" && w.ContactId != current {
+		w.RelatedContactId, w.ContactId = w.ContactId, ""
+	}
+	return w
 }
 
 // Attachment is the AttachmentItem shape.

@@ -304,7 +304,7 @@ func (a *API) getTranscript(w http.ResponseWriter, r *http.Request, body []byte,
 	}
 	out := transcriptOut{InitialContactId: page.InitialContactID, Transcript: []chatwire.Item{}, NextToken: page.NextToken}
 	for _, it := range page.Items {
-		out.Transcript = append(out.Transcript, chatwire.FromStore(it))
+		out.Transcript = append(out.Transcript, chatwire.FromStore(it).InSession(sess.Contact.ID))
 	}
 	awswire.WriteJSON(w, out)
 	return nil
