@@ -179,8 +179,9 @@ type startChatInput struct {
 		SourceContactId *string
 	}
 	RelatedContactId *string
-	// Accepted for compatibility; they change nothing in a Parley chat.
-	ParticipantConfiguration any
+	// Accepted for compatibility (checked against the model); they change
+	// nothing in a Parley chat.
+	ParticipantConfiguration *struct{ ResponseMode *string }
 	SegmentAttributes        any
 	CustomerId               *string
 	DisconnectOnCustomerExit []string
@@ -211,6 +212,15 @@ func decodeStartChat(body []byte) (in startChatInput, err error) {
 	}
 	c.Length("relatedContactId", in.RelatedContactId, 1, 256)
 	c.Length("customerId", in.CustomerId, 1, 128)
+	if pc := in.ParticipantConfiguration; pc != nil {
+		c.OneOf("participantConfiguration.responseMode", pc.ResponseMode, "INCREMENTAL", "COMPLETE")
+	}
+	if in.DisconnectOnCustomerExit != nil && len(in.DisconnectOnCustomerExit) != 1 {
+		c.Fail("1 validation error detected: Value at 'disconnectOnCustomerExit' failed to satisfy constraint: Member must have length between 1 and 1")
+	}
+	for _, p := range in.DisconnectOnCustomerExit {
+		c.OneOf("disconnectOnCustomerExit.member", &p, chat.RoleAgent)
+	}
 	if err := c.Err(); err != nil {
 		return in, asConnect(err)
 	}
