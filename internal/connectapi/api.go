@@ -187,6 +187,9 @@ type startChatInput struct {
 	DisconnectOnCustomerExit []string
 }
 
+// maxInitialMessageBytes is ChatMessage.Content's documented size limit.
+const maxInitialMessageBytes = 16384
+
 func decodeStartChat(body []byte) (in startChatInput, err error) {
 	if err = awswire.Unmarshal(body, &in); err != nil {
 		return in, asConnect(err)
@@ -203,6 +206,11 @@ func decodeStartChat(body []byte) (in startChatInput, err error) {
 	if m := in.InitialMessage; m != nil {
 		c.Required("initialMessage.contentType", m.ContentType, 1, 100)
 		c.Required("initialMessage.content", m.Content, 1, 16384)
+		// The reference bounds it in bytes too: "Maximum of 16,384 bytes
+		// for all content types".
+		if m.Content != nil && len(*m.Content) > maxInitialMessageBytes {
+			c.Fail("InitialMessage.Content has %d bytes; at most %d are allowed for all content types.", len(*m.Content), maxInitialMessageBytes)
+		}
 	}
 	c.Length("clientToken", in.ClientToken, 0, 500)
 	c.Range("chatDurationInMinutes", in.ChatDurationInMinutes, chat.MinDurationMins, chat.MaxDurationMins)

@@ -34,6 +34,9 @@ func TestDecodeStartChat(t *testing.T) {
 		{`{` + base + `,"Attributes":{"a":"` + strings.Repeat("v", 32767) + `"}}`, true},
 		{`{` + base + `,"Attributes":{"a":"` + strings.Repeat("v", 32767) + `","b":"c"}}`, false},
 		{`{` + base + `,"InitialMessage":{"ContentType":"text/plain"}}`, false},
+		// "Maximum of 16,384 bytes for all content types" (ChatMessage.Content).
+		{`{` + base + `,"InitialMessage":{"ContentType":"text/plain","Content":"` + strings.Repeat("é", 8192) + `"}}`, true},
+		{`{` + base + `,"InitialMessage":{"ContentType":"text/plain","Content":"` + strings.Repeat("é", 8193) + `"}}`, false},
 		{`{` + base + `,"PersistentChat":{"RehydrationType":"ENTIRE_PAST_SESSION","SourceContactId":"x"}}`, true},
 		{`{` + base + `,"PersistentChat":{"RehydrationType":"FROM_SEGMENT","SourceContactId":"x"},"RelatedContactId":"y"}`, false},
 		{`{` + base + `,"PersistentChat":{"RehydrationType":"ALL","SourceContactId":"x"}}`, false},
