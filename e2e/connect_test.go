@@ -316,3 +316,19 @@ func TestConnectUpdateParticipantRoleConfig(t *testing.T) {
 		t.Errorf("unknown contact: %v, want ResourceNotFoundException", err)
 	}
 }
+
+// TestDescribeContactAgentInfo: AgentInfo.Id names the agent who accepted
+// the chat as Connect names it, by the agent's user id (the UserId that
+// MonitorContact takes and /agent/v1/me shows), not by the participant id
+// the agent has in the chat.
+func TestDescribeContactAgentInfo(t *testing.T) {
+	ts := startServer(t)
+	chat := ts.startChat(t, nil)
+	grace := ts.signIn(t, "Grace")
+	joined := grace.accept(chat.ContactID)
+	d := must[*connect.DescribeContactOutput](t)(ts.connectClient().DescribeContact(context.Background(),
+		&connect.DescribeContactInput{InstanceId: aws.String(ts.InstanceID), ContactId: aws.String(chat.ContactID)}))
+	if d.Contact.AgentInfo == nil || aws.ToString(d.Contact.AgentInfo.Id) != grace.id {
+		t.Errorf("AgentInfo = %+v, want Id %s (Grace's user id; her participant id is %s)", d.Contact.AgentInfo, grace.id, joined.ParticipantID)
+	}
+}

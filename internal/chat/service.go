@@ -468,6 +468,19 @@ func (s *Service) checkInstance(id string) error {
 	return nil
 }
 
+// AgentUserID is the agent who accepted contact c, with participants ps,
+// as Connect's AgentInfo.Id names it: by user id, the console agent's, or
+// the participant's own id for an agent joined with CreateParticipant,
+// which is no user; "" while no agent has accepted it.
+func AgentUserID(c store.Contact, ps []store.Participant) string {
+	for _, p := range ps {
+		if p.ID == c.AgentID && p.AgentID != "" {
+			return p.AgentID
+		}
+	}
+	return c.AgentID
+}
+
 // Contact returns a contact of the instance.
 func (s *Service) Contact(ctx context.Context, instanceID, contactID string) (store.Contact, []store.Participant, error) {
 	if err := s.checkInstance(instanceID); err != nil {

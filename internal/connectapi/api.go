@@ -444,15 +444,15 @@ func (a *API) describeContact(w http.ResponseWriter, r *http.Request, _ []byte) 
 	if err != nil {
 		return err
 	}
-	k, _, err := a.chat.Contact(r.Context(), instanceID, contactID)
+	k, ps, err := a.chat.Contact(r.Context(), instanceID, contactID)
 	if err != nil {
 		return err
 	}
-	awswire.WriteJSON(w, struct{ Contact contactOut }{a.contactOut(k)})
+	awswire.WriteJSON(w, struct{ Contact contactOut }{a.contactOut(k, chat.AgentUserID(k, ps))})
 	return nil
 }
 
-func (a *API) contactOut(k store.Contact) contactOut {
+func (a *API) contactOut(k store.Contact, agentID string) contactOut {
 	out := contactOut{
 		Arn:                 a.contactArn(k.InstanceID, k.ID),
 		Id:                  k.ID,
@@ -467,7 +467,7 @@ func (a *API) contactOut(k store.Contact) contactOut {
 	}
 	last := k.CreatedAt
 	if !k.ConnectedAt.IsZero() {
-		out.AgentInfo = &agentInfo{Id: k.AgentID, ConnectedToAgentTimestamp: awswire.EpochSeconds(k.ConnectedAt),
+		out.AgentInfo = &agentInfo{Id: agentID, ConnectedToAgentTimestamp: awswire.EpochSeconds(k.ConnectedAt),
 			AcceptedByAgentTimestamp: awswire.EpochSeconds(k.ConnectedAt)}
 		last = k.ConnectedAt
 	}
