@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"errors"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +15,7 @@ import (
 	cp "github.com/aws/aws-sdk-go/service/connectparticipant"
 
 	"github.com/parleychat/parley/contact"
+	"github.com/parleychat/parley/internal/testfiles"
 )
 
 // endedChat starts a chat, has its customer say something, and stops it.
@@ -288,4 +290,44 @@ func TestPersistentTranscriptPaging(t *testing.T) {
 	equal(t, "forward through the chain", strings.Join(forward, ","), "m1,m2,m3,m4,m5")
 	recent := read(&cp.GetTranscriptInput{SortOrder: v1aws.String("ASCENDING"), StartPosition: &cp.StartPosition{MostRecent: v1aws.Int64(20)}})
 	equal(t, "from the most recent 20", strings.Join(recent, ","), "m1,m2,m3,m4,m5")
+}
+
+// TestPersistentChatPastAttachments: an attachment sent in a past session
+// is in the persistent chat's transcript, so its participants can
+// download it; a participant of an unrelated chat still cannot.
+func TestPersistentChatPastAttachments(t *testing.T) {
+	ts := startServer(t)
+	first := ts.startChat(t, nil)
+	tok1 := ts.connectionToken(t, first.ParticipantToken)
+	f := testfiles.File{Name: "receipt.pdf", Type: "application/pdf", Data: testfiles.PDF("Receipt 42")}
+	id := upload(t, ts, tok1, f)
+	attachmentURL(t, ts, tok1, id, 60) // approved
+	if _, err := ts.connectClient().StopContact(context.Background(), stopInput(ts, first.ContactID)); err != nil {
+		t.Fatal(err)
+	}
+
+	second := ts.startChat(t, persistent(ctypes.RehydrationTypeEntirePastSession, first.ContactID))
+	tok2 := ts.connectionToken(t, second.ParticipantToken)
+	out, err := ts.participantClient().GetTranscript(&cp.GetTranscriptInput{ConnectionToken: v1aws.String(tok2),
+		SortOrder: v1aws.String("ASCENDING"), MaxResults: v1aws.Int64(100)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	listed := false
+	for _, it := range out.Transcript {
+		for _, a := range it.Attachments {
+			listed = listed || (v1aws.StringValue(a.AttachmentId) == id && v1aws.StringValue(it.RelatedContactId) == first.ContactID)
+		}
+	}
+	if !listed {
+		t.Fatalf("the persistent chat's transcript lacks the past session's attachment %s", id)
+	}
+	resp, body := rawRequest(t, "GET", attachmentURL(t, ts, tok2, id, 60), nil, "")
+	equal(t, "download status", resp.StatusCode, 200)
+	equal(t, "download bytes", string(body) == string(f.Data), true)
+
+	other := ts.startChat(t, nil)
+	_, err = ts.participantClient().GetAttachment(&cp.GetAttachmentInput{
+		ConnectionToken: v1aws.String(ts.connectionToken(t, other.ParticipantToken)), AttachmentId: v1aws.String(id)})
+	wantCode(t, "an unrelated chat's participant", err, "AccessDeniedException", http.StatusForbidden)
 }

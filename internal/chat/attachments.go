@@ -739,11 +739,22 @@ func (s *Service) GetAttachment(ctx context.Context, sess *Session, fileID strin
 // still act: the console reads its agent's chats after they end.
 func (s *Service) attachmentURL(ctx context.Context, sess *Session, fileID string, expiry time.Duration) (url string, expires time.Time, size int64, err error) {
 	f, err := s.store.File(ctx, fileID)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && f.ContactID != sess.Contact.ID) {
+	if errors.Is(err, store.ErrNotFound) {
 		return "", time.Time{}, 0, errorf(AccessDenied, "Attachment %s is not part of this chat.", fileID)
 	}
 	if err != nil {
 		return "", time.Time{}, 0, err
+	}
+	if f.ContactID != sess.Contact.ID {
+		// A persistent chat's transcript carries its past sessions' items,
+		// attachments included, so their files are this chat's to download.
+		chain, err := s.chain(ctx, sess.Contact)
+		if err != nil {
+			return "", time.Time{}, 0, err
+		}
+		if !slices.Contains(chain[1:], f.ContactID) {
+			return "", time.Time{}, 0, errorf(AccessDenied, "Attachment %s is not part of this chat.", fileID)
+		}
 	}
 	if sess.Participant.Role == RoleCustomBot {
 		// As on Connect: bots do not get what customers upload.
