@@ -245,6 +245,17 @@ func (s *Service) SocketSession(ctx context.Context, g SocketGrant) (*Session, e
 	return sess, nil
 }
 
+// LeftUnheard reports whether a participant left its chat as a silent
+// monitor: it leaves without a participant.left item, so nothing tells its
+// websocket to close, and the gateway asks before sending to one.
+func (s *Service) LeftUnheard(ctx context.Context, participantID string) (bool, error) {
+	p, err := s.store.Participant(ctx, participantID)
+	if err != nil {
+		return false, err
+	}
+	return p.State == store.ParticipantLeft && silent(p), nil
+}
+
 // notUsable returns the error for a session that can no longer act, unless
 // the request is a retry of one that took effect before: then its first
 // result is the answer. Checking for a retry only here (and when an insert

@@ -325,7 +325,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		forbidden(w, status, msg)
 		return
 	}
-	s := &socket{g: g, grant: grant}
+	s := &socket{g: g, grant: grant, monitor: sess.Participant.Role == chat.RoleSupervisor}
 	if g.leases != nil {
 		id := secret.NewToken()
 		ok, err := g.leases.AcquireSocket(r.Context(), id, grant.ParticipantID, g.node, MaxSocketsPerParticipant, leaseTTL)
@@ -436,15 +436,19 @@ func (g *Gateway) closeSilent(t time.Time) {
 // a goroutine reads only once the client has sent something (see ready). A
 // writer goroutine exists only while items wait to be sent.
 type socket struct {
-	g      *Gateway
-	conn   net.Conn
-	rc     syscall.RawConn // conn's descriptor for the poller; nil: a reader waits in its read
-	token  uint64          // its key in the poller
-	src    source          // what the reader reads; under rmu
-	grant  chat.SocketGrant
-	lease  string // its lease's id in a cluster, else ""
-	feed   *feed  // its chat's feed in the hub; under the hub's mu
-	expiry *time.Timer
+	g     *Gateway
+	conn  net.Conn
+	rc    syscall.RawConn // conn's descriptor for the poller; nil: a reader waits in its read
+	token uint64          // its key in the poller
+	src   source          // what the reader reads; under rmu
+	grant chat.SocketGrant
+	lease string // its lease's id in a cluster, else ""
+	// monitor: the socket is a supervisor's. A silent monitor leaves
+	// unheard (no participant.left closes its socket), so its writer
+	// checks that it is still in the chat before each batch it sends.
+	monitor bool
+	feed    *feed // its chat's feed in the hub; under the hub's mu
+	expiry  *time.Timer
 
 	mu       sync.Mutex
 	upgraded bool       // conn is set: close may start the handshake
@@ -723,6 +727,10 @@ func (s *socket) drain() {
 			}
 			continue
 		}
+		if s.monitor && !s.stillIn() {
+			s.close(statusNormal, "The participant has left the chat.")
+			return
+		}
 		closing := false
 		for _, f := range frames {
 			if f.data == nil {
@@ -745,6 +753,16 @@ func (s *socket) drain() {
 }
 
 func (s *socket) write(b []byte) error { return s.writeFrame(ws.OpText, b) }
+
+// stillIn reports whether the socket's participant is still in the chat.
+// Only a silent monitor's leave is asked about: any other participant's
+// leave is an item, after which its socket closes (see closeLeavers).
+func (s *socket) stillIn() bool {
+	ctx, cancel := context.WithTimeout(context.Background(), WriteTimeout)
+	defer cancel()
+	left, err := s.g.chat.LeftUnheard(ctx, s.grant.ParticipantID)
+	return err == nil && !left
+}
 
 type envelope struct {
 	Topic       string `json:"topic"`
