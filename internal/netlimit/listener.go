@@ -54,7 +54,7 @@ func (l *Listener) Accept() (net.Conn, error) {
 func (l *Listener) Open(addr netip.Addr) (total, fromAddr int) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.open, l.byAddr[addr]
+	return l.open, l.byAddr[client(addr)]
 }
 
 func (l *Listener) take(addr netip.Addr) string {
@@ -64,14 +64,26 @@ func (l *Listener) take(addr netip.Addr) string {
 		return "the server's connection limit is reached"
 	}
 	perAddr := !Exempt(addr)
-	if perAddr && l.byAddr[addr] >= l.perAddr {
+	key := client(addr)
+	if perAddr && l.byAddr[key] >= l.perAddr {
 		return "the address's connection limit is reached"
 	}
 	l.open++
 	if perAddr {
-		l.byAddr[addr]++
+		l.byAddr[key]++
 	}
 	return ""
+}
+
+// client is the key an address's connections are counted under: an IPv6
+// client holds a whole /64 and could open each connection from another
+// address of it, so it counts by its /64, as the rate limits do.
+func client(addr netip.Addr) netip.Addr {
+	if addr.Is6() {
+		p, _ := addr.Prefix(64)
+		return p.Addr()
+	}
+	return addr
 }
 
 func (l *Listener) releaser(addr netip.Addr) func() {
@@ -84,8 +96,9 @@ func (l *Listener) releaser(addr netip.Addr) func() {
 			if Exempt(addr) {
 				return
 			}
-			if l.byAddr[addr]--; l.byAddr[addr] <= 0 {
-				delete(l.byAddr, addr)
+			key := client(addr)
+			if l.byAddr[key]--; l.byAddr[key] <= 0 {
+				delete(l.byAddr, key)
 			}
 		})
 	}
