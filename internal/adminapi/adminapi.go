@@ -47,6 +47,13 @@ type handler func(w http.ResponseWriter, r *http.Request, body []byte) error
 func (a *API) signed(h handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		awswire.RequestID(w)
+		// What can be checked without the body is, before it is read, as
+		// on the Connect API.
+		if err := a.verifier.CheckHeaders(r); err != nil {
+			a.log.Warn("admin API: authentication failed", "remote", r.RemoteAddr, "err", err)
+			awswire.WriteError(w, a.log, err)
+			return
+		}
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, awswire.MaxBodyBytes))
 		if err != nil {
 			awswire.WriteError(w, a.log, awswire.Validation("Could not read the request body (at most %d bytes).", awswire.MaxBodyBytes))
