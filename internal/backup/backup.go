@@ -203,6 +203,13 @@ func Restore(ctx context.Context, src, dataDir string) (*Manifest, error) {
 
 // Verify recomputes every file's digest.
 func (m *Manifest) Verify(dir string) error {
+	for p := range m.Files {
+		// Restore writes each file at its path under the data dir: a
+		// manifest, which is only JSON, must not name a place outside it.
+		if !filepath.IsLocal(filepath.FromSlash(p)) {
+			return fmt.Errorf("backup file %q: the manifest names a path outside the backup", p)
+		}
+	}
 	for p, want := range m.Files {
 		got, err := fileSHA256(filepath.Join(dir, filepath.FromSlash(p)))
 		if err != nil {
