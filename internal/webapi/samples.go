@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-	"time"
 	"unicode/utf8"
 
 	"github.com/parleychat/parley/internal/chat"
@@ -68,7 +67,7 @@ func (a *API) startSample(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusNoContent)
 		return
 	}
-	if !a.limiter.allow(realip.Key(a.client(r)), time.Now()) {
+	if !a.limiter.Allow(realip.Key(a.client(r))) {
 		w.Header().Set("Retry-After", "60")
 		sampleError(w, http.StatusTooManyRequests, "TooManyRequestsException", "Too many chats started from this address; try again in a minute.")
 		return

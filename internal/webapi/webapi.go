@@ -22,6 +22,7 @@ import (
 	"github.com/parleychat/parley/internal/awswire"
 	"github.com/parleychat/parley/internal/chat"
 	"github.com/parleychat/parley/internal/config"
+	"github.com/parleychat/parley/internal/netlimit"
 	"github.com/parleychat/parley/internal/realip"
 	"github.com/parleychat/parley/internal/store"
 )
@@ -71,7 +72,7 @@ type API struct {
 	ownOrigin string
 	chat      *chat.Service
 	log       *slog.Logger
-	limiter   *limiter
+	limiter   *netlimit.Limiter
 	signins   *logLimiter
 	signal    *QueueSignal
 	waits     waitTimes
@@ -85,7 +86,7 @@ func New(cfg Config, svc *chat.Service, log *slog.Logger) *API {
 	if cfg.MaxQueued < 1 {
 		cfg.MaxQueued = DefaultMaxQueued
 	}
-	return &API{cfg: cfg, ownOrigin: originOf(cfg.PublicURL), chat: svc, log: log, limiter: newLimiter(cfg.PerMinute),
+	return &API{cfg: cfg, ownOrigin: originOf(cfg.PublicURL), chat: svc, log: log, limiter: widgetLimiter(cfg.PerMinute),
 		signins: &logLimiter{perMinute: 10}, signal: cfg.Signal}
 }
 
@@ -192,7 +193,7 @@ func (a *API) startChat(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusNoContent)
 		return
 	}
-	if !a.limiter.allow(realip.Key(a.client(r)), time.Now()) {
+	if !a.limiter.Allow(realip.Key(a.client(r))) {
 		w.Header().Set("Retry-After", "60")
 		writeJSON(w, http.StatusTooManyRequests, map[string]string{"Message": "Too many chats started from this address; try again in a minute."})
 		return
@@ -412,45 +413,12 @@ func (a *API) chatInfo(w http.ResponseWriter, r *http.Request, agent store.Agent
 	writeJSON(w, http.StatusOK, info)
 }
 
-// limiter is a token bucket per client address: perMinute tokens, refilled
-// continuously.
-type limiter struct {
-	mu        sync.Mutex
-	perMinute float64
-	buckets   map[string]*bucket
-}
-
-type bucket struct {
-	tokens float64
-	at     time.Time
-}
-
-func newLimiter(perMinute int) *limiter {
-	return &limiter{perMinute: float64(perMinute), buckets: make(map[string]*bucket)}
-}
-
-func (l *limiter) allow(addr string, now time.Time) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if len(l.buckets) > 10000 { // forget full buckets, so memory stays bounded
-		for k, b := range l.buckets {
-			if now.Sub(b.at) > time.Minute {
-				delete(l.buckets, k)
-			}
-		}
-	}
-	b := l.buckets[addr]
-	if b == nil {
-		b = &bucket{tokens: l.perMinute, at: now}
-		l.buckets[addr] = b
-	}
-	b.tokens = min(l.perMinute, b.tokens+now.Sub(b.at).Minutes()*l.perMinute)
-	b.at = now
-	if b.tokens < 1 {
-		return false
-	}
-	b.tokens--
-	return true
+// widgetLimiter allows perMinute chats a minute from one client address,
+// all of them at once if it has been quiet. netlimit's limiter drops
+// refilled buckets once a minute, not on every request, so many clients in
+// one minute cost no scan per request.
+func widgetLimiter(perMinute int) *netlimit.Limiter {
+	return netlimit.NewLimiter(netlimit.Rate{PerSecond: float64(perMinute) / 60, Burst: perMinute})
 }
 
 // logLimiter lets perMinute lines through a minute and counts the rest.
