@@ -53,6 +53,21 @@ type Contact struct {
 	// TransferTo is the console agent a queued chat is being transferred
 	// to: only that agent may accept it.
 	TransferTo string
+	// CustomerID and SegmentAttributes are StartChatContact's CustomerId
+	// and SegmentAttributes, kept as given for DescribeContact.
+	CustomerID        string
+	SegmentAttributes map[string]SegmentAttributeValue
+}
+
+// SegmentAttributeValue is Connect's SegmentAttributeValue: any of its
+// members may be set. Pointers keep an empty string or a zero apart from
+// an absent member.
+type SegmentAttributeValue struct {
+	ValueString  *string                          `json:",omitempty"`
+	ValueMap     map[string]SegmentAttributeValue `json:",omitempty"`
+	ValueInteger *int32                           `json:",omitempty"`
+	ValueList    []SegmentAttributeValue          `json:",omitempty"`
+	ValueArn     *string                          `json:",omitempty"`
 }
 
 // ParticipantTimers are the idle and auto-disconnect timeouts of a role.

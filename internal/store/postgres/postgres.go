@@ -837,17 +837,20 @@ func (b *batchTx) apply(ctx context.Context, c *store.Change) ([]store.Item, err
 	if k := c.NewContact; k != nil {
 		attrs, _ := json.Marshal(k.Attributes)
 		types, _ := json.Marshal(k.ContentTypes)
-		var customer []byte
+		var customer, segments []byte
 		if len(k.CustomerAttributes) > 0 {
 			customer, _ = json.Marshal(k.CustomerAttributes)
 		}
+		if len(k.SegmentAttributes) > 0 {
+			segments, _ = json.Marshal(k.SegmentAttributes)
+		}
 		if _, err := b.exec(ctx, `INSERT INTO contacts (id, instance_id, initial_contact_id, flow_id, queue_id, state,
 			attributes, content_types, agent_id, created_at, connected_at, ended_at, deadline, disconnect_reason, customer_attributes,
-			related_contact_id, continued_from_id, rehydration_type)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`,
+			related_contact_id, continued_from_id, rehydration_type, customer_id, segment_attributes)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)`,
 			k.ID, k.InstanceID, k.InitialContactID, k.FlowID, k.QueueID, k.State, string(attrs), string(types),
 			k.AgentID, ms(k.CreatedAt), ms(k.ConnectedAt), ms(k.EndedAt), ms(k.Deadline), k.DisconnectReason, string(customer),
-			k.RelatedContactID, k.ContinuedFromID, k.RehydrationType); err != nil {
+			k.RelatedContactID, k.ContinuedFromID, k.RehydrationType, k.CustomerID, string(segments)); err != nil {
 			if constraint(err) == "contacts_continued_from" {
 				return nil, store.ErrConflict // the source is continued already
 			}
@@ -1335,25 +1338,33 @@ func collect[T any](db *DB, ctx context.Context, scan func(rowScanner) (T, error
 
 const contactCols = `id, instance_id, initial_contact_id, flow_id, queue_id, state, attributes, content_types, agent_id,
 	created_at, connected_at, ended_at, deadline, disconnect_reason, timers, customer_attributes,
-	related_contact_id, continued_from_id, rehydration_type, rehydration_announced, transfer_to`
+	related_contact_id, continued_from_id, rehydration_type, rehydration_announced, transfer_to, customer_id, segment_attributes`
 
 // contactRow is what a row of contactCols scans into.
 type contactRow struct {
-	c                                   store.Contact
-	attrs, types, timers, customer      string
-	created, connected, ended, deadline int64
+	c                                        store.Contact
+	attrs, types, timers, customer, segments string
+	created, connected, ended, deadline      int64
 }
 
 func (r *contactRow) dest() []any {
 	c := &r.c
 	return []any{&c.ID, &c.InstanceID, &c.InitialContactID, &c.FlowID, &c.QueueID, &c.State, &r.attrs, &r.types,
 		&c.AgentID, &r.created, &r.connected, &r.ended, &r.deadline, &c.DisconnectReason, &r.timers, &r.customer,
-		&c.RelatedContactID, &c.ContinuedFromID, &c.RehydrationType, &c.RehydrationAnnounced, &c.TransferTo}
+		&c.RelatedContactID, &c.ContinuedFromID, &c.RehydrationType, &c.RehydrationAnnounced, &c.TransferTo,
+		&c.CustomerID, &r.segments}
 }
 
 func (r *contactRow) contact() (store.Contact, error) {
-	err := fillContact(&r.c, r.attrs, r.types, r.timers, r.customer, r.created, r.connected, r.ended, r.deadline)
-	return r.c, err
+	if err := fillContact(&r.c, r.attrs, r.types, r.timers, r.customer, r.created, r.connected, r.ended, r.deadline); err != nil {
+		return r.c, err
+	}
+	if r.segments != "" {
+		if err := json.Unmarshal([]byte(r.segments), &r.c.SegmentAttributes); err != nil {
+			return r.c, err
+		}
+	}
+	return r.c, nil
 }
 
 func scanContact(row rowScanner) (store.Contact, error) {

@@ -141,3 +141,37 @@ func BenchmarkBaselineBatchedInsert(b *testing.B) {
 	})
 	b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "msgs/s")
 }
+
+// TestMigrationAddsCustomerColumns: a contact written before CustomerId and
+// SegmentAttributes were kept reads back without them.
+func TestMigrationAddsCustomerColumns(t *testing.T) {
+	ctx := context.Background()
+	url := pgtest.NewDatabase(t)
+	pool, err := pgxpool.New(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Back to the schema before 0006_customer, with a contact in it.
+	for _, q := range []string{
+		`ALTER TABLE contacts DROP COLUMN customer_id, DROP COLUMN segment_attributes`,
+		`DELETE FROM schema_migrations WHERE version = '0006_customer'`,
+		`INSERT INTO contacts (id, instance_id, initial_contact_id, flow_id, queue_id, state, attributes, content_types, created_at, deadline)
+			VALUES ('old', 'i', 'old', '', '', 'QUEUED', '{}', '[]', 1, 9999999999999)`,
+	} {
+		if _, err := pool.Exec(ctx, q); err != nil {
+			pool.Close()
+			t.Fatal(err)
+		}
+	}
+	pool.Close()
+
+	db, err := Open(ctx, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	c, err := db.Contact(ctx, "old")
+	if err != nil || c.CustomerID != "" || c.SegmentAttributes != nil {
+		t.Errorf("contact from before the migration: %+v, %v", c, err)
+	}
+}

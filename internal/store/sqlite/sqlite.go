@@ -776,17 +776,20 @@ func (db *DB) apply(tx *writeTx, c *store.Change) ([]store.Item, error) {
 	if k := c.NewContact; k != nil {
 		attrs, _ := json.Marshal(k.Attributes)
 		types, _ := json.Marshal(k.ContentTypes)
-		var customer []byte
+		var customer, segments []byte
 		if len(k.CustomerAttributes) > 0 {
 			customer, _ = json.Marshal(k.CustomerAttributes)
 		}
+		if len(k.SegmentAttributes) > 0 {
+			segments, _ = json.Marshal(k.SegmentAttributes)
+		}
 		if _, err := db.exec(tx, `INSERT INTO contacts (id, instance_id, initial_contact_id, flow_id, queue_id, state,
 			attributes, content_types, agent_id, created_at, connected_at, ended_at, deadline, disconnect_reason, customer_attributes,
-			related_contact_id, continued_from_id, rehydration_type)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			related_contact_id, continued_from_id, rehydration_type, customer_id, segment_attributes)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			k.ID, k.InstanceID, k.InitialContactID, k.FlowID, k.QueueID, k.State, string(attrs), string(types),
 			k.AgentID, ms(k.CreatedAt), ms(k.ConnectedAt), ms(k.EndedAt), ms(k.Deadline), k.DisconnectReason, string(customer),
-			k.RelatedContactID, k.ContinuedFromID, k.RehydrationType); err != nil {
+			k.RelatedContactID, k.ContinuedFromID, k.RehydrationType, k.CustomerID, string(segments)); err != nil {
 			if isUniqueViolation(err) && k.ContinuedFromID != "" {
 				return nil, store.ErrConflict // the source is continued already
 			}
@@ -1292,19 +1295,25 @@ func notFound(err error) error {
 
 const contactCols = `id, instance_id, initial_contact_id, flow_id, queue_id, state, attributes, content_types, agent_id,
 	created_at, connected_at, ended_at, deadline, disconnect_reason, timers, customer_attributes,
-	related_contact_id, continued_from_id, rehydration_type, rehydration_announced, transfer_to`
+	related_contact_id, continued_from_id, rehydration_type, rehydration_announced, transfer_to, customer_id, segment_attributes`
 
 func scanContact(row rowScanner) (store.Contact, error) {
 	var c store.Contact
-	var attrs, types, timers, customer string
+	var attrs, types, timers, customer, segments string
 	var created, connected, ended, deadline int64
 	if err := row.Scan(&c.ID, &c.InstanceID, &c.InitialContactID, &c.FlowID, &c.QueueID, &c.State, &attrs, &types,
 		&c.AgentID, &created, &connected, &ended, &deadline, &c.DisconnectReason, &timers, &customer,
-		&c.RelatedContactID, &c.ContinuedFromID, &c.RehydrationType, &c.RehydrationAnnounced, &c.TransferTo); err != nil {
+		&c.RelatedContactID, &c.ContinuedFromID, &c.RehydrationType, &c.RehydrationAnnounced, &c.TransferTo,
+		&c.CustomerID, &segments); err != nil {
 		return c, notFound(err)
 	}
 	if customer != "" {
 		if err := json.Unmarshal([]byte(customer), &c.CustomerAttributes); err != nil {
+			return c, err
+		}
+	}
+	if segments != "" {
+		if err := json.Unmarshal([]byte(segments), &c.SegmentAttributes); err != nil {
 			return c, err
 		}
 	}

@@ -280,6 +280,47 @@ func TestMigrationNumbersItemsPerChat(t *testing.T) {
 	}
 }
 
+// TestMigrationAddsCustomerColumns: a contact written before CustomerId and
+// SegmentAttributes were kept reads back without them.
+func TestMigrationAddsCustomerColumns(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "parley.db")
+	raw, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	names, _ := fs.Glob(migrations, "migrations/*.sql")
+	slices.Sort(names)
+	must := func(q string, args ...any) {
+		t.Helper()
+		if _, err := raw.Exec(q, args...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(`CREATE TABLE schema_migrations (version TEXT PRIMARY KEY)`)
+	for _, name := range names {
+		version := strings.TrimSuffix(filepath.Base(name), ".sql")
+		if version >= "0017" {
+			break
+		}
+		body, _ := migrations.ReadFile(name)
+		must(string(body))
+		must(`INSERT INTO schema_migrations VALUES (?)`, version)
+	}
+	must(`INSERT INTO contacts (id, instance_id, initial_contact_id, flow_id, queue_id, state, attributes, content_types, created_at, deadline)
+		VALUES ('old', 'i', 'old', '', '', 'QUEUED', '{}', '[]', 1, 9999999999999)`)
+	raw.Close()
+
+	db, err := Open(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	c, err := db.Contact(context.Background(), "old")
+	if err != nil || c.CustomerID != "" || c.SegmentAttributes != nil {
+		t.Errorf("contact from before the migration: %+v, %v", c, err)
+	}
+}
+
 // BenchmarkApplyConcurrent measures durable single-message writes with many
 // concurrent writers, the shape of SendMessage under load.
 func BenchmarkApplyConcurrent(b *testing.B) {

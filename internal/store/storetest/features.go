@@ -1,7 +1,9 @@
 package storetest
 
 import (
+	"encoding/json"
 	"errors"
+	"reflect"
 	"testing"
 	"time"
 
@@ -133,4 +135,69 @@ func testStreamOutbox(t *testing.T, b Backend) {
 	if st, _ := s.Streams(ctx, "c"); len(st) != 0 {
 		t.Errorf("erasure left streams: %+v", st)
 	}
+}
+
+// testCustomerAndSegments: a contact's CustomerID and SegmentAttributes,
+// nested and with zero values that are set, read back as written by every
+// read of a contact; a contact without them reads back without them.
+func testCustomerAndSegments(t *testing.T, b Backend) {
+	s := newStore(t, b)
+	str := func(v string) *string { return &v }
+	zero := int32(0)
+	segments := map[string]store.SegmentAttributeValue{
+		"connect:Subtype": {ValueString: str("connect:Guide")},
+		"empty":           {ValueString: str("")},
+		"nested": {ValueMap: map[string]store.SegmentAttributeValue{
+			"ExpiryDuration": {ValueInteger: &zero},
+			"deeper":         {ValueList: []store.SegmentAttributeValue{{ValueArn: str("arn:aws:connect:x")}, {}}},
+		}},
+	}
+	k := contact("c")
+	k.CustomerID, k.SegmentAttributes = "cust-42", segments
+	apply(t, s, &store.Change{NewContact: k, NewParticipants: []store.Participant{participant("p-c", "c", "CUSTOMER")}})
+	newChat(t, s, "plain")
+
+	check := func(how string, got store.Contact) {
+		t.Helper()
+		switch got.ID {
+		case "c":
+			if got.CustomerID != "cust-42" || !reflect.DeepEqual(got.SegmentAttributes, segments) {
+				t.Errorf("%s: CustomerID %q, SegmentAttributes %s", how, got.CustomerID, jsonOf(got.SegmentAttributes))
+			}
+		case "plain":
+			if got.CustomerID != "" || got.SegmentAttributes != nil {
+				t.Errorf("%s: a contact without them has CustomerID %q, SegmentAttributes %s", how, got.CustomerID, jsonOf(got.SegmentAttributes))
+			}
+		}
+	}
+	for _, id := range []string{"c", "plain"} {
+		got, err := s.Contact(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		check("Contact", got)
+		_, got, err = s.Session(ctx, "p-"+id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		check("Session", got)
+	}
+	for got, err := range s.ActiveContacts(ctx) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		check("ActiveContacts", got)
+	}
+	queued, err := s.QueuedContacts(ctx, store.QueueQuery{Limit: 10})
+	if err != nil || len(queued) != 2 {
+		t.Fatalf("QueuedContacts: %d, %v", len(queued), err)
+	}
+	for _, got := range queued {
+		check("QueuedContacts", got)
+	}
+}
+
+func jsonOf(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
 }

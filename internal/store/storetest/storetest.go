@@ -60,6 +60,7 @@ func Run(t *testing.T, b Backend) {
 		{"StreamOutbox", testStreamOutbox},
 		{"Console", testConsole},
 		{"Expect", testExpect},
+		{"CustomerAndSegments", testCustomerAndSegments},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.f(t, b) })
