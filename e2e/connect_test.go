@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -330,5 +331,74 @@ func TestDescribeContactAgentInfo(t *testing.T) {
 		&connect.DescribeContactInput{InstanceId: aws.String(ts.InstanceID), ContactId: aws.String(chat.ContactID)}))
 	if d.Contact.AgentInfo == nil || aws.ToString(d.Contact.AgentInfo.Id) != grace.id {
 		t.Errorf("AgentInfo = %+v, want Id %s (Grace's user id; her participant id is %s)", d.Contact.AgentInfo, grace.id, joined.ParticipantID)
+	}
+}
+
+// TestDescribeContactCustomerAndSegments: StartChatContact's CustomerId and
+// SegmentAttributes come back in DescribeContact as given, nested values
+// and all; a chat without them shows neither, and a persistent chat does
+// not inherit them from the contact it continues.
+func TestDescribeContactCustomerAndSegments(t *testing.T) {
+	ts := startServer(t)
+	ctx := context.Background()
+	cc := ts.connectClient()
+	describe := func(contactID string) *ctypes.Contact {
+		t.Helper()
+		d := must[*connect.DescribeContactOutput](t)(cc.DescribeContact(ctx,
+			&connect.DescribeContactInput{InstanceId: aws.String(ts.InstanceID), ContactId: aws.String(contactID)}))
+		return d.Contact
+	}
+	segments := map[string]ctypes.SegmentAttributeValue{
+		"connect:Subtype": {ValueString: aws.String("connect:Guide")},
+		"connect:ContactExpiry": {ValueMap: map[string]ctypes.SegmentAttributeValue{
+			"ExpiryDuration": {ValueInteger: aws.Int32(135)},
+		}},
+		"routing": {ValueList: []ctypes.SegmentAttributeValue{
+			{ValueArn: aws.String("arn:aws:connect:us-east-1:123456789012:instance/i/queue/q")},
+			{ValueInteger: aws.Int32(0)},
+		}},
+		"note": {ValueString: aws.String("")},
+	}
+	chat := ts.startChat(t, &connect.StartChatContactInput{
+		CustomerId:        aws.String("crm-0042"),
+		SegmentAttributes: segments,
+		SupportedMessagingContentTypes: []string{"text/plain",
+			"application/vnd.amazonaws.connect.message.interactive", "application/vnd.amazonaws.connect.message.interactive.response"},
+	})
+	c := describe(chat.ContactID)
+	equal(t, "CustomerId", aws.ToString(c.CustomerId), "crm-0042")
+	if !reflect.DeepEqual(c.SegmentAttributes, segments) {
+		t.Errorf("SegmentAttributes = %#v, want %#v", c.SegmentAttributes, segments)
+	}
+
+	plain := ts.startChat(t, nil)
+	if c := describe(plain.ContactID); c.CustomerId != nil || c.SegmentAttributes != nil {
+		t.Errorf("a chat started without them: CustomerId %v, SegmentAttributes %v", c.CustomerId, c.SegmentAttributes)
+	}
+
+	// A persistent chat has the CustomerId and segment attributes its own
+	// request gives, none of its source's.
+	if _, err := cc.StopContact(ctx, stopInput(ts, chat.ContactID)); err != nil {
+		t.Fatal(err)
+	}
+	next := ts.startChat(t, &connect.StartChatContactInput{
+		PersistentChat: &ctypes.PersistentChat{RehydrationType: ctypes.RehydrationTypeFromSegment, SourceContactId: aws.String(chat.ContactID)},
+	})
+	if c := describe(next.ContactID); c.CustomerId != nil || c.SegmentAttributes != nil {
+		t.Errorf("a persistent chat inherited CustomerId %v, SegmentAttributes %v", aws.ToString(c.CustomerId), c.SegmentAttributes)
+	}
+
+	// The reference: connect:Guide needs both interactive content types.
+	_, err := cc.StartChatContact(ctx, &connect.StartChatContactInput{InstanceId: aws.String(ts.InstanceID), ContactFlowId: aws.String("f"),
+		ParticipantDetails: &ctypes.ParticipantDetails{DisplayName: aws.String("x")},
+		SegmentAttributes:  map[string]ctypes.SegmentAttributeValue{"connect:Subtype": {ValueString: aws.String("connect:Guide")}}})
+	var invalid *ctypes.InvalidParameterException
+	if !errors.As(err, &invalid) {
+		t.Errorf("connect:Guide without the interactive types: %v, want InvalidParameterException", err)
+	}
+	_, err = cc.StartChatContact(ctx, &connect.StartChatContactInput{InstanceId: aws.String(ts.InstanceID), ContactFlowId: aws.String("f"),
+		ParticipantDetails: &ctypes.ParticipantDetails{DisplayName: aws.String("x")}, CustomerId: aws.String(strings.Repeat("c", 129))})
+	if !errors.As(err, &invalid) {
+		t.Errorf("a CustomerId of 129 characters: %v, want InvalidParameterException", err)
 	}
 }

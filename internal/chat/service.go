@@ -328,6 +328,9 @@ type StartChatInput struct {
 	RelatedContactID string
 	// Persistent, if set, continues an ended chat (persistent chat).
 	Persistent *Persistence
+	// CustomerID and SegmentAttributes are kept on the contact as given.
+	CustomerID        string
+	SegmentAttributes map[string]store.SegmentAttributeValue
 }
 
 // Message is a piece of content with its type.
@@ -390,11 +393,13 @@ func (s *Service) StartChat(ctx context.Context, in StartChatInput) (StartChatOu
 		ID: secret.NewUUID(), InstanceID: in.InstanceID, FlowID: in.FlowID, QueueID: s.cfg.QueueID,
 		State: store.ContactQueued, Attributes: in.Attributes, CustomerAttributes: in.CustomerAttributes, ContentTypes: types,
 		CreatedAt: now, Deadline: now.Add(time.Duration(duration) * time.Minute),
+		CustomerID: in.CustomerID, SegmentAttributes: in.SegmentAttributes,
 	}
 	if related.ID != "" {
 		// "This new contact contains a copy of the contact properties from
 		// the related contact" (admin guide): its attributes, under the
-		// request's own.
+		// request's own. CustomerId and segment attributes are not
+		// inherited: Connect documents copying the contact attributes only.
 		attrs := maps.Clone(related.Attributes)
 		if attrs == nil {
 			attrs = map[string]string{}

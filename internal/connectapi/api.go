@@ -178,12 +178,12 @@ type startChatInput struct {
 		RehydrationType *string
 		SourceContactId *string
 	}
-	RelatedContactId *string
+	RelatedContactId  *string
+	CustomerId        *string
+	SegmentAttributes map[string]store.SegmentAttributeValue
 	// Accepted for compatibility (checked against the model); they change
 	// nothing in a Parley chat.
 	ParticipantConfiguration *struct{ ResponseMode *string }
-	SegmentAttributes        any
-	CustomerId               *string
 	DisconnectOnCustomerExit []string
 }
 
@@ -220,6 +220,7 @@ func decodeStartChat(body []byte) (in startChatInput, err error) {
 	}
 	c.Length("relatedContactId", in.RelatedContactId, 1, 256)
 	c.Length("customerId", in.CustomerId, 1, 128)
+	checkSegmentAttributes(&c, "segmentAttributes", in.SegmentAttributes)
 	if pc := in.ParticipantConfiguration; pc != nil {
 		c.OneOf("participantConfiguration.responseMode", pc.ResponseMode, "INCREMENTAL", "COMPLETE")
 	}
@@ -243,7 +244,45 @@ func decodeStartChat(body []byte) (in startChatInput, err error) {
 	if len(in.SupportedMessagingContentTypes) > 0 && !slices.Contains(in.SupportedMessagingContentTypes, chat.ContentPlain) {
 		return in, invalidParameter("SupportedMessagingContentTypes must include text/plain.")
 	}
+	// The reference: both interactive types "must be present in the
+	// SupportedMessagingContentTypes field ... in order to set
+	// SegmentAttributes as {"connect:Subtype": {"valueString" : "connect:Guide"}}".
+	if v := in.SegmentAttributes[subtypeKey].ValueString; v != nil && *v == subtypeGuide &&
+		!(slices.Contains(in.SupportedMessagingContentTypes, chat.ContentInteractive) &&
+			slices.Contains(in.SupportedMessagingContentTypes, chat.ContentInteractiveResponse)) {
+		return in, invalidParameter("SegmentAttributes %s %s needs %s and %s in SupportedMessagingContentTypes.",
+			subtypeKey, subtypeGuide, chat.ContentInteractive, chat.ContentInteractiveResponse)
+	}
 	return in, nil
+}
+
+// The channel subtype segment attribute, and the subtype of Connect's
+// step-by-step guides.
+const (
+	subtypeKey   = "connect:Subtype"
+	subtypeGuide = "connect:Guide"
+)
+
+// checkSegmentAttributes applies the model's bounds to SegmentAttributes
+// and, as values nest, to every ValueMap and ValueList inside: names of 1
+// to 128 characters, ValueString and ValueArn of at most 1,024 (ValueInteger
+// is an int32, which decoding checks). Which keys Connect accepts for a
+// chat is not documented beyond connect:Subtype, so any other is kept as
+// given.
+func checkSegmentAttributes(c *awswire.Checker, name string, attrs map[string]store.SegmentAttributeValue) {
+	for k, v := range attrs {
+		c.Length(name+".key", &k, 1, 128)
+		checkSegmentValue(c, name+".value", v)
+	}
+}
+
+func checkSegmentValue(c *awswire.Checker, name string, v store.SegmentAttributeValue) {
+	c.Length(name+".valueString", v.ValueString, 0, 1024)
+	c.Length(name+".valueArn", v.ValueArn, 0, 1024)
+	checkSegmentAttributes(c, name+".valueMap", v.ValueMap)
+	for _, e := range v.ValueList {
+		checkSegmentValue(c, name+".valueList.member", e)
+	}
 }
 
 // checkPersistence checks a PersistentChat's or a persistent
@@ -297,6 +336,9 @@ func (a *API) startChatContact(w http.ResponseWriter, r *http.Request, body []by
 
 		RelatedContactID: awswire.Deref(in.RelatedContactId),
 		Persistent:       persistent,
+
+		CustomerID:        awswire.Deref(in.CustomerId),
+		SegmentAttributes: in.SegmentAttributes,
 	})
 	if err != nil {
 		return err
@@ -435,8 +477,10 @@ type contactOut struct {
 	InitiationTimestamp awswire.EpochSeconds
 	DisconnectTimestamp *awswire.EpochSeconds `json:",omitempty"`
 	LastUpdateTimestamp awswire.EpochSeconds
-	DisconnectReason    string            `json:",omitempty"`
-	Attributes          map[string]string `json:",omitempty"`
+	DisconnectReason    string                                 `json:",omitempty"`
+	Attributes          map[string]string                      `json:",omitempty"`
+	CustomerId          string                                 `json:",omitempty"`
+	SegmentAttributes   map[string]store.SegmentAttributeValue `json:",omitempty"`
 }
 
 func (a *API) describeContact(w http.ResponseWriter, r *http.Request, _ []byte) error {
@@ -464,6 +508,8 @@ func (a *API) contactOut(k store.Contact, agentID string) contactOut {
 		InitiationTimestamp: awswire.EpochSeconds(k.CreatedAt),
 		DisconnectReason:    k.DisconnectReason,
 		Attributes:          k.Attributes,
+		CustomerId:          k.CustomerID,
+		SegmentAttributes:   k.SegmentAttributes,
 	}
 	last := k.CreatedAt
 	if !k.ConnectedAt.IsZero() {

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/parleychat/parley/internal/awswire"
 )
@@ -50,6 +51,30 @@ func TestDecodeStartChat(t *testing.T) {
 		{`{` + base + `,"ParticipantConfiguration":{"ResponseMode":"INCREMENTAL"}}`, true},
 		{`{` + base + `,"ParticipantConfiguration":{"ResponseMode":"STREAMING"}}`, false},
 		{`{` + base + `,"CustomerId":""}`, false},
+		// CustomerIdNonEmpty: 1 to 128 characters.
+		{`{` + base + `,"CustomerId":"` + strings.Repeat("é", 128) + `"}`, true},
+		{`{` + base + `,"CustomerId":"` + strings.Repeat("c", 129) + `"}`, false},
+		// SegmentAttributes: names of 1 to 128 characters, strings and ARNs
+		// of at most 1,024, integers of 32 bits, at every depth.
+		{`{` + base + `,"SegmentAttributes":{"connect:Subtype":{"ValueString":"connect:SMS"}}}`, true},
+		{`{` + base + `,"SegmentAttributes":{"` + strings.Repeat("k", 128) + `":{"ValueString":"` + strings.Repeat("v", 1024) + `"}}}`, true},
+		{`{` + base + `,"SegmentAttributes":{"` + strings.Repeat("k", 129) + `":{"ValueString":"v"}}}`, false},
+		{`{` + base + `,"SegmentAttributes":{"":{"ValueString":"v"}}}`, false},
+		{`{` + base + `,"SegmentAttributes":{"k":{"ValueString":"` + strings.Repeat("v", 1025) + `"}}}`, false},
+		{`{` + base + `,"SegmentAttributes":{"k":{"ValueArn":"` + strings.Repeat("a", 1025) + `"}}}`, false},
+		{`{` + base + `,"SegmentAttributes":{"k":{"ValueInteger":2147483647,"ValueString":""}}}`, true},
+		{`{` + base + `,"SegmentAttributes":{"k":{"ValueInteger":2147483648}}}`, false},
+		{`{` + base + `,"SegmentAttributes":{"k":{"ValueInteger":"1"}}}`, false},
+		{`{` + base + `,"SegmentAttributes":{"connect:ContactExpiry":{"ValueMap":{"ExpiryDuration":{"ValueInteger":135}}}}}`, true},
+		{`{` + base + `,"SegmentAttributes":{"k":{"ValueMap":{"":{"ValueInteger":1}}}}}`, false},
+		{`{` + base + `,"SegmentAttributes":{"k":{"ValueMap":{"m":{"ValueString":"` + strings.Repeat("v", 1025) + `"}}}}}`, false},
+		{`{` + base + `,"SegmentAttributes":{"k":{"ValueList":[{"ValueString":"a"},{"ValueInteger":2}]}}}`, true},
+		{`{` + base + `,"SegmentAttributes":{"k":{"ValueList":[{"ValueArn":"` + strings.Repeat("a", 1025) + `"}]}}}`, false},
+		{`{` + base + `,"SegmentAttributes":[{"k":"v"}]}`, false},
+		// connect:Guide needs both interactive content types.
+		{`{` + base + `,"SegmentAttributes":{"connect:Subtype":{"ValueString":"connect:Guide"}}}`, false},
+		{`{` + base + `,"SegmentAttributes":{"connect:Subtype":{"ValueString":"connect:Guide"}},"SupportedMessagingContentTypes":["text/plain","application/vnd.amazonaws.connect.message.interactive"]}`, false},
+		{`{` + base + `,"SegmentAttributes":{"connect:Subtype":{"ValueString":"connect:Guide"}},"SupportedMessagingContentTypes":["text/plain","application/vnd.amazonaws.connect.message.interactive","application/vnd.amazonaws.connect.message.interactive.response"]}`, true},
 		{`{"InstanceId":"i","ParticipantDetails":{"DisplayName":"Ada"}}`, false},
 		{`{"InstanceId":"i","ContactFlowId":"f"}`, false},
 		{`{"InstanceId":"i","ContactFlowId":"f","ParticipantDetails":{}}`, false},
@@ -72,6 +97,7 @@ func TestDecodeStartChat(t *testing.T) {
 func FuzzDecodeStartChat(f *testing.F) {
 	f.Add([]byte(`{"InstanceId":"i","ContactFlowId":"f","ParticipantDetails":{"DisplayName":"Ada"},"InitialMessage":{"ContentType":"text/plain","Content":"hi"},"Attributes":{"k":"v"},"ChatDurationInMinutes":90}`))
 	f.Add([]byte(`{"InstanceId":"i","ContactFlowId":"f","ParticipantDetails":{"DisplayName":"Ada"},"SupportedMessagingContentTypes":["text/plain"]}`))
+	f.Add([]byte(`{"InstanceId":"i","ContactFlowId":"f","ParticipantDetails":{"DisplayName":"Ada"},"CustomerId":"c-1","SegmentAttributes":{"k":{"ValueMap":{"m":{"ValueList":[{"ValueString":"v"}]}}}}}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		in, err := decodeStartChat(body)
 		if err != nil {
@@ -86,6 +112,9 @@ func FuzzDecodeStartChat(f *testing.F) {
 		}
 		if m := in.InitialMessage; m != nil && (m.Content == nil || m.ContentType == nil) {
 			t.Fatalf("accepted an incomplete initial message: %q", body)
+		}
+		if id := in.CustomerId; id != nil && (*id == "" || utf8.RuneCountInString(*id) > 128) {
+			t.Fatalf("accepted CustomerId %q", *id)
 		}
 	})
 }
