@@ -66,6 +66,7 @@ func TestExportForAudit(t *testing.T) {
 	ts := startServer(t)
 	in := startInput(ts)
 	in.Attributes = map[string]string{"orderId": "A-1001"}
+	in.CustomerId = aws.String("cust-42")
 	out, err := ts.connectClient().StartChatContact(context.Background(), in)
 	if err != nil {
 		t.Fatal(err)
@@ -102,7 +103,7 @@ func TestExportForAudit(t *testing.T) {
 	equal(t, "exported messages", strings.Join(texts, "|"), "Where is my parcel?|It left yesterday.")
 	var c audit.Contact
 	jsonUnmarshal(t, entries[dir+"contact.json"], &c)
-	if c.Attributes["orderId"] != "A-1001" || c.CreatedAt == "" || len(c.Participants) != 1 {
+	if c.Attributes["orderId"] != "A-1001" || c.CustomerId != "cust-42" || c.CreatedAt == "" || len(c.Participants) != 1 {
 		t.Errorf("contact.json: %+v", c)
 	}
 	var atts []audit.Attachment

@@ -68,7 +68,10 @@ type Contact struct {
 	Chain                  []string          `json:",omitempty"`
 	Attributes             map[string]string `json:",omitempty"`
 	CustomerAttributes     map[string]string `json:",omitempty"` // supplied by the customer's browser, unverified
-	Participants           []Participant
+	// CustomerId and SegmentAttributes: as StartChatContact gave them.
+	CustomerId        string                                 `json:",omitempty"`
+	SegmentAttributes map[string]store.SegmentAttributeValue `json:",omitempty"`
+	Participants      []Participant
 }
 
 // Participant is one entry of contact.json's Participants.
@@ -158,6 +161,7 @@ func writeContact(ctx context.Context, z *zip.Writer, m *Manifest, src Source, r
 		CreatedAt: stamp(r.Contact.CreatedAt), ConnectedAt: stamp(r.Contact.ConnectedAt), EndedAt: stamp(r.Contact.EndedAt),
 		DisconnectReason: r.Contact.DisconnectReason, Attributes: r.Contact.Attributes, CustomerAttributes: r.Contact.CustomerAttributes,
 		RelatedContactId: r.Contact.RelatedContactID, ContinuedFromContactId: r.Contact.ContinuedFromID, Chain: r.Chain,
+		CustomerId: r.Contact.CustomerID, SegmentAttributes: r.Contact.SegmentAttributes,
 	}
 	if r.Contact.InitialContactID != r.Contact.ID {
 		c.InitialContactId = r.Contact.InitialContactID
