@@ -402,3 +402,41 @@ func TestDescribeContactCustomerAndSegments(t *testing.T) {
 		t.Errorf("a CustomerId of 129 characters: %v, want InvalidParameterException", err)
 	}
 }
+
+// TestChatWithoutCustomerConnectionEnds: as on Connect, a chat whose
+// customer has not called CreateParticipantConnection within
+// PARLEY_CONNECT_WITHIN of StartChatContact ends, with DisconnectReason
+// CUSTOMER_CONNECTION_NOT_ESTABLISHED; an agent's connection does not
+// count, and a chat whose customer connected lives on.
+func TestChatWithoutCustomerConnectionEnds(t *testing.T) {
+	ts := startServerIn(t, t.TempDir(), "PARLEY_CONNECT_WITHIN", "2s")
+	connected := ts.startChat(t, nil)
+	ts.connectionToken(t, connected.ParticipantToken)
+	never := ts.startChat(t, nil)
+	agent := ts.addAgent(t, never.ContactID)
+	agentTok := ts.connectionToken(t, agent.ParticipantToken)
+
+	describe := func(id string) ctypes.Contact {
+		t.Helper()
+		out, err := ts.connectClient().DescribeContact(context.Background(), &connect.DescribeContactInput{
+			InstanceId: aws.String(ts.InstanceID), ContactId: aws.String(id)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return *out.Contact
+	}
+	for deadline := time.Now().Add(10 * time.Second); describe(never.ContactID).DisconnectTimestamp == nil; time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the chat whose customer never connected did not end")
+		}
+	}
+	equal(t, "disconnect reason", aws.ToString(describe(never.ContactID).DisconnectReason), "CUSTOMER_CONNECTION_NOT_ESTABLISHED")
+	if _, err := ts.participantClient().SendMessage(sendInput(agentTok, "anyone there?")); err == nil {
+		t.Error("the agent could still send in the ended chat")
+	}
+	// By now the connected chat's 2 s have passed too, a second ago or more.
+	time.Sleep(time.Second)
+	if d := describe(connected.ContactID); d.DisconnectTimestamp != nil {
+		t.Errorf("the chat whose customer connected ended: %s", aws.ToString(d.DisconnectReason))
+	}
+}

@@ -195,7 +195,10 @@ func (s *Service) connect(ctx context.Context, p store.Participant, websocket, c
 			ContentType: EventConnectionAck, DisplayName: p.DisplayName, Role: p.Role,
 		}}
 	}
-	if len(ch.Tokens) == 0 && len(ch.Items) == 0 && len(ch.Acknowledge) == 0 {
+	if p.Role == RoleCustomer && !sess.Contact.ConnectBy.IsZero() {
+		ch.Subscribed = p.ContactID // the chat no longer ends for want of a connection
+	}
+	if len(ch.Tokens) == 0 && len(ch.Items) == 0 && len(ch.Acknowledge) == 0 && ch.Subscribed == "" {
 		return out, nil
 	}
 	if _, err := s.store.Apply(ctx, ch); err != nil {

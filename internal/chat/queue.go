@@ -225,6 +225,24 @@ func (s *Service) endAbandoned(ctx context.Context, contactID string) error {
 	return nil
 }
 
+// endNotConnected ends a chat whose customer created no participant
+// connection within Config.ConnectWithin of its start, unless one has been
+// created meanwhile (store.End.OnlyNotConnected).
+func (s *Service) endNotConnected(ctx context.Context, contactID string) error {
+	_, err := s.store.Apply(ctx, &store.Change{
+		Items: []store.Item{{
+			ID: secret.NewTimeUUID(), ContactID: contactID, Type: TypeEvent, ContentType: EventChatEnded,
+			Role: RoleSystem, InTranscript: true,
+		}},
+		End: &store.End{ContactID: contactID, At: s.now(), Reason: ReasonNotConnected, OnlyNotConnected: true},
+	})
+	if err != nil {
+		return err // a conflict or an end meanwhile is no error to applyDue
+	}
+	s.log.Info("ended a chat whose customer never connected", "contact", contactID)
+	return nil
+}
+
 // firstMessage returns the start of a participant's first message, looking
 // at the first few items only (a queued chat has few).
 func (s *Service) firstMessage(ctx context.Context, contactID, participantID string) (string, error) {

@@ -38,6 +38,10 @@ type Config struct {
 	// so that processes spread out; zero means 1 s, negative never (tests
 	// call sweep themselves).
 	SweepInterval time.Duration
+	// ConnectWithin ends a chat whose customer has not created a
+	// participant connection this long after the chat started, as Amazon
+	// Connect does after 5 minutes; zero never does.
+	ConnectWithin time.Duration
 
 	// Blobs holds attachment bytes; nil disables attachments.
 	Blobs blob.Store
@@ -395,6 +399,9 @@ func (s *Service) StartChat(ctx context.Context, in StartChatInput) (StartChatOu
 		CreatedAt: now, Deadline: now.Add(time.Duration(duration) * time.Minute),
 		CustomerID: in.CustomerID, SegmentAttributes: in.SegmentAttributes,
 	}
+	if s.cfg.ConnectWithin > 0 {
+		contact.ConnectBy = now.Add(s.cfg.ConnectWithin)
+	}
 	if related.ID != "" {
 		// "This new contact contains a copy of the contact properties from
 		// the related contact" (admin guide): its attributes, under the
@@ -453,6 +460,9 @@ func (s *Service) StartChat(ctx context.Context, in StartChatInput) (StartChatOu
 		return StartChatOutput{}, err
 	}
 	s.wake(contact.Deadline)
+	if !contact.ConnectBy.IsZero() {
+		s.wake(contact.ConnectBy)
+	}
 	return out, nil
 }
 

@@ -115,6 +115,8 @@ func (s *Service) applyDue(ctx context.Context, d store.Due) error {
 	switch d.Kind {
 	case store.DueExpiry:
 		err = s.end(ctx, d.ContactID, ReasonExpired, nil)
+	case store.DueConnectBy:
+		err = s.endNotConnected(ctx, d.ContactID)
 	case store.DueIdle:
 		err = s.becameIdle(ctx, d)
 	case store.DueDisconnect:

@@ -57,6 +57,9 @@ type Config struct {
 
 	// ConnectionTTL is how long connection tokens and websocket URLs live.
 	ConnectionTTL time.Duration
+	// ConnectWithin ends a chat whose customer has created no participant
+	// connection this long after it started; zero never does.
+	ConnectWithin time.Duration
 
 	// S3: attachment bytes in a bucket instead of DataDir. The endpoint,
 	// region and credentials come from the AWS SDK's own environment.
@@ -158,6 +161,8 @@ func Parse(args []string, env Env) (*Config, error) {
 		"free bytes uploads must leave on the attachments' disk; 0 turns the check off (PARLEY_ATTACHMENT_MIN_FREE)")
 	fs.DurationVar(&c.ConnectionTTL, "connection-ttl", ev.duration("PARLEY_CONNECTION_TTL", 24*time.Hour),
 		"how long a ConnectionToken lives, as on Connect a day (PARLEY_CONNECTION_TTL)")
+	fs.DurationVar(&c.ConnectWithin, "connect-within", ev.duration("PARLEY_CONNECT_WITHIN", 5*time.Minute),
+		"end a chat whose customer has not called CreateParticipantConnection this long after it started, as Connect does after 5 minutes; 0 never does (PARLEY_CONNECT_WITHIN)")
 	fs.StringVar(&c.MetricsAddr, "metrics-addr", env("PARLEY_METRICS_ADDR"), "serve Prometheus metrics on this address instead of at /metrics on the main one (PARLEY_METRICS_ADDR)")
 	fs.DurationVar(&c.Drain, "drain", time.Duration(ev.int("PARLEY_DRAIN_SECONDS", 20))*time.Second,
 		"on SIGTERM, close the websockets paced over this long (PARLEY_DRAIN_SECONDS, in seconds)")
@@ -230,6 +235,9 @@ func Parse(args []string, env Env) (*Config, error) {
 	}
 	if c.WidgetMaxQueued < 1 {
 		return nil, fmt.Errorf("PARLEY_WIDGET_MAX_QUEUED must be at least 1, not %d", c.WidgetMaxQueued)
+	}
+	if c.ConnectWithin < 0 {
+		return nil, fmt.Errorf("PARLEY_CONNECT_WITHIN must not be negative, not %s (0 turns the rule off)", c.ConnectWithin)
 	}
 	if c.WidgetAbandon < time.Second {
 		return nil, fmt.Errorf("PARLEY_WIDGET_ABANDON must be at least 1s, not %s: a customer's page needs time to reconnect", c.WidgetAbandon)

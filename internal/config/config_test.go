@@ -50,6 +50,7 @@ func TestParseDefaultsAndEnv(t *testing.T) {
 		{"PARLEY_WIDGET_RATE": "0"},
 		{"PARLEY_WIDGET_MAX_QUEUED": "0"},
 		{"PARLEY_WIDGET_ABANDON": "500ms"},
+		{"PARLEY_CONNECT_WITHIN": "-1s"},
 		{"PARLEY_TRUSTED_PROXIES": "10.0.0.0/8,proxy.example"},
 		{"PARLEY_PPROF": "0.0.0.0:6060"},
 		{"PARLEY_PPROF": ":6060"},

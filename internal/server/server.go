@@ -203,6 +203,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 		QueueID:       cfg.QueueID,
 		WebsocketURL:  func(token string) string { return wsBase + "/ws/v1/connect?token=" + url.QueryEscape(token) },
 		ConnectionTTL: cfg.ConnectionTTL,
+		ConnectWithin: cfg.ConnectWithin,
 		Blobs:         s.blobs,
 		Scanner:       scanner,
 		Limits:        attach.Limits{MaxBytes: cfg.AttachmentMaxBytes, Extensions: attach.DefaultExtensions},

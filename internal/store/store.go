@@ -37,8 +37,11 @@ type Contact struct {
 	ConnectedAt        time.Time // zero until an agent joins
 	EndedAt            time.Time // zero while the chat lives
 	Deadline           time.Time // when ChatDurationInMinutes runs out
-	DisconnectReason   string
-	Timers             map[string]ParticipantTimers // by role, from UpdateParticipantRoleConfig
+	// ConnectBy is when the chat ends unless its customer has created a
+	// participant connection by then (zero: it has, or no such rule).
+	ConnectBy        time.Time
+	DisconnectReason string
+	Timers           map[string]ParticipantTimers // by role, from UpdateParticipantRoleConfig
 	// RelatedContactID is the contact this one was started in relation to
 	// (StartChatContact's RelatedContactId), or the one a persistent chat
 	// rehydrated from, as Connect sets it.
@@ -147,6 +150,7 @@ const (
 	DueExpiry     = "expiry"     // a chat's Deadline (ChatDurationInMinutes) passed
 	DueIdle       = "idle"       // a participant's IdleAt passed
 	DueDisconnect = "disconnect" // an idle participant's DisconnectAt passed
+	DueConnectBy  = "connect-by" // a chat's ConnectBy passed
 )
 
 // Due is a deadline that has passed, as ClaimDue returns it.
@@ -335,6 +339,9 @@ type Change struct {
 	ConnectAgent *ConnectAgent
 	// Acknowledge marks participants as connected (ConnectParticipant).
 	Acknowledge []string
+	// Subscribed names a contact whose customer has created a participant
+	// connection: its ConnectBy is cleared.
+	Subscribed string
 	// Leave marks participants as having left.
 	Leave    []Leave
 	Tokens   []ConnectionToken
@@ -621,6 +628,10 @@ type End struct {
 	// OnlyQueued ends the contact only if no agent has joined it; otherwise
 	// the change fails with ErrConflict.
 	OnlyQueued bool
+	// OnlyNotConnected ends the contact only if its ConnectBy is still set
+	// (its customer has not connected); otherwise the change fails with
+	// ErrConflict.
+	OnlyNotConnected bool
 }
 
 // Errors a backend returns. Backends wrap others with context.
@@ -725,8 +736,8 @@ type Store interface {
 	SearchAgentMessages(ctx context.Context, agentID, text string, limit int) ([]AgentMessage, error)
 
 	// ClaimDue claims up to limit deadlines that passed at now (chats not
-	// ended whose Deadline passed; JOINED participants whose IdleAt or
-	// DisconnectAt passed) and that no claim holds, and holds them until
+	// ended whose Deadline or ConnectBy passed; JOINED participants whose
+	// IdleAt or DisconnectAt passed) and that no claim holds, and holds them until
 	// now+lease: until then no other ClaimDue, in this process or another,
 	// returns them. A claim whose effect is not applied by then (its
 	// process died) is returned again. The effect itself is a conditional

@@ -178,7 +178,7 @@ func (c *Store) Apply(ctx context.Context, ch *store.Change) ([]store.Item, erro
 func (c *Store) forget(ch *store.Change, committed bool) {
 	if len(ch.Acknowledge) == 0 && len(ch.Leave) == 0 && ch.End == nil && ch.ConnectAgent == nil && ch.Timers == nil && ch.Attributes == nil && ch.Erase == nil &&
 		ch.Persist == nil && ch.AnnounceRehydration == "" && ch.Requeue == nil &&
-		ch.Barge == "" && ch.ParticipantToken == nil && len(ch.Clocks) == 0 {
+		ch.Barge == "" && ch.ParticipantToken == nil && len(ch.Clocks) == 0 && ch.Subscribed == "" {
 		return // nothing cached changed: reads in flight may fill the cache
 	}
 	c.mu.Lock()
@@ -230,6 +230,9 @@ func (c *Store) forget(ch *store.Change, committed bool) {
 	if ch.Attributes != nil {
 		delete(c.contacts, ch.Attributes.ContactID)
 	}
+	if ch.Subscribed != "" {
+		delete(c.contacts, ch.Subscribed)
+	}
 }
 
 // forgetSessions drops the sessions ch changed, under mu. A committed clock
@@ -273,6 +276,7 @@ func (c *Store) forgetSessions(ch *store.Change, committed bool) {
 		{ch.Requeue != nil, func() string { return ch.Requeue.ContactID }},
 		{ch.AnnounceRehydration != "", func() string { return ch.AnnounceRehydration }},
 		{ch.Attributes != nil, func() string { return ch.Attributes.ContactID }},
+		{ch.Subscribed != "", func() string { return ch.Subscribed }},
 	} {
 		if k.changed {
 			contacts = append(contacts, k.id())

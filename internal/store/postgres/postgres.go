@@ -525,6 +525,9 @@ func chatIDs(c *store.Change) []string {
 	if c.End != nil {
 		ids = append(ids, c.End.ContactID)
 	}
+	if c.Subscribed != "" {
+		ids = append(ids, c.Subscribed)
+	}
 	if c.Timers != nil {
 		ids = append(ids, c.Timers.ContactID)
 	}
@@ -846,11 +849,11 @@ func (b *batchTx) apply(ctx context.Context, c *store.Change) ([]store.Item, err
 		}
 		if _, err := b.exec(ctx, `INSERT INTO contacts (id, instance_id, initial_contact_id, flow_id, queue_id, state,
 			attributes, content_types, agent_id, created_at, connected_at, ended_at, deadline, disconnect_reason, customer_attributes,
-			related_contact_id, continued_from_id, rehydration_type, customer_id, segment_attributes)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)`,
+			related_contact_id, continued_from_id, rehydration_type, customer_id, segment_attributes, connect_by)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)`,
 			k.ID, k.InstanceID, k.InitialContactID, k.FlowID, k.QueueID, k.State, string(attrs), string(types),
 			k.AgentID, ms(k.CreatedAt), ms(k.ConnectedAt), ms(k.EndedAt), ms(k.Deadline), k.DisconnectReason, string(customer),
-			k.RelatedContactID, k.ContinuedFromID, k.RehydrationType, k.CustomerID, string(segments)); err != nil {
+			k.RelatedContactID, k.ContinuedFromID, k.RehydrationType, k.CustomerID, string(segments), ms(k.ConnectBy)); err != nil {
 			if constraint(err) == "contacts_continued_from" {
 				return nil, store.ErrConflict // the source is continued already
 			}
@@ -1045,7 +1048,21 @@ func (b *batchTx) apply(ctx context.Context, c *store.Change) ([]store.Item, err
 			return nil, err
 		}
 	}
+	if c.Subscribed != "" {
+		if _, err := b.exec(ctx, `UPDATE contacts SET connect_by = 0 WHERE id = $1 AND connect_by > 0`, c.Subscribed); err != nil {
+			return nil, err
+		}
+	}
 	if e := c.End; e != nil {
+		if e.OnlyNotConnected {
+			var by int64 // the row is locked (chatIDs): a connection cannot clear it meanwhile
+			if err := b.tx.QueryRow(ctx, `SELECT connect_by FROM contacts WHERE id = $1`, e.ContactID).Scan(&by); err != nil {
+				return nil, notFound(err)
+			}
+			if by == 0 {
+				return nil, store.ErrConflict
+			}
+		}
 		if e.OnlyQueued {
 			k := b.chats[e.ContactID] // locked: its state is current
 			if k == nil {
@@ -1338,13 +1355,15 @@ func collect[T any](db *DB, ctx context.Context, scan func(rowScanner) (T, error
 
 const contactCols = `id, instance_id, initial_contact_id, flow_id, queue_id, state, attributes, content_types, agent_id,
 	created_at, connected_at, ended_at, deadline, disconnect_reason, timers, customer_attributes,
-	related_contact_id, continued_from_id, rehydration_type, rehydration_announced, transfer_to, customer_id, segment_attributes`
+	related_contact_id, continued_from_id, rehydration_type, rehydration_announced, transfer_to, customer_id, segment_attributes,
+	connect_by`
 
 // contactRow is what a row of contactCols scans into.
 type contactRow struct {
 	c                                        store.Contact
 	attrs, types, timers, customer, segments string
 	created, connected, ended, deadline      int64
+	connectBy                                int64
 }
 
 func (r *contactRow) dest() []any {
@@ -1352,13 +1371,14 @@ func (r *contactRow) dest() []any {
 	return []any{&c.ID, &c.InstanceID, &c.InitialContactID, &c.FlowID, &c.QueueID, &c.State, &r.attrs, &r.types,
 		&c.AgentID, &r.created, &r.connected, &r.ended, &r.deadline, &c.DisconnectReason, &r.timers, &r.customer,
 		&c.RelatedContactID, &c.ContinuedFromID, &c.RehydrationType, &c.RehydrationAnnounced, &c.TransferTo,
-		&c.CustomerID, &r.segments}
+		&c.CustomerID, &r.segments, &r.connectBy}
 }
 
 func (r *contactRow) contact() (store.Contact, error) {
 	if err := fillContact(&r.c, r.attrs, r.types, r.timers, r.customer, r.created, r.connected, r.ended, r.deadline); err != nil {
 		return r.c, err
 	}
+	r.c.ConnectBy = fromMS(r.connectBy)
 	if r.segments != "" {
 		if err := json.Unmarshal([]byte(r.segments), &r.c.SegmentAttributes); err != nil {
 			return r.c, err
@@ -1740,6 +1760,30 @@ func (db *DB) ClaimDue(ctx context.Context, now time.Time, lease time.Duration, 
 				return err
 			}
 			d.At = fromMS(deadline)
+			due = append(due, d)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		// A chat whose customer never connected, unless its expiry is due
+		// too: the expiry ends it.
+		rows, err = tx.Query(ctx, `UPDATE contacts SET claimed_until = $2 WHERE id IN (
+				SELECT id FROM contacts WHERE connect_by > 0 AND connect_by <= $1 AND state <> 'ENDED'
+					AND claimed_until <= $1 AND deadline > $1
+				ORDER BY connect_by LIMIT $3 FOR UPDATE SKIP LOCKED)
+			RETURNING id, connect_by`, at, until, limit)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			d := store.Due{Kind: store.DueConnectBy}
+			var by int64
+			if err := rows.Scan(&d.ContactID, &by); err != nil {
+				rows.Close()
+				return err
+			}
+			d.At = fromMS(by)
 			due = append(due, d)
 		}
 		rows.Close()

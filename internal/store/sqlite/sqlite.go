@@ -529,6 +529,27 @@ func (db *DB) claimTx(tx *writeTx, c *claim) error {
 	if err := rows.Err(); err != nil {
 		return err
 	}
+	// A chat whose customer never connected, unless its expiry is claimed
+	// already: either ends it.
+	rows, err = tx.Query(`SELECT id, connect_by FROM contacts WHERE connect_by > 0 AND connect_by <= ? AND state != 'ENDED'
+		AND claimed_until <= ? AND deadline > ? ORDER BY connect_by LIMIT ?`, c.now, c.now, c.now, c.limit)
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		d := store.Due{Kind: store.DueConnectBy}
+		var at int64
+		if err := rows.Scan(&d.ContactID, &at); err != nil {
+			rows.Close()
+			return err
+		}
+		d.At = fromMS(at)
+		c.due = append(c.due, d)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
 	rows, err = tx.Query(`SELECT id, contact_id, idle_at, disconnect_at FROM participants
 		WHERE ((idle_at > 0 AND idle_at <= ?) OR (disconnect_at > 0 AND disconnect_at <= ?)) AND state = ? AND claimed_until <= ?
 		LIMIT ?`, c.now, c.now, store.ParticipantJoined, c.now, c.limit)
@@ -785,11 +806,11 @@ func (db *DB) apply(tx *writeTx, c *store.Change) ([]store.Item, error) {
 		}
 		if _, err := db.exec(tx, `INSERT INTO contacts (id, instance_id, initial_contact_id, flow_id, queue_id, state,
 			attributes, content_types, agent_id, created_at, connected_at, ended_at, deadline, disconnect_reason, customer_attributes,
-			related_contact_id, continued_from_id, rehydration_type, customer_id, segment_attributes)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			related_contact_id, continued_from_id, rehydration_type, customer_id, segment_attributes, connect_by)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			k.ID, k.InstanceID, k.InitialContactID, k.FlowID, k.QueueID, k.State, string(attrs), string(types),
 			k.AgentID, ms(k.CreatedAt), ms(k.ConnectedAt), ms(k.EndedAt), ms(k.Deadline), k.DisconnectReason, string(customer),
-			k.RelatedContactID, k.ContinuedFromID, k.RehydrationType, k.CustomerID, string(segments)); err != nil {
+			k.RelatedContactID, k.ContinuedFromID, k.RehydrationType, k.CustomerID, string(segments), ms(k.ConnectBy)); err != nil {
 			if isUniqueViolation(err) && k.ContinuedFromID != "" {
 				return nil, store.ErrConflict // the source is continued already
 			}
@@ -1120,7 +1141,21 @@ func (db *DB) apply(tx *writeTx, c *store.Change) ([]store.Item, error) {
 			return nil, err
 		}
 	}
+	if c.Subscribed != "" {
+		if _, err := db.exec(tx, `UPDATE contacts SET connect_by = 0 WHERE id = ? AND connect_by > 0`, c.Subscribed); err != nil {
+			return nil, err
+		}
+	}
 	if e := c.End; e != nil {
+		if e.OnlyNotConnected {
+			var by int64
+			if err := db.txRow(tx, `SELECT connect_by FROM contacts WHERE id = ?`, e.ContactID).Scan(&by); err != nil {
+				return nil, notFound(err)
+			}
+			if by == 0 {
+				return nil, store.ErrConflict
+			}
+		}
 		if e.OnlyQueued {
 			var state string
 			if err := db.txRow(tx, `SELECT state FROM contacts WHERE id = ?`, e.ContactID).Scan(&state); err != nil {
@@ -1295,16 +1330,17 @@ func notFound(err error) error {
 
 const contactCols = `id, instance_id, initial_contact_id, flow_id, queue_id, state, attributes, content_types, agent_id,
 	created_at, connected_at, ended_at, deadline, disconnect_reason, timers, customer_attributes,
-	related_contact_id, continued_from_id, rehydration_type, rehydration_announced, transfer_to, customer_id, segment_attributes`
+	related_contact_id, continued_from_id, rehydration_type, rehydration_announced, transfer_to, customer_id, segment_attributes,
+	connect_by`
 
 func scanContact(row rowScanner) (store.Contact, error) {
 	var c store.Contact
 	var attrs, types, timers, customer, segments string
-	var created, connected, ended, deadline int64
+	var created, connected, ended, deadline, connectBy int64
 	if err := row.Scan(&c.ID, &c.InstanceID, &c.InitialContactID, &c.FlowID, &c.QueueID, &c.State, &attrs, &types,
 		&c.AgentID, &created, &connected, &ended, &deadline, &c.DisconnectReason, &timers, &customer,
 		&c.RelatedContactID, &c.ContinuedFromID, &c.RehydrationType, &c.RehydrationAnnounced, &c.TransferTo,
-		&c.CustomerID, &segments); err != nil {
+		&c.CustomerID, &segments, &connectBy); err != nil {
 		return c, notFound(err)
 	}
 	if customer != "" {
@@ -1329,6 +1365,7 @@ func scanContact(row rowScanner) (store.Contact, error) {
 		return c, err
 	}
 	c.CreatedAt, c.ConnectedAt, c.EndedAt, c.Deadline = fromMS(created), fromMS(connected), fromMS(ended), fromMS(deadline)
+	c.ConnectBy = fromMS(connectBy)
 	return c, nil
 }
 

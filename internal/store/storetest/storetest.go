@@ -1255,13 +1255,13 @@ func testDeadlines(t *testing.T, b Backend) {
 	now := t0.Add(2 * time.Hour)
 	type key struct{ kind, contact, participant string }
 	want := map[key]time.Time{}
-	for i := range 12 {
+	for i := range 15 {
 		id := fmt.Sprintf("dl-%d", i)
 		c := contact(id)
 		p := participant("p-"+id, id, "CUSTOMER")
-		switch i % 4 {
-		case 0: // the chat's duration ran out
-			c.Deadline = due
+		switch i % 5 {
+		case 0: // the chat's duration ran out (its connect-by too: the expiry ends it)
+			c.Deadline, c.ConnectBy = due, due
 			want[key{store.DueExpiry, id, ""}] = due
 		case 1: // the customer's idle timeout ran out
 			p.IdleAt = due
@@ -1270,7 +1270,10 @@ func testDeadlines(t *testing.T, b Backend) {
 			p.Idle, p.DisconnectAt = true, due
 			want[key{store.DueDisconnect, id, p.ID}] = due
 		case 3: // nothing due yet
-			p.IdleAt = later
+			p.IdleAt, c.ConnectBy = later, later
+		case 4: // the customer never connected
+			c.ConnectBy = due
+			want[key{store.DueConnectBy, id, ""}] = due
 		}
 		apply(t, s, &store.Change{NewContact: c, NewParticipants: []store.Participant{p}})
 	}
@@ -1285,6 +1288,21 @@ func testDeadlines(t *testing.T, b Backend) {
 	gone.IdleAt = due
 	apply(t, s, &store.Change{NewContact: ended, NewParticipants: []store.Participant{gone}})
 	apply(t, s, &store.Change{End: &store.End{ContactID: "dl-ended", At: t0, Reason: "API"}})
+	// Nor is the connect-by of a chat whose customer connected.
+	subscribed := contact("dl-subscribed")
+	subscribed.ConnectBy = due
+	apply(t, s, &store.Change{NewContact: subscribed, NewParticipants: []store.Participant{participant("p-dl-subscribed", "dl-subscribed", "CUSTOMER")}})
+	apply(t, s, &store.Change{RequireActive: "dl-subscribed", Subscribed: "dl-subscribed"})
+	k, err := s.Contact(ctx, "dl-subscribed")
+	if err != nil {
+		t.Fatal(err)
+	}
+	equal(t, "connect-by once subscribed", k.ConnectBy, time.Time{})
+	if k, err = s.Contact(ctx, "dl-4"); err != nil {
+		t.Fatal(err)
+	}
+	equal(t, "connect-by", k.ConnectBy, due)
+	wantErr(t, s, &store.Change{End: &store.End{ContactID: "dl-subscribed", At: t0, Reason: "NOT_CONNECTED", OnlyNotConnected: true}}, store.ErrConflict)
 
 	p, err := s.Participant(ctx, "p-dl-2")
 	if err != nil {
@@ -1355,6 +1373,14 @@ func testDeadlines(t *testing.T, b Backend) {
 				it.ID = fmt.Sprintf("%s-%d", item.ID, i)
 				return &store.Change{Items: []store.Item{it}, End: &store.End{ContactID: k.contact, At: at, Reason: "EXPIRED"}}
 			}
+		case store.DueConnectBy:
+			refused = store.ErrEnded
+			change = func(i int) *store.Change {
+				it := item
+				it.ID = fmt.Sprintf("%s-%d", item.ID, i)
+				return &store.Change{Items: []store.Item{it},
+					End: &store.End{ContactID: k.contact, At: at, Reason: "NOT_CONNECTED", OnlyNotConnected: true}}
+			}
 		case store.DueIdle:
 			refused = store.ErrConflict
 			change = func(i int) *store.Change {
@@ -1403,13 +1429,14 @@ func testDeadlines(t *testing.T, b Backend) {
 	// The disconnect deadlines set by the idle effect are claimed when due,
 	// with the idle deadlines not due before.
 	next := map[key]time.Time{}
-	for i := range 12 {
+	for i := range 15 {
 		id := fmt.Sprintf("dl-%d", i)
-		switch i % 4 {
+		switch i % 5 {
 		case 1:
 			next[key{store.DueDisconnect, id, "p-" + id}] = later
 		case 3:
 			next[key{store.DueIdle, id, "p-" + id}] = later
+			next[key{store.DueConnectBy, id, ""}] = later
 		}
 	}
 	got := claimDue(later, next)
