@@ -341,18 +341,36 @@ func (s *Session) run(ctx context.Context, conn *websocket.Conn) {
 		if !s.emit(ctx, &ConnectionLost{Err: err}) {
 			return
 		}
-		conn = s.reconnect(ctx)
-		if conn == nil {
-			return
-		}
-		if err := s.catchUp(ctx); errors.Is(err, errChatEnded) {
-			conn.CloseNow()
+		if conn = s.reconnectAndCatchUp(ctx); conn == nil {
 			return
 		}
 		if !s.emit(ctx, &ConnectionRestored{}) {
 			conn.CloseNow()
 			return
 		}
+	}
+}
+
+// reconnectAndCatchUp reconnects and delivers what was missed meanwhile.
+// A catch-up that fails for a reason other than the chat's end is tried
+// again on a new connection: reporting the session restored without it
+// would lose the missed items for good. It returns nil when the chat is
+// over or ctx ends.
+func (s *Session) reconnectAndCatchUp(ctx context.Context) *websocket.Conn {
+	for {
+		conn := s.reconnect(ctx)
+		if conn == nil {
+			return nil
+		}
+		err := s.catchUp(ctx)
+		if err == nil {
+			return conn
+		}
+		conn.CloseNow()
+		if errors.Is(err, errChatEnded) || ctx.Err() != nil {
+			return nil
+		}
+		s.log.Info("catching up failed; reconnecting", "err", err)
 	}
 }
 
