@@ -344,7 +344,17 @@ func (c *cli) transcript(ctx context.Context, follow bool) error {
 	if !follow {
 		return nil
 	}
-	for e := range s.Events() {
+	for {
+		var e parley.Event
+		select {
+		case <-ctx.Done(): // Ctrl-C: stop following
+			return nil
+		case ev, ok := <-s.Events():
+			if !ok {
+				return nil
+			}
+			e = ev
+		}
 		switch e := e.(type) {
 		case *parley.Message:
 			show(e.Item)
@@ -363,7 +373,6 @@ func (c *cli) transcript(ctx context.Context, follow bool) error {
 			fmt.Fprintf(c.stderr, "connection lost (%v); reconnecting…\n", e.Err)
 		}
 	}
-	return nil
 }
 
 func (c *cli) printItem(it parley.Item) {
