@@ -405,8 +405,10 @@ func backoff(attempt int, base, limit time.Duration) time.Duration {
 // sending heartbeats and refreshing the connection token on time.
 func (s *Session) serve(ctx context.Context, conn *websocket.Conn) error {
 	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	defer wg.Wait() // the heartbeat, refresh included, ends with the socket
 	defer cancel()
-	go s.heartbeat(ctx, conn)
+	wg.Go(func() { s.heartbeat(ctx, conn) })
 	for {
 		rctx, rcancel := context.WithTimeout(ctx, deadAfter)
 		f, err := readFrame(rctx, conn)
