@@ -478,11 +478,22 @@ func (s *Session) deliver(ctx context.Context, it Item) bool {
 		s.mu.Unlock()
 		return true
 	}
-	if inTranscript(it) {
+	if inTranscript(it) && !s.isVerdictUpdate(it) {
 		s.lastItem = it.ID
 	}
 	s.mu.Unlock()
 	return s.emit(ctx, classify(it))
+}
+
+// isVerdictUpdate reports whether it is the verdict on an attachment that
+// was announced IN_PROGRESS before. The transcript updates the announced
+// item in place, so the verdict's own item id may not be in it and is no
+// place to catch up from (GetTranscript refuses an unknown start id).
+func (s *Session) isVerdictUpdate(it Item) bool {
+	if it.Type != "ATTACHMENT" || len(it.Attachments) == 0 || it.Attachments[0].Status == "IN_PROGRESS" {
+		return false
+	}
+	return s.seen.has(it.Attachments[0].ID + "/IN_PROGRESS")
 }
 
 func (s *Session) emit(ctx context.Context, e Event) bool {
@@ -551,6 +562,12 @@ type recent struct {
 	keys  map[string]struct{}
 	order [dedupWindow]string // a ring: next is the oldest once full
 	next  int
+}
+
+// has reports whether key is among the last keys added.
+func (r *recent) has(key string) bool {
+	_, ok := r.keys[key]
+	return ok
 }
 
 // add adds key and reports whether it was new.

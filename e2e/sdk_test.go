@@ -333,3 +333,37 @@ func TestSDKTranscriptPages(t *testing.T) {
 	}
 	sameOrder(t, "after an item", after, want[226:])
 }
+
+// TestSDKCatchUpAfterSlowVerdict: a file whose checks take a while is
+// announced IN_PROGRESS, then its verdict follows as an item of its own that
+// the transcript does not keep (the transcript's item is updated in place).
+// A reconnect after that still catches up: the message sent while the
+// socket was down arrives.
+func TestSDKCatchUpAfterSlowVerdict(t *testing.T) {
+	ts := startServerIn(t, t.TempDir(), "PARLEY_CLAMD", slowClamd(t, 2*time.Second))
+	chat, _, _, agentTok := ts.withAgent(t)
+	s := sdkSession(t, ts, chat)
+	ctx := context.Background()
+	body := "checked slowly"
+	sent, err := s.SendAttachment(ctx, &parley.SendAttachmentInput{Name: "slow.txt", ContentType: "text/plain",
+		Body: strings.NewReader(body), Size: int64(len(body))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, status := range []string{"IN_PROGRESS", "APPROVED"} {
+		nextEvent(t, s, status, func(e parley.Event) bool {
+			a, ok := e.(*parley.AttachmentEvent)
+			return ok && a.Attachment.ID == sent.AttachmentID && a.Attachment.Status == status
+		})
+	}
+	ts.handover(t) // drops the socket
+	nextEvent(t, s, "ConnectionLost", func(e parley.Event) bool { _, ok := e.(*parley.ConnectionLost); return ok })
+	out, err := ts.participantClient().SendMessage(sendInput(agentTok, "sent while you were away"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	nextEvent(t, s, "the message sent while disconnected", func(e parley.Event) bool {
+		m, ok := e.(*parley.Message)
+		return ok && m.ID == *out.Id
+	})
+}
