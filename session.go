@@ -357,8 +357,8 @@ func (s *Session) run(ctx context.Context, conn *websocket.Conn) {
 // would lose the missed items for good. It returns nil when the chat is
 // over or ctx ends.
 func (s *Session) reconnectAndCatchUp(ctx context.Context) *websocket.Conn {
-	for {
-		conn := s.reconnect(ctx)
+	for failures := 0; ; failures++ {
+		conn := s.reconnect(ctx, failures+1) // the backoff grows with each failure
 		if conn == nil {
 			return nil
 		}
@@ -374,10 +374,11 @@ func (s *Session) reconnectAndCatchUp(ctx context.Context) *websocket.Conn {
 	}
 }
 
-// reconnect opens a new connection, backing off with jitter. It returns nil
-// when the chat is over (the service refuses the participant) or ctx ends.
-func (s *Session) reconnect(ctx context.Context) *websocket.Conn {
-	for attempt := 1; ; attempt++ {
+// reconnect opens a new connection, backing off with jitter from the
+// attempt first on. It returns nil when the chat is over (the service
+// refuses the participant) or ctx ends.
+func (s *Session) reconnect(ctx context.Context, first int) *websocket.Conn {
+	for attempt := first; ; attempt++ {
 		if sleep(ctx, backoff(attempt, 500*time.Millisecond, 30*time.Second)) != nil {
 			return nil
 		}
