@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"strings"
 	"time"
@@ -104,7 +105,11 @@ func (s *Session) call(ctx context.Context, method, path, bearer string, in, out
 	var lastErr error
 	for attempt := 0; attempt < 3; attempt++ {
 		if attempt > 0 {
-			if err := sleep(ctx, backoff(attempt, 200*time.Millisecond, 2*time.Second)); err != nil {
+			delay := backoff(attempt, 200*time.Millisecond, 2*time.Second)
+			if throttled(lastErr) {
+				delay = throttleBackoff(attempt)
+			}
+			if err := sleep(ctx, delay); err != nil {
 				return err
 			}
 		}
@@ -167,6 +172,21 @@ func decodeError(status int, h http.Header, raw []byte) error {
 func isAccessDenied(err error) bool {
 	var denied *AccessDeniedException
 	return errors.As(err, &denied)
+}
+
+// throttled reports whether err is the service refusing a request rate.
+func throttled(err error) bool {
+	var e *APIError
+	return errors.As(err, &e) && (e.StatusCode == http.StatusTooManyRequests || e.Code == "ThrottlingException")
+}
+
+// throttleBackoff is the wait before retry attempt of a throttled request:
+// full jitter up to 2^attempt seconds, as aws-sdk-go-v2's standard
+// retryer waits. A burst's retries spread over the time the service's
+// token bucket needs to refill, instead of coming back together a few
+// hundred milliseconds later and being refused again.
+func throttleBackoff(attempt int) time.Duration {
+	return time.Duration(rand.Float64() * float64(time.Second<<min(attempt, 4)))
 }
 
 // sleep waits d or until ctx is done.

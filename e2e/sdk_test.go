@@ -367,3 +367,33 @@ func TestSDKCatchUpAfterSlowVerdict(t *testing.T) {
 		return ok && m.ID == *out.Id
 	})
 }
+
+// TestSDKRidesOutThrottling: with Connect's request rates applied
+// (SendMessage: 10 a second, bursts of 15), a bot that sends 30 messages
+// at once gets them all through: the throttled ones are retried with a
+// backoff long enough for the rate to let them in, as aws-sdk-go-v2's
+// standard retryer does.
+func TestSDKRidesOutThrottling(t *testing.T) {
+	ts := startServerIn(t, t.TempDir(), "PARLEY_THROTTLE", "connect")
+	s := sdkSession(t, ts, ts.startChat(t, nil))
+	var wg sync.WaitGroup
+	errs := make(chan error, 30)
+	for i := range 30 {
+		wg.Go(func() {
+			if _, err := s.SendText(context.Background(), fmt.Sprint("message ", i)); err != nil {
+				errs <- err
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	n := 0
+	for err := range errs {
+		if n++; n == 1 {
+			t.Errorf("a message failed: %v", err)
+		}
+	}
+	if n > 0 {
+		t.Errorf("%d of 30 messages failed", n)
+	}
+}
