@@ -80,6 +80,8 @@ type TranscriptOptions struct {
 	// PageSize is how many items each GetTranscript call asks for (1–100);
 	// 0 means 100.
 	PageSize int
+
+	since time.Time // with Ascending, start at this time instead
 }
 
 type transcriptIn struct {
@@ -105,7 +107,11 @@ func (s *Session) Transcript(ctx context.Context, o TranscriptOptions) iter.Seq2
 			in.StartPosition = map[string]any{"Id": o.After}
 			in.ScanDirection, in.SortOrder = "FORWARD", "ASCENDING"
 		case o.Ascending:
-			in.StartPosition = map[string]any{"AbsoluteTime": "1970-01-01T00:00:00.000Z"}
+			start := "1970-01-01T00:00:00.000Z"
+			if !o.since.IsZero() {
+				start = o.since.UTC().Format("2006-01-02T15:04:05.000Z")
+			}
+			in.StartPosition = map[string]any{"AbsoluteTime": start}
 			in.ScanDirection, in.SortOrder = "FORWARD", "ASCENDING"
 		}
 		n := 0

@@ -70,7 +70,8 @@ type Session struct {
 	token       string // ConnectionToken
 	tokenExpiry time.Time
 	seen        recent
-	lastItem    string // the newest transcript item delivered, to catch up from
+	lastItem    string    // the newest transcript item delivered, to catch up from
+	lastTime    time.Time // its time, to catch up from should the service not know it
 	state       state
 	// stop cancels whatever runs for the session: an in-flight Connect, then
 	// the run loop. Set with state, under mu.
@@ -217,7 +218,7 @@ func (s *Session) Connect(ctx context.Context) error {
 		stop()
 		return err
 	}
-	s.state, s.lastItem = stateRunning, last
+	s.state, s.lastItem, s.lastTime = stateRunning, last.ID, last.Time
 	go s.run(bg, conn)
 	return nil
 }
@@ -225,17 +226,17 @@ func (s *Session) Connect(ctx context.Context) error {
 // connect opens the socket and finds the newest transcript item: catch-ups
 // start after it, since events are what happens from the connection on, as
 // with ChatJS.
-func (s *Session) connect(ctx context.Context) (conn *websocket.Conn, last string, err error) {
+func (s *Session) connect(ctx context.Context) (conn *websocket.Conn, last Item, err error) {
 	conn, err = s.open(ctx)
 	if err != nil {
-		return nil, "", err
+		return nil, Item{}, err
 	}
 	for it, err := range s.Transcript(ctx, TranscriptOptions{Limit: 1}) {
 		if err != nil {
 			conn.CloseNow()
-			return nil, "", err
+			return nil, Item{}, err
 		}
-		last = it.ID
+		last = it
 	}
 	return conn, last, nil
 }
@@ -480,7 +481,7 @@ func (s *Session) deliver(ctx context.Context, it Item) bool {
 		return true
 	}
 	if inTranscript(it) && !s.isVerdictUpdate(it) {
-		s.lastItem = it.ID
+		s.lastItem, s.lastTime = it.ID, it.Time
 	}
 	s.mu.Unlock()
 	return s.emit(ctx, classify(it))
@@ -509,12 +510,21 @@ func (s *Session) emit(ctx context.Context, e Event) bool {
 // catchUp delivers the transcript items after the last one delivered.
 func (s *Session) catchUp(ctx context.Context) error {
 	s.mu.Lock()
-	from := s.lastItem
+	from, since := s.lastItem, s.lastTime
 	s.mu.Unlock()
-	opts := TranscriptOptions{Ascending: true}
-	if from != "" {
-		opts.After = from
+	err := s.catchUpWith(ctx, TranscriptOptions{Ascending: true, After: from})
+	var invalid *ValidationException
+	if from != "" && !since.IsZero() && errors.As(err, &invalid) {
+		// The service refuses to start after that item (one it does not
+		// keep in the transcript): start from its time instead; the items
+		// delivered already are among the latest, and de-duplicated.
+		s.log.Info("catching up from the last item's time", "item", from, "err", err)
+		err = s.catchUpWith(ctx, TranscriptOptions{Ascending: true, since: since})
 	}
+	return err
+}
+
+func (s *Session) catchUpWith(ctx context.Context, opts TranscriptOptions) error {
 	for it, err := range s.Transcript(ctx, opts) {
 		if err != nil {
 			if isAccessDenied(err) {

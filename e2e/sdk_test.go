@@ -397,3 +397,57 @@ func TestSDKRidesOutThrottling(t *testing.T) {
 		t.Errorf("%d of 30 messages failed", n)
 	}
 }
+
+// TestSDKCatchUpAfterConnectingDuringAScan: a session that connects while
+// a file is being checked (the newest transcript item is its IN_PROGRESS
+// announcement) gets the verdict live as an item the transcript does not
+// keep; a reconnect after that still catches up.
+func TestSDKCatchUpAfterConnectingDuringAScan(t *testing.T) {
+	ts := startServerIn(t, t.TempDir(), "PARLEY_CLAMD", slowClamd(t, 3*time.Second))
+	chat, agent, custTok, _ := ts.withAgent(t)
+	id := upload(t, ts, custTok, testfiles.File{Name: "slow.txt", Type: "text/plain", Data: []byte("checked slowly")})
+	// The checks take over a second: IN_PROGRESS is announced, and is the
+	// transcript's newest item when the agent connects.
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		if it := newestItem(t, ts, chat); len(it.Attachments) > 0 && it.Attachments[0].Status == "IN_PROGRESS" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no IN_PROGRESS announcement")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	s := sdkSession(t, ts, agent)
+	nextEvent(t, s, "the verdict", func(e parley.Event) bool {
+		a, ok := e.(*parley.AttachmentEvent)
+		return ok && a.Attachment.ID == id && a.Attachment.Status == "APPROVED"
+	})
+	ts.handover(t) // drops the socket
+	nextEvent(t, s, "ConnectionLost", func(e parley.Event) bool { _, ok := e.(*parley.ConnectionLost); return ok })
+	out, err := ts.participantClient().SendMessage(sendInput(custTok, "sent while you were away"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	nextEvent(t, s, "the message sent while disconnected", func(e parley.Event) bool {
+		m, ok := e.(*parley.Message)
+		return ok && m.ID == *out.Id
+	})
+}
+
+// newestItem reads a participant's newest transcript item.
+func newestItem(t *testing.T, ts *testServer, d chatDetails) parley.Item {
+	t.Helper()
+	s := parley.NewSession(parley.Details{ContactID: d.ContactID, ParticipantID: d.ParticipantID, ParticipantToken: d.ParticipantToken},
+		parley.Options{Endpoint: ts.URL})
+	defer s.Close()
+	if err := s.Authenticate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for it, err := range s.Transcript(context.Background(), parley.TranscriptOptions{Limit: 1}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		return it
+	}
+	return parley.Item{}
+}
