@@ -2,6 +2,7 @@ package parley
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"mime"
@@ -9,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -42,7 +44,7 @@ type SendAttachmentInput struct {
 	ContentType string    // e.g. from TypeByName
 	Body        io.Reader // Size bytes of it are sent
 	Size        int64
-	Progress    Progress // optional
+	Progress    Progress // optional; never called once SendAttachment has returned
 }
 
 // SendAttachmentOutput is a sent attachment.
@@ -61,10 +63,11 @@ func (s *Session) SendAttachment(ctx context.Context, in *SendAttachmentInput) (
 	if err := s.call(ctx, "POST", "/participant/start-attachment-upload", s.connectionToken(), req0, &start); err != nil {
 		return nil, err
 	}
-	body := io.Reader(io.LimitReader(in.Body, in.Size))
-	if in.Progress != nil {
-		body = &progressReader{r: body, total: in.Size, progress: in.Progress}
-	}
+	// The transport may go on reading the body after Do returns (when the
+	// answer comes first, or on cancellation): stopping it keeps Body and
+	// Progress unused once SendAttachment has returned.
+	body := &progressReader{r: io.LimitReader(in.Body, in.Size), total: in.Size, progress: in.Progress}
+	defer body.stop()
 	req, err := http.NewRequestWithContext(ctx, "PUT", start.UploadMetadata.Url, body)
 	if err != nil {
 		return nil, err
@@ -74,6 +77,7 @@ func (s *Session) SendAttachment(ctx context.Context, in *SendAttachmentInput) (
 		req.Header.Set(k, v)
 	}
 	resp, err := s.http.Do(req)
+	body.stop()
 	if err != nil {
 		return nil, err
 	}
@@ -116,20 +120,42 @@ func TypeByName(name string) string {
 	return "application/octet-stream"
 }
 
+// progressReader tells progress (if not nil) of what is read. Once
+// stopped, it reads no more and tells nothing.
 type progressReader struct {
 	r        io.Reader
 	done     int64
 	total    int64
 	progress Progress
+
+	mu      sync.Mutex
+	stopped bool
 }
 
+var errStopped = errors.New("parley: the upload is over")
+
 func (p *progressReader) Read(b []byte) (int, error) {
+	p.mu.Lock()
+	stopped := p.stopped
+	p.mu.Unlock()
+	if stopped {
+		return 0, errStopped
+	}
 	n, err := p.r.Read(b)
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	p.done += int64(n)
-	if n > 0 {
+	if n > 0 && p.progress != nil && !p.stopped {
 		p.progress(p.done, p.total)
 	}
 	return n, err
+}
+
+// stop returns once no Progress call is under way, and none follows.
+func (p *progressReader) stop() {
+	p.mu.Lock()
+	p.stopped = true
+	p.mu.Unlock()
 }
 
 // AttachmentURL returns a download URL for an approved attachment, valid
