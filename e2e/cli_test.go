@@ -17,10 +17,17 @@ import (
 // cli runs the built parley binary in dir.
 func cli(t *testing.T, ts *testServer, dir string, args ...string) string {
 	t.Helper()
+	return cliEnv(t, ts, dir, nil, args...)
+}
+
+// cliEnv is cli with more environment variables.
+func cliEnv(t *testing.T, ts *testServer, dir string, env []string, args ...string) string {
+	t.Helper()
 	cmd := exec.Command(parleyBin, append([]string{"chat"}, args...)...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "AWS_ACCESS_KEY_ID="+testAKID, "AWS_SECRET_ACCESS_KEY="+testSecret,
 		"PARLEY_INSTANCE_ID="+ts.InstanceID, "PARLEY_ENDPOINT="+ts.URL)
+	cmd.Env = append(cmd.Env, env...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
@@ -129,5 +136,39 @@ func TestCLIEndToEnd(t *testing.T) {
 	equal(t, "followed messages", strings.Join(contents, "|"), "Hello from the CLI|Are you there?")
 	if err := follow.Wait(); err != nil {
 		t.Errorf("transcript --follow exited with %v after the chat ended", err)
+	}
+}
+
+// TestCLIAsOnConnect: what Amazon Connect needs of the CLI works against
+// Parley too: a flow id of one's own, temporary credentials (a session
+// token), a separate Participant Service endpoint, and a bot joining, since
+// Connect adds no agents by API.
+func TestCLIAsOnConnect(t *testing.T) {
+	ts := startServer(t)
+	dir, botDir := t.TempDir(), t.TempDir()
+	env := []string{"AWS_SESSION_TOKEN=temporary-session-token", "PARLEY_CONTACT_FLOW_ID=my-flow"}
+	var started struct{ ContactId string }
+	jsonUnmarshal(t, []byte(cliEnv(t, ts, dir, env, "start", "--name", "Ada", "--participant-endpoint", ts.URL, "--json")), &started)
+	var saved struct{ Endpoint, ParticipantEndpoint string }
+	b, err := os.ReadFile(filepath.Join(dir, "parley-session.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	jsonUnmarshal(t, b, &saved)
+	equal(t, "saved participant endpoint", saved.ParticipantEndpoint, ts.URL)
+
+	var joined struct{ Role string }
+	jsonUnmarshal(t, []byte(cliEnv(t, ts, botDir, env, "join", "--contact-id", started.ContactId, "--role", "custom_bot", "--name", "Helper", "--json")), &joined)
+	equal(t, "role", joined.Role, "CUSTOM_BOT")
+	cli(t, ts, botDir, "send", "I am a bot")
+	out := cli(t, ts, dir, "transcript", "--json")
+	if !strings.Contains(out, "I am a bot") || !strings.Contains(out, "CUSTOM_BOT") {
+		t.Errorf("the customer's transcript lacks the bot's message:\n%s", out)
+	}
+	cmd := exec.Command(parleyBin, "chat", "join", "--contact-id", started.ContactId, "--role", "SUPERVISOR")
+	cmd.Dir, cmd.Env = botDir, append(os.Environ(), "PARLEY_INSTANCE_ID="+ts.InstanceID, "PARLEY_ENDPOINT="+ts.URL,
+		"AWS_ACCESS_KEY_ID="+testAKID, "AWS_SECRET_ACCESS_KEY="+testSecret)
+	if msg, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(msg), "AGENT or CUSTOM_BOT") {
+		t.Errorf("join --role SUPERVISOR: %v %s", err, msg)
 	}
 }

@@ -11,12 +11,14 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/connect"
 	"github.com/aws/aws-sdk-go-v2/service/connect/types"
@@ -29,7 +31,7 @@ const usage = `Usage: parley chat COMMAND [flags]
 
 Commands:
   start [--name NAME] [--message TEXT]   start a chat as a customer
-  join --contact-id ID [--name NAME]     join a chat as an agent
+  join --contact-id ID [--name NAME]     join a chat as an agent (--role CUSTOM_BOT: as a bot)
   send TEXT                              send a message
   send-file PATH                         send a file, with a progress bar
   download ATTACHMENT_ID [-o PATH]       download an attachment, with a progress bar
@@ -41,17 +43,26 @@ Flags for every command:
   --json           print JSON instead of text
 
 start and join use the Connect API: --endpoint (default http://127.0.0.1:8080),
---instance-id, and credentials from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY,
-or else from --data-dir (default ./parley-data), where 'parley serve' keeps them.
+--instance-id, --contact-flow-id (start), and credentials from
+AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN), or else
+from --data-dir (default ./parley-data), where 'parley serve' keeps them, or
+else from the AWS SDK's usual places (a profile, SSO, an instance role).
+The other commands use the Participant Service at --participant-endpoint:
+by default the same endpoint, or for Amazon Connect's own
+https://connect.REGION.amazonaws.com, https://participant.connect.REGION.amazonaws.com.
+On Amazon Connect, join with --role CUSTOM_BOT: Connect adds no agents by API.
 `
 
 // savedSession is what start and join write for the other commands.
 type savedSession struct {
-	Endpoint         string `json:"endpoint"`
-	ContactID        string `json:"contactId"`
-	ParticipantID    string `json:"participantId"`
-	ParticipantToken string `json:"participantToken"`
-	Role             string `json:"role"`
+	Endpoint string `json:"endpoint"` // the Connect API's
+	// ParticipantEndpoint is the Participant Service's; "" means Endpoint
+	// (Parley serves both).
+	ParticipantEndpoint string `json:"participantEndpoint,omitempty"`
+	ContactID           string `json:"contactId"`
+	ParticipantID       string `json:"participantId"`
+	ParticipantToken    string `json:"participantToken"`
+	Role                string `json:"role"`
 }
 
 type cli struct {
@@ -75,7 +86,12 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, env func(
 	fs.BoolVar(&c.json, "json", false, "print JSON")
 	switch cmd {
 	case "start", "join":
-		endpoint := fs.String("endpoint", or(env("PARLEY_ENDPOINT"), "http://127.0.0.1:8080"), "Parley's (or Connect's) endpoint")
+		var o startOptions
+		fs.StringVar(&o.endpoint, "endpoint", or(env("PARLEY_ENDPOINT"), "http://127.0.0.1:8080"), "Parley's (or Connect's) Connect API endpoint")
+		fs.StringVar(&o.participantEndpoint, "participant-endpoint", env("PARLEY_PARTICIPANT_ENDPOINT"),
+			"the Participant Service's endpoint (default: --endpoint, or Connect's participant endpoint for its region)")
+		fs.StringVar(&o.flowID, "contact-flow-id", or(env("PARLEY_CONTACT_FLOW_ID"), "default"), "the flow a started chat runs (start)")
+		fs.StringVar(&o.role, "role", "AGENT", "who joins: AGENT (Parley) or CUSTOM_BOT (join)")
 		instance := fs.String("instance-id", env("PARLEY_INSTANCE_ID"), "instance id")
 		dataDir := fs.String("data-dir", or(env("PARLEY_DATA_DIR"), "parley-data"), "a Parley data dir to read credentials from")
 		name := fs.String("name", "", "display name")
@@ -84,7 +100,8 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, env func(
 		if err := parse(fs, rest, 0); err != nil {
 			return err
 		}
-		return c.startOrJoin(ctx, cmd, *endpoint, *instance, *dataDir, *name, *message, *contact)
+		o.instanceID, o.dataDir, o.name, o.message, o.contactID = *instance, *dataDir, *name, *message, *contact
+		return c.startOrJoin(ctx, cmd, o)
 	case "send":
 		if err := parse(fs, rest, 1); err != nil {
 			return err
@@ -152,7 +169,13 @@ type identity struct {
 	InstanceID      string `json:"instance_id"`
 }
 
-func (c *cli) connectClient(endpoint, instanceID, dataDir string) (*connect.Client, string, error) {
+// startOptions are start's and join's flags.
+type startOptions struct {
+	endpoint, participantEndpoint, instanceID, dataDir string
+	flowID, role, name, message, contactID             string
+}
+
+func (c *cli) connectClient(ctx context.Context, endpoint, instanceID, dataDir string) (*connect.Client, string, error) {
 	akid, secret := c.env("AWS_ACCESS_KEY_ID"), c.env("AWS_SECRET_ACCESS_KEY")
 	if akid == "" || instanceID == "" {
 		var id identity
@@ -163,40 +186,73 @@ func (c *cli) connectClient(endpoint, instanceID, dataDir string) (*connect.Clie
 			instanceID = or(instanceID, id.InstanceID)
 		}
 	}
-	if akid == "" || instanceID == "" {
-		return nil, "", errors.New("no Connect API credentials or instance id: set AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and --instance-id, or point --data-dir at Parley's data")
+	if instanceID == "" {
+		return nil, "", errors.New("no instance id: set --instance-id, or point --data-dir at Parley's data")
 	}
-	region := or(c.env("AWS_REGION"), "us-east-1")
-	return connect.New(connect.Options{Region: region, BaseEndpoint: aws.String(endpoint),
-		Credentials: credentials.NewStaticCredentialsProvider(akid, secret, "")}), instanceID, nil
+	opts := connect.Options{Region: or(c.env("AWS_REGION"), "us-east-1"), BaseEndpoint: aws.String(endpoint)}
+	if akid != "" {
+		opts.Credentials = credentials.NewStaticCredentialsProvider(akid, secret, c.env("AWS_SESSION_TOKEN"))
+	} else {
+		// Amazon Connect's users keep their keys where the AWS SDKs look.
+		cfg, err := awsconfig.LoadDefaultConfig(ctx)
+		if err != nil || cfg.Credentials == nil {
+			return nil, "", fmt.Errorf("no Connect API credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or point --data-dir at Parley's data (%v)", err)
+		}
+		opts.Credentials = cfg.Credentials
+		opts.Region = or(c.env("AWS_REGION"), or(cfg.Region, opts.Region))
+	}
+	return connect.New(opts), instanceID, nil
 }
 
-func (c *cli) startOrJoin(ctx context.Context, cmd, endpoint, instanceID, dataDir, name, message, contactID string) error {
-	cc, instanceID, err := c.connectClient(endpoint, instanceID, dataDir)
+// participantEndpoint is where the Participant Service of the Connect API
+// at endpoint is: Connect's own has a host of its own per region; Parley
+// serves both APIs at one address.
+func participantEndpoint(endpoint string) string {
+	u, err := url.Parse(endpoint)
+	if err != nil {
+		return endpoint
+	}
+	region, ok := strings.CutPrefix(u.Hostname(), "connect.")
+	if ok && u.Port() == "" {
+		if region, ok = strings.CutSuffix(region, ".amazonaws.com"); ok && region != "" && !strings.Contains(region, ".") {
+			return "https://participant.connect." + region + ".amazonaws.com"
+		}
+	}
+	return endpoint
+}
+
+func (c *cli) startOrJoin(ctx context.Context, cmd string, o startOptions) error {
+	cc, instanceID, err := c.connectClient(ctx, o.endpoint, o.instanceID, o.dataDir)
 	if err != nil {
 		return err
 	}
 	var d parley.Details
 	role := "CUSTOMER"
 	if cmd == "start" {
-		in := &connect.StartChatContactInput{InstanceId: aws.String(instanceID), ContactFlowId: aws.String("default"),
-			ParticipantDetails:             &types.ParticipantDetails{DisplayName: aws.String(or(name, "Customer"))},
+		in := &connect.StartChatContactInput{InstanceId: aws.String(instanceID), ContactFlowId: aws.String(o.flowID),
+			ParticipantDetails:             &types.ParticipantDetails{DisplayName: aws.String(or(o.name, "Customer"))},
 			SupportedMessagingContentTypes: []string{"text/plain", "text/markdown"}}
-		if message != "" {
-			in.InitialMessage = &types.ChatMessage{ContentType: aws.String("text/plain"), Content: aws.String(message)}
+		if o.message != "" {
+			in.InitialMessage = &types.ChatMessage{ContentType: aws.String("text/plain"), Content: aws.String(o.message)}
 		}
 		d, err = contact.Start(ctx, cc, in)
 	} else {
-		if contactID == "" {
+		if o.contactID == "" {
 			return errors.New("join needs --contact-id")
 		}
-		role = "AGENT"
-		d, err = contact.Join(ctx, cc, &contact.JoinInput{InstanceID: instanceID, ContactID: contactID, Role: types.ParticipantRoleAgent, DisplayName: or(name, "Agent")})
+		role = strings.ToUpper(o.role)
+		if role != "AGENT" && role != "CUSTOM_BOT" {
+			return fmt.Errorf("join's --role is AGENT or CUSTOM_BOT, not %q", o.role)
+		}
+		name := map[string]string{"AGENT": "Agent", "CUSTOM_BOT": "Bot"}[role]
+		d, err = contact.Join(ctx, cc, &contact.JoinInput{InstanceID: instanceID, ContactID: o.contactID,
+			Role: types.ParticipantRole(role), DisplayName: or(o.name, name)})
 	}
 	if err != nil {
 		return err
 	}
-	saved := savedSession{Endpoint: endpoint, ContactID: d.ContactID, ParticipantID: d.ParticipantID, ParticipantToken: d.ParticipantToken, Role: role}
+	saved := savedSession{Endpoint: o.endpoint, ParticipantEndpoint: or(o.participantEndpoint, participantEndpoint(o.endpoint)),
+		ContactID: d.ContactID, ParticipantID: d.ParticipantID, ParticipantToken: d.ParticipantToken, Role: role}
 	b, _ := json.MarshalIndent(saved, "", "  ")
 	if err := os.WriteFile(c.sessionFile, append(b, '\n'), 0o600); err != nil { // it holds a bearer token
 		return err
@@ -205,7 +261,7 @@ func (c *cli) startOrJoin(ctx context.Context, cmd, endpoint, instanceID, dataDi
 		return c.printJSON(map[string]string{"contactId": d.ContactID, "participantId": d.ParticipantID, "role": role, "session": c.sessionFile})
 	}
 	verb := map[string]string{"start": "Started", "join": "Joined"}[cmd]
-	fmt.Fprintf(c.stdout, "%s chat %s as %s (session saved in %s)\n", verb, d.ContactID, strings.ToLower(role), c.sessionFile)
+	fmt.Fprintf(c.stdout, "%s chat %s as %s (session saved in %s)\n", verb, d.ContactID, strings.ToLower(strings.ReplaceAll(role, "_", " ")), c.sessionFile)
 	return nil
 }
 
@@ -224,7 +280,7 @@ func (c *cli) session(ctx context.Context) (*parley.Session, error) {
 		return nil, fmt.Errorf("%s: %w", c.sessionFile, err)
 	}
 	s := parley.NewSession(parley.Details{ContactID: saved.ContactID, ParticipantID: saved.ParticipantID, ParticipantToken: saved.ParticipantToken},
-		parley.Options{Endpoint: saved.Endpoint})
+		parley.Options{Endpoint: or(saved.ParticipantEndpoint, saved.Endpoint)})
 	return s, nil
 }
 

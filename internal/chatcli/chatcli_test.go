@@ -77,3 +77,22 @@ func TestFollowStopsOnCancel(t *testing.T) {
 		t.Fatal("transcript --follow went on after its context was cancelled")
 	}
 }
+
+// TestParticipantEndpoint: Connect's own API endpoints have the
+// Participant Service on a host of their own; anything else (Parley) serves
+// both at one address.
+func TestParticipantEndpoint(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"https://connect.us-west-2.amazonaws.com", "https://participant.connect.us-west-2.amazonaws.com"},
+		{"https://connect.eu-central-1.amazonaws.com/", "https://participant.connect.eu-central-1.amazonaws.com"},
+		{"http://127.0.0.1:8080", "http://127.0.0.1:8080"},
+		{"https://chat.example.com", "https://chat.example.com"},
+		{"https://connect.example.com", "https://connect.example.com"},
+		{"https://connect.us-west-2.amazonaws.com:8443", "https://connect.us-west-2.amazonaws.com:8443"},
+		{"https://connect.a.b.amazonaws.com", "https://connect.a.b.amazonaws.com"},
+	} {
+		if got := participantEndpoint(tc.in); got != tc.want {
+			t.Errorf("participantEndpoint(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
