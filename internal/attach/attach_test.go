@@ -158,6 +158,7 @@ func TestInspectRejectsSpoofsAndBombs(t *testing.T) {
 		{"sheet.xlsx", xlsx, testfiles.OOXML("word"), "wordprocessingml"},
 		{"sheet.xlsx", xlsx, testfiles.Zip(map[string][]byte{"a.txt": []byte("x")}, "a.txt"), "application/zip"},
 		{"bomb.png", "image/png", testfiles.PNGBomb(100000, 100000), "pixels"},
+		{"bomb.png", "image/png", testfiles.APNGBomb(100000, 100000), "pixels"}, // sniffed as image/apng
 		{"broken.png", "image/png", corruptHeader(testfiles.PNG(8, 8)), "damaged"},
 	}
 	for _, tt := range tests {

@@ -70,7 +70,7 @@ func CheckContent(f io.ReaderAt, size int64, name string) (Verdict, error) {
 	if m := markupIn(detected); m != "" && kinds[ext].noMarkup {
 		return Verdict{Reason: fmt.Sprintf("The file's content is %s markup; a .%s file must be plain text.", m, ext)}, nil
 	}
-	if detected.Is("image/png") || detected.Is("image/jpeg") {
+	if isA(detected, "image/png") || isA(detected, "image/jpeg") { // an animated PNG too
 		cfg, _, err := image.DecodeConfig(io.NewSectionReader(f, 0, size))
 		if err != nil {
 			return Verdict{Reason: damagedImage + err.Error()}, nil
@@ -128,6 +128,17 @@ func (h *Head) Check(size int64, name string) (v Verdict, ok bool) {
 		return Verdict{}, false // the header may go on past the kept bytes
 	}
 	return v, true
+}
+
+// isA reports whether sniffed bytes are of type t or of a kind of it (an
+// animated PNG is a PNG, XHTML is XML): sniffers name the most specific type.
+func isA(detected *mimetype.MIME, t string) bool {
+	for m := detected; m != nil; m = m.Parent() {
+		if m.Is(t) {
+			return true
+		}
+	}
+	return false
 }
 
 // markupIn names the markup sniffed bytes are, "" when none.

@@ -82,6 +82,19 @@ func PNGBomb(w, h uint32) []byte {
 	return b
 }
 
+// APNGBomb is PNGBomb made an animated PNG (an acTL chunk before the image
+// data), which type sniffers name image/apng rather than image/png.
+func APNGBomb(w, h uint32) []byte {
+	b := PNGBomb(w, h)
+	actl := make([]byte, 20)
+	binary.BigEndian.PutUint32(actl, 8)
+	copy(actl[4:], "acTL")
+	binary.BigEndian.PutUint32(actl[8:], 1) // one frame, played forever
+	binary.BigEndian.PutUint32(actl[16:], crc32.ChecksumIEEE(actl[4:16]))
+	// After the signature (8 bytes) and IHDR (25).
+	return append(append(append([]byte{}, b[:33]...), actl...), b[33:]...)
+}
+
 // PDF is a minimal one-page PDF showing text.
 func PDF(text string) []byte {
 	stream := "BT /F1 24 Tf 72 720 Td (" + text + ") Tj ET"
