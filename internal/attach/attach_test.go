@@ -216,6 +216,9 @@ func TestInspectRejectsMarkupInText(t *testing.T) {
 		{"pic.txt", "text/plain", svg, "SVG"},
 		{"pic.txt", "text/plain", `<?xml version="1.0"?>` + svg, "SVG"},
 		{"data.csv", "text/csv", `<?xml version="1.0"?><rows/>`, "XML"},
+		// Kinds of XML, which sniffing names by their own types.
+		{"page.txt", "text/plain", `<?xml version="1.0"?><html xmlns="http://www.w3.org/1999/xhtml"><body><script>alert(1)</script></body></html>`, "XML"},
+		{"feed.csv", "text/csv", `<?xml version="1.0"?><rss version="2.0"><channel></channel></rss>`, "XML"},
 	}
 	for _, tt := range tests {
 		v := inspect(t, tt.name, tt.declared, []byte(tt.data), nil)

@@ -141,10 +141,11 @@ func isA(detected *mimetype.MIME, t string) bool {
 	return false
 }
 
-// markupIn names the markup sniffed bytes are, "" when none.
+// markupIn names the markup sniffed bytes are, "" when none: a kind of XML
+// (XHTML, RSS…) is XML.
 func markupIn(detected *mimetype.MIME) string {
 	for _, m := range markup {
-		if detected.Is(m) {
+		if isA(detected, m) {
 			return markupNames[m]
 		}
 	}
