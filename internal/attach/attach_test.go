@@ -160,6 +160,10 @@ func TestInspectRejectsSpoofsAndBombs(t *testing.T) {
 		{"bomb.png", "image/png", testfiles.PNGBomb(100000, 100000), "pixels"},
 		{"bomb.png", "image/png", testfiles.APNGBomb(100000, 100000), "pixels"}, // sniffed as image/apng
 		{"broken.png", "image/png", corruptHeader(testfiles.PNG(8, 8)), "damaged"},
+		// Compound Files sniffed as something other than the extension's
+		// Office format: an installer, or a spreadsheet named as a document.
+		{"report.doc", "application/msword", testfiles.MSI(), "application/x-ms-installer"},
+		{"report.doc", "application/msword", testfiles.XLSOLE(), "application/vnd.ms-excel"},
 	}
 	for _, tt := range tests {
 		v := inspect(t, tt.name, tt.declared, tt.data, nil)
@@ -191,6 +195,9 @@ func TestInspectServesTheExtensionsType(t *testing.T) {
 		if !v.Approved || v.Type != tt.want {
 			t.Errorf("%s declared %s: %+v, want approved and served as %s", tt.name, tt.declared, v, tt.want)
 		}
+	}
+	if v := inspect(t, "old.xls", "application/vnd.ms-excel", testfiles.XLSOLE(), nil); !v.Approved {
+		t.Errorf("an Excel 97 Compound File named .xls: %+v", v)
 	}
 	for _, ext := range DefaultExtensions {
 		if typ := ServeType(ext); typ == "" || typ == unknownType {

@@ -157,6 +157,12 @@ func markupIn(detected *mimetype.MIME) string {
 func detectedFits(ext string, detected *mimetype.MIME) bool {
 	k, known := kinds[ext]
 	for m := detected; m != nil; m = m.Parent() {
+		if m != detected && m.Is(ole) {
+			// A Compound File fits an old Office extension as such (a
+			// format the sniffer cannot tell), not when it was sniffed as
+			// something else: an installer, a mail, another Office format.
+			return false
+		}
 		if known && slices.ContainsFunc(k.detected, m.Is) {
 			return true
 		}

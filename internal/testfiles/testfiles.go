@@ -152,6 +152,59 @@ func OLE() []byte {
 	return b
 }
 
+// MSI is a Compound File (as OLE) whose root storage has the Windows
+// Installer class id: an installer package.
+func MSI() []byte {
+	return compoundFile([]byte{0x84, 0x10, 0x0c, 0x00, 0x00, 0x00, 0x00, 0x00, 0xc0, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x46})
+}
+
+// XLSOLE is a Compound File whose root storage has Excel's class id
+// (Excel.Sheet.8).
+func XLSOLE() []byte {
+	return compoundFile([]byte{0x20, 0x08, 0x02, 0x00, 0x00, 0x00, 0x00, 0x00, 0xc0, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x46})
+}
+
+// compoundFile is a minimal version-3 Compound File: its header, one FAT
+// sector and one directory sector holding the root storage of class clsid.
+func compoundFile(clsid []byte) []byte {
+	const sector = 512
+	b := make([]byte, 3*sector)
+	le := binary.LittleEndian
+	copy(b, []byte{0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1})
+	le.PutUint16(b[24:], 0x3E)   // minor version
+	le.PutUint16(b[26:], 3)      // major version: 512-byte sectors
+	le.PutUint16(b[28:], 0xFFFE) // byte order
+	le.PutUint16(b[30:], 9)      // sector shift
+	le.PutUint16(b[32:], 6)      // mini sector shift
+	le.PutUint32(b[44:], 1)      // FAT sectors
+	le.PutUint32(b[48:], 1)      // first directory sector
+	le.PutUint32(b[56:], 4096)   // mini stream cutoff
+	le.PutUint32(b[60:], 0xFFFFFFFE)
+	le.PutUint32(b[68:], 0xFFFFFFFE)
+	for i := 76; i < sector; i += 4 { // DIFAT: the FAT is sector 0
+		le.PutUint32(b[i:], 0xFFFFFFFF)
+	}
+	le.PutUint32(b[76:], 0)
+	fat := b[sector : 2*sector]
+	for i := 0; i < sector; i += 4 {
+		le.PutUint32(fat[i:], 0xFFFFFFFF)
+	}
+	le.PutUint32(fat[0:], 0xFFFFFFFD) // sector 0: the FAT
+	le.PutUint32(fat[4:], 0xFFFFFFFE) // sector 1: the directory, one sector
+	dir := b[2*sector:]
+	for i, r := range "Root Entry" {
+		le.PutUint16(dir[2*i:], uint16(r))
+	}
+	le.PutUint16(dir[64:], 22)
+	dir[66], dir[67] = 5, 1 // root storage, black
+	for _, off := range []int{68, 72, 76} {
+		le.PutUint32(dir[off:], 0xFFFFFFFF) // no siblings, no children
+	}
+	copy(dir[80:], clsid)
+	le.PutUint32(dir[116:], 0xFFFFFFFE)
+	return b
+}
+
 // WAV is n samples of 8-bit mono silence.
 func WAV(n int) []byte {
 	var b bytes.Buffer
