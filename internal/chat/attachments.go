@@ -588,8 +588,11 @@ func (s *Service) check(ctx context.Context, f store.File) (attach.Verdict, erro
 		return attach.Verdict{}, fmt.Errorf("waiting for a check's turn: %w", ctx.Err())
 	}
 	b, err := s.cfg.Blobs.Open(ctx, f.ID)
-	if err != nil {
+	if errors.Is(err, blob.ErrNotFound) {
 		return attach.Verdict{Reason: "The uploaded file is missing."}, nil
+	}
+	if err != nil { // the store in trouble: a file that could not be scanned
+		return attach.Verdict{}, fmt.Errorf("opening the file: %w", err)
 	}
 	defer b.Close()
 	var scanner attach.Scanner

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"path/filepath"
@@ -238,4 +239,38 @@ func closedChan() <-chan struct{} {
 	c := make(chan struct{})
 	close(c)
 	return c
+}
+
+// failingOpen is a blob store whose Open fails as a backend in trouble
+// does (an S3 503), not as a missing blob.
+type failingOpen struct{ blob.Store }
+
+func (failingOpen) Open(context.Context, string) (blob.File, error) {
+	return nil, errors.New("SlowDown: please reduce your request rate")
+}
+
+// TestUnreadableFileIsNotScanned: a file the store cannot open for its
+// check is rejected as one that could not be scanned, not as missing.
+func TestUnreadableFileIsNotScanned(t *testing.T) {
+	ctx := context.Background()
+	clk := &clock{t: time.Now()}
+	svc, st, blobs := fileService(t, t.TempDir(), clk, 0)
+	defer func() { svc.Close(); st.Close(); blobs.Close() }()
+	sess, id := uploaded(t, svc)
+	svc.cfg.Blobs = failingOpen{blobs}
+	if err := svc.CompleteUpload(ctx, sess, id, "done", closedChan()); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		f, _ := st.File(ctx, id)
+		if f.State == store.FileRejected {
+			if f.Reason != ReasonNotScanned {
+				t.Errorf("rejected for %q, want %q", f.Reason, ReasonNotScanned)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("file still %s", f.State)
+		}
+	}
 }
