@@ -1,6 +1,7 @@
 package attach
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -71,7 +72,7 @@ func CheckContent(f io.ReaderAt, size int64, name string) (Verdict, error) {
 		return Verdict{Reason: fmt.Sprintf("The file's content is %s markup; a .%s file must be plain text.", m, ext)}, nil
 	}
 	if isA(detected, "image/png") || isA(detected, "image/jpeg") { // an animated PNG too
-		cfg, _, err := image.DecodeConfig(io.NewSectionReader(f, 0, size))
+		cfg, _, err := image.DecodeConfig(sequential(f, size))
 		if err != nil {
 			return Verdict{Reason: damagedImage + err.Error()}, nil
 		}
@@ -88,7 +89,7 @@ func Scan(ctx context.Context, f io.ReaderAt, size int64, v Verdict, scanner Sca
 	if scanner == nil || !v.Approved {
 		return v, nil
 	}
-	found, err := scanner.Scan(ctx, io.NewSectionReader(f, 0, size))
+	found, err := scanner.Scan(ctx, sequential(f, size))
 	if err != nil {
 		return Verdict{}, fmt.Errorf("virus scan: %w", err)
 	}
@@ -96,6 +97,18 @@ func Scan(ctx context.Context, f io.ReaderAt, size int64, v Verdict, scanner Sca
 		return Verdict{Reason: "The file contains malware (" + found + ")."}, nil
 	}
 	return v, nil
+}
+
+// readAhead is how much is read from a file at once when it is read from
+// start to end: a file kept in S3 is read by ranged GETs, one a read, and
+// decoders and scanners read a few kilobytes at a time.
+const readAhead = 256 << 10
+
+// sequential reads the first size bytes of f from the start, readAhead at a
+// time. Only Read shows: io.Copy would go round the buffer of a
+// bufio.Reader (its WriteTo hands the section to the writer's ReadFrom).
+func sequential(f io.ReaderAt, size int64) io.Reader {
+	return struct{ io.Reader }{bufio.NewReaderSize(io.NewSectionReader(f, 0, size), readAhead)}
 }
 
 // Head keeps the first bytes written to it, as many as CheckContent reads

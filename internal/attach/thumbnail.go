@@ -44,7 +44,7 @@ func Thumbnail(ctx context.Context, r io.ReaderAt, size int64, contentType strin
 	if contentType != "image/png" && contentType != "image/jpeg" {
 		return nil, "", ErrNoThumbnail
 	}
-	cfg, format, err := image.DecodeConfig(io.NewSectionReader(r, 0, size))
+	cfg, format, err := image.DecodeConfig(sequential(r, size))
 	if err != nil {
 		return nil, "", ErrNoThumbnail
 	}
@@ -62,7 +62,7 @@ func Thumbnail(ctx context.Context, r io.ReaderAt, size int64, contentType strin
 	}
 	orientation := 1
 	if format == "jpeg" {
-		orientation = exifOrientation(io.NewSectionReader(r, 0, min(size, 128<<10)))
+		orientation = exifOrientation(sequential(r, min(size, 128<<10)))
 	}
 	out := orient(dst, orientation)
 
@@ -77,7 +77,7 @@ func Thumbnail(ctx context.Context, r io.ReaderAt, size int64, contentType strin
 
 // scaled decodes an image and scales it to fit ThumbSize.
 func scaled(r io.ReaderAt, size int64, cfg image.Config) (*image.RGBA, error) {
-	src, _, err := image.Decode(io.NewSectionReader(r, 0, size))
+	src, _, err := image.Decode(sequential(r, size))
 	if err != nil {
 		return nil, fmt.Errorf("attach: decoding for a thumbnail: %w", err)
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"image"
 	"image/color"
+	"io"
 	"runtime"
 	"runtime/debug"
 	"sync"
@@ -106,5 +107,45 @@ func TestSmallImageDoesNotWaitForLarge(t *testing.T) {
 	defer cancel2()
 	if err := b.acquire(short, 1); err == nil {
 		t.Error("acquired from an exhausted budget")
+	}
+}
+
+// countingReaderAt counts reads: on S3 each is a ranged GET.
+type countingReaderAt struct {
+	r     io.ReaderAt
+	reads int
+}
+
+func (c *countingReaderAt) ReadAt(p []byte, off int64) (int, error) {
+	c.reads++
+	return c.r.ReadAt(p, off)
+}
+
+type discardScanner struct{}
+
+func (discardScanner) Scan(_ context.Context, r io.Reader) (string, error) {
+	_, err := io.Copy(io.Discard, r)
+	return "", err
+}
+
+// TestReadsAreFewAndLarge: making a preview and scanning read a file in
+// large pieces, not in a decoder's 4 KB or a copy's 32 KB, since every
+// read of a file kept in S3 is a ranged GET.
+func TestReadsAreFewAndLarge(t *testing.T) {
+	jpg := withSegments(testfiles.JPEG(400, 300), 30, 60_000) // 1.8 MB before the frame header
+	c := &countingReaderAt{r: bytes.NewReader(jpg)}
+	if _, _, err := Thumbnail(context.Background(), c, int64(len(jpg)), "image/jpeg"); err != nil {
+		t.Fatal(err)
+	}
+	if max := 3 * (len(jpg)/(256<<10) + 1); c.reads > max {
+		t.Errorf("a preview of a %d-byte JPEG took %d reads, want at most %d", len(jpg), c.reads, max)
+	}
+	data := bytes.Repeat([]byte("clean bytes "), 400_000)
+	c = &countingReaderAt{r: bytes.NewReader(data)}
+	if _, err := Scan(context.Background(), c, int64(len(data)), Verdict{Approved: true}, discardScanner{}); err != nil {
+		t.Fatal(err)
+	}
+	if max := len(data)/(256<<10) + 2; c.reads > max {
+		t.Errorf("scanning %d bytes took %d reads, want at most %d", len(data), c.reads, max)
 	}
 }
