@@ -153,8 +153,33 @@ func TestAttachmentsDirectToS3(t *testing.T) {
 		t.Fatal(err)
 	}
 	rejected := attachmentItem(agent, "eicar.txt", "REJECTED")
-	if _, err := os.Stat(filepath.Join(gw.Dir, bucket, rejected["AttachmentId"].(string))); !os.IsNotExist(err) {
-		t.Errorf("a rejected object is still in the bucket: %v", err)
+	// Its bytes are gone; an empty object keeps the key taken, so that the
+	// upload URL, valid for a while yet, cannot write them back.
+	if info, err := os.Stat(filepath.Join(gw.Dir, bucket, rejected["AttachmentId"].(string))); err != nil || info.Size() != 0 {
+		t.Errorf("a rejected object's bytes are still in the bucket: %v %v", info, err)
+	}
+	tok := ts.connectionToken(t, chat.ParticipantToken)
+	eicar := string(testfiles.EICAR())
+	again, err := ts.participantClient().StartAttachmentUpload(&cp.StartAttachmentUploadInput{
+		ConnectionToken: v1aws.String(tok), AttachmentName: v1aws.String("again.txt"), ContentType: v1aws.String("text/plain"),
+		AttachmentSizeInBytes: v1aws.Int64(int64(len(eicar))), ClientToken: v1aws.String("direct-again")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	headers := v1aws.StringValueMap(again.UploadMetadata.HeadersToInclude)
+	if resp, body := put(t, *again.UploadMetadata.Url, headers, strings.NewReader(eicar)); resp.StatusCode != 200 {
+		t.Fatalf("PUT: %d %s", resp.StatusCode, body)
+	}
+	if _, err := ts.participantClient().CompleteAttachmentUpload(&cp.CompleteAttachmentUploadInput{ConnectionToken: v1aws.String(tok),
+		AttachmentIds: v1aws.StringSlice([]string{*again.AttachmentId}), ClientToken: v1aws.String("direct-again-complete")}); err != nil {
+		t.Fatal(err)
+	}
+	attachmentItem(agent, "again.txt", "REJECTED")
+	if resp, _ := put(t, *again.UploadMetadata.Url, headers, strings.NewReader(eicar)); resp.StatusCode == 200 {
+		t.Error("the upload URL of a rejected file wrote its bytes again")
+	}
+	if info, err := os.Stat(filepath.Join(gw.Dir, bucket, *again.AttachmentId)); err != nil || info.Size() != 0 {
+		t.Errorf("after a second PUT the rejected object holds %v %v", info, err)
 	}
 	if _, err := os.Stat(filepath.Join(gw.Dir, bucket, id)); err != nil {
 		t.Errorf("the approved object is not in the bucket: %v", err)

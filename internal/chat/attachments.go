@@ -691,13 +691,32 @@ func (s *Service) announce(f store.File, item store.Item, v attach.Verdict, inPr
 	if !v.Approved {
 		// Rejected bytes go first: a crash after this leaves the file
 		// IN_PROGRESS with no bytes, which judges as rejected again.
-		if err := s.cfg.Blobs.Delete(ctx, f.ID); err != nil {
+		if err := s.dropRejected(ctx, f.ID); err != nil {
 			s.log.Error("deleting a rejected attachment", "attachment", f.ID, "err", err)
 		}
 	}
 	if _, err := s.store.Apply(ctx, ch); err != nil {
 		s.log.Error("recording an attachment verdict", "attachment", f.ID, "err", err)
 	}
+}
+
+// dropRejected deletes a rejected file's bytes. With presigned uploads an
+// empty object takes their place instead: the upload URL writes only a
+// key that does not exist (If-None-Match: *), and stays valid for a while,
+// so deleting the object would let the same URL put the bytes back.
+func (s *Service) dropRejected(ctx context.Context, id string) error {
+	if s.cfg.Direct == nil {
+		return s.cfg.Blobs.Delete(ctx, id)
+	}
+	w, err := s.cfg.Blobs.Create(ctx, id)
+	if err != nil {
+		return err
+	}
+	if err := w.Commit(); err != nil {
+		w.Abort()
+		return err
+	}
+	return nil
 }
 
 // sweepFiles claims the checks whose lease ran out (their process died or
