@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/connect"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	v1aws "github.com/aws/aws-sdk-go/aws"
 	cp "github.com/aws/aws-sdk-go/service/connectparticipant"
@@ -933,5 +934,38 @@ func (e *eventStream) next(t *testing.T) string {
 	case <-time.After(10 * time.Second):
 		t.Fatal("no console event in 10 s")
 		return ""
+	}
+}
+
+// TestClusterAbandonSeesSocketsOnOtherNodes: a waiting widget chat whose
+// customer has a websocket open on one node is not ended as abandoned by
+// another node's watch, which sees no socket of its own.
+func TestClusterAbandonSeesSocketsOnOtherNodes(t *testing.T) {
+	c := startCluster(t, 2, "PARLEY_WIDGET_ABANDON", "1s")
+	_, w := c.node(0).startWidgetChat(t, nil, "")
+	col := c.dialOn(t, 0, "customer", w.ParticipantToken)
+	time.Sleep(3 * time.Second) // past the timeout on both nodes, with the socket open on node 1
+	out, err := c.ts.connectClient().DescribeContact(context.Background(), &connect.DescribeContactInput{
+		InstanceId: aws.String(c.ts.InstanceID), ContactId: aws.String(w.ContactId)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Contact.DisconnectTimestamp != nil {
+		t.Fatalf("the waiting chat of a connected customer ended (%s): another node saw no socket of its own",
+			aws.ToString(out.Contact.DisconnectReason))
+	}
+	col.conn.Close(websocket.StatusNormalClosure, "")
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		out, err := c.ts.connectClient().DescribeContact(context.Background(), &connect.DescribeContactInput{
+			InstanceId: aws.String(c.ts.InstanceID), ContactId: aws.String(w.ContactId)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if out.Contact.DisconnectTimestamp != nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the chat did not end after its customer's socket closed")
+		}
 	}
 }

@@ -101,6 +101,9 @@ type Leases interface {
 	AcquireSocket(ctx context.Context, id, participantID, node string, max int, ttl time.Duration) (bool, error)
 	RenewSockets(ctx context.Context, ids []string, ttl time.Duration) error
 	ReleaseSockets(ctx context.Context, ids []string) error
+	// HasSocket reports whether a participant has an unexpired lease on
+	// any node.
+	HasSocket(ctx context.Context, participantID string) (bool, error)
 }
 
 // leaseTTL is how long a socket's lease lives unless renewed: a node that
@@ -257,11 +260,24 @@ func (g *Gateway) Drain(d time.Duration) {
 	g.mu.Unlock()
 }
 
-// Connected reports whether a participant has a websocket open.
+// Connected reports whether a participant has a websocket open, on this
+// node or, in a cluster, on any other. When the other nodes' sockets
+// cannot be read it says yes: its callers end what has no socket.
 func (g *Gateway) Connected(participantID string) bool {
 	g.mu.Lock()
-	defer g.mu.Unlock()
-	return g.sockets[participantID] > 0
+	here := g.sockets[participantID] > 0
+	g.mu.Unlock()
+	if here || g.leases == nil {
+		return here
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	there, err := g.leases.HasSocket(ctx, participantID)
+	if err != nil {
+		g.log.Warn("reading the websocket leases of other nodes", "err", err)
+		return true
+	}
+	return there
 }
 
 // forbidden answers as API Gateway does for a refused websocket.

@@ -90,3 +90,12 @@ func (db *DB) ReleaseSockets(ctx context.Context, ids []string) error {
 	_, err := db.pool.Exec(ctx, `DELETE FROM parley_sockets WHERE id = ANY($1)`, ids)
 	return err
 }
+
+// HasSocket reports whether a participant has an unexpired socket lease on
+// any node.
+func (db *DB) HasSocket(ctx context.Context, participantID string) (bool, error) {
+	var ok bool
+	err := db.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM parley_sockets WHERE participant_id = $1 AND expires_at >= now())`,
+		participantID).Scan(&ok)
+	return ok, err
+}
