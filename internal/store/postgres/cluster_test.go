@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -38,6 +39,40 @@ func TestClusterTablesComeWithTheMigrations(t *testing.T) {
 		got, err := tc.db.ShareIdentity(ctx, []byte(tc.candidate))
 		if err != nil || string(got) != tc.want {
 			t.Fatalf("ShareIdentity(%q) = %q, %v; want %q", tc.candidate, got, err, tc.want)
+		}
+	}
+}
+
+// TestSocketLeasesFoundByParticipant: every websocket opened in a cluster
+// reads and deletes its participant's leases (AcquireSocket), under the
+// participant's lock; with a node's worth of sockets leased, those reads
+// must find the participant's rows by index, not scan every lease.
+func TestSocketLeasesFoundByParticipant(t *testing.T) {
+	ctx := context.Background()
+	db, err := Open(ctx, pgtest.NewDatabase(t), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, q := range []string{
+		`INSERT INTO parley_sockets (id, participant_id, node, expires_at)
+			SELECT 's' || n, 'p' || n, 'n1', now() + interval '1 minute' FROM generate_series(1, 20000) AS n`,
+		`ANALYZE parley_sockets`,
+	} {
+		if _, err := db.pool.Exec(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, q := range []string{
+		`SELECT COUNT(*) FROM parley_sockets WHERE participant_id = 'p7'`,
+		`DELETE FROM parley_sockets WHERE participant_id = 'p7' AND expires_at < now()`,
+	} {
+		var plan string
+		if err := db.pool.QueryRow(ctx, `EXPLAIN (FORMAT JSON) `+q).Scan(&plan); err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(plan, `"Seq Scan"`) {
+			t.Errorf("%s scans every lease:\n%s", q, plan)
 		}
 	}
 }
