@@ -655,3 +655,39 @@ func TestOwnLeaveClosesBehindTheRestOfItsItems(t *testing.T) {
 		t.Error("another participant's leave closes this socket")
 	}
 }
+
+// TestHubClosesTheSocketsOfAnErasedChat: a chat ended and erased at once
+// (DeleteContact, retention) while the broker lost its chat.ended, as a
+// bus may: the periodic comparison finds no such chat in the store any
+// more, and its sockets close rather than wait for an end that nothing can
+// deliver now.
+func TestHubClosesTheSocketsOfAnErasedChat(t *testing.T) {
+	t.Cleanup(func(every time.Duration) func() { return func() { CheckEvery = every } }(CheckEvery))
+	CheckEvery = 300 * time.Millisecond
+	b := &troubled{Memory: broker.NewMemory()}
+	_, svc, newURL := setupOn(t, b, func(it store.Item) bool { return it.ContentType == chat.EventChatEnded })
+	ctx := context.Background()
+	url, _, contactID := newURL()
+	c, _, err := websocket.Dial(ctx, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseNow()
+	c.Write(ctx, websocket.MessageText, []byte(`{"topic":"aws/subscribe","content":{"topics":["aws/chat"]}}`))
+	if _, ack, err := c.Read(ctx); err != nil || !strings.Contains(string(ack), "success") {
+		t.Fatalf("subscribe: %s, %v", ack, err)
+	}
+	if _, err := svc.Erase(ctx, contactID, "test"); err != nil {
+		t.Fatal(err)
+	}
+	rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	for {
+		if _, _, err := c.Read(rctx); err != nil {
+			if rctx.Err() != nil {
+				t.Fatal("the socket of an erased chat is still open")
+			}
+			return
+		}
+	}
+}

@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gobwas/ws"
+
 	"github.com/parleychat/parley/internal/broker"
 	"github.com/parleychat/parley/internal/chat"
 	"github.com/parleychat/parley/internal/store"
@@ -164,6 +166,10 @@ func (h *hub) compare() {
 		for _, f := range batch {
 			if seq, ok := last[f.contactID]; ok {
 				f.known(seq)
+			} else {
+				// Erased: its chat.ended, if the bus lost it, is gone
+				// with its items, and nothing else would close its sockets.
+				f.drop(statusNormal, "The chat has ended.")
 			}
 		}
 	}
@@ -277,7 +283,7 @@ func (f *feed) drain() {
 	f.h.mu.Unlock()
 	for {
 		if sub.IsDropped() {
-			f.drop()
+			f.drop(closeLagging, "Fell behind; reconnect and read the transcript.")
 			return
 		}
 		items := sub.Take()
@@ -429,9 +435,10 @@ func (f *feed) closeLeavers() {
 	f.leaving = nil
 }
 
-// drop ends a feed that fell behind: its sockets close, and their clients
-// reconnect and read the transcript.
-func (f *feed) drop() {
+// drop ends a feed: its sockets close with status and reason. A feed
+// that fell behind is dropped with closeLagging, and its clients reconnect
+// and read the transcript.
+func (f *feed) drop(status ws.StatusCode, reason string) {
 	f.mu.Lock()
 	f.dead = true
 	f.mu.Unlock()
@@ -444,7 +451,9 @@ func (f *feed) drop() {
 	f.h.mu.Unlock()
 	f.sub.Close()
 	for _, s := range sockets {
-		s.g.slowDrops.Add(1)
-		s.close(closeLagging, "Fell behind; reconnect and read the transcript.")
+		if status == closeLagging {
+			s.g.slowDrops.Add(1)
+		}
+		s.close(status, reason)
 	}
 }
