@@ -385,8 +385,9 @@ func (f *feed) repair() {
 			f.h.markGap(f) // again after GapWait
 			return
 		}
-		if len(items) == 0 {
-			// Pruned (old ephemeral items): nothing left to deliver.
+		if len(items) == 0 || items[0].Seq > f.want {
+			// Pruned (old ephemeral items): nothing left to deliver up to
+			// want; what follows (committed since) comes as any item does.
 			f.next = f.want + 1
 			break
 		}
