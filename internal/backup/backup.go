@@ -194,11 +194,40 @@ func Restore(ctx context.Context, src, dataDir string) (*Manifest, error) {
 		if err := os.MkdirAll(filepath.Dir(to), 0o700); err != nil {
 			return nil, err
 		}
-		if err := copyFile(filepath.Join(src, filepath.FromSlash(p)), to); err != nil {
+		if err := restoreFile(filepath.Join(src, filepath.FromSlash(p)), to); err != nil {
 			return nil, err
 		}
 	}
 	return &m, nil
+}
+
+// restoreFile copies a file into place whole or not at all: it is written
+// beside its place and renamed over it, so that a restore cut short never
+// leaves a half-written database (which the next run would take for a
+// restored one), and a second run replaces what the first left.
+func restoreFile(from, to string) error {
+	tmp := to + ".restoring"
+	if err := os.Remove(tmp); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	if err := copyFile(from, tmp); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	if err := os.Rename(tmp, to); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return syncDir(filepath.Dir(to))
+}
+
+// syncDir makes a rename in dir durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	return errors.Join(d.Sync(), d.Close())
 }
 
 // Verify recomputes every file's digest.
