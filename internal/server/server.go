@@ -141,6 +141,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 	if err := shareIdentity(ctx, cfg, s.store); err != nil {
 		s.store.Close()
 		s.publisher.Close()
+		s.closeNATS()
 		ln.Close()
 		return nil, err
 	}
@@ -151,6 +152,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 	if err != nil {
 		s.store.Close()
 		s.publisher.Close()
+		s.closeNATS()
 		ln.Close()
 		return nil, err
 	}
@@ -164,6 +166,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 			s.blobs.Close()
 			s.store.Close()
 			s.publisher.Close()
+			s.closeNATS()
 			ln.Close()
 			return nil, fmt.Errorf("PARLEY_S3_DIRECT: the bucket fails a check: %w", err)
 		}
@@ -187,6 +190,8 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 	if err != nil {
 		s.blobs.Close()
 		s.store.Close()
+		s.publisher.Close()
+		s.closeNATS()
 		ln.Close()
 		return nil, fmt.Errorf("message streaming: %w", err)
 	}
@@ -223,6 +228,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 	if err := s.chat.Start(ctx); err != nil {
 		s.store.Close()
 		s.publisher.Close()
+		s.closeNATS()
 		ln.Close()
 		return nil, err
 	}
@@ -275,8 +281,12 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 	} else {
 		mln, err := net.Listen("tcp", cfg.MetricsAddr)
 		if err != nil {
-			s.store.Close()
-			s.publisher.Close()
+			// Everything has started: stop it all, and wait for it, as
+			// Shutdown would.
+			s.stopWatch()
+			<-s.watchDone
+			s.chat.Close()
+			s.close(context.Background())
 			ln.Close()
 			return nil, fmt.Errorf("PARLEY_METRICS_ADDR: %w", err)
 		}
