@@ -26,9 +26,14 @@ type QueueSignal struct {
 	closed bool
 	// answered holds the chats an agent joined while this process ran:
 	// their customers' messages no longer change the queue's previews.
-	// A chat leaves it when it ends, so it holds at most the live chats.
+	// A chat leaves it when it ends; in a cluster a chat may end on
+	// another node, unseen here, so it starts over past maxAnswered (a
+	// forgotten chat's customer messages only wake the consoles again).
 	answered map[string]bool
 }
+
+// maxAnswered bounds QueueSignal.answered.
+const maxAnswered = 100_000
 
 // NewQueueSignal returns a signal; Close ends every stream waiting on it.
 func NewQueueSignal() *QueueSignal {
@@ -44,6 +49,9 @@ func (q *QueueSignal) Notify(items []store.Item) (queue, agents bool) {
 		switch {
 		case it.ContentType == chat.EventParticipantJoined:
 			if it.Role == chat.RoleAgent {
+				if len(q.answered) >= maxAnswered {
+					q.answered = map[string]bool{}
+				}
 				q.answered[it.ContactID] = true
 				agents = true
 			}

@@ -1,6 +1,7 @@
 package webapi
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/parleychat/parley/internal/chat"
@@ -47,6 +48,20 @@ func TestQueueSignal(t *testing.T) {
 	}
 	if len(q.answered) != 0 {
 		t.Errorf("an ended chat is still remembered: %v", q.answered)
+	}
+}
+
+// TestQueueSignalForgetsChatsEndedElsewhere: in a cluster a chat answered
+// through this node may end on another, whose commit this node's Notify
+// never sees: what it remembers of answered chats stays bounded however
+// many that is.
+func TestQueueSignalForgetsChatsEndedElsewhere(t *testing.T) {
+	q := NewQueueSignal()
+	for i := range maxAnswered + 100 {
+		q.Notify([]store.Item{{ContactID: fmt.Sprint("c", i), Type: chat.TypeEvent, ContentType: chat.EventParticipantJoined, Role: chat.RoleAgent}})
+	}
+	if n := len(q.answered); n > maxAnswered {
+		t.Errorf("%d answered chats remembered, none of which ended here; want at most %d", n, maxAnswered)
 	}
 }
 
