@@ -78,10 +78,15 @@ func (db *DB) AcquireSocket(ctx context.Context, id, participantID, node string,
 	return true, tx.Commit(ctx)
 }
 
-// RenewSockets extends the leases of the given sockets.
+// RenewSockets extends the leases of the given sockets, and deletes every
+// expired lease: a node that died leaves its sockets' leases, which only
+// an acquisition for the same participant would clear otherwise.
 func (db *DB) RenewSockets(ctx context.Context, ids []string, ttl time.Duration) error {
-	_, err := db.pool.Exec(ctx, `UPDATE parley_sockets SET expires_at = now() + $2::interval WHERE id = ANY($1)`,
-		ids, fmt.Sprintf("%d milliseconds", ttl.Milliseconds()))
+	if _, err := db.pool.Exec(ctx, `UPDATE parley_sockets SET expires_at = now() + $2::interval WHERE id = ANY($1)`,
+		ids, fmt.Sprintf("%d milliseconds", ttl.Milliseconds())); err != nil {
+		return err
+	}
+	_, err := db.pool.Exec(ctx, `DELETE FROM parley_sockets WHERE expires_at < now()`)
 	return err
 }
 

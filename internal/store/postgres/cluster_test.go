@@ -76,3 +76,40 @@ func TestSocketLeasesFoundByParticipant(t *testing.T) {
 		}
 	}
 }
+
+// TestLeasesOfADeadNodeGo: a node that dies leaves its sockets' leases,
+// which expire; a participant that never comes back never clears its own,
+// so the renewals of the live nodes clear every expired one.
+func TestLeasesOfADeadNodeGo(t *testing.T) {
+	ctx := context.Background()
+	db, err := Open(ctx, pgtest.NewDatabase(t), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, p := range []string{"p1", "p2"} {
+		if ok, err := db.AcquireSocket(ctx, "dead-"+p, p, "dead", 5, time.Millisecond); !ok || err != nil {
+			t.Fatal(ok, err)
+		}
+	}
+	if ok, err := db.AcquireSocket(ctx, "live", "p3", "live", 5, time.Minute); !ok || err != nil {
+		t.Fatal(ok, err)
+	}
+	time.Sleep(10 * time.Millisecond)
+	if err := db.RenewSockets(ctx, []string{"live"}, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	rows, err := db.pool.Query(ctx, `SELECT id FROM parley_sockets ORDER BY id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var id string
+		rows.Scan(&id)
+		ids = append(ids, id)
+	}
+	if rows.Err() != nil || len(ids) != 1 || ids[0] != "live" {
+		t.Errorf("leases after a live node's renewal: %v, %v; want only the live one", ids, rows.Err())
+	}
+}
