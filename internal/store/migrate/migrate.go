@@ -169,7 +169,8 @@ func columns(ctx context.Context, tx pgx.Tx, table string) ([]string, map[string
 	return cols, bools, rows.Err()
 }
 
-// copyTable streams a table from SQLite into PostgreSQL with COPY. A column
+// copyTable streams a table from SQLite into PostgreSQL with COPY, row by
+// row as it reads them: a table is never held in memory whole. A column
 // the SQLite table lacks fails the copy: the schemas must be the same.
 func copyTable(ctx context.Context, stx *sql.Tx, tx pgx.Tx, table string, cols []string, bools map[string]bool) (int, error) {
 	rows, err := stx.QueryContext(ctx, `SELECT `+strings.Join(cols, ", ")+` FROM `+table)
@@ -177,27 +178,26 @@ func copyTable(ctx context.Context, stx *sql.Tx, tx pgx.Tx, table string, cols [
 		return 0, err
 	}
 	defer rows.Close()
-	var out [][]any
-	for rows.Next() {
+	ptrs := make([]any, len(cols))
+	n, err := tx.CopyFrom(ctx, pgx.Identifier{table}, cols, pgx.CopyFromFunc(func() ([]any, error) {
+		if !rows.Next() {
+			return nil, rows.Err()
+		}
+		// A fresh slice each row: COPY may still hold the last one.
 		vals := make([]any, len(cols))
-		ptrs := make([]any, len(cols))
 		for i := range vals {
 			ptrs[i] = &vals[i]
 		}
 		if err := rows.Scan(ptrs...); err != nil {
-			return 0, err
+			return nil, err
 		}
 		for i, c := range cols {
 			if bools[c] {
 				vals[i] = truthy(vals[i])
 			}
 		}
-		out = append(out, vals)
-	}
-	if err := rows.Err(); err != nil {
-		return 0, err
-	}
-	n, err := tx.CopyFrom(ctx, pgx.Identifier{table}, cols, pgx.CopyFromRows(out))
+		return vals, nil
+	}))
 	return int(n), err
 }
 

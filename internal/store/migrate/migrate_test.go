@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -180,5 +182,74 @@ func TestCopyIsAllOrNothing(t *testing.T) {
 	defer pg.Close()
 	if _, err := pg.Contact(ctx, "chat0"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("after a failed copy, a contact is there: %v", err)
+	}
+}
+
+// TestCopyStreams: a table is copied as it is read, not held in memory
+// whole: a deployment's items can be many times the memory of the machine
+// migrating it.
+func TestCopyStreams(t *testing.T) {
+	path := deployment(t)
+	const n, size = 20000, 4000 // 80 MB of messages
+	src, err := sql.Open("sqlite", "file:"+filepath.ToSlash(path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := src.Query(`SELECT * FROM items LIMIT 1`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cols, _ := rows.Columns()
+	rows.Close()
+	exprs := make([]string, len(cols))
+	for i, c := range cols {
+		switch c {
+		case "seq":
+			exprs[i] = "1000 + n.i"
+		case "id", "client_token":
+			exprs[i] = "'bulk' || n.i"
+		case "content":
+			exprs[i] = fmt.Sprintf("printf('%%.%dc', 'x')", size)
+		default:
+			exprs[i] = "items." + c
+		}
+	}
+	if _, err := src.Exec(fmt.Sprintf(`WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < %d)
+		INSERT INTO items (%s) SELECT %s FROM items, n WHERE items.id = 'chat0m0'`,
+		n, strings.Join(cols, ", "), strings.Join(exprs, ", "))); err != nil {
+		t.Fatal(err)
+	}
+	src.Close()
+
+	runtime.GC()
+	var peak atomic.Uint64
+	stop := make(chan struct{})
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		var m runtime.MemStats
+		for {
+			runtime.ReadMemStats(&m)
+			if m.HeapAlloc > peak.Load() {
+				peak.Store(m.HeapAlloc)
+			}
+			select {
+			case <-stop:
+				return
+			case <-time.After(5 * time.Millisecond):
+			}
+		}
+	}()
+	rep, err := Copy(ctx, path, pgtest.NewDatabase(t))
+	close(stop)
+	<-sampled
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Rows["items"] != 40+n {
+		t.Fatalf("copied %d items, want %d", rep.Rows["items"], 40+n)
+	}
+	if p := peak.Load(); p > n*size/2 {
+		t.Errorf("the heap reached %d MB copying %d MB of items", p>>20, n*size>>20)
 	}
 }
