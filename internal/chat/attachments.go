@@ -860,8 +860,12 @@ func (s *Service) expireFiles(ctx context.Context) error {
 			if err := s.cfg.Blobs.Delete(ctx, f.ID); err != nil {
 				return fmt.Errorf("deleting %s: %w", f.ID, err)
 			}
-			if _, err := s.store.Apply(ctx, &store.Change{FileUpdates: []store.FileUpdate{
-				{ID: f.ID, From: f.State, To: store.FileDeleted, At: s.now()}}}); err != nil && !errors.Is(err, store.ErrConflict) {
+			_, err := s.store.Apply(ctx, &store.Change{FileUpdates: []store.FileUpdate{
+				{ID: f.ID, From: f.State, To: store.FileDeleted, At: s.now()}}})
+			if errors.Is(err, store.ErrConflict) {
+				continue // another process (or request) changed it first: not ours to count
+			}
+			if err != nil {
 				return err
 			}
 			s.cfg.Metrics.Pruned("files", 1)

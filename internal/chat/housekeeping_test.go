@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
+	"log/slog"
 	"testing"
 	"time"
 
 	"github.com/parleychat/parley/internal/obs"
 	"github.com/parleychat/parley/internal/secret"
 	"github.com/parleychat/parley/internal/store"
+	"github.com/parleychat/parley/internal/store/sqlite"
 )
 
 // TestPruneKeepsRetriesWithinTheirWindow: expired connection tokens,
@@ -192,4 +195,51 @@ func answeredAlready() <-chan struct{} {
 	c := make(chan struct{})
 	close(c)
 	return c
+}
+
+// staleExpired is a store whose ExpiredFiles answers once with a list read
+// before another process deleted those files.
+type staleExpired struct {
+	*sqlite.DB
+	files []store.File
+}
+
+func (s *staleExpired) ExpiredFiles(context.Context, time.Time, int) ([]store.File, error) {
+	f := s.files
+	s.files = nil
+	return f, nil
+}
+
+// TestRetentionCountsWhatItDeleted: with several processes on a database
+// each runs retention; one that finds a file deleted by another since it
+// listed it does not count it in parley_pruned_total, or the sum over the
+// nodes would say more files were deleted than there were.
+func TestRetentionCountsWhatItDeleted(t *testing.T) {
+	ctx := context.Background()
+	clk := &clock{t: time.Now()}
+	svc, st, blobs := fileService(t, t.TempDir(), clk, time.Hour)
+	defer func() { svc.Close(); st.Close(); blobs.Close() }()
+	sess, _ := uploaded(t, svc)
+	if err := svc.StopContact(ctx, "i", sess.Contact.ID); err != nil {
+		t.Fatal(err)
+	}
+	clk.Add(61 * time.Minute)
+	listed, err := st.ExpiredFiles(ctx, clk.Now().Add(-time.Hour), 100)
+	if err != nil || len(listed) != 1 {
+		t.Fatalf("expired files: %v, %v", listed, err)
+	}
+	first := obs.NewMetrics()
+	svc.cfg.Metrics = first
+	if err := svc.expireFiles(ctx); err != nil {
+		t.Fatal(err)
+	}
+	other := New(svc.cfg, &staleExpired{DB: st, files: listed}, secret.Key{9}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	second := obs.NewMetrics()
+	other.cfg.Metrics = second
+	if err := other.expireFiles(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if a, b := first.Value("parley_pruned_total", "kind", "files"), second.Value("parley_pruned_total", "kind", "files"); a != 1 || b > 0 {
+		t.Errorf("files pruned: %v by the process that deleted it, %v by the one that found it deleted; want 1 and 0", a, b)
+	}
 }
