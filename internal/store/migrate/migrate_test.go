@@ -190,7 +190,7 @@ func TestCopyIsAllOrNothing(t *testing.T) {
 // migrating it.
 func TestCopyStreams(t *testing.T) {
 	path := deployment(t)
-	const n, size = 20000, 4000 // 80 MB of messages
+	const n, size = 5000, 16000 // 80 MB of messages
 	src, err := sql.Open("sqlite", "file:"+filepath.ToSlash(path))
 	if err != nil {
 		t.Fatal(err)
