@@ -44,6 +44,7 @@ export class ChatConnection {
     this.lastTyping = 0;
     this.heartbeat = null;
     this.opening = null; // the first connection, which sends wait for
+    this.held = null; // what the socket pushed while the transcript is read
   }
 
   async api(path, body, bearer = this.token) {
@@ -93,7 +94,8 @@ export class ChatConnection {
         } else if (frame.topic === "aws/chat") {
           let item;
           try { item = JSON.parse(frame.content); } catch { return; }
-          this.deliver(item);
+          if (this.held) this.held.push(item);
+          else this.deliver(item);
           if (item.ContentType === EVENT + "chat.ended") this.end();
         }
       };
@@ -153,7 +155,19 @@ export class ChatConnection {
   // catchUp delivers what came while the socket was down: the transcript
   // after the last item seen, or all of it if none was.
   async catchUp() {
-    for (const item of await this.transcript(this.lastItem)) this.deliver(item);
+    await this.readTranscript(() => this.transcript(this.lastItem));
+  }
+
+  // readTranscript delivers what read() answers, then what the socket
+  // pushed meanwhile: that is newer, and must not come before it.
+  async readTranscript(read) {
+    const held = this.held = [];
+    try {
+      for (const item of await read()) this.deliver(item);
+    } finally {
+      if (this.held === held) this.held = null;
+      for (const item of held) this.deliver(item);
+    }
   }
 
   end() {
@@ -244,7 +258,7 @@ export class ChatConnection {
 
   // load delivers the whole transcript once connected.
   async load() {
-    for (const item of await this.transcript()) this.deliver(item);
+    await this.readTranscript(() => this.transcript());
   }
 
   disconnect() {
