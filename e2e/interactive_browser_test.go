@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 
@@ -86,4 +87,24 @@ func TestBrowserConsoleControls(t *testing.T) {
 		InitialMessage:                 &ctypes.ChatMessage{ContentType: aws.String("text/plain"), Content: aws.String("Where is my parcel?")}})
 	runNodeTest(t, "console.test.mjs", map[string]any{"url": ts.URL, "chromium": chromium, "graceKey": grace, "samKey": sam,
 		"contactId": chat.ContactID})
+}
+
+// TestBrowserConsoleReadReceipts: the console tells a customer a message
+// was read only once its chat is shown (e2e/js/console-read.test.mjs).
+func TestBrowserConsoleReadReceipts(t *testing.T) {
+	chromium := chromiumPath(t)
+	nodeModules(t)
+	ts := startServer(t)
+	grace := ts.addConsoleAgent(t, "Grace")
+	type customer struct {
+		ContactId string `json:"contactId"`
+		Token     string `json:"token"`
+	}
+	fixture := map[string]any{"url": ts.URL, "chromium": chromium, "graceKey": grace}
+	for _, name := range []string{"Ada", "Bob"} {
+		chat := ts.startChat(t, &connect.StartChatContactInput{
+			ParticipantDetails: &ctypes.ParticipantDetails{DisplayName: aws.String(name)}})
+		fixture[strings.ToLower(name)] = customer{chat.ContactID, ts.connectionToken(t, chat.ParticipantToken)}
+	}
+	runNodeTest(t, "console-read.test.mjs", fixture)
 }

@@ -95,7 +95,7 @@ function select(contactId, { focus = false } = {}) {
     c.tab.setAttribute("aria-selected", String(on));
     c.tab.tabIndex = on ? 0 : -1;
     c.panel.hidden = !on;
-    if (on) c.unread(0);
+    if (on) { c.unread(0); c.view.markRead(); }
   }
   if (focus) open.get(contactId)?.view.text.focus();
 }
@@ -184,6 +184,7 @@ async function openChat(chat, { focus = true } = {}) {
   view = new ChatView(panel, conn, {
     me: chat.ParticipantId, title: `Chat with ${chat.CustomerName}`,
     markdown: !chat.ContentTypes || chat.ContentTypes.includes("text/markdown"),
+    shown: () => !panel.hidden,
     // Through the console's API, which answers after the chat ends too.
     attachment: (aid) => agentAPI("GET", chatPath(id, `/attachments/${encodeURIComponent(aid)}`)),
     transcript: async () => (await agentAPI("GET", chatPath(id, "/transcript"))).Transcript,

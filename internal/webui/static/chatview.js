@@ -117,7 +117,11 @@ export class ChatView {
   // console passes its own, which still answer after the chat ends.
   // markdown says whether the chat takes text/markdown (its
   // SupportedMessagingContentTypes); otherwise messages go as text/plain.
-  constructor(root, conn, { me, title = "Chat", onEnded = () => {}, attachment, transcript, markdown = true }) {
+  // shown() says whether the view is in sight (the console's tab is
+  // selected, the embedded widget open): only then are messages marked read.
+  constructor(root, conn, { me, title = "Chat", onEnded = () => {}, attachment, transcript, markdown = true, shown = () => true }) {
+    this.shown = shown;
+    this.unreadIds = []; // messages of the others not yet marked read
     this.contentType = markdown ? "text/markdown" : "text/plain";
     this.conn = conn;
     this.me = me;
@@ -248,7 +252,8 @@ export class ChatView {
       this.applyReceipts(li, item.MessageMetadata?.Receipts);
       this.clearTyping();
       if (!mine && !this.conn.ended && !item.MessageMetadata?.Receipts?.some((r) => r.RecipientParticipantId === this.me && r.ReadTimestamp)) {
-        this.conn.sendRead(item.Id);
+        this.unreadIds.push(item.Id);
+        this.markRead();
       }
       this.onAdd(item, mine);
     } else if (item.Type === "ATTACHMENT" && att) {
@@ -268,6 +273,13 @@ export class ChatView {
       this.notice("The earlier conversation is above.");
     }
     this.scroll();
+  }
+
+  // markRead sends the read receipts of the messages shown while the view
+  // was out of sight; the page calls it when the view comes into sight.
+  markRead() {
+    if (!this.shown() || this.conn.ended) return;
+    for (const id of this.unreadIds.splice(0)) this.conn.sendRead(id);
   }
 
   showTyping(who) {

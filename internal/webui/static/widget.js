@@ -16,11 +16,12 @@ const KEY = "parley.widget.chat";
 const framed = window.parent !== window;
 let shown = !framed;
 let unread = 0;
+let chatView = null; // the chat shown, once one is
 const tellParent = (msg) => { if (framed) window.parent.postMessage({ parley: msg.type, ...msg }, "*"); };
 window.addEventListener("message", (e) => {
   if (e.source !== window.parent || e.data?.parley !== "shown") return;
   shown = !!e.data.open;
-  if (shown) { unread = 0; tellParent({ type: "unread", count: 0 }); }
+  if (shown) { unread = 0; tellParent({ type: "unread", count: 0 }); chatView?.markRead(); }
 });
 if (framed) {
   tellParent({ type: "hello" });
@@ -63,7 +64,7 @@ async function open(details) {
     onState: (state) => view && view.setState(state),
   });
   view = new ChatView(app, conn, {
-    me: details.ParticipantId, title: "Chat",
+    me: details.ParticipantId, title: "Chat", shown: () => shown,
     onEnded: () => {
       sessionStorage.removeItem(KEY);
       document.getElementById("end").hidden = true;
@@ -71,6 +72,7 @@ async function open(details) {
       afterChat(view.root, () => conn.token, newChat);
     },
   });
+  chatView = view;
   view.onAdd = (item, mine) => {
     if (mine || shown) return;
     unread++;
