@@ -133,6 +133,7 @@ export class ChatView {
     this.seen = new Set();
     this.messages = new Map(); // message id → its element, for receipts
     this.files = new Map(); // attachment id → its card
+    this.fileItems = new Map(); // attachment item id → attachment id, for receipts
     this.typingTimer = null;
 
     this.log = el("div", { class: "log", role: "log", "aria-live": "polite", "aria-label": title + " messages" });
@@ -202,8 +203,8 @@ export class ChatView {
     if (!li || !li.classList.contains("mine")) return;
     const others = (receipts || []).filter((r) => r.RecipientParticipantId !== this.me);
     const label = others.some((r) => r.ReadTimestamp) ? "Read" : others.some((r) => r.DeliveredTimestamp) ? "Delivered" : "";
-    const span = li.querySelector(".receipt");
-    if (label && span.textContent !== "Read") span.textContent = label;
+    const span = li.querySelector(":scope > .receipt");
+    if (label && span && span.textContent !== "Read") span.textContent = label;
   }
 
   // header is a message's sender and time; consecutive messages of one
@@ -224,7 +225,8 @@ export class ChatView {
     const att = item.Attachments?.[0];
     const key = att ? att.AttachmentId + "/" + att.Status : item.Id;
     if (item.Type === "MESSAGEMETADATA") {
-      this.applyReceipts(this.messages.get(item.MessageMetadata?.MessageId), item.MessageMetadata?.Receipts);
+      const id = item.MessageMetadata?.MessageId;
+      this.applyReceipts(this.messages.get(id) || this.files.get(this.fileItems.get(id)), item.MessageMetadata?.Receipts);
       return;
     }
     if (this.seen.has(key)) {
@@ -304,9 +306,12 @@ export class ChatView {
       this.log.append(fresh);
     }
     this.files.set(att.AttachmentId, fresh);
+    this.fileItems.set(item.Id, att.AttachmentId);
     const info = el("div", { class: "card" }, el("span", { class: "name" }, att.AttachmentName),
       el("span", { class: "meta" }, kind(att.AttachmentName)));
-    fresh.append(info);
+    // The receipt the other side gave the file, kept across its statuses.
+    fresh.append(info, el("span", { class: "receipt" }, card?.querySelector(":scope > .receipt")?.textContent || ""));
+    this.applyReceipts(fresh, item.MessageMetadata?.Receipts);
     if (att.Status === "IN_PROGRESS") {
       info.append(el("span", { class: "state" }, "Checking…"));
       return;
