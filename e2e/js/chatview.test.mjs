@@ -66,3 +66,15 @@ test("a read receipt pushed for a file of mine shows on its card", async () => {
   }, at);
   assert.equal(receipt, "Read");
 });
+
+test("sending a message does not hide that the other side is typing", async () => {
+  const { page } = await view();
+  const typing = await page.evaluate((at) => {
+    view.add({ Id: "t1", Type: "EVENT", ContentType: "application/vnd.amazonaws.connect.event.typing",
+      ParticipantId: "agent", DisplayName: "Grace", ParticipantRole: "AGENT", AbsoluteTime: at });
+    view.add({ Id: "m1", Type: "MESSAGE", ContentType: "text/plain", Content: "Hello?", ParticipantId: "me",
+      ParticipantRole: "CUSTOMER", AbsoluteTime: at });
+    return view.typingLine.textContent;
+  }, at);
+  assert.equal(typing, "Grace is typing…");
+});

@@ -252,7 +252,7 @@ export class ChatView {
       this.messages.set(item.Id, li);
       this.log.append(li);
       this.applyReceipts(li, item.MessageMetadata?.Receipts);
-      this.clearTyping();
+      if (!mine) this.clearTyping(); // the typist's message came; mine says nothing of theirs
       if (!mine && !this.conn.ended && !item.MessageMetadata?.Receipts?.some((r) => r.RecipientParticipantId === this.me && r.ReadTimestamp)) {
         this.unreadIds.push(item.Id);
         this.markRead();
