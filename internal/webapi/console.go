@@ -205,7 +205,15 @@ func (a *API) myChats(w http.ResponseWriter, r *http.Request, agent store.Agent)
 		fail(w, a.log, err)
 		return
 	}
-	out := struct{ Chats []waiting }{Chats: []waiting{}}
+	// A chat the agent monitors says so, with what the monitor may do, so
+	// that a reopened console offers "Barge in" there as it did before.
+	type myChat struct {
+		waiting
+		Monitoring   bool     `json:",omitempty"`
+		Capabilities []string `json:",omitempty"`
+		Barged       *bool    `json:",omitempty"`
+	}
+	out := struct{ Chats []myChat }{Chats: []myChat{}}
 	for _, p := range mine {
 		info, err := a.info(r, agent, p.ContactID)
 		if chat.KindOf(err) == chat.AccessDenied || chat.KindOf(err) == chat.NotFound {
@@ -216,7 +224,11 @@ func (a *API) myChats(w http.ResponseWriter, r *http.Request, agent store.Agent)
 			return
 		}
 		info.ParticipantId = p.ID
-		out.Chats = append(out.Chats, info)
+		c := myChat{waiting: info}
+		if p.Role == chat.RoleSupervisor {
+			c.Monitoring, c.Capabilities, c.Barged = true, p.MonitorCapabilities, &p.Barged
+		}
+		out.Chats = append(out.Chats, c)
 	}
 	writeJSON(w, http.StatusOK, out)
 }

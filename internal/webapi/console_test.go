@@ -1,6 +1,7 @@
 package webapi
 
 import (
+	"encoding/json"
 	"fmt"
 	"testing"
 
@@ -88,5 +89,47 @@ func TestSampleRequestCheck(t *testing.T) {
 		if msg := c.in.check("me"); (msg == "") != c.ok {
 			t.Errorf("%s: %q", c.name, msg)
 		}
+	}
+}
+
+// TestMyChatsSayWhichAreMonitored: a chat the agent monitors comes back from
+// GET /agent/v1/chats (a reload, another tab) as monitored, with its
+// capabilities, so that the console offers "Barge in", not a transfer and a
+// composer a silent monitor cannot use.
+func TestMyChatsSayWhichAreMonitored(t *testing.T) {
+	f := newFixture(t, Config{})
+	grace, sam := f.agentKey(t, "Grace"), f.agentKey(t, "Sam")
+	as := func(key string) map[string]string { return map[string]string{"Authorization": "Bearer " + key} }
+	w := f.start("127.0.0.1:1", nil)
+	var started struct{ ContactId string }
+	if err := json.Unmarshal(w.Body.Bytes(), &started); err != nil || w.Code != 200 {
+		t.Fatalf("start: %d %s", w.Code, w.Body)
+	}
+	id := started.ContactId
+	if w := f.do("POST", "/agent/v1/chats/"+id+"/accept", "127.0.0.1:1", as(grace), ""); w.Code != 200 {
+		t.Fatalf("accept: %d %s", w.Code, w.Body)
+	}
+	if w := f.do("POST", "/agent/v1/chats/"+id+"/monitor", "127.0.0.1:1", as(sam), `{"Capabilities":["SILENT_MONITOR","BARGE"]}`); w.Code != 200 {
+		t.Fatalf("monitor: %d %s", w.Code, w.Body)
+	}
+	list := func(key string) map[string]any {
+		w := f.do("GET", "/agent/v1/chats", "127.0.0.1:1", as(key), "")
+		var out struct{ Chats []map[string]any }
+		if err := json.Unmarshal(w.Body.Bytes(), &out); err != nil || w.Code != 200 || len(out.Chats) != 1 {
+			t.Fatalf("chats: %d %s", w.Code, w.Body)
+		}
+		return out.Chats[0]
+	}
+	if c := list(sam); c["Monitoring"] != true || fmt.Sprint(c["Capabilities"]) != "[SILENT_MONITOR BARGE]" || c["Barged"] != false {
+		t.Errorf("Sam's monitored chat reads %v", c)
+	}
+	if c := list(grace); c["Monitoring"] != nil {
+		t.Errorf("Grace's own chat reads %v", c)
+	}
+	if w := f.do("POST", "/agent/v1/chats/"+id+"/barge", "127.0.0.1:1", as(sam), ""); w.Code != 200 {
+		t.Fatalf("barge: %d %s", w.Code, w.Body)
+	}
+	if c := list(sam); c["Monitoring"] != true || c["Barged"] != true {
+		t.Errorf("after the barge, Sam's chat reads %v", c)
 	}
 }
