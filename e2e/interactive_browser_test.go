@@ -95,6 +95,12 @@ func TestBrowserConsoleReadReceipts(t *testing.T) {
 	chromium := chromiumPath(t)
 	nodeModules(t)
 	ts := startServer(t)
+	runNodeTest(t, "console-read.test.mjs", adaAndBob(t, chromium, ts))
+}
+
+// adaAndBob starts two chats, Ada's and Bob's, for Grace, an agent of the
+// console: the fixture of the console's tests of several chats.
+func adaAndBob(t *testing.T, chromium string, ts *testServer) map[string]any {
 	grace := ts.addConsoleAgent(t, "Grace")
 	type customer struct {
 		ContactId string `json:"contactId"`
@@ -106,5 +112,13 @@ func TestBrowserConsoleReadReceipts(t *testing.T) {
 			ParticipantDetails: &ctypes.ParticipantDetails{DisplayName: aws.String(name)}})
 		fixture[strings.ToLower(name)] = customer{chat.ContactID, ts.connectionToken(t, chat.ParticipantToken)}
 	}
-	runNodeTest(t, "console-read.test.mjs", fixture)
+	return fixture
+}
+
+// TestBrowserConsoleTabs: closing the chat shown leaves another shown and
+// reachable from the keyboard (e2e/js/console-tabs.test.mjs).
+func TestBrowserConsoleTabs(t *testing.T) {
+	chromium := chromiumPath(t)
+	nodeModules(t)
+	runNodeTest(t, "console-tabs.test.mjs", adaAndBob(t, chromium, startServer(t)))
 }

@@ -208,7 +208,12 @@ async function openChat(chat, { focus = true } = {}) {
   // not be opened, such as one abandoned in a tab long closed.
   end.addEventListener("click", () => conn.disconnect().catch(() => agentAPI("POST", chatPath(id, "/leave")).then(() => conn.end()).catch(() => conn.end())));
   close.addEventListener("click", () => {
+    // Closing the chat shown shows the next one (or the one before), with
+    // focus on its tab: otherwise no tab is in the Tab order and focus is lost.
+    const tabs = [...document.querySelectorAll("#mine [role=tab]")];
+    const next = panel.hidden ? null : tabs[tabs.indexOf(tab) + 1] || tabs[tabs.indexOf(tab) - 1];
     clearInterval(attrPoll); tab.remove(); panel.remove(); open.delete(id); attention.unread(id, 0);
+    if (next) { select(next.dataset.contact); next.focus(); }
   });
   if (focus || open.size === 1) select(id, { focus });
   else panel.hidden = true;
