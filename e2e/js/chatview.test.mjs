@@ -78,3 +78,16 @@ test("sending a message does not hide that the other side is typing", async () =
   }, at);
   assert.equal(typing, "Grace is typing…");
 });
+
+test("Retry on a message not sent leaves focus in the composer", async () => {
+  const { page } = await view();
+  await page.evaluate(() => {
+    let fail = true;
+    view.conn.sendMessage = async () => { if (fail) { fail = false; throw Object.assign(new Error("x"), { status: 503 }); } };
+  });
+  await page.getByRole("textbox", { name: "Message" }).fill("Hello");
+  await page.keyboard.press("Enter");
+  await page.getByRole("button", { name: "Retry" }).click();
+  await page.getByRole("button", { name: "Retry" }).waitFor({ state: "detached" });
+  assert.equal(await page.evaluate(() => document.activeElement?.getAttribute("aria-label")), "Message");
+});

@@ -186,7 +186,8 @@ export class ChatView {
       // The message stays on screen with a retry, in plain words.
       const retry = el("button", { type: "button", class: "retry" }, "Retry");
       const li = this.notice(`Your message “${text.length > 60 ? text.slice(0, 60) + "…" : text}” was not sent. ${plainError(e)}`, "error", retry);
-      retry.addEventListener("click", () => { li.remove(); this.send(text); });
+      // The notice goes with the button that had focus: focus goes to the composer.
+      retry.addEventListener("click", () => { li.remove(); this.text.focus(); this.send(text); });
     }
   }
 
@@ -399,7 +400,7 @@ export class ChatView {
       row.remove();
       const retry = el("button", { type: "button", class: "retry" }, "Retry");
       const li = this.notice(`${file.name} was not sent. ${plainError(e)}`, "error", retry);
-      retry.addEventListener("click", () => { li.remove(); this.upload(file); });
+      retry.addEventListener("click", () => { li.remove(); this.text.focus(); this.upload(file); });
     }
   }
 
