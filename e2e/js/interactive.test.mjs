@@ -47,4 +47,18 @@ test("the widget renders ListPicker, QuickReply and Panel and answers them", asy
   assert.deepEqual(answers.map((a) => [JSON.parse(a).templateType, JSON.parse(a).data.content.elements[0].title]),
     [["ListPicker", "Orange"], ["QuickReply", "Yes"], ["Panel", "Talk to an agent"]]);
   assert.deepEqual(errors, []);
+
+  // After a reload the answered ones stay answered, the choice marked:
+  // the customer cannot answer the same question twice.
+  await page.reload();
+  const again = page.getByRole("group", { name: "Which fruit?" });
+  await again.waitFor();
+  await page.locator(".message.mine", { hasText: "Talk to an agent" }).waitFor();
+  for (const [group, chosen] of [["Which fruit?", /Orange/], ["Did that help?", "Yes"], ["How can I help?", "Talk to an agent"]]) {
+    const buttons = page.getByRole("group", { name: group }).getByRole("button");
+    for (let i = 0; i < await buttons.count(); i++) assert.ok(await buttons.nth(i).isDisabled(), `${group} answered before the reload`);
+    assert.ok(await page.getByRole("group", { name: group }).getByRole("button", { name: chosen }).evaluate((b) => b.classList.contains("chosen")),
+      `${group}: the choice made is marked`);
+  }
+  assert.deepEqual(errors, []);
 });

@@ -3,7 +3,7 @@
 // picker, drag-and-drop and paste) with upload progress, image previews,
 // file cards, and clear messages when a file is refused or rejected.
 
-import { INTERACTIVE, RESPONSE, renderInteractive, answerText } from "./interactive.js";
+import { INTERACTIVE, RESPONSE, renderInteractive, answerText, answers, markAnswered } from "./interactive.js";
 
 const EVENT = "application/vnd.amazonaws.connect.event.";
 
@@ -135,6 +135,7 @@ export class ChatView {
     this.files = new Map(); // attachment id → its card
     this.fileItems = new Map(); // attachment item id → attachment id, for receipts
     this.typingTimer = null;
+    this.questions = []; // interactive messages of the others not answered yet: {box, content}
 
     this.log = el("div", { class: "log", role: "log", "aria-live": "polite", "aria-label": title + " messages" });
     this.status = el("p", { class: "status", role: "status" });
@@ -245,8 +246,16 @@ export class ChatView {
       const body = el("div", { class: "body" });
       if (item.ContentType === "text/markdown") body.append(renderMarkdown(item.Content));
       else if (item.ContentType === INTERACTIVE) {
-        body.append(renderInteractive(item.Content, mine || this.conn.ended ? null : (json) => this.conn.sendMessage(json, RESPONSE)));
-      } else if (item.ContentType === RESPONSE) body.append(el("p", {}, answerText(item.Content)));
+        const box = renderInteractive(item.Content, mine || this.conn.ended ? null : (json) => this.conn.sendMessage(json, RESPONSE));
+        body.append(box);
+        if (!mine) this.questions.push({ box, content: item.Content });
+      } else if (item.ContentType === RESPONSE) {
+        body.append(el("p", {}, answerText(item.Content)));
+        // My answer (read back from the transcript after a reload, too)
+        // closes the latest question it answers: it is not answered twice.
+        const i = mine ? this.questions.findLastIndex((q) => answers(q.content, item.Content)) : -1;
+        if (i >= 0) markAnswered(this.questions.splice(i, 1)[0].box, item.Content);
+      }
       else body.append(el("p", {}, ...linkify(item.Content)));
       const li = el("div", { class: "message" + (mine ? " mine" : ""), "data-id": item.Id });
       li.append(this.header(li, item, who), body, el("span", { class: "receipt" }));

@@ -46,6 +46,7 @@ export function renderInteractive(content, onAnswer) {
   const list = el("div", { class: "interactive-choices", role: "group", "aria-label": str(c.title) || "Choices" });
   for (const ch of choices) {
     const b = el("button", { type: "button", class: "interactive-choice" }, ch.label, ch.sub ? el("small", {}, ch.sub) : null);
+    b.choice = ch.element;
     if (!onAnswer) b.disabled = true;
     b.addEventListener("click", async () => {
       for (const o of list.querySelectorAll("button")) o.disabled = true;
@@ -70,5 +71,27 @@ export function answerText(content) {
     return str(e?.title) || (e?.date ? new Date(e.date).toLocaleString() : content);
   } catch {
     return content;
+  }
+}
+
+// answers says whether a response answers an interactive message: the same
+// template and title (a response names no message).
+export function answers(question, answer) {
+  try {
+    const q = JSON.parse(question), a = JSON.parse(answer);
+    return q?.templateType === a?.templateType && str(q?.data?.content?.title) === str(a?.data?.content?.title);
+  } catch {
+    return false;
+  }
+}
+
+// markAnswered shows an interactive message as answered by a response: its
+// choices off, the one chosen marked (after a reload, as when tapped).
+export function markAnswered(box, answer) {
+  let chosen;
+  try { chosen = JSON.stringify(JSON.parse(answer)?.data?.content?.elements?.[0]); } catch { /* none marked */ }
+  for (const b of box.querySelectorAll("button.interactive-choice")) {
+    b.disabled = true;
+    if (chosen !== undefined && JSON.stringify(b.choice) === chosen) b.classList.add("chosen");
   }
 }
