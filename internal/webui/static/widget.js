@@ -73,8 +73,9 @@ async function open(details) {
     },
   });
   chatView = view;
+  let loaded = false; // what the transcript brings back (after a reload) is not news
   view.onAdd = (item, mine) => {
-    if (mine || shown) return;
+    if (mine || shown || !loaded) return;
     unread++;
     tellParent({ type: "unread", count: unread });
   };
@@ -85,8 +86,10 @@ async function open(details) {
     performance.mark("parley:connected");
     waiting = waitForAgent(view, conn);
     await conn.load();
+    loaded = true;
     view.text.focus();
   } catch (e) {
+    loaded = true;
     if (e.status === 403) { view.setState("ended"); conn.end(); return; }
     view.notice(`We could not connect you. ${plainError(e)}`, "error");
   }
