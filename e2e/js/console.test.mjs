@@ -35,8 +35,12 @@ test("a supervisor monitors and barges; an agent transfers to the queue", async 
   await sam.getByRole("button", { name: "Monitor", exact: true }).click();
   await sam.getByText("Where is my parcel?").waitFor();
   await screen(sam, "console-supervisor-monitoring");
+  // A silent monitor cannot write (the service refuses it): the composer
+  // says so by being off, rather than failing each message as "ended".
+  assert.ok(await sam.getByRole("textbox", { name: "Message" }).isDisabled(), "a silent monitor's message box is off");
   await sam.getByRole("button", { name: "Barge in" }).click();
   await sam.getByRole("button", { name: "Barge in" }).waitFor({ state: "hidden" });
+  assert.ok(await sam.getByRole("textbox", { name: "Message" }).isEnabled(), "after barging in, the supervisor writes");
   const errors = [];
   sam.on("console", (m) => errors.push(m.text()));
   await sam.getByRole("textbox", { name: "Message" }).fill("Supervisor here");

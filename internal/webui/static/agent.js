@@ -159,7 +159,7 @@ async function openChat(chat, { focus = true } = {}) {
   const close = el("button", { type: "button", hidden: "" }, "Close");
   const panel = el("section", { class: "chat-panel", role: "tabpanel", "aria-label": `Chat with ${chat.CustomerName}`, "data-contact": id },
     el("header", { class: "panel-head" }, el("h2", {}, chat.CustomerName), transcript, end, close), attrs, past,
-    chat.Monitoring ? bargeButton(agentAPI, chat, alertMessage) : transferControls(agentAPI, chat.ContactId, alertMessage));
+    chat.Monitoring ? bargeButton(agentAPI, chat, alertMessage, () => view.setSilent(false)) : transferControls(agentAPI, chat.ContactId, alertMessage));
   document.getElementById("mine").append(tab);
   document.getElementById("chats").append(panel);
   let unread = 0;
@@ -192,6 +192,7 @@ async function openChat(chat, { focus = true } = {}) {
       endedAt ||= Date.now(); end.hidden = true; close.hidden = false; tab.classList.add("ended");
     },
   });
+  if (chat.Monitoring && !chat.Barged) view.setSilent(true);
   let loaded = false; // what the transcript brings back is not news
   attachCanned(view.text);
   pastChats(past, id);

@@ -173,9 +173,22 @@ export class ChatView {
   setState(state) {
     this.root.dataset.state = state;
     this.status.textContent = { connecting: "Connecting…", reconnecting: "Reconnecting…", ended: "This chat has ended.", connected: "" }[state] ?? "";
-    const off = state === "ended";
+    this.composerOff();
+    if (state === "ended") this.onEnded();
+  }
+
+  // setSilent turns the composer off while the viewer monitors the chat
+  // silently (the service refuses what a silent monitor sends), and on
+  // again once they barge in.
+  setSilent(on) {
+    this.silent = on;
+    this.text.placeholder = on ? "You are monitoring silently: barge in to write" : "Type a message";
+    this.composerOff();
+  }
+
+  composerOff() {
+    const off = this.root.dataset.state === "ended" || !!this.silent;
     for (const c of [this.text, this.sendButton, this.attachButton]) c.disabled = off;
-    if (off) this.onEnded();
   }
 
   async send(text = this.text.value.trim()) {

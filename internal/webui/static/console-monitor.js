@@ -21,13 +21,15 @@ export function monitorForm(agentAPI, openChat, onError) {
   return form;
 }
 
-export function bargeButton(agentAPI, chat, onError) {
+// onBarged runs once the supervisor takes part (and may write).
+export function bargeButton(agentAPI, chat, onError, onBarged = () => {}) {
   const b = el("button", { type: "button" }, "Barge in");
   if (chat.Barged || !(chat.Capabilities || []).includes("BARGE")) b.hidden = true;
   b.addEventListener("click", async () => {
     try {
       await agentAPI("POST", `/agent/v1/chats/${encodeURIComponent(chat.ContactId)}/barge`);
       b.hidden = true;
+      onBarged();
     } catch (ex) {
       onError(ex.message);
     }
