@@ -22,11 +22,16 @@ func TestBrowserInteractive(t *testing.T) {
 	chromium := chromiumPath(t)
 	nodeModules(t)
 	ts := startServer(t)
+	runNodeTest(t, "interactive.test.mjs", map[string]any{"url": ts.URL, "chromium": chromium, "bot": interactiveBot(t, ts)})
+}
+
+// interactiveBot serves, for the browser tests, POST ?contact=ID: a custom
+// bot joins the chat and sends a ListPicker, a QuickReply and a Panel; GET
+// ?contact=ID: the interactive responses the bot has in its transcript,
+// oldest first.
+func interactiveBot(t *testing.T, ts *testServer) string {
 	var mu sync.Mutex
 	bots := map[string]string{} // contact → the bot's connection token
-	// POST ?contact=ID: a custom bot joins the widget's chat and sends the
-	// three templates. GET ?contact=ID: the interactive responses the bot
-	// has in its transcript, oldest first.
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		contact := r.URL.Query().Get("contact")
 		mu.Lock()
@@ -71,7 +76,19 @@ func TestBrowserInteractive(t *testing.T) {
 	})
 	bot := httptest.NewServer(h)
 	t.Cleanup(bot.Close)
-	runNodeTest(t, "interactive.test.mjs", map[string]any{"url": ts.URL, "chromium": chromium, "bot": bot.URL})
+	return bot.URL
+}
+
+// TestBrowserConsoleInteractiveReadOnly: the console shows a bot's
+// interactive message to the agent without letting the agent answer it for
+// the customer (e2e/js/console-interactive.test.mjs).
+func TestBrowserConsoleInteractiveReadOnly(t *testing.T) {
+	chromium := chromiumPath(t)
+	nodeModules(t)
+	ts := startServer(t)
+	fixture := adaAndBob(t, chromium, ts)
+	fixture["bot"] = interactiveBot(t, ts)
+	runNodeTest(t, "console-interactive.test.mjs", fixture)
 }
 
 // TestBrowserConsoleControls: the console's monitor, barge and transfer
@@ -109,7 +126,8 @@ func adaAndBob(t *testing.T, chromium string, ts *testServer) map[string]any {
 	fixture := map[string]any{"url": ts.URL, "chromium": chromium, "graceKey": grace}
 	for _, name := range []string{"Ada", "Bob"} {
 		chat := ts.startChat(t, &connect.StartChatContactInput{
-			ParticipantDetails: &ctypes.ParticipantDetails{DisplayName: aws.String(name)}})
+			ParticipantDetails:             &ctypes.ParticipantDetails{DisplayName: aws.String(name)},
+			SupportedMessagingContentTypes: []string{"text/plain", "text/markdown", interactiveType, responseType}})
 		fixture[strings.ToLower(name)] = customer{chat.ContactID, ts.connectionToken(t, chat.ParticipantToken)}
 	}
 	return fixture

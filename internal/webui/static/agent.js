@@ -185,6 +185,7 @@ async function openChat(chat, { focus = true } = {}) {
     me: chat.ParticipantId, title: `Chat with ${chat.CustomerName}`,
     markdown: !chat.ContentTypes || chat.ContentTypes.includes("text/markdown"),
     shown: () => !panel.hidden,
+    answers: false, // a bot's questions are the customer's to answer
     // Through the console's API, which answers after the chat ends too.
     attachment: (aid) => agentAPI("GET", chatPath(id, `/attachments/${encodeURIComponent(aid)}`)),
     transcript: async () => (await agentAPI("GET", chatPath(id, "/transcript"))).Transcript,

@@ -119,8 +119,11 @@ export class ChatView {
   // SupportedMessagingContentTypes); otherwise messages go as text/plain.
   // shown() says whether the view is in sight (the console's tab is
   // selected, the embedded widget open): only then are messages marked read.
-  constructor(root, conn, { me, title = "Chat", onEnded = () => {}, attachment, transcript, markdown = true, shown = () => true }) {
+  // answers says whether the viewer answers interactive messages: the
+  // customer does; an agent sees them but does not choose for the customer.
+  constructor(root, conn, { me, title = "Chat", onEnded = () => {}, attachment, transcript, markdown = true, shown = () => true, answers = true }) {
     this.shown = shown;
+    this.answersInteractive = answers;
     this.unreadIds = []; // messages of the others not yet marked read
     this.contentType = markdown ? "text/markdown" : "text/plain";
     this.conn = conn;
@@ -259,7 +262,7 @@ export class ChatView {
       const body = el("div", { class: "body" });
       if (item.ContentType === "text/markdown") body.append(renderMarkdown(item.Content));
       else if (item.ContentType === INTERACTIVE) {
-        const box = renderInteractive(item.Content, mine || this.conn.ended ? null : (json) => this.conn.sendMessage(json, RESPONSE));
+        const box = renderInteractive(item.Content, mine || this.conn.ended || !this.answersInteractive ? null : (json) => this.conn.sendMessage(json, RESPONSE));
         body.append(box);
         if (!mine) this.questions.push({ box, content: item.Content });
       } else if (item.ContentType === RESPONSE) {

@@ -1,0 +1,33 @@
+// A bot's interactive message in the console, in Chromium: the agent sees
+// the question and its choices, but the choices are the customer's to
+// make; the agent cannot answer for them. TestBrowserConsoleInteractiveReadOnly
+// passes PARLEY_FIXTURE.
+import { test, after } from "node:test";
+import assert from "node:assert/strict";
+import { chromium } from "playwright-core";
+
+const fx = JSON.parse(process.env.PARLEY_FIXTURE);
+const browser = await chromium.launch({
+  executablePath: fx.chromium,
+  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"],
+});
+after(() => browser.close());
+
+test("the agent cannot answer a bot's question for the customer", async () => {
+  const page = await (await browser.newContext({ viewport: { width: 1200, height: 800 } })).newPage();
+  await page.goto(fx.url + "/agent");
+  await page.getByLabel("Name").fill("Grace");
+  await page.getByLabel("Key").fill(fx.graceKey);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  // The bot asks first, as a flow's bot does before an agent takes over.
+  const sent = await fetch(`${fx.bot}?contact=${encodeURIComponent(fx.ada.contactId)}`, { method: "POST" });
+  assert.equal(sent.status, 204, await sent.text());
+  await page.getByRole("button", { name: "Accept the chat with Ada" }).click();
+  await page.locator(`.chat-panel[data-contact="${fx.ada.contactId}"]`).waitFor();
+  const picker = page.getByRole("group", { name: "Which fruit?" });
+  await picker.waitFor();
+  const buttons = picker.getByRole("button");
+  assert.equal(await buttons.count(), 3);
+  for (let i = 0; i < 3; i++) assert.ok(await buttons.nth(i).isDisabled(), "a choice the agent could make for the customer");
+});
