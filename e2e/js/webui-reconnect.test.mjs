@@ -74,3 +74,27 @@ test("a socket refused during a reconnect does not start a second loop", async (
   assert.equal(open().length, 1);
   c.end();
 });
+
+test("a catch-up that fails does not leave its socket open beside the next", async () => {
+  const c = new ChatConnection({ endpoint: "http://fake", details: { ParticipantToken: "p" }, onItem() {} });
+  await c.connect();
+  const before = sockets.length;
+  // The next transcript read (the catch-up) is throttled once.
+  const realFetch = globalThis.fetch;
+  let throttled = false;
+  globalThis.fetch = async (url, init) => {
+    if (url.endsWith("/participant/transcript") && !throttled) {
+      throttled = true;
+      return { ok: false, status: 429, headers: new Headers({ "x-amzn-errortype": "ThrottlingException" }), json: async () => ({ Message: "slow down" }) };
+    }
+    return realFetch(url, init);
+  };
+  c.ws.serverClose();
+  for (let i = 0; i < 100 && !(throttled && !c.reconnecting); i++) await sleep(20);
+  await sleep(100);
+  globalThis.fetch = realFetch;
+  const mine = sockets.slice(before).filter((s) => s.readyState !== FakeWebSocket.CLOSED);
+  c.end();
+  assert.ok(throttled, "the catch-up was throttled");
+  assert.equal(mine.length, 1, `one open socket after the retry, not ${mine.length}`);
+});

@@ -99,13 +99,14 @@ export class ChatConnection {
           if (item.ContentType === EVENT + "chat.ended") this.end();
         }
       };
+      let beat;
       ws.onclose = () => {
-        clearInterval(this.heartbeat);
+        clearInterval(beat); // this socket's, not a newer one's
         if (!subscribed) reject(new Error("the websocket closed before subscribing"));
         if (ws === this.ws && !this.ended) this.reconnect();
       };
       clearInterval(this.heartbeat);
-      this.heartbeat = setInterval(() => {
+      this.heartbeat = beat = setInterval(() => {
         if (ws.readyState === WebSocket.OPEN) {
           ws.send(JSON.stringify({ topic: "aws/heartbeat" }));
           ws.send(JSON.stringify({ topic: "aws/ping" }));
@@ -148,6 +149,9 @@ export class ChatConnection {
         this.onState("reconnecting");
       } catch (e) {
         if (e instanceof ApiError && e.status === 403) { this.end(); return; }
+        // A catch-up that failed (a 429, a 5xx) leaves this attempt's socket
+        // open: close it, or the next round opens another beside it.
+        if (this.ws && this.ws.readyState !== WebSocket.CLOSED) this.ws.close();
       }
     }
   }
