@@ -140,3 +140,11 @@ func TestBrowserConsoleTabs(t *testing.T) {
 	nodeModules(t)
 	runNodeTest(t, "console-tabs.test.mjs", adaAndBob(t, chromium, startServer(t)))
 }
+
+// TestBrowserConsoleAcceptOnce: a double click on Accept accepts once,
+// without an error (e2e/js/console-accept.test.mjs).
+func TestBrowserConsoleAcceptOnce(t *testing.T) {
+	chromium := chromiumPath(t)
+	nodeModules(t)
+	runNodeTest(t, "console-accept.test.mjs", adaAndBob(t, chromium, startServer(t)))
+}

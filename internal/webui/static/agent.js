@@ -71,7 +71,14 @@ async function loadChats() {
   for (const chat of Chats) if (!open.has(chat.ContactId)) openChat(chat, { focus: false });
 }
 
+// A second click (a double click, or one before the answer) must not send
+// a second accept: its 409 would say another agent took the chat.
+const accepting = new Set();
+
 async function accept(contactId) {
+  if (accepting.has(contactId)) return;
+  if (open.has(contactId)) return select(contactId, { focus: true });
+  accepting.add(contactId);
   try {
     const chat = await agentAPI("POST", chatPath(contactId, "/accept"));
     // It waits no more: off the list at once, before the pushed re-read.
@@ -80,6 +87,8 @@ async function accept(contactId) {
     readQueue();
   } catch (e) {
     alertMessage(e.message);
+  } finally {
+    accepting.delete(contactId);
   }
 }
 
