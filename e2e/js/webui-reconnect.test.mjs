@@ -98,3 +98,22 @@ test("a catch-up that fails does not leave its socket open beside the next", asy
   assert.ok(throttled, "the catch-up was throttled");
   assert.equal(mine.length, 1, `one open socket after the retry, not ${mine.length}`);
 });
+
+test("the console's connection, refused as ended (403), ends the reconnect loop", async () => {
+  let calls = 0;
+  const c = new ChatConnection({ endpoint: "http://fake", details: {}, onItem() {},
+    connection: async () => {
+      calls++;
+      if (calls > 1) throw Object.assign(new Error("This chat has ended."), { status: 403 });
+      return { Websocket: { Url: "ws://fake/ws" }, ConnectionCredentials: { ConnectionToken: "t" } };
+    } });
+  await c.connect();
+  c.ws.serverClose(); // the socket drops, and the chat ends meanwhile
+  for (let i = 0; i < 100 && !c.ended; i++) await sleep(20);
+  const ended = c.ended;
+  c.end();
+  assert.ok(ended, `still reconnecting after ${calls} tries`);
+  await assert.rejects(new ChatConnection({ endpoint: "http://fake", details: {}, onItem() {},
+    connection: async () => { throw Object.assign(new Error("ended"), { status: 403 }); } }).connect(), /ended/,
+  "a first connection refused as ended fails at once, for the console to show the transcript");
+});

@@ -148,7 +148,8 @@ export class ChatConnection {
         if (this.ws.readyState === WebSocket.OPEN) return;
         this.onState("reconnecting");
       } catch (e) {
-        if (e instanceof ApiError && e.status === 403) { this.end(); return; }
+        // The chat is over: the participant API says 403, the console's 403 or 410.
+        if (e?.status === 403 || e?.status === 410) { this.end(); return; }
         // A catch-up that failed (a 429, a 5xx) leaves this attempt's socket
         // open: close it, or the next round opens another beside it.
         if (this.ws && this.ws.readyState !== WebSocket.CLOSED) this.ws.close();
