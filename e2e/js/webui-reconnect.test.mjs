@@ -99,6 +99,29 @@ test("a catch-up that fails does not leave its socket open beside the next", asy
   assert.equal(mine.length, 1, `one open socket after the retry, not ${mine.length}`);
 });
 
+test("a connection refused on the first try (a 503, a 429) is tried again", async () => {
+  const realFetch = globalThis.fetch;
+  let refused = 0;
+  globalThis.fetch = async (url, init) => {
+    if (url.endsWith("/participant/connection") && refused < 2) {
+      refused++;
+      return { ok: false, status: 503, headers: new Headers({ "x-amzn-errortype": "ServiceUnavailableException" }), json: async () => ({ Message: "busy" }) };
+    }
+    return realFetch(url, init);
+  };
+  const states = [];
+  const c = new ChatConnection({ endpoint: "http://fake", details: { ParticipantToken: "p" }, onItem() {}, onState: (s) => states.push(s) });
+  let error = null;
+  await Promise.race([c.connect().catch((e) => { error = e; }), sleep(3000)]);
+  globalThis.fetch = realFetch;
+  const open = c.ws && c.ws.readyState === FakeWebSocket.OPEN;
+  c.end();
+  assert.equal(error, null, `connect failed: ${error}`);
+  assert.equal(refused, 2);
+  assert.ok(open, "connected in the end");
+  assert.equal(states.at(-2), "connected");
+});
+
 test("the console's connection, refused as ended (403), ends the reconnect loop", async () => {
   let calls = 0;
   const c = new ChatConnection({ endpoint: "http://fake", details: {}, onItem() {},

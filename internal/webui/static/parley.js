@@ -61,9 +61,16 @@ export class ChatConnection {
     return data;
   }
 
+  // connect opens the first connection. One refused for a while (a 429, a
+  // 5xx, the network, a socket closed before subscribing) is tried again
+  // as a reconnect is; a 4xx answer is final.
   async connect() {
     this.onState("connecting");
-    this.opening = this.open();
+    this.opening = this.open().catch((e) => {
+      // (The console's connection() throws its API's errors, with a status too.)
+      if (e?.status >= 400 && e.status < 500 && e.status !== 429) throw e;
+      return this.reconnect();
+    });
     await this.opening;
   }
 
