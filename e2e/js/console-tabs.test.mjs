@@ -25,6 +25,9 @@ test("closing the chat shown selects another and keeps it reachable", async () =
   const bob = page.locator(`.chat-panel[data-contact="${fx.bob.contactId}"]`);
   await bob.waitFor();
   await bob.getByRole("button", { name: "End chat" }).click();
+  // The button pressed goes away with the chat: focus goes to "Close".
+  await bob.getByRole("button", { name: "Close" }).waitFor();
+  assert.equal(await page.evaluate(() => document.activeElement?.textContent), "Close", "focus after ending the chat");
   await bob.getByRole("button", { name: "Close" }).click();
   await bob.waitFor({ state: "detached" });
 

@@ -198,8 +198,10 @@ async function openChat(chat, { focus = true } = {}) {
     // Through the console's API, which answers after the chat ends too.
     attachment: (aid) => agentAPI("GET", chatPath(id, `/attachments/${encodeURIComponent(aid)}`)),
     transcript: async () => (await agentAPI("GET", chatPath(id, "/transcript"))).Transcript,
-    onEnded: () => {
+    onEnded: (hadFocus) => {
+      const moveFocus = hadFocus || document.activeElement === end;
       endedAt ||= Date.now(); end.hidden = true; close.hidden = false; tab.classList.add("ended");
+      if (moveFocus) close.focus(); // the button pressed, or the composer, is gone
     },
   });
   if (chat.Monitoring && !chat.Barged) view.setSilent(true);

@@ -176,8 +176,12 @@ export class ChatView {
   setState(state) {
     this.root.dataset.state = state;
     this.status.textContent = { connecting: "Connecting…", reconnecting: "Reconnecting…", ended: "This chat has ended.", connected: "" }[state] ?? "";
+    // Ending disables the composer and the page hides its "End chat":
+    // whether focus was there says if the page must move it (onEnded's
+    // argument), or it falls to the body.
+    const hadFocus = this.root.contains(document.activeElement);
     this.composerOff();
-    if (state === "ended") this.onEnded();
+    if (state === "ended") this.onEnded(hadFocus);
   }
 
   // setSilent turns the composer off while the viewer monitors the chat

@@ -65,11 +65,15 @@ async function open(details) {
   });
   view = new ChatView(app, conn, {
     me: details.ParticipantId, title: "Chat", shown: () => shown,
-    onEnded: () => {
+    onEnded: (hadFocus) => {
+      const end = document.getElementById("end");
+      const moveFocus = hadFocus || document.activeElement === end || document.activeElement === document.body;
       sessionStorage.removeItem(KEY);
-      document.getElementById("end").hidden = true;
+      end.hidden = true;
       waiting?.stop();
       afterChat(view.root, () => conn.token, newChat);
+      // The button pressed, or the composer, is gone: focus goes to what comes next.
+      if (moveFocus) view.root.querySelector(".aftercare input, .aftercare button")?.focus();
     },
   });
   chatView = view;
