@@ -18,6 +18,7 @@ import (
 	"context"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/parleychat/parley/internal/store"
 )
@@ -176,9 +177,12 @@ func (c *Store) Apply(ctx context.Context, ch *store.Change) ([]store.Item, erro
 }
 
 func (c *Store) forget(ch *store.Change, committed bool) {
+	if ch.Subscribed != "" && committed {
+		c.subscribed(ch.Subscribed)
+	}
 	if len(ch.Acknowledge) == 0 && len(ch.Leave) == 0 && ch.End == nil && ch.ConnectAgent == nil && ch.Timers == nil && ch.Attributes == nil && ch.Erase == nil &&
 		ch.Persist == nil && ch.AnnounceRehydration == "" && ch.Requeue == nil &&
-		ch.Barge == "" && ch.ParticipantToken == nil && len(ch.Clocks) == 0 && ch.Subscribed == "" {
+		ch.Barge == "" && ch.ParticipantToken == nil && len(ch.Clocks) == 0 {
 		return // nothing cached changed: reads in flight may fill the cache
 	}
 	c.mu.Lock()
@@ -230,8 +234,20 @@ func (c *Store) forget(ch *store.Change, committed bool) {
 	if ch.Attributes != nil {
 		delete(c.contacts, ch.Attributes.ContactID)
 	}
-	if ch.Subscribed != "" {
-		delete(c.contacts, ch.Subscribed)
+}
+
+// subscribed clears a cached contact's ConnectBy in place, without a new
+// generation: every chat's first connection does this, and a generation
+// spent on each would keep the reads of every chat starting meanwhile out
+// of the cache. A read in flight may put back the contact with its
+// ConnectBy; that costs one more clearing write, which changes nothing, at
+// the customer's next connection (ConnectBy is read for nothing else).
+func (c *Store) subscribed(id string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if k, ok := c.contacts[id]; ok {
+		k.ConnectBy = time.Time{}
+		c.contacts[id] = k
 	}
 }
 
@@ -276,7 +292,6 @@ func (c *Store) forgetSessions(ch *store.Change, committed bool) {
 		{ch.Requeue != nil, func() string { return ch.Requeue.ContactID }},
 		{ch.AnnounceRehydration != "", func() string { return ch.AnnounceRehydration }},
 		{ch.Attributes != nil, func() string { return ch.Attributes.ContactID }},
-		{ch.Subscribed != "", func() string { return ch.Subscribed }},
 	} {
 		if k.changed {
 			contacts = append(contacts, k.id())

@@ -49,6 +49,41 @@ func TestWritesInvalidate(t *testing.T) {
 	}
 }
 
+// TestSubscribedClearsConnectByInPlace: the customer's first connection
+// clears the cached contact's ConnectBy without dropping the contact, and
+// without keeping reads in flight meanwhile out of the cache.
+func TestSubscribedClearsConnectByInPlace(t *testing.T) {
+	ctx := context.Background()
+	db, err := sqlite.Open(filepath.Join(t.TempDir(), "p.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	c := New(db)
+	now := time.Now().Truncate(time.Millisecond)
+	if _, err := c.Apply(ctx, &store.Change{NewContact: &store.Contact{ID: "c", InstanceID: "i", InitialContactID: "c",
+		State: store.ContactQueued, Attributes: map[string]string{}, ContentTypes: []string{"text/plain"}, CreatedAt: now,
+		Deadline: now.Add(time.Hour), ConnectBy: now.Add(time.Minute)}}); err != nil {
+		t.Fatal(err)
+	}
+	if k, _ := c.Contact(ctx, "c"); !k.ConnectBy.Equal(now.Add(time.Minute)) {
+		t.Fatalf("ConnectBy %v", k.ConnectBy)
+	}
+	gen := c.gen
+	if _, err := c.Apply(ctx, &store.Change{Subscribed: "c"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, cached := c.contacts["c"]; !cached || c.gen != gen {
+		t.Errorf("the contact was dropped (%v) or a generation spent (%d → %d)", !cached, gen, c.gen)
+	}
+	if k, _ := c.Contact(ctx, "c"); !k.ConnectBy.IsZero() {
+		t.Errorf("cached ConnectBy after the first connection: %v", k.ConnectBy)
+	}
+	if k, _ := db.Contact(ctx, "c"); !k.ConnectBy.IsZero() {
+		t.Errorf("stored ConnectBy after the first connection: %v", k.ConnectBy)
+	}
+}
+
 // slowReads lets a test hold a Contact read between the moment it read the
 // store and the moment it returns, which is where a write racing it lands.
 type slowReads struct {
