@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime/debug"
 	"time"
 
 	"github.com/parleychat/parley/internal/secret"
@@ -91,8 +92,10 @@ func Middleware(next http.Handler, log *slog.Logger, m *Metrics) http.Handler {
 			info.Operation = operation(r.Pattern)
 			status := rw.status
 			if v := recover(); v != nil {
-				status = 0 // the connection was dropped
-				defer panic(v)
+				var abort any
+				if status, abort = rw.recovered(r.Context(), log, v); abort != nil {
+					defer panic(abort) // after the access-log line
+				}
 			}
 			d := time.Since(start)
 			m.request(info.Operation, status, d)
@@ -128,6 +131,33 @@ func Middleware(next http.Handler, log *slog.Logger, m *Metrics) http.Handler {
 		}()
 		next.ServeHTTP(rw, r)
 	})
+}
+
+// recovered answers a request whose handler panicked with v, and returns
+// the status the access log and the metrics count, and what to panic with
+// once they are done, if anything. Before any of the answer was written, it
+// is a 500 with generic text, as for any server fault (the panic and its
+// stack go to the log, never to the client); after, the answer can only be
+// cut short: the connection is dropped (status 0).
+func (w *responseWriter) recovered(ctx context.Context, log *slog.Logger, v any) (status int, abort any) {
+	if v == http.ErrAbortHandler { // a deliberate abort: net/http drops it quietly
+		return 0, v
+	}
+	log.ErrorContext(ctx, "handler panicked", "panic", v, "stack", string(debug.Stack()))
+	if w.wroteHeader {
+		return 0, http.ErrAbortHandler
+	}
+	h := w.Header()
+	for k := range h {
+		if k != "X-Amzn-Requestid" {
+			delete(h, k)
+		}
+	}
+	h.Set("Content-Type", "application/json")
+	h.Set("X-Amzn-ErrorType", "InternalServerException")
+	w.WriteHeader(http.StatusInternalServerError)
+	w.Write([]byte(`{"Message":"An internal error occurred; the request may be retried."}`))
+	return http.StatusInternalServerError, nil
 }
 
 func remoteIP(r *http.Request) string {
