@@ -85,6 +85,11 @@ func OpenLocal(dir string) (*Local, error) {
 			return nil, err
 		}
 	}
+	// The folders' own entries must survive a crash, as the blobs in them.
+	if err := syncDir(root, "."); err != nil {
+		root.Close()
+		return nil, err
+	}
 	l := &Local{root: root, dir: dir}
 	l.sweepTemp()
 	return l, nil
@@ -157,7 +162,14 @@ func (w *localWriter) Commit() error {
 		w.Abort()
 		return err
 	}
-	if err := w.l.root.MkdirAll(dir, 0o700); err != nil {
+	// The first blob of one of the 256 folders makes it, and the folder's
+	// entry in blobs must be durable before a blob in it can be.
+	if err := w.l.root.Mkdir(dir, 0o700); err == nil {
+		if err := syncDir(w.l.root, "blobs"); err != nil {
+			w.Abort()
+			return err
+		}
+	} else if !errors.Is(err, fs.ErrExist) {
 		w.Abort()
 		return err
 	}
@@ -178,7 +190,13 @@ func (w *localWriter) Abort() error {
 	return w.l.root.Remove(w.tmp)
 }
 
+// syncDirHook, if set (by tests), is told of every directory synced.
+var syncDirHook func(dir string)
+
 func syncDir(root *os.Root, dir string) error {
+	if syncDirHook != nil {
+		syncDirHook(dir)
+	}
 	d, err := root.Open(dir)
 	if err != nil {
 		return err

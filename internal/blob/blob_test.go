@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/parleychat/parley/internal/secret"
@@ -89,5 +90,48 @@ func TestLocalSweepsTempAfterCrash(t *testing.T) {
 	defer l.Close()
 	if tmp, _ := os.ReadDir(filepath.Join(dir, "tmp")); len(tmp) != 0 {
 		t.Errorf("temporary files survive a restart: %v", tmp)
+	}
+}
+
+// TestLocalCommitSyncsNewDirectories: a blob survives a crash only if every
+// directory entry leading to it does. The first blob in one of the 256
+// folders creates that folder, whose entry is in "blobs": that is synced
+// as well as the folder that holds the renamed file; the folders OpenLocal
+// creates are synced in the data dir.
+func TestLocalCommitSyncsNewDirectories(t *testing.T) {
+	var synced []string
+	syncDirHook = func(dir string) { synced = append(synced, dir) }
+	defer func() { syncDirHook = nil }()
+	l, err := OpenLocal(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if !slices.Contains(synced, ".") {
+		t.Errorf("OpenLocal synced %q, not the folder that holds tmp and blobs", synced)
+	}
+	key := "ab" + secret.NewUUID()
+	for i := range 2 {
+		synced = nil
+		w, err := l.Create(context.Background(), key[:2]+secret.NewUUID())
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Write([]byte("x"))
+		if err := w.Commit(); err != nil {
+			t.Fatal(err)
+		}
+		want := []string{"blobs/ab"}
+		if i == 0 {
+			want = []string{"blobs", "blobs/ab"}
+		}
+		for _, d := range want {
+			if !slices.Contains(synced, d) {
+				t.Errorf("commit %d synced %q, not %q", i, synced, d)
+			}
+		}
+		if i == 1 && slices.Contains(synced, "blobs") {
+			t.Errorf("commit into an existing folder synced %q", synced)
+		}
 	}
 }
