@@ -4,10 +4,12 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -294,3 +296,52 @@ func TestGracefulShutdown(t *testing.T) {
 }
 
 func aws2str(s *string) string { return v1aws.StringValue(s) }
+
+// TestCrashMidUploadLeavesItsURLRetryable: the server is killed while it
+// receives an upload; on the next start, the client's retry of the same
+// upload URL is received and the attachment completes. The crashed PUT's
+// claim on the URL died with its process: it must not answer 409 ("already
+// being uploaded") until the URL expires. On SQLite, whose database one
+// process owns.
+func TestCrashMidUploadLeavesItsURLRetryable(t *testing.T) {
+	dataDir := t.TempDir()
+	p := startProcess(t, dataDir, "")
+	ts := &testServer{URL: p.url, InstanceID: "test-instance", DataDir: dataDir}
+	_, _, tok, _ := ts.withAgent(t)
+	pc := ts.participantClient()
+	data := strings.Repeat("a line of the notes a crash cut short\n", 200)
+	up := must[*cp.StartAttachmentUploadOutput](t)(pc.StartAttachmentUpload(&cp.StartAttachmentUploadInput{ConnectionToken: v1aws.String(tok),
+		AttachmentName: v1aws.String("notes.txt"), ContentType: v1aws.String("text/plain"),
+		AttachmentSizeInBytes: v1aws.Int64(int64(len(data))), ClientToken: v1aws.String("notes")}))
+	url := *up.UploadMetadata.Url
+
+	c, err := dialFrom(context.Background(), "127.0.0.1", p.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	fmt.Fprintf(c, "PUT %s HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n\r\n%s",
+		strings.TrimPrefix(url, p.url), len(data), data[:100])
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if _, tmp := blobFiles(t, dataDir); len(tmp) > 0 {
+			break // the server claimed the URL and is writing the file
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the PUT never began writing its file")
+		}
+	}
+	p.kill()
+
+	p = startProcess(t, dataDir, "")
+	ts.URL = p.url
+	pc = ts.participantClient()
+	retry := strings.Replace(url, strings.TrimSuffix(url[:strings.Index(url, "/attachments/")], "/"), p.url, 1)
+	req, _ := http.NewRequest("PUT", retry, strings.NewReader(data))
+	req.Header.Set("Content-Type", "text/plain")
+	resp, body := send(t, req)
+	equal(t, "the retry's status after the crash ("+string(body)+")", resp.StatusCode, http.StatusOK)
+	if _, err := pc.CompleteAttachmentUpload(&cp.CompleteAttachmentUploadInput{ConnectionToken: v1aws.String(tok),
+		AttachmentIds: v1aws.StringSlice([]string{*up.AttachmentId}), ClientToken: v1aws.String("done")}); err != nil {
+		t.Fatalf("CompleteAttachmentUpload after the retry: %v", err)
+	}
+}

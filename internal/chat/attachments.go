@@ -244,6 +244,11 @@ func (s *Service) ReceiveUpload(ctx context.Context, fileID, token, contentType 
 	// two servers (or requests) receive one file at once.
 	claim := &store.Change{RequireActive: f.ContactID,
 		FileUpdates: []store.FileUpdate{{ID: fileID, From: store.FilePending, To: store.FileReceiving, At: s.now()}}}
+	if f.State == store.FileReceiving && !s.cfg.SharedStore {
+		// No PUT of this process holds the file (claimUpload): the one that
+		// claimed it died with its process, a crash. Its claim is taken over.
+		claim.FileUpdates[0].From = store.FileReceiving
+	}
 	if _, err := s.store.Apply(ctx, claim); err != nil {
 		if errors.Is(err, store.ErrEnded) {
 			return "", errParticipantEnded

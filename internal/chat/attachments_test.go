@@ -189,6 +189,7 @@ func TestUploadClaimHoldsAcrossServers(t *testing.T) {
 	defer st1.Close()
 	svc2, st2, _ := fileService(t, dir, clk, 0)
 	defer st2.Close()
+	svc1.cfg.SharedStore, svc2.cfg.SharedStore = true, true // as on PostgreSQL
 	ctx := context.Background()
 	chat, err := svc1.StartChat(ctx, StartChatInput{InstanceID: "i", FlowID: "f", DisplayName: "Ada"})
 	if err != nil {
@@ -232,6 +233,36 @@ func TestUploadClaimHoldsAcrossServers(t *testing.T) {
 	_, err = svc2.ReceiveUpload(ctx, tk.AttachmentID, tok, "text/plain", bytes.NewReader([]byte("hello")))
 	if KindOf(err) != AccessDenied {
 		t.Errorf("the URL after a completed upload: %v, want AccessDenied", err)
+	}
+}
+
+// TestUploadClaimOfACrashedProcessIsTakenOver: on a store this process
+// owns alone, a file left RECEIVING by a process that died mid-upload is
+// received again by the retry of its URL, not refused until it expires.
+func TestUploadClaimOfACrashedProcessIsTakenOver(t *testing.T) {
+	svc, st, _ := fileService(t, t.TempDir(), &clock{t: time.Now()}, 0)
+	defer st.Close()
+	ctx := context.Background()
+	chat, err := svc.StartChat(ctx, StartChatInput{InstanceID: "i", FlowID: "f", DisplayName: "Ada"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, _ := svc.Connect(ctx, chat.ParticipantToken, false, true, false)
+	sess, _ := svc.Authenticate(ctx, conn.ConnectionToken)
+	tk, err := svc.StartUpload(ctx, sess, "notes.txt", "text/plain", 5, "c1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The claim of a PUT whose process was killed.
+	if _, err := st.Apply(ctx, &store.Change{FileUpdates: []store.FileUpdate{
+		{ID: tk.AttachmentID, From: store.FilePending, To: store.FileReceiving, At: time.Now()}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.ReceiveUpload(ctx, tk.AttachmentID, tokenOf(tk.URL), "text/plain", bytes.NewReader([]byte("hello"))); err != nil {
+		t.Fatalf("the retry after a crash: %v", err)
+	}
+	if f, _ := st.File(ctx, tk.AttachmentID); f.State != store.FileUploaded {
+		t.Errorf("the file is %s, want UPLOADED", f.State)
 	}
 }
 

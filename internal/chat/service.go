@@ -76,6 +76,10 @@ type Config struct {
 	// Streams delivers message streams (StartContactStreaming); nil means
 	// no endpoint is configured, and streaming is refused.
 	Streams StreamSender
+	// SharedStore: other processes write the store too (PostgreSQL). When
+	// false this process owns it, and what it does not hold in memory (an
+	// upload being received) no process holds.
+	SharedStore bool
 }
 
 // StreamSender posts a stream's notifications to the endpoint a topic ARN

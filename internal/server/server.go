@@ -222,6 +222,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 		MinFreeBytes:  cfg.AttachmentMinFree,
 		Direct:        direct,
 		Streams:       streams,
+		SharedStore:   cfg.DatabaseURL != "",
 	}, cached, cfg.Key, log)
 	wake := s.chat.WakeStreams
 	wakeStreams.Store(&wake)
