@@ -410,3 +410,32 @@ func BenchmarkUploadPipeline(b *testing.B) {
 		}
 	}
 }
+
+// failingAfterFirst serves its first read and fails every later one, as a
+// disk (or a bucket) that fails mid-check.
+type failingAfterFirst struct {
+	data  []byte
+	reads int
+}
+
+func (f *failingAfterFirst) ReadAt(p []byte, off int64) (int, error) {
+	if f.reads++; f.reads > 1 {
+		return 0, &os.PathError{Op: "read", Path: "/var/lib/parley/attachments/blobs/ab/secret", Err: errors.New("input/output error")}
+	}
+	return bytes.NewReader(f.data).ReadAt(p, off)
+}
+
+// TestImageReadFailureIsNotADamagedImage: a read that fails while the
+// image's header is read is the server's fault, an error (the file could
+// not be checked, the detail for the log), not a verdict whose reason,
+// shown to every participant, names the server's paths.
+func TestImageReadFailureIsNotADamagedImage(t *testing.T) {
+	data := testfiles.PNG(8, 8)
+	v, err := CheckContent(&failingAfterFirst{data: data}, int64(len(data)), "a.png")
+	if err == nil {
+		t.Errorf("a failed read judged %+v, want an error", v)
+	}
+	if strings.Contains(v.Reason, "/var/lib") {
+		t.Errorf("the reason shown to participants leaks a path: %q", v.Reason)
+	}
+}

@@ -72,7 +72,12 @@ func CheckContent(f io.ReaderAt, size int64, name string) (Verdict, error) {
 		return Verdict{Reason: fmt.Sprintf("The file's content is %s markup; a .%s file must be plain text.", m, ext)}, nil
 	}
 	if isA(detected, "image/png") || isA(detected, "image/jpeg") { // an animated PNG too
-		cfg, _, err := image.DecodeConfig(sequential(f, size))
+		r := &readErrors{r: sequential(f, size)}
+		cfg, _, err := image.DecodeConfig(r)
+		if r.err != nil {
+			// The storage failed, not the image: it could not be checked.
+			return Verdict{}, fmt.Errorf("reading the image header: %w", r.err)
+		}
 		if err != nil {
 			return Verdict{Reason: damagedImage + err.Error()}, nil
 		}
@@ -109,6 +114,22 @@ const readAhead = 256 << 10
 // bufio.Reader (its WriteTo hands the section to the writer's ReadFrom).
 func sequential(f io.ReaderAt, size int64) io.Reader {
 	return struct{ io.Reader }{bufio.NewReaderSize(io.NewSectionReader(f, 0, size), readAhead)}
+}
+
+// readErrors keeps the first error of its reader other than io.EOF: a
+// decoder reports it as a damaged file (or as no known format), when it is
+// the storage's failure.
+type readErrors struct {
+	r   io.Reader
+	err error
+}
+
+func (e *readErrors) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	if err != nil && err != io.EOF && e.err == nil {
+		e.err = err
+	}
+	return n, err
 }
 
 // Head keeps the first bytes written to it, as many as CheckContent reads
