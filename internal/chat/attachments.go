@@ -542,12 +542,23 @@ func (s *Service) judge(f store.File, uploader store.Participant, wait time.Dura
 		FileUpdates: []store.FileUpdate{{ID: f.ID, From: store.FileInProgress, To: store.FileInProgress, ItemID: item.ID, At: s.now()}},
 	})
 	cancel()
+	announced := err == nil
 	if err != nil {
 		s.log.Error("announcing an attachment in progress", "attachment", f.ID, "err", err)
+		// Unless it was written after all (the file then names it), there
+		// is no IN_PROGRESS item for the verdict to update.
+		if now, err := s.store.File(s.work, f.ID); err == nil && now.ItemID == item.ID {
+			announced = true
+		}
 	}
 	// judge runs on a goroutine of its own, which Shutdown waits for: the
 	// verdict follows on it.
 	v := <-result
+	if !announced { // the verdict is the attachment's transcript item
+		item.ID = secret.NewTimeUUID()
+		s.announce(f, item, v, "")
+		return
+	}
 	next := item
 	next.ID = secret.NewTimeUUID()
 	next.InTranscript = false // the transcript's item is updated in place

@@ -2,6 +2,7 @@ package chat
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"path/filepath"
@@ -128,5 +129,73 @@ func TestShutdownDeadlineLeavesCheckForNextStart(t *testing.T) {
 	st.closed.Store(false)
 	if f, _ := st.File(context.Background(), id); f.State != store.FileInProgress {
 		t.Errorf("the file is %s, want IN_PROGRESS, to be claimed again after its lease", f.State)
+	}
+}
+
+// inProgressFails is a store whose first write of an IN_PROGRESS
+// attachment item fails, as a store in passing trouble.
+type inProgressFails struct {
+	store.Store
+	failed atomic.Bool
+}
+
+func (s *inProgressFails) Apply(ctx context.Context, ch *store.Change) ([]store.Item, error) {
+	for _, it := range ch.Items {
+		if len(it.Attachments) > 0 && it.Attachments[0].Status == StatusInProgress && !s.failed.Swap(true) {
+			return nil, errors.New("disk I/O error")
+		}
+	}
+	return s.Store.Apply(ctx, ch)
+}
+
+// TestVerdictAfterAFailedInProgressItemIsInTheTranscript: when the
+// IN_PROGRESS item could not be written, the verdict that follows is not
+// an update of that missing item: it is the attachment's transcript item,
+// so the file is not lost from the transcript.
+func TestVerdictAfterAFailedInProgressItemIsInTheTranscript(t *testing.T) {
+	dir := t.TempDir()
+	db := openStore(t, dir)
+	blobs, err := blob.OpenLocal(filepath.Join(dir, "attachments"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close(); blobs.Close() })
+	st := &inProgressFails{Store: db}
+	scanner := newSlowScanner()
+	svc := New(Config{InstanceID: "i", QueueID: "q", Blobs: blobs, Scanner: scanner, VerdictWait: time.Millisecond,
+		WebsocketURL: func(string) string { return "" }, FileURL: func(id, tok string) string { return id + "?token=" + tok }},
+		st, secret.Key{9}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	ctx := context.Background()
+	sess, id := uploaded(t, svc)
+	if err := svc.CompleteUpload(ctx, sess, id, "c2", answeredAlready()); err != nil {
+		t.Fatal(err)
+	}
+	<-scanner.started
+	for !st.failed.Load() {
+		time.Sleep(time.Millisecond)
+	}
+	close(scanner.release)
+	if err := svc.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	f, err := db.File(ctx, id)
+	if err != nil || f.State != store.FileApproved || f.ItemID == "" {
+		t.Fatalf("the file is %s with item %q (%v), want APPROVED with its item", f.State, f.ItemID, err)
+	}
+	items, err := db.Transcript(ctx, sess.Contact.ID, 0, true, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, it := range items {
+		if it.Type == TypeAttachment && len(it.Attachments) > 0 && it.Attachments[0].ID == id {
+			found = true
+			if it.Attachments[0].Status != StatusApproved || it.ID != f.ItemID {
+				t.Errorf("the transcript's item %s says %s; the file's item is %s", it.ID, it.Attachments[0].Status, f.ItemID)
+			}
+		}
+	}
+	if !found {
+		t.Error("the attachment is missing from the transcript")
 	}
 }
