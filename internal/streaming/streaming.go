@@ -24,6 +24,7 @@ import (
 	"math/big"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 )
@@ -39,18 +40,50 @@ type Signer struct {
 	certURL string
 }
 
+// writeKey writes a new key file whole or not at all, and durably: to a
+// temporary file, synced, renamed over path, and the rename synced.
+func writeKey(path string, b []byte) error {
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(b)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	d, err := os.Open(filepath.Dir(path))
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
 // LoadSigner reads the signing key at path, making it the first time, and
 // makes the certificate served at baseURL+CertPath.
 func LoadSigner(path, baseURL string) (*Signer, error) {
 	var key *rsa.PrivateKey
 	b, err := os.ReadFile(path)
 	switch {
-	case errors.Is(err, os.ErrNotExist):
+	// An empty file is what a crash while an earlier version wrote the key
+	// left: no key anyone used.
+	case errors.Is(err, os.ErrNotExist), err == nil && len(b) == 0:
 		if key, err = rsa.GenerateKey(rand.Reader, 2048); err != nil {
 			return nil, err
 		}
 		der := x509.MarshalPKCS1PrivateKey(key)
-		if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: der}), 0o600); err != nil {
+		if err := writeKey(path, pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: der})); err != nil {
 			return nil, err
 		}
 	case err != nil:

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -78,5 +79,30 @@ func TestSignedNotification(t *testing.T) {
 	}
 	if s.Configured("arn:aws:sns:us-east-1:000000000000:none") || !s.Configured(arn) || (*Sender)(nil).Configured(arn) {
 		t.Error("Configured")
+	}
+}
+
+// TestSignerStartsAfterACrashMidWrite: the key is made on first start; a
+// crash (or a power loss before the file reached the disk) while it was
+// written leaves an empty file, which is no key anyone used: the next
+// start makes the key again instead of refusing to start for good.
+func TestSignerStartsAfterACrashMidWrite(t *testing.T) {
+	keyPath := filepath.Join(t.TempDir(), "streaming-key.pem")
+	if err := os.WriteFile(keyPath, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	signer, err := LoadSigner(keyPath, "http://parley.example")
+	if err != nil {
+		t.Fatalf("start after a crash mid-write: %v", err)
+	}
+	again, err := LoadSigner(keyPath, "http://parley.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !signer.key.Equal(again.key) {
+		t.Error("the key made again was not kept")
+	}
+	if entries, _ := os.ReadDir(filepath.Dir(keyPath)); len(entries) != 1 {
+		t.Errorf("the data dir holds %d files, want only the key", len(entries))
 	}
 }
