@@ -296,6 +296,12 @@ func (s *Service) commitItem(ctx context.Context, sess *Session, ch *store.Chang
 		it, _, err := s.replay(ctx, sess, ch.Items[lead].ClientToken)
 		return it, err
 	case errors.Is(err, store.ErrEnded):
+		// A retry that raced its first attempt (a Disconnect) finds the
+		// participant gone or the chat ended by that attempt: the first
+		// result is its answer.
+		if it, ok, err := s.replay(ctx, sess, ch.Items[lead].ClientToken); ok || err != nil {
+			return it, err
+		}
 		return store.Item{}, errParticipantEnded
 	case err != nil:
 		return store.Item{}, err
