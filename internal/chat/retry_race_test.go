@@ -2,8 +2,12 @@ package chat
 
 import (
 	"context"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/parleychat/parley/internal/store"
 )
 
 // TestDisconnectRetryRacingTheFirstAnswersAsTheFirst: a retry of
@@ -43,5 +47,60 @@ func TestDisconnectRetryRacingTheFirstAnswersAsTheFirst(t *testing.T) {
 	// Without the token it is new work, refused.
 	if err := svc.Disconnect(ctx, retry, ""); err == nil {
 		t.Error("a second Disconnect without a ClientToken succeeded")
+	}
+}
+
+// raceGate holds the first Apply carrying the idempotency token until a
+// second one (its retry, which has passed every read) arrives, then lets
+// the first commit before the second runs: two attempts of one request
+// racing.
+type raceGate struct {
+	store.Store
+	token         string
+	n             atomic.Int32
+	second, first chan struct{}
+}
+
+func newRaceGate(st store.Store, token string) *raceGate {
+	return &raceGate{Store: st, token: token, second: make(chan struct{}), first: make(chan struct{})}
+}
+
+func (g *raceGate) Apply(ctx context.Context, ch *store.Change) ([]store.Item, error) {
+	if ch.Idempotency == nil || ch.Idempotency.ClientToken != g.token {
+		return g.Store.Apply(ctx, ch)
+	}
+	if g.n.Add(1) == 1 {
+		<-g.second
+		defer close(g.first)
+		return g.Store.Apply(ctx, ch)
+	}
+	close(g.second)
+	<-g.first
+	return g.Store.Apply(ctx, ch)
+}
+
+// TestAddBotRetryRacingTheFirstAnswersAsTheFirst: two attempts of one
+// CreateParticipant (a CUSTOM_BOT) with one ClientToken, at once, get the
+// same participant; the later is not refused because the earlier's bot has
+// joined.
+func TestAddBotRetryRacingTheFirstAnswersAsTheFirst(t *testing.T) {
+	ctx := context.Background()
+	gate := newRaceGate(openStore(t, t.TempDir()), "bot-1")
+	svc := newService(t, gate, &clock{t: time.Now()})
+	chat, err := svc.StartChat(ctx, StartChatInput{InstanceID: "i", FlowID: "f", DisplayName: "Ada"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var outs [2]AddParticipantOutput
+	var errs [2]error
+	var wg sync.WaitGroup
+	for i := range 2 {
+		wg.Go(func() {
+			outs[i], errs[i] = svc.AddParticipant(ctx, "i", chat.ContactID, RoleCustomBot, "Bot", "bot-1")
+		})
+	}
+	wg.Wait()
+	if errs[0] != nil || errs[1] != nil || outs[0].ParticipantID != outs[1].ParticipantID {
+		t.Errorf("two attempts of one request: %+v (%v) and %+v (%v), want one participant twice", outs[0], errs[0], outs[1], errs[1])
 	}
 }

@@ -655,6 +655,15 @@ func (s *Service) tryAddParticipant(ctx context.Context, instanceID, contactID, 
 		ch.ConnectAgent = &store.ConnectAgent{ContactID: contactID, AgentID: p.ID, At: now, Exclusive: consoleAgent != "", Console: consoleAgent}
 	}
 	_, err = s.store.Apply(ctx, ch)
+	if err != nil && !errors.Is(err, store.ErrDuplicate) && clientToken != "" {
+		// A retry that raced its first attempt may fail on what that
+		// attempt did (its bot joined, before the key was checked): the
+		// first result is its answer.
+		var first AddParticipantOutput
+		if ok, err := s.idempotent(ctx, scope, clientToken, &first); ok || err != nil {
+			return first, err
+		}
+	}
 	switch {
 	case errors.Is(err, store.ErrDuplicate):
 		_, err = s.idempotent(ctx, scope, clientToken, &out)
