@@ -10,7 +10,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/parleychat/parley/internal/streaming"
 	"io/fs"
 	"net"
 	"net/netip"
@@ -22,9 +21,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/parleychat/parley/internal/atomicfile"
 	"github.com/parleychat/parley/internal/attach"
 	"github.com/parleychat/parley/internal/realip"
 	"github.com/parleychat/parley/internal/secret"
+	"github.com/parleychat/parley/internal/streaming"
 )
 
 // Config is the server's configuration.
@@ -465,7 +466,7 @@ func (c *Config) LoadIdentity() error {
 	// node is still read, so that the first node offers it to the others.
 	if changed && c.DatabaseURL == "" {
 		b, _ := json.MarshalIndent(id, "", "  ")
-		if err := writeFileAtomic(path, b, 0o600); err != nil {
+		if err := atomicfile.Write(path, b, 0o600); err != nil {
 			return err
 		}
 	}
@@ -515,26 +516,6 @@ func (c *Config) ShareIdentity(share func(candidate []byte) ([]byte, error)) err
 	}
 	c.ident, c.IdentityShared = id, true
 	return c.adopt(id, "the database's identity")
-}
-
-func writeFileAtomic(path string, b []byte, mode os.FileMode) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, mode)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
 }
 
 // BaseURL returns the public base URL: PublicURL, or one built from the

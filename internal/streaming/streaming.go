@@ -24,9 +24,10 @@ import (
 	"math/big"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/parleychat/parley/internal/atomicfile"
 )
 
 // CertPath is where Parley serves the certificate that verifies its
@@ -38,36 +39,6 @@ type Signer struct {
 	key     *rsa.PrivateKey
 	certPEM []byte
 	certURL string
-}
-
-// writeKey writes a new key file whole or not at all, and durably: to a
-// temporary file, synced, renamed over path, and the rename synced.
-func writeKey(path string, b []byte) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(b)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	d, err := os.Open(filepath.Dir(path))
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
 
 // LoadSigner reads the signing key at path, making it the first time, and
@@ -83,7 +54,7 @@ func LoadSigner(path, baseURL string) (*Signer, error) {
 			return nil, err
 		}
 		der := x509.MarshalPKCS1PrivateKey(key)
-		if err := writeKey(path, pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: der})); err != nil {
+		if err := atomicfile.Write(path, pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: der}), 0o600); err != nil {
 			return nil, err
 		}
 	case err != nil:
