@@ -48,6 +48,9 @@ type Credential struct {
 
 const algorithm = "AWS4-HMAC-SHA256"
 
+// amzDateLayout is X-Amz-Date's ISO 8601 basic format.
+const amzDateLayout = "20060102T150405Z"
+
 func forbidden(typ, format string, args ...any) *awswire.Error {
 	return awswire.Errorf(http.StatusForbidden, typ, format, args...)
 }
@@ -121,9 +124,15 @@ func (v *Verifier) headers(r *http.Request) (c Credential, secret string, signed
 	if !slices.Contains(c.SignedHeaders, "host") {
 		return c, "", signedAt, forbidden("InvalidSignatureException", "The host header must be signed.")
 	}
-	date := r.Header.Get("X-Amz-Date")
-	signedAt, err = time.Parse("20060102T150405Z", date)
-	if err != nil || !slices.Contains(c.SignedHeaders, "x-amz-date") {
+	// The signature covers the header's text, but the signer rebuilds it
+	// from signedAt: only one value, in exactly the layout (time.Parse also
+	// takes a fraction of a second), is the text the client signed.
+	var date string
+	if dates := r.Header.Values("X-Amz-Date"); len(dates) == 1 {
+		date = dates[0]
+	}
+	signedAt, err = time.Parse(amzDateLayout, date)
+	if err != nil || signedAt.Format(amzDateLayout) != date || !slices.Contains(c.SignedHeaders, "x-amz-date") {
 		return c, "", signedAt, awswire.Errorf(http.StatusBadRequest, "IncompleteSignatureException", "A signed X-Amz-Date header in the form yyyyMMddTHHmmssZ is required.")
 	}
 	if c.Date != date[:8] {
@@ -161,7 +170,9 @@ func (v *Verifier) verifyBody(r *http.Request, body []byte, c Credential, secret
 			}
 		default:
 			if vals := r.Header.Values(name); len(vals) > 0 {
-				clone.Header[http.CanonicalHeaderKey(name)] = vals
+				// A copy: the signer rewrites X-Amz-Date in place, which
+				// must not change r.
+				clone.Header[http.CanonicalHeaderKey(name)] = slices.Clone(vals)
 			}
 		}
 	}

@@ -130,3 +130,31 @@ func FuzzParseAuthorization(f *testing.F) {
 		}
 	})
 }
+
+// TestDateHeaderCovered checks that X-Amz-Date is verified as it was sent:
+// the signature covers the header's text, so a request whose header was
+// changed after signing, even to a value that names the same second, or
+// given a second value, must not verify.
+func TestDateHeaderCovered(t *testing.T) {
+	now := time.Now()
+	body := `{"InstanceId":"i"}`
+	for _, tt := range []struct {
+		name   string
+		change func(h http.Header)
+	}{
+		{"fraction appended", func(h http.Header) { h.Set("X-Amz-Date", strings.TrimSuffix(h.Get("X-Amz-Date"), "Z")+".999Z") }},
+		{"comma fraction appended", func(h http.Header) { h.Set("X-Amz-Date", strings.TrimSuffix(h.Get("X-Amz-Date"), "Z")+",5Z") }},
+		{"second value", func(h http.Header) { h.Add("X-Amz-Date", now.Add(time.Hour).UTC().Format("20060102T150405Z")) }},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := signed(t, "PUT", "/contact/chat", body, nil, "s3cret", now)
+			if err := verifier.Verify(r, []byte(body)); err != nil {
+				t.Fatalf("unchanged request: %v", err)
+			}
+			tt.change(r.Header)
+			if err := verifier.Verify(r, []byte(body)); err == nil {
+				t.Errorf("Verify accepted X-Amz-Date %q, which the client did not sign", r.Header.Values("X-Amz-Date"))
+			}
+		})
+	}
+}
