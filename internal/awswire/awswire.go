@@ -4,6 +4,7 @@
 package awswire
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -161,7 +162,9 @@ func DecodeJSON(r *http.Request, v any) error {
 
 // Unmarshal decodes a JSON body (empty means {}) into v.
 func Unmarshal(body []byte, v any) error {
-	if len(strings.TrimSpace(string(body))) == 0 {
+	// Only JSON's own whitespace makes an empty body (strings.TrimSpace
+	// would also take \v, \f and Unicode spaces, which are not JSON).
+	if len(bytes.TrimLeft(body, " \t\r\n")) == 0 {
 		return nil
 	}
 	if err := json.Unmarshal(body, v); err != nil {
