@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"reflect"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -170,11 +171,38 @@ func Unmarshal(body []byte, v any) error {
 	if err := json.Unmarshal(body, v); err != nil {
 		var typeErr *json.UnmarshalTypeError
 		if errors.As(err, &typeErr) && typeErr.Field != "" {
-			return Validation("Invalid value for %s: expected %s.", typeErr.Field, typeErr.Type)
+			return Validation("Invalid value for %s: expected %s.", typeErr.Field, jsonKind(typeErr.Type))
 		}
 		return Validation("The request body is not valid JSON.")
 	}
 	return nil
+}
+
+// jsonKind says what JSON a Go type decodes from, for an error message:
+// the Go type itself (int64, an anonymous struct, a store type) would show
+// the caller Parley's internals rather than the model's terms.
+func jsonKind(t reflect.Type) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "a boolean"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		if bits := t.Bits(); bits < 64 {
+			return fmt.Sprintf("an integer from %d to %d", -1<<(bits-1), 1<<(bits-1)-1)
+		}
+		return "an integer"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	case reflect.Map, reflect.Struct:
+		return "an object"
+	}
+	return "another type"
 }
 
 // Checker collects the first constraint violation of a request, worded the

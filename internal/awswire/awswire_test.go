@@ -33,3 +33,36 @@ func TestUnmarshalEmpty(t *testing.T) {
 		}
 	}
 }
+
+// TestUnmarshalTypeMessage checks that a member of the wrong JSON type is
+// named to the caller in JSON's terms: Parley's Go types (its packages,
+// anonymous structs) are no business of an API caller's.
+func TestUnmarshalTypeMessage(t *testing.T) {
+	type inner struct{ B *string }
+	var v struct {
+		S *string
+		N *int64
+		I *int32
+		L []string
+		M map[string]inner
+		O *struct{ A *string }
+		T *bool
+	}
+	for _, tt := range []struct{ body, want string }{
+		{`{"S":1}`, "Invalid value for S: expected a string."},
+		{`{"N":"5"}`, "Invalid value for N: expected an integer."},
+		{`{"N":1.5}`, "Invalid value for N: expected an integer."},
+		{`{"I":3000000000}`, "Invalid value for I: expected an integer from -2147483648 to 2147483647."},
+		{`{"L":"x"}`, "Invalid value for L: expected an array."},
+		{`{"M":[]}`, "Invalid value for M: expected an object."},
+		{`{"M":{"k":1}}`, "Invalid value for M: expected an object."},
+		{`{"O":"x"}`, "Invalid value for O: expected an object."},
+		{`{"T":"true"}`, "Invalid value for T: expected a boolean."},
+	} {
+		err := Unmarshal([]byte(tt.body), &v)
+		var e *Error
+		if !errors.As(err, &e) || e.Type != "ValidationException" || e.Message != tt.want {
+			t.Errorf("Unmarshal(%s) = %v, want ValidationException: %s", tt.body, err, tt.want)
+		}
+	}
+}
