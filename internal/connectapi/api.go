@@ -78,7 +78,12 @@ func (a *API) op(name string, h handler) http.Handler {
 		}
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, awswire.MaxBodyBytes))
 		if err != nil {
-			awswire.WriteError(w, a.log, invalidParameter("Could not read the request body (at most %d bytes).", awswire.MaxBodyBytes))
+			const unreadable = "Could not read the request body (at most %d bytes)."
+			bad := invalidParameter(unreadable, awswire.MaxBodyBytes)
+			if withoutInvalidParameter[name] {
+				bad = invalidRequest(unreadable, awswire.MaxBodyBytes)
+			}
+			awswire.WriteError(w, a.log, bad)
 			return
 		}
 		if err := a.cfg.Verifier.Verify(r, body); err != nil {
@@ -122,6 +127,12 @@ func asConnect(err error) error {
 		return invalidParameter("%s", e.Message)
 	}
 	return err
+}
+
+// withoutInvalidParameter are the operations whose model declares no
+// InvalidParameterException.
+var withoutInvalidParameter = map[string]bool{
+	"CreateParticipant": true, "GetContactAttributes": true, "MonitorContact": true, "TransferContact": true,
 }
 
 // asRequest re-types a model-constraint violation for the operations
