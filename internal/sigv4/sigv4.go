@@ -138,9 +138,13 @@ func (v *Verifier) headers(r *http.Request) (c Credential, secret string, signed
 	if c.Date != date[:8] {
 		return c, "", signedAt, forbidden("InvalidSignatureException", "Credential date %s does not match X-Amz-Date %s.", c.Date, date)
 	}
-	if skew := now().Sub(signedAt); skew > MaxSkew || skew < -MaxSkew {
+	t := now().UTC()
+	if skew := t.Sub(signedAt); skew > MaxSkew {
 		return c, "", signedAt, forbidden("InvalidSignatureException", "Signature expired: %s is now earlier than %s (%s - 5 min.)",
-			date, now().UTC().Add(-MaxSkew).Format("20060102T150405Z"), now().UTC().Format("20060102T150405Z"))
+			date, t.Add(-MaxSkew).Format(amzDateLayout), t.Format(amzDateLayout))
+	} else if skew < -MaxSkew {
+		return c, "", signedAt, forbidden("InvalidSignatureException", "Signature not yet current: %s is still later than %s (%s + 5 min.)",
+			date, t.Add(MaxSkew).Format(amzDateLayout), t.Format(amzDateLayout))
 	}
 	return c, secret, signedAt, nil
 }

@@ -158,3 +158,26 @@ func TestDateHeaderCovered(t *testing.T) {
 		})
 	}
 }
+
+// TestSkewMessages: outside the window, AWS words a stale and a future
+// X-Amz-Date differently ("Signature expired: … is now earlier than …",
+// "Signature not yet current: … is still later than …").
+func TestSkewMessages(t *testing.T) {
+	now := time.Date(2026, 11, 29, 15, 0, 0, 0, time.UTC)
+	v := *verifier
+	v.Now = func() time.Time { return now }
+	body := `{"InstanceId":"i"}`
+	for _, tt := range []struct {
+		at   time.Time
+		want string
+	}{
+		{now.Add(-6 * time.Minute), "Signature expired: 20261129T145400Z is now earlier than 20261129T145500Z (20261129T150000Z - 5 min.)"},
+		{now.Add(6 * time.Minute), "Signature not yet current: 20261129T150600Z is still later than 20261129T150500Z (20261129T150000Z + 5 min.)"},
+	} {
+		err := v.Verify(signed(t, "PUT", "/contact/chat", body, nil, "s3cret", tt.at), []byte(body))
+		var e *awswire.Error
+		if !errors.As(err, &e) || e.Type != "InvalidSignatureException" || e.Status != http.StatusForbidden || e.Message != tt.want {
+			t.Errorf("signed at %s: %v, want 403 InvalidSignatureException: %s", tt.at, err, tt.want)
+		}
+	}
+}
