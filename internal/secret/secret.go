@@ -13,6 +13,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -107,14 +108,23 @@ func (s *Signer) Sign(payload []byte) string {
 // ErrBadSignature is returned for a token that was not made by this signer.
 var ErrBadSignature = errors.New("secret: bad signature")
 
-// Verify returns the payload of a token made by Sign.
+// strict decodes only what Sign encodes: the unused bits of the last
+// character must be zero. (Line breaks, which the decoder still skips, are
+// refused by Verify.)
+var strict = base64.RawURLEncoding.Strict()
+
+// Verify returns the payload of a token made by Sign. No other spelling
+// of the same bytes verifies.
 func (s *Signer) Verify(token string) ([]byte, error) {
+	if strings.ContainsAny(token, "\r\n") {
+		return nil, ErrBadSignature
+	}
 	for i := 0; i < len(token); i++ {
 		if token[i] != '.' {
 			continue
 		}
-		payload, err1 := base64.RawURLEncoding.DecodeString(token[:i])
-		mac, err2 := base64.RawURLEncoding.DecodeString(token[i+1:])
+		payload, err1 := strict.DecodeString(token[:i])
+		mac, err2 := strict.DecodeString(token[i+1:])
 		if err1 != nil || err2 != nil || !hmac.Equal(mac, s.mac(payload)) {
 			return nil, ErrBadSignature
 		}

@@ -3,6 +3,7 @@ package secret
 import (
 	"encoding/base64"
 	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/parleychat/parley/internal/race"
@@ -73,6 +74,20 @@ func TestSigner(t *testing.T) {
 	tampered[2] ^= 1
 	if _, err := s.Verify(string(tampered)); err == nil {
 		t.Error("a tampered token verified")
+	}
+	// Only the token Sign made verifies, not another spelling of the same
+	// bytes: base64 that sets the unused bits of its last character, or
+	// that has line breaks, which the decoder would skip.
+	const b64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	payload, mac, _ := strings.Cut(tok, ".")
+	for _, other := range []string{
+		payload + "." + mac[:len(mac)-1] + string(b64[strings.IndexByte(b64, mac[len(mac)-1])^1]), // its last 2 bits are unused
+		payload[:2] + "\n" + payload[2:] + "." + mac,
+		payload + "." + mac[:4] + "\r\n" + mac[4:],
+	} {
+		if _, err := s.Verify(other); err == nil {
+			t.Errorf("%q verified, which Sign never made", other)
+		}
 	}
 }
 
