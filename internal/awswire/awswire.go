@@ -168,6 +168,11 @@ func Unmarshal(body []byte, v any) error {
 	if len(bytes.TrimLeft(body, " \t\r\n")) == 0 {
 		return nil
 	}
+	// encoding/json would put U+FFFD in place of bytes that are not UTF-8;
+	// such a body is not JSON (RFC 8259 §8.1), and no SDK sends one.
+	if !utf8.Valid(body) {
+		return Validation("The request body is not valid JSON: it is not UTF-8.")
+	}
 	if err := json.Unmarshal(body, v); err != nil {
 		var typeErr *json.UnmarshalTypeError
 		if errors.As(err, &typeErr) && typeErr.Field != "" {

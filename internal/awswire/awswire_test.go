@@ -66,3 +66,20 @@ func TestUnmarshalTypeMessage(t *testing.T) {
 		}
 	}
 }
+
+// TestUnmarshalInvalidUTF8: JSON text is UTF-8 (RFC 8259 §8.1), and every
+// SDK sends it so (escaping what it cannot encode); a body that is not is
+// refused, not decoded with U+FFFD put in place of its bad bytes.
+func TestUnmarshalInvalidUTF8(t *testing.T) {
+	var v struct{ A *string }
+	for _, body := range []string{"{\"A\":\"a\xffb\"}", "{\"A\":\"\xed\xa0\x80\"}", "{\"A\":\"x\"}\xc3"} {
+		err := Unmarshal([]byte(body), &v)
+		var e *Error
+		if !errors.As(err, &e) || e.Type != "ValidationException" {
+			t.Errorf("Unmarshal(%q) = %v (A %q), want a ValidationException", body, err, Deref(v.A))
+		}
+	}
+	if err := Unmarshal([]byte(`{"A":"é\ud800"}`), &v); err != nil {
+		t.Errorf("an escaped lone surrogate, as JSON.stringify sends it: %v", err)
+	}
+}
