@@ -521,13 +521,30 @@ func (s *socket) offer(f outFrame) {
 	s.wake()
 }
 
-// take returns the waiting frames and empties the queue.
-func (s *socket) take() []outFrame {
+// head returns the frame to write next. It stays queued, counted against
+// QueueLength, until sent removes it: a frame being written to a slow
+// client still waits for it.
+func (s *socket) head() (outFrame, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	q := s.queue
-	s.queue = nil
-	return q
+	if len(s.queue) == 0 {
+		return outFrame{}, false
+	}
+	return s.queue[0], true
+}
+
+// sent removes the frame head returned, letting go of its data and, once
+// the queue is empty, of the queue's array.
+func (s *socket) sent() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.queue) == 0 { // dropped meanwhile: the socket fell behind
+		return
+	}
+	s.queue[0] = outFrame{}
+	if s.queue = s.queue[1:]; len(s.queue) == 0 {
+		s.queue = nil
+	}
 }
 
 func (s *socket) pending() int {
@@ -733,10 +750,10 @@ func (s *socket) wake() {
 // a close.
 func (s *socket) drain() {
 	for {
-		frames := s.take()
-		if len(frames) == 0 {
+		n := s.pending() // this batch: what is queued now
+		if n == 0 {
 			s.writing.Store(false)
-			// A frame queued between take and Store found the writer
+			// A frame queued between pending and Store found the writer
 			// running and did not start one: look once more.
 			if s.pending() == 0 || !s.writing.CompareAndSwap(false, true) {
 				return
@@ -748,17 +765,20 @@ func (s *socket) drain() {
 			return
 		}
 		closing := false
-		for _, f := range frames {
-			if f.data == nil {
-				closing = closing || f.closes
-				continue
-			}
-			if err := s.write(f.data); err != nil {
-				if err != errWriteClosed {
-					s.closeNow()
-				}
+		for range n {
+			f, ok := s.head()
+			if !ok { // dropped for falling behind: the socket is closing
 				return
 			}
+			if f.data != nil {
+				if err := s.write(f.data); err != nil {
+					if err != errWriteClosed {
+						s.closeNow()
+					}
+					return
+				}
+			}
+			s.sent()
 			closing = closing || f.closes
 		}
 		if closing {

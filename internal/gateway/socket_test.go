@@ -12,6 +12,8 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/gobwas/ws"
+
+	"github.com/parleychat/parley/internal/chat"
 )
 
 // recorder is a connection that keeps what is written to it.
@@ -183,5 +185,36 @@ func TestClientCloseIsAnsweredAndFreesTheSocket(t *testing.T) {
 	}
 	if st := g.Stats(); st.Sockets != 0 || st.Subscriptions != 0 {
 		t.Errorf("after the close: %+v, want no sockets and no subscriptions", st)
+	}
+}
+
+// TestQueueLimitCountsFramesBeingWritten: the frames a writer has taken
+// but not yet written still wait for the socket, so they count towards
+// QueueLength; otherwise a client that stops reading while a long batch
+// is being written holds nearly twice QueueLength frames before it is
+// dropped.
+func TestQueueLimitCountsFramesBeingWritten(t *testing.T) {
+	srv, cli := net.Pipe()
+	g := &Gateway{hub: &hub{}, sockets: map[string]int{"p": 1}, live: map[*socket]struct{}{}}
+	g.open.Add(1)
+	s := &socket{g: g, conn: srv, grant: chat.SocketGrant{ParticipantID: "p"}, expiry: time.NewTimer(time.Hour)}
+	t.Cleanup(func() { cli.Close(); srv.Close(); g.work.Wait() })
+	frame := outFrame{data: []byte(`{"topic":"aws/chat"}`)}
+	for range QueueLength / 2 { // queued before the client subscribed
+		s.offer(frame)
+	}
+	s.subscribed.Store(true)
+	s.wake()
+	// The client reads one byte and then nothing: the writer is stuck in
+	// the first frame of its batch.
+	cli.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := cli.Read(make([]byte, 1)); err != nil {
+		t.Fatal(err)
+	}
+	for range QueueLength - QueueLength/2 + 1 {
+		s.offer(frame)
+	}
+	if s.closeReq.Load() == nil {
+		t.Errorf("%d frames wait for a socket that reads nothing, and it is not closed", QueueLength+1)
 	}
 }
