@@ -96,8 +96,8 @@ func (s *socket) readMessage(br *bufio.Reader) ([]byte, error) {
 		if h.Length > maxFrame || int64(len(msg))+h.Length > maxFrame {
 			return nil, &protocolError{statusTooBig, "The message is too big."}
 		}
-		p := make([]byte, h.Length)
-		if _, err := io.ReadFull(br, p); err != nil {
+		p, err := readPayload(br, h.Length)
+		if err != nil {
 			return nil, err
 		}
 		ws.Cipher(p, h.Mask, 0)
@@ -127,6 +127,22 @@ func (s *socket) readMessage(br *bufio.Reader) ([]byte, error) {
 			return nil, nil
 		}
 	}
+}
+
+// readPayload reads a frame's n bytes of payload: at once up to
+// readBufferSize, past it as they arrive, so that a header alone cannot make
+// the socket hold the size it claims while its client sends nothing more.
+func readPayload(r io.Reader, n int64) ([]byte, error) {
+	if n <= readBufferSize {
+		p := make([]byte, n)
+		_, err := io.ReadFull(r, p)
+		return p, err
+	}
+	p, err := io.ReadAll(io.LimitReader(r, n))
+	if err == nil && int64(len(p)) < n {
+		err = io.ErrUnexpectedEOF
+	}
+	return p, err
 }
 
 // writeFrame writes one frame, bounded by WriteTimeout. After a close

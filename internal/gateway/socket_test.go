@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -216,5 +217,29 @@ func TestQueueLimitCountsFramesBeingWritten(t *testing.T) {
 	}
 	if s.closeReq.Load() == nil {
 		t.Errorf("%d frames wait for a socket that reads nothing, and it is not closed", QueueLength+1)
+	}
+}
+
+// TestFrameMemoryFollowsItsBytes: a frame's payload is held as it
+// arrives, not allocated at the size its header claims, so a client that
+// announces a 64 KB frame and sends a few bytes of it (then waits, or
+// goes) costs the server what it sent.
+func TestFrameMemoryFollowsItsBytes(t *testing.T) {
+	h := ws.Header{Fin: true, OpCode: ws.OpText, Length: maxFrame, Masked: true}
+	var in bytes.Buffer
+	ws.WriteHeader(&in, h)
+	in.WriteString(`{"topic":"aws/heartbeat"}`) // and no more
+	const runs = 100
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for range runs {
+		s := &socket{conn: &recorder{}}
+		if _, err := s.readMessage(bufio.NewReaderSize(bytes.NewReader(in.Bytes()), 64)); err == nil {
+			t.Fatal("a frame cut short was read whole")
+		}
+	}
+	runtime.ReadMemStats(&after)
+	if per := (after.TotalAlloc - before.TotalAlloc) / runs; per > 8<<10 {
+		t.Errorf("reading a frame cut short after %d bytes allocated %d bytes", in.Len(), per)
 	}
 }
