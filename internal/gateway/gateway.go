@@ -502,8 +502,12 @@ type outFrame struct {
 }
 
 // offer queues a frame; a socket whose queue is full is closed, and its
-// client catches up from the transcript after reconnecting.
+// client catches up from the transcript after reconnecting. A socket that
+// is closing takes no more: they would wait behind its close frame.
 func (s *socket) offer(f outFrame) {
+	if s.closeReq.Load() != nil {
+		return
+	}
 	s.mu.Lock()
 	if s.lagging {
 		s.mu.Unlock()

@@ -243,3 +243,19 @@ func TestFrameMemoryFollowsItsBytes(t *testing.T) {
 		t.Errorf("reading a frame cut short after %d bytes allocated %d bytes", in.Len(), per)
 	}
 }
+
+// TestClosingSocketTakesNoFrames: once a socket is closing (no heartbeat,
+// expiry, restart), frames are no longer queued for it: they could not be
+// sent after its close frame, and piling up they would count it among the
+// sockets dropped for falling behind.
+func TestClosingSocketTakesNoFrames(t *testing.T) {
+	g := &Gateway{}
+	s := &socket{g: g}
+	s.close(statusPolicy, "No heartbeat.") // before the upgrade: no handshake starts
+	for range QueueLength + 1 {
+		s.offer(outFrame{data: []byte(`{"topic":"aws/chat"}`)})
+	}
+	if n, drops := s.pending(), g.slowDrops.Load(); n != 0 || drops != 0 {
+		t.Errorf("a closing socket: %d frames queued, %d slow drops; want none", n, drops)
+	}
+}
