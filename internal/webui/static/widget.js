@@ -91,7 +91,10 @@ async function open(details) {
     waiting = waitForAgent(view, conn);
     await conn.load();
     loaded = true;
-    view.text.focus();
+    // To the composer, unless the customer has put focus somewhere (on
+    // "End chat", say) while the chat loaded.
+    const at = document.activeElement;
+    if (!at || at === document.body || startForm.contains(at)) view.text.focus();
   } catch (e) {
     loaded = true;
     if (e.status === 403) { view.setState("ended"); conn.end(); return; }
