@@ -1,23 +1,18 @@
 // Parley's web pages and the official ChatJS, in a real browser (Debian's
 // Chromium through playwright-core). The Go test TestBrowser starts the
 // server and passes what it set up in PARLEY_FIXTURE.
-import { test, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import { createRequire } from "node:module";
-import { chromium } from "playwright-core";
+import { launch } from "./chromium.mjs";
 
 const require = createRequire(import.meta.url);
 const axeSource = fs.readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
 
 const fx = JSON.parse(process.env.PARLEY_FIXTURE);
-const browser = await chromium.launch({
-  executablePath: fx.chromium,
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"],
-});
-after(() => browser.close());
+const browser = await launch(fx);
 
 // watch collects a page's console errors and uncaught exceptions.
 function watch(page, errors) {

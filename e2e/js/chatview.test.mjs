@@ -1,17 +1,12 @@
 // The chat view the widget and the console share (internal/webui/static/
 // chatview.js), in Chromium, fed items directly through a stand-in
 // connection. TestBrowserChatView passes PARLEY_FIXTURE.
-import { test, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { chromium } from "playwright-core";
+import { launch } from "./chromium.mjs";
 
 const fx = JSON.parse(process.env.PARLEY_FIXTURE);
-const browser = await chromium.launch({
-  executablePath: fx.chromium,
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"],
-});
-after(() => browser.close());
+const browser = await launch(fx);
 
 // view opens a page of Parley's origin with a ChatView on a stand-in
 // connection, as window.view; "me" is this participant.

@@ -1,17 +1,12 @@
 // Accepting in the console, in Chromium: a double click on Accept (or a
 // second click before the answer) accepts once, opens one tab, and says
 // nothing went wrong. TestBrowserConsoleAcceptOnce passes PARLEY_FIXTURE.
-import { test, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { chromium } from "playwright-core";
+import { launch } from "./chromium.mjs";
 
 const fx = JSON.parse(process.env.PARLEY_FIXTURE);
-const browser = await chromium.launch({
-  executablePath: fx.chromium,
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"],
-});
-after(() => browser.close());
+const browser = await launch(fx);
 
 test("a double click on Accept accepts once, without an error", async () => {
   const page = await (await browser.newContext({ viewport: { width: 1200, height: 800 } })).newPage();

@@ -2,17 +2,12 @@
 // the question and its choices, but the choices are the customer's to
 // make; the agent cannot answer for them. TestBrowserConsoleInteractiveReadOnly
 // passes PARLEY_FIXTURE.
-import { test, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { chromium } from "playwright-core";
+import { launch } from "./chromium.mjs";
 
 const fx = JSON.parse(process.env.PARLEY_FIXTURE);
-const browser = await chromium.launch({
-  executablePath: fx.chromium,
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"],
-});
-after(() => browser.close());
+const browser = await launch(fx);
 
 test("the agent cannot answer a bot's question for the customer", async () => {
   const page = await (await browser.newContext({ viewport: { width: 1200, height: 800 } })).newPage();

@@ -2,17 +2,12 @@
 // chat whose tab is not shown is unread (the tab counts it), so the
 // customer must not be told it was read until the agent opens that tab.
 // TestBrowserConsoleReadReceipts passes PARLEY_FIXTURE.
-import { test, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { chromium } from "playwright-core";
+import { launch } from "./chromium.mjs";
 
 const fx = JSON.parse(process.env.PARLEY_FIXTURE);
-const browser = await chromium.launch({
-  executablePath: fx.chromium,
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"],
-});
-after(() => browser.close());
+const browser = await launch(fx);
 
 const participant = async (token, path, body) => {
   const resp = await fetch(fx.url + path, { method: "POST", headers: { "Content-Type": "application/json", "X-Amz-Bearer": token },

@@ -1,17 +1,12 @@
 // The console's chat tabs from the keyboard in Chromium: closing the chat
 // shown must leave a chat shown and a tab the keyboard can reach, with
 // focus on it rather than lost. TestBrowserConsoleTabs passes PARLEY_FIXTURE.
-import { test, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { chromium } from "playwright-core";
+import { launch } from "./chromium.mjs";
 
 const fx = JSON.parse(process.env.PARLEY_FIXTURE);
-const browser = await chromium.launch({
-  executablePath: fx.chromium,
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"],
-});
-after(() => browser.close());
+const browser = await launch(fx);
 
 test("closing the chat shown selects another and keeps it reachable", async () => {
   const page = await (await browser.newContext({ viewport: { width: 1200, height: 800 } })).newPage();

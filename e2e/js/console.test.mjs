@@ -2,18 +2,13 @@
 // chat, Sam monitors it by its contact id, barges in and speaks; Grace
 // transfers it back to the queue. TestBrowserConsoleControls passes
 // PARLEY_FIXTURE.
-import { test, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { chromium } from "playwright-core";
 import { screen } from "./screen.mjs";
+import { launch } from "./chromium.mjs";
 
 const fx = JSON.parse(process.env.PARLEY_FIXTURE);
-const browser = await chromium.launch({
-  executablePath: fx.chromium,
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"],
-});
-after(() => browser.close());
+const browser = await launch(fx);
 
 async function signIn(name, key) {
   const page = await (await browser.newContext({ viewport: { width: 1200, height: 800 }, bypassCSP: true })).newPage();

@@ -1,18 +1,13 @@
 // The widget's interactive messages in Chromium: a bot's ListPicker,
 // QuickReply and Panel render as choices, and a tap answers with an
 // interactive response. TestBrowserInteractive passes PARLEY_FIXTURE.
-import { test, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { chromium } from "playwright-core";
 import { screen } from "./screen.mjs";
+import { launch } from "./chromium.mjs";
 
 const fx = JSON.parse(process.env.PARLEY_FIXTURE);
-const browser = await chromium.launch({
-  executablePath: fx.chromium,
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"],
-});
-after(() => browser.close());
+const browser = await launch(fx);
 
 test("the widget renders ListPicker, QuickReply and Panel and answers them", async () => {
   const errors = [];

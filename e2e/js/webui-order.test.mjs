@@ -5,33 +5,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { ChatConnection } from "../../internal/webui/static/parley.js";
-
-const realSetTimeout = globalThis.setTimeout;
-globalThis.setTimeout = (f, d, ...a) => realSetTimeout(f, Math.min(d, 20), ...a);
-
-const sockets = [];
-class FakeWebSocket {
-  static OPEN = 1;
-  static CLOSED = 3;
-  constructor() {
-    this.readyState = 0;
-    sockets.push(this);
-    queueMicrotask(() => { this.readyState = 1; this.onopen?.(); });
-  }
-  send(data) {
-    if (JSON.parse(data).topic === "aws/subscribe") {
-      queueMicrotask(() => this.onmessage?.({ data: JSON.stringify({ topic: "aws/subscribe", content: { status: "success" } }) }));
-    }
-  }
-  push(item) { this.onmessage?.({ data: JSON.stringify({ topic: "aws/chat", content: JSON.stringify(item) }) }); }
-  close() { this.serverClose(); }
-  serverClose() {
-    if (this.readyState === 3) return;
-    this.readyState = 3;
-    this.onclose?.({});
-  }
-}
-globalThis.WebSocket = FakeWebSocket;
+import { realSetTimeout, sockets } from "./fakesocket.mjs";
 
 const msg = (id) => ({ Id: id, Type: "MESSAGE", ContentType: "text/plain", Content: id, ParticipantId: "p2" });
 let transcript = [];

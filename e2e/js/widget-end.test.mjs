@@ -2,17 +2,12 @@
 // customer pressed goes away, and focus moves to what comes next (the
 // rating), not to the page's body. TestBrowserWidgetEndFocus passes
 // PARLEY_FIXTURE.
-import { test, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { chromium } from "playwright-core";
+import { launch } from "./chromium.mjs";
 
 const fx = JSON.parse(process.env.PARLEY_FIXTURE);
-const browser = await chromium.launch({
-  executablePath: fx.chromium,
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"],
-});
-after(() => browser.close());
+const browser = await launch(fx);
 
 test("ending the chat moves focus to the rating", async () => {
   const page = await (await browser.newContext({ viewport: { width: 390, height: 740 } })).newPage();

@@ -530,10 +530,7 @@ func (s *Service) disconnection(ctx context.Context, sess *Session, clientToken 
 		}
 	}
 	if reason != "" {
-		ch.Items = append(ch.Items, store.Item{
-			ID: secret.NewTimeUUID(), ContactID: p.ContactID, Type: TypeEvent, ContentType: EventChatEnded,
-			Role: RoleSystem, InTranscript: true,
-		})
+		ch.Items = append(ch.Items, endedItem(p.ContactID))
 		ch.End = &store.End{ContactID: p.ContactID, At: s.now(), Reason: reason}
 	}
 	if silent(p) {

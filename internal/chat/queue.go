@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/parleychat/parley/internal/secret"
 	"github.com/parleychat/parley/internal/store"
 )
 
@@ -209,11 +208,8 @@ func (s *Service) customerOf(ctx context.Context, contactID string) (string, err
 // meanwhile.
 func (s *Service) endAbandoned(ctx context.Context, contactID string) error {
 	_, err := s.store.Apply(ctx, &store.Change{
-		Items: []store.Item{{
-			ID: secret.NewTimeUUID(), ContactID: contactID, Type: TypeEvent, ContentType: EventChatEnded,
-			Role: RoleSystem, InTranscript: true,
-		}},
-		End: &store.End{ContactID: contactID, At: s.now(), Reason: ReasonNotConnected, OnlyQueued: true},
+		Items: []store.Item{endedItem(contactID)},
+		End:   &store.End{ContactID: contactID, At: s.now(), Reason: ReasonNotConnected, OnlyQueued: true},
 	})
 	if errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrEnded) {
 		return nil // accepted or ended meanwhile
@@ -230,11 +226,8 @@ func (s *Service) endAbandoned(ctx context.Context, contactID string) error {
 // created meanwhile (store.End.OnlyNotConnected).
 func (s *Service) endNotConnected(ctx context.Context, contactID string) error {
 	_, err := s.store.Apply(ctx, &store.Change{
-		Items: []store.Item{{
-			ID: secret.NewTimeUUID(), ContactID: contactID, Type: TypeEvent, ContentType: EventChatEnded,
-			Role: RoleSystem, InTranscript: true,
-		}},
-		End: &store.End{ContactID: contactID, At: s.now(), Reason: ReasonNotConnected, OnlyNotConnected: true},
+		Items: []store.Item{endedItem(contactID)},
+		End:   &store.End{ContactID: contactID, At: s.now(), Reason: ReasonNotConnected, OnlyNotConnected: true},
 	})
 	if err != nil {
 		return err // a conflict or an end meanwhile is no error to applyDue

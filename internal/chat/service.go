@@ -248,14 +248,18 @@ func (s *Service) expire(contactID string) {
 	}
 }
 
+// endedItem is the chat.ended event every way of ending a chat adds, so
+// that ChatJS and the widget see the chat end.
+func endedItem(contactID string) store.Item {
+	return store.Item{ID: secret.NewTimeUUID(), ContactID: contactID, Type: TypeEvent, ContentType: EventChatEnded,
+		Role: RoleSystem, InTranscript: true}
+}
+
 // end ends a chat, adding a chat.ended item after items.
 func (s *Service) end(ctx context.Context, contactID, reason string, items []store.Item) error {
 	ch := &store.Change{
-		Items: append(items, store.Item{
-			ID: secret.NewTimeUUID(), ContactID: contactID, Type: TypeEvent, ContentType: EventChatEnded,
-			Role: RoleSystem, InTranscript: true,
-		}),
-		End: &store.End{ContactID: contactID, At: s.now(), Reason: reason},
+		Items: append(items, endedItem(contactID)),
+		End:   &store.End{ContactID: contactID, At: s.now(), Reason: reason},
 	}
 	_, err := s.store.Apply(ctx, ch)
 	if errors.Is(err, store.ErrEnded) {

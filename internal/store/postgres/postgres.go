@@ -1734,8 +1734,26 @@ var pruneQueries = []string{
 	`DELETE FROM items WHERE (contact_id, seq) IN (SELECT contact_id, seq FROM items WHERE NOT in_transcript AND at < $1 LIMIT $2)`,
 }
 
-// Prune deletes on the pool, not through the group committer: it locks
-// only rows no change writes.
+// contactsDue appends to due, as deadlines of kind, the contacts q claims:
+// each row an id and when it fell due.
+func contactsDue(ctx context.Context, tx pgx.Tx, due []store.Due, kind, q string, args ...any) ([]store.Due, error) {
+	rows, err := tx.Query(ctx, q, args...)
+	if err != nil {
+		return due, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		d := store.Due{Kind: kind}
+		var at int64
+		if err := rows.Scan(&d.ContactID, &at); err != nil {
+			return due, err
+		}
+		d.At = fromMS(at)
+		due = append(due, d)
+	}
+	return due, rows.Err()
+}
+
 // ClaimDue claims in a transaction of its own, with FOR UPDATE SKIP LOCKED:
 // processes sweeping at once each take different rows and never wait for
 // one another, nor for a batch that holds a chat's row (that chat is
@@ -1744,31 +1762,17 @@ func (db *DB) ClaimDue(ctx context.Context, now time.Time, lease time.Duration, 
 	var due []store.Due
 	at, until := ms(now), ms(now.Add(lease))
 	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
-		due = nil
-		rows, err := tx.Query(ctx, `UPDATE contacts SET claimed_until = $2 WHERE id IN (
+		var err error
+		due, err = contactsDue(ctx, tx, nil, store.DueExpiry, `UPDATE contacts SET claimed_until = $2 WHERE id IN (
 				SELECT id FROM contacts WHERE state <> 'ENDED' AND deadline <= $1 AND claimed_until <= $1
 				ORDER BY deadline LIMIT $3 FOR UPDATE SKIP LOCKED)
 			RETURNING id, deadline`, at, until, limit)
 		if err != nil {
 			return err
 		}
-		for rows.Next() {
-			d := store.Due{Kind: store.DueExpiry}
-			var deadline int64
-			if err := rows.Scan(&d.ContactID, &deadline); err != nil {
-				rows.Close()
-				return err
-			}
-			d.At = fromMS(deadline)
-			due = append(due, d)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
-		}
 		// A chat whose customer never connected, unless its expiry is due
 		// too: the expiry ends it.
-		rows, err = tx.Query(ctx, `UPDATE contacts SET claimed_until = $2 WHERE id IN (
+		due, err = contactsDue(ctx, tx, due, store.DueConnectBy, `UPDATE contacts SET claimed_until = $2 WHERE id IN (
 				SELECT id FROM contacts WHERE connect_by > 0 AND connect_by <= $1 AND state <> 'ENDED'
 					AND claimed_until <= $1 AND deadline > $1
 				ORDER BY connect_by LIMIT $3 FOR UPDATE SKIP LOCKED)
@@ -1776,21 +1780,7 @@ func (db *DB) ClaimDue(ctx context.Context, now time.Time, lease time.Duration, 
 		if err != nil {
 			return err
 		}
-		for rows.Next() {
-			d := store.Due{Kind: store.DueConnectBy}
-			var by int64
-			if err := rows.Scan(&d.ContactID, &by); err != nil {
-				rows.Close()
-				return err
-			}
-			d.At = fromMS(by)
-			due = append(due, d)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		rows, err = tx.Query(ctx, `UPDATE participants SET claimed_until = $2 WHERE id IN (
+		rows, err := tx.Query(ctx, `UPDATE participants SET claimed_until = $2 WHERE id IN (
 				SELECT id FROM participants
 				WHERE ((idle_at > 0 AND idle_at <= $1) OR (disconnect_at > 0 AND disconnect_at <= $1))
 					AND state = 'JOINED' AND claimed_until <= $1
@@ -1832,6 +1822,8 @@ func (db *DB) ClaimFiles(ctx context.Context, now time.Time, lease time.Duration
 	return fs, nil
 }
 
+// Prune deletes on the pool, not through the group committer: it locks
+// only rows no change writes.
 func (db *DB) Prune(ctx context.Context, p store.Prune) (int, error) {
 	n := 0
 	for i, before := range []time.Time{p.TokensExpiredBefore, p.IdempotencyBefore, p.EphemeralBefore} {

@@ -505,52 +505,45 @@ func (db *DB) ClaimDue(ctx context.Context, now time.Time, lease time.Duration, 
 	return c.due, err
 }
 
+// contactsDue appends to due, as deadlines of kind, the contacts q finds:
+// each row an id and when it fell due.
+func contactsDue(tx *writeTx, due []store.Due, kind, q string, args ...any) ([]store.Due, error) {
+	rows, err := tx.Query(q, args...)
+	if err != nil {
+		return due, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		d := store.Due{Kind: kind}
+		var at int64
+		if err := rows.Scan(&d.ContactID, &at); err != nil {
+			return due, err
+		}
+		d.At = fromMS(at)
+		due = append(due, d)
+	}
+	return due, rows.Err()
+}
+
 func (db *DB) claimTx(tx *writeTx, c *claim) error {
 	if c.files {
 		return db.claimFilesTx(tx, c)
 	}
-	c.due = nil
-	rows, err := tx.Query(`SELECT id, deadline FROM contacts WHERE state != 'ENDED' AND deadline <= ? AND claimed_until <= ?
-		ORDER BY deadline LIMIT ?`, c.now, c.now, c.limit)
+	var err error
+	c.due, err = contactsDue(tx, nil, store.DueExpiry, `SELECT id, deadline FROM contacts
+		WHERE state != 'ENDED' AND deadline <= ? AND claimed_until <= ? ORDER BY deadline LIMIT ?`, c.now, c.now, c.limit)
 	if err != nil {
-		return err
-	}
-	for rows.Next() {
-		d := store.Due{Kind: store.DueExpiry}
-		var at int64
-		if err := rows.Scan(&d.ContactID, &at); err != nil {
-			rows.Close()
-			return err
-		}
-		d.At = fromMS(at)
-		c.due = append(c.due, d)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
 		return err
 	}
 	// A chat whose customer never connected, unless its expiry is claimed
 	// already: either ends it.
-	rows, err = tx.Query(`SELECT id, connect_by FROM contacts WHERE connect_by > 0 AND connect_by <= ? AND state != 'ENDED'
-		AND claimed_until <= ? AND deadline > ? ORDER BY connect_by LIMIT ?`, c.now, c.now, c.now, c.limit)
+	c.due, err = contactsDue(tx, c.due, store.DueConnectBy, `SELECT id, connect_by FROM contacts
+		WHERE connect_by > 0 AND connect_by <= ? AND state != 'ENDED' AND claimed_until <= ? AND deadline > ?
+		ORDER BY connect_by LIMIT ?`, c.now, c.now, c.now, c.limit)
 	if err != nil {
 		return err
 	}
-	for rows.Next() {
-		d := store.Due{Kind: store.DueConnectBy}
-		var at int64
-		if err := rows.Scan(&d.ContactID, &at); err != nil {
-			rows.Close()
-			return err
-		}
-		d.At = fromMS(at)
-		c.due = append(c.due, d)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return err
-	}
-	rows, err = tx.Query(`SELECT id, contact_id, idle_at, disconnect_at FROM participants
+	rows, err := tx.Query(`SELECT id, contact_id, idle_at, disconnect_at FROM participants
 		WHERE ((idle_at > 0 AND idle_at <= ?) OR (disconnect_at > 0 AND disconnect_at <= ?)) AND state = ? AND claimed_until <= ?
 		LIMIT ?`, c.now, c.now, store.ParticipantJoined, c.now, c.limit)
 	if err != nil {
