@@ -49,8 +49,12 @@ type Gateway struct {
 	poll   *poller // nil where there is none: each socket's reader waits in its read
 	leases Leases  // nil on a single node
 	node   string
-	log    *slog.Logger
-	now    func() time.Time
+	// leaseMu serialises renewals with releases: a renewal makes again
+	// the leases it is given, so one released while a renewal is in flight
+	// would come back and hold a place for leaseTTL.
+	leaseMu sync.Mutex
+	log     *slog.Logger
+	now     func() time.Time
 
 	mu      sync.Mutex
 	sockets map[string]int       // participant id → open sockets
@@ -99,7 +103,10 @@ func (g *Gateway) Stats() Stats {
 // that Connect's limit of five holds however a balancer spreads them.
 type Leases interface {
 	AcquireSocket(ctx context.Context, id, participantID, node string, max int, ttl time.Duration) (bool, error)
-	RenewSockets(ctx context.Context, ids []string, ttl time.Duration) error
+	// RenewSockets extends the given leases (socket id → participant id)
+	// of node's sockets, and makes again any that are gone: other nodes
+	// clear the expired leases of a node cut off from the database.
+	RenewSockets(ctx context.Context, leases map[string]string, node string, ttl time.Duration) error
 	ReleaseSockets(ctx context.Context, ids []string) error
 	// HasSocket reports whether a participant has an unexpired lease on
 	// any node.
@@ -127,22 +134,28 @@ func (g *Gateway) renewLeases() {
 			return
 		case <-t.C:
 		}
-		g.mu.Lock()
-		ids := make([]string, 0, len(g.live))
-		for s := range g.live {
-			if s.lease != "" {
-				ids = append(ids, s.lease)
-			}
+		g.renewOnce()
+	}
+}
+
+func (g *Gateway) renewOnce() {
+	g.leaseMu.Lock()
+	defer g.leaseMu.Unlock()
+	g.mu.Lock()
+	leases := make(map[string]string, len(g.live))
+	for s := range g.live {
+		if s.lease != "" && !s.released {
+			leases[s.lease] = s.grant.ParticipantID
 		}
-		g.mu.Unlock()
-		if len(ids) == 0 {
-			continue
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		if err := g.leases.RenewSockets(ctx, ids, leaseTTL); err != nil {
-			g.log.Warn("renewing websocket leases", "sockets", len(ids), "err", err)
-		}
-		cancel()
+	}
+	g.mu.Unlock()
+	if len(leases) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := g.leases.RenewSockets(ctx, leases, g.node, leaseTTL); err != nil {
+		g.log.Warn("renewing websocket leases", "sockets", len(leases), "err", err)
 	}
 }
 
@@ -305,6 +318,10 @@ func (g *Gateway) admit(participantID string) (status int, msg string) {
 
 func (g *Gateway) release(s *socket) {
 	if s.lease != "" {
+		// Waits for a renewal in flight, and keeps this lease out of later ones.
+		g.leaseMu.Lock()
+		s.released = true
+		g.leaseMu.Unlock()
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		if err := g.leases.ReleaseSockets(ctx, []string{s.lease}); err != nil {
 			g.log.Warn("releasing a websocket lease; it expires by itself", "err", err)
@@ -452,13 +469,14 @@ func (g *Gateway) closeSilent(t time.Time) {
 // a goroutine reads only once the client has sent something (see ready). A
 // writer goroutine exists only while items wait to be sent.
 type socket struct {
-	g     *Gateway
-	conn  net.Conn
-	rc    syscall.RawConn // conn's descriptor for the poller; nil: a reader waits in its read
-	token uint64          // its key in the poller
-	src   source          // what the reader reads; under rmu
-	grant chat.SocketGrant
-	lease string // its lease's id in a cluster, else ""
+	g        *Gateway
+	conn     net.Conn
+	rc       syscall.RawConn // conn's descriptor for the poller; nil: a reader waits in its read
+	token    uint64          // its key in the poller
+	src      source          // what the reader reads; under rmu
+	grant    chat.SocketGrant
+	lease    string // its lease's id in a cluster, else ""
+	released bool   // its lease is being released; under g.leaseMu
 	// monitor: the socket is a supervisor's. A silent monitor leaves
 	// unheard (no participant.left closes its socket), so its writer
 	// checks that it is still in the chat before each batch it sends.

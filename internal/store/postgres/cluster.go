@@ -78,12 +78,22 @@ func (db *DB) AcquireSocket(ctx context.Context, id, participantID, node string,
 	return true, tx.Commit(ctx)
 }
 
-// RenewSockets extends the leases of the given sockets, and deletes every
-// expired lease: a node that died leaves its sockets' leases, which only
-// an acquisition for the same participant would clear otherwise.
-func (db *DB) RenewSockets(ctx context.Context, ids []string, ttl time.Duration) error {
-	if _, err := db.pool.Exec(ctx, `UPDATE parley_sockets SET expires_at = now() + $2::interval WHERE id = ANY($1)`,
-		ids, fmt.Sprintf("%d milliseconds", ttl.Milliseconds())); err != nil {
+// RenewSockets extends the leases of the given sockets (id → participant
+// id) and deletes every expired lease: a node that died leaves its
+// sockets' leases, which only an acquisition for the same participant
+// would clear otherwise. A lease that is gone is made again: a node cut
+// off from the database for longer than a lease lives finds its leases
+// cleared by the others, though its sockets are still open.
+func (db *DB) RenewSockets(ctx context.Context, leases map[string]string, node string, ttl time.Duration) error {
+	ids := make([]string, 0, len(leases))
+	participants := make([]string, 0, len(leases))
+	for id, p := range leases {
+		ids, participants = append(ids, id), append(participants, p)
+	}
+	if _, err := db.pool.Exec(ctx, `INSERT INTO parley_sockets (id, participant_id, node, expires_at)
+		SELECT id, participant_id, $3, now() + $4::interval FROM unnest($1::text[], $2::text[]) AS l (id, participant_id)
+		ON CONFLICT (id) DO UPDATE SET expires_at = EXCLUDED.expires_at`,
+		ids, participants, node, fmt.Sprintf("%d milliseconds", ttl.Milliseconds())); err != nil {
 		return err
 	}
 	_, err := db.pool.Exec(ctx, `DELETE FROM parley_sockets WHERE expires_at < now()`)

@@ -96,7 +96,7 @@ func TestLeasesOfADeadNodeGo(t *testing.T) {
 		t.Fatal(ok, err)
 	}
 	time.Sleep(10 * time.Millisecond)
-	if err := db.RenewSockets(ctx, []string{"live"}, time.Minute); err != nil {
+	if err := db.RenewSockets(ctx, map[string]string{"live": "p3"}, "live", time.Minute); err != nil {
 		t.Fatal(err)
 	}
 	var ids []string
@@ -111,5 +111,40 @@ func TestLeasesOfADeadNodeGo(t *testing.T) {
 	}
 	if rows.Err() != nil || len(ids) != 1 || ids[0] != "live" {
 		t.Errorf("leases after a live node's renewal: %v, %v; want only the live one", ids, rows.Err())
+	}
+}
+
+// TestRenewalMakesLostLeasesAgain: a node cut off from the database for
+// longer than a lease lives finds its leases cleared by the other nodes'
+// renewals, though its sockets are open; its next renewal makes them
+// again, so they count towards the limit of five and show the participant
+// connected.
+func TestRenewalMakesLostLeasesAgain(t *testing.T) {
+	ctx := context.Background()
+	db, err := Open(ctx, pgtest.NewDatabase(t), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if ok, err := db.AcquireSocket(ctx, "s1", "p1", "n1", 5, time.Millisecond); !ok || err != nil {
+		t.Fatal(ok, err)
+	}
+	time.Sleep(10 * time.Millisecond)
+	// Another node's renewal clears the expired lease.
+	if err := db.RenewSockets(ctx, map[string]string{}, "n2", time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := db.HasSocket(ctx, "p1"); ok || err != nil {
+		t.Fatalf("HasSocket after the lease was cleared = %v, %v; want false", ok, err)
+	}
+	if err := db.RenewSockets(ctx, map[string]string{"s1": "p1"}, "n1", time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := db.HasSocket(ctx, "p1"); !ok || err != nil {
+		t.Fatalf("HasSocket after its node renewed = %v, %v; want true", ok, err)
+	}
+	// The renewed lease counts towards the participant's limit.
+	if ok, err := db.AcquireSocket(ctx, "s2", "p1", "n2", 1, time.Minute); ok || err != nil {
+		t.Fatalf("a second socket with a limit of one: %v, %v; want refused", ok, err)
 	}
 }
