@@ -306,23 +306,49 @@ func (s *Service) ReceiveUpload(ctx context.Context, fileID, token, contentType 
 		RequireActive: f.ContactID,
 		FileUpdates:   []store.FileUpdate{{ID: fileID, From: store.FileReceiving, To: store.FileUploaded, SHA256: sha, At: s.now()}},
 	})
+	if err != nil && !errors.Is(err, store.ErrEnded) && !errors.Is(err, store.ErrConflict) {
+		// Not a refusal: the answer to the COMMIT may have been lost, and
+		// the file be UPLOADED all the same. The row, read again, says.
+		if now, rerr := s.store.File(context.WithoutCancel(ctx), fileID); rerr == nil && uploadedAs(now, sha) {
+			err = nil
+		} else {
+			// Unknown: the bytes stay. They are either the file's, or
+			// replaced by the URL's retry, or deleted with the file when
+			// it is abandoned (dropAbandoned) or expires.
+			s.log.Error("recording an upload: its outcome is unknown, its bytes are kept", "attachment", fileID, "err", err)
+			return "", err
+		}
+	}
 	received = err == nil
 	if received {
 		if v, ok := head.Check(g.Size, f.Name); ok {
 			s.checked.put(fileID, v, s.now())
 		}
+		return sha, nil
 	}
-	if err != nil {
+	if errors.Is(err, store.ErrEnded) {
+		// The file stays unreceived (the deferred give-back), and an ended
+		// chat takes no upload: the bytes are nobody's.
 		s.cfg.Blobs.Delete(context.WithoutCancel(ctx), fileID)
-		if errors.Is(err, store.ErrEnded) {
-			return "", errParticipantEnded
-		}
-		if errors.Is(err, store.ErrConflict) {
-			return "", errorf(AccessDenied, "This upload URL has been used.")
-		}
-		return "", err
+		return "", errParticipantEnded
 	}
-	return sha, nil
+	// The file moved on without this PUT. Only a deleted file (abandoned,
+	// expired) surely refers to no bytes: whatever else it is, the bytes
+	// may be another PUT's of the same URL.
+	if now, rerr := s.store.File(context.WithoutCancel(ctx), fileID); rerr == nil && now.State == store.FileDeleted {
+		s.cfg.Blobs.Delete(context.WithoutCancel(ctx), fileID)
+	}
+	return "", errorf(AccessDenied, "This upload URL has been used.")
+}
+
+// uploadedAs reports whether f's bytes arrived, with the given hash: past
+// RECEIVING, and not given up.
+func uploadedAs(f store.File, sha string) bool {
+	switch f.State {
+	case store.FilePending, store.FileReceiving, store.FileDeleted:
+		return false
+	}
+	return f.SHA256 == sha
 }
 
 // ErrStorageFull refuses an upload that would leave less free space than

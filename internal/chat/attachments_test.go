@@ -305,3 +305,97 @@ func TestUnreadableFileIsNotScanned(t *testing.T) {
 		}
 	}
 }
+
+// recordFault is a store that fails the change recording an upload as
+// fault says: "committed", its answer is lost as when the connection drops
+// during COMMIT (applied, an error all the same); "lost", not applied and
+// the same error; "abandoned", the file was deleted as abandoned first.
+type recordFault struct {
+	store.Store
+	fault string
+}
+
+var errConnLost = errors.New("postgres: commit: unexpected EOF")
+
+func (r recordFault) Apply(ctx context.Context, c *store.Change) ([]store.Item, error) {
+	if len(c.FileUpdates) != 1 || c.FileUpdates[0].To != store.FileUploaded {
+		return r.Store.Apply(ctx, c)
+	}
+	switch r.fault {
+	case "committed":
+		if _, err := r.Store.Apply(ctx, c); err != nil {
+			return nil, err
+		}
+		return nil, errConnLost
+	case "lost":
+		return nil, errConnLost
+	}
+	u := c.FileUpdates[0]
+	if _, err := r.Store.Apply(ctx, &store.Change{FileUpdates: []store.FileUpdate{
+		{ID: u.ID, From: store.FileReceiving, To: store.FileDeleted, Reason: ReasonAbandoned, At: u.At}}}); err != nil {
+		return nil, err
+	}
+	return r.Store.Apply(ctx, c)
+}
+
+// TestUploadWhoseRecordFails: the bytes of an upload are deleted only when
+// the database says no file refers to them. When its answer to the change
+// that records the upload is lost, whether it committed is unknown: the
+// file, read again, says. UPLOADED, the upload succeeded; still RECEIVING,
+// the URL may be tried again and the bytes stay (the retry replaces them,
+// or dropAbandoned deletes them). A file abandoned meanwhile refers to no
+// bytes: they go.
+func TestUploadWhoseRecordFails(t *testing.T) {
+	for _, tc := range []struct {
+		fault     string
+		ok        bool
+		state     string
+		keepBytes bool
+	}{
+		{"committed", true, store.FileUploaded, true},
+		{"lost", false, store.FilePending, true},
+		{"abandoned", false, store.FileDeleted, false},
+	} {
+		t.Run(tc.fault, func(t *testing.T) {
+			dir := t.TempDir()
+			st, err := sqlite.Open(filepath.Join(dir, "parley.db"), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			blobs, err := blob.OpenLocal(filepath.Join(dir, "attachments"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			svc := New(Config{InstanceID: "i", QueueID: "q", Blobs: blobs, SharedStore: true,
+				WebsocketURL: func(string) string { return "" }, FileURL: func(id, tok string) string { return id + "?token=" + tok }},
+				recordFault{Store: st, fault: tc.fault}, secret.Key{9}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+			ctx := context.Background()
+			chat, err := svc.StartChat(ctx, StartChatInput{InstanceID: "i", FlowID: "f", DisplayName: "Ada"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			conn, _ := svc.Connect(ctx, chat.ParticipantToken, false, true, false)
+			sess, _ := svc.Authenticate(ctx, conn.ConnectionToken)
+			tk, err := svc.StartUpload(ctx, sess, "notes.txt", "text/plain", 5, "c1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = svc.ReceiveUpload(ctx, tk.AttachmentID, tokenOf(tk.URL), "text/plain", bytes.NewReader([]byte("hello")))
+			if (err == nil) != tc.ok {
+				t.Errorf("ReceiveUpload: %v, want success %v", err, tc.ok)
+			}
+			f, _ := st.File(ctx, tk.AttachmentID)
+			if f.State != tc.state {
+				t.Errorf("the file is %s, want %s", f.State, tc.state)
+			}
+			b, err := blobs.Open(ctx, tk.AttachmentID)
+			if err == nil {
+				b.Close()
+			}
+			if kept := err == nil; kept != tc.keepBytes {
+				t.Errorf("the file is %s; its bytes kept: %v, want %v", f.State, kept, tc.keepBytes)
+			}
+		})
+	}
+}
