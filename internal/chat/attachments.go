@@ -8,6 +8,7 @@ import (
 	"io"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/parleychat/parley/internal/attach"
@@ -241,13 +242,21 @@ func (s *Service) ReceiveUpload(ctx context.Context, fileID, token, contentType 
 		return "", err
 	}
 	// The claim on the upload is a conditional state change, so that no
-	// two servers (or requests) receive one file at once.
-	claim := &store.Change{RequireActive: f.ContactID,
-		FileUpdates: []store.FileUpdate{{ID: fileID, From: store.FilePending, To: store.FileReceiving, At: s.now()}}}
-	if f.State == store.FileReceiving && !s.cfg.SharedStore {
-		// No PUT of this process holds the file (claimUpload): the one that
-		// claimed it died with its process, a crash. Its claim is taken over.
+	// two servers (or requests) receive one file at once. It names this
+	// PUT, which records the upload (or gives it back) only while it holds
+	// the claim.
+	receiver := secret.NewTimeUUID()
+	now := s.now()
+	claim := &store.Change{RequireActive: f.ContactID, FileUpdates: []store.FileUpdate{{ID: fileID,
+		From: store.FilePending, To: store.FileReceiving, Receiver: receiver, LeaseUntil: now.Add(s.cfg.UploadLease), At: now}}}
+	if f.State == store.FileReceiving {
+		// No PUT of this process holds the file (claimUpload). On a store
+		// this process owns, the one that claimed it died with its process,
+		// a crash; on a shared store it may be receiving on another server,
+		// whose renewals keep its lease from running out: only a claim
+		// whose lease ran out (its server died) is taken over.
 		claim.FileUpdates[0].From = store.FileReceiving
+		claim.FileUpdates[0].IfLeaseEnded = s.cfg.SharedStore
 	}
 	if _, err := s.store.Apply(ctx, claim); err != nil {
 		if errors.Is(err, store.ErrEnded) {
@@ -265,9 +274,13 @@ func (s *Service) ReceiveUpload(ctx context.Context, fileID, token, contentType 
 	defer func() {
 		if !received { // a failed upload may be tried again with the URL
 			s.store.Apply(context.WithoutCancel(ctx), &store.Change{FileUpdates: []store.FileUpdate{
-				{ID: fileID, From: store.FileReceiving, To: store.FilePending, At: s.now()}}})
+				{ID: fileID, From: store.FileReceiving, To: store.FilePending, IfReceiver: receiver, At: s.now()}}})
 		}
 	}()
+	var lost atomic.Bool // the claim was taken over
+	if s.cfg.SharedStore {
+		defer s.keepReceiving(ctx, fileID, receiver, body, &lost)()
+	}
 	if err := s.checkSpace(g.Size); err != nil {
 		return "", err
 	}
@@ -290,6 +303,9 @@ func (s *Service) ReceiveUpload(ctx context.Context, fileID, token, contentType 
 		// detail, which names the server's paths, for the log only.
 		return "", fmt.Errorf("writing upload %s: %w", fileID, sw.err)
 	}
+	if lost.Load() {
+		return "", errTakenOver
+	}
 	if err != nil {
 		return "", errorf(Invalid, "The upload was interrupted: %v", err)
 	}
@@ -299,12 +315,23 @@ func (s *Service) ReceiveUpload(ctx context.Context, fileID, token, contentType 
 	if n < g.Size {
 		return "", errorf(Invalid, "The upload has %d bytes; %d were declared.", n, g.Size)
 	}
+	if s.cfg.SharedStore {
+		// The blob's key is the file's: the claim, renewed (for a lease's
+		// time) before the bytes take it, keeps a PUT whose claim was taken
+		// over from replacing those of the one that holds it.
+		if err := s.renewReceiving(ctx, fileID, receiver); errors.Is(err, store.ErrConflict) {
+			return "", errTakenOver
+		} else if err != nil {
+			return "", err
+		}
+	}
 	if err := w.Commit(); err != nil {
 		return "", err
 	}
 	_, err = s.store.Apply(ctx, &store.Change{
 		RequireActive: f.ContactID,
-		FileUpdates:   []store.FileUpdate{{ID: fileID, From: store.FileReceiving, To: store.FileUploaded, SHA256: sha, At: s.now()}},
+		FileUpdates: []store.FileUpdate{{ID: fileID, From: store.FileReceiving, To: store.FileUploaded, SHA256: sha,
+			IfReceiver: receiver, At: s.now()}},
 	})
 	if err != nil && !errors.Is(err, store.ErrEnded) && !errors.Is(err, store.ErrConflict) {
 		// Not a refusal: the answer to the COMMIT may have been lost, and
@@ -349,6 +376,59 @@ func uploadedAs(f store.File, sha string) bool {
 		return false
 	}
 	return f.SHA256 == sha
+}
+
+// errTakenOver is the answer to a PUT whose claim on its file was taken
+// over by another (its server was cut off from the database for longer
+// than the claim's lease).
+var errTakenOver = errorf(Conflict, "This attachment is being uploaded by another request.")
+
+// renewReceiving extends the lease of a PUT's claim on its file; it fails
+// with store.ErrConflict once the claim is no longer the PUT's.
+func (s *Service) renewReceiving(ctx context.Context, fileID, receiver string) error {
+	now := s.now()
+	_, err := s.store.Apply(ctx, &store.Change{FileUpdates: []store.FileUpdate{{ID: fileID, From: store.FileReceiving,
+		To: store.FileReceiving, Receiver: receiver, IfReceiver: receiver, LeaseUntil: now.Add(s.cfg.UploadLease), At: now}}})
+	return err
+}
+
+// keepReceiving renews a PUT's claim on its file every third of its lease
+// until the returned stop is called (stop waits for it). A claim found
+// taken over sets lost and interrupts the PUT's body, if it can be.
+func (s *Service) keepReceiving(ctx context.Context, fileID, receiver string, body io.Reader, lost *atomic.Bool) (stop func()) {
+	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(s.cfg.UploadLease / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			rctx, rcancel := context.WithTimeout(ctx, s.cfg.UploadLease/3)
+			err := s.renewReceiving(rctx, fileID, receiver)
+			rcancel()
+			switch {
+			case errors.Is(err, store.ErrConflict):
+				lost.Store(true)
+				if b, ok := body.(interface{ Interrupt() }); ok {
+					b.Interrupt()
+				}
+				return
+			case err != nil && ctx.Err() == nil:
+				// The next renewal may pass; if the lease runs out
+				// meanwhile, the check before the bytes are kept fails.
+				s.log.Warn("renewing an upload's claim", "attachment", fileID, "err", err)
+			}
+		}
+	}()
+	return func() {
+		cancel()
+		<-done
+	}
 }
 
 // ErrStorageFull refuses an upload that would leave less free space than

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -263,6 +264,159 @@ func TestUploadClaimOfACrashedProcessIsTakenOver(t *testing.T) {
 	}
 	if f, _ := st.File(ctx, tk.AttachmentID); f.State != store.FileUploaded {
 		t.Errorf("the file is %s, want UPLOADED", f.State)
+	}
+}
+
+// sharedUpload starts a chat on svc and an upload of "hello" to it.
+func sharedUpload(t *testing.T, svc *Service) UploadTicket {
+	t.Helper()
+	ctx := context.Background()
+	chat, err := svc.StartChat(ctx, StartChatInput{InstanceID: "i", FlowID: "f", DisplayName: "Ada"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, _ := svc.Connect(ctx, chat.ParticipantToken, false, true, false)
+	sess, _ := svc.Authenticate(ctx, conn.ConnectionToken)
+	tk, err := svc.StartUpload(ctx, sess, "notes.txt", "text/plain", 5, "c1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tk
+}
+
+// awaitState waits until the file is in state.
+func awaitState(t *testing.T, st store.Store, id, state string) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for f, _ := st.File(context.Background(), id); f.State != state; f, _ = st.File(context.Background(), id) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the file is %s, want %s", f.State, state)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestUploadClaimOfADeadServerIsTakenOver: on a shared store (servers
+// behind a balancer), a file left RECEIVING by a server that died
+// mid-upload is refused to the retry of its URL only until the dead
+// server's claim runs out, not until the URL expires.
+func TestUploadClaimOfADeadServerIsTakenOver(t *testing.T) {
+	clk := &clock{t: time.Now()}
+	svc, st, _ := fileService(t, t.TempDir(), clk, 0)
+	defer st.Close()
+	svc.cfg.SharedStore = true
+	ctx := context.Background()
+	tk := sharedUpload(t, svc)
+	// The claim of a PUT whose server was killed: never renewed.
+	if _, err := st.Apply(ctx, &store.Change{FileUpdates: []store.FileUpdate{{ID: tk.AttachmentID, From: store.FilePending,
+		To: store.FileReceiving, Receiver: "dead", LeaseUntil: clk.Now().Add(svc.cfg.UploadLease), At: clk.Now()}}}); err != nil {
+		t.Fatal(err)
+	}
+	clk.Add(svc.cfg.UploadLease - time.Second)
+	_, err := svc.ReceiveUpload(ctx, tk.AttachmentID, tokenOf(tk.URL), "text/plain", bytes.NewReader([]byte("hello")))
+	if KindOf(err) != Conflict {
+		t.Fatalf("the retry while the claim may be live: %v, want Conflict", err)
+	}
+	clk.Add(time.Second)
+	if _, err := svc.ReceiveUpload(ctx, tk.AttachmentID, tokenOf(tk.URL), "text/plain", bytes.NewReader([]byte("hello"))); err != nil {
+		t.Fatalf("the retry once the dead server's claim ran out: %v", err)
+	}
+	if f, _ := st.File(ctx, tk.AttachmentID); f.State != store.FileUploaded {
+		t.Errorf("the file is %s, want UPLOADED", f.State)
+	}
+}
+
+// TestUploadClaimIsRenewedWhileReceiving: a server receiving a slow upload
+// renews its claim, so that no other takes it over past the first lease.
+func TestUploadClaimIsRenewedWhileReceiving(t *testing.T) {
+	dir := t.TempDir()
+	clk := &clock{t: time.Now()}
+	svc1, st1, _ := fileService(t, dir, clk, 0)
+	defer st1.Close()
+	svc2, st2, _ := fileService(t, dir, clk, 0)
+	defer st2.Close()
+	for _, svc := range []*Service{svc1, svc2} {
+		svc.cfg.SharedStore, svc.cfg.UploadLease = true, 300*time.Millisecond
+	}
+	ctx := context.Background()
+	tk := sharedUpload(t, svc1)
+	slow := &blockingReader{release: make(chan struct{}), r: bytes.NewReader([]byte("hello"))}
+	done := make(chan error, 1)
+	go func() {
+		_, err := svc1.ReceiveUpload(ctx, tk.AttachmentID, tokenOf(tk.URL), "text/plain", slow)
+		done <- err
+	}()
+	awaitState(t, st2, tk.AttachmentID, store.FileReceiving)
+	// Past the first lease, within the renewed one: the ticks renew it
+	// every 100 ms (of the real clock) for 300 ms of the test's.
+	for range 4 {
+		clk.Add(150 * time.Millisecond)
+		time.Sleep(250 * time.Millisecond)
+	}
+	_, err := svc2.ReceiveUpload(ctx, tk.AttachmentID, tokenOf(tk.URL), "text/plain", bytes.NewReader([]byte("hello")))
+	if KindOf(err) != Conflict {
+		t.Errorf("another server's PUT while the first receives: %v, want Conflict", err)
+	}
+	close(slow.release)
+	if err := <-done; err != nil {
+		t.Fatalf("the receiving server's upload: %v", err)
+	}
+	if f, _ := st1.File(ctx, tk.AttachmentID); f.State != store.FileUploaded {
+		t.Errorf("the file is %s, want UPLOADED", f.State)
+	}
+}
+
+// interruptibleReader blocks until interrupted, as fileapi's bodies can be.
+type interruptibleReader struct {
+	once sync.Once
+	stop chan struct{}
+}
+
+func (r *interruptibleReader) Read(p []byte) (int, error) {
+	<-r.stop
+	return 0, errors.New("interrupted")
+}
+
+func (r *interruptibleReader) Interrupt() { r.once.Do(func() { close(r.stop) }) }
+
+// TestUploadWhoseClaimWasTakenOverRecordsNothing: a server cut off from the
+// database for longer than its claim's lease finds, at its next renewal,
+// the upload taken over by another: it stops receiving, answers Conflict,
+// and neither records the file nor gives it back.
+func TestUploadWhoseClaimWasTakenOverRecordsNothing(t *testing.T) {
+	clk := &clock{t: time.Now()}
+	svc, st, blobs := fileService(t, t.TempDir(), clk, 0)
+	defer st.Close()
+	svc.cfg.SharedStore, svc.cfg.UploadLease = true, 90*time.Millisecond
+	ctx := context.Background()
+	tk := sharedUpload(t, svc)
+	body := &interruptibleReader{stop: make(chan struct{})}
+	done := make(chan error, 1)
+	go func() {
+		_, err := svc.ReceiveUpload(ctx, tk.AttachmentID, tokenOf(tk.URL), "text/plain", body)
+		done <- err
+	}()
+	awaitState(t, st, tk.AttachmentID, store.FileReceiving)
+	if _, err := st.Apply(ctx, &store.Change{FileUpdates: []store.FileUpdate{{ID: tk.AttachmentID, From: store.FileReceiving,
+		To: store.FileReceiving, Receiver: "other", LeaseUntil: clk.Now().Add(time.Hour), At: clk.Now()}}}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if KindOf(err) != Conflict {
+			t.Errorf("the PUT whose claim was taken over: %v, want Conflict", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the PUT whose claim was taken over goes on receiving")
+	}
+	// Still the other's: not given back, not recorded.
+	if _, err := st.Apply(ctx, &store.Change{FileUpdates: []store.FileUpdate{{ID: tk.AttachmentID, From: store.FileReceiving,
+		To: store.FilePending, IfReceiver: "other", At: clk.Now()}}}); err != nil {
+		t.Errorf("the file is no longer the other PUT's: %v", err)
+	}
+	if b, err := blobs.Open(ctx, tk.AttachmentID); err == nil {
+		b.Close()
+		t.Error("the PUT whose claim was taken over kept bytes")
 	}
 }
 

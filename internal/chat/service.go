@@ -80,6 +80,11 @@ type Config struct {
 	// false this process owns it, and what it does not hold in memory (an
 	// upload being received) no process holds.
 	SharedStore bool
+	// UploadLease is how long a PUT's claim on an upload holds on a shared
+	// store unless its process renews it (every third of it, while the
+	// bytes arrive): a retry of the URL on another server takes over an
+	// upload whose server died once it ran out. 0 means 30 s.
+	UploadLease time.Duration
 }
 
 // StreamSender posts a stream's notifications to the endpoint a topic ARN
@@ -142,6 +147,9 @@ func New(cfg Config, st store.Store, key secret.Key, log *slog.Logger) *Service 
 	}
 	if cfg.VerdictWait == 0 {
 		cfg.VerdictWait = time.Second
+	}
+	if cfg.UploadLease == 0 {
+		cfg.UploadLease = 30 * time.Second
 	}
 	if cfg.SweepInterval == 0 {
 		cfg.SweepInterval = time.Second

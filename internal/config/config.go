@@ -84,6 +84,7 @@ type Config struct {
 	// Limits on clients (see package netlimit).
 	BodyTimeout      time.Duration // a request body must arrive within it; an upload must keep up UploadMinRate over it
 	UploadMinRate    int64         // bytes a second
+	UploadLease      time.Duration // a cluster node's claim on an upload it receives holds this long unless renewed
 	MaxConns         int           // open connections in total
 	MaxConnsPerAddr  int           // open connections from one client address
 	ParticipantRate  float64       // participant API calls a second, per participant and operation
@@ -178,6 +179,8 @@ func Parse(args []string, env Env) (*Config, error) {
 		"time a request body may take to arrive; uploads must instead keep up -upload-min-rate over each such window (PARLEY_BODY_TIMEOUT)")
 	fs.Int64Var(&c.UploadMinRate, "upload-min-rate", ev.int("PARLEY_UPLOAD_MIN_RATE", 1024),
 		"bytes a second an upload must average over each -body-timeout window, or it is cut (PARLEY_UPLOAD_MIN_RATE)")
+	fs.DurationVar(&c.UploadLease, "upload-lease", ev.duration("PARLEY_UPLOAD_LEASE", 30*time.Second),
+		"on a cluster, how long a node's claim on an upload it receives holds unless renewed: the retry through another node of one whose node died waits this long (PARLEY_UPLOAD_LEASE)")
 	fs.IntVar(&c.MaxConns, "max-conns", int(ev.int("PARLEY_MAX_CONNS", 0)),
 		"open connections in total; 0 means the open-file limit less a reserve (PARLEY_MAX_CONNS)")
 	fs.IntVar(&c.MaxConnsPerAddr, "max-conns-per-addr", int(ev.int("PARLEY_MAX_CONNS_PER_ADDR", 0)),
@@ -239,6 +242,9 @@ func Parse(args []string, env Env) (*Config, error) {
 	}
 	if c.ConnectWithin < 0 {
 		return nil, fmt.Errorf("PARLEY_CONNECT_WITHIN must not be negative, not %s (0 turns the rule off)", c.ConnectWithin)
+	}
+	if c.UploadLease < time.Second {
+		return nil, fmt.Errorf("PARLEY_UPLOAD_LEASE must be at least 1s, not %s: a node renews it every third of it", c.UploadLease)
 	}
 	if c.WidgetAbandon < time.Second {
 		return nil, fmt.Errorf("PARLEY_WIDGET_ABANDON must be at least 1s, not %s: a customer's page needs time to reconnect", c.WidgetAbandon)

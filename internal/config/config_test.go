@@ -62,6 +62,7 @@ func TestParseDefaultsAndEnv(t *testing.T) {
 		{"PARLEY_THROTTLE": "aws"},
 		{"PARLEY_BODY_TIMEOUT": "0s"},
 		{"PARLEY_UPLOAD_MIN_RATE": "-1"},
+		{"PARLEY_UPLOAD_LEASE": "500ms"},
 		{"PARLEY_MAX_CONNS_PER_ADDR": "-5"},
 		{"PARLEY_PARTICIPANT_RATE": "fast"},
 		{"PARLEY_CLIENT_BURST": "0"},

@@ -223,6 +223,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 		Direct:        direct,
 		Streams:       streams,
 		SharedStore:   cfg.DatabaseURL != "",
+		UploadLease:   cfg.UploadLease,
 	}, cached, cfg.Key, log)
 	wake := s.chat.WakeStreams
 	wakeStreams.Store(&wake)

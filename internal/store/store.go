@@ -299,7 +299,19 @@ type FileUpdate struct {
 	At           time.Time
 	// LeaseUntil, if set, is the new lease on the file's check (see
 	// ClaimFiles): the process that moves a file to IN_PROGRESS checks it.
+	// On a file moved to RECEIVING it is the receiver's lease.
 	LeaseUntil time.Time
+	// Receiver is the file's new receiver: the PUT that claims it, with To
+	// RECEIVING. Any other update clears it, and a file that leaves
+	// RECEIVING without a LeaseUntil loses the receiver's lease.
+	Receiver string
+	// IfReceiver, if set, applies the update only while the file's
+	// receiver is this one: a PUT whose claim was taken over has none.
+	IfReceiver string
+	// IfLeaseEnded applies the update only if the file's lease ended by
+	// At: a RECEIVING file whose receiver's lease ran out (its node died)
+	// may be taken over, one being received may not.
+	IfLeaseEnded bool
 }
 
 // FilesConfig is an instance's attachment limits for one scope.

@@ -984,9 +984,12 @@ func (b *batchTx) apply(ctx context.Context, c *store.Change) ([]store.Item, err
 				serve_type = CASE WHEN $4 <> '' THEN $4 ELSE serve_type END,
 				reason = CASE WHEN $5 <> '' THEN $5 ELSE reason END,
 				item_id = CASE WHEN $6 <> '' THEN $6 ELSE item_id END,
-				lease_until = CASE WHEN $9::bigint > 0 THEN $9::bigint ELSE lease_until END
-			WHERE id = $7 AND state = $8`,
-			u.To, ms(u.At), u.SHA256, u.ServeType, u.Reason, u.ItemID, u.ID, u.From, ms(u.LeaseUntil)); err != nil {
+				lease_until = CASE WHEN $9::bigint > 0 THEN $9::bigint
+					WHEN $8 = 'RECEIVING' AND $1 <> 'RECEIVING' THEN 0 ELSE lease_until END,
+				receiver = $10
+			WHERE id = $7 AND state = $8 AND ($11 = '' OR receiver = $11) AND (NOT $12 OR lease_until <= $2)`,
+			u.To, ms(u.At), u.SHA256, u.ServeType, u.Reason, u.ItemID, u.ID, u.From, ms(u.LeaseUntil),
+			u.Receiver, u.IfReceiver, u.IfLeaseEnded); err != nil {
 			return nil, err
 		}
 	}

@@ -1071,10 +1071,11 @@ func (db *DB) apply(tx *writeTx, c *store.Change) ([]store.Item, error) {
 				serve_type = CASE WHEN ? != '' THEN ? ELSE serve_type END,
 				reason = CASE WHEN ? != '' THEN ? ELSE reason END,
 				item_id = CASE WHEN ? != '' THEN ? ELSE item_id END,
-				lease_until = CASE WHEN ? > 0 THEN ? ELSE lease_until END
-			WHERE id = ? AND state = ?`,
+				lease_until = CASE WHEN ? > 0 THEN ? WHEN state = 'RECEIVING' AND ? <> 'RECEIVING' THEN 0 ELSE lease_until END,
+				receiver = ?
+			WHERE id = ? AND state = ? AND (? = '' OR receiver = ?) AND (NOT ? OR lease_until <= ?)`,
 			u.To, ms(u.At), u.SHA256, u.SHA256, u.ServeType, u.ServeType, u.Reason, u.Reason, u.ItemID, u.ItemID,
-			ms(u.LeaseUntil), ms(u.LeaseUntil), u.ID, u.From)
+			ms(u.LeaseUntil), ms(u.LeaseUntil), u.To, u.Receiver, u.ID, u.From, u.IfReceiver, u.IfReceiver, u.IfLeaseEnded, ms(u.At))
 		if err != nil {
 			return nil, err
 		}

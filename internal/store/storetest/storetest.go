@@ -44,6 +44,7 @@ func Run(t *testing.T, b Backend) {
 		{"TranscriptPaging", testTranscriptPaging},
 		{"Idempotency", testIdempotency},
 		{"Files", testFiles},
+		{"UploadReceivers", testUploadReceivers},
 		{"Agents", testAgents},
 		{"ConcurrentStores", testConcurrentStores},
 		{"Limits", testLimits},
@@ -691,6 +692,67 @@ func testFiles(t *testing.T, b Backend) {
 	apply(t, s, &store.Change{FileUpdates: []store.FileUpdate{{ID: "f1", From: store.FileApproved, To: store.FileDeleted, At: t0}}})
 	if fs, err := s.ExpiredFiles(ctx, t0.Add(time.Hour), 10); err != nil || len(fs) != 2 || slices.ContainsFunc(fs, func(f store.File) bool { return f.ID == "f1" }) {
 		t.Errorf("ExpiredFiles after deleting f1: %+v, %v", fs, err)
+	}
+}
+
+// testUploadReceivers: the claim on an upload (RECEIVING) names its
+// receiver and holds until its lease ends; the receiver renews it; another
+// takes it over only once it ended, once, across stores; and the receiver
+// whose claim was taken over can neither renew, record nor give it back.
+func testUploadReceivers(t *testing.T, b Backend) {
+	ss := stores(t, b, 3)
+	s := ss[0]
+	newChat(t, s, "c")
+	apply(t, s, &store.Change{NewFile: &store.File{ID: "f", ContactID: "c", ParticipantID: "p-c", Name: "a.txt",
+		ContentType: "text/plain", Size: 5, State: store.FilePending, CreatedAt: t0}})
+	sec := func(n int) time.Time { return t0.Add(time.Duration(n) * time.Second) }
+	claim := func(from, receiver string, at, until time.Time) *store.Change {
+		return &store.Change{FileUpdates: []store.FileUpdate{{ID: "f", From: from, To: store.FileReceiving,
+			Receiver: receiver, LeaseUntil: until, IfLeaseEnded: from == store.FileReceiving, At: at}}}
+	}
+	renew := func(receiver string, at time.Time) *store.Change {
+		return &store.Change{FileUpdates: []store.FileUpdate{{ID: "f", From: store.FileReceiving, To: store.FileReceiving,
+			Receiver: receiver, IfReceiver: receiver, LeaseUntil: at.Add(30 * time.Second), At: at}}}
+	}
+	record := func(receiver string, to string) *store.Change {
+		return &store.Change{FileUpdates: []store.FileUpdate{{ID: "f", From: store.FileReceiving, To: to,
+			SHA256: receiver + "-sha", IfReceiver: receiver, At: sec(90)}}}
+	}
+
+	apply(t, s, claim(store.FilePending, "a", t0, sec(30)))
+	wantErr(t, s, claim(store.FileReceiving, "b", sec(10), sec(40)), store.ErrConflict) // a's lease holds
+	apply(t, s, renew("a", sec(20)))                                                    // until 50 s
+	wantErr(t, s, claim(store.FileReceiving, "b", sec(40), sec(70)), store.ErrConflict) // renewed
+	wantErr(t, s, renew("b", sec(45)), store.ErrConflict)                               // not b's
+	// a's node died: its lease ends, and one of the PUTs retrying on three
+	// stores takes the upload over.
+	errs := race(ss, 6, func(i int) *store.Change { return claim(store.FileReceiving, fmt.Sprint("b", i), sec(50), sec(80)) })
+	if n := succeeded(t, errs, store.ErrConflict); n != 1 {
+		t.Fatalf("%d of the PUTs took the upload over, want 1", n)
+	}
+	var winner string
+	for i, err := range errs {
+		if err == nil {
+			winner = fmt.Sprint("b", i)
+		}
+	}
+	// a, alive after all (it was cut off from the database), lost it.
+	wantErr(t, s, renew("a", sec(51)), store.ErrConflict)
+	wantErr(t, s, record("a", store.FileUploaded), store.ErrConflict)
+	wantErr(t, s, record("a", store.FilePending), store.ErrConflict)
+	apply(t, s, renew(winner, sec(85))) // until 115 s
+	apply(t, s, record(winner, store.FileUploaded))
+	if f, err := s.File(ctx, "f"); err != nil || f.State != store.FileUploaded || f.SHA256 != winner+"-sha" {
+		t.Errorf("the file after %s recorded it: %+v, %v", winner, f, err)
+	}
+	// The receiver is cleared once the file leaves RECEIVING.
+	wantErr(t, s, &store.Change{FileUpdates: []store.FileUpdate{{ID: "f", From: store.FileUploaded, To: store.FileInProgress,
+		IfReceiver: winner, At: sec(91)}}}, store.ErrConflict)
+	// Without conditions, an update works as it always did; the
+	// receiver's lease went with it, and is no check's.
+	apply(t, s, &store.Change{FileUpdates: []store.FileUpdate{{ID: "f", From: store.FileUploaded, To: store.FileInProgress, At: sec(91)}}})
+	if fs, err := s.ClaimFiles(ctx, sec(92), time.Minute, 10); err != nil || len(fs) != 1 {
+		t.Errorf("ClaimFiles of a check never leased: %+v, %v", fs, err)
 	}
 }
 
