@@ -60,7 +60,13 @@ type Gateway struct {
 	sockets map[string]int       // participant id → open sockets
 	live    map[*socket]struct{} // every open socket, for Shutdown
 	closing bool
-	stop    chan struct{} // ends sweepIdle
+	// draining refuses new sockets: a balancer that has not yet seen the
+	// node's /readyz turn 503 may send a reconnecting client back here,
+	// where it would be closed again, at once with every other latecomer,
+	// when the drain ends. Refused, ChatJS tries the URL again a second
+	// later, through the balancer, and lands on another node.
+	draining bool
+	stop     chan struct{} // ends sweepIdle
 	// open counts the sockets (each holds its reader until finish), added
 	// to under mu while not closing, so that no Add races Shutdown's Wait.
 	open sync.WaitGroup
@@ -248,10 +254,12 @@ func (g *Gateway) Repairs() int64 { return g.hub.repairs.Load() }
 
 // Drain closes the open sockets with 1012 (service restart), one after
 // another over d, so that their clients reconnect (through the balancer,
-// to other nodes) a few at a time; sockets opened meanwhile close at the
-// end. It returns when all are closed or d has passed.
+// to other nodes) a few at a time. New sockets are refused with 503 from
+// the start; any admitted just before close at the end. It returns when
+// all are closed or d has passed.
 func (g *Gateway) Drain(d time.Duration) {
 	g.mu.Lock()
+	g.draining = true
 	socks := make([]*socket, 0, len(g.live))
 	for s := range g.live {
 		socks = append(socks, s)
@@ -307,6 +315,9 @@ func (g *Gateway) admit(participantID string) (status int, msg string) {
 	defer g.mu.Unlock()
 	if g.closing {
 		return http.StatusServiceUnavailable, "The server is shutting down."
+	}
+	if g.draining {
+		return http.StatusServiceUnavailable, "The server is restarting; reconnect."
 	}
 	if g.sockets[participantID] >= MaxSocketsPerParticipant {
 		return http.StatusTooManyRequests, "A participant may have at most 5 open websockets."

@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"maps"
+	"net/http"
 	"sync"
 	"testing"
 	"time"
@@ -126,4 +127,31 @@ func waitFor(t *testing.T, ok func() bool) {
 			t.Fatal("timed out")
 		}
 	}
+}
+
+// TestDrainRefusesNewSockets: once a node drains, a reconnecting client
+// that the balancer sends back to it is refused with 503 (ChatJS tries the
+// URL again a second later, and lands on another node) instead of being
+// admitted and closed again at the drain's end.
+func TestDrainRefusesNewSockets(t *testing.T) {
+	g, _, newURL := setup(t)
+	ctx := context.Background()
+	c, _, err := websocket.Dial(ctx, func() string { u, _, _ := newURL(); return u }(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseNow()
+	waitFor(t, func() bool { return g.Stats().Sockets == 1 })
+	late, _, _ := newURL()
+	done := make(chan struct{})
+	go func() { g.Drain(time.Second); close(done) }()
+	waitFor(t, func() bool { g.mu.Lock(); defer g.mu.Unlock(); return g.draining })
+	if got := dialStatus(late); got != http.StatusServiceUnavailable {
+		t.Errorf("a socket opened while the node drains: %d, want 503", got)
+	}
+	_, _, err = c.Read(ctx)
+	if st := websocket.CloseStatus(err); st != websocket.StatusServiceRestart {
+		t.Errorf("the open socket closed with %v (%v), want 1012", st, err)
+	}
+	<-done
 }
