@@ -144,6 +144,9 @@ func (s *Session) do(ctx context.Context, method, path, bearer string, body []by
 		return true, err
 	}
 	if resp.StatusCode/100 == 2 {
+		if d, ok := out.(dated); ok {
+			d.setDate(resp.Header.Get("Date"))
+		}
 		if out == nil || len(raw) == 0 {
 			return false, nil
 		}
@@ -151,6 +154,10 @@ func (s *Session) do(ctx context.Context, method, path, bearer string, body []by
 	}
 	return resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests, decodeError(resp.StatusCode, resp.Header, raw)
 }
+
+// dated is an answer that wants the server's clock: the Date header of the
+// response, to read the service's expiry times without the client's skew.
+type dated interface{ setDate(string) }
 
 // decodeError makes the typed error of a failed answer.
 func decodeError(status int, h http.Header, raw []byte) error {

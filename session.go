@@ -6,9 +6,11 @@
 // connection and its websocket (with the subscribe, heartbeat and ping rules
 // ChatJS follows); Events delivers what happens in the chat. The session
 // reconnects by itself with backoff and jitter, refreshes its connection
-// token before it expires, and after a reconnect reads the transcript to
-// deliver what it missed, de-duplicated by item, so that every item reaches
-// the caller once and in order.
+// token before it expires, renews its websocket before the service ends it
+// (a new socket, subscribed, before the old one closes: no ConnectionLost),
+// and after a reconnect reads the transcript to deliver what it missed,
+// de-duplicated by item, so that every item reaches the caller once and in
+// order.
 //
 // Events is a channel rather than a set of callbacks, so that a caller
 // handles events in its own goroutine, in order, and can select on them
@@ -27,6 +29,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -80,6 +83,50 @@ type Session struct {
 	// Events: the run loop once it has started, otherwise Connect (when
 	// Close interrupted it) or Close (when Connect never began).
 	done chan struct{}
+	life lifetimes
+}
+
+// lifetimes say when the session renews a websocket.
+type lifetimes struct {
+	transport time.Duration // renew this long after opening, whatever the service says
+	urlWindow time.Duration // a ConnectionExpiry this close is the URL's, not the socket's
+	grace     time.Duration // how long the old socket may still bring what the new one lacks
+}
+
+// Amazon Connect's sockets pass through API Gateway, which ends any
+// connection after 2 hours; ChatJS renews its socket 3540 s after opening
+// it (TRANSPORT_LIFETIME_IN_SECONDS), and so does the session. A service
+// may end a socket sooner, at the Websocket.ConnectionExpiry it gave
+// (Parley does, after PARLEY_CONNECTION_TTL): the session renews a minute
+// before that, or halfway through a shorter life. Connect documents
+// ConnectionExpiry as the URL's expiry, and a URL must be opened within
+// 100 s: an expiry no later than that is the URL's, and renewing on it
+// would renew every minute; only the transport lifetime applies then.
+var defaultLifetimes = lifetimes{transport: 3540 * time.Second, urlWindow: 100 * time.Second, grace: 2 * time.Second}
+
+// renewLead is how long before the service ends a socket the session
+// renews it; ChatJS refreshes its token as long before expiry.
+const renewLead = time.Minute
+
+// renewAt returns when to renew a socket whose URL arrived at start (the
+// client's clock), given the service's ConnectionExpiry and its clock when
+// it answered (zero when unknown), so that the client's skew does not count.
+func (l lifetimes) renewAt(start, serverNow, expiry time.Time) time.Time {
+	at := start.Add(l.transport)
+	if expiry.IsZero() {
+		return at
+	}
+	if serverNow.IsZero() {
+		serverNow = start
+	}
+	life := expiry.Sub(serverNow)
+	if life <= l.urlWindow {
+		return at
+	}
+	if end := start.Add(life - min(renewLead, life/2)); end.Before(at) {
+		return end
+	}
+	return at
 }
 
 // state is where a Session is in its life.
@@ -120,6 +167,7 @@ func NewSession(d Details, o Options) *Session {
 		events:   make(chan Event, o.EventBuffer),
 		seen:     recent{keys: make(map[string]struct{})},
 		done:     make(chan struct{}),
+		life:     defaultLifetimes,
 	}
 }
 
@@ -139,11 +187,20 @@ type connectionOut struct {
 		ConnectionToken string
 		Expiry          string
 	}
+	date time.Time // the service's clock when it answered
+}
+
+func (o *connectionOut) setDate(h string) { o.date, _ = http.ParseTime(h) }
+
+// socket is an open, subscribed websocket, and when to renew it.
+type socket struct {
+	conn    *websocket.Conn
+	renewAt time.Time
 }
 
 // createConnection trades the participant token for a connection token and,
-// with websocket, a websocket URL.
-func (s *Session) createConnection(ctx context.Context, websocket bool) (wsURL string, err error) {
+// with websocket, a websocket URL and when to renew the socket it opens.
+func (s *Session) createConnection(ctx context.Context, websocket bool) (wsURL string, renewAt time.Time, err error) {
 	types := []string{"CONNECTION_CREDENTIALS"}
 	if websocket {
 		types = append(types, "WEBSOCKET")
@@ -151,19 +208,19 @@ func (s *Session) createConnection(ctx context.Context, websocket bool) (wsURL s
 	var out connectionOut
 	in := map[string]any{"Type": types, "ConnectParticipant": true}
 	if err := s.call(ctx, "POST", "/participant/connection", s.details.ParticipantToken, in, &out); err != nil {
-		return "", err
+		return "", time.Time{}, err
 	}
 	if out.ConnectionCredentials == nil || (websocket && out.Websocket == nil) {
-		return "", errors.New("parley: CreateParticipantConnection returned no connection")
+		return "", time.Time{}, errors.New("parley: CreateParticipantConnection returned no connection")
 	}
 	s.mu.Lock()
 	s.token = out.ConnectionCredentials.ConnectionToken
 	s.tokenExpiry = parseTime(out.ConnectionCredentials.Expiry)
 	s.mu.Unlock()
 	if websocket {
-		return out.Websocket.Url, nil
+		return out.Websocket.Url, s.life.renewAt(time.Now(), out.date, parseTime(out.Websocket.ConnectionExpiry)), nil
 	}
-	return "", nil
+	return "", time.Time{}, nil
 }
 
 func (s *Session) connectionToken() string {
@@ -176,7 +233,7 @@ func (s *Session) connectionToken() string {
 // program that only sends, downloads or reads the transcript. Connect does
 // it too.
 func (s *Session) Authenticate(ctx context.Context) error {
-	_, err := s.createConnection(ctx, false)
+	_, _, err := s.createConnection(ctx, false)
 	return err
 }
 
@@ -202,12 +259,12 @@ func (s *Session) Connect(ctx context.Context) error {
 	defer cancel()
 	defer context.AfterFunc(bg, cancel)()
 
-	conn, last, err := s.connect(ctx)
+	sock, last, err := s.connect(ctx)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.state == stateClosed { // Close came meanwhile and waits on done
-		if conn != nil {
-			conn.CloseNow()
+		if sock != nil {
+			sock.conn.CloseNow()
 		}
 		close(s.events)
 		close(s.done)
@@ -219,31 +276,31 @@ func (s *Session) Connect(ctx context.Context) error {
 		return err
 	}
 	s.state, s.lastItem, s.lastTime = stateRunning, last.ID, last.Time
-	go s.run(bg, conn)
+	go s.run(bg, sock)
 	return nil
 }
 
 // connect opens the socket and finds the newest transcript item: catch-ups
 // start after it, since events are what happens from the connection on, as
 // with ChatJS.
-func (s *Session) connect(ctx context.Context) (conn *websocket.Conn, last Item, err error) {
-	conn, err = s.open(ctx)
+func (s *Session) connect(ctx context.Context) (sock *socket, last Item, err error) {
+	sock, err = s.open(ctx)
 	if err != nil {
 		return nil, Item{}, err
 	}
 	for it, err := range s.Transcript(ctx, TranscriptOptions{Limit: 1}) {
 		if err != nil {
-			conn.CloseNow()
+			sock.conn.CloseNow()
 			return nil, Item{}, err
 		}
 		last = it
 	}
-	return conn, last, nil
+	return sock, last, nil
 }
 
 // open makes a participant connection and subscribes its websocket.
-func (s *Session) open(ctx context.Context) (*websocket.Conn, error) {
-	url, err := s.createConnection(ctx, true)
+func (s *Session) open(ctx context.Context) (*socket, error) {
+	url, renewAt, err := s.createConnection(ctx, true)
 	if err != nil {
 		return nil, err
 	}
@@ -269,7 +326,7 @@ func (s *Session) open(ctx context.Context) (*websocket.Conn, error) {
 				conn.CloseNow()
 				return nil, fmt.Errorf("parley: subscription refused: %s", f.Content)
 			}
-			return conn, nil
+			return &socket{conn: conn, renewAt: renewAt}, nil
 		}
 	}
 }
@@ -329,12 +386,11 @@ const (
 var errChatEnded = errors.New("parley: the chat has ended")
 
 // run keeps the session connected until the chat ends or it is closed.
-func (s *Session) run(ctx context.Context, conn *websocket.Conn) {
+func (s *Session) run(ctx context.Context, sock *socket) {
 	defer close(s.done)
 	defer close(s.events)
 	for {
-		err := s.serve(ctx, conn)
-		conn.CloseNow()
+		err := s.serve(ctx, sock)
 		if errors.Is(err, errChatEnded) || ctx.Err() != nil {
 			return
 		}
@@ -342,11 +398,11 @@ func (s *Session) run(ctx context.Context, conn *websocket.Conn) {
 		if !s.emit(ctx, &ConnectionLost{Err: err}) {
 			return
 		}
-		if conn = s.reconnectAndCatchUp(ctx); conn == nil {
+		if sock = s.reconnectAndCatchUp(ctx); sock == nil {
 			return
 		}
 		if !s.emit(ctx, &ConnectionRestored{}) {
-			conn.CloseNow()
+			sock.conn.CloseNow()
 			return
 		}
 	}
@@ -357,17 +413,17 @@ func (s *Session) run(ctx context.Context, conn *websocket.Conn) {
 // again on a new connection: reporting the session restored without it
 // would lose the missed items for good. It returns nil when the chat is
 // over or ctx ends.
-func (s *Session) reconnectAndCatchUp(ctx context.Context) *websocket.Conn {
+func (s *Session) reconnectAndCatchUp(ctx context.Context) *socket {
 	for failures := 0; ; failures++ {
-		conn := s.reconnect(ctx, failures+1) // the backoff grows with each failure
-		if conn == nil {
+		sock := s.reconnect(ctx, failures+1) // the backoff grows with each failure
+		if sock == nil {
 			return nil
 		}
 		err := s.catchUp(ctx)
 		if err == nil {
-			return conn
+			return sock
 		}
-		conn.CloseNow()
+		sock.conn.CloseNow()
 		if errors.Is(err, errChatEnded) || ctx.Err() != nil {
 			return nil
 		}
@@ -378,14 +434,14 @@ func (s *Session) reconnectAndCatchUp(ctx context.Context) *websocket.Conn {
 // reconnect opens a new connection, backing off with jitter from the
 // attempt first on. It returns nil when the chat is over (the service
 // refuses the participant) or ctx ends.
-func (s *Session) reconnect(ctx context.Context, first int) *websocket.Conn {
+func (s *Session) reconnect(ctx context.Context, first int) *socket {
 	for attempt := first; ; attempt++ {
 		if sleep(ctx, backoff(attempt, 500*time.Millisecond, 30*time.Second)) != nil {
 			return nil
 		}
-		conn, err := s.open(ctx)
+		sock, err := s.open(ctx)
 		if err == nil {
-			return conn
+			return sock
 		}
 		if isAccessDenied(err) {
 			// As ChatJS does: a refused reconnect means the chat ended.
@@ -403,30 +459,240 @@ func backoff(attempt int, base, limit time.Duration) time.Duration {
 	return time.Duration(float64(d) * (0.7 + 0.6*rand.Float64()))
 }
 
-// serve reads one socket until it fails, answering nothing itself but
-// sending heartbeats and refreshing the connection token on time.
-func (s *Session) serve(ctx context.Context, conn *websocket.Conn) error {
+// link is a socket being read, on its own goroutine, and heartbeated.
+type link struct {
+	*socket
+	frames        chan frame // closed once reading fails, with err set
+	err           error
+	stop          context.CancelFunc // ends its reader and heartbeat
+	stopHeartbeat context.CancelFunc
+	closed        chan struct{} // closes once retire has closed the socket
+}
+
+// follow starts reading and heartbeating sock; wg counts the goroutines.
+func (s *Session) follow(ctx context.Context, wg *sync.WaitGroup, sock *socket) *link {
+	ctx, stop := context.WithCancel(ctx)
+	hctx, stopHeartbeat := context.WithCancel(ctx)
+	l := &link{socket: sock, frames: make(chan frame, 16), stop: stop, stopHeartbeat: stopHeartbeat, closed: make(chan struct{})}
+	wg.Go(func() { s.heartbeat(hctx, sock.conn) })
+	wg.Go(func() {
+		defer close(l.frames)
+		for {
+			rctx, cancel := context.WithTimeout(ctx, deadAfter)
+			f, err := readFrame(rctx, sock.conn)
+			cancel()
+			if err != nil {
+				l.err = err
+				return
+			}
+			select {
+			case l.frames <- f:
+			case <-ctx.Done():
+				l.err = ctx.Err()
+				return
+			}
+		}
+	})
+	return l
+}
+
+// drop ends the socket at once.
+func (l *link) drop() {
+	l.stop()
+	l.conn.CloseNow()
+}
+
+// retire closes a renewed socket with a close handshake, as ChatJS closes
+// the socket it replaced.
+func (l *link) retire(wg *sync.WaitGroup) {
+	l.stopHeartbeat()
+	wg.Go(func() {
+		defer close(l.closed)
+		l.conn.Close(websocket.StatusNormalClosure, "renewed")
+		l.stop()
+	})
+}
+
+type opened struct {
+	sock *socket
+	err  error
+}
+
+// serve reads the socket until it fails, sending heartbeats and refreshing
+// the connection token on time, and renews it before the service ends it.
+// Renewing, as ChatJS does, opens and subscribes a new socket while the
+// old one still delivers; the new one's items wait until the old one has
+// brought everything the new one lacks: an item both bring (from then on
+// the new one brings all), or, when none comes within the grace period, a
+// catch-up from the transcript. Then the old socket closes and the new one
+// goes on; items are de-duplicated by id, and the caller sees no
+// ConnectionLost. serve closes every socket it holds before returning.
+func (s *Session) serve(ctx context.Context, first *socket) error {
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
-	defer wg.Wait() // the heartbeat, refresh included, ends with the socket
+	defer wg.Wait() // readers, heartbeats (refreshes included), renewals, closes
 	defer cancel()
-	wg.Go(func() { s.heartbeat(ctx, conn) })
-	for {
-		rctx, rcancel := context.WithTimeout(ctx, deadAfter)
-		f, err := readFrame(rctx, conn)
-		rcancel()
-		if err != nil {
-			return err
+	cur := s.follow(ctx, &wg, first)
+	var next *link      // the renewal's socket, subscribed
+	var retired []*link // old sockets in their close handshake
+	defer func() {
+		cur.drop()
+		if next != nil {
+			next.drop()
 		}
+		for _, l := range retired { // the session closes: no waiting for handshakes
+			l.drop()
+		}
+	}()
+	var (
+		curFrames  = cur.frames
+		curErr     error // cur failed while a renewal was opening
+		nextFrames chan frame
+		pending    []frame // next's frames, until the switch
+		pendingIDs map[string]bool
+		opening    chan opened
+		grace      <-chan time.Time
+		failures   int
+	)
+	renew := time.NewTimer(time.Until(cur.renewAt))
+	defer renew.Stop()
+
+	// pass delivers one item of a frame; errChatEnded after the end.
+	pass := func(f frame) error {
 		it, ok := f.chatItem()
 		if !ok {
-			continue
+			return nil
 		}
 		if !s.deliver(ctx, it) {
 			return ctx.Err()
 		}
 		if it.ContentType == eventPrefix+"chat.ended" {
 			return errChatEnded
+		}
+		return nil
+	}
+	// switchOver makes next the socket; catchUp reads the transcript first
+	// for what the old one may have held back.
+	switchOver := func(catchUp bool) error {
+		old := cur
+		cur, next, curFrames, nextFrames, grace = next, nil, next.frames, nil, nil
+		if curErr == nil {
+			old.retire(&wg)
+			retired = append(slices.DeleteFunc(retired, func(l *link) bool {
+				select {
+				case <-l.closed:
+					return true
+				default:
+					return false
+				}
+			}), old)
+		} else {
+			old.drop()
+		}
+		curErr = nil
+		if catchUp {
+			if err := s.catchUp(ctx); err != nil {
+				return err
+			}
+		}
+		for _, f := range pending {
+			if err := pass(f); err != nil {
+				return err
+			}
+		}
+		pending, pendingIDs, failures = nil, nil, 0
+		renew.Reset(time.Until(cur.renewAt))
+		s.log.Debug("websocket renewed", "next", cur.renewAt)
+		return nil
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+
+		case <-renew.C:
+			ch := make(chan opened)
+			opening = ch
+			wg.Go(func() {
+				sock, err := s.open(ctx)
+				select {
+				case ch <- opened{sock, err}:
+				case <-ctx.Done(): // serve has returned
+					if sock != nil {
+						sock.conn.CloseNow()
+					}
+				}
+			})
+
+		case o := <-opening:
+			opening = nil
+			if o.err != nil {
+				if curErr != nil {
+					return curErr // the old socket is gone too: reconnect
+				}
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				s.log.Info("renewing the websocket failed", "err", o.err)
+				if !isAccessDenied(o.err) { // else the chat is over: its end comes on the socket
+					failures++
+					renew.Reset(backoff(failures, time.Second, 30*time.Second))
+				}
+				continue
+			}
+			next = s.follow(ctx, &wg, o.sock)
+			nextFrames, pendingIDs = next.frames, make(map[string]bool)
+			if curErr != nil {
+				if err := switchOver(true); err != nil {
+					return err
+				}
+				continue
+			}
+			grace = time.After(s.life.grace)
+
+		case f, ok := <-curFrames:
+			if !ok {
+				if next != nil { // renewed in time: the new socket goes on
+					curErr = cur.err
+					if err := switchOver(true); err != nil {
+						return err
+					}
+					continue
+				}
+				if opening != nil { // a renewal is on its way: wait for it
+					curErr, curFrames = cur.err, nil
+					continue
+				}
+				return cur.err
+			}
+			if err := pass(f); err != nil {
+				return err
+			}
+			if it, ok := f.chatItem(); ok && next != nil && dedupKey(it) != "" && pendingIDs[dedupKey(it)] {
+				// The new socket had this item too, and has all after it.
+				if err := switchOver(false); err != nil {
+					return err
+				}
+			}
+
+		case f, ok := <-nextFrames:
+			if !ok { // the new socket failed before the switch: keep the old
+				s.log.Info("the renewed websocket failed", "err", next.err)
+				next.drop()
+				next, nextFrames, pending, pendingIDs, grace = nil, nil, nil, nil, nil
+				failures++
+				renew.Reset(backoff(failures, time.Second, 30*time.Second))
+				continue
+			}
+			pending = append(pending, f)
+			if it, ok := f.chatItem(); ok {
+				pendingIDs[dedupKey(it)] = true
+			}
+
+		case <-grace:
+			if err := switchOver(true); err != nil {
+				return err
+			}
 		}
 	}
 }
@@ -449,7 +715,7 @@ func (s *Session) heartbeat(ctx context.Context, conn *websocket.Conn) {
 		s.mu.Unlock()
 		if refresh {
 			// As ChatJS does a minute before expiry: a new token, same socket.
-			if _, err := s.createConnection(ctx, false); err != nil {
+			if _, _, err := s.createConnection(ctx, false); err != nil {
 				s.log.Warn("refreshing the connection token", "err", err)
 			}
 		}
