@@ -133,6 +133,66 @@ func TestWebsocketControlFrames(t *testing.T) {
 }
 
 // TestWebsocketOrderUnderConcurrentSenders: every socket of a chat receives
+
+// TestSecondSocketGetsItemsFromItsUpgrade: a participant's second socket
+// gets the items committed after its upgrade, queued until it subscribes,
+// while the first socket is still open and gets them too. ChatJS opens
+// such a socket when a heartbeat goes unanswered (its socket stalled or
+// dead), subscribes it, and only then closes the old one; that switch
+// fires no connection event, so neither ChatJS nor the app reads the
+// transcript after it. An item committed between the new socket's upgrade
+// and its subscription must therefore come on the new socket, even though
+// ChatJS then passes it to onMessage twice when the old socket was alive
+// (its README tells apps to de-duplicate by Id): delivering only after
+// the subscription, as Connect does, would lose it whenever the old socket
+// is dead, and the server cannot tell a dead socket from a live one.
+func TestSecondSocketGetsItemsFromItsUpgrade(t *testing.T) {
+	ts := startServer(t)
+	chat := ts.startChat(t, nil)
+	agentTok := ts.connectionToken(t, ts.addAgent(t, chat.ContactID).ParticipantToken)
+	old := dialChat(t, ts, chat.ParticipantToken)
+
+	out, err := ts.participantClient().CreateParticipantConnection(&cp.CreateParticipantConnectionInput{
+		ParticipantToken: v1aws.String(chat.ParticipantToken), Type: v1aws.StringSlice([]string{"WEBSOCKET"}),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	conn, _, err := websocket.Dial(ctx, *out.Websocket.Url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.CloseNow()
+	renewed := &wsClient{conn: conn} // upgraded, not subscribed yet
+
+	sent, err := ts.participantClient().SendMessage(sendInput(agentTok, "while the new socket subscribes"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitSent := func(which string, c *wsClient) {
+		t.Helper()
+		for {
+			f, err := c.read(10 * time.Second)
+			if err != nil {
+				t.Fatalf("the message never came on the %s socket: %v", which, err)
+			}
+			if f.Topic == "aws/chat" && f.item(t)["Id"] == *sent.Id {
+				return
+			}
+		}
+	}
+	// Once the old socket has it, the chat's feed has offered it to every
+	// socket of the chat: the new one holds it until it subscribes.
+	waitSent("old", old)
+	renewed.send(t, `{"topic":"aws/subscribe","content":{"topics":["aws/chat"]}}`)
+	if f := renewed.next(t); f.Topic != "aws/subscribe" {
+		t.Fatalf("the first frame on the new socket is %+v, want the subscription's reply", f)
+	}
+	waitSent("new", renewed)
+}
+
 // every item once, in the same order, which is the transcript's order.
 func TestWebsocketOrderUnderConcurrentSenders(t *testing.T) {
 	ts := startServer(t)

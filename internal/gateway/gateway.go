@@ -391,7 +391,13 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// connect, as ChatJS on a customer's site does.
 	// The socket follows its chat before the client learns it is open:
 	// a client that sends at once (ChatJS does, on onConnectionEstablished)
-	// must see its item. Frames wait until the client subscribes.
+	// must see its item. Frames wait until the client subscribes. This
+	// holds for a participant's second socket too, though its first one
+	// also gets them: ChatJS opens one when a heartbeat goes unanswered
+	// (the first may be dead) and reads no transcript after switching, so
+	// an item committed before the new socket subscribes must come on it;
+	// a live first socket makes it a duplicate, which ChatJS's README
+	// tells apps to drop by Id.
 	g.hub.join(s, grant.ContactID, sess.Contact.InitialContactID)
 	conn, rw, _, err := ws.UpgradeHTTP(r, w)
 	if err != nil {
