@@ -3,10 +3,13 @@ package parley
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -17,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/connect"
 	"github.com/aws/aws-sdk-go-v2/service/connect/types"
+	"github.com/coder/websocket"
 
 	"github.com/parleychat/parley/internal/config"
 	"github.com/parleychat/parley/internal/server"
@@ -216,5 +220,113 @@ func TestRenewAt(t *testing.T) {
 				t.Errorf("renewAt = %v after start, want %v", got.Sub(start), tt.want.Sub(start))
 			}
 		})
+	}
+}
+
+// TestRenewalSurvivesFailures: a renewal that CreateParticipantConnection
+// refuses keeps the old socket and is tried again; when the old socket dies
+// while the new one is already subscribed, the session switches to the new
+// one and reads the transcript for what the old one may have held back,
+// without a ConnectionLost: whether it dies while the renewal is opening
+// or during the switch's grace.
+func TestRenewalSurvivesFailures(t *testing.T) {
+	for _, tt := range []struct {
+		name  string
+		early bool // the old socket dies before the new one's subscription is answered
+	}{{"while opening", true}, {"during the grace", false}} {
+		t.Run(tt.name, func(t *testing.T) { testRenewalSurvivesFailures(t, tt.early) })
+	}
+}
+
+func testRenewalSurvivesFailures(t *testing.T, early bool) {
+	var srv *httptest.Server
+	var connections, sockets, transcripts atomic.Int32
+	first := make(chan *websocket.Conn, 1)
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /participant/connection", func(w http.ResponseWriter, r *http.Request) {
+		if n := connections.Add(1); n >= 2 && n <= 4 { // the first renewal, all three attempts
+			w.Header().Set("X-Amzn-ErrorType", "InternalServerException")
+			w.WriteHeader(http.StatusInternalServerError)
+			fmt.Fprint(w, `{"Message":"try again"}`)
+			return
+		}
+		// A socket that the service ends after 3 s.
+		fmt.Fprintf(w, `{"Websocket":{"Url":%q,"ConnectionExpiry":%q},"ConnectionCredentials":{"ConnectionToken":"tok","Expiry":"2099-01-01T00:00:00Z"}}`,
+			"ws"+strings.TrimPrefix(srv.URL, "http")+"/ws", time.Now().Add(3*time.Second).UTC().Format(time.RFC3339Nano))
+	})
+	mux.HandleFunc("POST /participant/transcript", func(w http.ResponseWriter, r *http.Request) {
+		if transcripts.Add(1) == 1 { // Connect's look at the newest item
+			fmt.Fprint(w, `{"Transcript":[]}`)
+			return
+		}
+		fmt.Fprint(w, `{"Transcript":[{"Id":"m1","Type":"MESSAGE","ContentType":"text/plain","Content":"committed during the switch"}]}`)
+	})
+	mux.HandleFunc("GET /ws", func(w http.ResponseWriter, r *http.Request) {
+		c, err := websocket.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer c.CloseNow()
+		ctx := r.Context()
+		if _, _, err := c.Read(ctx); err != nil { // aws/subscribe
+			return
+		}
+		n := sockets.Add(1)
+		if n == 2 && early {
+			(<-first).CloseNow()
+			time.Sleep(300 * time.Millisecond) // the client sees it before the answer
+		}
+		c.Write(ctx, websocket.MessageText, []byte(`{"topic":"aws/subscribe","content":{"status":"success","topics":["aws/chat"]}}`))
+		switch n {
+		case 1:
+			first <- c
+		case 2:
+			if !early {
+				time.Sleep(300 * time.Millisecond) // the client holds both
+				(<-first).CloseNow()
+			}
+			item := `{"Id":"m2","Type":"MESSAGE","ContentType":"text/plain","Content":"on the new socket"}`
+			b, _ := json.Marshal(map[string]string{"topic": "aws/chat", "contentType": "application/json", "content": item})
+			c.Write(ctx, websocket.MessageText, b)
+		}
+		for {
+			_, b, err := c.Read(ctx)
+			if err != nil {
+				return
+			}
+			if strings.Contains(string(b), "aws/heartbeat") {
+				c.Write(ctx, websocket.MessageText, []byte(`{"topic":"aws/heartbeat"}`))
+			}
+		}
+	})
+	srv = httptest.NewServer(mux)
+	defer srv.Close()
+
+	s := NewSession(Details{ParticipantToken: "p"}, Options{Endpoint: srv.URL})
+	s.life.urlWindow = 0
+	if err := s.Connect(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var got []string
+	timeout := time.After(15 * time.Second)
+	for len(got) < 2 {
+		select {
+		case e := <-s.Events():
+			switch e := e.(type) {
+			case *Message:
+				got = append(got, e.Content)
+			case *ConnectionLost:
+				t.Fatalf("ConnectionLost: %v (messages so far %q)", e.Err, got)
+			}
+		case <-timeout:
+			t.Fatalf("after 15 s: messages %q, %d connections, %d sockets", got, connections.Load(), sockets.Load())
+		}
+	}
+	if want := []string{"committed during the switch", "on the new socket"}; !slices.Equal(got, want) {
+		t.Errorf("messages %q, want %q", got, want)
+	}
+	if n := connections.Load(); n < 5 {
+		t.Errorf("%d CreateParticipantConnection calls, want the failed renewal tried again", n)
 	}
 }
