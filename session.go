@@ -101,7 +101,7 @@ type lifetimes struct {
 // before that, or halfway through a shorter life. Connect documents
 // ConnectionExpiry as the URL's expiry, and a URL must be opened within
 // 100 s: an expiry no later than that is the URL's, and renewing on it
-// would renew every minute; only the transport lifetime applies then.
+// would renew about once a minute; only the transport lifetime applies then.
 var defaultLifetimes = lifetimes{transport: 3540 * time.Second, urlWindow: 100 * time.Second, grace: 2 * time.Second}
 
 // renewLead is how long before the service ends a socket the session
