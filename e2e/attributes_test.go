@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/connect"
@@ -88,6 +89,17 @@ func TestContactAttributes(t *testing.T) {
 	equal(t, "attribute of an ended contact", get()["outcome"], "refund")
 	d := must[*connect.DescribeContactOutput](t)(cc.DescribeContact(ctx, &connect.DescribeContactInput{InstanceId: aws.String(ts.InstanceID), ContactId: aws.String(chat.ContactID)}))
 	equal(t, "DescribeContact's attributes", d.Contact.Attributes["outcome"], "refund")
+	// The update moved LastUpdateTimestamp past the end: Connect's contact
+	// records say to tell a newer copy by it after update-contact-attributes.
+	ended := *d.Contact.DisconnectTimestamp
+	time.Sleep(20 * time.Millisecond) // timestamps have milliseconds
+	if err := update(map[string]string{"outcome": "refund-2"}); err != nil {
+		t.Fatal(err)
+	}
+	d = must[*connect.DescribeContactOutput](t)(cc.DescribeContact(ctx, &connect.DescribeContactInput{InstanceId: aws.String(ts.InstanceID), ContactId: aws.String(chat.ContactID)}))
+	if last := *d.Contact.LastUpdateTimestamp; !last.After(ended) {
+		t.Errorf("LastUpdateTimestamp %v after an attribute update, not after the end at %v", last, ended)
+	}
 
 	var notFound *ctypes.ResourceNotFoundException
 	_, err := cc.GetContactAttributes(ctx, &connect.GetContactAttributesInput{InstanceId: aws.String(ts.InstanceID), InitialContactId: aws.String("nope")})

@@ -43,7 +43,7 @@ func (s *Service) UpdateAttributes(ctx context.Context, instanceID, initialConta
 		return err
 	}
 	_, err = s.store.Apply(ctx, &store.Change{Attributes: &store.MergeAttributes{
-		ContactID: c.ID, Set: set, MaxBytes: MaxAttributesBytes}})
+		ContactID: c.ID, Set: set, MaxBytes: MaxAttributesBytes, At: s.now()}})
 	switch {
 	case errors.Is(err, store.ErrTooLarge):
 		return errorf(Invalid, "The contact's attributes would total more than %d bytes; at most %d UTF-8 bytes are allowed across all attributes.",

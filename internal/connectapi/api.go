@@ -522,18 +522,15 @@ func (a *API) contactOut(k store.Contact, agentID string) contactOut {
 		CustomerId:          k.CustomerID,
 		SegmentAttributes:   k.SegmentAttributes,
 	}
-	last := k.CreatedAt
 	if !k.ConnectedAt.IsZero() {
 		out.AgentInfo = &agentInfo{Id: agentID, ConnectedToAgentTimestamp: awswire.EpochSeconds(k.ConnectedAt),
 			AcceptedByAgentTimestamp: awswire.EpochSeconds(k.ConnectedAt)}
-		last = k.ConnectedAt
 	}
 	if !k.EndedAt.IsZero() {
 		t := awswire.EpochSeconds(k.EndedAt)
 		out.DisconnectTimestamp = &t
-		last = k.EndedAt
 	}
-	out.LastUpdateTimestamp = awswire.EpochSeconds(last)
+	out.LastUpdateTimestamp = awswire.EpochSeconds(k.LastUpdate())
 	return out
 }
 

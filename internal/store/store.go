@@ -60,6 +60,24 @@ type Contact struct {
 	// and SegmentAttributes, kept as given for DescribeContact.
 	CustomerID        string
 	SegmentAttributes map[string]SegmentAttributeValue
+	// UpdatedAt is when the contact last changed other than by starting,
+	// connecting to an agent or ending (an attribute update); zero if it
+	// has not. LastUpdate takes it into account.
+	UpdatedAt time.Time
+}
+
+// LastUpdate is when the contact last changed: DescribeContact's
+// LastUpdateTimestamp, which Connect moves for UpdateContactAttributes as
+// well ("use the LastUpdateTimestamp attribute to determine whether a copy
+// contains newer data", contact records data model).
+func (c *Contact) LastUpdate() time.Time {
+	last := c.CreatedAt
+	for _, t := range []time.Time{c.ConnectedAt, c.EndedAt, c.UpdatedAt} {
+		if t.After(last) {
+			last = t
+		}
+	}
+	return last
 }
 
 // SegmentAttributeValue is Connect's SegmentAttributeValue: any of its
@@ -404,7 +422,8 @@ type Change struct {
 	// contact's attributes, sets every key of Set (keys not in Set keep
 	// their values), and stores the result; if the result's keys and values
 	// total more than MaxBytes UTF-8 bytes the change fails with
-	// ErrTooLarge, and an unknown contact fails it with ErrNotFound.
+	// ErrTooLarge, and an unknown contact fails it with ErrNotFound. The
+	// contact's UpdatedAt moves to the update's At.
 	Attributes *MergeAttributes
 	// AgentStatus sets a console agent's status; no such agent fails
 	// with ErrNotFound.
@@ -512,6 +531,9 @@ type MergeAttributes struct {
 	ContactID string
 	Set       map[string]string
 	MaxBytes  int
+	// At is when the update was made: the contact's UpdatedAt becomes At,
+	// unless it is later already.
+	At time.Time
 }
 
 // RoleCheck names roles that must not be joined in a contact.

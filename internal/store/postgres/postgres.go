@@ -849,11 +849,11 @@ func (b *batchTx) apply(ctx context.Context, c *store.Change) ([]store.Item, err
 		}
 		if _, err := b.exec(ctx, `INSERT INTO contacts (id, instance_id, initial_contact_id, flow_id, queue_id, state,
 			attributes, content_types, agent_id, created_at, connected_at, ended_at, deadline, disconnect_reason, customer_attributes,
-			related_contact_id, continued_from_id, rehydration_type, customer_id, segment_attributes, connect_by)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)`,
+			related_contact_id, continued_from_id, rehydration_type, customer_id, segment_attributes, connect_by, updated_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)`,
 			k.ID, k.InstanceID, k.InitialContactID, k.FlowID, k.QueueID, k.State, string(attrs), string(types),
 			k.AgentID, ms(k.CreatedAt), ms(k.ConnectedAt), ms(k.EndedAt), ms(k.Deadline), k.DisconnectReason, string(customer),
-			k.RelatedContactID, k.ContinuedFromID, k.RehydrationType, k.CustomerID, string(segments), ms(k.ConnectBy)); err != nil {
+			k.RelatedContactID, k.ContinuedFromID, k.RehydrationType, k.CustomerID, string(segments), ms(k.ConnectBy), ms(k.UpdatedAt)); err != nil {
 			if constraint(err) == "contacts_continued_from" {
 				return nil, store.ErrConflict // the source is continued already
 			}
@@ -961,7 +961,8 @@ func (b *batchTx) apply(ctx context.Context, c *store.Change) ([]store.Item, err
 			return nil, store.ErrTooLarge
 		}
 		j, _ := json.Marshal(attrs)
-		if _, err := b.exec(ctx, `UPDATE contacts SET attributes = $1 WHERE id = $2`, string(j), m.ContactID); err != nil {
+		if _, err := b.exec(ctx, `UPDATE contacts SET attributes = $1, updated_at = GREATEST(updated_at, $2) WHERE id = $3`,
+			string(j), ms(m.At), m.ContactID); err != nil {
 			return nil, err
 		}
 	}
@@ -1359,14 +1360,14 @@ func collect[T any](db *DB, ctx context.Context, scan func(rowScanner) (T, error
 const contactCols = `id, instance_id, initial_contact_id, flow_id, queue_id, state, attributes, content_types, agent_id,
 	created_at, connected_at, ended_at, deadline, disconnect_reason, timers, customer_attributes,
 	related_contact_id, continued_from_id, rehydration_type, rehydration_announced, transfer_to, customer_id, segment_attributes,
-	connect_by`
+	connect_by, updated_at`
 
 // contactRow is what a row of contactCols scans into.
 type contactRow struct {
 	c                                        store.Contact
 	attrs, types, timers, customer, segments string
 	created, connected, ended, deadline      int64
-	connectBy                                int64
+	connectBy, updated                       int64
 }
 
 func (r *contactRow) dest() []any {
@@ -1374,14 +1375,14 @@ func (r *contactRow) dest() []any {
 	return []any{&c.ID, &c.InstanceID, &c.InitialContactID, &c.FlowID, &c.QueueID, &c.State, &r.attrs, &r.types,
 		&c.AgentID, &r.created, &r.connected, &r.ended, &r.deadline, &c.DisconnectReason, &r.timers, &r.customer,
 		&c.RelatedContactID, &c.ContinuedFromID, &c.RehydrationType, &c.RehydrationAnnounced, &c.TransferTo,
-		&c.CustomerID, &r.segments, &r.connectBy}
+		&c.CustomerID, &r.segments, &r.connectBy, &r.updated}
 }
 
 func (r *contactRow) contact() (store.Contact, error) {
 	if err := fillContact(&r.c, r.attrs, r.types, r.timers, r.customer, r.created, r.connected, r.ended, r.deadline); err != nil {
 		return r.c, err
 	}
-	r.c.ConnectBy = fromMS(r.connectBy)
+	r.c.ConnectBy, r.c.UpdatedAt = fromMS(r.connectBy), fromMS(r.updated)
 	if r.segments != "" {
 		if err := json.Unmarshal([]byte(r.segments), &r.c.SegmentAttributes); err != nil {
 			return r.c, err

@@ -799,11 +799,11 @@ func (db *DB) apply(tx *writeTx, c *store.Change) ([]store.Item, error) {
 		}
 		if _, err := db.exec(tx, `INSERT INTO contacts (id, instance_id, initial_contact_id, flow_id, queue_id, state,
 			attributes, content_types, agent_id, created_at, connected_at, ended_at, deadline, disconnect_reason, customer_attributes,
-			related_contact_id, continued_from_id, rehydration_type, customer_id, segment_attributes, connect_by)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			related_contact_id, continued_from_id, rehydration_type, customer_id, segment_attributes, connect_by, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			k.ID, k.InstanceID, k.InitialContactID, k.FlowID, k.QueueID, k.State, string(attrs), string(types),
 			k.AgentID, ms(k.CreatedAt), ms(k.ConnectedAt), ms(k.EndedAt), ms(k.Deadline), k.DisconnectReason, string(customer),
-			k.RelatedContactID, k.ContinuedFromID, k.RehydrationType, k.CustomerID, string(segments), ms(k.ConnectBy)); err != nil {
+			k.RelatedContactID, k.ContinuedFromID, k.RehydrationType, k.CustomerID, string(segments), ms(k.ConnectBy), ms(k.UpdatedAt)); err != nil {
 			if isUniqueViolation(err) && k.ContinuedFromID != "" {
 				return nil, store.ErrConflict // the source is continued already
 			}
@@ -1048,7 +1048,8 @@ func (db *DB) apply(tx *writeTx, c *store.Change) ([]store.Item, error) {
 			return nil, store.ErrTooLarge
 		}
 		b, _ := json.Marshal(attrs)
-		if _, err := db.exec(tx, `UPDATE contacts SET attributes = ? WHERE id = ?`, string(b), m.ContactID); err != nil {
+		if _, err := db.exec(tx, `UPDATE contacts SET attributes = ?, updated_at = MAX(updated_at, ?) WHERE id = ?`,
+			string(b), ms(m.At), m.ContactID); err != nil {
 			return nil, err
 		}
 	}
@@ -1325,16 +1326,16 @@ func notFound(err error) error {
 const contactCols = `id, instance_id, initial_contact_id, flow_id, queue_id, state, attributes, content_types, agent_id,
 	created_at, connected_at, ended_at, deadline, disconnect_reason, timers, customer_attributes,
 	related_contact_id, continued_from_id, rehydration_type, rehydration_announced, transfer_to, customer_id, segment_attributes,
-	connect_by`
+	connect_by, updated_at`
 
 func scanContact(row rowScanner) (store.Contact, error) {
 	var c store.Contact
 	var attrs, types, timers, customer, segments string
-	var created, connected, ended, deadline, connectBy int64
+	var created, connected, ended, deadline, connectBy, updated int64
 	if err := row.Scan(&c.ID, &c.InstanceID, &c.InitialContactID, &c.FlowID, &c.QueueID, &c.State, &attrs, &types,
 		&c.AgentID, &created, &connected, &ended, &deadline, &c.DisconnectReason, &timers, &customer,
 		&c.RelatedContactID, &c.ContinuedFromID, &c.RehydrationType, &c.RehydrationAnnounced, &c.TransferTo,
-		&c.CustomerID, &segments, &connectBy); err != nil {
+		&c.CustomerID, &segments, &connectBy, &updated); err != nil {
 		return c, notFound(err)
 	}
 	if customer != "" {
@@ -1359,7 +1360,7 @@ func scanContact(row rowScanner) (store.Contact, error) {
 		return c, err
 	}
 	c.CreatedAt, c.ConnectedAt, c.EndedAt, c.Deadline = fromMS(created), fromMS(connected), fromMS(ended), fromMS(deadline)
-	c.ConnectBy = fromMS(connectBy)
+	c.ConnectBy, c.UpdatedAt = fromMS(connectBy), fromMS(updated)
 	return c, nil
 }
 

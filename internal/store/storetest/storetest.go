@@ -1127,6 +1127,16 @@ func testAttributesAndRoleCheck(t *testing.T, b Backend) {
 	if err != nil || len(k.Attributes) != 3 || k.Attributes["k"] != "v" || k.Attributes["a"] != "1" || k.Attributes["b"] != "3" {
 		t.Errorf("attributes = %v, %v", k.Attributes, err)
 	}
+	// An update moves UpdatedAt (DescribeContact's LastUpdateTimestamp)
+	// forward, never back.
+	later := k.CreatedAt.Add(time.Hour)
+	for _, at := range []time.Time{later, later.Add(-time.Minute)} {
+		apply(t, s, &store.Change{Attributes: &store.MergeAttributes{ContactID: "c", Set: map[string]string{"d": "4"}, MaxBytes: 100, At: at}})
+		k, err = s.Contact(ctx, "c")
+		if err != nil || !k.UpdatedAt.Equal(later) || !k.LastUpdate().Equal(later) {
+			t.Errorf("after an update at %v: UpdatedAt %v, LastUpdate %v (%v), want %v", at, k.UpdatedAt, k.LastUpdate(), err, later)
+		}
+	}
 
 	check := &store.RoleCheck{ContactID: "c", Roles: []string{"AGENT", "CUSTOM_BOT"}}
 	errs := race(ss, 6, func(i int) *store.Change {
