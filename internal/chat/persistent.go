@@ -88,7 +88,7 @@ func (s *Service) Persist(ctx context.Context, instanceID, contactID string, p P
 	ch := &store.Change{
 		RequireActive:       contactID,
 		Idempotency:         s.idempotencyRecord(scope, contactID, clientToken, out),
-		Persist:             &store.Persist{ContactID: contactID, SourceID: src.ID, RehydrationType: p.RehydrationType},
+		Persist:             &store.Persist{ContactID: contactID, SourceID: src.ID, RehydrationType: p.RehydrationType, At: s.now()},
 		AnnounceRehydration: contactID,
 		Items:               []store.Item{rehydratedItem(contactID)},
 	}

@@ -76,9 +76,9 @@ func (s *Service) Transfer(ctx context.Context, agent store.Agent, contactID, to
 			return errorf(QuotaExceeded, "%s holds %d chats already: the transfer failed.", to.Name, MaxAgentChats)
 		}
 		ch.Items = append(ch.Items, invited)
-		ch.Requeue = &store.Requeue{ContactID: contactID, TransferTo: to.ID}
+		ch.Requeue = &store.Requeue{ContactID: contactID, TransferTo: to.ID, At: s.now()}
 	} else {
-		ch.Requeue = &store.Requeue{ContactID: contactID}
+		ch.Requeue = &store.Requeue{ContactID: contactID, At: s.now()}
 	}
 	left := s.newItem(sess, TypeEvent, EventParticipantLeft, "", "")
 	left.InTranscript = true

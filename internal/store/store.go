@@ -61,8 +61,9 @@ type Contact struct {
 	CustomerID        string
 	SegmentAttributes map[string]SegmentAttributeValue
 	// UpdatedAt is when the contact last changed other than by starting,
-	// connecting to an agent or ending (an attribute update); zero if it
-	// has not. LastUpdate takes it into account.
+	// connecting to an agent or ending (an attribute update, a transfer
+	// back to the queue, a persistent chat association); zero if it has
+	// not. LastUpdate takes it into account.
 	UpdatedAt time.Time
 }
 
@@ -517,6 +518,9 @@ type ParticipantToken struct {
 type Requeue struct {
 	ContactID  string
 	TransferTo string
+	// At is when it went back: the contact's UpdatedAt becomes At, unless
+	// it is later already.
+	At time.Time
 }
 
 // Persist links a contact to the ended contact it continues.
@@ -524,6 +528,9 @@ type Persist struct {
 	ContactID       string
 	SourceID        string
 	RehydrationType string
+	// At is when: the contact's UpdatedAt becomes At, unless it is later
+	// already.
+	At time.Time
 }
 
 // MergeAttributes is an update of a contact's attributes.

@@ -15,8 +15,9 @@ func (b *batchTx) applyChatFeatures(ctx context.Context, c *store.Change) error 
 		if b.chats[p.ContactID] == nil {
 			return store.ErrNotFound
 		}
-		n, err := b.exec(ctx, `UPDATE contacts SET related_contact_id = $1, continued_from_id = $1, rehydration_type = $2
-			WHERE id = $3 AND continued_from_id = ''`, p.SourceID, p.RehydrationType, p.ContactID)
+		n, err := b.exec(ctx, `UPDATE contacts SET related_contact_id = $1, continued_from_id = $1, rehydration_type = $2,
+			updated_at = GREATEST(updated_at, $3) WHERE id = $4 AND continued_from_id = ''`,
+			p.SourceID, p.RehydrationType, ms(p.At), p.ContactID)
 		if constraint(err) == "contacts_continued_from" {
 			return store.ErrConflict
 		}
@@ -37,8 +38,9 @@ func (b *batchTx) applyChatFeatures(ctx context.Context, c *store.Change) error 
 		}
 	}
 	if q := c.Requeue; q != nil {
-		n, err := b.exec(ctx, `UPDATE contacts SET state = $1, agent_id = '', connected_at = 0, transfer_to = $2
-			WHERE id = $3 AND state = $4`, store.ContactQueued, q.TransferTo, q.ContactID, store.ContactConnected)
+		n, err := b.exec(ctx, `UPDATE contacts SET state = $1, agent_id = '', connected_at = 0, transfer_to = $2,
+			updated_at = GREATEST(updated_at, $3) WHERE id = $4 AND state = $5`,
+			store.ContactQueued, q.TransferTo, ms(q.At), q.ContactID, store.ContactConnected)
 		if err != nil {
 			return err
 		}

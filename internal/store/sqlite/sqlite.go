@@ -811,8 +811,9 @@ func (db *DB) apply(tx *writeTx, c *store.Change) ([]store.Item, error) {
 		}
 	}
 	if p := c.Persist; p != nil {
-		res, err := db.exec(tx, `UPDATE contacts SET related_contact_id = ?, continued_from_id = ?, rehydration_type = ?
-			WHERE id = ? AND continued_from_id = ''`, p.SourceID, p.SourceID, p.RehydrationType, p.ContactID)
+		res, err := db.exec(tx, `UPDATE contacts SET related_contact_id = ?, continued_from_id = ?, rehydration_type = ?,
+			updated_at = MAX(updated_at, ?) WHERE id = ? AND continued_from_id = ''`,
+			p.SourceID, p.SourceID, p.RehydrationType, ms(p.At), p.ContactID)
 		if err != nil && isUniqueViolation(err) {
 			return nil, store.ErrConflict
 		}
@@ -828,8 +829,9 @@ func (db *DB) apply(tx *writeTx, c *store.Change) ([]store.Item, error) {
 		}
 	}
 	if q := c.Requeue; q != nil {
-		res, err := db.exec(tx, `UPDATE contacts SET state = ?, agent_id = '', connected_at = 0, transfer_to = ?
-			WHERE id = ? AND state = ?`, store.ContactQueued, q.TransferTo, q.ContactID, store.ContactConnected)
+		res, err := db.exec(tx, `UPDATE contacts SET state = ?, agent_id = '', connected_at = 0, transfer_to = ?,
+			updated_at = MAX(updated_at, ?) WHERE id = ? AND state = ?`,
+			store.ContactQueued, q.TransferTo, ms(q.At), q.ContactID, store.ContactConnected)
 		if err != nil {
 			return nil, err
 		}

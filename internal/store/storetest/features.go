@@ -18,12 +18,15 @@ func testPersistAndAnnounce(t *testing.T, b Backend) {
 		newChat(t, s, id)
 	}
 	persist := func(contactID, source string) *store.Change {
-		return &store.Change{Persist: &store.Persist{ContactID: contactID, SourceID: source, RehydrationType: "FROM_SEGMENT"}}
+		return &store.Change{Persist: &store.Persist{ContactID: contactID, SourceID: source, RehydrationType: "FROM_SEGMENT", At: t0.Add(time.Hour)}}
 	}
 	apply(t, s, persist("a", "src"))
 	k, err := s.Contact(ctx, "a")
 	if err != nil || k.ContinuedFromID != "src" || k.RelatedContactID != "src" || k.RehydrationType != "FROM_SEGMENT" {
 		t.Errorf("persisted contact %+v, %v", k, err)
+	}
+	if !k.LastUpdate().Equal(t0.Add(time.Hour)) {
+		t.Errorf("LastUpdate after the association: %v, want its time %v", k.LastUpdate(), t0.Add(time.Hour))
 	}
 	wantErr(t, s, persist("b", "src"), store.ErrConflict)
 	wantErr(t, s, persist("a", "b"), store.ErrConflict)
@@ -50,7 +53,7 @@ func testRequeue(t *testing.T, b Backend) {
 		return &store.Change{ConnectAgent: &store.ConnectAgent{ContactID: "c", AgentID: "p-" + console, At: t0, Exclusive: true, Console: console}}
 	}
 	requeue := func(to string) *store.Change {
-		return &store.Change{Requeue: &store.Requeue{ContactID: "c", TransferTo: to}}
+		return &store.Change{Requeue: &store.Requeue{ContactID: "c", TransferTo: to, At: t0.Add(time.Minute)}}
 	}
 	wantErr(t, s, requeue(""), store.ErrConflict)
 	apply(t, s, connect("grace"))
@@ -58,6 +61,10 @@ func testRequeue(t *testing.T, b Backend) {
 	k, _ := s.Contact(ctx, "c")
 	if k.State != store.ContactQueued || k.TransferTo != "alan" || k.AgentID != "" || !k.ConnectedAt.IsZero() {
 		t.Errorf("requeued contact %+v", k)
+	}
+	// Clearing ConnectedAt does not take LastUpdate back before the transfer.
+	if !k.LastUpdate().Equal(t0.Add(time.Minute)) {
+		t.Errorf("LastUpdate after the transfer: %v, want its time %v", k.LastUpdate(), t0.Add(time.Minute))
 	}
 	wantErr(t, s, connect("bob"), store.ErrConflict)
 	apply(t, s, connect("alan"))
