@@ -15,7 +15,8 @@ import (
 // TestClientTokensOfMonitorAndStreaming: a retry of MonitorContact or
 // StartContactStreaming with the ClientToken of the first request gets the
 // first answer, even after what it started has ended or stopped; a new
-// token is a new request.
+// token is a new request; the token reused for another contact is refused,
+// not answered with what was done for the first.
 func TestClientTokensOfMonitorAndStreaming(t *testing.T) {
 	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 	t.Cleanup(hook.Close)
@@ -55,9 +56,25 @@ func TestClientTokensOfMonitorAndStreaming(t *testing.T) {
 	if next, err := start("stream-2"); err != nil || next == first || next == "" {
 		t.Errorf("a start with a new token: %q, %v; want a new stream", next, err)
 	}
+	// The token of a request for another contact is not an answer for
+	// this one: nothing was streamed here.
+	other := ts.startChat(t, nil)
+	var invalid *ctypes.InvalidRequestException
+	_, err = cc.StartContactStreaming(ctx, &connect.StartContactStreamingInput{InstanceId: aws.String(ts.InstanceID),
+		ContactId: aws.String(other.ContactID), ClientToken: aws.String("stream-1"),
+		ChatStreamingConfiguration: &ctypes.ChatStreamingConfiguration{StreamingEndpointArn: aws.String(topicARN)}})
+	if !errors.As(err, &invalid) {
+		t.Errorf("StartContactStreaming of another contact with a used token: %v, want InvalidRequestException", err)
+	}
 
 	if err := monitor("monitor-1"); err != nil {
 		t.Fatal(err)
+	}
+	grace.accept(other.ContactID)
+	var reused *ctypes.IdempotencyException
+	if _, err := cc.MonitorContact(ctx, &connect.MonitorContactInput{InstanceId: aws.String(ts.InstanceID),
+		ContactId: aws.String(other.ContactID), UserId: aws.String(sam.id), ClientToken: aws.String("monitor-1")}); !errors.As(err, &reused) {
+		t.Errorf("MonitorContact of another contact with a used token: %v, want IdempotencyException", err)
 	}
 	if _, err := cc.StopContact(ctx, stopInput(ts, chat.ContactID)); err != nil {
 		t.Fatal(err)
@@ -65,7 +82,6 @@ func TestClientTokensOfMonitorAndStreaming(t *testing.T) {
 	if err := monitor("monitor-1"); err != nil {
 		t.Errorf("a retry of MonitorContact after the chat ended: %v, want the first answer", err)
 	}
-	var invalid *ctypes.InvalidRequestException
 	if err := monitor("monitor-2"); !errors.As(err, &invalid) {
 		t.Errorf("a new MonitorContact after the chat ended: %v, want InvalidRequestException", err)
 	}

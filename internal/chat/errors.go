@@ -20,6 +20,9 @@ const (
 	Ended                         // the chat has ended
 	Conflict                      // the request conflicts with the chat's state
 	QuotaExceeded                 // a per-chat limit is reached
+	// Mismatch: the request's ClientToken is that of an earlier request
+	// for another contact (or user, or endpoint).
+	Mismatch
 )
 
 // Error is a domain error with a message fit for the API caller.

@@ -42,8 +42,12 @@ type MonitorOutput struct {
 func (s *Service) Monitor(ctx context.Context, instanceID, contactID, userID string, capabilities []string, clientToken string) (MonitorOutput, error) {
 	var out MonitorOutput
 	scope := "monitor-contact:" + instanceID
-	if ok, err := s.idempotent(ctx, scope, clientToken, &out); ok || err != nil {
-		return out, err
+	var first monitorRecord
+	if ok, err := s.idempotent(ctx, scope, clientToken, &first); ok || err != nil {
+		if err == nil && !first.matches(contactID, userID) {
+			return out, errorf(Mismatch, "ClientToken %s was used for a request to monitor another contact or for another user.", clientToken)
+		}
+		return first.MonitorOutput, err
 	}
 	c, ps, err := s.Contact(ctx, instanceID, contactID)
 	if err != nil {
@@ -91,12 +95,14 @@ func (s *Service) Monitor(ctx context.Context, instanceID, contactID, userID str
 	out = MonitorOutput{ParticipantID: p.ID, Capabilities: capabilities}
 	_, err = s.store.Apply(ctx, &store.Change{RequireActive: contactID, NewParticipants: []store.Participant{p},
 		Limits:      []store.Limit{{Count: store.CountParticipants, Key: contactID, Max: MaxParticipants}},
-		Idempotency: s.idempotencyRecord(scope, contactID, clientToken, out)})
+		Idempotency: s.idempotencyRecord(scope, contactID, clientToken, monitorRecord{out, contactID, userID})})
 	switch {
 	case errors.Is(err, store.ErrDuplicate): // a concurrent retry won
-		out = MonitorOutput{}
-		_, err = s.idempotent(ctx, scope, clientToken, &out)
-		return out, err
+		first = monitorRecord{}
+		if _, err = s.idempotent(ctx, scope, clientToken, &first); err == nil && !first.matches(contactID, userID) {
+			err = errorf(Mismatch, "ClientToken %s was used for a request to monitor another contact or for another user.", clientToken)
+		}
+		return first.MonitorOutput, err
 	case errors.Is(err, store.ErrEnded):
 		return out, errorf(Invalid, "Contact %s is not active; only contacts in progress can be monitored.", contactID)
 	case errors.Is(err, store.ErrLimit):
@@ -106,6 +112,20 @@ func (s *Service) Monitor(ctx context.Context, instanceID, contactID, userID str
 	}
 	out.ParticipantToken = token
 	return out, nil
+}
+
+// monitorRecord is what MonitorContact keeps for its ClientToken: the
+// answer, and what it was the answer to, so that the token reused for
+// another contact or user is not answered as if that had been done.
+type monitorRecord struct {
+	MonitorOutput
+	ContactID, UserID string
+}
+
+// matches reports whether the record answers a request for contactID and
+// userID (a record kept before they were has neither, and matches).
+func (r monitorRecord) matches(contactID, userID string) bool {
+	return r.ContactID == "" || (r.ContactID == contactID && r.UserID == userID)
 }
 
 // Barge lets a console agent's silent monitor take part in the chat: it

@@ -27,8 +27,19 @@ const (
 // clientToken (within IdempotencyWindow) gets the first answer.
 func (s *Service) StartStreaming(ctx context.Context, instanceID, contactID, arn, clientToken string) (string, error) {
 	scope := "start-streaming:" + instanceID
-	var first struct{ StreamingID string }
+	// The record keeps what it answered, so that the token reused for
+	// another contact or endpoint is not answered with this stream.
+	var first struct{ StreamingID, ContactID, EndpointARN string }
+	mismatch := func() error {
+		if first.ContactID != "" && (first.ContactID != contactID || first.EndpointARN != arn) {
+			return errorf(Mismatch, "ClientToken %s was used for a request to stream another contact or to another endpoint.", clientToken)
+		}
+		return nil
+	}
 	if ok, err := s.idempotent(ctx, scope, clientToken, &first); ok || err != nil {
+		if err == nil {
+			err = mismatch()
+		}
 		return first.StreamingID, err
 	}
 	c, _, err := s.Contact(ctx, instanceID, contactID)
@@ -51,11 +62,13 @@ func (s *Service) StartStreaming(ctx context.Context, instanceID, contactID, arn
 		}
 	}
 	st := store.Stream{ID: secret.NewUUID(), ContactID: contactID, EndpointARN: arn, StartedAt: s.now()}
-	first.StreamingID = st.ID
+	first.StreamingID, first.ContactID, first.EndpointARN = st.ID, contactID, arn
 	if _, err := s.store.Apply(ctx, &store.Change{RequireActive: contactID, StartStream: &st,
 		Idempotency: s.idempotencyRecord(scope, contactID, clientToken, first)}); err != nil {
 		if errors.Is(err, store.ErrDuplicate) { // a concurrent retry won
-			_, err = s.idempotent(ctx, scope, clientToken, &first)
+			if _, err = s.idempotent(ctx, scope, clientToken, &first); err == nil {
+				err = mismatch()
+			}
 			return first.StreamingID, err
 		}
 		if errors.Is(err, store.ErrEnded) {

@@ -166,6 +166,10 @@ func toWire(err error) error {
 		return awswire.Errorf(http.StatusConflict, "ConflictException", "%s", e.Message)
 	case chat.QuotaExceeded:
 		return awswire.Errorf(http.StatusPaymentRequired, "ServiceQuotaExceededException", "%s", e.Message)
+	case chat.Mismatch:
+		// MonitorContact's model declares it (409) for a reused token;
+		// StartContactStreaming, which does not, re-types it.
+		return awswire.Errorf(http.StatusConflict, "IdempotencyException", "%s", e.Message)
 	}
 	return err
 }
@@ -906,6 +910,10 @@ func (a *API) startContactStreaming(w http.ResponseWriter, r *http.Request, body
 	}
 	obs.SetContact(r.Context(), *in.ContactId)
 	id, err := a.chat.StartStreaming(r.Context(), *in.InstanceId, *in.ContactId, arn, *in.ClientToken)
+	if chat.KindOf(err) == chat.Mismatch {
+		// Its model declares no IdempotencyException.
+		return invalidRequest("%s", err.Error())
+	}
 	if err != nil {
 		return err
 	}
