@@ -81,3 +81,39 @@ func TestOneCustomBotEvenAtOnce(t *testing.T) {
 		}
 	}
 }
+
+// TestRelatedAttributesWithinTheLimit: a chat started in relation to
+// another contact (RelatedContactId, or persistent chat) starts with that
+// contact's attributes under its own; the merge is held to the 32 KB of a
+// contact's attributes, and a refused start creates nothing.
+func TestRelatedAttributesWithinTheLimit(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t, t.TempDir())
+	defer st.Close()
+	svc := newService(t, st, &clock{t: time.Now()})
+	half := strings.Repeat("x", MaxAttributesBytes/2)
+	past, err := svc.StartChat(ctx, StartChatInput{InstanceID: "i", FlowID: "f", DisplayName: "Ada", Attributes: map[string]string{"a": half}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.StopContact(ctx, "i", past.ContactID); err != nil {
+		t.Fatal(err)
+	}
+	for _, in := range []StartChatInput{
+		{RelatedContactID: past.ContactID},
+		{Persistent: &Persistence{RehydrationType: RehydrationSegment, SourceContactID: past.ContactID}},
+	} {
+		in.InstanceID, in.FlowID, in.DisplayName, in.Attributes = "i", "f", "Ada", map[string]string{"b": half}
+		if _, err := svc.StartChat(ctx, in); KindOf(err) != Invalid {
+			t.Errorf("a start whose attributes and the related contact's total over 32 KB: %v, want Invalid", err)
+		}
+	}
+	if n, err := svc.QueueLength(ctx); err != nil || n != 0 {
+		t.Errorf("%d chats wait after the refused starts (%v), want none", n, err)
+	}
+	// Replacing the related contact's value keeps the total within it.
+	if _, err := svc.StartChat(ctx, StartChatInput{InstanceID: "i", FlowID: "f", DisplayName: "Ada",
+		RelatedContactID: past.ContactID, Attributes: map[string]string{"a": half}}); err != nil {
+		t.Errorf("a start that replaces the related contact's attribute: %v", err)
+	}
+}

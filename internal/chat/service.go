@@ -428,6 +428,12 @@ func (s *Service) StartChat(ctx context.Context, in StartChatInput) (StartChatOu
 			attrs = map[string]string{}
 		}
 		maps.Copy(attrs, in.Attributes)
+		// The limit is the contact's ("up to 32,768 UTF-8 bytes across all
+		// key-value pairs per contact"), so it holds for the merge too.
+		if n := store.AttributesSize(attrs); n > MaxAttributesBytes {
+			return out, errorf(Invalid, "With the attributes of contact %s, the contact's attributes would total %d bytes; at most %d UTF-8 bytes are allowed across all attributes.",
+				related.ID, n, MaxAttributesBytes)
+		}
 		contact.Attributes = attrs
 		contact.RelatedContactID = related.ID
 		if in.Persistent != nil {
