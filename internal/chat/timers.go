@@ -87,12 +87,19 @@ func (s *Service) UpdateTimers(ctx context.Context, instanceID, contactID string
 func human(role string) bool { return role == RoleCustomer || role == RoleAgent }
 
 // clock is a participant's timer state from now: active, with its idle
-// deadline if its role has an idle timeout.
+// deadline if its role has an idle timeout, or else its auto-disconnect
+// deadline if it has that alone ("If only one type of timer is configured
+// for a role, that timer starts immediately", admin guide; with both, the
+// auto-disconnect timer starts when the participant becomes idle).
 func (s *Service) clock(participantID string, t store.ParticipantTimers, now time.Time) store.Clock {
 	k := store.Clock{ParticipantID: participantID}
-	if t.IdleMinutes > 0 {
+	switch {
+	case t.IdleMinutes > 0:
 		k.IdleAt = now.Add(time.Duration(t.IdleMinutes) * time.Minute)
 		s.wake(k.IdleAt)
+	case t.DisconnectMinutes > 0:
+		k.DisconnectAt = now.Add(time.Duration(t.DisconnectMinutes) * time.Minute)
+		s.wake(k.DisconnectAt)
 	}
 	return k
 }
@@ -150,7 +157,8 @@ func (s *Service) autoDisconnect(ctx context.Context, d store.Due) error {
 		return err
 	}
 	p := sess.Participant
-	if p.State != store.ParticipantJoined || !p.Idle || !p.DisconnectAt.Equal(d.At) {
+	// Not idle when the role has the auto-disconnect timer alone.
+	if p.State != store.ParticipantJoined || !p.DisconnectAt.Equal(d.At) {
 		return nil
 	}
 	ch, err := s.disconnection(ctx, sess, "")

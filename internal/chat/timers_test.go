@@ -239,3 +239,56 @@ func TestSweeperWakesForANearDeadline(t *testing.T) {
 		t.Errorf("idle %v before its deadline", at.Sub(now))
 	}
 }
+
+// TestAutoDisconnectTimerAlone: a role with an auto-disconnect timer and
+// no idle timer is disconnected that long after its last message, as the
+// admin guide has it: "If only one type of timer is configured for a role,
+// that timer starts immediately."
+func TestAutoDisconnectTimerAlone(t *testing.T) {
+	ctx := context.Background()
+	pub := &published{}
+	st, err := sqlite.Open(filepath.Join(t.TempDir(), "parley.db"), pub.hook)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	clk := &clock{t: time.Now()}
+	svc := newTimedService(t, st, clk)
+	chat, err := svc.StartChat(ctx, StartChatInput{InstanceID: "i", FlowID: "f", DisplayName: "Ada"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	agent, err := svc.AddParticipant(ctx, "i", chat.ContactID, RoleAgent, "Grace", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.UpdateTimers(ctx, "i", chat.ContactID, []TimerUpdate{{Role: RoleAgent, Type: TimerDisconnect, Minutes: 3}}); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := svc.Connect(ctx, agent.ParticipantToken, false, true, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk.Add(2 * time.Minute)
+	sess, err := svc.Authenticate(ctx, conn.ConnectionToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.SendMessage(ctx, sess, ContentPlain, "one moment", ""); err != nil {
+		t.Fatal(err)
+	}
+	clk.Add(3*time.Minute - time.Second) // the message restarted the timer
+	svc.sweep(ctx)
+	if n := pub.count(agent.ParticipantID, EventParticipantAutoDisconnection); n != 0 {
+		t.Fatalf("auto-disconnected %d times before the timeout after the message", n)
+	}
+	clk.Add(time.Second)
+	svc.sweep(ctx)
+	svc.sweep(ctx)
+	if n, idle := pub.count(agent.ParticipantID, EventParticipantAutoDisconnection), pub.count(agent.ParticipantID, EventParticipantIdle); n != 1 || idle != 0 {
+		t.Fatalf("auto-disconnections %d, idle events %d; want one auto-disconnection and no idle event", n, idle)
+	}
+	if p, _ := st.Participant(ctx, agent.ParticipantID); p.State != store.ParticipantLeft {
+		t.Errorf("the agent is %s after the auto-disconnect timer, want LEFT", p.State)
+	}
+}
