@@ -637,7 +637,7 @@ func (s *Service) tryAddParticipant(ctx context.Context, instanceID, contactID, 
 	}
 	if human(role) {
 		k := s.clock(p.ID, c.Timers[role], now)
-		p.IdleAt = k.IdleAt
+		p.IdleAt, p.DisconnectAt = k.IdleAt, k.DisconnectAt
 	}
 	out = AddParticipantOutput{ParticipantID: p.ID, ParticipantToken: token, Expiry: c.Deadline}
 	ch := &store.Change{

@@ -245,6 +245,11 @@ func TestSweeperWakesForANearDeadline(t *testing.T) {
 // admin guide has it: "If only one type of timer is configured for a role,
 // that timer starts immediately."
 func TestAutoDisconnectTimerAlone(t *testing.T) {
+	t.Run("set while the agent is in the chat", func(t *testing.T) { testAutoDisconnectTimerAlone(t, false) })
+	t.Run("set before the agent joins", func(t *testing.T) { testAutoDisconnectTimerAlone(t, true) })
+}
+
+func testAutoDisconnectTimerAlone(t *testing.T, setFirst bool) {
 	ctx := context.Background()
 	pub := &published{}
 	st, err := sqlite.Open(filepath.Join(t.TempDir(), "parley.db"), pub.hook)
@@ -258,12 +263,21 @@ func TestAutoDisconnectTimerAlone(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	set := func() {
+		t.Helper()
+		if err := svc.UpdateTimers(ctx, "i", chat.ContactID, []TimerUpdate{{Role: RoleAgent, Type: TimerDisconnect, Minutes: 3}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if setFirst {
+		set()
+	}
 	agent, err := svc.AddParticipant(ctx, "i", chat.ContactID, RoleAgent, "Grace", "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := svc.UpdateTimers(ctx, "i", chat.ContactID, []TimerUpdate{{Role: RoleAgent, Type: TimerDisconnect, Minutes: 3}}); err != nil {
-		t.Fatal(err)
+	if !setFirst {
+		set()
 	}
 	conn, err := svc.Connect(ctx, agent.ParticipantToken, false, true, false)
 	if err != nil {
