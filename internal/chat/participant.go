@@ -518,15 +518,17 @@ func (s *Service) disconnection(ctx context.Context, sess *Session, clientToken 
 	switch p.Role {
 	case RoleCustomer:
 		reason = ReasonCustomer
-	case RoleAgent:
+	case RoleAgent, RoleCustomBot:
 		ps, err := s.store.Participants(ctx, p.ContactID)
 		if err != nil {
 			return nil, err
 		}
-		if !slices.ContainsFunc(ps, func(o store.Participant) bool {
+		if p.Role == RoleAgent && !slices.ContainsFunc(ps, func(o store.Participant) bool {
 			return o.ID != p.ID && o.Role == RoleAgent && o.State == store.ParticipantJoined
 		}) {
 			reason = ReasonAgent
+		} else {
+			ch.Clocks = append(ch.Clocks, stopCustomerClocks(ps, p.ID)...)
 		}
 	}
 	if reason != "" {

@@ -635,17 +635,26 @@ func (s *Service) tryAddParticipant(ctx context.Context, instanceID, contactID, 
 		ID: secret.NewTimeUUID(), ContactID: contactID, Role: role, DisplayName: displayName,
 		TokenHash: secret.Hash(token), State: store.ParticipantJoined, JoinedAt: now, AgentID: consoleAgent,
 	}
-	if human(role) {
-		k := s.clock(p.ID, c.Timers[role], now)
-		p.IdleAt, p.DisconnectAt = k.IdleAt, k.DisconnectAt
-	}
 	out = AddParticipantOutput{ParticipantID: p.ID, ParticipantToken: token, Expiry: c.Deadline}
 	ch := &store.Change{
-		RequireActive:   contactID,
-		Idempotency:     s.idempotencyRecord(scope, contactID, clientToken, out),
-		NewParticipants: []store.Participant{p},
-		Limits:          []store.Limit{{Count: store.CountParticipants, Key: contactID, Max: MaxParticipants}},
+		RequireActive: contactID,
+		Idempotency:   s.idempotencyRecord(scope, contactID, clientToken, out),
+		Limits:        []store.Limit{{Count: store.CountParticipants, Key: contactID, Max: MaxParticipants}},
 	}
+	// Timers run while the customer and an agent or a custom bot are in
+	// the chat: the first of those to join starts the customer's.
+	if with := append(slices.Clone(ps), p); timersRun(with, "") {
+		if human(role) {
+			k := s.clock(p.ID, c.Timers[role], now)
+			p.IdleAt, p.DisconnectAt = k.IdleAt, k.DisconnectAt
+		}
+		for _, o := range ps {
+			if o.Role == RoleCustomer && o.State == store.ParticipantJoined && !timersRun(ps, "") {
+				ch.Clocks = append(ch.Clocks, s.clock(o.ID, c.Timers[RoleCustomer], now))
+			}
+		}
+	}
+	ch.NewParticipants = []store.Participant{p}
 	if consoleAgent != "" {
 		ch.Limits = append(ch.Limits, store.Limit{Count: store.CountAgentChats, Key: consoleAgent, Max: MaxAgentChats},
 			// An agent who set themselves Away meanwhile is refused.

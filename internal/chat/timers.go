@@ -11,7 +11,8 @@ import (
 
 // Participant timers, as Amazon Connect's "chat timeouts for human
 // participants": UpdateParticipantRoleConfig sets, per role, an idle timeout
-// and an auto-disconnect timeout. A participant who sends no message for the
+// and an auto-disconnect timeout, which run while the customer and an agent
+// or a custom bot are in the chat (timersRun). A participant who sends no message for the
 // idle timeout becomes idle (participant.idle); sending again makes them
 // return (participant.returned); staying idle for the auto-disconnect
 // timeout disconnects them (participant.autodisconnection, then as if they
@@ -73,7 +74,8 @@ func (s *Service) UpdateTimers(ctx context.Context, instanceID, contactID string
 	ch := &store.Change{RequireActive: contactID, Timers: &store.SetTimers{ContactID: contactID, Timers: timers}}
 	now := s.now()
 	for _, p := range ps {
-		if p.State == store.ParticipantJoined && human(p.Role) {
+		// Kept for when an agent or a custom bot joins, until then.
+		if p.State == store.ParticipantJoined && human(p.Role) && timersRun(ps, "") {
 			ch.Clocks = append(ch.Clocks, s.clock(p.ID, timers[p.Role], now))
 		}
 	}
@@ -85,6 +87,45 @@ func (s *Service) UpdateTimers(ctx context.Context, instanceID, contactID string
 }
 
 func human(role string) bool { return role == RoleCustomer || role == RoleAgent }
+
+// timersRun reports whether participant timers run in a chat with these
+// participants, leaving aside the one named by except (who is leaving):
+// "Timers run when both an agent and a customer are connected to the chat,
+// or when a customer and a custom participant (such as a custom bot) are
+// connected", and "are first started when an agent/custom participant
+// joins the chat, and are stopped if the agent/custom participant leaves"
+// (admin guide, Set up chat timeouts). A customer waiting in the queue is
+// never idle.
+func timersRun(ps []store.Participant, except string) bool {
+	customer, other := false, false
+	for _, p := range ps {
+		if p.State != store.ParticipantJoined || p.ID == except {
+			continue
+		}
+		switch p.Role {
+		case RoleCustomer:
+			customer = true
+		case RoleAgent, RoleCustomBot:
+			other = true
+		}
+	}
+	return customer && other
+}
+
+// stopCustomerClocks returns the changes that stop the customers' timers
+// when the participant leaving was the last agent or custom bot with them.
+func stopCustomerClocks(ps []store.Participant, leaving string) []store.Clock {
+	if timersRun(ps, leaving) {
+		return nil
+	}
+	var out []store.Clock
+	for _, p := range ps {
+		if p.Role == RoleCustomer && p.State == store.ParticipantJoined && (p.Idle || !p.IdleAt.IsZero() || !p.DisconnectAt.IsZero()) {
+			out = append(out, store.Clock{ParticipantID: p.ID})
+		}
+	}
+	return out
+}
 
 // clock is a participant's timer state from now: active, with its idle
 // deadline if its role has an idle timeout, or else its auto-disconnect
@@ -167,7 +208,11 @@ func (s *Service) autoDisconnect(ctx context.Context, d store.Due) error {
 	}
 	ch.Items = append([]store.Item{s.presence(p, EventParticipantAutoDisconnection)}, ch.Items...)
 	// Instead of the unconditional clearing of the participant's deadlines.
-	ch.Clocks = []store.Clock{{ParticipantID: p.ID, Conditional: true, IfIdleAt: p.IdleAt, IfDisconnectAt: p.DisconnectAt}}
+	for i, k := range ch.Clocks {
+		if k.ParticipantID == p.ID {
+			ch.Clocks[i] = store.Clock{ParticipantID: p.ID, Conditional: true, IfIdleAt: p.IdleAt, IfDisconnectAt: p.DisconnectAt}
+		}
+	}
 	ch.RequireActive = p.ContactID
 	_, err = s.store.Apply(ctx, ch)
 	return err

@@ -170,6 +170,9 @@ func TestIdleTimerSurvivesRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if _, err := svc.AddParticipant(ctx, "i", chat.ContactID, RoleAgent, "Grace", ""); err != nil {
+		t.Fatal(err)
+	}
 	if err := svc.UpdateTimers(ctx, "i", chat.ContactID, []TimerUpdate{{Role: RoleCustomer, Type: TimerIdle, Minutes: 5}}); err != nil {
 		t.Fatal(err)
 	}
@@ -304,5 +307,101 @@ func testAutoDisconnectTimerAlone(t *testing.T, setFirst bool) {
 	}
 	if p, _ := st.Participant(ctx, agent.ParticipantID); p.State != store.ParticipantLeft {
 		t.Errorf("the agent is %s after the auto-disconnect timer, want LEFT", p.State)
+	}
+}
+
+// TestTimersRunWithAnAgentOrBot: the timers run only while the customer
+// and an agent or a custom bot are both in the chat (admin guide, Set up
+// chat timeouts): a customer waiting in the queue is never idle nor
+// disconnected for it; the first agent or bot to join starts the
+// customer's timers, and the last to leave stops them.
+func TestTimersRunWithAnAgentOrBot(t *testing.T) {
+	ctx := context.Background()
+	pub := &published{}
+	st, err := sqlite.Open(filepath.Join(t.TempDir(), "parley.db"), pub.hook)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	clk := &clock{t: time.Now()}
+	svc := newTimedService(t, st, clk)
+	chat, err := svc.StartChat(ctx, StartChatInput{InstanceID: "i", FlowID: "f", DisplayName: "Ada"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cust := chat.ParticipantID
+	// Set in the flow, before the chat is queued, as Connect's flows do.
+	if err := svc.UpdateTimers(ctx, "i", chat.ContactID, []TimerUpdate{
+		{Role: RoleCustomer, Type: TimerIdle, Minutes: 2},
+		{Role: RoleCustomer, Type: TimerDisconnect, Minutes: 2},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	wait := func(d time.Duration) {
+		clk.Add(d)
+		svc.sweep(ctx)
+		svc.sweep(ctx)
+	}
+	wait(30 * time.Minute)
+	if n := pub.count(cust, EventParticipantIdle) + pub.count(cust, EventParticipantAutoDisconnection); n != 0 {
+		t.Fatalf("%d idle or auto-disconnect events for a customer alone in the queue", n)
+	}
+
+	// A custom bot joins: the customer's timers start.
+	bot, err := svc.AddParticipant(ctx, "i", chat.ContactID, RoleCustomBot, "Bot", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wait(2 * time.Minute)
+	if n := pub.count(cust, EventParticipantIdle); n != 1 {
+		t.Fatalf("customer idle %d times 2 minutes after the bot joined, want once", n)
+	}
+	// The bot leaves: they stop.
+	conn, err := svc.Connect(ctx, bot.ParticipantToken, false, true, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sess, err := svc.Authenticate(ctx, conn.ConnectionToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.Disconnect(ctx, sess, ""); err != nil {
+		t.Fatal(err)
+	}
+	wait(30 * time.Minute)
+	if n := pub.count(cust, EventParticipantAutoDisconnection); n != 0 {
+		t.Fatalf("customer auto-disconnected %d times after the bot left", n)
+	}
+
+	// An agent joins: they start again.
+	key, err := svc.AddAgent(ctx, "Grace")
+	if err != nil {
+		t.Fatal(err)
+	}
+	grace, err := svc.AuthenticateAgent(ctx, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Accept(ctx, grace, chat.ContactID); err != nil {
+		t.Fatal(err)
+	}
+	wait(2*time.Minute - time.Second)
+	if n := pub.count(cust, EventParticipantIdle); n != 1 {
+		t.Fatalf("customer idle %d times in all before the timeout after the agent joined, want once", n)
+	}
+	wait(time.Second)
+	if n := pub.count(cust, EventParticipantIdle); n != 2 {
+		t.Fatalf("customer idle %d times in all at the timeout after the agent joined, want twice", n)
+	}
+	// The agent transfers the chat back to the queue: they stop.
+	if err := svc.Transfer(ctx, grace, chat.ContactID, ""); err != nil {
+		t.Fatal(err)
+	}
+	wait(30 * time.Minute)
+	if n := pub.count(cust, EventParticipantAutoDisconnection); n != 0 {
+		t.Fatalf("customer auto-disconnected %d times waiting in the queue after a transfer", n)
+	}
+	if k, _, _ := svc.Contact(ctx, "i", chat.ContactID); k.State != store.ContactQueued {
+		t.Errorf("the transferred chat is %s, want QUEUED", k.State)
 	}
 }

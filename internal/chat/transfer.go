@@ -84,6 +84,12 @@ func (s *Service) Transfer(ctx context.Context, agent store.Agent, contactID, to
 	left.InTranscript = true
 	ch.Leave = []store.Leave{{ParticipantID: me.ID, At: s.now()}}
 	ch.Clocks = []store.Clock{{ParticipantID: me.ID}} // no timers run for who left
+	ps, err := s.store.Participants(ctx, contactID)
+	if err != nil {
+		return err
+	}
+	// Nor for the customer waiting in the queue again.
+	ch.Clocks = append(ch.Clocks, stopCustomerClocks(ps, me.ID)...)
 	ch.Items = append([]store.Item{left}, ch.Items...)
 	if toAgentID == "" {
 		ch.Items = append(ch.Items, systemEvent(contactID, EventTransferSucceeded))
