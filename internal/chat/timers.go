@@ -15,8 +15,9 @@ import (
 // or a custom bot are in the chat (timersRun). A participant who sends no message for the
 // idle timeout becomes idle (participant.idle); sending again makes them
 // return (participant.returned); staying idle for the auto-disconnect
-// timeout disconnects them (participant.autodisconnection, then as if they
-// had called DisconnectParticipant). The deadlines are the participant's
+// timeout disconnects every participant but the customer, whoever's timer
+// it is (participant.autodisconnection, then each one's participant.left;
+// the chat ends with its agent). The deadlines are the participant's
 // columns (store.Participant.IdleAt, DisconnectAt), set in the same change
 // as the message or update that resets them, and the sweeper (sweep.go)
 // acts on them: they survive restarts, and each takes effect once however
@@ -189,9 +190,15 @@ func (s *Service) becameIdle(ctx context.Context, d store.Due) error {
 	return err
 }
 
-// autoDisconnect applies a due auto-disconnect deadline: the
-// participant.autodisconnection event and the disconnection itself, in one
-// change conditional on the deadline claimed.
+// autoDisconnect applies a due auto-disconnect deadline. As the admin
+// guide has it (Set up chat timeouts), it disconnects "all participants
+// other than the customer (such as the agent, any monitoring supervisors,
+// or custom participants)", whoever's timer it is: the customer's
+// auto-disconnect timer disconnects "the agent from the chat due to
+// customer idleness", not the customer. The participant.autodisconnection
+// event (of the idle participant) and the disconnections go in one change,
+// conditional on the deadline claimed; the chat ends with its last agent,
+// as when an agent leaves.
 func (s *Service) autoDisconnect(ctx context.Context, d store.Due) error {
 	sess, err := s.session(ctx, d.ParticipantID)
 	if err != nil {
@@ -202,18 +209,41 @@ func (s *Service) autoDisconnect(ctx context.Context, d store.Due) error {
 	if p.State != store.ParticipantJoined || !p.DisconnectAt.Equal(d.At) {
 		return nil
 	}
-	ch, err := s.disconnection(ctx, sess, "")
+	ps, err := s.store.Participants(ctx, p.ContactID)
 	if err != nil {
 		return err
 	}
-	ch.Items = append([]store.Item{s.presence(p, EventParticipantAutoDisconnection)}, ch.Items...)
-	// Instead of the unconditional clearing of the participant's deadlines.
-	for i, k := range ch.Clocks {
-		if k.ParticipantID == p.ID {
-			ch.Clocks[i] = store.Clock{ParticipantID: p.ID, Conditional: true, IfIdleAt: p.IdleAt, IfDisconnectAt: p.DisconnectAt}
-		}
+	now := s.now()
+	ch := &store.Change{
+		RequireActive: p.ContactID,
+		Items:         []store.Item{s.presence(p, EventParticipantAutoDisconnection)},
+		// The idle participant's deadlines are cleared only if they are
+		// still the ones claimed.
+		Clocks: []store.Clock{{ParticipantID: p.ID, Conditional: true, IfIdleAt: p.IdleAt, IfDisconnectAt: p.DisconnectAt}},
 	}
-	ch.RequireActive = p.ContactID
+	agentLeft := false
+	for _, o := range ps {
+		if o.State != store.ParticipantJoined || o.Role == RoleCustomer {
+			continue
+		}
+		ch.Leave = append(ch.Leave, store.Leave{ParticipantID: o.ID, At: now})
+		if human(o.Role) && o.ID != p.ID {
+			ch.Clocks = append(ch.Clocks, store.Clock{ParticipantID: o.ID})
+		}
+		if !silent(o) { // a silent monitor leaves unheard
+			ch.Items = append(ch.Items, store.Item{
+				ID: secret.NewTimeUUID(), ContactID: o.ContactID, ParticipantID: o.ID, Type: TypeEvent,
+				ContentType: EventParticipantLeft, DisplayName: o.DisplayName, Role: o.Role, InTranscript: true,
+			})
+		}
+		agentLeft = agentLeft || o.Role == RoleAgent
+	}
+	// Without an agent (a custom bot was with the customer) the customer
+	// stays, and the customer's own clock, stopped above, with them.
+	if agentLeft {
+		ch.Items = append(ch.Items, endedItem(p.ContactID))
+		ch.End = &store.End{ContactID: p.ContactID, At: now, Reason: ReasonAgent}
+	}
 	_, err = s.store.Apply(ctx, ch)
 	return err
 }

@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -134,22 +135,24 @@ func testIdleReturnedAndAutoDisconnect(t *testing.T, wrap func(store.Store) stor
 	svc.sweep(ctx)
 	svc.sweep(ctx)
 
+	// The customer's auto-disconnect timer disconnects the agent "due to
+	// customer idleness" (admin guide), not the customer.
 	want := []string{EventParticipantJoined, EventParticipantIdle, EventParticipantReturned, ContentPlain,
-		EventParticipantIdle, EventParticipantAutoDisconnection, EventParticipantLeft}
-	got := pub.contentTypes(cust)
-	if len(got) != len(want) {
+		EventParticipantIdle, EventParticipantAutoDisconnection}
+	if got := pub.contentTypes(cust); !slices.Equal(got, want) {
 		t.Fatalf("customer's items %v, want %v", got, want)
 	}
-	for i := range want {
-		if got[i] != want[i] {
-			t.Fatalf("customer's items %v, want %v", got, want)
-		}
+	if got := pub.contentTypes(agent.ParticipantID); !slices.Equal(got, []string{EventParticipantJoined, EventParticipantLeft}) {
+		t.Fatalf("agent's items %v, want joined and left", got)
 	}
 	c, _, _ := svc.Contact(ctx, "i", chat.ContactID)
-	if c.State != store.ContactEnded || c.DisconnectReason != ReasonCustomer {
-		t.Errorf("after the customer was auto-disconnected: %s %s", c.State, c.DisconnectReason)
+	if c.State != store.ContactEnded || c.DisconnectReason != ReasonAgent {
+		t.Errorf("after the customer's auto-disconnect timer: %s %s, want ENDED %s", c.State, c.DisconnectReason, ReasonAgent)
 	}
-	if items, _ := st.Transcript(ctx, chat.ContactID, 0, true, 100); len(items) != 5 { // 2 joined, message, left, ended
+	if p, _ := st.Participant(ctx, cust); p.State != store.ParticipantJoined {
+		t.Errorf("the customer is %s after their auto-disconnect timer, want still JOINED", p.State)
+	}
+	if items, _ := st.Transcript(ctx, chat.ContactID, 0, true, 100); len(items) != 5 { // 2 joined, message, agent left, ended
 		t.Errorf("transcript has %d items; idle and returned events are live-only", len(items))
 	}
 }
@@ -403,5 +406,46 @@ func TestTimersRunWithAnAgentOrBot(t *testing.T) {
 	}
 	if k, _, _ := svc.Contact(ctx, "i", chat.ContactID); k.State != store.ContactQueued {
 		t.Errorf("the transferred chat is %s, want QUEUED", k.State)
+	}
+}
+
+// TestCustomerTimerDisconnectsTheBot: the customer's auto-disconnect timer
+// disconnects the participants other than the customer, a custom bot too;
+// the customer stays, and with no agent the chat goes on.
+func TestCustomerTimerDisconnectsTheBot(t *testing.T) {
+	ctx := context.Background()
+	pub := &published{}
+	st, err := sqlite.Open(filepath.Join(t.TempDir(), "parley.db"), pub.hook)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	clk := &clock{t: time.Now()}
+	svc := newTimedService(t, st, clk)
+	chat, err := svc.StartChat(ctx, StartChatInput{InstanceID: "i", FlowID: "f", DisplayName: "Ada"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.UpdateTimers(ctx, "i", chat.ContactID, []TimerUpdate{{Role: RoleCustomer, Type: TimerDisconnect, Minutes: 2}}); err != nil {
+		t.Fatal(err)
+	}
+	bot, err := svc.AddParticipant(ctx, "i", chat.ContactID, RoleCustomBot, "Bot", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk.Add(2 * time.Minute)
+	svc.sweep(ctx)
+	svc.sweep(ctx)
+	if n := pub.count(chat.ParticipantID, EventParticipantAutoDisconnection); n != 1 {
+		t.Fatalf("%d auto-disconnection events for the customer, want 1", n)
+	}
+	if p, _ := st.Participant(ctx, bot.ParticipantID); p.State != store.ParticipantLeft {
+		t.Errorf("the bot is %s after the customer's auto-disconnect timer, want LEFT", p.State)
+	}
+	if p, _ := st.Participant(ctx, chat.ParticipantID); p.State != store.ParticipantJoined || !p.DisconnectAt.IsZero() {
+		t.Errorf("the customer is %s (disconnect at %v), want JOINED with no timer running", p.State, p.DisconnectAt)
+	}
+	if k, _, _ := svc.Contact(ctx, "i", chat.ContactID); k.State == store.ContactEnded {
+		t.Errorf("the chat ended (%s) when the bot was disconnected", k.DisconnectReason)
 	}
 }
