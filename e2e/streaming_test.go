@@ -94,6 +94,10 @@ func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if n.MessageAttributes["ContactId"].Value != m["ContactId"] || n.MessageAttributes["Type"].Value != m["Type"] {
 		rc.t.Errorf("message attributes %v do not match the item %v", n.MessageAttributes, m)
 	}
+	// The admin guide's SNS payload names the instance and the account too.
+	if n.MessageAttributes["InstanceId"].Value != "test-instance" || n.MessageAttributes["AccountId"].Value != "000000000000" {
+		rc.t.Errorf("message attributes %v lack the InstanceId and AccountId of the instance", n.MessageAttributes)
+	}
 	rc.ids[n.MessageId] = len(rc.got)
 	rc.got = append(rc.got, m)
 }

@@ -76,6 +76,9 @@ type Config struct {
 	// Streams delivers message streams (StartContactStreaming); nil means
 	// no endpoint is configured, and streaming is refused.
 	Streams StreamSender
+	// AccountID is the account the instance belongs to, as message
+	// streams' AccountId attribute names it.
+	AccountID string
 	// SharedStore: other processes write the store too (PostgreSQL). When
 	// false this process owns it, and what it does not hold in memory (an
 	// upload being received) no process holds.

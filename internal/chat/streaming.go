@@ -174,14 +174,16 @@ func (s *Service) deliverRound(ctx context.Context) time.Duration {
 // participant service has it, with its ContactId and InitialContactId.
 func (s *Service) deliver(ctx context.Context, d store.Delivery) error {
 	w := chatwire.FromStore(d.Item)
-	initial := d.ContactID
+	initial, instance := d.ContactID, s.cfg.InstanceID
 	if c, err := s.store.Contact(ctx, d.ContactID); err == nil {
-		initial = c.InitialContactID
+		initial, instance = c.InitialContactID, c.InstanceID
 	}
 	w.InitialContactId = initial
 	msg, _ := json.Marshal(w)
+	// The message attributes of Connect's SNS payload (admin guide, "Use
+	// the Amazon SNS payload after enabling message streaming").
 	attrs := map[string]string{"ContactId": d.ContactID, "InitialContactId": initial, "Type": w.Type,
-		"MessageVisibility": "ALL"}
+		"MessageVisibility": "ALL", "InstanceId": instance, "AccountId": s.cfg.AccountID}
 	if w.ContentType != "" {
 		attrs["ContentType"] = w.ContentType
 	}

@@ -222,6 +222,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 		MinFreeBytes:  cfg.AttachmentMinFree,
 		Direct:        direct,
 		Streams:       streams,
+		AccountID:     cfg.AccountID,
 		SharedStore:   cfg.DatabaseURL != "",
 		UploadLease:   cfg.UploadLease,
 	}, cached, cfg.Key, log)
