@@ -287,12 +287,26 @@ func TestOpsCommandLine(t *testing.T) {
 	}
 	// A command run against a data dir that does not exist says so, and
 	// creates nothing.
-	missing := filepath.Join(t.TempDir(), "nothing-here")
-	if out, err := run("agent", "add", "Grace", "-data-dir", missing); err == nil || !strings.Contains(out, "no data dir") {
-		t.Errorf("agent add in a missing data dir: %v\n%s", err, out)
+	// erase included, though a server answers on the address: it used to
+	// make the folder and a new identity before it looked.
+	c := ts.startChat(t, nil)
+	for _, args := range [][]string{
+		{"agent", "add", "Grace"},
+		{"erase", "-contact-id", c.ContactID},
+		{"export", "-contact-id", c.ContactID, "-o", filepath.Join(t.TempDir(), "c.zip")},
+	} {
+		missing := filepath.Join(t.TempDir(), "nothing-here")
+		out, err := run(append(args, "-data-dir", missing)...)
+		if err == nil || !strings.Contains(out, "no data dir") {
+			t.Errorf("%s in a missing data dir: %v\n%s", args[0], err, out)
+		}
+		if _, err := os.Stat(missing); err == nil {
+			t.Errorf("%s created a data dir", args[0])
+		}
 	}
-	if _, err := os.Stat(missing); err == nil {
-		t.Error("agent add created a data dir")
+	if _, err := ts.participantClient().CreateParticipantConnection(&cp.CreateParticipantConnectionInput{ParticipantToken: v1aws.String(c.ParticipantToken),
+		Type: v1aws.StringSlice([]string{"CONNECTION_CREDENTIALS"})}); err != nil {
+		t.Errorf("the contact an erase in a missing data dir named: %v", err)
 	}
 }
 

@@ -68,8 +68,8 @@ func DataSource(cfg *config.Config) string {
 // service over them. The data dir must exist: a command run from the wrong
 // folder must not quietly start a new deployment.
 func offline(ctx context.Context, cfg *config.Config, blobs bool, f func(*chat.Service) error) error {
-	if info, err := os.Stat(cfg.DataDir); err != nil || !info.IsDir() {
-		return fmt.Errorf("no data dir at %s: pass -data-dir (or PARLEY_DATA_DIR) with the server's", cfg.DataDir)
+	if err := needDataDir(cfg); err != nil {
+		return err
 	}
 	if err := cfg.LoadIdentity(); err != nil {
 		return err
@@ -94,6 +94,15 @@ func offline(ctx context.Context, cfg *config.Config, blobs bool, f func(*chat.S
 	svc := chat.New(c, st, cfg.Key, slog.New(slog.DiscardHandler))
 	defer svc.Close()
 	return f(svc)
+}
+
+// needDataDir refuses a data dir that does not exist, before anything
+// (LoadIdentity included) would create it.
+func needDataDir(cfg *config.Config) error {
+	if info, err := os.Stat(cfg.DataDir); err != nil || !info.IsDir() {
+		return fmt.Errorf("no data dir at %s: pass -data-dir (or PARLEY_DATA_DIR) with the server's", cfg.DataDir)
+	}
+	return nil
 }
 
 // openBlobsShared opens the attachment store beside a server that may be
@@ -133,6 +142,11 @@ func Export(ctx context.Context, cfg *config.Config, w io.Writer, contactID, end
 // so that its sockets close and its tokens stop working at once; with none
 // it erases in the database directly.
 func Erase(ctx context.Context, cfg *config.Config, contactID, reason string) (t chat.Tombstone, viaServer bool, err error) {
+	// LoadIdentity would make a missing data dir and a new identity, whose
+	// keys no running server knows.
+	if err := needDataDir(cfg); err != nil {
+		return t, false, err
+	}
 	if err := cfg.LoadIdentity(); err != nil {
 		return t, false, err
 	}
