@@ -48,6 +48,7 @@ type Manifest struct {
 	CreatedAt string            `json:"createdAt"`
 	Contacts  []string          `json:"contacts"`
 	Entries   map[string]string `json:"entries"` // name → SHA-256, hex
+	at        time.Time         // CreatedAt, the entries' modification time
 }
 
 // Contact is contact.json.
@@ -107,7 +108,8 @@ type Attachment struct {
 // Write writes the archive of the contacts to w.
 func Write(ctx context.Context, w io.Writer, src Source, contactIDs []string) (*Manifest, error) {
 	z := zip.NewWriter(w)
-	m := &Manifest{Format: Format, CreatedAt: awswire.FormatTime(time.Now()), Entries: map[string]string{}}
+	now := time.Now()
+	m := &Manifest{Format: Format, CreatedAt: awswire.FormatTime(now), Entries: map[string]string{}, at: now}
 	// A contact's persistent-chat chain comes with it, each contact once,
 	// the older before the newer.
 	written := map[string]bool{}
@@ -144,7 +146,7 @@ func Write(ctx context.Context, w io.Writer, src Source, contactIDs []string) (*
 	if err != nil {
 		return nil, err
 	}
-	f, err := z.Create("manifest.json")
+	f, err := m.create(z, "manifest.json")
 	if err != nil {
 		return nil, err
 	}
@@ -217,9 +219,15 @@ func (m *Manifest) json(z *zip.Writer, name string, v any) error {
 	return m.copy(z, name, strings.NewReader(string(b)+"\n"))
 }
 
+// create starts an entry dated when the archive was made: zip.Writer.Create
+// leaves the date zero, which unzip tools show as 1980-00-00.
+func (m *Manifest) create(z *zip.Writer, name string) (io.Writer, error) {
+	return z.CreateHeader(&zip.FileHeader{Name: name, Method: zip.Deflate, Modified: m.at})
+}
+
 // copy streams an entry into the archive, hashing it on the way.
 func (m *Manifest) copy(z *zip.Writer, name string, r io.Reader) error {
-	f, err := z.Create(name)
+	f, err := m.create(z, name)
 	if err != nil {
 		return err
 	}
