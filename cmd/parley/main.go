@@ -265,7 +265,7 @@ func (d *dataFlags) config(env config.Env) (*config.Config, error) {
 
 func exportCommand(args []string, env config.Env, stdout io.Writer) error {
 	if len(args) > 0 && args[0] == "verify" {
-		if len(args) != 2 {
+		if len(args) != 2 || strings.HasPrefix(args[1], "-") {
 			return errors.New("usage: parley export verify FILE")
 		}
 		f, err := os.Open(args[1])

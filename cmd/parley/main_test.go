@@ -122,3 +122,15 @@ func TestDataFlags(t *testing.T) {
 		t.Errorf("DataSource = %q", said)
 	}
 }
+
+// TestExportVerifyUsage: a flag where the archive goes gets the usage,
+// not an attempt to open a file named after the flag.
+func TestExportVerifyUsage(t *testing.T) {
+	for _, args := range [][]string{{"export", "verify"}, {"export", "verify", "-h"}, {"export", "verify", "a.zip", "b.zip"}} {
+		var out bytes.Buffer
+		err := run(args, func(string) string { return "" }, &out, &out)
+		if err == nil || err.Error() != "usage: parley export verify FILE" {
+			t.Errorf("parley %s: %v, want the usage", strings.Join(args, " "), err)
+		}
+	}
+}
