@@ -579,6 +579,13 @@ func (s *Service) addParticipant(ctx context.Context, instanceID, contactID, rol
 		if errors.Is(err, errBotLeftMeanwhile) && attempt < 3 {
 			continue
 		}
+		// The chat's timers changed meanwhile (PromoteTimers): likewise.
+		if errors.Is(err, store.ErrStale) && attempt < 3 {
+			continue
+		}
+		if errors.Is(err, store.ErrStale) {
+			err = errorf(Conflict, "The chat changed while the participant joined; try again.")
+		}
 		if errors.Is(err, errBotLeftMeanwhile) {
 			err = errorf(Conflict, "The chat changed while the agent joined; try again.")
 		}
@@ -645,15 +652,19 @@ func (s *Service) tryAddParticipant(ctx context.Context, instanceID, contactID, 
 		Limits:        []store.Limit{{Count: store.CountParticipants, Key: contactID, Max: MaxParticipants}},
 	}
 	// Timers run while the customer and an agent or a custom bot are in
-	// the chat: the first of those to join starts the customer's.
+	// the chat: the first of those to join starts the customer's. The one
+	// joining applies the timers an update left pending (see UpdateTimers),
+	// if they are still what was read here.
+	timers := effectiveTimers(c)
+	ch.PromoteTimers = &store.PromoteTimers{ContactID: contactID, IfTimers: c.Timers, IfPending: c.PendingTimers}
 	if with := append(slices.Clone(ps), p); timersRun(with, "") {
 		if human(role) {
-			k := s.clock(p.ID, c.Timers[role], now)
+			k := s.clock(p.ID, timers[role], now)
 			p.IdleAt, p.DisconnectAt = k.IdleAt, k.DisconnectAt
 		}
 		for _, o := range ps {
 			if o.Role == RoleCustomer && o.State == store.ParticipantJoined && !timersRun(ps, "") {
-				ch.Clocks = append(ch.Clocks, s.clock(o.ID, c.Timers[RoleCustomer], now))
+				ch.Clocks = append(ch.Clocks, s.clock(o.ID, timers[RoleCustomer], now))
 			}
 		}
 	}

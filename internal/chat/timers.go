@@ -43,18 +43,33 @@ type TimerUpdate struct {
 	Unset   bool
 }
 
-// UpdateTimers changes a chat's participant timers and restarts the timers
-// of its participants, in one change.
+// UpdateTimers changes a chat's participant timers. As Connect's admin
+// guide has it (Set up chat timeouts), "if you update the timer
+// configuration while an agent/custom participant and customer are already
+// connected to each other, the new configuration is stored but not applied
+// until and unless a new agent/custom participant connects to the chat":
+// the configuration in force when an agent joined applies as long as that
+// agent stays. So while the timers run (timersRun) the update is stored as
+// pending, and the next agent or custom bot to join applies it (see
+// addParticipant); otherwise it applies at once, and no clock runs to
+// restart. Which of the two is decided in the committing transaction
+// (store.SetTimers.PendingWhile): a participant joining or leaving on
+// another node meanwhile cannot slip between the check and the write.
 func (s *Service) UpdateTimers(ctx context.Context, instanceID, contactID string, updates []TimerUpdate) error {
-	c, ps, err := s.Contact(ctx, instanceID, contactID)
+	c, _, err := s.Contact(ctx, instanceID, contactID)
 	if err != nil {
 		return err
 	}
 	if c.State == store.ContactEnded {
 		return errChatEnded
 	}
+	// An update builds on the latest configuration, pending or in force.
+	base := c.Timers
+	if c.PendingTimers != nil {
+		base = c.PendingTimers
+	}
 	timers := map[string]store.ParticipantTimers{}
-	for role, t := range c.Timers {
+	for role, t := range base {
 		timers[role] = t
 	}
 	seen := map[[2]string]bool{}
@@ -72,19 +87,26 @@ func (s *Service) UpdateTimers(ctx context.Context, instanceID, contactID string
 		}
 		timers[u.Role] = t
 	}
-	ch := &store.Change{RequireActive: contactID, Timers: &store.SetTimers{ContactID: contactID, Timers: timers}}
-	now := s.now()
-	for _, p := range ps {
-		// Kept for when an agent or a custom bot joins, until then.
-		if p.State == store.ParticipantJoined && human(p.Role) && timersRun(ps, "") {
-			ch.Clocks = append(ch.Clocks, s.clock(p.ID, timers[p.Role], now))
-		}
-	}
+	ch := &store.Change{RequireActive: contactID, Timers: &store.SetTimers{ContactID: contactID, Timers: timers,
+		PendingWhile: timersRunWith}}
 	_, err = s.store.Apply(ctx, ch)
 	if errors.Is(err, store.ErrEnded) {
 		return errChatEnded
 	}
 	return err
+}
+
+// timersRunWith is timersRun for the store: a joined participant of each
+// group of roles.
+var timersRunWith = [][]string{{RoleCustomer}, {RoleAgent, RoleCustomBot}}
+
+// effectiveTimers are the timers that apply from the next agent or custom
+// bot to join: the pending ones if an update is pending.
+func effectiveTimers(c store.Contact) map[string]store.ParticipantTimers {
+	if c.PendingTimers != nil {
+		return c.PendingTimers
+	}
+	return c.Timers
 }
 
 func human(role string) bool { return role == RoleCustomer || role == RoleAgent }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"maps"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -89,14 +90,16 @@ func testIdleReturnedAndAutoDisconnect(t *testing.T, wrap func(store.Store) stor
 	if err != nil {
 		t.Fatal(err)
 	}
-	agent, err := svc.AddParticipant(ctx, "i", chat.ContactID, RoleAgent, "Grace", "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	// Set before the agent joins: set while an agent is with the customer,
+	// they would wait for the next agent (TestTimersUpdatedWithAnAgent).
 	err = svc.UpdateTimers(ctx, "i", chat.ContactID, []TimerUpdate{
 		{Role: RoleCustomer, Type: TimerIdle, Minutes: 5},
 		{Role: RoleCustomer, Type: TimerDisconnect, Minutes: 3},
 	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	agent, err := svc.AddParticipant(ctx, "i", chat.ContactID, RoleAgent, "Grace", "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -173,10 +176,10 @@ func TestIdleTimerSurvivesRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := svc.AddParticipant(ctx, "i", chat.ContactID, RoleAgent, "Grace", ""); err != nil {
+	if err := svc.UpdateTimers(ctx, "i", chat.ContactID, []TimerUpdate{{Role: RoleCustomer, Type: TimerIdle, Minutes: 5}}); err != nil {
 		t.Fatal(err)
 	}
-	if err := svc.UpdateTimers(ctx, "i", chat.ContactID, []TimerUpdate{{Role: RoleCustomer, Type: TimerIdle, Minutes: 5}}); err != nil {
+	if _, err := svc.AddParticipant(ctx, "i", chat.ContactID, RoleAgent, "Grace", ""); err != nil {
 		t.Fatal(err)
 	}
 	clk.Add(3 * time.Minute)
@@ -251,8 +254,10 @@ func TestSweeperWakesForANearDeadline(t *testing.T) {
 // admin guide has it: "If only one type of timer is configured for a role,
 // that timer starts immediately."
 func TestAutoDisconnectTimerAlone(t *testing.T) {
-	t.Run("set while the agent is in the chat", func(t *testing.T) { testAutoDisconnectTimerAlone(t, false) })
 	t.Run("set before the agent joins", func(t *testing.T) { testAutoDisconnectTimerAlone(t, true) })
+	// Set while a custom bot is with the customer, it waits for the next
+	// agent or custom participant: the agent who takes over from the bot.
+	t.Run("set while a bot is in the chat", func(t *testing.T) { testAutoDisconnectTimerAlone(t, false) })
 }
 
 func testAutoDisconnectTimerAlone(t *testing.T, setFirst bool) {
@@ -275,15 +280,15 @@ func testAutoDisconnectTimerAlone(t *testing.T, setFirst bool) {
 			t.Fatal(err)
 		}
 	}
-	if setFirst {
-		set()
+	if !setFirst {
+		if _, err := svc.AddParticipant(ctx, "i", chat.ContactID, RoleCustomBot, "Bot", ""); err != nil {
+			t.Fatal(err)
+		}
 	}
+	set()
 	agent, err := svc.AddParticipant(ctx, "i", chat.ContactID, RoleAgent, "Grace", "")
 	if err != nil {
 		t.Fatal(err)
-	}
-	if !setFirst {
-		set()
 	}
 	conn, err := svc.Connect(ctx, agent.ParticipantToken, false, true, false)
 	if err != nil {
@@ -447,5 +452,173 @@ func TestCustomerTimerDisconnectsTheBot(t *testing.T) {
 	}
 	if k, _, _ := svc.Contact(ctx, "i", chat.ContactID); k.State == store.ContactEnded {
 		t.Errorf("the chat ended (%s) when the bot was disconnected", k.DisconnectReason)
+	}
+}
+
+// TestTimersUpdatedWithAnAgent: "If you update the timer configuration
+// while an agent/custom participant and customer are already connected to
+// each other, the new configuration is stored but not applied until and
+// unless a new agent/custom participant connects to the chat" (admin
+// guide, Set up chat timeouts): the agent keeps the configuration they
+// joined under, and the next agent, after a transfer, takes the new one.
+// An update while no agent is in the chat applies at once, on top of the
+// pending one.
+func TestTimersUpdatedWithAnAgent(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		wrap func(store.Store) store.Store
+	}{
+		{"store", func(s store.Store) store.Store { return s }},
+		{"cache", func(s store.Store) store.Store { return cache.New(s) }},
+		{"shared cache", func(s store.Store) store.Store { return cache.Shared(s) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) { testTimersUpdatedWithAnAgent(t, tc.wrap) })
+	}
+}
+
+func testTimersUpdatedWithAnAgent(t *testing.T, wrap func(store.Store) store.Store) {
+	ctx := context.Background()
+	pub := &published{}
+	st, err := sqlite.Open(filepath.Join(t.TempDir(), "parley.db"), pub.hook)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	clk := &clock{t: time.Now()}
+	svc := newTimedService(t, wrap(st), clk)
+	chat, err := svc.StartChat(ctx, StartChatInput{InstanceID: "i", FlowID: "f", DisplayName: "Ada"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cust := chat.ParticipantID
+	update := func(u ...TimerUpdate) {
+		t.Helper()
+		if err := svc.UpdateTimers(ctx, "i", chat.ContactID, u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wait := func(d time.Duration) {
+		clk.Add(d)
+		svc.sweep(ctx)
+		svc.sweep(ctx)
+	}
+	agent := func(name string) (store.Agent, string) {
+		t.Helper()
+		key, err := svc.AddAgent(ctx, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, err := svc.AuthenticateAgent(ctx, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := svc.Accept(ctx, a, chat.ContactID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a, out.ParticipantID
+	}
+	timers := func() (applied, pending map[string]store.ParticipantTimers) {
+		t.Helper()
+		c, _, err := svc.Contact(ctx, "i", chat.ContactID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c.Timers, c.PendingTimers
+	}
+
+	update(TimerUpdate{Role: RoleCustomer, Type: TimerIdle, Minutes: 5})
+	grace, graceID := agent("Grace")
+	// With Grace and the customer connected: stored, not applied.
+	update(TimerUpdate{Role: RoleCustomer, Type: TimerIdle, Minutes: 2}, TimerUpdate{Role: RoleAgent, Type: TimerIdle, Minutes: 2})
+	if applied, pending := timers(); applied[RoleCustomer].IdleMinutes != 5 || applied[RoleAgent].IdleMinutes != 0 ||
+		pending[RoleCustomer].IdleMinutes != 2 || pending[RoleAgent].IdleMinutes != 2 {
+		t.Fatalf("timers %v, pending %v; want customer idle 5 applied, customer and agent idle 2 pending", applied, pending)
+	}
+	wait(4*time.Minute + 59*time.Second)
+	if n, m := pub.count(cust, EventParticipantIdle), pub.count(graceID, EventParticipantIdle); n != 0 || m != 0 {
+		t.Fatalf("idle events: customer %d, Grace %d before the timeout Grace joined under; want none", n, m)
+	}
+	wait(time.Second)
+	if n, m := pub.count(cust, EventParticipantIdle), pub.count(graceID, EventParticipantIdle); n != 1 || m != 0 {
+		t.Fatalf("idle events: customer %d, Grace %d at the customer's timeout Grace joined under; want the customer's once", n, m)
+	}
+
+	// Grace transfers the chat back to the queue; meanwhile an update
+	// applies at once, on top of the pending configuration.
+	if err := svc.Transfer(ctx, grace, chat.ContactID, ""); err != nil {
+		t.Fatal(err)
+	}
+	update(TimerUpdate{Role: RoleCustomer, Type: TimerDisconnect, Minutes: 3})
+	want := map[string]store.ParticipantTimers{RoleCustomer: {IdleMinutes: 2, DisconnectMinutes: 3}, RoleAgent: {IdleMinutes: 2}}
+	if applied, pending := timers(); !maps.Equal(applied, want) || pending != nil {
+		t.Fatalf("with no agent in the chat: timers %v, pending %v; want %v applied, none pending", applied, pending, want)
+	}
+	// Linus, the next agent, runs under the new configuration.
+	_, linusID := agent("Linus")
+	wait(2*time.Minute - time.Second)
+	if n, m := pub.count(cust, EventParticipantIdle), pub.count(linusID, EventParticipantIdle); n != 1 || m != 0 {
+		t.Fatalf("idle events: customer %d in all, Linus %d before the new timeout", n, m)
+	}
+	wait(time.Second)
+	if n, m := pub.count(cust, EventParticipantIdle), pub.count(linusID, EventParticipantIdle); n != 2 || m != 1 {
+		t.Fatalf("idle events: customer %d in all, Linus %d at the new timeout; want 2 and 1", n, m)
+	}
+	wait(3 * time.Minute)
+	if n := pub.count(cust, EventParticipantAutoDisconnection); n != 1 {
+		t.Fatalf("%d auto-disconnections 3 minutes after the customer became idle, want 1", n)
+	}
+}
+
+// TestTimersPendingAppliedByTheNextAgent: a configuration left pending by
+// an update while Grace was in the chat is applied when the next agent
+// joins after a transfer, not before: the customer waiting in the queue in
+// between keeps no clock, and the contact keeps it pending.
+func TestTimersPendingAppliedByTheNextAgent(t *testing.T) {
+	ctx := context.Background()
+	pub := &published{}
+	st, err := sqlite.Open(filepath.Join(t.TempDir(), "parley.db"), pub.hook)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	clk := &clock{t: time.Now()}
+	svc := newTimedService(t, st, clk)
+	chat, err := svc.StartChat(ctx, StartChatInput{InstanceID: "i", FlowID: "f", DisplayName: "Ada"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, _ := svc.AddAgent(ctx, "Grace")
+	grace, err := svc.AuthenticateAgent(ctx, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Accept(ctx, grace, chat.ContactID); err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.UpdateTimers(ctx, "i", chat.ContactID, []TimerUpdate{{Role: RoleCustomer, Type: TimerIdle, Minutes: 2}}); err != nil {
+		t.Fatal(err)
+	}
+	clk.Add(10 * time.Minute)
+	svc.sweep(ctx)
+	if n := pub.count(chat.ParticipantID, EventParticipantIdle); n != 0 {
+		t.Fatalf("customer idle %d times under a configuration set after Grace joined", n)
+	}
+	if err := svc.Transfer(ctx, grace, chat.ContactID, ""); err != nil {
+		t.Fatal(err)
+	}
+	if c, _, _ := svc.Contact(ctx, "i", chat.ContactID); c.PendingTimers[RoleCustomer].IdleMinutes != 2 || c.Timers[RoleCustomer].IdleMinutes != 0 {
+		t.Fatalf("in the queue after the transfer: timers %v, pending %v; want still pending", c.Timers, c.PendingTimers)
+	}
+	if _, err := svc.AddParticipant(ctx, "i", chat.ContactID, RoleAgent, "Linus", ""); err != nil {
+		t.Fatal(err)
+	}
+	if c, _, _ := svc.Contact(ctx, "i", chat.ContactID); c.PendingTimers != nil || c.Timers[RoleCustomer].IdleMinutes != 2 {
+		t.Fatalf("after the next agent joined: timers %v, pending %v; want applied", c.Timers, c.PendingTimers)
+	}
+	clk.Add(2 * time.Minute)
+	svc.sweep(ctx)
+	if n := pub.count(chat.ParticipantID, EventParticipantIdle); n != 1 {
+		t.Fatalf("customer idle %d times 2 minutes after the next agent joined, want once", n)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"maps"
 	"time"
 )
 
@@ -42,6 +43,11 @@ type Contact struct {
 	ConnectBy        time.Time
 	DisconnectReason string
 	Timers           map[string]ParticipantTimers // by role, from UpdateParticipantRoleConfig
+	// PendingTimers are timers set while an agent or a custom bot was
+	// with the customer (see SetTimers.PendingWhile): stored, not applied
+	// until the next one joins (Change.PromoteTimers). nil: none pending;
+	// an empty map: a pending configuration with no timer.
+	PendingTimers map[string]ParticipantTimers
 	// RelatedContactID is the contact this one was started in relation to
 	// (StartChatContact's RelatedContactId), or the one a persistent chat
 	// rehydrated from, as Connect sets it.
@@ -380,8 +386,11 @@ type Change struct {
 	Receipts []Receipt
 	// End ends a contact; it fails with ErrEnded if it has ended already.
 	End *End
-	// Timers replaces a contact's participant timers.
+	// Timers replaces a contact's participant timers, or stores them as
+	// pending (see SetTimers).
 	Timers *SetTimers
+	// PromoteTimers applies a contact's pending timers (see PromoteTimers).
+	PromoteTimers *PromoteTimers
 	// Clocks set participants' timer state (see Clock); applied before
 	// Leave. End clears the deadlines of the ended contact's participants.
 	Clocks []Clock
@@ -630,10 +639,68 @@ func (e *LimitError) Error() string {
 // Is makes errors.Is(err, ErrLimit) true for every LimitError.
 func (e *LimitError) Is(target error) bool { return target == ErrLimit }
 
-// SetTimers is a contact's new participant timers.
+// SetTimers is a contact's new participant timers. If, in the committing
+// transaction, each group of roles in PendingWhile has a JOINED participant
+// in the contact, they become its PendingTimers and its Timers stay as
+// they are; otherwise they replace its Timers and clear its PendingTimers.
 type SetTimers struct {
+	ContactID    string
+	Timers       map[string]ParticipantTimers
+	PendingWhile [][]string
+}
+
+// PromoteTimers makes a contact's PendingTimers, if it has any, its Timers
+// and clears them, provided that its Timers and PendingTimers are still
+// IfTimers and IfPending (what the change was decided from: a nil
+// IfPending expects none pending); otherwise the change fails with
+// ErrStale.
+type PromoteTimers struct {
 	ContactID string
-	Timers    map[string]ParticipantTimers
+	IfTimers  map[string]ParticipantTimers
+	IfPending map[string]ParticipantTimers
+}
+
+// EncodeTimers is how the backends store a pending timer configuration: ""
+// for none, JSON otherwise (an empty configuration is "{}").
+func EncodeTimers(t map[string]ParticipantTimers) string {
+	if t == nil {
+		return ""
+	}
+	b, _ := json.Marshal(t)
+	return string(b)
+}
+
+// DecodeTimers reverses EncodeTimers.
+func DecodeTimers(s string) (map[string]ParticipantTimers, error) {
+	if s == "" {
+		return nil, nil
+	}
+	t := map[string]ParticipantTimers{}
+	if err := json.Unmarshal([]byte(s), &t); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// Promote is PromoteTimers for a backend that has read, in the committing
+// transaction, the contact's timers and pending timers as stored: it
+// returns the timers to store (pending is then cleared), or ErrStale.
+func (p *PromoteTimers) Promote(timers, pending string) (string, error) {
+	t, err := DecodeTimers(timers)
+	if err != nil {
+		return "", err
+	}
+	q, err := DecodeTimers(pending)
+	if err != nil {
+		return "", err
+	}
+	if !maps.Equal(t, p.IfTimers) || (q == nil) != (p.IfPending == nil) || !maps.Equal(q, p.IfPending) {
+		return "", ErrStale
+	}
+	if q == nil {
+		return timers, nil
+	}
+	return pending, nil
 }
 
 // ItemUpdate is the new state of an ATTACHMENT item.

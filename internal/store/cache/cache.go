@@ -180,7 +180,7 @@ func (c *Store) forget(ch *store.Change, committed bool) {
 	if ch.Subscribed != "" && committed {
 		c.subscribed(ch.Subscribed)
 	}
-	if len(ch.Acknowledge) == 0 && len(ch.Leave) == 0 && ch.End == nil && ch.ConnectAgent == nil && ch.Timers == nil && ch.Attributes == nil && ch.Erase == nil &&
+	if len(ch.Acknowledge) == 0 && len(ch.Leave) == 0 && ch.End == nil && ch.ConnectAgent == nil && ch.Timers == nil && ch.PromoteTimers == nil && ch.Attributes == nil && ch.Erase == nil &&
 		ch.Persist == nil && ch.AnnounceRehydration == "" && ch.Requeue == nil &&
 		ch.Barge == "" && ch.ParticipantToken == nil && len(ch.Clocks) == 0 {
 		return // nothing cached changed: reads in flight may fill the cache
@@ -215,6 +215,9 @@ func (c *Store) forget(ch *store.Change, committed bool) {
 	}
 	if ch.Timers != nil {
 		delete(c.contacts, ch.Timers.ContactID)
+	}
+	if ch.PromoteTimers != nil {
+		delete(c.contacts, ch.PromoteTimers.ContactID)
 	}
 	if ch.Persist != nil {
 		delete(c.contacts, ch.Persist.ContactID)
@@ -288,6 +291,7 @@ func (c *Store) forgetSessions(ch *store.Change, committed bool) {
 		{ch.End != nil, func() string { return ch.End.ContactID }},
 		{ch.ConnectAgent != nil, func() string { return ch.ConnectAgent.ContactID }},
 		{ch.Timers != nil, func() string { return ch.Timers.ContactID }},
+		{ch.PromoteTimers != nil, func() string { return ch.PromoteTimers.ContactID }},
 		{ch.Persist != nil, func() string { return ch.Persist.ContactID }},
 		{ch.Requeue != nil, func() string { return ch.Requeue.ContactID }},
 		{ch.AnnounceRehydration != "", func() string { return ch.AnnounceRehydration }},

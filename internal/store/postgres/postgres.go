@@ -531,6 +531,9 @@ func chatIDs(c *store.Change) []string {
 	if c.Timers != nil {
 		ids = append(ids, c.Timers.ContactID)
 	}
+	if c.PromoteTimers != nil {
+		ids = append(ids, c.PromoteTimers.ContactID)
+	}
 	// Checks and read-modify-writes of a chat take its lock too.
 	if c.RequireNoJoined != nil {
 		ids = append(ids, c.RequireNoJoined.ContactID)
@@ -729,6 +732,9 @@ func (b *batchTx) touch(c *store.Change) {
 	if c.Timers != nil {
 		contacts = append(contacts, c.Timers.ContactID)
 	}
+	if c.PromoteTimers != nil {
+		contacts = append(contacts, c.PromoteTimers.ContactID)
+	}
 	if c.Erase != nil {
 		contacts = append(contacts, c.Erase.ContactID)
 	}
@@ -805,6 +811,31 @@ func (b *batchTx) execOne(ctx context.Context, none error, q string, args ...any
 	return err
 }
 
+// setTimers applies a SetTimers, deciding from the participants joined
+// now whether the timers are pending. The chat is locked (see chatIDs): no
+// participant joins or leaves meanwhile.
+func (b *batchTx) setTimers(ctx context.Context, st *store.SetTimers) error {
+	pending := len(st.PendingWhile) > 0
+	for _, roles := range st.PendingWhile {
+		var n int
+		if err := b.tx.QueryRow(ctx, `SELECT COUNT(*) FROM participants WHERE contact_id = $1 AND state = 'JOINED' AND role = ANY($2)`,
+			st.ContactID, roles).Scan(&n); err != nil {
+			return err
+		}
+		pending = pending && n > 0
+	}
+	t := st.Timers
+	if t == nil {
+		t = map[string]store.ParticipantTimers{}
+	}
+	q := `UPDATE contacts SET timers = $1, pending_timers = '' WHERE id = $2`
+	if pending {
+		q = `UPDATE contacts SET pending_timers = $1 WHERE id = $2`
+	}
+	_, err := b.exec(ctx, q, store.EncodeTimers(t), st.ContactID)
+	return err
+}
+
 func (b *batchTx) apply(ctx context.Context, c *store.Change) ([]store.Item, error) {
 	if rc := c.RequireNoJoined; rc != nil && len(rc.Roles) > 0 {
 		// The chat is locked (see chatIDs): no participant joins meanwhile.
@@ -815,6 +846,20 @@ func (b *batchTx) apply(ctx context.Context, c *store.Change) ([]store.Item, err
 		}
 		if n > 0 {
 			return nil, store.ErrConflict
+		}
+	}
+	if pt := c.PromoteTimers; pt != nil {
+		// The chat is locked (see chatIDs): its timers stay as read.
+		var timers, pending string
+		if err := b.tx.QueryRow(ctx, `SELECT timers, pending_timers FROM contacts WHERE id = $1`, pt.ContactID).Scan(&timers, &pending); err != nil {
+			return nil, notFound(err)
+		}
+		t, err := pt.Promote(timers, pending)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := b.exec(ctx, `UPDATE contacts SET timers = $1, pending_timers = '' WHERE id = $2`, t, pt.ContactID); err != nil {
+			return nil, err
 		}
 	}
 	if i := c.Idempotency; i != nil {
@@ -967,8 +1012,7 @@ func (b *batchTx) apply(ctx context.Context, c *store.Change) ([]store.Item, err
 		}
 	}
 	if st := c.Timers; st != nil {
-		j, _ := json.Marshal(st.Timers)
-		if _, err := b.exec(ctx, `UPDATE contacts SET timers = $1 WHERE id = $2`, string(j), st.ContactID); err != nil {
+		if err := b.setTimers(ctx, st); err != nil {
 			return nil, err
 		}
 	}
@@ -1360,12 +1404,13 @@ func collect[T any](db *DB, ctx context.Context, scan func(rowScanner) (T, error
 const contactCols = `id, instance_id, initial_contact_id, flow_id, queue_id, state, attributes, content_types, agent_id,
 	created_at, connected_at, ended_at, deadline, disconnect_reason, timers, customer_attributes,
 	related_contact_id, continued_from_id, rehydration_type, rehydration_announced, transfer_to, customer_id, segment_attributes,
-	connect_by, updated_at`
+	connect_by, updated_at, pending_timers`
 
 // contactRow is what a row of contactCols scans into.
 type contactRow struct {
 	c                                        store.Contact
 	attrs, types, timers, customer, segments string
+	pending                                  string
 	created, connected, ended, deadline      int64
 	connectBy, updated                       int64
 }
@@ -1375,7 +1420,7 @@ func (r *contactRow) dest() []any {
 	return []any{&c.ID, &c.InstanceID, &c.InitialContactID, &c.FlowID, &c.QueueID, &c.State, &r.attrs, &r.types,
 		&c.AgentID, &r.created, &r.connected, &r.ended, &r.deadline, &c.DisconnectReason, &r.timers, &r.customer,
 		&c.RelatedContactID, &c.ContinuedFromID, &c.RehydrationType, &c.RehydrationAnnounced, &c.TransferTo,
-		&c.CustomerID, &r.segments, &r.connectBy, &r.updated}
+		&c.CustomerID, &r.segments, &r.connectBy, &r.updated, &r.pending}
 }
 
 func (r *contactRow) contact() (store.Contact, error) {
@@ -1383,6 +1428,10 @@ func (r *contactRow) contact() (store.Contact, error) {
 		return r.c, err
 	}
 	r.c.ConnectBy, r.c.UpdatedAt = fromMS(r.connectBy), fromMS(r.updated)
+	var err error
+	if r.c.PendingTimers, err = store.DecodeTimers(r.pending); err != nil {
+		return r.c, err
+	}
 	if r.segments != "" {
 		if err := json.Unmarshal([]byte(r.segments), &r.c.SegmentAttributes); err != nil {
 			return r.c, err

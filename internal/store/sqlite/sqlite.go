@@ -715,6 +715,34 @@ func (db *DB) tryCommit(batch []*writeReq, savepoints bool) bool {
 	return true
 }
 
+// setTimers applies a SetTimers, deciding from the participants joined
+// now whether the timers are pending.
+func (db *DB) setTimers(tx *writeTx, st *store.SetTimers) error {
+	pending := len(st.PendingWhile) > 0
+	for _, roles := range st.PendingWhile {
+		args := []any{st.ContactID, store.ParticipantJoined}
+		for _, r := range roles {
+			args = append(args, r)
+		}
+		var n int
+		if err := db.txRow(tx, `SELECT count(*) FROM participants WHERE contact_id = ? AND state = ? AND role IN (?`+
+			strings.Repeat(", ?", len(roles)-1)+`)`, args...).Scan(&n); err != nil {
+			return err
+		}
+		pending = pending && n > 0
+	}
+	t := st.Timers
+	if t == nil {
+		t = map[string]store.ParticipantTimers{}
+	}
+	q := `UPDATE contacts SET timers = ?, pending_timers = '' WHERE id = ?`
+	if pending {
+		q = `UPDATE contacts SET pending_timers = ? WHERE id = ?`
+	}
+	_, err := db.exec(tx, q, store.EncodeTimers(t), st.ContactID)
+	return err
+}
+
 // expect checks a Change.Expect.
 func (db *DB) expect(tx *writeTx, e *store.Expect) error {
 	var contactID, role, state, timers string
@@ -749,6 +777,19 @@ func (db *DB) apply(tx *writeTx, c *store.Change) ([]store.Item, error) {
 	}
 	if c.Expect != nil {
 		if err := db.expect(tx, c.Expect); err != nil {
+			return nil, err
+		}
+	}
+	if pt := c.PromoteTimers; pt != nil {
+		var timers, pending string
+		if err := db.txRow(tx, `SELECT timers, pending_timers FROM contacts WHERE id = ?`, pt.ContactID).Scan(&timers, &pending); err != nil {
+			return nil, notFound(err)
+		}
+		t, err := pt.Promote(timers, pending)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := db.exec(tx, `UPDATE contacts SET timers = ?, pending_timers = '' WHERE id = ?`, t, pt.ContactID); err != nil {
 			return nil, err
 		}
 	}
@@ -1056,8 +1097,7 @@ func (db *DB) apply(tx *writeTx, c *store.Change) ([]store.Item, error) {
 		}
 	}
 	if st := c.Timers; st != nil {
-		b, _ := json.Marshal(st.Timers)
-		if _, err := db.exec(tx, `UPDATE contacts SET timers = ? WHERE id = ?`, string(b), st.ContactID); err != nil {
+		if err := db.setTimers(tx, st); err != nil {
 			return nil, err
 		}
 	}
@@ -1207,7 +1247,7 @@ func fusedActiveCheck(c *store.Change) bool {
 	if c.RequireActive == "" || len(c.Items) == 0 || c.Items[0].ContactID != c.RequireActive {
 		return false
 	}
-	return len(c.Clocks) == 0 && c.RequireNoJoined == nil && c.Idempotency == nil && c.QueueCeiling == nil && c.NewContact == nil &&
+	return len(c.Clocks) == 0 && c.RequireNoJoined == nil && c.PromoteTimers == nil && c.Idempotency == nil && c.QueueCeiling == nil && c.NewContact == nil &&
 		c.Persist == nil && c.Requeue == nil && c.AnnounceRehydration == "" && len(c.NewParticipants) == 0 &&
 		c.Barge == "" && c.ParticipantToken == nil && c.ConnectAgent == nil && len(c.Acknowledge) == 0 &&
 		len(c.Leave) == 0 && len(c.Tokens) == 0
@@ -1328,17 +1368,21 @@ func notFound(err error) error {
 const contactCols = `id, instance_id, initial_contact_id, flow_id, queue_id, state, attributes, content_types, agent_id,
 	created_at, connected_at, ended_at, deadline, disconnect_reason, timers, customer_attributes,
 	related_contact_id, continued_from_id, rehydration_type, rehydration_announced, transfer_to, customer_id, segment_attributes,
-	connect_by, updated_at`
+	connect_by, updated_at, pending_timers`
 
 func scanContact(row rowScanner) (store.Contact, error) {
 	var c store.Contact
-	var attrs, types, timers, customer, segments string
+	var attrs, types, timers, customer, segments, pending string
 	var created, connected, ended, deadline, connectBy, updated int64
 	if err := row.Scan(&c.ID, &c.InstanceID, &c.InitialContactID, &c.FlowID, &c.QueueID, &c.State, &attrs, &types,
 		&c.AgentID, &created, &connected, &ended, &deadline, &c.DisconnectReason, &timers, &customer,
 		&c.RelatedContactID, &c.ContinuedFromID, &c.RehydrationType, &c.RehydrationAnnounced, &c.TransferTo,
-		&c.CustomerID, &segments, &connectBy, &updated); err != nil {
+		&c.CustomerID, &segments, &connectBy, &updated, &pending); err != nil {
 		return c, notFound(err)
+	}
+	var err error
+	if c.PendingTimers, err = store.DecodeTimers(pending); err != nil {
+		return c, err
 	}
 	if customer != "" {
 		if err := json.Unmarshal([]byte(customer), &c.CustomerAttributes); err != nil {

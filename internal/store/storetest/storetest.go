@@ -62,6 +62,8 @@ func Run(t *testing.T, b Backend) {
 		{"Console", testConsole},
 		{"Expect", testExpect},
 		{"CustomerAndSegments", testCustomerAndSegments},
+		{"PendingTimers", testPendingTimers},
+		{"PendingTimersRace", testPendingTimersRace},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.f(t, b) })
