@@ -164,3 +164,38 @@ func TestConsoleTransfers(t *testing.T) {
 	want := "joined(Customer) joined(Grace) left(Grace) invited(Alan) succeeded() joined(Alan) left(Alan) succeeded() joined(Bob)"
 	equal(t, "transcript of the transfers", strings.Join(story, " "), want)
 }
+
+// TestDescribeContactEnqueueAfterTransfer: QueueInfo.EnqueueTimestamp is
+// "the timestamp when the contact was added to the queue" (Connect API
+// reference, QueueInfo); a console transfer puts the chat back in the queue,
+// so it moves to the transfer, as on Connect, where a transferred contact
+// is queued anew. It is the chat's start before any transfer.
+func TestDescribeContactEnqueueAfterTransfer(t *testing.T) {
+	ts := startServer(t)
+	cc := ts.connectClient()
+	describe := func(contactID string) *ctypes.Contact {
+		t.Helper()
+		d := must[*connect.DescribeContactOutput](t)(cc.DescribeContact(context.Background(),
+			&connect.DescribeContactInput{InstanceId: aws.String(ts.InstanceID), ContactId: aws.String(contactID)}))
+		return d.Contact
+	}
+	chat := ts.startChat(t, nil)
+	c := describe(chat.ContactID)
+	if c.QueueInfo == nil || !aws.ToTime(c.QueueInfo.EnqueueTimestamp).Equal(aws.ToTime(c.InitiationTimestamp)) {
+		t.Fatalf("QueueInfo %+v before any transfer, want EnqueueTimestamp %v (the start)", c.QueueInfo, aws.ToTime(c.InitiationTimestamp))
+	}
+	grace := ts.signIn(t, "Grace")
+	grace.accept(chat.ContactID)
+	time.Sleep(20 * time.Millisecond) // the transfer is later than the start by more than the wire's millisecond
+	before := time.Now()
+	grace.must("POST", "/agent/v1/chats/"+chat.ContactID+"/transfer", "{}")
+	after := time.Now()
+	c = describe(chat.ContactID)
+	got := aws.ToTime(c.QueueInfo.EnqueueTimestamp)
+	if got.Before(before.Truncate(time.Millisecond)) || got.After(after) {
+		t.Errorf("EnqueueTimestamp after a transfer back to the queue: %v, want the transfer's time (between %v and %v)", got, before, after)
+	}
+	if !aws.ToTime(c.InitiationTimestamp).Before(got) {
+		t.Errorf("InitiationTimestamp %v moved with the transfer", aws.ToTime(c.InitiationTimestamp))
+	}
+}

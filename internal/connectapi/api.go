@@ -519,7 +519,7 @@ func (a *API) contactOut(k store.Contact, agentID string) contactOut {
 		RelatedContactId:    k.RelatedContactID,
 		InitiationMethod:    "API",
 		Channel:             "CHAT",
-		QueueInfo:           &queueInfo{Id: k.QueueID, EnqueueTimestamp: awswire.EpochSeconds(k.CreatedAt)},
+		QueueInfo:           &queueInfo{Id: k.QueueID, EnqueueTimestamp: awswire.EpochSeconds(k.EnqueuedAt())},
 		InitiationTimestamp: awswire.EpochSeconds(k.CreatedAt),
 		DisconnectReason:    k.DisconnectReason,
 		Attributes:          k.Attributes,

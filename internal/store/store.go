@@ -71,6 +71,19 @@ type Contact struct {
 	// back to the queue, a persistent chat association); zero if it has
 	// not. LastUpdate takes it into account.
 	UpdatedAt time.Time
+	// RequeuedAt is when a transfer last put the contact back in the queue
+	// (zero: never); see EnqueuedAt.
+	RequeuedAt time.Time
+}
+
+// EnqueuedAt is when the contact was last added to the queue, for
+// DescribeContact's QueueInfo.EnqueueTimestamp: its start, or the transfer
+// that last put it back.
+func (c *Contact) EnqueuedAt() time.Time {
+	if c.RequeuedAt.IsZero() {
+		return c.CreatedAt
+	}
+	return c.RequeuedAt
 }
 
 // LastUpdate is when the contact last changed: DescribeContact's
@@ -527,8 +540,8 @@ type ParticipantToken struct {
 type Requeue struct {
 	ContactID  string
 	TransferTo string
-	// At is when it went back: the contact's UpdatedAt becomes At, unless
-	// it is later already.
+	// At is when it went back: the contact's RequeuedAt, and its UpdatedAt
+	// unless that is later already.
 	At time.Time
 }
 

@@ -39,7 +39,7 @@ func (b *batchTx) applyChatFeatures(ctx context.Context, c *store.Change) error 
 	}
 	if q := c.Requeue; q != nil {
 		n, err := b.exec(ctx, `UPDATE contacts SET state = $1, agent_id = '', connected_at = 0, transfer_to = $2,
-			updated_at = GREATEST(updated_at, $3) WHERE id = $4 AND state = $5`,
+			updated_at = GREATEST(updated_at, $3), requeued_at = $3 WHERE id = $4 AND state = $5`,
 			store.ContactQueued, q.TransferTo, ms(q.At), q.ContactID, store.ContactConnected)
 		if err != nil {
 			return err

@@ -1404,7 +1404,7 @@ func collect[T any](db *DB, ctx context.Context, scan func(rowScanner) (T, error
 const contactCols = `id, instance_id, initial_contact_id, flow_id, queue_id, state, attributes, content_types, agent_id,
 	created_at, connected_at, ended_at, deadline, disconnect_reason, timers, customer_attributes,
 	related_contact_id, continued_from_id, rehydration_type, rehydration_announced, transfer_to, customer_id, segment_attributes,
-	connect_by, updated_at, pending_timers`
+	connect_by, updated_at, pending_timers, requeued_at`
 
 // contactRow is what a row of contactCols scans into.
 type contactRow struct {
@@ -1412,7 +1412,7 @@ type contactRow struct {
 	attrs, types, timers, customer, segments string
 	pending                                  string
 	created, connected, ended, deadline      int64
-	connectBy, updated                       int64
+	connectBy, updated, requeued             int64
 }
 
 func (r *contactRow) dest() []any {
@@ -1420,14 +1420,14 @@ func (r *contactRow) dest() []any {
 	return []any{&c.ID, &c.InstanceID, &c.InitialContactID, &c.FlowID, &c.QueueID, &c.State, &r.attrs, &r.types,
 		&c.AgentID, &r.created, &r.connected, &r.ended, &r.deadline, &c.DisconnectReason, &r.timers, &r.customer,
 		&c.RelatedContactID, &c.ContinuedFromID, &c.RehydrationType, &c.RehydrationAnnounced, &c.TransferTo,
-		&c.CustomerID, &r.segments, &r.connectBy, &r.updated, &r.pending}
+		&c.CustomerID, &r.segments, &r.connectBy, &r.updated, &r.pending, &r.requeued}
 }
 
 func (r *contactRow) contact() (store.Contact, error) {
 	if err := fillContact(&r.c, r.attrs, r.types, r.timers, r.customer, r.created, r.connected, r.ended, r.deadline); err != nil {
 		return r.c, err
 	}
-	r.c.ConnectBy, r.c.UpdatedAt = fromMS(r.connectBy), fromMS(r.updated)
+	r.c.ConnectBy, r.c.UpdatedAt, r.c.RequeuedAt = fromMS(r.connectBy), fromMS(r.updated), fromMS(r.requeued)
 	var err error
 	if r.c.PendingTimers, err = store.DecodeTimers(r.pending); err != nil {
 		return r.c, err

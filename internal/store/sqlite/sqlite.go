@@ -871,8 +871,8 @@ func (db *DB) apply(tx *writeTx, c *store.Change) ([]store.Item, error) {
 	}
 	if q := c.Requeue; q != nil {
 		res, err := db.exec(tx, `UPDATE contacts SET state = ?, agent_id = '', connected_at = 0, transfer_to = ?,
-			updated_at = MAX(updated_at, ?) WHERE id = ? AND state = ?`,
-			store.ContactQueued, q.TransferTo, ms(q.At), q.ContactID, store.ContactConnected)
+			updated_at = MAX(updated_at, ?), requeued_at = ? WHERE id = ? AND state = ?`,
+			store.ContactQueued, q.TransferTo, ms(q.At), ms(q.At), q.ContactID, store.ContactConnected)
 		if err != nil {
 			return nil, err
 		}
@@ -1368,16 +1368,16 @@ func notFound(err error) error {
 const contactCols = `id, instance_id, initial_contact_id, flow_id, queue_id, state, attributes, content_types, agent_id,
 	created_at, connected_at, ended_at, deadline, disconnect_reason, timers, customer_attributes,
 	related_contact_id, continued_from_id, rehydration_type, rehydration_announced, transfer_to, customer_id, segment_attributes,
-	connect_by, updated_at, pending_timers`
+	connect_by, updated_at, pending_timers, requeued_at`
 
 func scanContact(row rowScanner) (store.Contact, error) {
 	var c store.Contact
 	var attrs, types, timers, customer, segments, pending string
-	var created, connected, ended, deadline, connectBy, updated int64
+	var created, connected, ended, deadline, connectBy, updated, requeued int64
 	if err := row.Scan(&c.ID, &c.InstanceID, &c.InitialContactID, &c.FlowID, &c.QueueID, &c.State, &attrs, &types,
 		&c.AgentID, &created, &connected, &ended, &deadline, &c.DisconnectReason, &timers, &customer,
 		&c.RelatedContactID, &c.ContinuedFromID, &c.RehydrationType, &c.RehydrationAnnounced, &c.TransferTo,
-		&c.CustomerID, &segments, &connectBy, &updated, &pending); err != nil {
+		&c.CustomerID, &segments, &connectBy, &updated, &pending, &requeued); err != nil {
 		return c, notFound(err)
 	}
 	var err error
@@ -1406,7 +1406,7 @@ func scanContact(row rowScanner) (store.Contact, error) {
 		return c, err
 	}
 	c.CreatedAt, c.ConnectedAt, c.EndedAt, c.Deadline = fromMS(created), fromMS(connected), fromMS(ended), fromMS(deadline)
-	c.ConnectBy, c.UpdatedAt = fromMS(connectBy), fromMS(updated)
+	c.ConnectBy, c.UpdatedAt, c.RequeuedAt = fromMS(connectBy), fromMS(updated), fromMS(requeued)
 	return c, nil
 }
 

@@ -56,9 +56,15 @@ func testRequeue(t *testing.T, b Backend) {
 		return &store.Change{Requeue: &store.Requeue{ContactID: "c", TransferTo: to, At: t0.Add(time.Minute)}}
 	}
 	wantErr(t, s, requeue(""), store.ErrConflict)
+	if k, _ := s.Contact(ctx, "c"); !k.RequeuedAt.IsZero() || !k.EnqueuedAt().Equal(t0) {
+		t.Errorf("before any transfer: RequeuedAt %v, EnqueuedAt %v; want zero and the start", k.RequeuedAt, k.EnqueuedAt())
+	}
 	apply(t, s, connect("grace"))
 	apply(t, s, requeue("alan"))
 	k, _ := s.Contact(ctx, "c")
+	if !k.RequeuedAt.Equal(t0.Add(time.Minute)) || !k.EnqueuedAt().Equal(k.RequeuedAt) {
+		t.Errorf("after a transfer: RequeuedAt %v, EnqueuedAt %v; want the transfer's time", k.RequeuedAt, k.EnqueuedAt())
+	}
 	if k.State != store.ContactQueued || k.TransferTo != "alan" || k.AgentID != "" || !k.ConnectedAt.IsZero() {
 		t.Errorf("requeued contact %+v", k)
 	}
