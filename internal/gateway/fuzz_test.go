@@ -22,7 +22,7 @@ func FuzzReplyTo(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		reply, subscribe := replyTo(data)
+		reply, subscribe := replyTo(data, false)
 		var in struct{ Topic string }
 		parsed := json.Unmarshal(data, &in) == nil
 		switch {

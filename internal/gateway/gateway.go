@@ -77,6 +77,9 @@ type Gateway struct {
 	workClosed bool
 
 	slowDrops atomic.Int64 // sockets closed for falling behind
+	// backendDown: the last health probe (UseHealth) failed, so aws/ping,
+	// ChatJS's deep heartbeat, reports a failure.
+	backendDown atomic.Bool
 }
 
 // Stats is what the gateway holds, for the metrics.
@@ -128,6 +131,27 @@ const leaseTTL = 90 * time.Second
 func (g *Gateway) UseLeases(l Leases, node string) {
 	g.leases, g.node = l, node
 	g.goWork(g.renewLeases)
+}
+
+// UseHealth makes aws/ping (ChatJS's deep heartbeat, which asks whether
+// the service behind the socket works) answer 503 while up reports false.
+// up is probed every interval, by a goroutine of the gateway's, so that
+// pings cost no database round trip. Call it before serving.
+func (g *Gateway) UseHealth(up func(context.Context) bool, every time.Duration) {
+	g.goWork(func() {
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			ctx, cancel := context.WithTimeout(context.Background(), every)
+			g.backendDown.Store(!up(ctx))
+			cancel()
+			select {
+			case <-g.stop:
+				return
+			case <-t.C:
+			}
+		}
+	})
 }
 
 // renewLeases renews the leases of this node's sockets every leaseTTL/3.
@@ -601,6 +625,9 @@ var (
 	subscribed = []byte(`{"topic":"aws/subscribe","content":{"status":"success","topics":["aws/chat"]}}`)
 	heartbeat  = []byte(`{"topic":"aws/heartbeat"}`)
 	pong       = []byte(`{"topic":"aws/ping","statusCode":200,"statusContent":"OK"}`)
+	// ChatJS takes any other status as a deep heartbeat failure and hands
+	// statusCode and statusContent to the app's onDeepHeartbeatFailure.
+	pongDown = []byte(`{"topic":"aws/ping","statusCode":503,"statusContent":"Service Unavailable"}`)
 )
 
 // close starts the close handshake with code and reason, once. It returns
@@ -745,7 +772,7 @@ func (s *socket) closeNow() {
 
 // answer replies to one of the client's control frames.
 func (s *socket) answer(data []byte) error {
-	reply, subscribe := replyTo(data)
+	reply, subscribe := replyTo(data, s.g.backendDown.Load())
 	if reply == nil {
 		return nil
 	}
@@ -759,8 +786,8 @@ func (s *socket) answer(data []byte) error {
 }
 
 // replyTo returns the reply to a client's frame, nil for none, and whether
-// the frame subscribes the socket.
-func replyTo(data []byte) (reply []byte, subscribe bool) {
+// the frame subscribes the socket; down says the service is unhealthy.
+func replyTo(data []byte, down bool) (reply []byte, subscribe bool) {
 	var f frame
 	if json.Unmarshal(data, &f) != nil {
 		return nil, false // ChatJS ignores what it cannot parse; so do we
@@ -771,6 +798,9 @@ func replyTo(data []byte) (reply []byte, subscribe bool) {
 	case "aws/heartbeat":
 		return heartbeat, false
 	case "aws/ping":
+		if down {
+			return pongDown, false
+		}
 		return pong, false
 	}
 	return nil, false

@@ -5,6 +5,7 @@ import (
 	"maps"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -154,4 +155,54 @@ func TestDrainRefusesNewSockets(t *testing.T) {
 		t.Errorf("the open socket closed with %v (%v), want 1012", st, err)
 	}
 	<-done
+}
+
+// TestPingReportsTheBackend: aws/ping is ChatJS's deep heartbeat, which
+// asks whether the service behind the socket works; while the health
+// probe fails (the database is down) it answers 503, which ChatJS hands to
+// the app's onDeepHeartbeatFailure, and 200 again once the probe passes.
+func TestPingReportsTheBackend(t *testing.T) {
+	g, _, newURL := setup(t)
+	var down atomic.Bool
+	probed := make(chan struct{}, 100)
+	g.UseHealth(func(context.Context) bool {
+		defer func() { probed <- struct{}{} }()
+		return !down.Load()
+	}, 10*time.Millisecond)
+	url, _, _ := newURL()
+	ctx := context.Background()
+	c, _, err := websocket.Dial(ctx, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseNow()
+	ping := func() string {
+		// Two probes from now: the second began after the change.
+		for len(probed) > 0 {
+			<-probed
+		}
+		<-probed
+		<-probed
+		if err := c.Write(ctx, websocket.MessageText, []byte(`{"topic":"aws/ping"}`)); err != nil {
+			t.Fatal(err)
+		}
+		rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		_, got, err := c.Read(rctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(got)
+	}
+	if got := ping(); got != string(pong) {
+		t.Errorf("ping while healthy: %s", got)
+	}
+	down.Store(true)
+	if got, want := ping(), `{"topic":"aws/ping","statusCode":503,"statusContent":"Service Unavailable"}`; got != want {
+		t.Errorf("ping while the database is down: %s, want %s", got, want)
+	}
+	down.Store(false)
+	if got := ping(); got != string(pong) {
+		t.Errorf("ping after it came back: %s", got)
+	}
 }

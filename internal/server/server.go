@@ -257,6 +257,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 	s.gateway = gateway.New(s.chat, fanout, log)
 	if db, ok := s.store.(*postgres.DB); ok {
 		s.gateway.UseLeases(db, cfg.NodeID) // other nodes may hold the participant's sockets
+		s.gateway.UseHealth(s.databaseUp, 5*time.Second)
 	}
 	watch := &chat.AbandonWatch{FlowID: webapi.FlowID, After: cfg.WidgetAbandon,
 		Sweep: max(cfg.WidgetAbandon/4, 250*time.Millisecond), Present: s.gateway.Connected}
