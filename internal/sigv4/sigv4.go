@@ -158,9 +158,32 @@ func (v *Verifier) verifyBody(r *http.Request, body []byte, c Credential, secret
 		}
 	}
 
+	ok, err := v.matches(r, body, payloadHash, c, secret, signedAt, func(v string) string { return v })
+	if err == nil && !ok && tabbed(r, c.SignedHeaders) {
+		// Signers differ on whitespace inside a header value: Go's
+		// collapses runs of spaces only, botocore and the JS SDK every
+		// run of whitespace (a tab included) into one space.
+		ok, err = v.matches(r, body, payloadHash, c, secret, signedAt, func(v string) string {
+			return strings.Join(strings.Fields(v), " ")
+		})
+	}
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return forbidden("InvalidSignatureException",
+			"The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method.")
+	}
+	return nil
+}
+
+// matches re-signs r from exactly its signed headers, each value passed
+// through value first, and compares the signature with the client's.
+func (v *Verifier) matches(r *http.Request, body []byte, payloadHash string, c Credential, secret string, signedAt time.Time,
+	value func(string) string) (bool, error) {
 	clone, err := http.NewRequest(r.Method, r.URL.String(), nil)
 	if err != nil {
-		return forbidden("InvalidSignatureException", "The request URL cannot be verified.")
+		return false, forbidden("InvalidSignatureException", "The request URL cannot be verified.")
 	}
 	clone.URL = r.URL
 	clone.Host = r.Host
@@ -173,22 +196,32 @@ func (v *Verifier) verifyBody(r *http.Request, body []byte, c Credential, secret
 				clone.ContentLength = int64(len(body))
 			}
 		default:
-			if vals := r.Header.Values(name); len(vals) > 0 {
-				// A copy: the signer rewrites X-Amz-Date in place, which
-				// must not change r.
-				clone.Header[http.CanonicalHeaderKey(name)] = slices.Clone(vals)
+			// Copies: the signer rewrites X-Amz-Date in place, which must
+			// not change r.
+			k := http.CanonicalHeaderKey(name)
+			for _, v := range r.Header.Values(name) {
+				clone.Header[k] = append(clone.Header[k], value(v))
 			}
 		}
 	}
 	creds := aws.Credentials{AccessKeyID: c.AccessKeyID, SecretAccessKey: secret}
 	if err := v4.NewSigner().SignHTTP(context.Background(), creds, clone, payloadHash, c.Service, c.Region, signedAt); err != nil {
-		return forbidden("InvalidSignatureException", "The request signature could not be computed.")
+		return false, forbidden("InvalidSignatureException", "The request signature could not be computed.")
 	}
 	want, err := ParseAuthorization(clone.Header.Get("Authorization"))
-	if err != nil || !slices.Equal(want.SignedHeaders, c.SignedHeaders) ||
-		!hmac.Equal([]byte(want.Signature), []byte(c.Signature)) {
-		return forbidden("InvalidSignatureException",
-			"The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method.")
+	return err == nil && slices.Equal(want.SignedHeaders, c.SignedHeaders) &&
+		hmac.Equal([]byte(want.Signature), []byte(c.Signature)), nil
+}
+
+// tabbed reports whether a signed header's value holds whitespace other
+// than spaces, which signers canonicalise differently.
+func tabbed(r *http.Request, signed []string) bool {
+	for _, name := range signed {
+		for _, v := range r.Header.Values(name) {
+			if strings.ContainsAny(v, "\t\v\f") {
+				return true
+			}
+		}
 	}
-	return nil
+	return false
 }

@@ -181,3 +181,28 @@ func TestSkewMessages(t *testing.T) {
 		}
 	}
 }
+
+// TestTabsInSignedHeaders: botocore and the JS SDK canonicalise a header
+// value by turning every run of whitespace, a tab included, into one
+// space; Go's signer collapses runs of spaces only. A request signed
+// either way verifies.
+func TestTabsInSignedHeaders(t *testing.T) {
+	now := time.Now()
+	body := `{}`
+	const sent = "a\tb  c"
+	// What botocore signs for sent is what Go's signer signs for "a b c".
+	boto := signed(t, "POST", "/contact/stop", body, func(r *http.Request) { r.Header.Set("X-Amz-Meta", "a b c") }, "s3cret", now)
+	boto.Header.Set("X-Amz-Meta", sent)
+	goSigned := signed(t, "POST", "/contact/stop", body, func(r *http.Request) { r.Header.Set("X-Amz-Meta", sent) }, "s3cret", now)
+	for name, r := range map[string]*http.Request{"botocore": boto, "Go": goSigned} {
+		if err := verifier.Verify(r, []byte(body)); err != nil {
+			t.Errorf("signed as %s does: %v", name, err)
+		}
+	}
+	// The second canonical form is no way around the signature.
+	forged := signed(t, "POST", "/contact/stop", body, func(r *http.Request) { r.Header.Set("X-Amz-Meta", "a b c") }, "s3cret", now)
+	forged.Header.Set("X-Amz-Meta", "a\tb d")
+	if err := verifier.Verify(forged, []byte(body)); errType(err) != "InvalidSignatureException" {
+		t.Errorf("a changed value: %v, want InvalidSignatureException", err)
+	}
+}
