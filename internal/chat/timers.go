@@ -169,11 +169,15 @@ func (s *Service) clock(participantID string, t store.ParticipantTimers, now tim
 }
 
 // active adds to ch, the change of a message the participant sends, the
-// restart of their idle timer and, if they were idle, their return.
+// restart of their idle timer and, if they were idle, their return. Only a
+// clock that runs restarts: one that does not is either for a role with no
+// timer, or stopped because no agent or custom bot is with the customer
+// (timersRun), and a message of the customer's waiting in the queue must
+// not start it; an agent or bot joining does (addParticipant).
 func (s *Service) active(sess *Session, ch *store.Change) {
 	p := sess.Participant
 	t := sess.Contact.Timers[p.Role]
-	if !human(p.Role) || (t.IdleMinutes == 0 && !p.Idle && p.IdleAt.IsZero() && p.DisconnectAt.IsZero()) {
+	if !human(p.Role) || (!p.Idle && p.IdleAt.IsZero() && p.DisconnectAt.IsZero()) {
 		return
 	}
 	ch.Clocks = append(ch.Clocks, s.clock(p.ID, t, s.now()))

@@ -350,6 +350,18 @@ func TestTimersRunWithAnAgentOrBot(t *testing.T) {
 		svc.sweep(ctx)
 		svc.sweep(ctx)
 	}
+	// A message of the customer's in the queue starts no timer either.
+	custConn, err := svc.Connect(ctx, chat.ParticipantToken, false, true, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	custSess, err := svc.Authenticate(ctx, custConn.ConnectionToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.SendMessage(ctx, custSess, ContentPlain, "anyone there?", ""); err != nil {
+		t.Fatal(err)
+	}
 	wait(30 * time.Minute)
 	if n := pub.count(cust, EventParticipantIdle) + pub.count(cust, EventParticipantAutoDisconnection); n != 0 {
 		t.Fatalf("%d idle or auto-disconnect events for a customer alone in the queue", n)
@@ -403,6 +415,12 @@ func TestTimersRunWithAnAgentOrBot(t *testing.T) {
 	}
 	// The agent transfers the chat back to the queue: they stop.
 	if err := svc.Transfer(ctx, grace, chat.ContactID, ""); err != nil {
+		t.Fatal(err)
+	}
+	if custSess, err = svc.Authenticate(ctx, custConn.ConnectionToken); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.SendMessage(ctx, custSess, ContentPlain, "hello again?", ""); err != nil {
 		t.Fatal(err)
 	}
 	wait(30 * time.Minute)
