@@ -132,8 +132,6 @@ func TestWebsocketControlFrames(t *testing.T) {
 	}
 }
 
-// TestWebsocketOrderUnderConcurrentSenders: every socket of a chat receives
-
 // TestSecondSocketGetsItemsFromItsUpgrade: a participant's second socket
 // gets the items committed after its upgrade, queued until it subscribes,
 // while the first socket is still open and gets them too. ChatJS opens
@@ -193,6 +191,7 @@ func TestSecondSocketGetsItemsFromItsUpgrade(t *testing.T) {
 	waitSent("new", renewed)
 }
 
+// TestWebsocketOrderUnderConcurrentSenders: every socket of a chat receives
 // every item once, in the same order, which is the transcript's order.
 func TestWebsocketOrderUnderConcurrentSenders(t *testing.T) {
 	ts := startServer(t)
