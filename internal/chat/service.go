@@ -655,15 +655,22 @@ func (s *Service) tryAddParticipant(ctx context.Context, instanceID, contactID, 
 	// the chat: the first of those to join starts the customer's. The one
 	// joining applies the timers an update left pending (see UpdateTimers),
 	// if they are still what was read here.
+	// An agent disconnects the custom bot in the same change: the bot's
+	// leaving stops the customer's timers and the agent's joining starts
+	// them again, as if the two had happened one after the other.
 	timers := effectiveTimers(c)
 	ch.PromoteTimers = &store.PromoteTimers{ContactID: contactID, IfTimers: c.Timers, IfPending: c.PendingTimers}
-	if with := append(slices.Clone(ps), p); timersRun(with, "") {
+	stay := ps
+	if role == RoleAgent {
+		stay = slices.DeleteFunc(slices.Clone(ps), func(o store.Participant) bool { return o.Role == RoleCustomBot })
+	}
+	if with := append(slices.Clone(stay), p); timersRun(with, "") {
 		if human(role) {
 			k := s.clock(p.ID, timers[role], now)
 			p.IdleAt, p.DisconnectAt = k.IdleAt, k.DisconnectAt
 		}
-		for _, o := range ps {
-			if o.Role == RoleCustomer && o.State == store.ParticipantJoined && !timersRun(ps, "") {
+		for _, o := range stay {
+			if o.Role == RoleCustomer && o.State == store.ParticipantJoined && !timersRun(stay, "") {
 				ch.Clocks = append(ch.Clocks, s.clock(o.ID, timers[RoleCustomer], now))
 			}
 		}

@@ -640,3 +640,47 @@ func TestTimersPendingAppliedByTheNextAgent(t *testing.T) {
 		t.Fatalf("customer idle %d times 2 minutes after the next agent joined, want once", n)
 	}
 }
+
+// TestTimersRestartWhenAnAgentTakesOverFromTheBot: an agent joining
+// disconnects the custom bot, which stops the customer's timers ("they
+// are stopped if the agent/custom participant leaves"), and starts them
+// again ("first started when an agent/custom participant joins"): the
+// customer's idle timeout runs from the agent's arrival, not the bot's.
+func TestTimersRestartWhenAnAgentTakesOverFromTheBot(t *testing.T) {
+	ctx := context.Background()
+	pub := &published{}
+	st, err := sqlite.Open(filepath.Join(t.TempDir(), "parley.db"), pub.hook)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	clk := &clock{t: time.Now()}
+	svc := newTimedService(t, st, clk)
+	chat, err := svc.StartChat(ctx, StartChatInput{InstanceID: "i", FlowID: "f", DisplayName: "Ada"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.UpdateTimers(ctx, "i", chat.ContactID, []TimerUpdate{{Role: RoleCustomer, Type: TimerIdle, Minutes: 2}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.AddParticipant(ctx, "i", chat.ContactID, RoleCustomBot, "Bot", ""); err != nil {
+		t.Fatal(err)
+	}
+	wait := func(d time.Duration) {
+		clk.Add(d)
+		svc.sweep(ctx)
+		svc.sweep(ctx)
+	}
+	wait(90 * time.Second)
+	if _, err := svc.AddParticipant(ctx, "i", chat.ContactID, RoleAgent, "Grace", ""); err != nil {
+		t.Fatal(err)
+	}
+	wait(time.Minute)
+	if n := pub.count(chat.ParticipantID, EventParticipantIdle); n != 0 {
+		t.Fatalf("customer idle %d times a minute after the agent took over from the bot, want none", n)
+	}
+	wait(time.Minute)
+	if n := pub.count(chat.ParticipantID, EventParticipantIdle); n != 1 {
+		t.Fatalf("customer idle %d times 2 minutes after the agent took over from the bot, want once", n)
+	}
+}
