@@ -41,6 +41,41 @@ func (p *published) contentTypes(participantID string) []string {
 	return out
 }
 
+// storeWraps are the stores a service may run on: the store itself, behind
+// the server's cache (which must forget a participant whose clock
+// changed), and behind a shared one.
+var storeWraps = []struct {
+	name string
+	wrap func(store.Store) store.Store
+}{
+	{"store", func(s store.Store) store.Store { return s }},
+	{"cache", func(s store.Store) store.Store { return cache.New(s) }},
+	{"shared cache", func(s store.Store) store.Store { return cache.Shared(s) }},
+}
+
+// timedChat starts a chat on a new store, wrapped by wrap unless it is
+// nil, served by a service whose sweeper the test runs on clk.
+func timedChat(t *testing.T, wrap func(store.Store) store.Store) (*Service, *published, *clock, StartChatOutput) {
+	t.Helper()
+	pub := &published{}
+	st, err := sqlite.Open(filepath.Join(t.TempDir(), "parley.db"), pub.hook)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	var s store.Store = st
+	if wrap != nil {
+		s = wrap(st)
+	}
+	clk := &clock{t: time.Now()}
+	svc := newTimedService(t, s, clk)
+	chat, err := svc.StartChat(context.Background(), StartChatInput{InstanceID: "i", FlowID: "f", DisplayName: "Ada"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return svc, pub, clk, chat
+}
+
 // newTimedService is a service whose sweeper the test runs by hand, on clk.
 func newTimedService(t *testing.T, st store.Store, clk *clock) *Service {
 	t.Helper()
@@ -63,36 +98,17 @@ func (p *published) count(participantID, contentType string) int {
 // The timers run the same on the store, behind the server's cache (which
 // must forget a participant whose clock changed), and behind a shared one.
 func TestIdleReturnedAndAutoDisconnect(t *testing.T) {
-	for _, tc := range []struct {
-		name string
-		wrap func(store.Store) store.Store
-	}{
-		{"store", func(s store.Store) store.Store { return s }},
-		{"cache", func(s store.Store) store.Store { return cache.New(s) }},
-		{"shared cache", func(s store.Store) store.Store { return cache.Shared(s) }},
-	} {
+	for _, tc := range storeWraps {
 		t.Run(tc.name, func(t *testing.T) { testIdleReturnedAndAutoDisconnect(t, tc.wrap) })
 	}
 }
 
 func testIdleReturnedAndAutoDisconnect(t *testing.T, wrap func(store.Store) store.Store) {
 	ctx := context.Background()
-	pub := &published{}
-	st, err := sqlite.Open(filepath.Join(t.TempDir(), "parley.db"), pub.hook)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	clk := &clock{t: time.Now()}
-	svc := newTimedService(t, wrap(st), clk)
-
-	chat, err := svc.StartChat(ctx, StartChatInput{InstanceID: "i", FlowID: "f", DisplayName: "Ada"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	svc, pub, clk, chat := timedChat(t, wrap)
 	// Set before the agent joins: set while an agent is with the customer,
 	// they would wait for the next agent (TestTimersUpdatedWithAnAgent).
-	err = svc.UpdateTimers(ctx, "i", chat.ContactID, []TimerUpdate{
+	err := svc.UpdateTimers(ctx, "i", chat.ContactID, []TimerUpdate{
 		{Role: RoleCustomer, Type: TimerIdle, Minutes: 5},
 		{Role: RoleCustomer, Type: TimerDisconnect, Minutes: 3},
 	})
@@ -152,10 +168,10 @@ func testIdleReturnedAndAutoDisconnect(t *testing.T, wrap func(store.Store) stor
 	if c.State != store.ContactEnded || c.DisconnectReason != ReasonAgent {
 		t.Errorf("after the customer's auto-disconnect timer: %s %s, want ENDED %s", c.State, c.DisconnectReason, ReasonAgent)
 	}
-	if p, _ := st.Participant(ctx, cust); p.State != store.ParticipantJoined {
+	if p, _ := svc.store.Participant(ctx, cust); p.State != store.ParticipantJoined {
 		t.Errorf("the customer is %s after their auto-disconnect timer, want still JOINED", p.State)
 	}
-	if items, _ := st.Transcript(ctx, chat.ContactID, 0, true, 100); len(items) != 5 { // 2 joined, message, agent left, ended
+	if items, _ := svc.store.Transcript(ctx, chat.ContactID, 0, true, 100); len(items) != 5 { // 2 joined, message, agent left, ended
 		t.Errorf("transcript has %d items; idle and returned events are live-only", len(items))
 	}
 }
@@ -262,18 +278,7 @@ func TestAutoDisconnectTimerAlone(t *testing.T) {
 
 func testAutoDisconnectTimerAlone(t *testing.T, setFirst bool) {
 	ctx := context.Background()
-	pub := &published{}
-	st, err := sqlite.Open(filepath.Join(t.TempDir(), "parley.db"), pub.hook)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	clk := &clock{t: time.Now()}
-	svc := newTimedService(t, st, clk)
-	chat, err := svc.StartChat(ctx, StartChatInput{InstanceID: "i", FlowID: "f", DisplayName: "Ada"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	svc, pub, clk, chat := timedChat(t, nil)
 	set := func() {
 		t.Helper()
 		if err := svc.UpdateTimers(ctx, "i", chat.ContactID, []TimerUpdate{{Role: RoleAgent, Type: TimerDisconnect, Minutes: 3}}); err != nil {
@@ -313,7 +318,7 @@ func testAutoDisconnectTimerAlone(t *testing.T, setFirst bool) {
 	if n, idle := pub.count(agent.ParticipantID, EventParticipantAutoDisconnection), pub.count(agent.ParticipantID, EventParticipantIdle); n != 1 || idle != 0 {
 		t.Fatalf("auto-disconnections %d, idle events %d; want one auto-disconnection and no idle event", n, idle)
 	}
-	if p, _ := st.Participant(ctx, agent.ParticipantID); p.State != store.ParticipantLeft {
+	if p, _ := svc.store.Participant(ctx, agent.ParticipantID); p.State != store.ParticipantLeft {
 		t.Errorf("the agent is %s after the auto-disconnect timer, want LEFT", p.State)
 	}
 }
@@ -325,18 +330,7 @@ func testAutoDisconnectTimerAlone(t *testing.T, setFirst bool) {
 // customer's timers, and the last to leave stops them.
 func TestTimersRunWithAnAgentOrBot(t *testing.T) {
 	ctx := context.Background()
-	pub := &published{}
-	st, err := sqlite.Open(filepath.Join(t.TempDir(), "parley.db"), pub.hook)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	clk := &clock{t: time.Now()}
-	svc := newTimedService(t, st, clk)
-	chat, err := svc.StartChat(ctx, StartChatInput{InstanceID: "i", FlowID: "f", DisplayName: "Ada"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	svc, pub, clk, chat := timedChat(t, nil)
 	cust := chat.ParticipantID
 	// Set in the flow, before the chat is queued, as Connect's flows do.
 	if err := svc.UpdateTimers(ctx, "i", chat.ContactID, []TimerUpdate{
@@ -437,18 +431,7 @@ func TestTimersRunWithAnAgentOrBot(t *testing.T) {
 // the customer stays, and with no agent the chat goes on.
 func TestCustomerTimerDisconnectsTheBot(t *testing.T) {
 	ctx := context.Background()
-	pub := &published{}
-	st, err := sqlite.Open(filepath.Join(t.TempDir(), "parley.db"), pub.hook)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	clk := &clock{t: time.Now()}
-	svc := newTimedService(t, st, clk)
-	chat, err := svc.StartChat(ctx, StartChatInput{InstanceID: "i", FlowID: "f", DisplayName: "Ada"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	svc, pub, clk, chat := timedChat(t, nil)
 	if err := svc.UpdateTimers(ctx, "i", chat.ContactID, []TimerUpdate{{Role: RoleCustomer, Type: TimerDisconnect, Minutes: 2}}); err != nil {
 		t.Fatal(err)
 	}
@@ -462,10 +445,10 @@ func TestCustomerTimerDisconnectsTheBot(t *testing.T) {
 	if n := pub.count(chat.ParticipantID, EventParticipantAutoDisconnection); n != 1 {
 		t.Fatalf("%d auto-disconnection events for the customer, want 1", n)
 	}
-	if p, _ := st.Participant(ctx, bot.ParticipantID); p.State != store.ParticipantLeft {
+	if p, _ := svc.store.Participant(ctx, bot.ParticipantID); p.State != store.ParticipantLeft {
 		t.Errorf("the bot is %s after the customer's auto-disconnect timer, want LEFT", p.State)
 	}
-	if p, _ := st.Participant(ctx, chat.ParticipantID); p.State != store.ParticipantJoined || !p.DisconnectAt.IsZero() {
+	if p, _ := svc.store.Participant(ctx, chat.ParticipantID); p.State != store.ParticipantJoined || !p.DisconnectAt.IsZero() {
 		t.Errorf("the customer is %s (disconnect at %v), want JOINED with no timer running", p.State, p.DisconnectAt)
 	}
 	if k, _, _ := svc.Contact(ctx, "i", chat.ContactID); k.State == store.ContactEnded {
@@ -482,32 +465,14 @@ func TestCustomerTimerDisconnectsTheBot(t *testing.T) {
 // An update while no agent is in the chat applies at once, on top of the
 // pending one.
 func TestTimersUpdatedWithAnAgent(t *testing.T) {
-	for _, tc := range []struct {
-		name string
-		wrap func(store.Store) store.Store
-	}{
-		{"store", func(s store.Store) store.Store { return s }},
-		{"cache", func(s store.Store) store.Store { return cache.New(s) }},
-		{"shared cache", func(s store.Store) store.Store { return cache.Shared(s) }},
-	} {
+	for _, tc := range storeWraps {
 		t.Run(tc.name, func(t *testing.T) { testTimersUpdatedWithAnAgent(t, tc.wrap) })
 	}
 }
 
 func testTimersUpdatedWithAnAgent(t *testing.T, wrap func(store.Store) store.Store) {
 	ctx := context.Background()
-	pub := &published{}
-	st, err := sqlite.Open(filepath.Join(t.TempDir(), "parley.db"), pub.hook)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	clk := &clock{t: time.Now()}
-	svc := newTimedService(t, wrap(st), clk)
-	chat, err := svc.StartChat(ctx, StartChatInput{InstanceID: "i", FlowID: "f", DisplayName: "Ada"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	svc, pub, clk, chat := timedChat(t, wrap)
 	cust := chat.ParticipantID
 	update := func(u ...TimerUpdate) {
 		t.Helper()
@@ -594,18 +559,7 @@ func testTimersUpdatedWithAnAgent(t *testing.T, wrap func(store.Store) store.Sto
 // between keeps no clock, and the contact keeps it pending.
 func TestTimersPendingAppliedByTheNextAgent(t *testing.T) {
 	ctx := context.Background()
-	pub := &published{}
-	st, err := sqlite.Open(filepath.Join(t.TempDir(), "parley.db"), pub.hook)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	clk := &clock{t: time.Now()}
-	svc := newTimedService(t, st, clk)
-	chat, err := svc.StartChat(ctx, StartChatInput{InstanceID: "i", FlowID: "f", DisplayName: "Ada"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	svc, pub, clk, chat := timedChat(t, nil)
 	key, _ := svc.AddAgent(ctx, "Grace")
 	grace, err := svc.AuthenticateAgent(ctx, key)
 	if err != nil {
@@ -648,18 +602,7 @@ func TestTimersPendingAppliedByTheNextAgent(t *testing.T) {
 // customer's idle timeout runs from the agent's arrival, not the bot's.
 func TestTimersRestartWhenAnAgentTakesOverFromTheBot(t *testing.T) {
 	ctx := context.Background()
-	pub := &published{}
-	st, err := sqlite.Open(filepath.Join(t.TempDir(), "parley.db"), pub.hook)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	clk := &clock{t: time.Now()}
-	svc := newTimedService(t, st, clk)
-	chat, err := svc.StartChat(ctx, StartChatInput{InstanceID: "i", FlowID: "f", DisplayName: "Ada"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	svc, pub, clk, chat := timedChat(t, nil)
 	if err := svc.UpdateTimers(ctx, "i", chat.ContactID, []TimerUpdate{{Role: RoleCustomer, Type: TimerIdle, Minutes: 2}}); err != nil {
 		t.Fatal(err)
 	}
