@@ -43,18 +43,8 @@ func tokenOf(url string) string {
 // where CompleteAttachmentUpload would run.
 func uploaded(t *testing.T, svc *Service) (*Session, string) {
 	t.Helper()
-	ctx := context.Background()
-	chat, err := svc.StartChat(ctx, StartChatInput{InstanceID: "i", FlowID: "f", DisplayName: "Ada"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn, _ := svc.Connect(ctx, chat.ParticipantToken, false, true, false)
-	sess, _ := svc.Authenticate(ctx, conn.ConnectionToken)
-	tk, err := svc.StartUpload(ctx, sess, "notes.txt", "text/plain", 5, "c1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := svc.ReceiveUpload(ctx, tk.AttachmentID, tokenOf(tk.URL), "text/plain", bytes.NewReader([]byte("hello"))); err != nil {
+	sess, tk := startUpload(t, svc)
+	if _, err := svc.ReceiveUpload(context.Background(), tk.AttachmentID, tokenOf(tk.URL), "text/plain", bytes.NewReader([]byte("hello"))); err != nil {
 		t.Fatal(err)
 	}
 	return sess, tk.AttachmentID
@@ -270,6 +260,13 @@ func TestUploadClaimOfACrashedProcessIsTakenOver(t *testing.T) {
 // sharedUpload starts a chat on svc and an upload of "hello" to it.
 func sharedUpload(t *testing.T, svc *Service) UploadTicket {
 	t.Helper()
+	_, tk := startUpload(t, svc)
+	return tk
+}
+
+// startUpload starts a chat on svc and an upload of 5 bytes of text to it.
+func startUpload(t *testing.T, svc *Service) (*Session, UploadTicket) {
+	t.Helper()
 	ctx := context.Background()
 	chat, err := svc.StartChat(ctx, StartChatInput{InstanceID: "i", FlowID: "f", DisplayName: "Ada"})
 	if err != nil {
@@ -281,7 +278,7 @@ func sharedUpload(t *testing.T, svc *Service) UploadTicket {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return tk
+	return sess, tk
 }
 
 // awaitState waits until the file is in state.
