@@ -240,6 +240,32 @@ func (n *NATS) receive(m *nats.Msg) {
 // only means some other nodes will repair from the store.
 func (n *NATS) Publish(ctx context.Context, items []store.Item) error {
 	n.local.Publish(ctx, items)
+	msgs, errs := encodeMessages(items)
+	for _, m := range msgs {
+		subject, ok := n.subject(m.contactID)
+		if !ok {
+			continue
+		}
+		if err := n.nc.Publish(subject, m.data); err != nil {
+			n.PublishFailed.Add(1)
+			errs = errors.Join(errs, err)
+			continue
+		}
+		n.Published.Add(1)
+	}
+	return errs
+}
+
+// natsMessage is one message of a chat's items, as NATS carries it.
+type natsMessage struct {
+	contactID string
+	data      []byte
+}
+
+// encodeMessages groups items by chat, in the order their chats first
+// appear, and encodes each chat's as JSON arrays of at most
+// maxNATSPayload bytes.
+func encodeMessages(items []store.Item) ([]natsMessage, error) {
 	var errs error
 	byChat := make(map[string][][]byte)
 	var order []string
@@ -254,21 +280,13 @@ func (n *NATS) Publish(ctx context.Context, items []store.Item) error {
 		}
 		byChat[it.ContactID] = append(byChat[it.ContactID], b)
 	}
+	var out []natsMessage
 	for _, id := range order {
-		subject, ok := n.subject(id)
-		if !ok {
-			continue
-		}
 		for _, msg := range chunk(byChat[id]) {
-			if err := n.nc.Publish(subject, msg); err != nil {
-				n.PublishFailed.Add(1)
-				errs = errors.Join(errs, err)
-				continue
-			}
-			n.Published.Add(1)
+			out = append(out, natsMessage{id, msg})
 		}
 	}
-	return errs
+	return out, errs
 }
 
 // chunk joins encoded items into JSON arrays of at most maxNATSPayload
