@@ -81,3 +81,29 @@ func FuzzNATSRoundTrip(f *testing.F) {
 		}
 	})
 }
+
+// FuzzNATSReceive: whatever arrives on a chat's subject (another
+// version's node, a stray publisher) reaches only that chat's
+// subscribers, and anything that is not Parley's items reaches none.
+func FuzzNATSReceive(f *testing.F) {
+	for _, s := range []string{
+		`[{"Seq":1,"ID":"a","ContactID":"c1","Type":"MESSAGE","Content":"hi","Time":"2026-11-30T01:02:03.456Z","InTranscript":true}]`,
+		`[{"Seq":2,"ID":"b","ContactID":"c2","Type":"MESSAGE","Content":"not yours"}]`,
+		`[{"ContactID":"c1"},{"ContactID":"c2"}]`, `[]`, `null`, `{}`, `[1]`, `not json`, ``,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		n := fuzzNATS()
+		mine, other := n.local.Subscribe("c1", 1000), n.local.Subscribe("c2", 1000)
+		n.receive(&nats.Msg{Subject: n.prefix + "c1", Data: data})
+		if got := other.Take(); len(got) > 0 {
+			t.Fatalf("a message on c1's subject delivered %+v to c2", got)
+		}
+		for _, it := range mine.Take() {
+			if it.ContactID != "c1" {
+				t.Fatalf("c1's subscriber got %+v", it)
+			}
+		}
+	})
+}

@@ -231,8 +231,21 @@ func (n *NATS) receive(m *nats.Msg) {
 		n.log.Warn("a NATS message that is not Parley's", "subject", m.Subject, "err", err)
 		return
 	}
-	n.Received.Add(int64(len(items)))
-	n.local.Publish(context.Background(), items)
+	// A chat's subject carries that chat's items only (Publish sends them
+	// so): an item of another chat, from a stray or foreign publisher on
+	// the bus, must not reach that chat's sockets.
+	contactID := strings.TrimPrefix(m.Subject, n.prefix)
+	mine := items[:0]
+	for _, it := range items {
+		if it.ContactID == contactID {
+			mine = append(mine, it)
+		}
+	}
+	if len(mine) < len(items) {
+		n.log.Warn("a NATS message carried items of another chat; dropped them", "subject", m.Subject, "dropped", len(items)-len(mine))
+	}
+	n.Received.Add(int64(len(mine)))
+	n.local.Publish(context.Background(), mine)
 }
 
 // Publish hands the items to this node's subscribers, then to NATS, one
