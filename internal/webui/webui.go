@@ -15,6 +15,7 @@ import (
 	"mime"
 	"net/http"
 	"path"
+	"strconv"
 	"strings"
 )
 
@@ -110,12 +111,23 @@ func serve(w http.ResponseWriter, r *http.Request, name string) {
 	w.Write(body)
 }
 
+// acceptsGzip reads Accept-Encoding (RFC 9110 §12.5.3): gzip is acceptable
+// when its element's weight is above 0, whatever its spelling (q=0, Q=0.0,
+// q=0.000); a weight that does not parse gets the plain bytes, which every
+// client takes.
 func acceptsGzip(accept string) bool {
 	for _, part := range strings.Split(accept, ",") {
-		coding, params, _ := strings.Cut(strings.TrimSpace(part), ";")
-		if strings.EqualFold(strings.TrimSpace(coding), "gzip") {
-			return !strings.Contains(strings.ReplaceAll(params, " ", ""), "q=0") || strings.Contains(params, "q=0.")
+		coding, params, _ := strings.Cut(part, ";")
+		if !strings.EqualFold(strings.TrimSpace(coding), "gzip") {
+			continue
 		}
+		for _, p := range strings.Split(params, ";") {
+			if k, v, _ := strings.Cut(strings.TrimSpace(p), "="); strings.EqualFold(k, "q") {
+				q, err := strconv.ParseFloat(v, 64)
+				return err == nil && q > 0
+			}
+		}
+		return true
 	}
 	return false
 }
