@@ -11,6 +11,7 @@ import (
 	"flag"
 	"fmt"
 	"io/fs"
+	"math"
 	"net"
 	"net/netip"
 	"net/url"
@@ -166,7 +167,7 @@ func Parse(args []string, env Env) (*Config, error) {
 	fs.DurationVar(&c.ConnectWithin, "connect-within", ev.duration("PARLEY_CONNECT_WITHIN", 5*time.Minute),
 		"end a chat whose customer has not called CreateParticipantConnection this long after it started, as Connect does after 5 minutes; 0 never does (PARLEY_CONNECT_WITHIN)")
 	fs.StringVar(&c.MetricsAddr, "metrics-addr", env("PARLEY_METRICS_ADDR"), "serve Prometheus metrics on this address instead of at /metrics on the main one (PARLEY_METRICS_ADDR)")
-	fs.DurationVar(&c.Drain, "drain", time.Duration(ev.int("PARLEY_DRAIN_SECONDS", 20))*time.Second,
+	fs.DurationVar(&c.Drain, "drain", ev.seconds("PARLEY_DRAIN_SECONDS", 20),
 		"on SIGTERM, close the websockets paced over this long (PARLEY_DRAIN_SECONDS, in seconds)")
 	fs.StringVar(&c.LogFormat, "log-format", or(env("PARLEY_LOG_FORMAT"), "text"), "log lines as text or json (PARLEY_LOG_FORMAT)")
 	fs.StringVar(&c.LogLevel, "log-level", or(env("PARLEY_LOG_LEVEL"), "info"), "least severe lines logged: debug, info, warn or error (PARLEY_LOG_LEVEL)")
@@ -369,6 +370,17 @@ func (r *envReader) int(name string, def int64) int64 {
 		r.err = fmt.Errorf("%s=%q is not a whole number", name, v)
 	}
 	return n
+}
+
+// seconds reads a whole number of seconds. A number of seconds beyond
+// time.Duration's range (292 years) is refused: multiplied out it would
+// wrap around to some other, arbitrary duration.
+func (r *envReader) seconds(name string, def int64) time.Duration {
+	n := r.int(name, def)
+	if (n > math.MaxInt64/int64(time.Second) || n < math.MinInt64/int64(time.Second)) && r.err == nil {
+		r.err = fmt.Errorf("%s=%d is more seconds than a duration holds", name, n)
+	}
+	return time.Duration(n) * time.Second
 }
 
 func (r *envReader) float(name string, def float64) float64 {
