@@ -282,6 +282,13 @@ func Parse(args []string, env Env) (*Config, error) {
 		c.ParticipantRate < 0 || c.ClientRate < 0 || c.ParticipantBurst < 1 || c.ClientBurst < 1 {
 		return nil, errors.New("the body timeout and bursts must be positive; the upload rate, connection caps and rates cannot be negative")
 	}
+	// ParseFloat takes NaN and Inf, which no limiter can count with: a NaN
+	// rate quietly allowed every call.
+	for _, r := range []float64{c.ParticipantRate, c.ClientRate} {
+		if math.IsNaN(r) || math.IsInf(r, 0) {
+			return nil, fmt.Errorf("PARLEY_PARTICIPANT_RATE and PARLEY_CLIENT_RATE must be numbers of calls a second, not %v (0 turns a limit off)", r)
+		}
+	}
 	switch *widget {
 	case "on", "true", "1":
 		c.WidgetEnabled = true

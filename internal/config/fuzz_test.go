@@ -25,7 +25,7 @@ var fuzzEnvNames = []string{"PARLEY_ATTACHMENT_MAX_BYTES", "PARLEY_RETENTION", "
 // written (no overflow turns a large number into a small one).
 func FuzzParseEnv(f *testing.F) {
 	for _, s := range [][2]string{{"PARLEY_DRAIN_SECONDS", "20"}, {"PARLEY_DRAIN_SECONDS", "18446744074"}, {"PARLEY_PARTICIPANT_RATE", "0.5"},
-		{"PARLEY_CONNECTION_TTL", "65s"}, {"PARLEY_RETENTION", "2160h"},
+		{"PARLEY_PARTICIPANT_RATE", "NaN"}, {"PARLEY_CLIENT_RATE", "+Inf"}, {"PARLEY_CONNECTION_TTL", "65s"}, {"PARLEY_RETENTION", "2160h"},
 		{"PARLEY_ATTACHMENT_MAX_BYTES", "104857600"}, {"PARLEY_MAX_CONNS", "-1"}, {"PARLEY_PUBLIC_URL", "https://chat.example.com/"},
 		{"PARLEY_PUBLIC_URL", "http://[::1]:80"}, {"PARLEY_TRUSTED_PROXIES", "10.0.0.0/8, ::1"}, {"PARLEY_PPROF", "127.0.0.1:6060"},
 		{"PARLEY_WIDGET_COLOR", "#abc"}, {"PARLEY_WIDGET_LOGO", "https://x/logo.png"}, {"PARLEY_S3_PATH_STYLE", "T"}} {
