@@ -340,9 +340,7 @@ func (c *cli) download(ctx context.Context, id, out string) error {
 	}
 	defer body.Close()
 	if out == "" {
-		// The server's name is already free of path separators; Base is a
-		// second guard, since a file name must not choose where it goes.
-		out = filepath.Base(or(info.Name, id))
+		out = saveName(info.Name, id)
 	}
 	f, err := os.OpenFile(out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
@@ -361,6 +359,18 @@ func (c *cli) download(ctx context.Context, id, out string) error {
 	}
 	fmt.Fprintf(c.stdout, "Saved %s (%s, %d bytes)\n", out, info.ContentType, info.Size)
 	return nil
+}
+
+// saveName is where a download goes when the command names no file: the
+// base of the name the server gave, in the current folder. The server's
+// name is already free of path separators; Base is a second guard, since
+// a file name must not choose where it goes. A name that is no file's
+// (".", "..", a bare separator, a NUL) gives way to the attachment's id.
+func saveName(name, id string) string {
+	if b := filepath.Base(name); name != "" && filepath.IsLocal(b) && !strings.ContainsRune(b, 0) {
+		return b
+	}
+	return filepath.Base(id)
 }
 
 func (c *cli) transcript(ctx context.Context, follow bool) error {
