@@ -148,7 +148,7 @@ func (in *sampleIn) check(instanceID string) string {
 	case in.PersistentChat != nil && in.PersistentChat.SourceContactId != "":
 		return "PersistentChat is not supported by this endpoint: every chat starts a new transcript."
 	}
-	if m := in.InitialMessage; m != nil && (m.ContentType == "" || m.Content == "" || len(m.Content) > 16384) {
+	if m := in.InitialMessage; m != nil && (m.ContentType == "" || m.Content == "" || utf8.RuneCountInString(m.Content) > 16384) {
 		return "InitialMessage needs a ContentType and 1 to 16384 characters of Content."
 	}
 	for _, t := range in.SupportedMessagingContentTypes {
