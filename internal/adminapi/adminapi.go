@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"time"
+	"unicode/utf8"
 
 	"github.com/parleychat/parley/internal/audit"
 	"github.com/parleychat/parley/internal/awswire"
@@ -147,7 +148,7 @@ func (a *API) erase(w http.ResponseWriter, r *http.Request, body []byte) error {
 	if err := awswire.Unmarshal(body, &in); err != nil {
 		return err
 	}
-	if len(in.Reason) > 1024 {
+	if utf8.RuneCountInString(in.Reason) > 1024 {
 		return awswire.Errorf(http.StatusBadRequest, "InvalidParameterException", "Reason must be at most 1024 characters.")
 	}
 	t, err := a.d.Erase(r.Context(), r.PathValue("ContactId"), in.Reason)
