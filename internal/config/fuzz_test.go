@@ -66,7 +66,11 @@ func FuzzParseEnv(f *testing.F) {
 		}
 		switch name {
 		case "PARLEY_DRAIN_SECONDS":
-			if n, _ := strconv.ParseInt(value, 10, 64); c.Drain%time.Second != 0 || int64(c.Drain/time.Second) != n {
+			n, _ := strconv.ParseInt(value, 10, 64)
+			if value == "" {
+				n = 20 // the default
+			}
+			if c.Drain%time.Second != 0 || int64(c.Drain/time.Second) != n {
 				t.Fatalf("%s=%q: drain %v", name, value, c.Drain)
 			}
 		case "PARLEY_PUBLIC_URL":

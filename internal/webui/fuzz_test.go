@@ -19,14 +19,14 @@ func refAcceptsGzip(h string) (ok, decided bool) {
 		if !strings.EqualFold(strings.TrimSpace(coding), "gzip") {
 			continue
 		}
-		q := 1.0
+		q, weights := 1.0, 0
 		for _, p := range strings.Split(params, ";") {
 			k, v, _ := strings.Cut(strings.TrimSpace(p), "=")
 			if !strings.EqualFold(k, "q") {
 				continue
 			}
-			if !qvalue.MatchString(v) {
-				return false, false
+			if weights++; weights > 1 || !qvalue.MatchString(v) {
+				return false, false // an element has one weight at most
 			}
 			q, _ = strconv.ParseFloat(v, 64)
 		}
