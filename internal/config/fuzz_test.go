@@ -74,6 +74,9 @@ func FuzzParseEnv(f *testing.F) {
 				t.Fatalf("%s=%q: drain %v", name, value, c.Drain)
 			}
 		case "PARLEY_PUBLIC_URL":
+			if value == "" {
+				return // unset: the base comes from the listen address
+			}
 			ws := WebsocketBase(c.PublicURL)
 			u, err := url.Parse(ws)
 			if err != nil || (u.Scheme != "ws" && u.Scheme != "wss") || u.Host == "" || strings.HasSuffix(c.PublicURL, "/") {
