@@ -182,16 +182,7 @@ func TestUploadClaimHoldsAcrossServers(t *testing.T) {
 	defer st2.Close()
 	svc1.cfg.SharedStore, svc2.cfg.SharedStore = true, true // as on PostgreSQL
 	ctx := context.Background()
-	chat, err := svc1.StartChat(ctx, StartChatInput{InstanceID: "i", FlowID: "f", DisplayName: "Ada"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn, _ := svc1.Connect(ctx, chat.ParticipantToken, false, true, false)
-	sess, _ := svc1.Authenticate(ctx, conn.ConnectionToken)
-	tk, err := svc1.StartUpload(ctx, sess, "notes.txt", "text/plain", 5, "c1")
-	if err != nil {
-		t.Fatal(err)
-	}
+	sess, tk := startUpload(t, svc1)
 	tok := tokenOf(tk.URL)
 
 	if _, err := svc2.ReceiveUpload(ctx, tk.AttachmentID, tok, "text/plain", bytes.NewReader([]byte("too long"))); err == nil {
@@ -210,7 +201,7 @@ func TestUploadClaimHoldsAcrossServers(t *testing.T) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	_, err = svc2.ReceiveUpload(ctx, tk.AttachmentID, tok, "text/plain", bytes.NewReader([]byte("hello")))
+	_, err := svc2.ReceiveUpload(ctx, tk.AttachmentID, tok, "text/plain", bytes.NewReader([]byte("hello")))
 	if KindOf(err) != Conflict {
 		t.Errorf("a second server receiving the same upload: %v, want Conflict", err)
 	}
@@ -234,16 +225,7 @@ func TestUploadClaimOfACrashedProcessIsTakenOver(t *testing.T) {
 	svc, st, _ := fileService(t, t.TempDir(), &clock{t: time.Now()}, 0)
 	defer st.Close()
 	ctx := context.Background()
-	chat, err := svc.StartChat(ctx, StartChatInput{InstanceID: "i", FlowID: "f", DisplayName: "Ada"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn, _ := svc.Connect(ctx, chat.ParticipantToken, false, true, false)
-	sess, _ := svc.Authenticate(ctx, conn.ConnectionToken)
-	tk, err := svc.StartUpload(ctx, sess, "notes.txt", "text/plain", 5, "c1")
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, tk := startUpload(t, svc)
 	// The claim of a PUT whose process was killed.
 	if _, err := st.Apply(ctx, &store.Change{FileUpdates: []store.FileUpdate{
 		{ID: tk.AttachmentID, From: store.FilePending, To: store.FileReceiving, At: time.Now()}}}); err != nil {
