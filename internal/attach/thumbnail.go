@@ -193,10 +193,12 @@ func tiffOrientation(t []byte) int {
 	default:
 		return 1
 	}
-	ifd := int(bo.Uint32(t[4:8]))
-	if ifd+2 > len(t) {
+	// Compared before it becomes an int, which may have 32 bits.
+	off := bo.Uint32(t[4:8])
+	if uint64(off)+2 > uint64(len(t)) {
 		return 1
 	}
+	ifd := int(off)
 	n := int(bo.Uint16(t[ifd:]))
 	for e := 0; e < n; e++ {
 		off := ifd + 2 + e*12

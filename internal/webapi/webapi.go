@@ -86,6 +86,16 @@ func New(cfg Config, svc *chat.Service, log *slog.Logger) *API {
 	if cfg.MaxQueued < 1 {
 		cfg.MaxQueued = DefaultMaxQueued
 	}
+	// Browsers send an origin in one spelling: lower case, no default
+	// port. An operator's https://Shop.Example.com:443 is that origin too.
+	origins := make([]string, 0, len(cfg.Origins))
+	for _, o := range cfg.Origins {
+		if n := originOf(o); n != "" {
+			o = n
+		}
+		origins = append(origins, o)
+	}
+	cfg.Origins = origins
 	return &API{cfg: cfg, ownOrigin: originOf(cfg.PublicURL), chat: svc, log: log, limiter: widgetLimiter(cfg.PerMinute),
 		signins: &logLimiter{perMinute: 10}, signal: cfg.Signal}
 }

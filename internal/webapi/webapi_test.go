@@ -366,3 +366,20 @@ func TestFailedSignInsAreLogged(t *testing.T) {
 		t.Errorf("next minute: %v, %d skipped; want true, 1", ok, skipped)
 	}
 }
+
+// TestConfiguredOriginsAreNormalised: a browser sends its origin lower
+// case and without a default port; an operator's PARLEY_WIDGET_ORIGINS
+// written otherwise names the same origin.
+func TestConfiguredOriginsAreNormalised(t *testing.T) {
+	f := newFixture(t, Config{PerMinute: 100, PublicURL: "http://127.0.0.1:8080",
+		Origins: []string{"https://Shop.Example:443", "HTTP://other.example:8443"}})
+	for origin, want := range map[string]int{
+		"https://shop.example":       200,
+		"http://other.example:8443":  200,
+		"https://other.example:8443": 403,
+	} {
+		if w := f.start("127.0.0.1:1", map[string]string{"Origin": origin}); w.Code != want {
+			t.Errorf("origin %s: %d, want %d", origin, w.Code, want)
+		}
+	}
+}
