@@ -122,7 +122,7 @@ func run(args []string, env config.Env, stdout, stderr io.Writer) error {
 // migrateCommand copies the data dir's SQLite database into the empty
 // PostgreSQL database of -database-url (PARLEY_DATABASE_URL).
 func migrateCommand(ctx context.Context, args []string, env config.Env, stdout io.Writer) error {
-	cfg, err := config.Parse(args, env)
+	cfg, err := config.ParseFor("migrate", args, env)
 	if err != nil {
 		return err
 	}
@@ -160,7 +160,7 @@ func agentCommand(args []string, env config.Env, stdout, stderr io.Writer) error
 		}
 		name, rest = rest[0], rest[1:]
 	}
-	cfg, err := config.Parse(rest, env)
+	cfg, err := config.ParseFor("agent "+verb, rest, env)
 	if err != nil {
 		return err
 	}
@@ -210,7 +210,7 @@ func backupCommand(verb string, args []string, env config.Env, stdout io.Writer)
 		return fmt.Errorf("usage: parley %s DIR [-data-dir DIR]", verb)
 	}
 	dir, rest := args[0], args[1:]
-	cfg, err := config.Parse(rest, env)
+	cfg, err := config.ParseFor(verb, rest, env)
 	if err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"flag"
 	"os"
 	"regexp"
@@ -131,6 +132,34 @@ func TestExportVerifyUsage(t *testing.T) {
 		err := run(args, func(string) string { return "" }, &out, &out)
 		if err == nil || err.Error() != "usage: parley export verify FILE" {
 			t.Errorf("parley %s: %v, want the usage", strings.Join(args, " "), err)
+		}
+	}
+}
+
+// TestUsageNamesTheCommand: the commands that take the server's flags to
+// find their deployment say their own name in -h, not "serve".
+func TestUsageNamesTheCommand(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"migrate", "-h"}, "Usage of migrate:"},
+		{[]string{"agent", "list", "-h"}, "Usage of agent list:"},
+		{[]string{"backup", "dir", "-h"}, "Usage of backup:"},
+	} {
+		f, err := os.CreateTemp(t.TempDir(), "stderr")
+		if err != nil {
+			t.Fatal(err)
+		}
+		stderr := os.Stderr
+		os.Stderr = f // where the flag package writes usage
+		var out bytes.Buffer
+		err = run(tc.args, func(string) string { return "" }, &out, &out)
+		os.Stderr = stderr
+		f.Close()
+		got, _ := os.ReadFile(f.Name())
+		if !errors.Is(err, flag.ErrHelp) || !strings.HasPrefix(string(got), tc.want) {
+			t.Errorf("parley %s: %v, %.40q; want help beginning %q", strings.Join(tc.args, " "), err, got, tc.want)
 		}
 	}
 }

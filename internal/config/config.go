@@ -140,8 +140,14 @@ type Env func(string) string
 
 // Parse reads the serve flags, whose defaults come from the environment.
 func Parse(args []string, env Env) (*Config, error) {
+	return ParseFor("serve", args, env)
+}
+
+// ParseFor is Parse for the command named cmd, which takes the server's
+// flags to find its deployment: -h then names that command.
+func ParseFor(cmd string, args []string, env Env) (*Config, error) {
 	c := &Config{}
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
 	fs.StringVar(&c.Addr, "addr", or(env("PARLEY_ADDR"), "127.0.0.1:8080"), "listen address (PARLEY_ADDR)")
 	fs.StringVar(&c.DataDir, "data-dir", or(env("PARLEY_DATA_DIR"), "./parley-data"), "data directory (PARLEY_DATA_DIR)")
 	fs.StringVar(&c.DatabaseURL, "database-url", env("PARLEY_DATABASE_URL"), "PostgreSQL database, postgres://user:pass@host/db (PARLEY_DATABASE_URL; default SQLite in the data dir)")
