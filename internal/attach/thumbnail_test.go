@@ -9,7 +9,6 @@ import (
 	"runtime"
 	"runtime/debug"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -35,24 +34,7 @@ func TestThumbnailMemoryIsBounded(t *testing.T) {
 	var base runtime.MemStats
 	runtime.ReadMemStats(&base)
 
-	var peak atomic.Uint64
-	stop := make(chan struct{})
-	sampled := make(chan struct{})
-	go func() {
-		defer close(sampled)
-		var m runtime.MemStats
-		for {
-			runtime.ReadMemStats(&m)
-			if m.HeapAlloc > peak.Load() {
-				peak.Store(m.HeapAlloc)
-			}
-			select {
-			case <-stop:
-				return
-			case <-time.After(2 * time.Millisecond):
-			}
-		}
-	}()
+	peakHeap := testfiles.HeapPeak(2 * time.Millisecond)
 	var wg sync.WaitGroup
 	for range 4 {
 		wg.Go(func() {
@@ -62,9 +44,7 @@ func TestThumbnailMemoryIsBounded(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	close(stop)
-	<-sampled
-	grew := int64(peak.Load()) - int64(base.HeapAlloc)
+	grew := int64(peakHeap()) - int64(base.HeapAlloc)
 	t.Logf("heap grew by %d MB at most; one thumbnail's making costs %d MB", grew>>20, cost>>20)
 	if grew > 2*cost {
 		t.Errorf("four thumbnails at once grew the heap by %d MB, want under %d MB (the budget holds one)", grew>>20, 2*cost>>20)

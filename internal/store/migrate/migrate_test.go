@@ -10,7 +10,6 @@ import (
 	"runtime"
 	"runtime/debug"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -18,6 +17,7 @@ import (
 	"github.com/parleychat/parley/internal/store/pgtest"
 	"github.com/parleychat/parley/internal/store/postgres"
 	"github.com/parleychat/parley/internal/store/sqlite"
+	"github.com/parleychat/parley/internal/testfiles"
 )
 
 func TestMain(m *testing.M) {
@@ -227,35 +227,17 @@ func TestCopyStreams(t *testing.T) {
 	// what the copy holds, which is what this measures.
 	defer debug.SetGCPercent(debug.SetGCPercent(20))
 	runtime.GC()
-	var peak atomic.Uint64
-	stop := make(chan struct{})
-	sampled := make(chan struct{})
-	go func() {
-		defer close(sampled)
-		var m runtime.MemStats
-		for {
-			runtime.ReadMemStats(&m)
-			if m.HeapAlloc > peak.Load() {
-				peak.Store(m.HeapAlloc)
-			}
-			select {
-			case <-stop:
-				return
-			case <-time.After(5 * time.Millisecond):
-			}
-		}
-	}()
+	peakHeap := testfiles.HeapPeak(5 * time.Millisecond)
 	rep, err := Copy(ctx, path, pgtest.NewDatabase(t))
-	close(stop)
-	<-sampled
+	peak := peakHeap()
 	if err != nil {
 		t.Fatal(err)
 	}
 	if rep.Rows["items"] != 40+n {
 		t.Fatalf("copied %d items, want %d", rep.Rows["items"], 40+n)
 	}
-	t.Logf("heap peak %d MB copying %d MB of items", peak.Load()>>20, n*size>>20)
-	if p := peak.Load(); p > n*size/2 {
-		t.Errorf("the heap reached %d MB copying %d MB of items", p>>20, n*size>>20)
+	t.Logf("heap peak %d MB copying %d MB of items", peak>>20, n*size>>20)
+	if peak > n*size/2 {
+		t.Errorf("the heap reached %d MB copying %d MB of items", peak>>20, n*size>>20)
 	}
 }
