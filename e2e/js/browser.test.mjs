@@ -7,6 +7,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { createRequire } from "node:module";
 import { launch } from "./chromium.mjs";
+import { signIn } from "./signin.mjs";
 
 const require = createRequire(import.meta.url);
 const axeSource = fs.readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
@@ -64,10 +65,7 @@ test("a customer and an agent converse, with files, in the widget and the consol
   await customer.unroute("**/participant/connection");
 
   // The agent signs in, sees the waiting chat live, accepts it.
-  await agent.goto(fx.url + "/agent");
-  await agent.getByLabel("Name").fill(fx.agentName);
-  await agent.getByLabel("Key").fill(fx.agentKey);
-  await agent.getByRole("button", { name: "Sign in" }).click();
+  await signIn(agent, fx.url, fx.agentName, fx.agentKey);
   await agent.locator("#queue-total", { hasText: /^\(\d+\)$/ }).waitFor(); // how many wait, in all
   await agent.getByRole("button", { name: "Accept the chat with Ada" }).click();
   await agent.locator(".chat-panel").getByText("Hello, my order 1234 has not arrived").waitFor();

@@ -4,16 +4,14 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { launch } from "./chromium.mjs";
+import { signIn } from "./signin.mjs";
 
 const fx = JSON.parse(process.env.PARLEY_FIXTURE);
 const browser = await launch(fx);
 
 test("closing the chat shown selects another and keeps it reachable", async () => {
   const page = await (await browser.newContext({ viewport: { width: 1200, height: 800 } })).newPage();
-  await page.goto(fx.url + "/agent");
-  await page.getByLabel("Name").fill("Grace");
-  await page.getByLabel("Key").fill(fx.graceKey);
-  await page.getByRole("button", { name: "Sign in" }).click();
+  await signIn(page, fx.url, "Grace", fx.graceKey);
   await page.getByRole("button", { name: "Accept the chat with Ada" }).click();
   await page.locator(`.chat-panel[data-contact="${fx.ada.contactId}"]`).waitFor();
   await page.getByRole("button", { name: "Accept the chat with Bob" }).click();

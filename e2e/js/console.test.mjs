@@ -6,16 +6,14 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { screen } from "./screen.mjs";
 import { launch } from "./chromium.mjs";
+import { signIn as consoleSignIn } from "./signin.mjs";
 
 const fx = JSON.parse(process.env.PARLEY_FIXTURE);
 const browser = await launch(fx);
 
 async function signIn(name, key) {
   const page = await (await browser.newContext({ viewport: { width: 1200, height: 800 }, bypassCSP: true })).newPage();
-  await page.goto(fx.url + "/agent");
-  await page.getByLabel("Name").fill(name);
-  await page.getByLabel("Key").fill(key);
-  await page.getByRole("button", { name: "Sign in" }).click();
+  await consoleSignIn(page, fx.url, name, key);
   await page.getByRole("form", { name: "Monitor a chat" }).waitFor();
   return page;
 }

@@ -9,6 +9,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { createRequire } from "node:module";
 import { launch } from "./chromium.mjs";
+import { signIn as consoleSignIn } from "./signin.mjs";
 
 const require = createRequire(import.meta.url);
 const axeSource = fs.readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
@@ -38,10 +39,7 @@ async function screen(page, name, frame = page) {
 }
 
 async function signIn(page) {
-  await page.goto(fx.url + "/agent");
-  await page.getByLabel("Name").fill(fx.agentName);
-  await page.getByLabel("Key").fill(fx.agentKey);
-  await page.getByRole("button", { name: "Sign in" }).click();
+  await consoleSignIn(page, fx.url, fx.agentName, fx.agentKey);
   await page.locator("#desk").waitFor();
 }
 
@@ -127,10 +125,7 @@ test("customer and agent: waiting, branding, receipts after reload, kept chats, 
   // A second console tab, signed in afresh, holds the same chat.
   const tab2 = await agentCtx.newPage();
   watch(tab2, errors);
-  await tab2.goto(fx.url + "/agent"); // the key is per tab (sessionStorage): sign in again
-  await tab2.getByLabel("Name").fill(fx.agentName);
-  await tab2.getByLabel("Key").fill(fx.agentKey);
-  await tab2.getByRole("button", { name: "Sign in" }).click();
+  await consoleSignIn(tab2, fx.url, fx.agentName, fx.agentKey); // the key is per tab (sessionStorage): sign in again
   await tab2.getByRole("tab", { name: /Ada/ }).waitFor();
   await tab2.getByText("Hi Ada, looking now.").waitFor();
 

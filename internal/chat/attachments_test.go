@@ -504,16 +504,7 @@ func TestUploadWhoseRecordFails(t *testing.T) {
 				WebsocketURL: func(string) string { return "" }, FileURL: func(id, tok string) string { return id + "?token=" + tok }},
 				recordFault{Store: st, fault: tc.fault}, secret.Key{9}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 			ctx := context.Background()
-			chat, err := svc.StartChat(ctx, StartChatInput{InstanceID: "i", FlowID: "f", DisplayName: "Ada"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			conn, _ := svc.Connect(ctx, chat.ParticipantToken, false, true, false)
-			sess, _ := svc.Authenticate(ctx, conn.ConnectionToken)
-			tk, err := svc.StartUpload(ctx, sess, "notes.txt", "text/plain", 5, "c1")
-			if err != nil {
-				t.Fatal(err)
-			}
+			_, tk := startUpload(t, svc)
 			_, err = svc.ReceiveUpload(ctx, tk.AttachmentID, tokenOf(tk.URL), "text/plain", bytes.NewReader([]byte("hello")))
 			if (err == nil) != tc.ok {
 				t.Errorf("ReceiveUpload: %v, want success %v", err, tc.ok)

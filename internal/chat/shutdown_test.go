@@ -56,9 +56,9 @@ func (c *closedStore) File(ctx context.Context, id string) (store.File, error) {
 	return c.Store.File(ctx, id)
 }
 
-// checkInFlight starts a chat, uploads a file and completes it, so that
-// its check is running in the scanner when it returns.
-func checkInFlight(t *testing.T, scanner slowScanner) (*Service, *closedStore, string) {
+// scannedService is a service with an attachment folder and scanner, on a
+// new store that wrap wraps; it returns the store unwrapped too.
+func scannedService(t *testing.T, scanner slowScanner, wrap func(store.Store) store.Store) (*Service, store.Store) {
 	t.Helper()
 	dir := t.TempDir()
 	db := openStore(t, dir)
@@ -67,10 +67,18 @@ func checkInFlight(t *testing.T, scanner slowScanner) (*Service, *closedStore, s
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close(); blobs.Close() })
-	st := &closedStore{Store: db}
 	svc := New(Config{InstanceID: "i", QueueID: "q", Blobs: blobs, Scanner: scanner, VerdictWait: time.Millisecond,
 		WebsocketURL: func(string) string { return "" }, FileURL: func(id, tok string) string { return id + "?token=" + tok }},
-		st, secret.Key{9}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		wrap(db), secret.Key{9}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	return svc, db
+}
+
+// checkInFlight starts a chat, uploads a file and completes it, so that
+// its check is running in the scanner when it returns.
+func checkInFlight(t *testing.T, scanner slowScanner) (*Service, *closedStore, string) {
+	t.Helper()
+	var st *closedStore
+	svc, _ := scannedService(t, scanner, func(db store.Store) store.Store { st = &closedStore{Store: db}; return st })
 	sess, id := uploaded(t, svc)
 	if err := svc.CompleteUpload(context.Background(), sess, id, "c2", answeredAlready()); err != nil {
 		t.Fatal(err)
@@ -153,18 +161,9 @@ func (s *inProgressFails) Apply(ctx context.Context, ch *store.Change) ([]store.
 // an update of that missing item: it is the attachment's transcript item,
 // so the file is not lost from the transcript.
 func TestVerdictAfterAFailedInProgressItemIsInTheTranscript(t *testing.T) {
-	dir := t.TempDir()
-	db := openStore(t, dir)
-	blobs, err := blob.OpenLocal(filepath.Join(dir, "attachments"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close(); blobs.Close() })
-	st := &inProgressFails{Store: db}
+	var st *inProgressFails
 	scanner := newSlowScanner()
-	svc := New(Config{InstanceID: "i", QueueID: "q", Blobs: blobs, Scanner: scanner, VerdictWait: time.Millisecond,
-		WebsocketURL: func(string) string { return "" }, FileURL: func(id, tok string) string { return id + "?token=" + tok }},
-		st, secret.Key{9}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	svc, db := scannedService(t, scanner, func(db store.Store) store.Store { st = &inProgressFails{Store: db}; return st })
 	ctx := context.Background()
 	sess, id := uploaded(t, svc)
 	if err := svc.CompleteUpload(ctx, sess, id, "c2", answeredAlready()); err != nil {

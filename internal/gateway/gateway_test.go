@@ -90,6 +90,23 @@ func setupOn(t *testing.T, b broker.Broker, lost func(store.Item) bool) (*Gatewa
 	}
 }
 
+// subscribedSocket opens a websocket and subscribes it, as ChatJS does;
+// the test's end closes it.
+func subscribedSocket(t *testing.T, url string) *websocket.Conn {
+	t.Helper()
+	ctx := context.Background()
+	c, _, err := websocket.Dial(ctx, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.CloseNow() })
+	c.Write(ctx, websocket.MessageText, []byte(`{"topic":"aws/subscribe","content":{"topics":["aws/chat"]}}`))
+	if _, ack, err := c.Read(ctx); err != nil || !strings.Contains(string(ack), "success") {
+		t.Fatalf("subscribe: %s, %v", ack, err)
+	}
+	return c
+}
+
 func dialStatus(url string) int {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -472,15 +489,7 @@ func TestHubFollowsEachChatOnceAndFillsGaps(t *testing.T) {
 	}
 	var socks []*websocket.Conn
 	for _, u := range urls {
-		c, _, err := websocket.Dial(ctx, u, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.CloseNow()
-		c.Write(ctx, websocket.MessageText, []byte(`{"topic":"aws/subscribe","content":{"topics":["aws/chat"]}}`))
-		if _, ack, err := c.Read(ctx); err != nil || !strings.Contains(string(ack), "success") {
-			t.Fatalf("subscribe: %s, %v", ack, err)
-		}
+		c := subscribedSocket(t, u)
 		socks = append(socks, c)
 	}
 	if n := g.hub.broker.(*broker.Memory).Subscribers(contactID); n != 1 {
@@ -559,15 +568,7 @@ func TestHubFindsALostLastItem(t *testing.T) {
 	_, svc, newURL := setupOn(t, b, func(it store.Item) bool { return it.Content == "last" })
 	ctx := context.Background()
 	url, ptoken, _ := newURL()
-	c, _, err := websocket.Dial(ctx, url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.CloseNow()
-	c.Write(ctx, websocket.MessageText, []byte(`{"topic":"aws/subscribe","content":{"topics":["aws/chat"]}}`))
-	if _, ack, err := c.Read(ctx); err != nil || !strings.Contains(string(ack), "success") {
-		t.Fatalf("subscribe: %s, %v", ack, err)
-	}
+	c := subscribedSocket(t, url)
 	conn, err := svc.Connect(ctx, ptoken, false, true, false)
 	if err != nil {
 		t.Fatal(err)
@@ -668,15 +669,7 @@ func TestHubClosesTheSocketsOfAnErasedChat(t *testing.T) {
 	_, svc, newURL := setupOn(t, b, func(it store.Item) bool { return it.ContentType == chat.EventChatEnded })
 	ctx := context.Background()
 	url, _, contactID := newURL()
-	c, _, err := websocket.Dial(ctx, url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.CloseNow()
-	c.Write(ctx, websocket.MessageText, []byte(`{"topic":"aws/subscribe","content":{"topics":["aws/chat"]}}`))
-	if _, ack, err := c.Read(ctx); err != nil || !strings.Contains(string(ack), "success") {
-		t.Fatalf("subscribe: %s, %v", ack, err)
-	}
+	c := subscribedSocket(t, url)
 	if _, err := svc.Erase(ctx, contactID, "test"); err != nil {
 		t.Fatal(err)
 	}

@@ -10,16 +10,23 @@ import (
 	"github.com/parleychat/parley/internal/store/sqlite"
 )
 
-func TestWritesInvalidate(t *testing.T) {
-	ctx := context.Background()
+// openDB opens a store in a new folder, closed at the test's end.
+func openDB(t *testing.T) *sqlite.DB {
+	t.Helper()
 	db, err := sqlite.Open(filepath.Join(t.TempDir(), "p.db"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+func TestWritesInvalidate(t *testing.T) {
+	ctx := context.Background()
+	db := openDB(t)
 	c := New(db)
 	now := time.Now()
-	_, err = c.Apply(ctx, &store.Change{
+	_, err := c.Apply(ctx, &store.Change{
 		NewContact: &store.Contact{ID: "c", InstanceID: "i", InitialContactID: "c", State: store.ContactQueued,
 			Attributes: map[string]string{}, ContentTypes: []string{"text/plain"}, CreatedAt: now, Deadline: now.Add(time.Hour)},
 		NewParticipants: []store.Participant{{ID: "p", ContactID: "c", Role: "CUSTOMER", DisplayName: "A", TokenHash: "h", State: store.ParticipantJoined, JoinedAt: now}},
@@ -54,11 +61,7 @@ func TestWritesInvalidate(t *testing.T) {
 // without keeping reads in flight meanwhile out of the cache.
 func TestSubscribedClearsConnectByInPlace(t *testing.T) {
 	ctx := context.Background()
-	db, err := sqlite.Open(filepath.Join(t.TempDir(), "p.db"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := openDB(t)
 	c := New(db)
 	now := time.Now().Truncate(time.Millisecond)
 	if _, err := c.Apply(ctx, &store.Change{NewContact: &store.Contact{ID: "c", InstanceID: "i", InitialContactID: "c",
@@ -105,11 +108,7 @@ func (s *slowReads) Contact(ctx context.Context, id string) (store.Contact, erro
 // the live contact that the read brought back.
 func TestReadRacingAWriteDoesNotRefillTheOldRecord(t *testing.T) {
 	ctx := context.Background()
-	db, err := sqlite.Open(filepath.Join(t.TempDir(), "p.db"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := openDB(t)
 	slow := &slowReads{Store: db, read: make(chan struct{}), proceed: make(chan struct{})}
 	c := New(slow)
 	now := time.Now()
@@ -148,11 +147,7 @@ func TestReadRacingAWriteDoesNotRefillTheOldRecord(t *testing.T) {
 // participant or contact.
 func TestSharedSeesOtherWriters(t *testing.T) {
 	ctx := context.Background()
-	db, err := sqlite.Open(filepath.Join(t.TempDir(), "p.db"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := openDB(t)
 	c := Shared(db)
 	now := time.Now()
 	if _, err := db.Apply(ctx, &store.Change{
@@ -185,11 +180,7 @@ func TestSharedSeesOtherWriters(t *testing.T) {
 // leaves them; its own writes update or drop them.
 func TestCachedSession(t *testing.T) {
 	ctx := context.Background()
-	db, err := sqlite.Open(filepath.Join(t.TempDir(), "p.db"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := openDB(t)
 	c := Shared(db)
 	now := time.Now()
 	newChat := func(id string) {
