@@ -456,10 +456,7 @@ func TestClusterStopContactEndsOnce(t *testing.T) {
 func TestClusterAttachmentAcrossNodes(t *testing.T) {
 	gw := testfiles.Versitygw(t)
 	bucket := gw.NewBucket(t)
-	for _, kv := range gw.Env() {
-		k, v, _ := strings.Cut(kv, "=")
-		t.Setenv(k, v)
-	}
+	gw.Setenv(t)
 	c := startCluster(t, 3, "PARLEY_S3_BUCKET", bucket, "PARLEY_S3_PATH_STYLE", "true")
 	_, ptokens := c.threeParties(t)
 	receiver := c.dialOn(t, 2, "node3", ptokens[1])

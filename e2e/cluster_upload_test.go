@@ -27,10 +27,7 @@ import (
 func TestClusterUploadOfAKilledNodeIsRetried(t *testing.T) {
 	gw := testfiles.Versitygw(t)
 	bucket := gw.NewBucket(t)
-	for _, kv := range gw.Env() {
-		k, v, _ := strings.Cut(kv, "=")
-		t.Setenv(k, v)
-	}
+	gw.Setenv(t)
 	const lease = 3 * time.Second
 	lb := startBalancer(t)
 	db := pgtest.NewDatabase(t)

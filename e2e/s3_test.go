@@ -30,10 +30,7 @@ import (
 func TestAttachmentsInS3(t *testing.T) {
 	gw := testfiles.Versitygw(t)
 	bucket := gw.NewBucket(t)
-	for _, kv := range gw.Env() {
-		k, v, _ := strings.Cut(kv, "=")
-		t.Setenv(k, v)
-	}
+	gw.Setenv(t)
 	dataDir := t.TempDir()
 	ts := startServerIn(t, dataDir, append(withClamd(t),
 		"PARLEY_S3_BUCKET", bucket, "PARLEY_S3_PREFIX", "chat", "PARLEY_S3_PATH_STYLE", "true")...)
@@ -109,10 +106,7 @@ func TestAttachmentsInS3(t *testing.T) {
 func TestAttachmentsDirectToS3(t *testing.T) {
 	gw := testfiles.Versitygw(t)
 	bucket := gw.NewBucket(t)
-	for _, kv := range gw.Env() {
-		k, v, _ := strings.Cut(kv, "=")
-		t.Setenv(k, v)
-	}
+	gw.Setenv(t)
 	ts := startServerIn(t, t.TempDir(), append(withClamd(t),
 		"PARLEY_S3_BUCKET", bucket, "PARLEY_S3_PATH_STYLE", "true", "PARLEY_S3_DIRECT", "on")...)
 	chat, customer, agent := startConversation(t, ts)
@@ -190,10 +184,7 @@ func TestAttachmentsDirectToS3(t *testing.T) {
 // why.
 func TestS3StartupChecks(t *testing.T) {
 	gw := testfiles.Versitygw(t)
-	for _, kv := range gw.Env() {
-		k, v, _ := strings.Cut(kv, "=")
-		t.Setenv(k, v)
-	}
+	gw.Setenv(t)
 	env := map[string]string{
 		"PARLEY_ADDR": "127.0.0.1:0", "PARLEY_DATA_DIR": t.TempDir(),
 		"PARLEY_S3_BUCKET": "no-such-bucket", "PARLEY_S3_PATH_STYLE": "true",

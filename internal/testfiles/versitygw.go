@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -119,6 +120,15 @@ func (s *S3Server) NewBucket(t testing.TB) string {
 		t.Fatalf("creating bucket %s: %v", name, err)
 	}
 	return name
+}
+
+// Setenv sets Env in the process for the test's length, for servers the
+// test starts in it.
+func (s *S3Server) Setenv(t testing.TB) {
+	for _, kv := range s.Env() {
+		k, v, _ := strings.Cut(kv, "=")
+		t.Setenv(k, v)
+	}
 }
 
 // Env is the standard AWS SDK environment that points a Parley process at
